@@ -1,0 +1,38 @@
+"""The edge↔cloud contract: message envelope, event kinds and MQTT topic names.
+
+Both sides import this package; it imports nothing else of ours, so a change here is a change
+of the wire contract and must stay backward compatible (``ENVELOPE_VERSION``).
+"""
+
+from contract.envelope import (
+    ENVELOPE_VERSION,
+    Batch,
+    ContractError,
+    Envelope,
+    NewEvent,
+    decode_ack,
+    decode_batch,
+    encode_ack,
+    encode_batch,
+)
+from contract.kinds import Kind, Priority, priority_for
+from contract.clock import Clock, FakeClock, SystemClock, utc_now
+
+__all__ = [
+    "ENVELOPE_VERSION",
+    "Batch",
+    "Clock",
+    "ContractError",
+    "Envelope",
+    "FakeClock",
+    "Kind",
+    "NewEvent",
+    "Priority",
+    "SystemClock",
+    "decode_ack",
+    "decode_batch",
+    "encode_ack",
+    "encode_batch",
+    "priority_for",
+    "utc_now",
+]
