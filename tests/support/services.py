@@ -1,0 +1,172 @@
+"""Real services for tests: Mosquitto and PostgreSQL (and brokers started per test).
+
+`make test` (scripts/test.sh) makes sure a broker and a database are reachable and exports
+COURTYARD_TEST_MQTT_URL / COURTYARD_TEST_PG_URL. Without them the defaults are the machine's
+own services on 127.0.0.1. With CI=true a missing service fails the test instead of skipping.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import tempfile
+import time
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import urlparse
+
+import pytest
+
+IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
+
+
+def need(condition: bool, what: str) -> None:
+    """Skip locally, fail in CI: no test is skipped in CI for a missing service."""
+    if condition:
+        return
+    if IN_CI:
+        pytest.fail(f"required service missing in CI: {what}")
+    pytest.skip(f"service not available: {what}")
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def port_open(host: str, port: int, timeout: float = 0.5) -> bool:
+    try:
+        with socket.create_connection((host, port), timeout=timeout):
+            return True
+    except OSError:
+        return False
+
+
+def wait_port(host: str, port: int, timeout: float = 10.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if port_open(host, port, 0.2):
+            return
+        time.sleep(0.05)
+    raise TimeoutError(f"{host}:{port} did not open within {timeout}s")
+
+
+def mqtt_url() -> str:
+    url = os.environ.get("COURTYARD_TEST_MQTT_URL", "mqtt://127.0.0.1:1883")
+    u = urlparse(url)
+    need(port_open(u.hostname or "127.0.0.1", u.port or 1883), f"MQTT broker at {url}")
+    return url
+
+
+def pg_admin_url() -> str:
+    """asyncpg-style DSN of a PostgreSQL server where we may CREATE DATABASE."""
+    url = os.environ.get("COURTYARD_TEST_PG_URL", "postgresql://postgres@127.0.0.1:5432/test")
+    u = urlparse(url)
+    need(port_open(u.hostname or "127.0.0.1", u.port or 5432), f"PostgreSQL at {url}")
+    return url
+
+
+@contextmanager
+def fresh_pg_database() -> Iterator[str]:
+    """Create an empty database for one test; yield its SQLAlchemy asyncpg URL."""
+    admin = pg_admin_url()
+    u = urlparse(admin)
+    name = f"cy_{uuid.uuid4().hex[:12]}"
+    psql = shutil.which("psql")
+    need(psql is not None, "psql client")
+    base = [psql, "-v", "ON_ERROR_STOP=1", "-q", admin]
+    subprocess.run([*base, "-c", f'CREATE DATABASE "{name}"'], check=True, capture_output=True)
+    try:
+        netloc = u.netloc
+        yield f"postgresql+asyncpg://{netloc}/{name}"
+    finally:
+        subprocess.run([*base, "-c", f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'],
+                       check=False, capture_output=True)
+
+
+@dataclass
+class Mosquitto:
+    host: str
+    port: int
+    proc: subprocess.Popen[bytes]
+    conf: Path
+    log: Path
+
+    @property
+    def url(self) -> str:
+        return f"mqtt://{self.host}:{self.port}"
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(5)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(5)
+
+    def start(self) -> None:
+        """(Re)start on the same port with the same config, keeping its persistence file."""
+        self.proc = _spawn_mosquitto(self.conf, self.log)
+        wait_port(self.host, self.port)
+
+    def restart(self) -> None:
+        self.stop()
+        self.start()
+
+
+def _spawn_mosquitto(conf: Path, log: Path) -> subprocess.Popen[bytes]:
+    exe = shutil.which("mosquitto") or "/usr/sbin/mosquitto"
+    need(Path(exe).exists(), "mosquitto binary")
+    return subprocess.Popen([exe, "-c", str(conf)], stdout=log.open("ab"),
+                            stderr=subprocess.STDOUT)
+
+
+@contextmanager
+def own_mosquitto(users: dict[str, str] | None = None, acl: str | None = None,
+                  persistence: bool = True) -> Iterator[Mosquitto]:
+    """Start a private Mosquitto on a free loopback port.
+
+    ``users`` maps username → password (written with mosquitto_passwd); ``acl`` is the text of
+    an ACL file (e.g. ``pattern write courtyard/v1/%u/up/#``). Anonymous access is refused when
+    users are given.
+    """
+    d = Path(tempfile.mkdtemp(prefix="cy-mosq-"))
+    os.chmod(d, 0o777)
+    port = free_port()
+    lines = [f"listener {port} 127.0.0.1", "max_queued_messages 100000",
+             "max_inflight_messages 100"]
+    if persistence:
+        lines += ["persistence true", f"persistence_location {d}/",
+                  "autosave_interval 1"]
+    if users:
+        pw = d / "passwd"
+        pw.write_text("")
+        for user, password in users.items():
+            subprocess.run(["mosquitto_passwd", "-b", str(pw), user, password], check=True,
+                           capture_output=True)
+        os.chmod(pw, 0o644)
+        lines += ["allow_anonymous false", f"password_file {pw}"]
+    else:
+        lines += ["allow_anonymous true"]
+    if acl is not None:
+        acl_file = d / "acl"
+        acl_file.write_text(acl)
+        os.chmod(acl_file, 0o644)
+        lines += [f"acl_file {acl_file}"]
+    conf = d / "mosquitto.conf"
+    conf.write_text("\n".join(lines) + "\n")
+    log = d / "mosquitto.log"
+    m = Mosquitto("127.0.0.1", port, _spawn_mosquitto(conf, log), conf, log)
+    try:
+        wait_port(m.host, m.port)
+        yield m
+    finally:
+        m.stop()
+        shutil.rmtree(d, ignore_errors=True)
