@@ -1,0 +1,3 @@
+from courtyard.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,118 @@
+"""The `courtyard` command: one entry point for installers, operators and CI.
+
+Each sub-command hands over to the part that owns it; this module only parses arguments,
+so `courtyard --help` stays fast and works even where a part's dependencies are broken.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+
+def _edge_validate(args: argparse.Namespace) -> int:
+    from edge.config.cli import validate_main
+
+    return validate_main(args.site, args.profiles)
+
+
+def _edge_run(args: argparse.Namespace) -> int:
+    import asyncio
+
+    from edge.app import EdgeApp
+    from edge.config import ConfigError, load_site
+    from edge.log import configure_logging
+
+    try:
+        config = load_site(Path(args.site), Path(args.profiles) if args.profiles else None)
+    except ConfigError as exc:
+        print(exc, file=sys.stderr)
+        print("站点文件有错误，边缘服务未启动 / site file has errors; edge not started",
+              file=sys.stderr)
+        return 2
+    configure_logging()
+    try:
+        asyncio.run(EdgeApp(config).run())
+    except KeyboardInterrupt:
+        pass
+    return 0
+
+
+def _cloud_serve(args: argparse.Namespace) -> int:
+    from cloud.serve import main
+
+    argv: list[str] = []
+    if args.host:
+        argv += ["--host", args.host]
+    if args.port:
+        argv += ["--port", str(args.port)]
+    return main(argv)
+
+
+def _sim_site(args: argparse.Namespace) -> int:
+    from simulators.site import main
+
+    argv = [args.site]
+    if args.profiles:
+        argv += ["--profiles", args.profiles]
+    if args.speedup:
+        argv += ["--speedup", str(args.speedup)]
+    return main(argv)
+
+
+def _demo(args: argparse.Namespace) -> int:
+    from courtyard.demo import run_demo
+
+    return run_demo(Path(args.site), http_port=args.port, speedup=args.speedup)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="courtyard",
+        description="Courtyard 智慧社区边缘网关与云端控制台 / edge gateway and cloud console",
+    )
+    sub = p.add_subparsers(dest="part", required=True)
+
+    edge = sub.add_parser("edge", help="边缘网关 / the edge daemon").add_subparsers(
+        dest="cmd", required=True)
+    v = edge.add_parser("validate", help="检查站点文件 / check a site file")
+    v.add_argument("site")
+    v.add_argument("--profiles", help="设备型号目录 / device profile folder")
+    v.set_defaults(func=_edge_validate)
+    r = edge.add_parser("run", help="运行边缘服务 / run the edge for a site file")
+    r.add_argument("site")
+    r.add_argument("--profiles")
+    r.set_defaults(func=_edge_run)
+
+    cloud = sub.add_parser("cloud", help="云端控制台 / the cloud console").add_subparsers(
+        dest="cmd", required=True)
+    s = cloud.add_parser("serve", help="启动控制台 / serve the console")
+    s.add_argument("--host")
+    s.add_argument("--port", type=int)
+    s.set_defaults(func=_cloud_serve)
+
+    sim = sub.add_parser("sim", help="设备模拟器 / device simulators").add_subparsers(
+        dest="cmd", required=True)
+    ss = sim.add_parser("site", help="模拟站点文件中的全部设备 / simulate every device of a site")
+    ss.add_argument("site")
+    ss.add_argument("--profiles")
+    ss.add_argument("--speedup", type=float, default=None)
+    ss.set_defaults(func=_sim_site)
+
+    d = sub.add_parser("demo", help="一键演示 / cloud + simulators + edge on this machine")
+    d.add_argument("--site", default="configs/sites/demo.yaml")
+    d.add_argument("--port", type=int, default=8080, help="控制台端口 / console HTTP port")
+    d.add_argument("--speedup", type=float, default=60.0,
+                   help="模拟时间倍速 / simulated time runs this many times faster")
+    d.set_defaults(func=_demo)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    return int(args.func(args))
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,139 @@
+"""`courtyard demo`: the cloud console, the simulated meters and an edge on one machine.
+
+Each part runs as its own process, exactly as on a real site (the edge box, the field devices
+and the console are separate machines there), so the demo exercises the real wire protocols,
+the real MQTT contract and the real database path. Ctrl-C stops all three cleanly.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import signal
+import sys
+import time
+from pathlib import Path
+
+import aiohttp
+
+_COLOURS = {"cloud": "\033[36m", "sim": "\033[33m", "edge": "\033[32m"}
+_RESET = "\033[0m"
+
+
+async def _pump(name: str, stream: asyncio.StreamReader | None) -> None:
+    if stream is None:
+        return
+    colour = _COLOURS.get(name, "") if sys.stdout.isatty() else ""
+    reset = _RESET if colour else ""
+    while line := await stream.readline():
+        sys.stdout.write(f"{colour}[{name:5}]{reset} {line.decode(errors='replace')}")
+        sys.stdout.flush()
+
+
+async def _start(name: str, args: list[str], env: dict[str, str]) -> asyncio.subprocess.Process:
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "courtyard", *args,
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT, env=env,
+        start_new_session=True,
+    )
+    asyncio.get_running_loop().create_task(_pump(name, proc.stdout))
+    return proc
+
+
+async def _stop(name: str, proc: asyncio.subprocess.Process) -> None:
+    if proc.returncode is not None:
+        return
+    with contextlib.suppress(ProcessLookupError):
+        proc.send_signal(signal.SIGINT)
+    try:
+        await asyncio.wait_for(proc.wait(), 15)
+    except TimeoutError:
+        print(f"[demo ] {name} 未及时退出，强制结束 / did not stop in time, killing")
+        with contextlib.suppress(ProcessLookupError):
+            proc.kill()
+        await proc.wait()
+
+
+async def _get_json(session: aiohttp.ClientSession, url: str) -> object | None:
+    try:
+        async with session.get(url, timeout=aiohttp.ClientTimeout(total=3)) as resp:
+            if resp.status != 200:
+                return None
+            return await resp.json()
+    except (aiohttp.ClientError, TimeoutError):
+        return None
+
+
+async def _wait_for(session: aiohttp.ClientSession, url: str, timeout: float,
+                    stop: asyncio.Event) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and not stop.is_set():
+        if await _get_json(session, url) is not None:
+            return True
+        await asyncio.sleep(0.5)
+    return False
+
+
+async def _demo(site: Path, http_port: int, speedup: float) -> int:
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+
+    data = Path(os.environ.get("COURTYARD_DEMO_DIR", "var/demo")).resolve()
+    data.mkdir(parents=True, exist_ok=True)
+    env = dict(os.environ)
+    env.setdefault("COURTYARD_DATABASE_URL", f"sqlite+aiosqlite:///{data / 'cloud.db'}")
+    env.setdefault("COURTYARD_HTTP_PORT", str(http_port))
+    env.setdefault("COURTYARD_EDGE_DATA", str(data / "edge"))
+    env.setdefault("PYTHONUNBUFFERED", "1")
+    base = f"http://127.0.0.1:{env['COURTYARD_HTTP_PORT']}"
+    procs: list[tuple[str, asyncio.subprocess.Process]] = []
+    started = time.monotonic()
+    try:
+        print("[demo ] 启动云端控制台 / starting the cloud console …")
+        procs.append(("cloud", await _start("cloud", ["cloud", "serve"], env)))
+        async with aiohttp.ClientSession() as session:
+            if not await _wait_for(session, f"{base}/healthz", 60, stop):
+                print("[demo ] 控制台未能启动 / the console did not come up", file=sys.stderr)
+                return 1
+            print("[demo ] 启动设备模拟器 / starting the simulated meters …")
+            procs.append(("sim", await _start(
+                "sim", ["sim", "site", str(site), "--speedup", str(speedup)], env)))
+            await asyncio.sleep(2.0)
+            print("[demo ] 启动边缘网关 / starting the edge …")
+            procs.append(("edge", await _start("edge", ["edge", "run", str(site)], env)))
+
+            shown = False
+            while not stop.is_set():
+                if not shown:
+                    events = await _get_json(
+                        session, f"{base}/api/sites/demo/events?kind=meter.reading&limit=1")
+                    if isinstance(events, dict) and events.get("events"):
+                        took = time.monotonic() - started
+                        print(f"\n[demo ] 读数已到达控制台（{took:.0f} 秒）/ readings reached the "
+                              f"console after {took:.0f} s")
+                        print(f"[demo ] 控制台 / console:  {base}/")
+                        print(f"[demo ] 接口 / API:        {base}/api/sites/demo/devices")
+                        print("[demo ] 按 Ctrl-C 停止 / press Ctrl-C to stop\n")
+                        shown = True
+                for name, proc in procs:
+                    if proc.returncode is not None:
+                        print(f"[demo ] {name} 已退出（{proc.returncode}）/ exited", file=sys.stderr)
+                        return 1
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(stop.wait(), 1.0)
+        return 0
+    finally:
+        print("[demo ] 正在停止 / stopping …")
+        for name, proc in reversed(procs):
+            await _stop(name, proc)
+        print("[demo ] 已停止 / stopped")
+
+
+def run_demo(site: Path, http_port: int = 8080, speedup: float = 60.0) -> int:
+    if not site.exists():
+        print(f"找不到站点文件 / site file not found: {site}", file=sys.stderr)
+        return 2
+    return asyncio.run(_demo(site, http_port, speedup))

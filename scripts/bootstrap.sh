@@ -1,0 +1,45 @@
+#!/usr/bin/env bash
+# Install what Courtyard needs on a fresh Debian machine (Python ≥ 3.11 already there).
+#   scripts/bootstrap.sh          → Python deps + socat (enough for `make demo`)
+#   scripts/bootstrap.sh --test   → also Mosquitto, PostgreSQL, VictoriaMetrics (for `make test`)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+want_test=0
+[ "${1:-}" = "--test" ] && want_test=1
+
+SUDO=""
+if [ "$(id -u)" != 0 ]; then SUDO="sudo"; fi
+apt_updated=0
+apt_install() {
+  local missing=()
+  for pkg in "$@"; do
+    dpkg -s "$pkg" >/dev/null 2>&1 || missing+=("$pkg")
+  done
+  [ ${#missing[@]} -eq 0 ] && return 0
+  echo "==> 安装系统软件包 / installing Debian packages: ${missing[*]}"
+  if [ $apt_updated = 0 ]; then $SUDO apt-get update -qq; apt_updated=1; fi
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+}
+
+python3 -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else 1)' || {
+  echo "需要 Python 3.11 或更高版本 / Python 3.11+ is required (found $(python3 --version))" >&2; exit 1; }
+
+pkgs=(socat)
+python3 -m venv --help >/dev/null 2>&1 && python3 -c 'import ensurepip' 2>/dev/null || pkgs+=(python3-venv)
+if [ $want_test = 1 ]; then
+  pkgs+=(mosquitto mosquitto-clients postgresql postgresql-client victoria-metrics)
+fi
+apt_install "${pkgs[@]}"
+
+if [ ! -x .venv/bin/python ]; then
+  echo "==> 创建虚拟环境 / creating .venv"
+  python3 -m venv .venv
+fi
+stamp=.venv/.courtyard-installed
+if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
+  echo "==> 安装 Python 依赖 / installing Python dependencies"
+  .venv/bin/python -m pip install -q --upgrade pip
+  .venv/bin/python -m pip install -q -e ".[dev]"
+  touch "$stamp"
+fi
