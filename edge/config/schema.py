@@ -89,13 +89,15 @@ class Str(Spec):
     zh: str = "文本"
     en: str = "text"
     pattern: str | None = None
+    empty_ok: bool = False
 
     def convert(self, node: YNode, ctx: Ctx, label: str) -> Any:
         # Plain numbers/booleans keep their written text: `unit: 0101` stays "0101".
         if not isinstance(node, YScalar) or node.value is None or isinstance(node.value, list):
             return self.wrong(node, ctx, label)
         text = node.value if isinstance(node.value, str) else node.text
-        if not text or (self.pattern and not re.fullmatch(self.pattern, text)):
+        bad_pattern = self.pattern is not None and not re.fullmatch(self.pattern, text)
+        if (not text and not self.empty_ok) or bad_pattern:
             return self.wrong(node, ctx, label)
         return text
 
