@@ -1,0 +1,226 @@
+"""One connection to one bus, one request at a time, failures as typed errors.
+
+Why this wraps pymodbus rather than using it directly:
+
+* pymodbus's retries and auto-reconnect are switched off: the driver decides what to retry,
+  and a reconnect storm must not run behind the scheduler's back.
+* pymodbus closes a TCP connection after ``retries + 3`` consecutive no-replies. Behind an
+  RS-485 converter, a few silent unit ids would then keep cutting off the live ones. So the
+  reply timeout is enforced here (pymodbus's own is set well beyond it and never fires, and
+  its counter is reset before every request); this link closes the connection itself only
+  when *nothing* on the bus has answered for a while (a half-open TCP connection). Owning the
+  timeout also lets a probe use a shorter one than a live poll.
+* An RS-485 line (and a TCP converter in front of one) carries one request at a time, and RTU
+  needs a silent interval between frames: both are enforced here.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Any
+
+import structlog
+from pymodbus import FramerType
+from pymodbus.client import AsyncModbusSerialClient, AsyncModbusTcpClient
+from pymodbus.exceptions import ConnectionException, ModbusException, ModbusIOException
+
+from contract import Clock
+from drivers.base import DriverStats
+from drivers.modbus.model import RtuBus, TcpBus
+
+RECONNECT_MIN_S = 0.5
+RECONNECT_MAX_S = 30.0
+# A link with this many no-replies in a row and no answer from anyone for DEAD_AFTER_S is
+# considered half-open and is recycled.
+DEAD_AFTER_NO_REPLIES = 5
+DEAD_AFTER_S = 5.0
+
+
+def silence_pymodbus() -> None:
+    """pymodbus logs every timeout at ERROR; the driver logs failures once, with context."""
+    logging.getLogger("pymodbus").setLevel(logging.CRITICAL)
+    logging.getLogger("pymodbus.logging").setLevel(logging.CRITICAL)
+
+
+class PollError(Exception):
+    """A read that produced no value; ``reason`` is the device.offline reason it maps to."""
+
+    reason = "timeout"
+
+    def __init__(self, detail: str) -> None:
+        super().__init__(detail)
+        self.detail = detail
+
+
+class NoReply(PollError):
+    reason = "timeout"
+
+
+class ExceptionReply(PollError):
+    reason = "exception"
+
+    def __init__(self, detail: str, code: int) -> None:
+        super().__init__(detail)
+        self.code = code
+
+
+class GarbageReply(PollError):
+    reason = "garbage"
+
+
+class BusDown(PollError):
+    reason = "bus_down"
+
+
+class BusLink:
+    """The connection to ``bus``; :meth:`read` is the only way onto the wire."""
+
+    def __init__(self, bus: TcpBus | RtuBus, clock: Clock, stats: DriverStats,
+                 log: Any) -> None:
+        self.bus = bus
+        self._clock = clock
+        self._stats = stats
+        self._log = log
+        self._client: AsyncModbusTcpClient | AsyncModbusSerialClient | None = None
+        self._lock = asyncio.Lock()
+        self._gap = bus.inter_frame_gap if isinstance(bus, RtuBus) else 0.0
+        self._quiet_until = 0.0
+        self._next_connect_at = 0.0
+        self._backoff = RECONNECT_MIN_S
+        self._no_replies = 0
+        self._last_answer = clock.monotonic()
+
+    @property
+    def request_cost(self) -> float:
+        """Worst-case seconds one attempt occupies the bus (used to fit probes in)."""
+        return self.bus.timeout + self._gap
+
+    def _make_client(self) -> AsyncModbusTcpClient | AsyncModbusSerialClient:
+        bus = self.bus
+        backstop = 2 * bus.timeout + 5.0
+        if isinstance(bus, TcpBus):
+            return AsyncModbusTcpClient(bus.host, port=bus.port, timeout=backstop,
+                                        retries=0, reconnect_delay=0)
+        return AsyncModbusSerialClient(bus.port, framer=FramerType.RTU, baudrate=bus.baudrate,
+                                       bytesize=bus.bytesize, parity=bus.parity,
+                                       stopbits=bus.stopbits, timeout=backstop, retries=0,
+                                       reconnect_delay=0)
+
+    def connected(self) -> bool:
+        return self._client is not None and self._client.connected
+
+    async def _ensure_connected(self) -> AsyncModbusTcpClient | AsyncModbusSerialClient:
+        if self._client is not None and self._client.connected:
+            return self._client
+        now = self._clock.monotonic()
+        if now < self._next_connect_at:
+            raise BusDown(f"reconnecting in {self._next_connect_at - now:.1f}s")
+        self._drop_client()
+        client = self._make_client()
+        try:
+            ok = await asyncio.wait_for(client.connect(), max(2 * self.bus.timeout, 1.0))
+        except (TimeoutError, OSError, ModbusException) as exc:
+            ok, why = False, f"{type(exc).__name__}: {exc}"
+        else:
+            why = "connect refused or port missing"
+        if not ok:
+            client.close()
+            self._stats.inc("connect_failures")
+            self._next_connect_at = self._clock.monotonic() + self._backoff
+            self._log.warning("bus connect failed", detail=why, retry_in_s=self._backoff)
+            self._backoff = min(self._backoff * 2, RECONNECT_MAX_S)
+            raise BusDown(why)
+        self._stats.inc("connects")
+        self._log.info("bus connected")
+        self._client = client
+        self._backoff = RECONNECT_MIN_S
+        self._no_replies = 0
+        self._last_answer = self._clock.monotonic()
+        return client
+
+    def _drop_client(self) -> None:
+        if self._client is not None:
+            self._client.close()
+            self._client = None
+
+    async def close(self) -> None:
+        async with self._lock:
+            self._drop_client()
+
+    async def read(self, function_code: int, address: int, count: int, unit: int,
+                   wait_s: float | None = None) -> list[int]:
+        """Registers ``address..address+count-1`` of ``unit``, or a :class:`PollError`.
+
+        ``wait_s`` is the reply timeout (default: the bus's).
+        """
+        async with self._lock:
+            client = await self._ensure_connected()
+            wait = self._quiet_until - self._clock.monotonic()
+            if wait > 0:
+                await asyncio.sleep(wait)
+            try:
+                return await self._transact(client, function_code, address, count, unit,
+                                            wait_s or self.bus.timeout)
+            finally:
+                self._quiet_until = self._clock.monotonic() + self._gap
+
+    async def _transact(self, client: AsyncModbusTcpClient | AsyncModbusSerialClient,
+                        function_code: int, address: int, count: int, unit: int,
+                        wait_s: float) -> list[int]:
+        ctx = client.ctx
+        # Keep pymodbus from closing the shared connection because one unit id is silent.
+        ctx.count_until_disconnect = ctx.max_until_disconnect
+        call = (client.read_holding_registers if function_code == 3
+                else client.read_input_registers)
+        self._stats.inc("requests")
+        try:
+            reply = await asyncio.wait_for(call(address, count=count, device_id=unit), wait_s)
+        except TimeoutError:
+            return self._no_reply(f"no reply within {wait_s:.2f}s")
+        except ConnectionException as exc:
+            self._drop_client()
+            raise BusDown(f"connection lost: {exc}") from None
+        except ModbusIOException as exc:
+            if "No response" in str(exc):
+                return self._no_reply(f"no reply within {wait_s:.2f}s")
+            self._answered()
+            raise GarbageReply(f"unusable reply: {exc}") from None
+        except ModbusException as exc:
+            self._answered()
+            raise GarbageReply(f"{type(exc).__name__}: {exc}") from None
+        except OSError as exc:
+            self._drop_client()
+            raise BusDown(f"{type(exc).__name__}: {exc}") from None
+        self._answered()
+        if not client.connected:
+            # The reply arrived but the transport died while handling it (e.g. a frame
+            # pymodbus could not decode): reconnect on the next request.
+            self._drop_client()
+        if reply.isError():
+            code = int(getattr(reply, "exception_code", 0))
+            raise ExceptionReply(f"exception code {code}", code)
+        registers = list(getattr(reply, "registers", None) or [])
+        if len(registers) != count:
+            raise GarbageReply(f"asked for {count} registers, got {len(registers)}")
+        return registers
+
+    def _answered(self) -> None:
+        self._no_replies = 0
+        self._last_answer = self._clock.monotonic()
+
+    def _no_reply(self, detail: str) -> list[int]:
+        self._no_replies += 1
+        silent_for = self._clock.monotonic() - self._last_answer
+        if (isinstance(self.bus, TcpBus) and self._no_replies >= DEAD_AFTER_NO_REPLIES
+                and silent_for >= DEAD_AFTER_S):
+            self._log.warning("no unit answered; recycling connection",
+                              no_replies=self._no_replies, silent_s=round(silent_for, 1))
+            self._stats.inc("reconnects")
+            self._drop_client()
+        raise NoReply(detail)
+
+
+def bind_bus_log(bus: TcpBus | RtuBus, log: Any | None) -> Any:
+    base = log if log is not None else structlog.get_logger("courtyard.drivers.modbus")
+    return base.bind(bus=bus.id)
