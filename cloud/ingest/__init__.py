@@ -1,0 +1,15 @@
+"""Cloud ingest: MQTT batches in, committed records and acks out (DESIGN §2 rule 3)."""
+
+from cloud.ingest.handlers import HandlerContext, HandlerRegistry, StoredEvent, default_registry
+from cloud.ingest.ingestor import Ingestor
+from cloud.ingest.result import IngestResult, IngestStats
+
+__all__ = [
+    "HandlerContext",
+    "HandlerRegistry",
+    "IngestResult",
+    "IngestStats",
+    "Ingestor",
+    "StoredEvent",
+    "default_registry",
+]

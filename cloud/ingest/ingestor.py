@@ -1,0 +1,211 @@
+"""Batch ingest: one transaction per batch, exactly-once effects, a contiguous ack watermark.
+
+DESIGN §2 rule 3: insert the batch with ``ON CONFLICT (site_id, seq) DO NOTHING``, run the
+domain handlers for the rows that were actually inserted, advance the watermark, commit — and
+only then may the caller ack. A crash before commit leaves nothing behind, so the redelivered
+batch applies exactly once.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any, cast
+
+import structlog
+from sqlalchemy import Table, bindparam, or_, select, update
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from cloud.db.models import Device, Event, SeqGap, Site
+from cloud.ingest.handlers import HandlerContext, HandlerRegistry, StoredEvent, default_registry
+from cloud.ingest.result import IngestResult, IngestStats
+from cloud.ingest.sql import dialect_insert
+from cloud.ingest.watermark import advance_watermark
+from contract import Batch, Clock, ContractError, Envelope, decode_batch, topics
+
+log = structlog.get_logger(__name__)
+
+EVENT_CHUNK = 1000  # rows per INSERT: 10 columns x 1000 stays under both databases' limits
+MAX_DEVICE, MAX_KIND, MAX_ID = 128, 64, 64
+
+EVENTS = cast(Table, Event.__table__)
+DEVICES = cast(Table, Device.__table__)
+SITES = cast(Table, Site.__table__)
+GAPS = cast(Table, SeqGap.__table__)
+
+
+def _check_stored_limits(batch: Batch) -> None:
+    """Refuse up front what the database would refuse later (a poison batch never commits)."""
+    for i, ev in enumerate(batch.events):
+        for name, value, limit in (("device", ev.device, MAX_DEVICE), ("kind", ev.kind, MAX_KIND),
+                                   ("id", ev.id, MAX_ID)):
+            if len(value) > limit:
+                raise ContractError(f"events[{i}].{name}", f"longer than {limit} characters")
+            if "\x00" in value:
+                raise ContractError(f"events[{i}].{name}", "contains a NUL character")
+        if "\\u0000" in json.dumps(ev.data):
+            raise ContractError(f"events[{i}].data", "contains a NUL character")
+
+
+class Ingestor:
+    """Turns ``up/events`` and ``up/status`` payloads into committed records."""
+
+    def __init__(self, session_factory: async_sessionmaker[AsyncSession], clock: Clock,
+                 registry: HandlerRegistry | None = None) -> None:
+        self._sessions = session_factory
+        self._clock = clock
+        self.registry = registry if registry is not None else default_registry()
+        self.stats = IngestStats()
+
+    def _refuse(self, reason: str, topic: str, site: str | None = None,
+                field: str | None = None, detail: str | None = None) -> IngestResult:
+        self.stats.rejected[reason] += 1
+        log.warning("ingest.refused", reason=reason, topic=topic, site=site, field=field,
+                    detail=detail)
+        return IngestResult.refused(reason, site=site, field=field, detail=detail)
+
+    async def handle(self, topic: str, payload: bytes) -> IngestResult:
+        """Store one batch; the result's ``ack_upto`` may be acked once this returns.
+
+        Database errors propagate (nothing was committed): the caller must not ack.
+        """
+        parsed = topics.parse(topic)
+        if parsed is None or parsed[1:] != ("up", "events"):
+            return self._refuse("bad_topic", topic, field="topic", detail="not an up/events topic")
+        site = parsed[0]
+        try:
+            batch = decode_batch(payload)
+            _check_stored_limits(batch)
+        except ContractError as exc:
+            return self._refuse("malformed", topic, site=site, field=exc.field, detail=exc.reason)
+        if batch.site != site:
+            return self._refuse("wrong_site", topic, site=site, field="site",
+                                detail=f"batch for {batch.site!r} on {site!r}'s topic")
+        bound = log.bind(site=site)
+        async with self._sessions() as session, session.begin():
+            result = await self._apply(session, batch, bound)
+        self.stats.batches += 1
+        self.stats.events_inserted += result.inserted
+        self.stats.duplicates += result.duplicates
+        self.stats.gaps_declared += result.gaps
+        bound.debug("ingest.batch", inserted=result.inserted, duplicates=result.duplicates,
+                    ack_upto=result.ack_upto)
+        return result
+
+    async def _apply(self, session: AsyncSession, batch: Batch, blog: Any) -> IngestResult:
+        now = self._clock.now()
+        site_id, acked = await self._lock_site(session, batch.site, now)
+        events = list({e.seq: e for e in reversed(batch.events)}.values())  # first of a seq wins
+        device_ids = await self._ensure_devices(session, site_id, {e.device for e in events})
+        inserted = await self._insert_events(session, site_id, events, device_ids, now)
+        if batch.gaps:
+            await session.execute(
+                dialect_insert(session, GAPS)
+                .values([{"site_id": site_id, "seq_from": a, "seq_to": b, "declared_at": now}
+                         for a, b in batch.gaps])
+                .on_conflict_do_nothing(index_elements=["site_id", "seq_from", "seq_to"]))
+        new = [StoredEvent(id=inserted[e.seq], seq=e.seq, ts=e.ts, kind=e.kind, device=e.device,
+                           device_id=device_ids[e.device], data=e.data, priority=int(e.priority))
+               for e in events if e.seq in inserted]
+        new.sort(key=lambda e: e.seq)
+        if new:
+            await self._touch_devices(session, new)
+            ctx = HandlerContext(session=session, site_id=site_id, site=batch.site, now=now,
+                                 log=blog)
+            await self.registry.dispatch(ctx, new)
+            await session.flush()
+            for name, n in ctx.counters.items():
+                self.stats.handlers[name] += n
+        upto = await advance_watermark(session, site_id, acked,
+                                       (e.seq for e in events), batch.gaps)
+        if upto != acked:
+            await session.execute(update(SITES).where(SITES.c.id == site_id)
+                                  .values(acked_seq=upto))
+        return IngestResult(ok=True, site=batch.site, ack_upto=upto, inserted=len(new),
+                            duplicates=len(events) - len(new), gaps=len(batch.gaps))
+
+    async def _lock_site(self, session: AsyncSession, slug: str, now: datetime) -> tuple[int, int]:
+        """Create the site on first contact and lock its row for the rest of the transaction.
+
+        The upsert's DO UPDATE takes the row lock on PostgreSQL (a concurrent batch of the same
+        site waits here, so the watermark is read and written by one transaction at a time);
+        on SQLite, being the transaction's first write, it takes the database write lock.
+        """
+        ins = dialect_insert(session, SITES).values(
+            slug=slug, name=slug, last_batch_at=now, last_seen_at=now)
+        stmt = ins.on_conflict_do_update(
+            index_elements=["slug"],
+            set_={"last_batch_at": ins.excluded.last_batch_at,
+                  "last_seen_at": ins.excluded.last_seen_at},
+        ).returning(SITES.c.id, SITES.c.acked_seq)
+        row = (await session.execute(stmt)).one()
+        return int(row[0]), int(row[1])
+
+    async def _ensure_devices(self, session: AsyncSession, site_id: int,
+                              keys: set[str]) -> dict[str, int]:
+        if not keys:
+            return {}
+        query = select(Device.key, Device.id).where(Device.site_id == site_id)
+        found = {k: i for k, i in (await session.execute(query.where(Device.key.in_(keys)))).all()}
+        missing = keys - found.keys()
+        if missing:
+            await session.execute(
+                dialect_insert(session, DEVICES)
+                .values([{"site_id": site_id, "key": k} for k in sorted(missing)])
+                .on_conflict_do_nothing(index_elements=["site_id", "key"]))
+            found.update((await session.execute(query.where(Device.key.in_(missing)))).all())
+        return {k: int(v) for k, v in found.items()}
+
+    async def _insert_events(self, session: AsyncSession, site_id: int,
+                             events: Sequence[Envelope], device_ids: dict[str, int],
+                             now: datetime) -> dict[int, int]:
+        """Insert what is new; return ``{seq: row id}`` of the rows this batch inserted."""
+        inserted: dict[int, int] = {}
+        for start in range(0, len(events), EVENT_CHUNK):
+            chunk = events[start:start + EVENT_CHUNK]
+            stmt = (dialect_insert(session, EVENTS)
+                    .values([{"site_id": site_id, "seq": e.seq, "uuid": e.id, "ts": e.ts,
+                              "kind": e.kind, "device": e.device,
+                              "device_id": device_ids[e.device], "priority": int(e.priority),
+                              "data": e.data, "received_at": now} for e in chunk])
+                    .on_conflict_do_nothing(index_elements=["site_id", "seq"])
+                    .returning(EVENTS.c.seq, EVENTS.c.id))
+            inserted.update((int(s), int(i)) for s, i in (await session.execute(stmt)).all())
+        return inserted
+
+    async def _touch_devices(self, session: AsyncSession, new: Sequence[StoredEvent]) -> None:
+        latest: dict[int, datetime] = {}
+        for e in new:
+            if e.device_id not in latest or e.ts > latest[e.device_id]:
+                latest[e.device_id] = e.ts
+        stmt = (update(DEVICES)
+                .where(DEVICES.c.id == bindparam("b_id"),
+                       or_(DEVICES.c.last_event_at.is_(None),
+                           DEVICES.c.last_event_at < bindparam("b_ts")))
+                .values(last_event_at=bindparam("b_ts")))
+        await session.execute(stmt, [{"b_id": i, "b_ts": ts} for i, ts in latest.items()])
+
+    async def handle_status(self, topic: str, payload: bytes) -> IngestResult:
+        """Apply the edge's retained ``online``/``offline`` (its Last Will) to the site."""
+        parsed = topics.parse(topic)
+        if parsed is None or parsed[1:] != ("up", "status"):
+            return self._refuse("bad_topic", topic, field="topic", detail="not an up/status topic")
+        site = parsed[0]
+        text = payload.decode("utf-8", "replace").strip().strip('"').lower()
+        if not text:
+            return IngestResult(ok=True, site=site)  # a cleared retained message
+        if text not in ("online", "offline"):
+            return self._refuse("malformed", topic, site=site, field="payload",
+                                detail=f"expected online or offline, got {text[:40]!r}")
+        online = text == "online"
+        now = self._clock.now()
+        async with self._sessions() as session, session.begin():
+            site_id, _ = await self._lock_site(session, site, now)
+            changed = await session.execute(
+                update(SITES).where(SITES.c.id == site_id, SITES.c.online.is_not(online))
+                .values(online=online, status_changed_at=now))
+        self.stats.status_updates += 1
+        if getattr(changed, "rowcount", 0):
+            log.info("site.status", site=site, online=online)
+        return IngestResult(ok=True, site=site)
