@@ -213,10 +213,12 @@ class Record(Spec):
         if not isinstance(node, YMap):
             return self.wrong(node, ctx, label)
         out = RecordValue(node)
+        suggested: set[str] = set()  # a misspelt key is one mistake, not also a missing key
         for key, (knode, vnode) in node.entries.items():
             f = self.fields.get(key)
             if f is None:
                 close = suggest(key, list(self.fields))
+                suggested.add(close or "")
                 fix = (bi(f'是否应为 "{close}"?', f'did you mean "{close}"?') if close else
                        bi(f"可用的键：{', '.join(self.fields)}",
                           f"known keys: {', '.join(self.fields)}"))
@@ -228,7 +230,7 @@ class Record(Spec):
                 if value is not INVALID:
                     out[key] = value
         for key, f in self.fields.items():
-            if f.required and key not in node.entries:
+            if f.required and key not in node.entries and key not in suggested:
                 example = f.example or f"{key}: …"
                 ctx.add(node.pos, bi(f'缺少必需的键 "{key}"', f'missing required key "{key}"'),
                         bi(f"添加 {example}", f"add {example}"))
