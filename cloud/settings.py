@@ -1,0 +1,214 @@
+"""Cloud console settings, read once from ``COURTYARD_*`` environment variables.
+
+Everything has a default that makes ``courtyard cloud serve`` work on a bare machine (SQLite
+file, embedded broker, the demo site's credential); production overrides them. A bad value
+stops start-up with an error naming the variable, instead of failing later somewhere deep.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from urllib.parse import urlparse
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from contract.topics import SITE_RE
+
+DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///var/cloud/courtyard.db"
+DEFAULT_BROKER_HOST = "127.0.0.1"
+DEFAULT_BROKER_PORT = 18830
+DEFAULT_HTTP_HOST = "127.0.0.1"
+DEFAULT_HTTP_PORT = 8080
+DEFAULT_SITE_CREDENTIALS = "demo:demo-secret"
+DEFAULT_TIMEZONE = "Asia/Shanghai"
+#: The cloud's own username on the embedded broker. SITE_RE refuses a leading underscore, so
+#: no site can ever be configured with this name.
+DEFAULT_INGEST_USER = "_courtyard-cloud"
+
+_TRUE = {"1", "true", "yes", "on"}
+_FALSE = {"0", "false", "no", "off", ""}
+
+
+class SettingsError(ValueError):
+    """An environment variable with a value we cannot use; ``variable`` names it."""
+
+    def __init__(self, variable: str, reason: str) -> None:
+        super().__init__(f"{variable}: {reason}")
+        self.variable = variable
+        self.reason = reason
+
+
+@dataclass(frozen=True)
+class Settings:
+    database_url: str = DEFAULT_DATABASE_URL
+    #: An external broker; None means the embedded one on broker_host:broker_port.
+    mqtt_url: str | None = None
+    broker_host: str = DEFAULT_BROKER_HOST
+    broker_port: int = DEFAULT_BROKER_PORT
+    mqtt_username: str | None = DEFAULT_INGEST_USER
+    mqtt_password: str | None = None
+    http_host: str = DEFAULT_HTTP_HOST
+    http_port: int = DEFAULT_HTTP_PORT
+    site_credentials: Mapping[str, str] = field(
+        default_factory=lambda: {"demo": "demo-secret"}, hash=False)
+    influx_url: str | None = None
+    influx_token: str | None = None
+    influx_org: str | None = None
+    influx_bucket: str | None = None
+    ingest_shared: bool = False
+    timezone: str = DEFAULT_TIMEZONE
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
+        """Read and validate every variable; raise SettingsError naming the first bad one."""
+        e = os.environ if env is None else env
+
+        def get(name: str) -> str | None:
+            value = e.get(name)
+            return value.strip() if value is not None and value.strip() else None
+
+        database_url = get("COURTYARD_DATABASE_URL") or DEFAULT_DATABASE_URL
+        if "://" not in database_url:
+            raise SettingsError("COURTYARD_DATABASE_URL",
+                                "不是数据库 URL / not a database URL "
+                                "(e.g. sqlite+aiosqlite:///var/cloud/courtyard.db)")
+        mqtt_url = get("COURTYARD_MQTT_URL")
+        if mqtt_url is not None:
+            _check_mqtt_url(mqtt_url)
+        broker_host = get("COURTYARD_BROKER_HOST") or DEFAULT_BROKER_HOST
+        broker_port = _port(get("COURTYARD_BROKER_PORT"), "COURTYARD_BROKER_PORT",
+                            DEFAULT_BROKER_PORT)
+        username = get("COURTYARD_MQTT_USERNAME")
+        password = get("COURTYARD_MQTT_PASSWORD")
+        if mqtt_url is None:
+            # Embedded broker: the cloud's credential only needs to be known to this process.
+            username = username or DEFAULT_INGEST_USER
+            password = password or secrets.token_urlsafe(24)
+        http_host = get("COURTYARD_HTTP_HOST") or DEFAULT_HTTP_HOST
+        http_port = _port(get("COURTYARD_HTTP_PORT"), "COURTYARD_HTTP_PORT", DEFAULT_HTTP_PORT)
+        creds = parse_site_credentials(
+            e.get("COURTYARD_SITE_CREDENTIALS", DEFAULT_SITE_CREDENTIALS))
+        if username in creds:
+            raise SettingsError("COURTYARD_MQTT_USERNAME",
+                                f"与站点凭据重名 / same name as a site credential: {username}")
+        influx_url = get("COURTYARD_INFLUX_URL")
+        if influx_url is not None and urlparse(influx_url).scheme not in ("http", "https"):
+            raise SettingsError("COURTYARD_INFLUX_URL",
+                                "必须是 http(s):// 地址 / must be an http(s):// URL")
+        timezone = get("COURTYARD_TIMEZONE") or DEFAULT_TIMEZONE
+        try:
+            ZoneInfo(timezone)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise SettingsError("COURTYARD_TIMEZONE",
+                                f"未知时区 / unknown time zone {timezone!r} "
+                                "(e.g. Asia/Shanghai)") from None
+        return cls(
+            database_url=database_url,
+            mqtt_url=mqtt_url,
+            broker_host=broker_host,
+            broker_port=broker_port,
+            mqtt_username=username,
+            mqtt_password=password,
+            http_host=http_host,
+            http_port=http_port,
+            site_credentials=creds,
+            influx_url=influx_url,
+            influx_token=get("COURTYARD_INFLUX_TOKEN"),
+            influx_org=get("COURTYARD_INFLUX_ORG"),
+            influx_bucket=get("COURTYARD_INFLUX_BUCKET"),
+            ingest_shared=_bool(get("COURTYARD_INGEST_SHARED"), "COURTYARD_INGEST_SHARED"),
+            timezone=timezone,
+        )
+
+    @property
+    def embedded_broker(self) -> bool:
+        return self.mqtt_url is None
+
+    @property
+    def effective_mqtt_url(self) -> str:
+        """Where ingest connects: the external broker, or the embedded one."""
+        return self.mqtt_url or f"mqtt://{self.broker_host}:{self.broker_port}"
+
+    @property
+    def influx_enabled(self) -> bool:
+        return self.influx_url is not None
+
+    def with_http(self, host: str | None = None, port: int | None = None) -> Settings:
+        """A copy with the command line's --host/--port applied."""
+        return replace(self, http_host=host or self.http_host,
+                       http_port=self.http_port if port is None else port)
+
+
+def parse_site_credentials(raw: str) -> dict[str, str]:
+    """``site:secret,site2:secret2`` → {site: secret}; the site is its MQTT username."""
+    creds: dict[str, str] = {}
+    for i, item in enumerate(p.strip() for p in raw.split(",")):
+        if not item:
+            continue
+        site, sep, secret = item.partition(":")
+        site = site.strip()
+        if not sep or not secret:
+            raise SettingsError("COURTYARD_SITE_CREDENTIALS",
+                                f"第 {i + 1} 项缺少密码 / entry {i + 1} needs site:secret")
+        if not SITE_RE.match(site):
+            raise SettingsError("COURTYARD_SITE_CREDENTIALS",
+                                f"站点标识无效 / invalid site slug {site!r} "
+                                "(a-z, 0-9, - and _, at most 63)")
+        if site in creds:
+            raise SettingsError("COURTYARD_SITE_CREDENTIALS",
+                                f"站点重复 / site listed twice: {site}")
+        creds[site] = secret
+    return creds
+
+
+def sqlite_path(url: str) -> Path | None:
+    """The file of a SQLite URL (None for in-memory or other databases)."""
+    if not url.startswith("sqlite"):
+        return None
+    _, _, rest = url.partition(":///")
+    path = rest.split("?", 1)[0]
+    if not path or path == ":memory:":
+        return None
+    return Path(path)
+
+
+def ensure_database_dir(url: str) -> None:
+    """Create the folder of a SQLite file, so the default works from a fresh checkout."""
+    path = sqlite_path(url)
+    if path is not None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+
+
+def _check_mqtt_url(url: str) -> None:
+    u = urlparse(url)
+    if u.scheme not in ("mqtt", "mqtts", "tcp") or not u.hostname:
+        raise SettingsError("COURTYARD_MQTT_URL",
+                            "必须形如 mqtt://主机:端口 / must look like mqtt://host:port")
+    try:
+        _ = u.port
+    except ValueError:
+        raise SettingsError("COURTYARD_MQTT_URL", "端口无效 / invalid port") from None
+
+
+def _port(raw: str | None, name: str, default: int) -> int:
+    if raw is None:
+        return default
+    try:
+        port = int(raw)
+    except ValueError:
+        raise SettingsError(name, f"不是整数 / not an integer: {raw!r}") from None
+    if not 0 <= port <= 65535:
+        raise SettingsError(name, f"端口须在 0–65535 / port must be 0–65535, got {port}")
+    return port
+
+
+def _bool(raw: str | None, name: str) -> bool:
+    value = (raw or "").lower()
+    if value in _TRUE:
+        return True
+    if value in _FALSE:
+        return False
+    raise SettingsError(name, f"应为 true 或 false / expected true or false, got {raw!r}")
