@@ -120,6 +120,7 @@ def check_profile(path: Path, ctx: Ctx) -> Profile | None:
                 bi(f"改为 id: {path.stem}，或重命名文件",
                    f"write id: {path.stem}, or rename the file"))
     if len(ctx.problems) > before:
+        ctx.problems[before:] = sorted(ctx.problems[before:], key=lambda p: (p.line, p.col))
         return None
     return Profile(id=raw["id"], name=raw["name"], kind=raw["kind"], registers=tuple(regs),
                    max_gap=raw.get("max_gap", 10))
