@@ -66,7 +66,7 @@ def load_site(path: Path, profiles_dir: Path | None = None) -> SiteConfig:
     path = Path(path)
     tree = read_yaml(path)
     ctx = Ctx()
-    raw = SITE.check(tree, ctx, "site")
+    raw = SITE.check(tree, ctx, path.name)
     if raw is INVALID:
         raise ConfigError(ctx.problems)
     pdir = Path(profiles_dir) if profiles_dir is not None else default_profiles_dir(path)

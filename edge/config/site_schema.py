@@ -109,7 +109,7 @@ SITE = Record(fields={
     "cloud": Field(Record(fields={
         "mqtt_url": Field(Str(extra=check_mqtt_url), example="mqtt_url: mqtt://127.0.0.1:1883"),
         "username": Field(Str(), example="username: demo"),
-        "password": Field(Str(), required=False),
+        "password": Field(Str(empty_ok=True), required=False),
     }), example="cloud: {mqtt_url: mqtt://127.0.0.1:1883, username: demo}"),
     "edge": Field(Record(fields={
         "data_dir": Field(Str(zh="目录路径", en="a directory path"),

@@ -216,3 +216,26 @@ def test_profiles_dir_from_env_then_walking_up(tmp_path: Path,
     assert found == (tmp_path / "proj" / "configs" / "profiles").resolve()
     monkeypatch.setenv("COURTYARD_PROFILES_DIR", str(FIXTURE_PROFILES))
     assert default_profiles_dir(site_dir / "x.yaml") == FIXTURE_PROFILES
+
+
+def test_broken_profile_used_by_the_site_is_reported_in_its_own_file(
+        write_site: WriteSite, tmp_path: Path) -> None:
+    profiles = tmp_path / "profiles"
+    profiles.mkdir()
+    for src in FIXTURE_PROFILES.glob("*.yaml"):
+        (profiles / src.name).write_text(src.read_text(encoding="utf-8"), encoding="utf-8")
+    broken = profiles / "xintai_water.yaml"
+    broken.write_text(broken.read_text(encoding="utf-8").replace("0x001C", "0x0002"),
+                      encoding="utf-8")
+    site = write_site(BASE_SITE)
+    with pytest.raises(ConfigError) as err:
+        load_site(site, profiles)
+    [problem] = err.value.problems
+    expected_line = line_of(broken.read_text(encoding="utf-8"), "valve_state")
+    assert problem.file == str(broken) and problem.line == expected_line
+    assert "overlaps" in problem.what
+
+
+def test_site_file_that_is_a_list_is_refused(write_site: WriteSite) -> None:
+    problem = _one(write_site("- site\n- cloud\n"))
+    assert (problem.line, problem.col) == (1, 1) and "should be a mapping" in problem.what
