@@ -6,8 +6,8 @@ One task per bus walks a schedule of absolute deadlines (``clock.monotonic()``):
   so meters with the same interval do not all fire at once;
 * a meter that stops answering costs a full timeout per request, so after its first silent
   poll it moves to a probe schedule (one cheap request, its interval at first, backing off to
-  60 s once offline). A probe only starts when it fits before the next live deadline: live
-  polls always go first;
+  60 s once offline). A probe only starts when it fits before the next live deadline (give or
+  take a jitter allowance of 10 % of the shortest interval): live polls always go first;
 * events go through a queue to a separate emitter task, so waiting for the outbox never
   delays the bus.
 """
@@ -38,6 +38,7 @@ from drivers.modbus.plan import ReadRequest
 
 READING_VERSION = 1
 PROBE_MIN_TIMEOUT_S = 0.1
+JITTER_SHARE = 0.1
 IDLE_SLEEP_S = 1.0
 QUEUE_SIZE = 10_000
 FLUSH_ON_STOP_S = 2.0
@@ -62,6 +63,11 @@ class ModbusBusDriver:
         self._link = BusLink(bus, clock, stats, self._log)
         self._devices = self._staggered(devices, offline_after, online_after)
         self._queue: asyncio.Queue[NewEvent] = asyncio.Queue(maxsize=QUEUE_SIZE)
+        # How late a probe may make a live poll: without any allowance a busy bus (polls every
+        # few tens of ms) would never fit a probe, and a dead meter would never be declared
+        # offline nor noticed when it comes back.
+        shortest = min((d.poll_interval for d in devices), default=1.0)
+        self._jitter = min(JITTER_SHARE * shortest, bus.timeout)
 
     def _staggered(self, devices: list[MeterDevice], offline_after: int,
                    online_after: int) -> list[DeviceRuntime]:
@@ -108,11 +114,11 @@ class ModbusBusDriver:
             probing = [rt for rt in self._devices if rt.probing]
             due = [rt for rt in probing if rt.next_due <= now]
             if due:
-                slack = next_live - now - self._link.request_cost + self.bus.timeout
-                timeout = min(self.bus.timeout, slack)
-                if timeout >= min(PROBE_MIN_TIMEOUT_S, self.bus.timeout):
+                budget = next_live + self._jitter - now - self._link.request_cost \
+                    + self.bus.timeout
+                if budget >= min(PROBE_MIN_TIMEOUT_S, self.bus.timeout):
                     await self._guarded(self._probe, min(due, key=lambda rt: rt.next_due),
-                                        timeout)
+                                        min(self.bus.timeout, budget))
                     continue
             wake = next_live
             later = [rt.next_due for rt in probing if rt.next_due > now]
