@@ -3,12 +3,14 @@
 from cloud.ingest.handlers import HandlerContext, HandlerRegistry, StoredEvent, default_registry
 from cloud.ingest.ingestor import Ingestor
 from cloud.ingest.result import IngestResult, IngestStats
+from cloud.ingest.worker import IngestWorker
 
 __all__ = [
     "HandlerContext",
     "HandlerRegistry",
     "IngestResult",
     "IngestStats",
+    "IngestWorker",
     "Ingestor",
     "StoredEvent",
     "default_registry",
