@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from simulators.modbus import MeterBusSimulator, SimMeter, crc16_modbus
-from tests.simulators.rtu_io import exchange
+from tests.simulators.wire import exchange
 
 
 async def test_sdm120_voltage_frame_is_exact(profiles: Path, rtu_line: tuple[str, str]) -> None:
@@ -33,7 +33,7 @@ async def test_unit_not_on_the_line_stays_silent(profiles: Path,
     async with MeterBusSimulator([SimMeter(1, profiles / "eastron_sdm120.yaml")],
                                  serial_port=sim_end):
         req = bytes.fromhex("05 04 00 00 00 02")
-        reply = await exchange(edge, req + crc16_modbus(req), timeout=0.4)
+        reply = await exchange(edge, req + crc16_modbus(req), quiet_s=0.4)
     assert reply == b""
 
 
@@ -52,6 +52,6 @@ async def test_garbage_fault_breaks_the_crc(profiles: Path, rtu_line: tuple[str,
     edge, sim_end = rtu_line
     meter = SimMeter(1, profiles / "eastron_sdm120.yaml", fault="garbage")
     async with MeterBusSimulator([meter], serial_port=sim_end):
-        reply = await exchange(edge, bytes.fromhex("01 04 00 00 00 02 71 CB"), timeout=0.4)
+        reply = await exchange(edge, bytes.fromhex("01 04 00 00 00 02 71 CB"), quiet_s=0.4)
     assert len(reply) >= 4
     assert crc16_modbus(reply[:-2]) != reply[-2:]

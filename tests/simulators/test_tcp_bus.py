@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import struct
 import time
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -13,14 +12,10 @@ from pymodbus.exceptions import ModbusIOException
 
 from simulators.modbus import MeterBusSimulator, SimMeter
 from tests.simulators.conftest import ManualClock
+from tests.simulators.wire import f32
 from tests.support import services
 
 T0 = 1_795_000_000.0  # a fixed instant, so values do not move while a test reads them
-
-
-def f32(regs: list[int]) -> float:
-    return float(AsyncModbusTcpClient.convert_from_registers(
-        regs, AsyncModbusTcpClient.DATATYPE.FLOAT32, word_order="big"))
 
 
 @pytest.fixture
@@ -60,8 +55,7 @@ async def test_each_unit_answers_with_its_own_profile(bus: MeterBusSimulator,
     assert phases == pytest.approx([bus.value(3, f"voltage_l{i}") for i in (1, 2, 3)], abs=1e-4)
 
     r = await client.read_holding_registers(0x0001, count=2, device_id=4)
-    wire = b"".join(w.to_bytes(2, "big") for w in r.registers)
-    forward = struct.unpack("<f", wire)[0]  # Xintai: DCBA, least significant byte first
+    forward = f32(r.registers, little=True)  # Xintai: DCBA, least significant byte first
     assert forward == pytest.approx(bus.value(4, "water_forward_m3"), rel=1e-6)
     r = await client.read_holding_registers(0x001C, count=1, device_id=4)
     assert r.registers == [1]  # valve open

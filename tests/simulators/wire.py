@@ -1,20 +1,31 @@
-"""Raw byte exchange on a pty, in a worker thread so the event loop (and the simulator) runs."""
+"""Client-side helpers: raw byte exchange on a pty and float decoding, independent of the sim."""
 
 from __future__ import annotations
 
 import asyncio
+import struct
+from collections.abc import Sequence
 
 import serial
 
 
-def _exchange(port: str, request: bytes, want: int, timeout: float) -> bytes:
-    with serial.Serial(port, baudrate=9600, timeout=timeout) as s:
+def f32(regs: Sequence[int], little: bool = False) -> float:
+    """Decode two registers as IEEE 754 float32 (ABCD, or DCBA when ``little``)."""
+    wire = b"".join(int(w).to_bytes(2, "big") for w in regs)
+    return float(struct.unpack("<f" if little else ">f", wire)[0])
+
+
+def _exchange(port: str, request: bytes, want: int, quiet_s: float) -> bytes:
+    with serial.Serial(port, baudrate=9600, timeout=quiet_s) as s:
         s.reset_input_buffer()
         s.write(request)
         s.flush()
         return bytes(s.read(want))
 
 
-async def exchange(port: str, request: bytes, want: int = 256, timeout: float = 1.0) -> bytes:
-    """Send ``request``; return what arrives until ``want`` bytes or ``timeout`` s of silence."""
-    return await asyncio.to_thread(_exchange, port, request, want, timeout)
+async def exchange(port: str, request: bytes, want: int = 256, quiet_s: float = 1.0) -> bytes:
+    """Send ``request``; return what arrives until ``want`` bytes or ``quiet_s`` of silence.
+
+    pyserial blocks, so it runs in a worker thread while the simulator keeps the event loop.
+    """
+    return await asyncio.to_thread(_exchange, port, request, want, quiet_s)
