@@ -23,6 +23,7 @@ from tests.support import services
 
 REPO = Path(__file__).resolve().parents[2]
 
+
 SITE = """\
 site: {id: t1, name: 测试小区, timezone: Asia/Shanghai}
 cloud: {mqtt_url: "mqtt://127.0.0.1:1883", username: t1, password: "${NO_SUCH_SECRET}"}
@@ -39,6 +40,7 @@ devices:
   - {id: cam-1, bus: gates, profile: vzenith, address: 1}
 """
 
+
 @pytest.fixture
 def site_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[Path, int, Path]:
     services.need(shutil.which("socat") is not None, "socat (apt-get install -y socat)")
@@ -49,6 +51,7 @@ def site_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[Path, in
     path = tmp_path / "site.yaml"
     path.write_text(SITE, encoding="utf-8")
     return path, port, rtu
+
 
 @pytest.fixture
 async def running_site(site_file: tuple[Path, int, Path], profiles: Path
@@ -65,9 +68,11 @@ async def running_site(site_file: tuple[Path, int, Path], profiles: Path
         with pytest.raises(asyncio.CancelledError):
             await task
 
+
 def test_env_expansion() -> None:
     env = {"A": "x"}
     assert expand_env({"k": ["${A}", "${B:-7}", "${B}", 3]}, env) == {"k": ["x", "7", "", 3]}
+
 
 def test_site_file_is_read_with_simulate_blocks(site_file: tuple[Path, int, Path]) -> None:
     path, port, rtu = site_file
@@ -77,6 +82,7 @@ def test_site_file_is_read_with_simulate_blocks(site_file: tuple[Path, int, Path
     assert [(d.address, d.fault, d.exception_code) for d in tcp.devices] == [
         (1, "none", 4), (2, "exception", 6)]
     assert spec.skipped_buses == ["gates"]
+
 
 async def test_run_site_serves_every_declared_device(running_site: tuple[int, Path]) -> None:
     port, rtu = running_site
@@ -103,6 +109,7 @@ async def test_run_site_serves_every_declared_device(running_site: tuple[int, Pa
     finally:
         rtu_client.close()
 
+
 async def test_prints_buses_then_stops_and_releases_port_and_line(
         site_file: tuple[Path, int, Path], profiles: Path,
         capsys: pytest.CaptureFixture[str]) -> None:
@@ -122,6 +129,7 @@ async def test_prints_buses_then_stops_and_releases_port_and_line(
     assert not rtu.exists()
     assert not services.port_open("127.0.0.1", port)
 
+
 def test_main_reports_a_missing_profile_bilingually(tmp_path: Path,
                                                     capsys: pytest.CaptureFixture[str]) -> None:
     site = tmp_path / "s.yaml"
@@ -131,6 +139,7 @@ def test_main_reports_a_missing_profile_bilingually(tmp_path: Path,
     assert main([str(site), "--profiles", str(tmp_path)]) == 2
     out = capsys.readouterr().out
     assert "型号文件不存在" in out and "not found" in out
+
 
 def test_cli_runs_until_sigterm(site_file: tuple[Path, int, Path], profiles: Path) -> None:
     path, port, rtu = site_file
