@@ -47,7 +47,7 @@ def _edge_last_seq(data_dir: Path) -> int:
     files = sorted(data_dir.glob("*.db")) + sorted(data_dir.glob("*.sqlite*"))
     assert files, f"no outbox database in {data_dir}"
     with sqlite3.connect(files[0]) as db:
-        row = db.execute("SELECT value FROM meta WHERE key = 'last_seq'").fetchone()
+        row = db.execute("SELECT value FROM meta WHERE key = 'high_water'").fetchone()
     return int(row[0])
 
 

@@ -1,0 +1,36 @@
+"""Run benchmarks: `python -m benchmarks [outbox|e2e|poll ...] [--quick]` (default: all)."""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import platform
+import os
+import time
+
+BENCHES = {
+    "outbox": "benchmarks.bench_outbox",
+    "e2e": "benchmarks.bench_e2e",
+    "poll": "benchmarks.bench_poll",
+}
+
+
+def main() -> int:
+    p = argparse.ArgumentParser(prog="python -m benchmarks")
+    p.add_argument("names", nargs="*", help=f"any of: {', '.join(BENCHES)} (default: all)")
+    p.add_argument("--quick", action="store_true", help="smaller runs, for a smoke check")
+    args = p.parse_args()
+    names = args.names or list(BENCHES)
+    unknown = [n for n in names if n not in BENCHES]
+    if unknown:
+        p.error(f"unknown benchmark {unknown[0]!r}; choose from {', '.join(BENCHES)}")
+    print(f"Courtyard benchmarks — {platform.python_implementation()} {platform.python_version()}"
+          f", {os.cpu_count()} cores, {time.strftime('%Y-%m-%d %H:%M')}")
+    for name in names:
+        mod = importlib.import_module(BENCHES[name])
+        mod.run(quick=args.quick)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
