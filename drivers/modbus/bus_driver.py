@@ -172,6 +172,9 @@ class ModbusBusDriver:
                 except (ExceptionReply, GarbageReply) as exc:
                     last_error = exc
                     self._count_reply_error(exc, log, req)
+                    if isinstance(exc, GarbageReply) and exc.slow:
+                        await self._failed(rt, exc.reason, exc.detail, slow=True)
+                        return
                     continue
                 values.update(self._decode(req, words, log))
         except (NoReply, BusDown) as exc:
@@ -200,8 +203,11 @@ class ModbusBusDriver:
             await self._link.read(req.function_code, req.address, req.count, rt.device.address,
                                   wait_s=wait_s)
         except (ExceptionReply, GarbageReply) as exc:
-            # It answers, if badly: a full poll will count and report what it says.
             self._count_reply_error(exc, self._dev_log(rt), req)
+            if isinstance(exc, GarbageReply) and exc.slow:
+                await self._failed(rt, exc.reason, exc.detail, slow=True)
+                return
+            # It answers, if badly: a full poll will count and report what it says.
         except (NoReply, BusDown) as exc:
             await self._failed(rt, exc.reason, exc.detail, slow=True)
             return

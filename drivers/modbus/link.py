@@ -66,7 +66,14 @@ class ExceptionReply(PollError):
 
 
 class GarbageReply(PollError):
+    """Bytes came back but no usable reply. ``slow`` when it cost a full timeout (no frame
+    could be decoded at all), which the scheduler treats like silence."""
+
     reason = "garbage"
+
+    def __init__(self, detail: str, slow: bool = False) -> None:
+        super().__init__(detail)
+        self.slow = slow
 
 
 class BusDown(PollError):
@@ -90,6 +97,7 @@ class BusLink:
         self._backoff = RECONNECT_MIN_S
         self._no_replies = 0
         self._last_answer = clock.monotonic()
+        self._rx_bytes = 0
 
     @property
     def request_cost(self) -> float:
@@ -101,11 +109,18 @@ class BusLink:
         backstop = 2 * bus.timeout + 5.0
         if isinstance(bus, TcpBus):
             return AsyncModbusTcpClient(bus.host, port=bus.port, timeout=backstop,
-                                        retries=0, reconnect_delay=0)
+                                        retries=0, reconnect_delay=0,
+                                        trace_packet=self._count_rx)
         return AsyncModbusSerialClient(bus.port, framer=FramerType.RTU, baudrate=bus.baudrate,
                                        bytesize=bus.bytesize, parity=bus.parity,
                                        stopbits=bus.stopbits, timeout=backstop, retries=0,
-                                       reconnect_delay=0)
+                                       reconnect_delay=0, trace_packet=self._count_rx)
+
+    def _count_rx(self, sending: bool, data: bytes) -> bytes:
+        """Bytes received since the request: a timeout with bytes is garbage, not silence."""
+        if not sending:
+            self._rx_bytes += len(data)
+        return data
 
     def connected(self) -> bool:
         return self._client is not None and self._client.connected
@@ -174,9 +189,14 @@ class BusLink:
         call = (client.read_holding_registers if function_code == 3
                 else client.read_input_registers)
         self._stats.inc("requests")
+        self._rx_bytes = 0
         try:
             reply = await asyncio.wait_for(call(address, count=count, device_id=unit), wait_s)
         except TimeoutError:
+            if self._rx_bytes:
+                self._answered()
+                raise GarbageReply(f"{self._rx_bytes} bytes received but no valid frame "
+                                   f"within {wait_s:.2f}s", slow=True) from None
             return self._no_reply(f"no reply within {wait_s:.2f}s")
         except ConnectionException as exc:
             self._drop_client()
