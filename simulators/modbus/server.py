@@ -19,7 +19,9 @@ from pymodbus.constants import ExcCodes
 from pymodbus.datastore import ModbusServerContext
 from pymodbus.exceptions import NoSuchIdException
 from pymodbus.framer import FramerType
+from pymodbus.pdu import ExceptionResponse
 from pymodbus.server import ModbusSerialServer, ModbusTcpServer
+from pymodbus.server.requesthandler import ServerRequestHandler
 
 from simulators.modbus.encode import crc16_modbus
 from simulators.modbus.meter import SimMeter
@@ -86,6 +88,40 @@ class _BusContext(ModbusServerContext):
             return ExcCodes(ILLEGAL_FUNCTION)
         rc = meter_or_exc.write_registers(address, [int(v) for v in values])
         return None if rc is None else ExcCodes(rc)
+
+
+class _RequestHandler(ServerRequestHandler):
+    """Answers the request it was started for, even if another arrives while a unit is slow.
+
+    pymodbus's handler reads the connection's *latest* request again after the datastore
+    await; with a ``slow`` unit and a client that gave up and asked another unit, the late
+    reply would carry the wrong unit id. A real late meter answers with its own id.
+    """
+
+    async def handle_request(self) -> None:
+        pdu, addr = self.last_pdu, self.last_addr
+        if pdu is None:
+            return
+        try:
+            response = await pdu.datastore_update(self.server.context, pdu.dev_id)
+        except NoSuchIdException:
+            return  # a silent unit: the client times out, as on a real line
+        except Exception:
+            log.exception("simulated unit %d failed to answer", pdu.dev_id)
+            response = ExceptionResponse(pdu.function_code, ExcCodes.DEVICE_FAILURE)
+        response.transaction_id = pdu.transaction_id
+        response.dev_id = pdu.dev_id
+        self.server_send(response, addr)
+
+
+class _TcpServer(ModbusTcpServer):
+    def callback_new_connection(self) -> _RequestHandler:
+        return _RequestHandler(self, self.trace_packet, self.trace_pdu, self.trace_connect)
+
+
+class _SerialServer(ModbusSerialServer):
+    def callback_new_connection(self) -> _RequestHandler:
+        return _RequestHandler(self, self.trace_packet, self.trace_pdu, self.trace_connect)
 
 
 class MeterBusSimulator:
@@ -160,11 +196,11 @@ class MeterBusSimulator:
         context = _BusContext(self.meters)
         server: ModbusTcpServer | ModbusSerialServer
         if self.tcp is not None:
-            server = ModbusTcpServer(context, framer=FramerType.SOCKET, address=self.tcp,
+            server = _TcpServer(context, framer=FramerType.SOCKET, address=self.tcp,
                                      ignore_missing_devices=True,
                                      trace_packet=self._trace_packet)
         else:
-            server = ModbusSerialServer(context, framer=FramerType.RTU,
+            server = _SerialServer(context, framer=FramerType.RTU,
                                         port=self.serial_port or "", baudrate=self.baudrate,
                                         ignore_missing_devices=True,
                                         trace_packet=self._trace_packet)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from simulators.modbus import MeterBusSimulator, SimMeter, crc16_modbus
-from tests.simulators.wire import exchange
+from tests.simulators.wire import exchange, two_requests
 
 
 async def test_sdm120_voltage_frame_is_exact(profiles: Path, rtu_line: tuple[str, str]) -> None:
@@ -55,3 +55,20 @@ async def test_garbage_fault_breaks_the_crc(profiles: Path, rtu_line: tuple[str,
         reply = await exchange(edge, bytes.fromhex("01 04 00 00 00 02 71 CB"), quiet_s=0.4)
     assert len(reply) >= 4
     assert crc16_modbus(reply[:-2]) != reply[-2:]
+
+
+async def test_late_reply_of_a_slow_unit_keeps_its_own_unit_id(
+        profiles: Path, rtu_line: tuple[str, str]) -> None:
+    edge, sim_end = rtu_line
+    slow = SimMeter(1, profiles / "eastron_sdm120.yaml", fault="slow", slow_ms=500)
+    fast = SimMeter(2, profiles / "eastron_sdm120.yaml")
+    slow.set_value("voltage", 230.0)
+    fast.set_value("voltage", 220.0)
+    req1 = bytes.fromhex("01 04 00 00 00 02 71 CB")
+    req2 = bytes.fromhex("02 04 00 00 00 02")
+    async with MeterBusSimulator([slow, fast], serial_port=sim_end):
+        replies = await two_requests(edge, req1, req2 + crc16_modbus(req2), gap_s=0.15,
+                                     listen_s=1.0)
+    fast_reply = bytes.fromhex("02 04 04 43 5C 00 00")
+    assert replies == fast_reply + crc16_modbus(fast_reply) + bytes.fromhex(
+        "01 04 04 43 66 00 00 0E 1F")

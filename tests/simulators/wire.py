@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import struct
+import time
 from collections.abc import Sequence
 
 import serial
@@ -29,3 +30,21 @@ async def exchange(port: str, request: bytes, want: int = 256, quiet_s: float = 
     pyserial blocks, so it runs in a worker thread while the simulator keeps the event loop.
     """
     return await asyncio.to_thread(_exchange, port, request, want, quiet_s)
+
+
+def _two_requests(port: str, first: bytes, second: bytes, gap_s: float, listen_s: float
+                  ) -> bytes:
+    with serial.Serial(port, baudrate=9600, timeout=listen_s) as s:
+        s.reset_input_buffer()
+        s.write(first)
+        s.flush()
+        time.sleep(gap_s)
+        s.write(second)
+        s.flush()
+        return bytes(s.read(4096))
+
+
+async def two_requests(port: str, first: bytes, second: bytes, gap_s: float,
+                       listen_s: float) -> bytes:
+    """Send ``first``, give up on it after ``gap_s``, send ``second``; return all replies."""
+    return await asyncio.to_thread(_two_requests, port, first, second, gap_s, listen_s)
