@@ -121,8 +121,9 @@ class AsyncOutbox:
     # -- reading and acking ----------------------------------------------------------------
 
     async def pending(self, after: Mapping[Priority, int] | None = None, limit: int = 500,
-                      max_seq: int | None = None) -> list[Envelope]:
-        return await self._call(self._box.pending, dict(after or {}), limit, max_seq)
+                      max_seq: int | None = None, only: Priority | None = None
+                      ) -> list[Envelope]:
+        return await self._call(self._box.pending, dict(after or {}), limit, max_seq, only)
 
     async def ack(self, upto: int) -> int:
         return await self._call(self._box.ack, upto)

@@ -153,16 +153,17 @@ class Outbox:
     # -- reading ---------------------------------------------------------------------------
 
     def pending(self, after: Mapping[Priority, int] | None = None, limit: int = 500,
-                max_seq: int | None = None) -> list[Envelope]:
+                max_seq: int | None = None, only: Priority | None = None) -> list[Envelope]:
         """Unacked events, ALARM first then ACCESS then TELEMETRY, each in seq order.
 
         ``after`` holds one cursor per priority (the last seq already taken); ``max_seq``
-        bounds the read, which is how the uplink tells backlog from live events.
+        bounds the read, which is how the uplink tells backlog from live events; ``only``
+        reads one priority.
         """
         cursors = after or {}
         top = max_seq if max_seq is not None else (1 << 62)
         out: list[Envelope] = []
-        for prio in Priority:
+        for prio in (only,) if only is not None else tuple(Priority):
             if len(out) >= limit:
                 break
             rows = self._db.execute(

@@ -1,0 +1,347 @@
+"""The MQTT uplink: outbox → cloud in prioritised batches, cloud acks → outbox deletes.
+
+Why it works this way (DESIGN §2):
+
+* One persistent MQTT 3.1.1 session per site (``clean_session=False``) so acks and commands
+  sent while the edge was away are still delivered; a retained Last Will says ``offline``.
+* Sending never deletes. Only ``down/ack {"upto": n}`` does, through the outbox. Sending is
+  therefore free to go out of seq order (alarms first), and whatever the ack watermark has not
+  passed is sent again after a reconnect or when acks stop coming: the cloud drops duplicates.
+* After a (re)connect, events stored before it are "replay" and events stored after it are
+  "live". Each batch takes, per priority (ALARM, ACCESS, TELEMETRY), live events first and
+  then replay events, and replay is paced by a token bucket so a long backlog never delays a
+  new alarm or a new gate event.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import gzip
+import random
+import ssl
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlparse
+
+import aiomqtt
+import structlog
+
+from contract import (
+    Batch,
+    Clock,
+    ContractError,
+    Priority,
+    SystemClock,
+    decode_ack,
+    encode_batch,
+    topics,
+)
+from contract.envelope import Envelope
+from edge.config.model import SiteConfig
+from edge.metrics import RateMeter
+from edge.outbox import AsyncOutbox
+
+log = structlog.get_logger("edge.uplink")
+
+_NET_ERRORS = (aiomqtt.MqttError, TimeoutError, OSError)
+
+
+@dataclass(frozen=True, slots=True)
+class UplinkSettings:
+    site: str
+    mqtt_url: str
+    username: str | None = None
+    password: str | None = None
+    batch_size: int = 500
+    gzip_above: int = 8 * 1024
+    replay_rate: float = 2000.0
+    ack_timeout: float = 30.0
+    connect_timeout: float = 10.0
+    call_timeout: float = 10.0
+    keepalive: int = 30
+    backoff_initial: float = 0.5
+    backoff_cap: float = 30.0
+    max_inflight: int = 100
+
+    @classmethod
+    def from_site(cls, cfg: SiteConfig, **overrides: Any) -> UplinkSettings:
+        base: dict[str, Any] = {
+            "site": cfg.site.id, "mqtt_url": cfg.cloud.mqtt_url,
+            "username": cfg.cloud.username or None, "password": cfg.cloud.password or None,
+            "replay_rate": cfg.edge.replay_rate,
+        }
+        base.update(overrides)
+        return cls(**base)
+
+
+@dataclass(slots=True)
+class UplinkCounters:
+    published_events: int = 0
+    batches: int = 0
+    reconnects: int = 0
+    acks: int = 0
+    resends: int = 0
+    downlink_malformed: int = 0
+    sync_messages: int = 0
+    cmd_messages: int = 0
+
+
+class TokenBucket:
+    """Allows ``rate`` events per second on average, bursts up to ``capacity``."""
+
+    def __init__(self, rate: float, capacity: float, clock: Clock) -> None:
+        if rate <= 0 or capacity <= 0:
+            raise ValueError("rate and capacity must be > 0")
+        self.rate = rate
+        self.capacity = capacity
+        self._clock = clock
+        self._tokens = capacity
+        self._at = clock.monotonic()
+
+    def _refill(self) -> None:
+        now = self._clock.monotonic()
+        self._tokens = min(self.capacity, self._tokens + (now - self._at) * self.rate)
+        self._at = now
+
+    def take(self, want: int) -> int:
+        """Take up to ``want`` whole tokens; return how many were granted."""
+        self._refill()
+        got = max(0, min(want, int(self._tokens)))
+        self._tokens -= got
+        return got
+
+    def give_back(self, n: int) -> None:
+        self._tokens = min(self.capacity, self._tokens + n)
+
+    def seconds_until(self, n: float) -> float:
+        self._refill()
+        return max(0.0, (min(n, self.capacity) - self._tokens) / self.rate)
+
+
+class _SendState:
+    """Per-connection cursors: ``boundary`` splits replay (≤) from live (>)."""
+
+    def __init__(self, boundary: int) -> None:
+        self.reset(boundary)
+
+    def reset(self, boundary: int) -> None:
+        self.boundary = boundary
+        self.live = dict.fromkeys(Priority, boundary)
+        self.replay = dict.fromkeys(Priority, 0)
+        self.replay_more = True
+
+
+class Uplink:
+    """Runs until cancelled, reconnecting with backoff; read ``connected``/``counters``."""
+
+    def __init__(self, settings: UplinkSettings, outbox: AsyncOutbox,
+                 clock: Clock | None = None, rate: RateMeter | None = None) -> None:
+        u = urlparse(settings.mqtt_url)
+        if u.scheme not in ("mqtt", "mqtts", "tcp"):
+            raise ValueError(f"cloud.mqtt_url: unsupported scheme {u.scheme!r} (mqtt, mqtts)")
+        self.s = settings
+        self._host = u.hostname or "127.0.0.1"
+        self._tls = ssl.create_default_context() if u.scheme == "mqtts" else None
+        self._port = u.port or (8883 if self._tls else 1883)
+        self._outbox = outbox
+        self._clock: Clock = clock or SystemClock()
+        self.rate = rate or RateMeter(self._clock)
+        self.counters = UplinkCounters()
+        self.connected = False
+        self._log = log.bind(site=settings.site, broker=f"{self._host}:{self._port}")
+        self._wake = outbox.subscribe()
+        self._acked = 0
+        self._sent_upto = 0
+        self._last_progress = self._clock.monotonic()
+
+    # -- connection ------------------------------------------------------------------------
+
+    async def run(self) -> None:
+        delay = self.s.backoff_initial
+        attempt = 0
+        while True:
+            if attempt:
+                self.counters.reconnects += 1
+            attempt += 1
+            started = self._clock.monotonic()
+            failure: BaseException | None = None
+            try:
+                await self._session()
+            except* _NET_ERRORS as eg:
+                failure = eg.exceptions[0]
+            except* Exception as eg:  # a bug must not end the uplink: log it and reconnect
+                failure = eg.exceptions[0]
+                self._log.error("uplink session failed unexpectedly", exc_info=failure)
+            if self._clock.monotonic() - started > 60:
+                delay = self.s.backoff_initial
+            wait = random.uniform(delay / 2, delay)
+            self._log.warning("uplink disconnected; will retry", error=repr(failure),
+                              retry_in_s=round(wait, 2))
+            await asyncio.sleep(wait)
+            delay = min(self.s.backoff_cap, delay * 2)
+
+    def _client(self) -> aiomqtt.Client:
+        client = aiomqtt.Client(
+            self._host, self._port, username=self.s.username, password=self.s.password,
+            identifier=f"courtyard-edge-{self.s.site}",
+            protocol=aiomqtt.ProtocolVersion.V311, clean_session=False,
+            will=aiomqtt.Will(topics.up_status(self.s.site), b"offline", qos=1, retain=True),
+            keepalive=self.s.keepalive, timeout=self.s.connect_timeout,
+            max_inflight_messages=self.s.max_inflight, tls_context=self._tls)
+        # Many QoS 1 publishes in flight is normal here, not a leak (see ENVIRONMENT.md).
+        client.pending_calls_threshold = 10_000
+        return client
+
+    async def _session(self) -> None:
+        client = self._client()
+        async with client:
+            self.connected = True
+            try:
+                await client.subscribe(topics.down_filter(self.s.site), qos=1,
+                                       timeout=self.s.call_timeout)
+                await client.publish(topics.up_status(self.s.site), b"online", qos=1,
+                                     retain=True, timeout=self.s.call_timeout)
+                self._log.info("uplink connected")
+                async with asyncio.TaskGroup() as tg:
+                    tg.create_task(self._receive(client), name="uplink-receive")
+                    tg.create_task(self._send(client), name="uplink-send")
+            except asyncio.CancelledError:
+                # A clean stop: say so now, the Last Will is only for crashes.
+                with contextlib.suppress(Exception):
+                    await client.publish(topics.up_status(self.s.site), b"offline", qos=1,
+                                         retain=True, timeout=2.0)
+                raise
+            finally:
+                self.connected = False
+
+    # -- downlink --------------------------------------------------------------------------
+
+    async def _receive(self, client: aiomqtt.Client) -> None:
+        async for msg in client.messages:
+            await self.handle_downlink(str(msg.topic), _as_bytes(msg.payload))
+
+    async def handle_downlink(self, topic: str, payload: bytes) -> None:
+        """Apply one downlink message; bad ones are logged and counted, never raised."""
+        parsed = topics.parse(topic)
+        name = parsed[2] if parsed and parsed[0] == self.s.site and parsed[1] == "down" else None
+        if name == "ack":
+            try:
+                upto = decode_ack(payload)
+            except ContractError as exc:
+                self._malformed(topic, payload, str(exc))
+                return
+            await self._apply_ack(upto)
+        elif name in ("sync", "cmd"):
+            if name == "sync":
+                self.counters.sync_messages += 1
+            else:
+                self.counters.cmd_messages += 1
+            self._log.info("downlink message not handled yet", topic=topic, bytes=len(payload))
+        else:
+            self._malformed(topic, payload, "unknown downlink topic")
+
+    def _malformed(self, topic: str, payload: bytes, reason: str) -> None:
+        self.counters.downlink_malformed += 1
+        self._log.warning("malformed downlink dropped", topic=topic, reason=reason,
+                          payload=payload[:120].decode("utf-8", "replace"))
+
+    async def _apply_ack(self, upto: int) -> None:
+        self.counters.acks += 1
+        deleted = await self._outbox.ack(upto)
+        acked = await self._outbox.acked()
+        if acked > self._acked:
+            self._acked = acked
+            self._last_progress = self._clock.monotonic()
+            self._wake.set()
+        self._log.debug("ack applied", upto=upto, deleted=deleted)
+
+    # -- uplink ----------------------------------------------------------------------------
+
+    async def _send(self, client: aiomqtt.Client) -> None:
+        box = self._outbox
+        self._acked = await box.acked()
+        state = _SendState(await box.high_water())
+        bucket = TokenBucket(self.s.replay_rate, max(self.s.replay_rate, self.s.batch_size),
+                             self._clock)
+        self._sent_upto = self._acked
+        self._last_progress = self._clock.monotonic()
+        while True:
+            self._wake.clear()
+            batch = await self._next_batch(state, bucket)
+            if batch:
+                await self._publish(client, batch)
+                continue
+            now = self._clock.monotonic()
+            outstanding = self._sent_upto > self._acked
+            if outstanding and now - self._last_progress >= self.s.ack_timeout:
+                self.counters.resends += 1
+                self._log.warning("no ack advanced in time; resending unacked events",
+                                  acked=self._acked, sent_upto=self._sent_upto)
+                state.reset(await box.high_water())
+                self._last_progress = now
+                continue
+            timeout: float | None = None
+            if outstanding:
+                timeout = self.s.ack_timeout - (now - self._last_progress)
+            if state.replay_more:
+                refill = bucket.seconds_until(min(self.s.batch_size, bucket.capacity))
+                timeout = refill if timeout is None else min(timeout, refill)
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(timeout):
+                    await self._wake.wait()
+
+    async def _next_batch(self, state: _SendState, bucket: TokenBucket) -> list[Envelope]:
+        box = self._outbox
+        size = self.s.batch_size
+        batch: list[Envelope] = []
+        replay_more = False
+        for prio in Priority:
+            if len(batch) >= size:
+                replay_more = True
+                break
+            live = await box.pending({prio: state.live[prio]}, size - len(batch), only=prio)
+            if live:
+                state.live[prio] = live[-1].seq
+                batch.extend(live)
+            room = size - len(batch)
+            if room <= 0:
+                replay_more = True
+                continue
+            allowed = bucket.take(room)
+            if allowed == 0:
+                replay_more = True
+                continue
+            old = await box.pending({prio: state.replay[prio]}, allowed,
+                                    max_seq=state.boundary, only=prio)
+            bucket.give_back(allowed - len(old))
+            if old:
+                state.replay[prio] = old[-1].seq
+                batch.extend(old)
+            if len(old) == allowed:
+                replay_more = True
+        state.replay_more = replay_more
+        return batch
+
+    async def _publish(self, client: aiomqtt.Client, events: list[Envelope]) -> None:
+        gaps = await self._outbox.gaps()
+        raw = encode_batch(Batch(site=self.s.site, events=events, gaps=gaps))
+        payload = gzip.compress(raw, compresslevel=5) if len(raw) > self.s.gzip_above else raw
+        if self._sent_upto <= self._acked:
+            self._last_progress = self._clock.monotonic()
+        await client.publish(topics.up_events(self.s.site), payload, qos=1,
+                             timeout=self.s.call_timeout)
+        self._sent_upto = max(self._sent_upto, max(e.seq for e in events))
+        self.counters.batches += 1
+        self.counters.published_events += len(events)
+        self.rate.add(len(events))
+        self._log.debug("batch published", events=len(events), bytes=len(payload),
+                        first_seq=events[0].seq, gaps=len(gaps))
+
+
+def _as_bytes(payload: Any) -> bytes:
+    if isinstance(payload, bytes | bytearray):
+        return bytes(payload)
+    if isinstance(payload, str):
+        return payload.encode()
+    return b"" if payload is None else str(payload).encode()
