@@ -48,7 +48,8 @@ def run(quick: bool = False) -> Figures:
             cpu = cpu_seconds() - cpu0
             fig.add(f"append, batches of {batch}", f"{rate:,.0f} ev/s",
                     "≥ 20,000 ev/s" if batch == 500 else "")
-            fig.add(f"  CPU per 1,000 events (batch {batch})", f"{cpu / total * 1000 * 1000:.1f} ms")
+            per_k = cpu / total * 1000 * 1000
+            fig.add(f"  CPU per 1,000 events (batch {batch})", f"{per_k:.1f} ms")
         n = 20_000 if quick else 100_000
         rate = asyncio.run(_emit_concurrent(Path(d) / "emit.db", n, producers=200))
         fig.add("await emit() from 200 concurrent producers", f"{rate:,.0f} ev/s")

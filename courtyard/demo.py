@@ -65,9 +65,9 @@ async def _get_json(session: aiohttp.ClientSession, url: str) -> object | None:
         return None
 
 
-async def _wait_for(session: aiohttp.ClientSession, url: str, timeout: float,
+async def _wait_for(session: aiohttp.ClientSession, url: str, within: float,
                     stop: asyncio.Event) -> bool:
-    deadline = time.monotonic() + timeout
+    deadline = time.monotonic() + within
     while time.monotonic() < deadline and not stop.is_set():
         if await _get_json(session, url) is not None:
             return True
@@ -75,14 +75,12 @@ async def _wait_for(session: aiohttp.ClientSession, url: str, timeout: float,
     return False
 
 
-async def _demo(site: Path, http_port: int, speedup: float) -> int:
+async def _demo(site: Path, data: Path, http_port: int, speedup: float) -> int:
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
 
-    data = Path(os.environ.get("COURTYARD_DEMO_DIR", "var/demo")).resolve()
-    data.mkdir(parents=True, exist_ok=True)
     env = dict(os.environ)
     env.setdefault("COURTYARD_DATABASE_URL", f"sqlite+aiosqlite:///{data / 'cloud.db'}")
     env.setdefault("COURTYARD_HTTP_PORT", str(http_port))
@@ -120,7 +118,8 @@ async def _demo(site: Path, http_port: int, speedup: float) -> int:
                         shown = True
                 for name, proc in procs:
                     if proc.returncode is not None:
-                        print(f"[demo ] {name} 已退出（{proc.returncode}）/ exited", file=sys.stderr)
+                        print(f"[demo ] {name} 已退出（{proc.returncode}）/ exited",
+                              file=sys.stderr)
                         return 1
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(stop.wait(), 1.0)
@@ -136,4 +135,6 @@ def run_demo(site: Path, http_port: int = 8080, speedup: float = 60.0) -> int:
     if not site.exists():
         print(f"找不到站点文件 / site file not found: {site}", file=sys.stderr)
         return 2
-    return asyncio.run(_demo(site, http_port, speedup))
+    data = Path(os.environ.get("COURTYARD_DEMO_DIR", "var/demo")).resolve()
+    data.mkdir(parents=True, exist_ok=True)
+    return asyncio.run(_demo(site, data, http_port, speedup))

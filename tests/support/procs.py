@@ -74,7 +74,7 @@ def base_env(**extra: str) -> dict[str, str]:
 
 def get_json(url: str, timeout: float = 3.0) -> Any | None:
     try:
-        with urllib.request.urlopen(url, timeout=timeout) as resp:  # noqa: S310 (loopback)
+        with urllib.request.urlopen(url, timeout=timeout) as resp:
             return json.loads(resp.read())
     except (urllib.error.URLError, TimeoutError, ConnectionError, json.JSONDecodeError):
         return None
