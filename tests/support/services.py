@@ -78,8 +78,8 @@ def fresh_pg_database() -> Iterator[str]:
     admin = pg_admin_url()
     u = urlparse(admin)
     name = f"cy_{uuid.uuid4().hex[:12]}"
-    psql = shutil.which("psql")
-    need(psql is not None, "psql client")
+    psql = shutil.which("psql") or ""
+    need(bool(psql), "psql client")
     base = [psql, "-v", "ON_ERROR_STOP=1", "-q", admin]
     subprocess.run([*base, "-c", f'CREATE DATABASE "{name}"'], check=True, capture_output=True)
     try:
