@@ -9,10 +9,10 @@ from tests.drivers.profiles import load_profile
 SDM120 = load_profile("eastron_sdm120")
 
 
-def runtime(interval: float = 10.0, **kw: int) -> DeviceRuntime:
+def runtime(interval: float = 10.0, online_after: int = 1) -> DeviceRuntime:
     dev = MeterDevice(id="m1", bus="b", profile=SDM120, address=1, poll_interval=interval,
                       deadband={"voltage": 1.0})
-    return DeviceRuntime(dev, next_due=100.0, **kw)
+    return DeviceRuntime(dev, next_due=100.0, online_after=online_after)
 
 
 def test_deadlines_stay_on_the_grid_and_skip_rather_than_burst() -> None:
