@@ -75,10 +75,11 @@ async def running(coro_fn: Callable[[], object]):  # type: ignore[no-untyped-def
             await task
 
 
-async def wait_until(cond: Callable[[], bool], timeout: float = 15.0, what: str = "") -> None:
+async def wait_until(cond: Callable[[], bool], within: float = 15.0, what: str = "") -> None:
+    """Poll a condition on state owned by other tasks (there is no event to wait on)."""
     try:
-        async with asyncio.timeout(timeout):
-            while not cond():
+        async with asyncio.timeout(within):
+            while not cond():  # noqa: ASYNC110
                 await asyncio.sleep(0.02)
     except TimeoutError:
-        raise AssertionError(f"timed out after {timeout}s waiting for {what}") from None
+        raise AssertionError(f"timed out after {within}s waiting for {what}") from None

@@ -87,11 +87,11 @@ async def test_alarms_first_after_reconnect_and_live_before_replay(
             await wait_until(lambda: len(cloud.arrivals) >= 3, what="first events")
             live = await box.append_many([reading(n=7777)])
             live_seq = live[0].seq
-            await wait_until(lambda: live_seq in cloud.seqs, timeout=10, what="live event")
+            await wait_until(lambda: live_seq in cloud.seqs, within=10, what="live event")
             assert cloud.arrivals[:3] == [202, 203, 201], "alarms, then access, then telemetry"
             assert cloud.batches[0].events[0].priority == Priority.ALARM
             assert len(cloud.seqs) < 300, "the live event must not wait behind the backlog"
-            await wait_until(lambda: cloud.watermark == live_seq, timeout=30,
+            await wait_until(lambda: cloud.watermark == live_seq, within=30,
                              what="everything delivered")
             telemetry = [s for s in cloud.arrivals if s <= 403 and s not in (201, 202, 203)]
             first = [s for s in telemetry if s <= 200]
@@ -118,7 +118,7 @@ async def test_broker_restart_mid_stream_loses_nothing(tmp_path: Path,
             await wait_until(lambda: len(cloud.seqs) > 300, what="stream started")
             await asyncio.to_thread(mosquitto.restart)
             await producer
-            await wait_until(lambda: cloud.watermark == total, timeout=60,
+            await wait_until(lambda: cloud.watermark == total, within=60,
                              what=f"all {total} events acked")
             assert cloud.seqs == set(range(1, total + 1))
             assert uplink.counters.reconnects >= 1

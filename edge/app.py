@@ -1,0 +1,145 @@
+"""The edge process: outbox, one driver per bus, uplink and health server under one TaskGroup.
+
+Shutdown order matters for "never lose an event": drivers stop first (flushing what they
+hold into the outbox), then the uplink says ``offline`` and disconnects, then the outbox
+commits whatever callers still wait on and closes. SIGINT and SIGTERM both take that path.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import signal
+from pathlib import Path
+from typing import Any
+
+import structlog
+
+from contract import Clock, SystemClock
+from drivers.base import DriverStats
+from drivers.modbus import ModbusBusDriver
+from drivers.modbus.model import Bus, MeterDevice
+from edge.config.model import SiteConfig
+from edge.health import BusView, HealthServer
+from edge.outbox import AsyncOutbox
+from edge.supervisor import Supervisor
+from edge.uplink import Uplink, UplinkSettings
+
+log = structlog.get_logger("edge.app")
+
+OUTBOX_FILE = "outbox.db"
+
+
+class _BusSlot:
+    """The current driver of one bus: the supervisor builds a fresh one on every restart."""
+
+    def __init__(self) -> None:
+        self.driver: ModbusBusDriver | None = None
+
+    def online(self) -> dict[str, bool]:
+        return self.driver.online() if self.driver is not None else {}
+
+
+class EdgeApp:
+    def __init__(self, config: SiteConfig, clock: Clock | None = None, *,
+                 uplink_overrides: dict[str, Any] | None = None,
+                 supervisor_backoff: tuple[float, float] = (1.0, 60.0)) -> None:
+        self.config = config
+        self.clock: Clock = clock or SystemClock()
+        self._uplink_overrides = uplink_overrides or {}
+        self._backoff = supervisor_backoff
+        self._stop = asyncio.Event()
+        self._log = log.bind(site=config.site.id)
+        self.outbox: AsyncOutbox | None = None
+        self.uplink: Uplink | None = None
+        self.health: HealthServer | None = None
+        self.supervisor: Supervisor | None = None
+        self.started = asyncio.Event()
+
+    @property
+    def outbox_path(self) -> Path:
+        return Path(self.config.edge.data_dir) / OUTBOX_FILE
+
+    def request_stop(self) -> None:
+        """Begin a clean shutdown (what SIGINT/SIGTERM do)."""
+        self._stop.set()
+
+    async def run(self) -> None:
+        cfg = self.config
+        budget = int(cfg.edge.outbox_budget_mb * 1024 * 1024)
+        # Opening creates data_dir (on the outbox thread: no blocking I/O on the loop).
+        outbox = await AsyncOutbox.open(self.outbox_path, budget_bytes=budget, clock=self.clock,
+                                        source=f"edge-{cfg.site.id}")
+        async with outbox:
+            self.outbox = outbox
+            self.uplink = Uplink(UplinkSettings.from_site(cfg, **self._uplink_overrides),
+                                 outbox, self.clock)
+            views = self._build_buses(outbox)
+            self.health = HealthServer(cfg.site.id, outbox, self.uplink, views,
+                                       len(cfg.devices), host=cfg.edge.health_host,
+                                       port=cfg.edge.health_port, clock=self.clock)
+            with self._signals():
+                self._announce()
+                await self._run_all()
+        self._log.info("边缘网关已停止 / edge stopped")
+
+    def _build_buses(self, outbox: AsyncOutbox) -> dict[str, BusView]:
+        cfg = self.config
+        initial, cap = self._backoff
+        sup = Supervisor(self.clock, initial_backoff=initial, max_backoff=cap, site=cfg.site.id)
+        views: dict[str, BusView] = {}
+        for bus in cfg.buses:
+            devices = [d for d in cfg.devices if d.bus == bus.id]
+            stats = DriverStats()
+            slot = _BusSlot()
+            sup.add(f"bus:{bus.id}", self._driver_factory(bus, devices, stats, slot, outbox))
+            views[bus.id] = BusView(stats=stats, driver=slot)
+        self.supervisor = sup
+        return views
+
+    def _driver_factory(self, bus: Bus, devices: list[MeterDevice], stats: DriverStats,
+                        slot: _BusSlot, outbox: AsyncOutbox) -> Any:
+        async def run_driver() -> None:
+            slot.driver = ModbusBusDriver(bus, devices, outbox.emit, self.clock, stats,
+                                          log=self._log.bind(bus=bus.id))
+            await slot.driver.run()
+        return run_driver
+
+    async def _run_all(self) -> None:
+        assert self.supervisor and self.uplink and self.health
+        async with asyncio.TaskGroup() as tg:
+            drivers = tg.create_task(self.supervisor.run(), name="drivers")
+            uplink = tg.create_task(self.uplink.run(), name="uplink")
+            health = tg.create_task(self.health.serve(), name="health")
+            self.started.set()
+            await self._stop.wait()
+            self._log.info("正在停止 / stopping")
+            for task in (drivers, uplink, health):  # in this order: producers first
+                task.cancel()
+                await asyncio.wait([task])
+
+    def _announce(self) -> None:
+        cfg = self.config
+        assert self.health is not None
+        buses = ", ".join(f"{b.id}({b.type})" for b in cfg.buses) or "-"
+        self._log.info(
+            f"边缘网关启动：小区 {cfg.site.name}（{cfg.site.id}），总线 {len(cfg.buses)} 条，"
+            f"设备 {len(cfg.devices)} 台，健康检查 {self.health.url}/healthz / edge starting",
+            buses=buses, devices=len(cfg.devices), health=f"{self.health.url}/healthz",
+            outbox=str(self.outbox_path), cloud=cfg.cloud.mqtt_url)
+
+    @contextlib.contextmanager
+    def _signals(self) -> Any:
+        loop = asyncio.get_running_loop()
+        installed: list[signal.Signals] = []
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            try:
+                loop.add_signal_handler(sig, self.request_stop)
+                installed.append(sig)
+            except (NotImplementedError, RuntimeError):  # not the main thread, or no support
+                pass
+        try:
+            yield
+        finally:
+            for sig in installed:
+                loop.remove_signal_handler(sig)
