@@ -1,0 +1,194 @@
+"""``courtyard cloud serve``: one process with the database, broker, ingest, telemetry and web.
+
+Everything runs under one TaskGroup so a part that dies takes the process down loudly instead
+of leaving a console that looks alive but no longer ingests. Parts start in dependency order
+(broker before ingest, ingest before the web page announces itself) and stop in reverse, so a
+SIGTERM never drops a batch half-way: ingest stops before the broker it acks through.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import signal
+import socket
+import sys
+import threading
+from collections.abc import Awaitable, Callable, Mapping
+from typing import Any
+from urllib.parse import urlparse
+
+import structlog
+from aiohttp import web
+
+from cloud.app import create_app
+from cloud.broker import EmbeddedBroker
+from cloud.db import make_engine, migrate, session_factory
+from cloud.ingest import Ingestor
+from cloud.ingest.worker import IngestWorker
+from cloud.log import configure_logging
+from cloud.settings import Settings, SettingsError, ensure_database_dir
+from contract import Clock, SystemClock
+
+log = structlog.get_logger(__name__)
+
+STOP_PART_TIMEOUT_S = 15.0
+
+
+def _say(text: str) -> None:
+    """Operator-facing lines go to stdout (logs go to stderr), zh-CN first."""
+    print(text, flush=True)
+
+
+async def _hold(start: Callable[[], Awaitable[None]], stop: Callable[[], Awaitable[None]],
+                started: asyncio.Event) -> None:
+    """Start a part, keep it up until cancelled, then stop it."""
+    await start()
+    started.set()
+    try:
+        await asyncio.Event().wait()
+    finally:
+        async with asyncio.timeout(STOP_PART_TIMEOUT_S):
+            await stop()
+
+
+def _host_port(url: str) -> str:
+    """An MQTT URL without its credentials, for logs and /healthz."""
+    u = urlparse(url)
+    return f"{u.hostname}:{u.port or 1883}"
+
+
+def _install_signals(stop: asyncio.Event) -> list[signal.Signals]:
+    if threading.current_thread() is not threading.main_thread():
+        return []
+    loop = asyncio.get_running_loop()
+    installed = []
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        with contextlib.suppress(NotImplementedError, RuntimeError):
+            loop.add_signal_handler(sig, stop.set)
+            installed.append(sig)
+    return installed
+
+
+async def serve(settings: Settings, ready: asyncio.Event | None = None, *,
+                stop: asyncio.Event | None = None, clock: Clock | None = None) -> None:
+    """Run the console until SIGINT/SIGTERM, ``stop`` is set, or the task is cancelled."""
+    clock = clock or SystemClock()
+    stop = stop or asyncio.Event()
+    ensure_database_dir(settings.database_url)
+    await migrate(settings.database_url)
+    engine = make_engine(settings.database_url)
+    sessions = session_factory(engine)
+    broker = (EmbeddedBroker(settings.broker_host, settings.broker_port,
+                             dict(settings.site_credentials), settings.mqtt_username or "",
+                             settings.mqtt_password or "")
+              if settings.embedded_broker else None)
+    shared = settings.ingest_shared and broker is None
+    if settings.ingest_shared and broker is not None:
+        log.warning("ingest.shared_ignored", reason="the embedded broker has no shared "
+                                                    "subscriptions; run one ingest worker")
+    worker = IngestWorker(settings.effective_mqtt_url, settings.mqtt_username,
+                          settings.mqtt_password, Ingestor(sessions, clock), clock,
+                          client_id=(f"courtyard-ingest-{socket.gethostname()}" if shared
+                                     else "courtyard-ingest"),
+                          shared=shared)
+    exporter: Any = None
+    if settings.influx_enabled:
+        from cloud.telemetry import TelemetryExporter
+
+        exporter = TelemetryExporter(sessions, settings.influx_url or "",
+                                     settings.influx_token or "", settings.influx_org or "",
+                                     settings.influx_bucket or "", clock=clock)
+
+    def status() -> Mapping[str, Mapping[str, Any]]:
+        out: dict[str, dict[str, Any]] = {
+            "broker": ({"ok": broker.running, "embedded": True, "address": broker.url}
+                       if broker is not None else
+                       {"ok": worker.connected, "embedded": False,
+                        "address": _host_port(settings.effective_mqtt_url)}),
+            "ingest": {"ok": worker.connected, "connected": worker.connected,
+                       "counters": worker.counters},
+        }
+        if exporter is not None:
+            out["telemetry"] = {"ok": True, "counters": dict(exporter.counters)}
+        return out
+
+    runner = web.AppRunner(create_app(settings, sessions, clock, status=status),
+                           access_log=None, handle_signals=False)
+
+    async def web_start() -> None:
+        await runner.setup()
+        await web.TCPSite(runner, settings.http_host, settings.http_port).start()
+
+    signals = _install_signals(stop)
+    tasks: list[asyncio.Task[None]] = []
+    try:
+        async with asyncio.TaskGroup() as tg:
+            if broker is not None:
+                up = asyncio.Event()
+                tasks.append(tg.create_task(_hold(broker.start, broker.stop, up)))
+                await up.wait()
+                _say(f"内置 MQTT 代理 / embedded MQTT broker: {broker.url} "
+                     f"(站点 sites: {', '.join(sorted(settings.site_credentials))})")
+            tasks.append(tg.create_task(worker.run()))
+            if exporter is not None:
+                tasks.append(tg.create_task(exporter.run()))
+            up = asyncio.Event()
+            tasks.append(tg.create_task(_hold(web_start, runner.cleanup, up)))
+            await up.wait()
+            url = f"http://{settings.http_host}:{settings.http_port}/"
+            _say(f"控制台已启动 / console running: {url}")
+            _say(f"接口文档 / API: {url}api/openapi.json")
+            log.info("serve.started", http=url, mqtt=_host_port(settings.effective_mqtt_url),
+                     embedded_broker=broker is not None, influx=exporter is not None)
+            if ready is not None:
+                ready.set()
+            await stop.wait()
+            _say("正在停止 / stopping …")
+            for task in reversed(tasks):  # web, telemetry, ingest, then the broker
+                task.cancel()
+                await asyncio.wait([task])
+    finally:
+        loop = asyncio.get_running_loop()
+        for sig in signals:
+            loop.remove_signal_handler(sig)
+        await engine.dispose()
+    _say("已停止 / stopped")
+
+
+def main(argv: list[str]) -> int:
+    """CLI entry (``courtyard cloud serve [--host H] [--port P]``); returns the exit code."""
+    parser = argparse.ArgumentParser(prog="courtyard cloud serve",
+                                     description="启动控制台 / serve the cloud console")
+    parser.add_argument("--host", help="HTTP 监听地址 / HTTP listen address")
+    parser.add_argument("--port", type=int, help="HTTP 端口 / HTTP port")
+    args = parser.parse_args(argv)
+    configure_logging()
+    try:
+        settings = Settings.from_env().with_http(args.host, args.port)
+    except SettingsError as exc:
+        print(f"配置错误 / configuration error: {exc}", file=sys.stderr)
+        return 2
+    try:
+        asyncio.run(serve(settings))
+    except KeyboardInterrupt:
+        return 0
+    except (OSError, ExceptionGroup) as exc:
+        problems = _os_errors(exc)
+        if not problems:
+            raise
+        for err in problems:
+            print(f"无法启动：端口被占用或无法连接 / cannot start (port in use or unreachable): "
+                  f"{err}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def _os_errors(exc: BaseException) -> list[OSError]:
+    """The OSErrors (busy port, unreachable database) inside a possibly nested group."""
+    if isinstance(exc, OSError):
+        return [exc]
+    if isinstance(exc, BaseExceptionGroup):
+        return [e for sub in exc.exceptions for e in _os_errors(sub)]
+    return []
