@@ -1,0 +1,77 @@
+"""Settings the console is served with: defaults that work, errors that name the variable."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from cloud.settings import (
+    DEFAULT_INGEST_USER,
+    Settings,
+    SettingsError,
+    ensure_database_dir,
+    sqlite_path,
+)
+
+
+def test_defaults_give_a_working_single_site_demo() -> None:
+    s = Settings.from_env({})
+    assert s.database_url == "sqlite+aiosqlite:///var/cloud/courtyard.db"
+    assert s.embedded_broker and s.effective_mqtt_url == "mqtt://127.0.0.1:18830"
+    assert (s.http_host, s.http_port) == ("127.0.0.1", 8080)
+    assert dict(s.site_credentials) == {"demo": "demo-secret"}
+    assert s.mqtt_username == DEFAULT_INGEST_USER
+    assert s.mqtt_password and len(s.mqtt_password) >= 24
+    # The cloud's embedded-broker password is not a well-known default.
+    assert Settings.from_env({}).mqtt_password != s.mqtt_password
+    assert s.timezone == "Asia/Shanghai" and not s.influx_enabled and not s.ingest_shared
+
+
+def test_external_broker_and_everything_else_from_env() -> None:
+    s = Settings.from_env({
+        "COURTYARD_DATABASE_URL": "postgresql+asyncpg://u@db/courtyard",
+        "COURTYARD_MQTT_URL": "mqtt://broker.example:1884",
+        "COURTYARD_MQTT_USERNAME": "cloud", "COURTYARD_MQTT_PASSWORD": "pw",
+        "COURTYARD_HTTP_HOST": "0.0.0.0", "COURTYARD_HTTP_PORT": "9000",
+        "COURTYARD_SITE_CREDENTIALS": " a1:x , b-2:y:z ",
+        "COURTYARD_INFLUX_URL": "http://influx:8086", "COURTYARD_INFLUX_TOKEN": "t",
+        "COURTYARD_INFLUX_ORG": "o", "COURTYARD_INFLUX_BUCKET": "b",
+        "COURTYARD_INGEST_SHARED": "true", "COURTYARD_TIMEZONE": "Asia/Urumqi",
+    })
+    assert not s.embedded_broker and s.effective_mqtt_url == "mqtt://broker.example:1884"
+    assert (s.mqtt_username, s.mqtt_password) == ("cloud", "pw")
+    assert (s.http_host, s.http_port) == ("0.0.0.0", 9000)
+    assert dict(s.site_credentials) == {"a1": "x", "b-2": "y:z"}  # a secret may hold ':'
+    assert s.influx_enabled and s.ingest_shared and s.timezone == "Asia/Urumqi"
+    assert s.with_http(port=9100).http_port == 9100
+    assert s.with_http(host="127.0.0.2").http_port == 9000
+
+
+@pytest.mark.parametrize(("env", "variable"), [
+    ({"COURTYARD_HTTP_PORT": "eighty"}, "COURTYARD_HTTP_PORT"),
+    ({"COURTYARD_BROKER_PORT": "70000"}, "COURTYARD_BROKER_PORT"),
+    ({"COURTYARD_MQTT_URL": "http://x"}, "COURTYARD_MQTT_URL"),
+    ({"COURTYARD_SITE_CREDENTIALS": "demo"}, "COURTYARD_SITE_CREDENTIALS"),
+    ({"COURTYARD_SITE_CREDENTIALS": "Demo Site:pw"}, "COURTYARD_SITE_CREDENTIALS"),
+    ({"COURTYARD_SITE_CREDENTIALS": "a:1,a:2"}, "COURTYARD_SITE_CREDENTIALS"),
+    ({"COURTYARD_TIMEZONE": "Mars/Olympus"}, "COURTYARD_TIMEZONE"),
+    ({"COURTYARD_INGEST_SHARED": "maybe"}, "COURTYARD_INGEST_SHARED"),
+    ({"COURTYARD_DATABASE_URL": "courtyard.db"}, "COURTYARD_DATABASE_URL"),
+    ({"COURTYARD_INFLUX_URL": "influx:8086"}, "COURTYARD_INFLUX_URL"),
+    ({"COURTYARD_MQTT_USERNAME": "demo"}, "COURTYARD_MQTT_USERNAME"),
+])
+def test_invalid_values_name_the_variable(env: dict[str, str], variable: str) -> None:
+    with pytest.raises(SettingsError) as info:
+        Settings.from_env(env)
+    assert info.value.variable == variable
+    assert str(info.value).startswith(variable)
+
+
+def test_sqlite_folder_is_created_on_use(tmp_path: Path) -> None:
+    url = f"sqlite+aiosqlite:///{tmp_path}/a/b/cloud.db"
+    assert sqlite_path(url) == tmp_path / "a" / "b" / "cloud.db"
+    ensure_database_dir(url)
+    assert (tmp_path / "a" / "b").is_dir()
+    assert sqlite_path("postgresql+asyncpg://db/x") is None
+    assert sqlite_path("sqlite+aiosqlite:///:memory:") is None
