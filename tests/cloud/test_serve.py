@@ -182,3 +182,27 @@ def test_openapi_is_valid_json_from_the_module() -> None:
     from cloud.openapi import document
 
     assert json.loads(json.dumps(document()))["openapi"] == "3.1.0"
+
+
+async def test_serve_in_process_signals_ready_and_releases_ports(tmp_path: Path) -> None:
+    from cloud.serve import serve
+    from cloud.settings import Settings
+
+    http, mqtt = free_port(), free_port()
+    settings = Settings(database_url=f"sqlite+aiosqlite:///{tmp_path / 'c.db'}",
+                        broker_port=mqtt, http_port=http, mqtt_password="pw")
+    ready, stop = asyncio.Event(), asyncio.Event()
+    task = asyncio.create_task(serve(settings, ready, stop=stop))
+    async with asyncio.timeout(30):
+        await ready.wait()
+    async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=5)) as s, \
+            s.get(f"http://127.0.0.1:{http}/") as resp:
+        assert resp.status == 200 and "智慧社区控制台" in await resp.text()
+    stop.set()
+    async with asyncio.timeout(20):
+        await task
+    # Both listeners are closed: the ports can be bound again at once.
+    for port in (http, mqtt):
+        server = await asyncio.start_server(lambda r, w: None, "127.0.0.1", port)
+        server.close()
+        await server.wait_closed()
