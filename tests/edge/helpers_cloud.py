@@ -6,7 +6,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import uuid
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable, Coroutine
+from typing import Any
 from urllib.parse import urlparse
 
 import aiomqtt
@@ -64,9 +65,10 @@ class RecordingCloud:
 
 
 @contextlib.asynccontextmanager
-async def running(coro_fn: Callable[[], object]):  # type: ignore[no-untyped-def]
+async def running(coro_fn: Callable[[], Coroutine[Any, Any, None]]
+                  ) -> AsyncIterator[asyncio.Task[None]]:
     """Run a long-lived coroutine for the body of a ``with`` and cancel it after."""
-    task = asyncio.create_task(coro_fn())  # type: ignore[arg-type]
+    task = asyncio.create_task(coro_fn())
     try:
         yield task
     finally:
