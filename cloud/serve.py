@@ -16,7 +16,7 @@ import socket
 import sys
 import threading
 from collections.abc import Awaitable, Callable, Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlparse
 
 import structlog
@@ -30,6 +30,9 @@ from cloud.ingest.worker import IngestWorker
 from cloud.log import configure_logging
 from cloud.settings import Settings, SettingsError, ensure_database_dir
 from contract import Clock, SystemClock
+
+if TYPE_CHECKING:
+    from cloud.telemetry import TelemetryExporter
 
 log = structlog.get_logger(__name__)
 
@@ -93,8 +96,9 @@ async def serve(settings: Settings, ready: asyncio.Event | None = None, *,
                           client_id=(f"courtyard-ingest-{socket.gethostname()}" if shared
                                      else "courtyard-ingest"),
                           shared=shared)
-    exporter: Any = None
+    exporter: TelemetryExporter | None = None
     if settings.influx_enabled:
+        # Imported only when configured: the InfluxDB client is slow to import.
         from cloud.telemetry import TelemetryExporter
 
         exporter = TelemetryExporter(sessions, settings.influx_url or "",

@@ -22,7 +22,7 @@ import aiomqtt
 import pytest
 
 from contract import Batch, Envelope, Priority, decode_ack, encode_batch, topics
-from tests.support.services import free_port
+from tests.support.services import Mosquitto, free_port
 
 REPO = Path(__file__).resolve().parents[2]
 START = "from cloud.serve import main; import sys; raise SystemExit(main(sys.argv[1:]))"
@@ -54,8 +54,9 @@ class Console:
 
 async def start_console(tmp_path: Path, *args: str, **env: str) -> Console:
     http, mqtt = free_port(), free_port()
+    base = {k: v for k, v in os.environ.items() if not k.startswith("COURTYARD_")}
     full_env = {
-        **os.environ,
+        **base,
         "COURTYARD_DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path / 'data' / 'cloud.db'}",
         "COURTYARD_BROKER_PORT": str(mqtt),
         "COURTYARD_HTTP_PORT": str(http),
@@ -63,7 +64,6 @@ async def start_console(tmp_path: Path, *args: str, **env: str) -> Console:
         "PYTHONUNBUFFERED": "1",
         **env,
     }
-    full_env.pop("COURTYARD_MQTT_URL", None)
     proc = await asyncio.create_subprocess_exec(
         sys.executable, "-c", START, *args, cwd=REPO, env=full_env,
         stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
@@ -175,6 +175,33 @@ async def test_busy_port_is_reported_not_hung(tmp_path: Path) -> None:
     finally:
         blocker.close()
         await blocker.wait_closed()
+
+
+async def test_serve_with_an_external_broker(tmp_path: Path, mosquitto: Mosquitto) -> None:
+    """With COURTYARD_MQTT_URL set no embedded broker starts; ingest uses the given one."""
+    c = await start_console(tmp_path, COURTYARD_MQTT_URL=mosquitto.url)
+    try:
+        health = await c.wait_healthy()
+        assert health["broker"] == {"ok": True, "embedded": False,
+                                    "address": f"127.0.0.1:{mosquitto.port}"}
+        async with aiomqtt.Client(mosquitto.host, mosquitto.port, identifier="edge-x",
+                                  timeout=5) as edge:
+            await edge.subscribe(topics.down_ack("demo"), qos=1)
+            await edge.publish(topics.up_events("demo"), batch("demo"), qos=1)
+            async with asyncio.timeout(10):
+                async for message in edge.messages:
+                    assert isinstance(message.payload, bytes)
+                    assert decode_ack(message.payload) == 2
+                    break
+        c.proc.send_signal(signal.SIGTERM)
+        async with asyncio.timeout(20):
+            out, _ = await c.proc.communicate()
+        assert c.proc.returncode == 0
+        assert "内置 MQTT 代理" not in out.decode()
+    finally:
+        if c.proc.returncode is None:
+            c.proc.kill()
+            await c.proc.wait()
 
 
 def test_openapi_is_valid_json_from_the_module() -> None:
