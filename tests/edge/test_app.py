@@ -3,39 +3,32 @@
 from __future__ import annotations
 
 import asyncio
+import signal
+import sys
 from pathlib import Path
 
 import aiohttp
+import pytest
 
 from contract import encode_ack
 from drivers.base import DriverStats
-from drivers.modbus.model import MeterDevice, Profile, RegisterSpec, TcpBus
 from edge.app import EdgeApp
-from edge.config.model import CloudLink, EdgeSettings, SiteConfig, SiteInfo
+from edge.config.model import SiteConfig
 from edge.health import BusView, HealthServer
 from edge.outbox import AsyncOutbox
 from edge.uplink import Uplink, UplinkSettings
 from tests.edge.helpers_cloud import RecordingCloud, running, wait_until
 from tests.edge.helpers_events import reading
+from tests.edge.helpers_site import silent_meter_site
 from tests.edge.test_last_will import retained_status
 from tests.support.services import Mosquitto, free_port
 
 SITE = "apptest"
+REPO = Path(__file__).resolve().parents[2]
 
 
 def site_config(tmp_path: Path, mqtt_url: str, health_port: int) -> SiteConfig:
-    profile = Profile(id="p", name="test meter", kind="energy_meter",
-                      registers=(RegisterSpec(name="voltage", address=0, unit="V"),))
-    dead_port = free_port()  # nothing listens here: the meter never answers
-    return SiteConfig(
-        path=tmp_path / "site.yaml",
-        site=SiteInfo(id=SITE, name="测试小区"),
-        cloud=CloudLink(mqtt_url=mqtt_url, username=""),
-        edge=EdgeSettings(data_dir=tmp_path / "edge-data", health_port=health_port),
-        buses=(TcpBus(id="tcp1", host="127.0.0.1", port=dead_port, timeout=0.2, retries=0),),
-        devices=(MeterDevice(id="m-101", bus="tcp1", profile=profile, address=1,
-                             poll_interval=0.2),),
-    )
+    return silent_meter_site(SITE, tmp_path / "edge-data", mqtt_url, health_port, free_port())
 
 
 async def get_json(url: str) -> dict[str, object]:
@@ -118,3 +111,35 @@ async def test_healthz_reports_backlog_and_disconnected_uplink(tmp_path: Path) -
             assert "courtyard_outbox_depth 0" in text
             assert "courtyard_outbox_oldest_unacked_seconds 0" in text
             assert "courtyard_uplink_connected 0" in text
+
+
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
+async def test_signal_stops_the_edge_cleanly(tmp_path: Path, mosquitto: Mosquitto,
+                                             sig: signal.Signals) -> None:
+    port = free_port()
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "tests.edge.helpers_app_proc", SITE, str(tmp_path / "data"),
+        mosquitto.url, str(port), str(free_port()), cwd=REPO,
+        stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE)
+    try:
+        assert await retained_status(mosquitto, SITE, b"online", within=20) == b"online"
+        health: dict[str, object] = {}
+        for _ in range(100):
+            try:
+                health = await get_json(f"http://127.0.0.1:{port}/healthz")
+                break
+            except aiohttp.ClientConnectionError:
+                await asyncio.sleep(0.1)
+        assert health["site"] == SITE
+        proc.send_signal(sig)
+        async with asyncio.timeout(15):
+            _, err = await proc.communicate()
+    finally:
+        if proc.returncode is None:
+            proc.kill()
+            await proc.wait()
+    assert proc.returncode == 0, err.decode()[-2000:]
+    assert await retained_status(mosquitto, SITE, b"offline") == b"offline"
+    lines = err.decode().splitlines()
+    assert any("边缘网关启动" in ln and "/healthz" in ln for ln in lines)
+    assert any("边缘网关已停止" in ln for ln in lines)
