@@ -13,12 +13,13 @@ from collections.abc import Sequence
 from decimal import Decimal, InvalidOperation
 from typing import Any, cast
 
-from sqlalchemy import Table, insert, select
+from sqlalchemy import String, Table, bindparam, case, func, insert, or_, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from cloud.db.models import Device, Meter, Reading
-from cloud.db.types import QUANTITY_LIMIT
+from cloud.db.types import QUANTITY_LIMIT, Quantity, UTCDateTime
 from cloud.ingest.handlers import HandlerContext, StoredEvent
-from cloud.ingest.sql import dialect_insert
+from cloud.ingest.sql import dialect_insert, dialect_name
 
 SIX_PLACES = Decimal("0.000001")
 ENERGY_REGISTER = "energy_import_kwh"
@@ -58,6 +59,25 @@ def _values_of(ctx: HandlerContext, ev: StoredEvent) -> dict[str, Decimal]:
     return out
 
 
+METERS = cast(Table, Meter.__table__)
+DEVICES = cast(Table, Device.__table__)
+READING_COLUMNS = ("site_id", "device_id", "ts", "name", "value", "unit", "event_id",
+                   "received_at")
+
+
+async def insert_readings(session: AsyncSession, rows: list[dict[str, Any]]) -> None:
+    """Bulk insert in the batch's transaction: COPY on PostgreSQL (readings outnumber events
+    several times over, so this is the ingest path's hottest write), executemany elsewhere."""
+    if dialect_name(session) == "postgresql":
+        conn = await session.connection()
+        raw = await conn.get_raw_connection()
+        await raw.driver_connection.copy_records_to_table(  # type: ignore[union-attr]
+            "readings", columns=READING_COLUMNS,
+            records=[tuple(r[c] for c in READING_COLUMNS) for r in rows])
+        return
+    await session.execute(insert(cast(Table, Reading.__table__)), rows)
+
+
 async def on_meter_reading(ctx: HandlerContext, events: Sequence[StoredEvent]) -> None:
     rows: list[dict[str, Any]] = []
     per_device: dict[int, list[tuple[StoredEvent, dict[str, Decimal]]]] = defaultdict(list)
@@ -74,7 +94,7 @@ async def on_meter_reading(ctx: HandlerContext, events: Sequence[StoredEvent]) -
             })
         per_device[ev.device_id].append((ev, values))
     if rows:
-        await ctx.session.execute(insert(cast(Table, Reading.__table__)), rows)
+        await insert_readings(ctx.session, rows)
         ctx.count("readings_inserted", len(rows))
     await _update_meters(ctx, per_device)
 
@@ -83,40 +103,63 @@ async def _update_meters(
     ctx: HandlerContext,
     per_device: dict[int, list[tuple[StoredEvent, dict[str, Decimal]]]],
 ) -> None:
+    """Latest values per meter and device metadata, as two executemany UPDATEs (no ORM
+    objects: a batch can touch hundreds of meters)."""
     ids = list(per_device)
     if not ids:
         return
     await ctx.session.execute(
-        dialect_insert(ctx.session, cast(Table, Meter.__table__))
+        dialect_insert(ctx.session, METERS)
         .values([{"device_id": i, "last_values": {}} for i in ids])
         .on_conflict_do_nothing(index_elements=["device_id"])
     )
-    meters = {m.device_id: m for m in (await ctx.session.scalars(
-        select(Meter).where(Meter.device_id.in_(ids)))).all()}
-    devices = {d.id: d for d in (await ctx.session.scalars(
-        select(Device).where(Device.id.in_(ids)))).all()}
+    current = {r.device_id: r for r in (await ctx.session.execute(
+        select(METERS.c.device_id, METERS.c.last_values, METERS.c.last_reading_at,
+               METERS.c.unit_ref, METERS.c.profile)
+        .where(METERS.c.device_id.in_(ids)))).all()}
+    meter_params: list[dict[str, Any]] = []
+    device_params: list[dict[str, Any]] = []
     for device_id, items in per_device.items():
-        meter, dev = meters[device_id], devices[device_id]
-        merged = dict(meter.last_values or {})
-        newest = meter.last_reading_at
+        cur = current[device_id]
+        merged = dict(cur.last_values or {})
+        newest = cur.last_reading_at
+        profile, unit_ref = cur.profile, cur.unit_ref
         for ev, values in sorted(items, key=lambda x: (x[0].ts, x[0].seq)):
             if newest is not None and ev.ts < newest:
                 continue  # a late arrival must not roll the meter back
             merged.update({k: str(v) for k, v in values.items()})
             newest = ev.ts
-            profile, unit_ref = ev.data.get("profile"), ev.data.get("unit")
-            if isinstance(profile, str):
-                meter.profile = dev.profile = profile[:64]
-            if isinstance(unit_ref, str):
-                meter.unit_ref = dev.unit_ref = unit_ref[:64]
-        if newest is not None and newest != meter.last_reading_at:
-            meter.last_values = merged
-            meter.last_reading_at = newest
-            if ENERGY_REGISTER in merged:
-                meter.last_energy_kwh = Decimal(merged[ENERGY_REGISTER])
-            if WATER_REGISTER in merged:
-                meter.last_water_m3 = Decimal(merged[WATER_REGISTER])
-        dev.kind = dev.kind or "meter"
-        last = max(ev.ts for ev, _ in items)
-        if dev.last_seen_at is None or last > dev.last_seen_at:
-            dev.last_seen_at = last
+            p, u = ev.data.get("profile"), ev.data.get("unit")
+            profile = p[:64] if isinstance(p, str) else profile
+            unit_ref = u[:64] if isinstance(u, str) else unit_ref
+        if newest is not None and newest != cur.last_reading_at:
+            energy, water = merged.get(ENERGY_REGISTER), merged.get(WATER_REGISTER)
+            meter_params.append({
+                "b_dev": device_id, "b_values": merged, "b_at": newest, "b_profile": profile,
+                "b_unit": unit_ref, "b_kwh": Decimal(energy) if energy is not None else None,
+                "b_m3": Decimal(water) if water is not None else None,
+            })
+        device_params.append({"b_id": device_id, "b_profile": profile, "b_unit": unit_ref,
+                              "b_seen": max(ev.ts for ev, _ in items)})
+    if meter_params:
+        await ctx.session.execute(
+            update(METERS).where(METERS.c.device_id == bindparam("b_dev")).values(
+                last_values=bindparam("b_values", type_=METERS.c.last_values.type),
+                last_reading_at=bindparam("b_at", type_=UTCDateTime()),
+                profile=bindparam("b_profile", type_=String()),
+                unit_ref=bindparam("b_unit", type_=String()),
+                last_energy_kwh=func.coalesce(bindparam("b_kwh", type_=Quantity),
+                                              METERS.c.last_energy_kwh),
+                last_water_m3=func.coalesce(bindparam("b_m3", type_=Quantity),
+                                            METERS.c.last_water_m3),
+            ), meter_params)
+    seen = bindparam("b_seen", type_=UTCDateTime())
+    await ctx.session.execute(
+        update(DEVICES).where(DEVICES.c.id == bindparam("b_id")).values(
+            kind=func.coalesce(DEVICES.c.kind, "meter"),
+            profile=bindparam("b_profile", type_=String()),
+            unit_ref=bindparam("b_unit", type_=String()),
+            last_seen_at=case((or_(DEVICES.c.last_seen_at.is_(None),
+                                   DEVICES.c.last_seen_at < seen), seen),
+                              else_=DEVICES.c.last_seen_at),
+        ), device_params)
