@@ -21,6 +21,9 @@ def main() -> int:
     p.add_argument("--quick", action="store_true", help="smaller runs, for a smoke check")
     args = p.parse_args()
     names = args.names or list(BENCHES)
+    from edge.log import configure_logging
+
+    configure_logging(level="warning")
     unknown = [n for n in names if n not in BENCHES]
     if unknown:
         p.error(f"unknown benchmark {unknown[0]!r}; choose from {', '.join(BENCHES)}")
