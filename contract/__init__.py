@@ -4,6 +4,7 @@ Both sides import this package; it imports nothing else of ours, so a change her
 of the wire contract and must stay backward compatible (``ENVELOPE_VERSION``).
 """
 
+from contract.clock import Clock, FakeClock, SystemClock, utc_now
 from contract.envelope import (
     ENVELOPE_VERSION,
     Batch,
@@ -16,7 +17,6 @@ from contract.envelope import (
     encode_batch,
 )
 from contract.kinds import Kind, Priority, priority_for
-from contract.clock import Clock, FakeClock, SystemClock, utc_now
 
 __all__ = [
     "ENVELOPE_VERSION",

@@ -113,7 +113,9 @@ def test_every_reading_arrives_once_through_crashes_outage_and_broker_restart(
 
         def drained() -> bool:
             h = get_json(health)
-            return bool(h) and h["devices"]["online"] == 0 and h["outbox"]["depth"] == 0
+            if not h:
+                return False
+            return bool(h["devices"]["online"] == 0 and h["outbox"]["depth"] == 0)
 
         wait_until(drained, 120, "edge outbox drained with every device offline", parts)
         assert edge.stop() == 0
