@@ -86,6 +86,7 @@ async def _demo(site: Path, data: Path, http_port: int, speedup: float) -> int:
     env.setdefault("COURTYARD_HTTP_PORT", str(http_port))
     env.setdefault("COURTYARD_EDGE_DATA", str(data / "edge"))
     env.setdefault("PYTHONUNBUFFERED", "1")
+    env.setdefault("COURTYARD_LOG_JSON", "0")  # the demo is read by a person
     base = f"http://127.0.0.1:{env['COURTYARD_HTTP_PORT']}"
     procs: list[tuple[str, asyncio.subprocess.Process]] = []
     started = time.monotonic()

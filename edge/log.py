@@ -1,7 +1,8 @@
 """structlog setup for the edge: readable on a terminal, JSON lines under a service manager.
 
 Installers read the console during commissioning; log shippers read JSON. The level comes
-from ``COURTYARD_LOG_LEVEL`` so a site can be turned to ``debug`` without a code change.
+from ``COURTYARD_LOG_LEVEL`` so a site can be turned to ``debug`` without a code change;
+``COURTYARD_LOG_JSON=1``/``0`` overrides the terminal check.
 """
 
 from __future__ import annotations
@@ -20,7 +21,10 @@ def configure_logging(level: str | None = None, json: bool | None = None) -> Non
     if not isinstance(numeric, int):
         raise ValueError(f"COURTYARD_LOG_LEVEL: unknown level {name!r} "
                          "(debug, info, warning, error)")
-    as_json = (not sys.stderr.isatty()) if json is None else json
+    if json is None:
+        env = os.environ.get("COURTYARD_LOG_JSON", "").lower()
+        json = env in ("1", "true", "yes") if env else not sys.stderr.isatty()
+    as_json = json
     renderer: Any = (structlog.processors.JSONRenderer(ensure_ascii=False) if as_json
                      else structlog.dev.ConsoleRenderer())
     processors: list[Any] = [

@@ -52,6 +52,10 @@ if [ -z "${COURTYARD_TEST_PG_URL:-}" ]; then
   fi
 fi
 
+echo "==> 代码检查 / lint: ruff, mypy"
+.venv/bin/ruff check .
+.venv/bin/mypy
+
 echo "==> MQTT: $COURTYARD_TEST_MQTT_URL  PostgreSQL: $COURTYARD_TEST_PG_URL"
 set +e
 .venv/bin/python -m pytest "$@"
