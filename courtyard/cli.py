@@ -21,9 +21,8 @@ def _edge_run(args: argparse.Namespace) -> int:
     import asyncio
 
     from edge.app import EdgeApp
-    from edge.log import configure_logging
-
     from edge.config import ConfigError, load_site
+    from edge.log import configure_logging
 
     try:
         config = load_site(Path(args.site), Path(args.profiles) if args.profiles else None)

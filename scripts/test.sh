@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The whole test suite against real services. Uses the Mosquitto and PostgreSQL already running
 # on 127.0.0.1 (1883, 5432) when there are some; otherwise starts private ones on free ports and
-# stops them afterwards. Extra arguments go to pytest (e.g. scripts/test.sh -k outbox).
+# stops them afterwards (COURTYARD_TEST_OWN_SERVICES=1 forces private ones, as on a bare
+# machine). Extra arguments go to pytest (e.g. scripts/test.sh -k outbox).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/bootstrap.sh --test
@@ -23,7 +24,7 @@ port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 
 # --- MQTT broker ---------------------------------------------------------------------------
 if [ -z "${COURTYARD_TEST_MQTT_URL:-}" ]; then
-  if port_open 1883; then
+  if [ -z "${COURTYARD_TEST_OWN_SERVICES:-}" ] && port_open 1883; then
     export COURTYARD_TEST_MQTT_URL=mqtt://127.0.0.1:1883
   else
     port=$(free_port)
@@ -38,7 +39,8 @@ fi
 
 # --- PostgreSQL ----------------------------------------------------------------------------
 if [ -z "${COURTYARD_TEST_PG_URL:-}" ]; then
-  if psql "postgresql://postgres@127.0.0.1:5432/postgres" -qAtc 'select 1' >/dev/null 2>&1; then
+  if [ -z "${COURTYARD_TEST_OWN_SERVICES:-}" ] \
+      && psql "postgresql://postgres@127.0.0.1:5432/postgres" -qAtc 'select 1' >/dev/null 2>&1; then
     export COURTYARD_TEST_PG_URL=postgresql://postgres@127.0.0.1:5432/postgres
   else
     PG_BIN=$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -1)
