@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, cast
 
@@ -20,7 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from cloud.db.models import Device, Event, SeqGap, Site
 from cloud.ingest.handlers import HandlerContext, HandlerRegistry, StoredEvent, default_registry
 from cloud.ingest.result import IngestResult, IngestStats
-from cloud.ingest.sql import dialect_insert
+from cloud.ingest.sql import dialect_insert, dialect_name, pg_driver
 from cloud.ingest.watermark import advance_watermark
 from contract import Batch, Clock, ContractError, Envelope, decode_batch, topics
 
@@ -34,8 +35,13 @@ SITES = cast(Table, Site.__table__)
 GAPS = cast(Table, SeqGap.__table__)
 
 
-def _check_stored_limits(batch: Batch) -> None:
-    """Refuse up front what the database would refuse later (a poison batch never commits)."""
+def _check_stored_limits(batch: Batch) -> list[str]:
+    """Refuse up front what the database would refuse later (a poison batch never commits).
+
+    Returns each event's ``data`` as JSON text (the check needs it anyway; the PostgreSQL
+    path stores it as is instead of encoding it a second time).
+    """
+    out: list[str] = []
     for i, ev in enumerate(batch.events):
         for name, value, limit in (("device", ev.device, MAX_DEVICE), ("kind", ev.kind, MAX_KIND),
                                    ("id", ev.id, MAX_ID)):
@@ -43,8 +49,29 @@ def _check_stored_limits(batch: Batch) -> None:
                 raise ContractError(f"events[{i}].{name}", f"longer than {limit} characters")
             if "\x00" in value:
                 raise ContractError(f"events[{i}].{name}", "contains a NUL character")
-        if "\\u0000" in json.dumps(ev.data):
+        # ensure_ascii=False still escapes control characters, so a NUL shows as \u0000.
+        text = json.dumps(ev.data, ensure_ascii=False, separators=(",", ":"))
+        if "\\u0000" in text:
             raise ContractError(f"events[{i}].data", "contains a NUL character")
+        out.append(text)
+    return out
+
+
+@dataclass(frozen=True, slots=True)
+class Decoded:
+    """An ``up/events`` batch that passed the contract checks, ready for ``Ingestor.store``."""
+
+    batch: Batch
+    #: Each event's ``data`` as JSON text, in event order.
+    data_json: list[str]
+
+    @property
+    def site(self) -> str:
+        return self.batch.site
+
+    @property
+    def events(self) -> int:
+        return len(self.batch.events)
 
 
 class Ingestor:
@@ -69,35 +96,96 @@ class Ingestor:
 
         Database errors propagate (nothing was committed): the caller must not ack.
         """
+        return await self.handle_many(topic, [payload])
+
+    async def handle_many(self, topic: str, payloads: Sequence[bytes]) -> IngestResult:
+        """Store several queued batches of one site's topic in ONE transaction (see ``store``);
+        refused payloads among them are counted and left out. When every payload was refused
+        the result is the last refusal (``ack_upto`` None)."""
+        decoded: list[Decoded] = []
+        refusal: IngestResult | None = None
+        for payload in payloads:
+            d = self.decode(topic, payload)
+            if isinstance(d, IngestResult):
+                refusal = d
+            else:
+                decoded.append(d)
+        if not decoded:
+            assert refusal is not None
+            return refusal
+        return await self.store(decoded)
+
+    def decode(self, topic: str, payload: bytes) -> Decoded | IngestResult:
+        """Check one ``up/events`` message against the contract, before any database work.
+
+        Returns what ``store`` takes, or the refusal (already counted) when the topic, the
+        payload or its site is wrong.
+        """
         parsed = topics.parse(topic)
         if parsed is None or parsed[1:] != ("up", "events"):
             return self._refuse("bad_topic", topic, field="topic", detail="not an up/events topic")
         site = parsed[0]
         try:
             batch = decode_batch(payload)
-            _check_stored_limits(batch)
+            texts = _check_stored_limits(batch)
         except ContractError as exc:
             return self._refuse("malformed", topic, site=site, field=exc.field, detail=exc.reason)
         if batch.site != site:
             return self._refuse("wrong_site", topic, site=site, field="site",
                                 detail=f"batch for {batch.site!r} on {site!r}'s topic")
+        return Decoded(batch, texts)
+
+    async def store(self, decoded: Sequence[Decoded]) -> IngestResult:
+        """Store decoded batches of ONE site, in arrival order, in one transaction.
+
+        The batches are applied as one: duplicates dropped by ``(site, seq)`` (the first copy of
+        a seq wins), handlers run once over the new events, the watermark advances, commit. The
+        result's ``ack_upto`` is the watermark after that commit, so one ack covers every batch
+        of the group. Database errors propagate (nothing was committed): do not ack.
+        """
+        if not decoded:
+            raise ValueError("store needs at least one batch")
+        site = decoded[0].batch.site
+        if any(d.batch.site != site for d in decoded):
+            raise ValueError("store takes the batches of one site")
+        if len(decoded) == 1:
+            merged, texts = decoded[0].batch, decoded[0].data_json
+        else:
+            gaps = list(dict.fromkeys(g for d in decoded for g in d.batch.gaps))
+            merged = Batch(site=site, events=[e for d in decoded for e in d.batch.events],
+                           gaps=gaps)
+            texts = [t for d in decoded for t in d.data_json]
         bound = log.bind(site=site)
         async with self._sessions() as session, session.begin():
-            result = await self._apply(session, batch, bound)
-        self.stats.batches += 1
+            result = await self._apply(session, merged, texts, bound)
+        self.stats.batches += len(decoded)
+        self.stats.transactions += 1
         self.stats.events_inserted += result.inserted
         self.stats.duplicates += result.duplicates
         self.stats.gaps_declared += result.gaps
-        bound.debug("ingest.batch", inserted=result.inserted, duplicates=result.duplicates,
-                    ack_upto=result.ack_upto)
+        bound.debug("ingest.batch", batches=len(decoded), inserted=result.inserted,
+                    duplicates=result.duplicates, ack_upto=result.ack_upto)
         return result
 
-    async def _apply(self, session: AsyncSession, batch: Batch, blog: Any) -> IngestResult:
+    async def _apply(self, session: AsyncSession, batch: Batch, texts: Sequence[str],
+                     blog: Any) -> IngestResult:
         now = self._clock.now()
         site_id, acked = await self._lock_site(session, batch.site, now)
-        events = list({e.seq: e for e in reversed(batch.events)}.values())  # first of a seq wins
-        device_ids = await self._ensure_devices(session, site_id, {e.device for e in events})
-        inserted = await self._insert_events(session, site_id, events, device_ids, now)
+        first: dict[int, int] = {}
+        for i, e in enumerate(batch.events):
+            first.setdefault(e.seq, i)  # first of a seq wins
+        events = [batch.events[i] for i in first.values()]
+        data_json = [texts[i] for i in first.values()]
+        pg = dialect_name(session) == "postgresql"
+        keys = {e.device for e in events}
+        if pg:
+            driver = await pg_driver(session)
+            device_ids = await _pg_ensure_devices(driver, site_id, keys)
+            inserted = await _pg_insert_events(driver, site_id, events, data_json, device_ids,
+                                               now)
+        else:
+            device_ids = await self._ensure_devices(session, site_id, keys)
+            inserted = await self._insert_events(session, site_id, events, device_ids, now)
         if batch.gaps:
             await session.execute(
                 dialect_insert(session, GAPS)
@@ -109,7 +197,10 @@ class Ingestor:
                for e in events if e.seq in inserted]
         new.sort(key=lambda e: e.seq)
         if new:
-            await self._touch_devices(session, new)
+            if pg:
+                await _pg_touch_devices(driver, new)
+            else:
+                await self._touch_devices(session, new)
             ctx = HandlerContext(session=session, site_id=site_id, site=batch.site, now=now,
                                  log=blog)
             await self.registry.dispatch(ctx, new)
@@ -209,3 +300,59 @@ class Ingestor:
         if getattr(changed, "rowcount", 0):
             log.info("site.status", site=site, online=online)
         return IngestResult(ok=True, site=site)
+
+
+# -- PostgreSQL: one statement per step, rows as arrays (no per-row SQLAlchemy work) ---------
+
+_PG_SELECT_DEVICES = "SELECT key, id FROM devices WHERE site_id = $1 AND key = ANY($2::text[])"
+_PG_INSERT_DEVICES = (
+    "INSERT INTO devices (site_id, key, online) SELECT $1, k, true FROM unnest($2::text[]) AS k"
+    " ON CONFLICT (site_id, key) DO NOTHING")
+_PG_INSERT_EVENTS = (
+    "INSERT INTO events (site_id, seq, uuid, ts, kind, device, device_id, priority, data,"
+    " received_at)"
+    " SELECT $1, v.seq, v.uuid, v.ts, v.kind, v.device, v.device_id, v.priority, v.data::jsonb, $2"
+    " FROM unnest($3::bigint[], $4::text[], $5::timestamptz[], $6::text[], $7::text[],"
+    " $8::int[], $9::smallint[], $10::text[])"
+    " AS v(seq, uuid, ts, kind, device, device_id, priority, data)"
+    " ON CONFLICT (site_id, seq) DO NOTHING RETURNING seq, id")
+_PG_TOUCH_DEVICES = (
+    "UPDATE devices AS d SET last_event_at = v.ts"
+    " FROM unnest($1::int[], $2::timestamptz[]) AS v(id, ts)"
+    " WHERE d.id = v.id AND (d.last_event_at IS NULL OR d.last_event_at < v.ts)")
+
+
+async def _pg_ensure_devices(driver: Any, site_id: int, keys: set[str]) -> dict[str, int]:
+    if not keys:
+        return {}
+    wanted = sorted(keys)
+    found = {r[0]: int(r[1]) for r in await driver.fetch(_PG_SELECT_DEVICES, site_id, wanted)}
+    missing = [k for k in wanted if k not in found]
+    if missing:
+        await driver.execute(_PG_INSERT_DEVICES, site_id, missing)
+        found.update((r[0], int(r[1]))
+                     for r in await driver.fetch(_PG_SELECT_DEVICES, site_id, missing))
+    return found
+
+
+async def _pg_insert_events(driver: Any, site_id: int, events: Sequence[Envelope],
+                            data_json: Sequence[str], device_ids: dict[str, int],
+                            now: datetime) -> dict[int, int]:
+    """Insert what is new in one statement; return ``{seq: row id}`` of the inserted rows."""
+    if not events:
+        return {}
+    rows = await driver.fetch(
+        _PG_INSERT_EVENTS, site_id, now,
+        [e.seq for e in events], [e.id for e in events], [e.ts for e in events],
+        [e.kind for e in events], [e.device for e in events],
+        [device_ids[e.device] for e in events], [int(e.priority) for e in events],
+        list(data_json))
+    return {int(r[0]): int(r[1]) for r in rows}
+
+
+async def _pg_touch_devices(driver: Any, new: Sequence[StoredEvent]) -> None:
+    latest: dict[int, datetime] = {}
+    for e in new:
+        if e.device_id not in latest or e.ts > latest[e.device_id]:
+            latest[e.device_id] = e.ts
+    await driver.execute(_PG_TOUCH_DEVICES, list(latest), list(latest.values()))

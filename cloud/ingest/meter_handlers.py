@@ -7,6 +7,7 @@ Values become money (utility bills), so they are converted to Decimal from their
 
 from __future__ import annotations
 
+import json
 import math
 from collections import defaultdict
 from collections.abc import Sequence
@@ -19,7 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from cloud.db.models import Device, Meter, Reading
 from cloud.db.types import QUANTITY_LIMIT, Quantity, UTCDateTime
 from cloud.ingest.handlers import HandlerContext, StoredEvent
-from cloud.ingest.sql import dialect_insert, dialect_name
+from cloud.ingest.sql import dialect_insert, dialect_name, pg_driver
 
 SIX_PLACES = Decimal("0.000001")
 ENERGY_REGISTER = "energy_import_kwh"
@@ -99,24 +100,15 @@ async def on_meter_reading(ctx: HandlerContext, events: Sequence[StoredEvent]) -
     await _update_meters(ctx, per_device)
 
 
-async def _update_meters(
-    ctx: HandlerContext,
+def _meter_changes(
     per_device: dict[int, list[tuple[StoredEvent, dict[str, Decimal]]]],
-) -> None:
-    """Latest values per meter and device metadata, as two executemany UPDATEs (no ORM
-    objects: a batch can touch hundreds of meters)."""
-    ids = list(per_device)
-    if not ids:
-        return
-    await ctx.session.execute(
-        dialect_insert(ctx.session, METERS)
-        .values([{"device_id": i, "last_values": {}} for i in ids])
-        .on_conflict_do_nothing(index_elements=["device_id"])
-    )
-    current = {r.device_id: r for r in (await ctx.session.execute(
-        select(METERS.c.device_id, METERS.c.last_values, METERS.c.last_reading_at,
-               METERS.c.unit_ref, METERS.c.profile)
-        .where(METERS.c.device_id.in_(ids)))).all()}
+    current: dict[int, Any],
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """New meter state (only where a newer reading arrived) and device metadata, per device.
+
+    ``current`` holds each meter's row (``last_values``, ``last_reading_at``, ``profile``,
+    ``unit_ref``) before this batch.
+    """
     meter_params: list[dict[str, Any]] = []
     device_params: list[dict[str, Any]] = []
     for device_id, items in per_device.items():
@@ -141,6 +133,31 @@ async def _update_meters(
             })
         device_params.append({"b_id": device_id, "b_profile": profile, "b_unit": unit_ref,
                               "b_seen": max(ev.ts for ev, _ in items)})
+    return meter_params, device_params
+
+
+async def _update_meters(
+    ctx: HandlerContext,
+    per_device: dict[int, list[tuple[StoredEvent, dict[str, Decimal]]]],
+) -> None:
+    """Latest values per meter and device metadata, as two executemany UPDATEs (no ORM
+    objects: a batch can touch hundreds of meters)."""
+    ids = list(per_device)
+    if not ids:
+        return
+    if dialect_name(ctx.session) == "postgresql":
+        await _pg_update_meters(ctx, per_device)
+        return
+    await ctx.session.execute(
+        dialect_insert(ctx.session, METERS)
+        .values([{"device_id": i, "last_values": {}} for i in ids])
+        .on_conflict_do_nothing(index_elements=["device_id"])
+    )
+    current = {r.device_id: r for r in (await ctx.session.execute(
+        select(METERS.c.device_id, METERS.c.last_values, METERS.c.last_reading_at,
+               METERS.c.unit_ref, METERS.c.profile)
+        .where(METERS.c.device_id.in_(ids)))).all()}
+    meter_params, device_params = _meter_changes(per_device, current)
     if meter_params:
         await ctx.session.execute(
             update(METERS).where(METERS.c.device_id == bindparam("b_dev")).values(
@@ -163,3 +180,60 @@ async def _update_meters(
                                    DEVICES.c.last_seen_at < seen), seen),
                               else_=DEVICES.c.last_seen_at),
         ), device_params)
+
+
+# -- PostgreSQL: the same three steps as array statements (one round trip each) -------------
+
+_PG_ENSURE_METERS = (
+    "INSERT INTO meters (device_id, last_values) SELECT d, '{}'::jsonb FROM unnest($1::int[]) AS d"
+    " ON CONFLICT (device_id) DO NOTHING")
+_PG_CURRENT_METERS = (
+    "SELECT device_id, last_values::text AS last_values, last_reading_at, unit_ref, profile"
+    " FROM meters WHERE device_id = ANY($1::int[])")
+_PG_UPDATE_METERS = (
+    "UPDATE meters AS m SET last_values = v.vals::jsonb, last_reading_at = v.at,"
+    " profile = v.profile, unit_ref = v.unit,"
+    " last_energy_kwh = COALESCE(v.kwh, m.last_energy_kwh),"
+    " last_water_m3 = COALESCE(v.m3, m.last_water_m3)"
+    " FROM unnest($1::int[], $2::text[], $3::timestamptz[], $4::text[], $5::text[],"
+    " $6::numeric[], $7::numeric[]) AS v(dev, vals, at, profile, unit, kwh, m3)"
+    " WHERE m.device_id = v.dev")
+_PG_UPDATE_DEVICES = (
+    "UPDATE devices AS d SET kind = COALESCE(d.kind, 'meter'), profile = v.profile,"
+    " unit_ref = v.unit, last_seen_at = CASE WHEN d.last_seen_at IS NULL"
+    " OR d.last_seen_at < v.seen THEN v.seen ELSE d.last_seen_at END"
+    " FROM unnest($1::int[], $2::text[], $3::text[], $4::timestamptz[])"
+    " AS v(id, profile, unit, seen) WHERE d.id = v.id")
+
+
+class _Row:
+    __slots__ = ("last_reading_at", "last_values", "profile", "unit_ref")
+
+    def __init__(self, values: Any, at: Any, unit_ref: Any, profile: Any) -> None:
+        self.last_values = json.loads(values) if isinstance(values, str) else values
+        self.last_reading_at = at
+        self.unit_ref = unit_ref
+        self.profile = profile
+
+
+async def _pg_update_meters(
+    ctx: HandlerContext,
+    per_device: dict[int, list[tuple[StoredEvent, dict[str, Decimal]]]],
+) -> None:
+    driver = await pg_driver(ctx.session)
+    ids = sorted(per_device)
+    await driver.execute(_PG_ENSURE_METERS, ids)
+    current = {int(r[0]): _Row(r[1], r[2], r[3], r[4])
+               for r in await driver.fetch(_PG_CURRENT_METERS, ids)}
+    meter_params, device_params = _meter_changes(per_device, current)
+    if meter_params:
+        await driver.execute(
+            _PG_UPDATE_METERS, [p["b_dev"] for p in meter_params],
+            [json.dumps(p["b_values"], separators=(",", ":")) for p in meter_params],
+            [p["b_at"] for p in meter_params], [p["b_profile"] for p in meter_params],
+            [p["b_unit"] for p in meter_params], [p["b_kwh"] for p in meter_params],
+            [p["b_m3"] for p in meter_params])
+    await driver.execute(
+        _PG_UPDATE_DEVICES, [p["b_id"] for p in device_params],
+        [p["b_profile"] for p in device_params], [p["b_unit"] for p in device_params],
+        [p["b_seen"] for p in device_params])

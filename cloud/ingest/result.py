@@ -36,6 +36,8 @@ class IngestStats:
     """Counters since start; plain ints so reading them never blocks the ingest path."""
 
     batches: int = 0
+    #: Database transactions; several queued batches of one site may share one.
+    transactions: int = 0
     events_inserted: int = 0
     duplicates: int = 0
     gaps_declared: int = 0
@@ -46,6 +48,7 @@ class IngestStats:
     def as_dict(self) -> dict[str, int]:
         out = {
             "ingest_batches": self.batches,
+            "ingest_transactions": self.transactions,
             "ingest_events_inserted": self.events_inserted,
             "ingest_duplicates": self.duplicates,
             "ingest_gaps_declared": self.gaps_declared,
