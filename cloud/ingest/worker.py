@@ -17,7 +17,7 @@ from urllib.parse import urlparse
 import aiomqtt
 import structlog
 
-from cloud.ingest.ingestor import Ingestor
+from cloud.ingest.ingestor import Decoded, Ingestor
 from cloud.ingest.result import IngestResult
 from contract import Clock, encode_ack, topics
 
@@ -31,7 +31,8 @@ class IngestWorker:
                  ingestor: Ingestor, clock: Clock, client_id: str = "courtyard-ingest",
                  shared: bool = False, *, timeout: float = 10.0, handle_timeout: float = 60.0,
                  store_attempts: int = 4, retry_delay: float = 0.5,
-                 max_backoff: float = 30.0) -> None:
+                 max_backoff: float = 30.0, merge_messages: int = 32,
+                 merge_events: int = 10_000, acks_in_flight: int = 64) -> None:
         u = urlparse(mqtt_url)
         if u.scheme not in ("mqtt", "mqtts", "tcp", "ssl"):
             raise ValueError(f"unsupported MQTT URL scheme {u.scheme!r} (mqtt:// or mqtts://)")
@@ -49,10 +50,15 @@ class IngestWorker:
         self._store_attempts = max(1, store_attempts)
         self._retry_delay = retry_delay
         self._max_backoff = max_backoff
+        self._merge_messages = max(1, merge_messages)
+        self._merge_events = max(1, merge_events)
+        self._acks_in_flight = max(1, acks_in_flight)
+        self._ack_tasks: set[asyncio.Task[None]] = set()
         self.connected = False
         self._counters: dict[str, int] = {
-            "messages": 0, "acks_published": 0, "store_failures": 0, "batches_unacked": 0,
-            "ignored": 0, "connects": 0, "disconnects": 0,
+            "messages": 0, "acks_published": 0, "ack_failures": 0, "store_failures": 0,
+            "batches_unacked": 0, "ignored": 0, "connects": 0, "disconnects": 0,
+            "merged_fallbacks": 0,
         }
 
     @property
@@ -83,8 +89,10 @@ class IngestWorker:
                     await client.subscribe(self._filter, qos=1, timeout=self._timeout)
                     log.info("ingest.connected", host=self._host, port=self._port,
                              filter=self._filter, client_id=self._client_id)
-                    async for message in client.messages:
-                        await self._on_message(client, message)
+                    try:
+                        await self._consume(client)
+                    finally:
+                        await self._settle_acks()
             except aiomqtt.MqttError as exc:
                 self._counters["disconnects"] += 1
                 delay = backoff * random.uniform(0.5, 1.5)
@@ -95,24 +103,99 @@ class IngestWorker:
             finally:
                 self.connected = False
 
+    async def _consume(self, client: aiomqtt.Client) -> None:
+        """Take each message with whatever else is already queued behind it (never waiting
+        for more), so a backlog is stored in few, large transactions."""
+        messages = client.messages
+        async for message in messages:
+            group = [message]
+            while len(group) < self._merge_messages and len(messages) > 0:
+                group.append(await anext(messages))
+            await self._on_messages(client, group)
+
     async def _on_message(self, client: aiomqtt.Client, message: aiomqtt.Message) -> None:
-        self._counters["messages"] += 1
-        topic = message.topic.value
-        payload = message.payload if isinstance(message.payload, bytes | bytearray) else b""
-        parsed = topics.parse(topic)
-        if parsed is None or parsed[1] != "up" or parsed[2] not in ("events", "status"):
-            self._counters["ignored"] += 1
-            return
-        site, _, name = parsed
-        if name == "status":
-            await self._store(site, lambda: self._ingestor.handle_status(topic, bytes(payload)))
-            return
-        result = await self._store(site, lambda: self._ingestor.handle(topic, bytes(payload)))
+        await self._on_messages(client, [message])
+
+    async def _on_messages(self, client: aiomqtt.Client, group: list[aiomqtt.Message]) -> None:
+        """Store a group of received messages: status messages one by one, ``up/events``
+        batches per site, consecutive ones merged into one transaction and one ack."""
+        per_site: dict[str, list[Decoded]] = {}
+        for message in group:
+            self._counters["messages"] += 1
+            topic = message.topic.value
+            payload = bytes(message.payload) if isinstance(message.payload,
+                                                           bytes | bytearray) else b""
+            parsed = topics.parse(topic)
+            if parsed is None or parsed[1] != "up" or parsed[2] not in ("events", "status"):
+                self._counters["ignored"] += 1
+                continue
+            site, _, name = parsed
+            if name == "status":
+                await self._store(site, lambda t=topic, p=payload:  # type: ignore[misc]
+                                  self._ingestor.handle_status(t, p))
+                continue
+            decoded = self._ingestor.decode(topic, payload)
+            if isinstance(decoded, Decoded):
+                per_site.setdefault(site, []).append(decoded)
+        for site, batches in per_site.items():
+            chunk: list[Decoded] = []
+            size = 0
+            for d in batches:
+                if chunk and size + d.events > self._merge_events:
+                    await self._store_group(client, site, chunk)
+                    chunk, size = [], 0
+                chunk.append(d)
+                size += d.events
+            await self._store_group(client, site, chunk)
+
+    async def _store_group(self, client: aiomqtt.Client, site: str,
+                           group: list[Decoded]) -> None:
+        if len(group) > 1:
+            try:
+                async with asyncio.timeout(self._handle_timeout):
+                    result = await self._ingestor.store(group)
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # store them one by one, each with its retries
+                self._counters["store_failures"] += 1
+                self._counters["merged_fallbacks"] += 1
+                log.warning("ingest.merged_store_failed", site=site, batches=len(group),
+                            error=f"{type(exc).__name__}: {exc}"[:300])
+            else:
+                await self._ack(client, site, result)
+                return
+        for d in group:
+            res = await self._store(site, lambda d=d: self._ingestor.store([d]))  # type: ignore[misc]
+            await self._ack(client, site, res)
+
+    async def _ack(self, client: aiomqtt.Client, site: str, result: IngestResult | None) -> None:
+        """Publish ``down/ack`` for a committed result without waiting for its PUBACK here.
+
+        Acks are watermarks: they go out in commit order (paho writes publishes in call order)
+        and a lost one is covered by the next; the edge resends whatever no ack covered.
+        """
         if result is None or result.ack_upto is None:
             return
-        await client.publish(topics.down_ack(site), encode_ack(result.ack_upto), qos=1,
-                             timeout=self._timeout)
+        while len(self._ack_tasks) >= self._acks_in_flight:
+            await asyncio.wait(self._ack_tasks, return_when=asyncio.FIRST_COMPLETED)
+        task = asyncio.create_task(self._publish_ack(client, site, result.ack_upto))
+        self._ack_tasks.add(task)
+        task.add_done_callback(self._ack_tasks.discard)
+
+    async def _publish_ack(self, client: aiomqtt.Client, site: str, upto: int) -> None:
+        try:
+            await client.publish(topics.down_ack(site), encode_ack(upto), qos=1,
+                                 timeout=self._timeout)
+        except aiomqtt.MqttError as exc:
+            self._counters["ack_failures"] += 1
+            log.warning("ingest.ack_failed", site=site, upto=upto, error=str(exc))
+            return
         self._counters["acks_published"] += 1
+
+    async def _settle_acks(self) -> None:
+        """Let the acks already handed to the client finish before it disconnects."""
+        if self._ack_tasks:
+            await asyncio.wait(set(self._ack_tasks), timeout=self._timeout)
 
     async def _store(self, site: str,
                      call: Callable[[], Awaitable[IngestResult]]) -> IngestResult | None:
