@@ -18,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import gzip
+import json
 import random
 import ssl
 from dataclasses import dataclass
@@ -28,19 +29,18 @@ import aiomqtt
 import structlog
 
 from contract import (
-    Batch,
     Clock,
     ContractError,
     Priority,
     SystemClock,
     decode_ack,
-    encode_batch,
     topics,
 )
-from contract.envelope import Envelope
+from contract.envelope import ENVELOPE_VERSION
 from edge.config.model import SiteConfig
 from edge.metrics import RateMeter
 from edge.outbox import AsyncOutbox
+from edge.outbox.store import Outbox
 
 log = structlog.get_logger("edge.uplink")
 
@@ -63,6 +63,9 @@ class UplinkSettings:
     backoff_initial: float = 0.5
     backoff_cap: float = 30.0
     max_inflight: int = 100
+    #: Batches published and not yet PUBACKed; more keep the link busy while the broker and
+    #: the cloud work (the cloud stores batches that queued up together in one transaction).
+    batches_in_flight: int = 8
 
     @classmethod
     def from_site(cls, cfg: SiteConfig, **overrides: Any) -> UplinkSettings:
@@ -248,8 +251,7 @@ class Uplink:
 
     async def _apply_ack(self, upto: int) -> None:
         self.counters.acks += 1
-        deleted = await self._outbox.ack(upto)
-        acked = await self._outbox.acked()
+        deleted, acked = await self._outbox.read(lambda box: (box.ack(upto), box.acked()))
         if acked > self._acked:
             self._acked = acked
             self._last_progress = self._clock.monotonic()
@@ -266,43 +268,64 @@ class Uplink:
                              self._clock)
         self._sent_upto = self._acked
         self._last_progress = self._clock.monotonic()
-        while True:
-            self._wake.clear()
-            batch = await self._next_batch(state, bucket)
-            if batch:
-                await self._publish(client, batch)
-                continue
-            now = self._clock.monotonic()
-            outstanding = self._sent_upto > self._acked
-            if outstanding and now - self._last_progress >= self.s.ack_timeout:
-                self.counters.resends += 1
-                self._log.warning("no ack advanced in time; resending unacked events",
-                                  acked=self._acked, sent_upto=self._sent_upto)
-                state.reset(await box.high_water())
-                self._last_progress = now
-                continue
-            timeout: float | None = None
-            if outstanding:
-                timeout = self.s.ack_timeout - (now - self._last_progress)
-            if state.replay_more:
-                refill = bucket.seconds_until(min(self.s.batch_size, bucket.capacity))
-                timeout = refill if timeout is None else min(timeout, refill)
-            with contextlib.suppress(TimeoutError):
-                async with asyncio.timeout(timeout):
-                    await self._wake.wait()
+        inflight: set[asyncio.Task[None]] = set()
+        try:
+            while True:
+                _reap(inflight)
+                self._wake.clear()
+                out = await box.read(lambda b: self._take(b, state, bucket))
+                if out is not None:
+                    while len(inflight) >= max(1, self.s.batches_in_flight):
+                        await asyncio.wait(inflight, return_when=asyncio.FIRST_COMPLETED)
+                        _reap(inflight)
+                    if self._sent_upto <= self._acked:
+                        self._last_progress = self._clock.monotonic()
+                    self._sent_upto = max(self._sent_upto, out.last_seq)
+                    inflight.add(asyncio.create_task(self._publish(client, out)))
+                    continue
+                now = self._clock.monotonic()
+                outstanding = self._sent_upto > self._acked
+                if outstanding and now - self._last_progress >= self.s.ack_timeout:
+                    self.counters.resends += 1
+                    self._log.warning("no ack advanced in time; resending unacked events",
+                                      acked=self._acked, sent_upto=self._sent_upto)
+                    state.reset(await box.high_water())
+                    self._last_progress = now
+                    continue
+                timeout: float | None = None
+                if outstanding:
+                    timeout = self.s.ack_timeout - (now - self._last_progress)
+                if state.replay_more:
+                    refill = bucket.seconds_until(min(self.s.batch_size, bucket.capacity))
+                    timeout = refill if timeout is None else min(timeout, refill)
+                if inflight:  # notice a failed publish without waiting for the next event
+                    timeout = 1.0 if timeout is None else min(timeout, 1.0)
+                with contextlib.suppress(TimeoutError):
+                    async with asyncio.timeout(timeout):
+                        await self._wake.wait()
+        finally:
+            for task in inflight:
+                task.cancel()
+            if inflight:
+                await asyncio.wait(inflight)
 
-    async def _next_batch(self, state: _SendState, bucket: TokenBucket) -> list[Envelope]:
-        box = self._outbox
+    def _take(self, box: Outbox, state: _SendState, bucket: TokenBucket) -> _Outgoing | None:
+        """The next batch, encoded (and gzipped when large): runs on the outbox thread, so the
+        reads, the encoding and the compression take one hop and leave the loop free.
+
+        Per priority (ALARM, ACCESS, TELEMETRY): live events first, then replay events as far
+        as the token bucket allows.
+        """
         size = self.s.batch_size
-        batch: list[Envelope] = []
+        batch: list[tuple[int, str]] = []
         replay_more = False
         for prio in Priority:
             if len(batch) >= size:
                 replay_more = True
                 break
-            live = await box.pending({prio: state.live[prio]}, size - len(batch), only=prio)
+            live = box.pending_wire(prio, state.live[prio], size - len(batch))
             if live:
-                state.live[prio] = live[-1].seq
+                state.live[prio] = live[-1][0]
                 batch.extend(live)
             room = size - len(batch)
             if room <= 0:
@@ -312,31 +335,55 @@ class Uplink:
             if allowed == 0:
                 replay_more = True
                 continue
-            old = await box.pending({prio: state.replay[prio]}, allowed,
-                                    max_seq=state.boundary, only=prio)
+            old = box.pending_wire(prio, state.replay[prio], allowed, max_seq=state.boundary)
             bucket.give_back(allowed - len(old))
             if old:
-                state.replay[prio] = old[-1].seq
+                state.replay[prio] = old[-1][0]
                 batch.extend(old)
             if len(old) == allowed:
                 replay_more = True
         state.replay_more = replay_more
-        return batch
-
-    async def _publish(self, client: aiomqtt.Client, events: list[Envelope]) -> None:
-        gaps = await self._outbox.gaps()
-        raw = encode_batch(Batch(site=self.s.site, events=events, gaps=gaps))
+        if not batch:
+            return None
+        gaps = box.gaps()
+        raw = encode_wire_batch(self.s.site, [w for _, w in batch], gaps)
         payload = gzip.compress(raw, compresslevel=5) if len(raw) > self.s.gzip_above else raw
-        if self._sent_upto <= self._acked:
-            self._last_progress = self._clock.monotonic()
-        await client.publish(topics.up_events(self.s.site), payload, qos=1,
+        return _Outgoing(payload=payload, events=len(batch), first_seq=batch[0][0],
+                         last_seq=max(seq for seq, _ in batch), gaps=len(gaps))
+
+    async def _publish(self, client: aiomqtt.Client, out: _Outgoing) -> None:
+        await client.publish(topics.up_events(self.s.site), out.payload, qos=1,
                              timeout=self.s.call_timeout)
-        self._sent_upto = max(self._sent_upto, max(e.seq for e in events))
         self.counters.batches += 1
-        self.counters.published_events += len(events)
-        self.rate.add(len(events))
-        self._log.debug("batch published", events=len(events), bytes=len(payload),
-                        first_seq=events[0].seq, gaps=len(gaps))
+        self.counters.published_events += out.events
+        self.rate.add(out.events)
+        self._log.debug("batch published", events=out.events, bytes=len(out.payload),
+                        first_seq=out.first_seq, gaps=out.gaps)
+
+
+@dataclass(frozen=True, slots=True)
+class _Outgoing:
+    payload: bytes
+    events: int
+    first_seq: int
+    last_seq: int
+    gaps: int
+
+
+def encode_wire_batch(site: str, envelopes: list[str], gaps: list[tuple[int, int]]) -> bytes:
+    """``encode_batch`` for envelopes already in wire JSON form (``Outbox.pending_wire``)."""
+    head = json.dumps({"v": ENVELOPE_VERSION, "site": site}, ensure_ascii=False,
+                      separators=(",", ":"))[:-1]
+    tail = json.dumps([list(g) for g in gaps], separators=(",", ":"))
+    return f'{head},"events":[{",".join(envelopes)}],"gaps":{tail}}}'.encode()
+
+
+def _reap(tasks: set[asyncio.Task[None]]) -> None:
+    """Drop finished publishes; a failed one ends the session (the caller reconnects)."""
+    for task in [t for t in tasks if t.done()]:
+        tasks.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            raise task.exception()  # type: ignore[misc]
 
 
 def _as_bytes(payload: Any) -> bytes:

@@ -125,6 +125,11 @@ class AsyncOutbox:
                       ) -> list[Envelope]:
         return await self._call(self._box.pending, dict(after or {}), limit, max_seq, only)
 
+    async def read(self, fn: Callable[[Outbox], T]) -> T:
+        """Run ``fn(outbox)`` on the SQLite thread: several reads (or an ack and a read) in one
+        hop. ``fn`` must only use the ``Outbox`` it is given, and must not block on the loop."""
+        return await self._call(fn, self._box)
+
     async def ack(self, upto: int) -> int:
         return await self._call(self._box.ack, upto)
 

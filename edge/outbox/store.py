@@ -17,6 +17,7 @@ Blocking by design: ``edge.outbox.runner.AsyncOutbox`` runs it on one dedicated 
 from __future__ import annotations
 
 import json
+import json.encoder
 import sqlite3
 import time
 from collections.abc import Iterable, Mapping, Sequence
@@ -30,6 +31,8 @@ from contract import Clock, Kind, NewEvent, Priority, SystemClock
 from contract.envelope import Envelope, format_ts, parse_ts
 
 log = structlog.get_logger("edge.outbox")
+
+_encode_str = json.encoder.encode_basestring  # what json.dumps(ensure_ascii=False) uses
 
 ROW_OVERHEAD = 48
 """Bytes counted per row besides its text: seq, priority, timestamps, index entries."""
@@ -172,6 +175,25 @@ class Outbox:
                 (int(prio), cursors.get(prio, 0), top, limit - len(out))).fetchall()
             out.extend(self._envelope(r) for r in rows)
         return out
+
+    def pending_wire(self, prio: Priority, after: int, limit: int,
+                     max_seq: int | None = None) -> list[tuple[int, str]]:
+        """Like ``pending(..., only=prio)`` but each event as its envelope's wire JSON text.
+
+        Built straight from the stored columns (``data`` is stored as the same compact JSON
+        the batch encoder writes), so sending skips decoding and re-encoding every event; the
+        text is byte for byte what ``Envelope.to_dict`` through ``encode_batch`` produces.
+        """
+        top = max_seq if max_seq is not None else (1 << 62)
+        rows = self._db.execute(
+            "SELECT seq, id, ts, device, kind, data FROM events"
+            " WHERE priority = ? AND seq > ? AND seq <= ? ORDER BY seq LIMIT ?",
+            (int(prio), after, top, limit)).fetchall()
+        enc = _encode_str
+        p = int(prio)
+        return [(seq, f'{{"seq":{seq},"id":{enc(ident)},"ts":{enc(ts)},"device":{enc(device)},'
+                      f'"kind":{enc(kind)},"data":{data},"priority":{p}}}')
+                for seq, ident, ts, device, kind, data in rows]
 
     def gaps(self) -> list[tuple[int, int]]:
         """Dropped seq ranges not yet covered by an ack, for the batch's ``gaps``."""
