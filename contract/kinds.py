@@ -19,23 +19,61 @@ class Kind:
     DEVICE_OFFLINE = "device.offline"
     BUFFER_DROPPED = "buffer.dropped"
     PLATE_READ = "plate.read"
+    #: The snapshots of a plate read, sent after the gate decision; droppable under the disk
+    #: budget (the read itself, and what was decided, are not).
+    PLATE_EVIDENCE = "plate.evidence"
     GATE_OPENED = "gate.opened"
+    PARKING_ENTRY = "parking.entry"
     PARKING_EXIT = "parking.exit"
+    PARKING_REFUSED = "parking.refused"
+    PAYMENT_RECORDED = "payment.recorded"
+    GATE_FAULT = "gate.fault"
+    CAMERA_DEGRADED = "camera.degraded"
+    CAMERA_RECOVERED = "camera.recovered"
     ACCESS_DENIED = "access.denied"
     DOOR_FORCED = "door.forced"
     FIRE_ALARM = "fire.alarm"
     FIRE_FAULT = "fire.fault"
+    FIRE_SUPERVISORY = "fire.supervisory"
+    FIRE_SHIELDED = "fire.shielded"
+    FIRE_STARTED = "fire.started"
+    FIRE_FEEDBACK = "fire.feedback"
+    FIRE_RESTORED = "fire.restored"
+    FIRE_POWER_FAULT = "fire.power_fault"
+    FIRE_SYSTEM_STATUS = "fire.system_status"
+    FIRE_ANALOG = "fire.analog"
+    FIRE_OPERATION = "fire.operation"
+    UITD_STATUS = "uitd.status"
+    UITD_FAULT = "uitd.fault"
+    UITD_POWER_FAULT = "uitd.power_fault"
+    UITD_OPERATION = "uitd.operation"
+    ELEVATOR_STATE = "elevator.state"
     ELEVATOR_FAULT = "elevator.fault"
+    ELEVATOR_TRAPPED = "elevator.trapped"
+    ELEVATOR_RECOVERED = "elevator.recovered"
+    ELEVATOR_RECALL = "elevator.recall"
+    #: Fire linkage at the edge: an incident began, one action's result, a guard's reset.
+    LINKAGE_TRIGGERED = "linkage.triggered"
+    LINKAGE_ACTION = "linkage.action"
+    LINKAGE_RESET = "linkage.reset"
     PATROL_CHECKPOINT = "patrol.checkpoint"
+    #: Stored by the cloud in place of an event that broke the contract, under its seq.
+    INGEST_QUARANTINED = "ingest.quarantined"
 
 
-_ALARM_PREFIXES = ("fire.", "door.forced", "elevator.", "uitd.")
+_ALARM_PREFIXES = ("fire.", "door.forced", "elevator.", "uitd.", "linkage.")
+#: Measurements and car positions: telemetry although their family is an alarm family.
+_SAFETY_TELEMETRY = {Kind.FIRE_ANALOG, Kind.ELEVATOR_STATE}
 _ACCESS_PREFIXES = ("access.", "parking.", "gate.", "plate.", "door.", "payment.")
-_KEEP_ALWAYS = {Kind.BUFFER_DROPPED, Kind.DEVICE_OFFLINE, Kind.DEVICE_ONLINE}
+#: Telemetry by name but never dropped under the disk budget: someone must act on them.
+_KEEP_ALWAYS = {Kind.BUFFER_DROPPED, Kind.DEVICE_OFFLINE, Kind.DEVICE_ONLINE,
+                Kind.CAMERA_DEGRADED, Kind.CAMERA_RECOVERED}
 
 
 def priority_for(kind: str) -> Priority:
     """Default priority of an event kind; money and access events are never telemetry."""
+    if kind == Kind.PLATE_EVIDENCE or kind in _SAFETY_TELEMETRY:
+        return Priority.TELEMETRY
     if kind.startswith(_ALARM_PREFIXES):
         return Priority.ALARM
     if kind.startswith(_ACCESS_PREFIXES) or kind in _KEEP_ALWAYS:

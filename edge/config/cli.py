@@ -10,8 +10,8 @@ import sys
 from collections import Counter
 from pathlib import Path
 
+from contract.problems import ConfigError
 from edge.config.loader import load_site
-from edge.config.problems import ConfigError
 
 
 def validate_main(path: str, profiles_dir: str | None = None) -> int:
@@ -35,4 +35,21 @@ def validate_main(path: str, profiles_dir: str | None = None) -> int:
     print(f"OK {site_path.name}: 站点 / site {config.site.id} ({config.site.name}), "
           f"{len(config.buses)} 条总线 / buses, {len(config.devices)} 台设备 / devices")
     print(f"  {listed}")
+    if config.parking is not None:
+        p = config.parking
+        print(f"  停车 / parking: {len(p.lots)} 个车场 / lots, {len(p.lanes)} 条车道 / lanes, "
+              f"{len(p.cameras)} 台摄像机 / cameras, {len(p.gates)} 个道闸 / gates, "
+              f"http :{p.http_port}")
+    if config.fire is not None:
+        f = config.fire
+        print(f"  消防 / fire: {len(f.uitds)} 台用户信息传输装置 / UITDs, tcp :{f.port}")
+    if config.elevators:
+        buildings = sorted({e.building for e in config.elevators})
+        print(f"  电梯 / elevators: {len(config.elevators)} 部 / cars in "
+              f"{len(buildings)} 栋 / buildings ({', '.join(buildings)})")
+    rules = config.linkage_rules
+    if rules is not None or config.fire is not None:
+        text = (f"{len(rules)} 条规则 / rules" if rules is not None
+                else "默认规则（火警 → 开门、抬杆、电梯迫降）/ default rules")
+        print(f"  联动 / linkage: {text}")
     return 0

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from contract.problems import Pos, bi
 from drivers.modbus.model import Profile
-from edge.config.problems import Pos, bi
 from edge.config.schema import INVALID, Ctx, RecordValue, suggest
 
 
@@ -81,6 +81,111 @@ def _deadband(ctx: Ctx, device: RecordValue, profile: Profile) -> None:
                        "remove this line: billing values are always sent"))
 
 
+def _ref(ctx: Ctx, item: RecordValue, key: str, known: list[str], what: tuple[str, str]) -> None:
+    """item[key] must name one of ``known`` (an id defined elsewhere in the file)."""
+    if key not in item or item[key] in known:
+        return
+    close = suggest(item[key], known)
+    ctx.add(item.pos(key),
+            bi(f'{what[0]} "{item[key]}" 未定义', f'{what[1]} "{item[key]}" is not defined'),
+            bi(f'是否应为 "{close}"?', f'did you mean "{close}"?') if close else
+            bi(f"已定义：{', '.join(known) or '无'}", f"defined: {', '.join(known) or 'none'}"))
+
+
+def _parking(ctx: Ctx, parking: RecordValue, buses: list[RecordValue],
+             devices: list[RecordValue]) -> None:
+    lots, cameras = _items(parking, "lots"), _items(parking, "cameras")
+    gates, lanes = _items(parking, "gates"), _items(parking, "lanes")
+    for items, what in ((lots, ("车场 id", "lot id")), (cameras, ("摄像机 id", "camera id")),
+                        (gates, ("道闸 id", "gate id")), (lanes, ("车道 id", "lane id"))):
+        _unique(ctx, items, "id", what)
+    _unique(ctx, cameras, "address", ("摄像机地址", "camera address"))
+    _unique(ctx, lanes, "camera", ("车道摄像机", "lane camera"))
+    _unique(ctx, lanes, "gate", ("车道道闸", "lane gate"))
+    lot_ids = [x["id"] for x in lots if "id" in x]
+    cam_ids = [x["id"] for x in cameras if "id" in x]
+    gate_ids = [x["id"] for x in gates if "id" in x]
+    bus_ids = [b["id"] for b in buses if "id" in b]
+    for lane in lanes:
+        _ref(ctx, lane, "lot", lot_ids, ("车场", "lot"))
+        _ref(ctx, lane, "camera", cam_ids, ("摄像机", "camera"))
+        _ref(ctx, lane, "gate", gate_ids, ("道闸", "gate"))
+    meter_units = {(d.get("bus"), d.get("address")) for d in devices}
+    for gate in gates:
+        if gate.get("via") == "camera_relay":
+            _ref(ctx, gate, "camera", cam_ids, ("摄像机", "camera"))
+        elif gate.get("via") == "modbus":
+            _ref(ctx, gate, "bus", bus_ids, ("总线", "bus"))
+            if (gate.get("bus"), gate.get("address")) in meter_units:
+                ctx.add(gate.pos("address"),
+                        bi(f"道闸继电器地址 {gate['address']} 与同一总线上的电表重复",
+                           f"gate relay address {gate['address']} is also a meter's on this bus"),
+                        bi("改为一个未使用的地址", "change it to an address not used yet"))
+
+
+def _safety(ctx: Ctx, raw: RecordValue, buses: list[RecordValue],
+            devices: list[RecordValue]) -> None:
+    """Fire panels, elevators and linkage rules: ids, addresses and references."""
+    fire = raw.get("fire")
+    if isinstance(fire, RecordValue):
+        uitds = _items(fire, "uitds")
+        _unique(ctx, uitds, "id", ("报警传输装置 id", "UITD id"))
+        _unique(ctx, uitds, "address", ("报警传输装置地址", "UITD address"))
+    elevators = _items(raw, "elevators")
+    _unique(ctx, elevators, "id", ("电梯 id", "elevator id"))
+    bus_ids = [b["id"] for b in buses if "id" in b]
+    taken = {(d.get("bus"), d.get("address")) for d in devices}
+    parking = raw.get("parking")
+    gate_ids: list[str] = []
+    if isinstance(parking, RecordValue):
+        gates = _items(parking, "gates")
+        gate_ids = [g["id"] for g in gates if "id" in g]
+        taken |= {(g.get("bus"), g.get("address")) for g in gates if g.get("via") == "modbus"}
+    device_ids = {d.get("id") for d in devices}
+    seen: set[tuple[Any, Any]] = set()
+    for elev in elevators:
+        _ref(ctx, elev, "bus", bus_ids, ("总线", "bus"))
+        if elev.get("id") in device_ids:
+            ctx.add(elev.pos("id"), bi(f"电梯 id {elev['id']} 与电表 id 重复",
+                                       f"elevator id {elev['id']} is also a meter's id"),
+                    bi("改为唯一的 id", "choose an id no other device uses"))
+        unit = (elev.get("bus"), elev.get("address"))
+        if unit in taken or unit in seen:
+            ctx.add(elev.pos("address"),
+                    bi(f"电梯地址 {elev.get('address')} 在总线 {elev.get('bus')} 上已被占用",
+                       f"address {elev.get('address')} is already used on bus {elev.get('bus')}"),
+                    bi("改为一个未使用的地址", "change it to an address not used yet"))
+        seen.add(unit)
+    linkage = raw.get("linkage")
+    if isinstance(linkage, RecordValue):
+        rules = _items(linkage, "rules")
+        _unique(ctx, rules, "id", ("联动规则 id", "linkage rule id"))
+        for rule in rules:
+            node = rule.get("gates")
+            for i, gid in enumerate(node if isinstance(node, list) else []):
+                if isinstance(gid, str) and gid not in gate_ids:
+                    close = suggest(gid, gate_ids)
+                    ctx.add(rule.pos("gates"),
+                            bi(f"gates[{i + 1}] 引用了未声明的道闸 {gid}",
+                               f"gates[{i + 1}] names an undeclared gate {gid}"),
+                            bi(f'是否应为 "{close}"?' if close else "在 parking.gates 中声明它",
+                               f'did you mean "{close}"?' if close
+                               else "declare it under parking.gates"))
+    ports: dict[int, str] = {}
+    edge = raw.get("edge")
+    for owner, section, key in (("edge.health_port", edge, "health_port"),
+                                ("parking.http_port", parking, "http_port"),
+                                ("fire.port", fire, "port")):
+        if isinstance(section, RecordValue) and isinstance(section.get(key), int):
+            port = section[key]
+            if port in ports:
+                ctx.add(section.pos(key),
+                        bi(f"{owner} 与 {ports[port]} 使用同一端口 {port}",
+                           f"{owner} uses port {port} like {ports[port]}"),
+                        bi("改为不同的端口", "choose a different port"))
+            ports[port] = owner
+
+
 def cross_check(raw: RecordValue, profiles: dict[str, Profile | None], known: list[str],
                 ctx: Ctx) -> None:
     """Check the site as a whole; `profiles` maps referenced ids found on disk (None: broken)."""
@@ -90,6 +195,10 @@ def cross_check(raw: RecordValue, profiles: dict[str, Profile | None], known: li
     _unique(ctx, devices, "address", ("Modbus 地址", "Modbus address"), group="bus")
     _bus_ports(ctx, buses)
     bus_ids = [b["id"] for b in buses if "id" in b]
+    parking = raw.get("parking")
+    if isinstance(parking, RecordValue):
+        _parking(ctx, parking, buses, devices)
+    _safety(ctx, raw, buses, devices)
     for device in devices:
         if "bus" in device and device["bus"] not in bus_ids:
             close = suggest(device["bus"], bus_ids)

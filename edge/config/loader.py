@@ -9,16 +9,33 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from contract.problems import ConfigError, Problem, bi
+from contract.yamlpos import read_yaml
+from drivers.elevator.model import ElevatorConfig, ElevatorProfile
+from drivers.elevator.profile import Problem as ElevatorProblem
+from drivers.elevator.profile import check_profile as check_elevator_profile
+from drivers.fire.model import FireConfig, UitdConfig, ZoneLocation
 from drivers.modbus.model import Bus, MeterDevice, Profile, RtuBus, TcpBus
 from edge.config.crosscheck import cross_check
-from edge.config.model import CloudLink, EdgeSettings, SiteConfig, SiteInfo
-from edge.config.problems import ConfigError, Problem, bi
+from edge.config.model import (
+    CameraConfig,
+    CloudLink,
+    EdgeSettings,
+    GateConfig,
+    LaneConfig,
+    LotConfig,
+    ParkingConfig,
+    SiteConfig,
+    SiteInfo,
+)
 from edge.config.profiles import check_profile, profile_ids
-from edge.config.schema import INVALID, Ctx, RecordValue
+from edge.config.schema import INVALID, Ctx, RecordValue, suggest
 from edge.config.site_schema import SITE
-from edge.config.yamlpos import read_yaml
+from edge.linkage.model import LinkageRule
 
 PROFILES_ENV = "COURTYARD_PROFILES_DIR"
+ELEVATORS_DIR = "elevators"
+"""Elevator profiles live beside the meter profiles: ``configs/elevators``."""
 _REL = Path("configs") / "profiles"
 
 
@@ -46,7 +63,90 @@ def _device(raw: RecordValue, profile: Profile) -> MeterDevice:
     return MeterDevice(profile=profile, deadband=dict(raw.get("deadband", {})), **fields)
 
 
-def _build(path: Path, raw: RecordValue, profiles: dict[str, Profile | None]) -> SiteConfig:
+def _parking(path: Path, raw: RecordValue | None) -> ParkingConfig | None:
+    if raw is None:
+        return None
+    dataset = raw.get("dataset")
+    ds = Path(dataset).expanduser() if dataset else None
+    if ds is not None and not ds.is_absolute():
+        ds = (path.parent / ds).resolve()
+    return ParkingConfig(
+        http_port=raw["http_port"], http_host=raw.get("http_host", "0.0.0.0"), dataset=ds,
+        lots=tuple(LotConfig(**dict(x)) for x in raw.get("lots", [])),
+        cameras=tuple(CameraConfig(**dict(x)) for x in raw.get("cameras", [])),
+        gates=tuple(GateConfig(**dict(x)) for x in raw.get("gates", [])),
+        lanes=tuple(LaneConfig(**dict(x)) for x in raw.get("lanes", [])))
+
+
+def _fire(raw: RecordValue | None) -> FireConfig | None:
+    if raw is None:
+        return None
+    uitds = []
+    for u in raw.get("uitds", []):
+        fields = dict(u)
+        fields["peers"] = tuple(fields.get("peers", ()))
+        fields["locations"] = tuple(ZoneLocation(**dict(x)) for x in fields.get("locations", ()))
+        uitds.append(UitdConfig(**fields))
+    return FireConfig(port=raw["port"], host=raw.get("host", "0.0.0.0"),
+                      centre_address=raw.get("centre_address", 0), uitds=tuple(uitds))
+
+
+def _elevators(raw: list[RecordValue], buses: dict[str, Bus]) -> tuple[ElevatorConfig, ...]:
+    out = []
+    for e in raw:
+        fields = dict(e)
+        fields["bus"] = buses[fields["bus"]]
+        out.append(ElevatorConfig(**fields))
+    return tuple(out)
+
+
+def _linkage(raw: RecordValue | None) -> tuple[LinkageRule, ...] | None:
+    if raw is None or "rules" not in raw:
+        return None
+    rules = []
+    for r in raw["rules"]:
+        fields = dict(r)
+        gates = tuple(fields.pop("gates", ()))
+        raise_gates = fields.pop("raise_gates", True)
+        for key in ("on", "buildings"):
+            if key in fields:
+                fields[key] = tuple(fields[key])
+        rules.append(LinkageRule(raise_gates=(gates or "all") if raise_gates else (), **fields))
+    return tuple(rules)
+
+
+def _elevator_profiles(raw: RecordValue, pdir: Path, ctx: Ctx) -> dict[str, ElevatorProfile]:
+    """Check the elevator profiles the site uses (``configs/elevators/<id>.yaml``)."""
+    edir = pdir.parent / ELEVATORS_DIR
+    out: dict[str, ElevatorProfile] = {}
+    for elev in raw.get("elevators", []):
+        if not isinstance(elev, RecordValue) or "profile" not in elev:
+            continue
+        pid = elev["profile"]
+        if pid in out:
+            continue
+        file = edir / f"{pid}.yaml"
+        if not file.is_file():
+            known = sorted(f.stem for f in edir.glob("*.yaml")) if edir.is_dir() else []
+            close = suggest(pid, known)
+            ctx.add(elev.pos("profile"), bi(f"电梯型号 {pid} 不存在（{edir}）",
+                                            f"no elevator profile {pid} in {edir}"),
+                    bi(f'是否应为 "{close}"?' if close else f"可选：{', '.join(known) or '无'}",
+                       f'did you mean "{close}"?' if close
+                       else f"known: {', '.join(known) or 'none'}"))
+            continue
+        problems: list[ElevatorProblem] = []
+        profile = check_elevator_profile(file, problems)
+        for pr in problems:
+            ctx.problems.append(Problem(pr.file, pr.line, 1 if pr.line > 0 else 0, pr.what,
+                                        pr.fix))
+        if profile is not None:
+            out[pid] = profile
+    return out
+
+
+def _build(path: Path, raw: RecordValue, profiles: dict[str, Profile | None],
+           elevator_profiles: dict[str, ElevatorProfile]) -> SiteConfig:
     edge = dict(raw["edge"])
     data_dir = Path(edge.pop("data_dir")).expanduser()
     edge["data_dir"] = data_dir if data_dir.is_absolute() else Path.cwd() / data_dir
@@ -55,10 +155,16 @@ def _build(path: Path, raw: RecordValue, profiles: dict[str, Profile | None]) ->
         profile = profiles[d["profile"]]
         assert profile is not None  # a broken profile is a problem, so we never get here
         devices.append(_device(d, profile))
-    return SiteConfig(path=path, site=SiteInfo(**raw["site"]), cloud=CloudLink(**raw["cloud"]),
-                      edge=EdgeSettings(**edge),
-                      buses=tuple(_bus(b) for b in raw.get("buses", [])),
-                      devices=tuple(devices))
+    cloud = dict(raw["cloud"])
+    cloud["http_url"] = str(cloud.get("http_url") or "").rstrip("/") or None
+    buses = tuple(_bus(b) for b in raw.get("buses", []))
+    return SiteConfig(path=path, site=SiteInfo(**raw["site"]), cloud=CloudLink(**cloud),
+                      edge=EdgeSettings(**edge), buses=buses,
+                      devices=tuple(devices), parking=_parking(path, raw.get("parking")),
+                      fire=_fire(raw.get("fire")),
+                      elevators=_elevators(raw.get("elevators", []), {b.id: b for b in buses}),
+                      linkage_rules=_linkage(raw.get("linkage")),
+                      elevator_profiles=elevator_profiles)
 
 
 def load_site(path: Path, profiles_dir: Path | None = None) -> SiteConfig:
@@ -83,8 +189,9 @@ def load_site(path: Path, profiles_dir: Path | None = None) -> SiteConfig:
     for pid in sorted({d["profile"] for d in devices if d.get("profile") in known}):
         profiles[pid] = check_profile(pdir / f"{pid}.yaml", ctx)
     cross_check(raw, profiles, known, ctx)
+    elevator_profiles = _elevator_profiles(raw, pdir, ctx)
     if ctx.problems:
         site_file = str(path)
         ctx.problems.sort(key=lambda p: (p.file != site_file, p.file, p.line, p.col))
         raise ConfigError(ctx.problems)
-    return _build(path, raw, profiles)
+    return _build(path, raw, profiles, elevator_profiles)

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from drivers.elevator.model import ElevatorConfig, ElevatorProfile
+from drivers.fire.model import FireConfig
 from drivers.modbus.model import Bus, MeterDevice
+from edge.linkage.model import LinkageRule
 
 
 @dataclass(frozen=True, slots=True)
@@ -20,6 +24,9 @@ class CloudLink:
     mqtt_url: str
     username: str
     password: str = field(repr=False, default="")
+    #: The console's base URL (``http(s)://host[:port]``, no trailing slash) the edge pulls
+    #: datasets from after a ``down/sync``; None: the edge only uses what it has.
+    http_url: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -32,6 +39,66 @@ class EdgeSettings:
 
 
 @dataclass(frozen=True, slots=True)
+class LotConfig:
+    id: str
+    capacity: int
+    name: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class CameraConfig:
+    id: str
+    vendor: str  # vzenith | hikvision
+    address: str
+
+
+@dataclass(frozen=True, slots=True)
+class GateConfig:
+    """A barrier: opened by its camera's relay (no feedback) or by a Modbus relay board."""
+
+    id: str
+    via: str  # camera_relay | modbus
+    camera: str | None = None
+    relay_io: int = 0
+    bus: str | None = None
+    address: int = 1
+    open_coil: int = 0
+    close_coil: int = 1
+    stop_coil: int | None = None
+    open_limit_input: int | None = None
+    closed_limit_input: int | None = None
+    loop_input: int | None = None
+    pulse_ms: int = 500
+    confirm_timeout: float = 6.0
+    auto_close: float = 3.0
+
+
+@dataclass(frozen=True, slots=True)
+class LaneConfig:
+    id: str
+    lot: str
+    direction: str  # in | out
+    camera: str
+    gate: str | None = None
+    match: str = "ocr"
+    temporary: bool = True
+    #: Minutes after an exit opens during which a read of the same plate only re-opens.
+    reread_minutes: float = 5.0
+
+
+@dataclass(frozen=True, slots=True)
+class ParkingConfig:
+    http_port: int
+    lots: tuple[LotConfig, ...]
+    cameras: tuple[CameraConfig, ...]
+    gates: tuple[GateConfig, ...]
+    lanes: tuple[LaneConfig, ...]
+    http_host: str = "0.0.0.0"
+    #: A local dataset file (JSON or YAML) used until the cloud pushes one.
+    dataset: Path | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class SiteConfig:
     path: Path
     site: SiteInfo
@@ -39,3 +106,10 @@ class SiteConfig:
     edge: EdgeSettings
     buses: tuple[Bus, ...]
     devices: tuple[MeterDevice, ...]
+    parking: ParkingConfig | None = None
+    fire: FireConfig | None = None
+    elevators: tuple[ElevatorConfig, ...] = ()
+    #: None: the default rules (a fire alarm anywhere → everything) when there is a fire panel.
+    linkage_rules: tuple[LinkageRule, ...] | None = None
+    #: The elevator profiles the site uses, by id (checked when the site was loaded).
+    elevator_profiles: Mapping[str, ElevatorProfile] = field(default_factory=dict)

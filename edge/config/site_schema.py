@@ -11,6 +11,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from edge.config.schema import (
+    Bool,
     Field,
     Float,
     Int,
@@ -52,6 +53,30 @@ def check_mqtt_url(url: Any) -> Bad:
         return ("须以 mqtt:// 或 mqtts:// 开头", "must start with mqtt:// or mqtts://", *fix)
     if not parts.hostname or port is None or port == 0:
         return ("缺少主机或端口", "needs a host and a port", *fix)
+    return None
+
+
+def check_http_url(url: Any) -> Bad:
+    """The console's base URL for dataset pulls: scheme, host and port only, because the edge
+    appends the API path itself and a path or credentials here would be silently wrong."""
+    if url == "":
+        return None  # `http_url: ${COURTYARD_CONSOLE_URL:-}` left unset: no pulls
+    fix = ("写成 http(s)://主机[:端口]，如 http://127.0.0.1:8080",
+           "write http(s)://HOST[:PORT], e.g. http://127.0.0.1:8080")
+    try:
+        parts = urlsplit(url)
+        port = parts.port
+    except ValueError:
+        return ("端口无效", "has an invalid port", *fix)
+    if parts.scheme not in ("http", "https"):
+        return ("须以 http:// 或 https:// 开头", "must start with http:// or https://", *fix)
+    if not parts.hostname or port == 0:
+        return ("缺少主机", "needs a host", *fix)
+    if parts.username is not None or parts.password is not None:
+        return ("不能包含用户名或密码（使用 username/password）",
+                "must not carry a user or password (username/password are used)", *fix)
+    if parts.path not in ("", "/") or parts.query or parts.fragment:
+        return ("只能包含协议、主机和端口", "must be only scheme, host and port", *fix)
     return None
 
 
@@ -98,6 +123,128 @@ DEVICE = Record(fields={
     "simulate": Field(SIMULATE, required=False),
 })
 
+_COIL = Field(Int(lo=0, hi=65535), required=False)
+
+LOT = Record(fields={
+    "id": Field(_ID, example="id: lot-main"),
+    "name": Field(Str(), required=False),
+    "capacity": Field(Int(lo=1, hi=100_000), example="capacity: 120"),
+})
+
+CAMERA = Record(fields={
+    "id": Field(_ID, example="id: cam-in-1"),
+    "vendor": Field(OneOf(choices=("vzenith", "hikvision"))),
+    "address": Field(Str(zh="摄像机 IP 地址", en="the camera's IP address"),
+                     example="address: 192.168.1.64"),
+})
+
+CAMERA_RELAY_GATE = Record(fields={
+    "id": Field(_ID, example="id: gate-in-1"),
+    "via": Field(OneOf(choices=("camera_relay",))),
+    "camera": Field(_ID, example="camera: cam-in-1"),
+    "relay_io": Field(Int(lo=0, hi=3), required=False),
+})
+
+MODBUS_GATE = Record(fields={
+    "id": Field(_ID, example="id: gate-out-1"),
+    "via": Field(OneOf(choices=("modbus",))),
+    "bus": Field(_ID, example="bus: tcp1"),
+    "address": Field(Int(lo=1, hi=247), example="address: 10"),
+    "open_coil": Field(Int(lo=0, hi=65535), example="open_coil: 0"),
+    "close_coil": Field(Int(lo=0, hi=65535), example="close_coil: 1"),
+    "stop_coil": _COIL,
+    "open_limit_input": _COIL,
+    "closed_limit_input": _COIL,
+    "loop_input": _COIL,
+    "pulse_ms": Field(Int(lo=50, hi=5000), required=False),
+    "confirm_timeout": Field(Float(gt=0), required=False),
+    "auto_close": Field(Float(ge=0), required=False),
+})
+
+LANE = Record(fields={
+    "id": Field(_ID, example="id: lane-in-1"),
+    "lot": Field(_ID, example="lot: lot-main"),
+    "direction": Field(OneOf(choices=("in", "out"))),
+    "camera": Field(_ID, example="camera: cam-in-1"),
+    "gate": Field(_ID, required=False),
+    "match": Field(OneOf(choices=("exact", "ocr", "lenient")), required=False),
+    "temporary": Field(Bool(), required=False),
+    "reread_minutes": Field(Float(ge=0), required=False),
+})
+
+PARKING = Record(fields={
+    "http_host": Field(Str(), required=False),
+    "http_port": Field(Int(lo=1, hi=65535), example="http_port: 8088"),
+    "dataset": Field(Str(zh="数据集文件路径", en="a dataset file path"), required=False),
+    "lots": Field(ListOf(item=LOT), example="lots: [{id: lot-main, capacity: 120}]"),
+    "cameras": Field(ListOf(item=CAMERA)),
+    "gates": Field(ListOf(item=Tagged(tag="via", variants={"camera_relay": CAMERA_RELAY_GATE,
+                                                          "modbus": MODBUS_GATE})),
+                   required=False),
+    "lanes": Field(ListOf(item=LANE)),
+})
+
+_BUILDING = Str(zh="楼栋（如 1 或 A座）", en="a building (e.g. 1 or A)")
+
+ZONE_LOCATION = Record(fields={
+    "building": Field(_BUILDING, example='building: "1"'),
+    "floor": Field(Str(), required=False),
+    "area": Field(Str(), required=False),
+    "system_type": Field(Int(lo=0, hi=255), required=False),
+    "system_address": Field(Int(lo=0, hi=255), required=False),
+    "zone": Field(Int(lo=0, hi=65535), required=False),
+})
+
+UITD = Record(fields={
+    "id": Field(_ID, example="id: uitd-1"),
+    "address": Field(Int(lo=0, hi=2**48 - 1), example="address: 889"),
+    "building": Field(_BUILDING, required=False),
+    "peers": Field(ListOf(item=Str(zh="IP 地址", en="an IP address")), required=False),
+    "checksum": Field(OneOf(choices=("sum", "sum_from_command", "xor")), required=False),
+    "serial_order": Field(OneOf(choices=("little", "big")), required=False),
+    "heartbeat_timeout": Field(Float(gt=0), required=False),
+    "clock_sync_interval": Field(Float(gt=0), required=False),
+    "locations": Field(ListOf(item=ZONE_LOCATION), required=False),
+})
+
+FIRE = Record(fields={
+    "host": Field(Str(), required=False),
+    "port": Field(Int(lo=1, hi=65535), example="port: 9001"),
+    "centre_address": Field(Int(lo=0, hi=2**48 - 1), required=False),
+    "uitds": Field(ListOf(item=UITD), example="uitds: [{id: uitd-1, address: 889}]"),
+})
+
+ELEVATOR = Record(fields={
+    "id": Field(_ID, example="id: elev-1-a"),
+    "name": Field(Str(), required=False),
+    "building": Field(_BUILDING, example='building: "1"'),
+    "bus": Field(_ID, example="bus: tcp-elev"),
+    "address": Field(Int(lo=1, hi=247), example="address: 1"),
+    "profile": Field(Str(zh="电梯型号标识", en="an elevator profile id"),
+                     example="profile: generic_gbt24476"),
+    "poll_interval": Field(Float(gt=0), required=False),
+    "trapped_after": Field(Float(gt=0), required=False),
+    "main_landing": Field(Int(lo=-10, hi=200), required=False),
+})
+
+LINKAGE_RULE = Record(fields={
+    "id": Field(_ID, example="id: fire-any"),
+    "on": Field(ListOf(item=OneOf(choices=("fire.alarm", "fire.started", "fire.supervisory"))),
+                required=False),
+    "buildings": Field(ListOf(item=_BUILDING), required=False),
+    "unlock_doors": Field(Bool(), required=False),
+    "raise_gates": Field(Bool(), required=False),
+    "gates": Field(ListOf(item=_ID), required=False),
+    "recall_elevators": Field(Bool(), required=False),
+    "alarm": Field(Bool(), required=False),
+    "include_test_mode": Field(Bool(), required=False),
+    "reset_on_panel_reset": Field(Bool(), required=False),
+})
+
+LINKAGE = Record(fields={
+    "rules": Field(ListOf(item=LINKAGE_RULE), required=False),
+})
+
 SITE = Record(fields={
     "site": Field(Record(fields={
         "id": Field(Str(zh="标识（小写字母、数字、_ -，最长 63）",
@@ -110,6 +257,8 @@ SITE = Record(fields={
         "mqtt_url": Field(Str(extra=check_mqtt_url), example="mqtt_url: mqtt://127.0.0.1:1883"),
         "username": Field(Str(), example="username: demo"),
         "password": Field(Str(empty_ok=True), required=False),
+        # The console's base URL; the edge pulls datasets from it (DESIGN §2, down/sync).
+        "http_url": Field(Str(empty_ok=True, extra=check_http_url), required=False),
     }), example="cloud: {mqtt_url: mqtt://127.0.0.1:1883, username: demo}"),
     "edge": Field(Record(fields={
         "data_dir": Field(Str(zh="目录路径", en="a directory path"),
@@ -123,4 +272,8 @@ SITE = Record(fields={
                                                            "modbus_rtu": RTU_BUS})),
                    required=False),
     "devices": Field(ListOf(item=DEVICE), required=False),
+    "parking": Field(PARKING, required=False),
+    "fire": Field(FIRE, required=False),
+    "elevators": Field(ListOf(item=ELEVATOR), required=False),
+    "linkage": Field(LINKAGE, required=False),
 })

@@ -46,8 +46,28 @@ def test_demo_site_validates_clean(monkeypatch: pytest.MonkeyPatch) -> None:
     assert config.cloud.mqtt_url == "mqtt://127.0.0.1:18830"
     assert config.cloud.password == "demo-secret"
     assert config.edge.health_port == 19100
-    assert [type(b) for b in config.buses] == [TcpBus, RtuBus]
+    assert [type(b) for b in config.buses] == [TcpBus, RtuBus, TcpBus, TcpBus]
     assert len(config.devices) == 6
+    fire = config.fire
+    assert fire is not None and fire.port == 9001 and fire.centre_address == 88888
+    (uitd,) = fire.uitds
+    assert (uitd.id, uitd.address, uitd.checksum, uitd.peers) == (
+        "uitd-1", 889, "sum", ("127.0.0.1",))
+    assert [(z.zone, z.building, z.floor) for z in uitd.locations][:2] == [
+        (10, "1", "3"), (12, "1", "1")]
+    assert [(e.id, e.building, e.bus.id, e.address) for e in config.elevators] == [
+        ("elev-1-a", "1", "tcp-elev", 1), ("elev-2-a", "2", "tcp-elev", 2)]
+    assert set(config.elevator_profiles) == {"generic_gbt24476"}
+    assert config.linkage_rules is not None
+    (rule,) = config.linkage_rules
+    assert (rule.on, rule.raise_gates, rule.recall_elevators) == (("fire.alarm",), "all", True)
+    parking = config.parking
+    assert parking is not None and parking.http_port == 18088
+    assert [(lane.id, lane.direction, lane.gate) for lane in parking.lanes] == [
+        ("lane-in-1", "in", "gate-in-1"), ("lane-out-1", "out", "gate-out-1")]
+    assert {g.id: g.via for g in parking.gates} == {"gate-in-1": "camera_relay",
+                                                    "gate-out-1": "modbus"}
+    assert parking.dataset is not None and parking.dataset.name == "demo-dataset.yaml"
     first = config.devices[0]
     assert (first.id, first.bus, first.address, first.unit) == ("meter-1-101", "tcp1", 1, "1-101")
     assert first.profile.id == "eastron_sdm120" and first.deadband == {"voltage": 1.0}
@@ -239,3 +259,57 @@ def test_broken_profile_used_by_the_site_is_reported_in_its_own_file(
 def test_site_file_that_is_a_list_is_refused(write_site: WriteSite) -> None:
     problem = _one(write_site("- site\n- cloud\n"))
     assert (problem.line, problem.col) == (1, 1) and "should be a mapping" in problem.what
+
+
+PARKING = """\
+parking:
+  http_port: 8088
+  lots:
+    - {id: lot-a, capacity: 50}
+  cameras:
+    - {id: cam-1, vendor: vzenith, address: 10.0.0.64}
+    - {id: cam-2, vendor: hikvisoin, address: 10.0.0.64}
+  gates:
+    - {id: gate-1, via: camera_relay, camera: cam-9}
+    - {id: gate-2, via: modbus, bus: tcp1, address: 1, open_coil: 0, close_coil: 1}
+  lanes:
+    - {id: lane-1, lot: lot-b, direction: in, camera: cam-1, gate: gate-1}
+    - {id: lane-2, lot: lot-a, direction: out, camera: cam-1, gate: gate-2, match: fuzzy}
+"""
+
+
+def test_parking_mistakes_are_each_pinned_with_a_fix(write_site: WriteSite) -> None:
+    text = BASE_SITE + PARKING
+    problems = _problems(write_site(text))
+    by_line: dict[int, list[str]] = {}
+    for p in problems:
+        by_line.setdefault(p.line, []).append(p.what)
+    assert len(problems) == 7, "\n".join(map(str, problems))
+    assert any('"hikvision"' in p.fix for p in problems)  # vendor typo: did you mean
+    def on(needle: str, what: str) -> bool:
+        return any(what in w for w in by_line[line_of(text, needle)])
+
+    assert on("id: cam-2", "camera address 10.0.0.64 repeats")
+    assert on("id: gate-1", 'camera "cam-9" is not defined')
+    assert on("id: gate-2", "also a meter's on this bus")
+    assert on("id: lane-1", 'lot "lot-b" is not defined')
+    assert on("id: lane-2", "lane camera cam-1 repeats")
+    assert on("id: lane-2", '"match"')
+
+
+def test_parking_section_builds_lanes_gates_and_the_dataset_path(write_site: WriteSite) -> None:
+    text = BASE_SITE + PARKING.replace("hikvisoin", "hikvision").replace(
+        "address: 10.0.0.64}\n    - {id: cam-2", "address: 10.0.0.65}\n    - {id: cam-2", 1
+    ).replace("camera: cam-9", "camera: cam-1").replace("address: 1, open_coil", "address: 9, "
+              "open_coil").replace("lot: lot-b", "lot: lot-a").replace(
+        "camera: cam-1, gate: gate-2, match: fuzzy", "camera: cam-2, gate: gate-2, match: exact"
+    ) + "  dataset: parking.yaml\n"
+    path = write_site(text)
+    config = load_site(path, FIXTURE_PROFILES)
+    assert config.parking is not None
+    assert config.parking.dataset == path.parent / "parking.yaml"
+    gate = {g.id: g for g in config.parking.gates}["gate-2"]
+    assert (gate.bus, gate.address, gate.confirm_timeout, gate.loop_input) == ("tcp1", 9, 6.0,
+                                                                                None)
+    assert [(ln.id, ln.match, ln.temporary) for ln in config.parking.lanes] == [
+        ("lane-1", "ocr", True), ("lane-2", "exact", True)]

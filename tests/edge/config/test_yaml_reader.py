@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
+from contract.yamlpos import YMap, YScalar, YSeq, parse_yaml, read_yaml
 from edge.config import ConfigError
-from edge.config.yamlpos import YMap, YScalar, YSeq, parse_yaml, read_yaml
 from tests.edge.config.conftest import DATA
 
 

@@ -2,6 +2,8 @@
 
 Installers fix files from the terminal, so every problem carries its position and a fix, and
 loading collects all of them before failing: one run shows everything to correct.
+It lives in ``contract`` (with ``contract.yamlpos``) because the edge's site files and the
+console's rule and plan files are checked the same way, and neither side may import the other.
 """
 
 from __future__ import annotations
