@@ -1,0 +1,143 @@
+"""Fire panels, elevators and fire linkage at the edge, as one part of the edge process.
+
+Why one part: linkage must see every fire event the moment it is durable, and it acts on the
+gates (parking), the elevators and the doors. Wrapping the outbox's ``emit`` here (store first,
+then ``Linkage.notice``) keeps that ordering in one place: an alarm that linkage acted on is
+always in the outbox, whether or not the cloud is reachable.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable, Iterator, Mapping
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import structlog
+from aiohttp import web
+
+from contract import Clock, NewEvent
+from drivers.base import DriverStats, Emit
+from drivers.elevator.driver import ElevatorDriver
+from drivers.fire.server import FireServer
+from edge.config.model import SiteConfig
+from edge.linkage.doors import NoDoors
+from edge.linkage.engine import Linkage
+from edge.linkage.http import linkage_routes
+from edge.linkage.model import default_rules
+from edge.supervisor import Supervisor
+
+log = structlog.get_logger("edge.safety")
+
+LINKAGE_STATE_FILE = "linkage.json"
+
+
+class _LiveGates(Mapping[str, Any]):
+    """The parking gates as they are now (parking builds them when it starts)."""
+
+    def __init__(self, source: Callable[[], Mapping[str, Any]]) -> None:
+        self._source = source
+
+    def __getitem__(self, key: str) -> Any:
+        return self._source()[key]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._source())
+
+    def __len__(self) -> int:
+        return len(self._source())
+
+
+class SafetyService:
+    """Builds the fire receiver, one supervised driver per elevator and the linkage engine."""
+
+    def __init__(self, config: SiteConfig, emit: Emit, clock: Clock, *,
+                 gates: Callable[[], Mapping[str, Any]] | None = None,
+                 supervisor_backoff: tuple[float, float] = (1.0, 60.0)) -> None:
+        self.config = config
+        self._store = emit
+        self._clock = clock
+        self._log = log.bind(site=config.site.id)
+        self.stats = DriverStats()
+        self.elevators: dict[str, ElevatorDriver] = {}
+        for e in config.elevators:
+            self.elevators[e.id] = ElevatorDriver(
+                e, config.elevator_profiles[e.profile], self.emit, clock, DriverStats(),
+                self._log.bind(device=e.id))
+        self.linkage: Linkage | None = None
+        rules = config.linkage_rules
+        if rules is None and config.fire is not None:
+            rules = tuple(default_rules())
+        if rules:
+            self.linkage = Linkage(
+                rules, gates=_LiveGates(gates or dict), elevators=self.elevators,
+                doors=NoDoors(), emit=emit, clock=clock, site=config.site.id,
+                state_file=Path(config.edge.data_dir) / LINKAGE_STATE_FILE)
+        self.fire: FireServer | None = None
+        if config.fire is not None:
+            self.fire = FireServer(config.fire, self.emit, clock,
+                                   ZoneInfo(config.site.timezone), config.site.id, self.stats)
+        initial, cap = supervisor_backoff
+        self._supervisor = Supervisor(clock, initial_backoff=initial, max_backoff=cap,
+                                      site=config.site.id)
+        for eid, driver in self.elevators.items():
+            self._supervisor.add(f"elevator:{eid}", self._elevator_factory(eid, driver))
+
+    @property
+    def enabled(self) -> bool:
+        return self.fire is not None or bool(self.elevators) or self.linkage is not None
+
+    async def emit(self, event: NewEvent) -> None:
+        """Durable first, then linkage: what linkage acts on is always on record."""
+        await self._store(event)
+        if self.linkage is not None:
+            self.linkage.notice(event)
+
+    def _elevator_factory(self, eid: str, first: ElevatorDriver) -> Callable[[], Any]:
+        drivers = iter([first])
+
+        async def run_driver() -> None:
+            driver = next(drivers, None)
+            if driver is None:  # a restart: a fresh driver with a fresh connection
+                old = self.elevators[eid]
+                driver = ElevatorDriver(old.config, old.profile, self.emit, self._clock,
+                                        old.stats, self._log.bind(device=eid))
+                self.elevators[eid] = driver
+            await driver.run()
+        return run_driver
+
+    def routes(self) -> list[web.RouteDef]:
+        """``GET /linkage`` and ``POST /linkage/reset`` for the edge's local HTTP."""
+        return linkage_routes(self.linkage) if self.linkage is not None else []
+
+    def status(self) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        if self.fire is not None:
+            out["fire"] = self.fire.status()
+        if self.elevators:
+            out["elevators"] = {eid: _elevator_status(d) for eid, d in self.elevators.items()}
+        if self.linkage is not None:
+            out["linkage"] = self.linkage.status()
+        return out
+
+    async def run(self) -> None:
+        """Until cancelled: the fire receiver, the elevators and linkage."""
+        async with asyncio.TaskGroup() as tg:
+            if self.linkage is not None:
+                tg.create_task(self.linkage.run(), name="linkage")
+            if self.fire is not None:
+                tg.create_task(self.fire.run(), name="fire")
+            if self.elevators:
+                tg.create_task(self._supervisor.run(), name="elevators")
+            self._log.info("安防联动已启动 / safety ready",
+                           fire_port=self.config.fire.port if self.config.fire else None,
+                           elevators=sorted(self.elevators),
+                           linkage=self.linkage is not None)
+            await asyncio.Event().wait()
+
+
+def _elevator_status(driver: ElevatorDriver) -> dict[str, Any]:
+    s = driver.state
+    return {"online": driver.online, "building": driver.config.building,
+            "state": s.as_dict() if hasattr(s, "as_dict") else repr(s)}

@@ -1,0 +1,46 @@
+"""A real Chromium driven through Playwright (Debian's ``/usr/bin/chromium``).
+
+``scripts/bootstrap.sh --test`` installs both; ``playwright install`` (which downloads its own
+browser build) is never used. Locally a missing browser skips these tests with the reason; in
+CI (``CI=true``) it fails them, like every other missing service.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import pytest
+
+from tests.support.services import need
+
+if TYPE_CHECKING:
+    from playwright.async_api import Browser
+
+CHROMIUM = Path(os.environ.get("COURTYARD_CHROMIUM", "/usr/bin/chromium"))
+INSTALL_HINT = "scripts/bootstrap.sh --test installs it"
+
+
+@pytest.fixture
+def chromium() -> Path:
+    """Debian's Chromium, or skip (fail in CI) saying how to install it."""
+    need(CHROMIUM.is_file(), f"Chromium at {CHROMIUM} ({INSTALL_HINT}: apt-get install chromium)")
+    return CHROMIUM
+
+
+@pytest.fixture
+async def browser(chromium: Path) -> AsyncIterator[Browser]:
+    try:
+        from playwright.async_api import async_playwright
+    except ImportError:
+        need(False, f"Python package playwright ({INSTALL_HINT})")
+        raise
+    async with async_playwright() as p:
+        browser = await p.chromium.launch(executable_path=str(chromium),
+                                          args=["--no-sandbox", "--disable-gpu"])
+        try:
+            yield browser
+        finally:
+            await browser.close()
