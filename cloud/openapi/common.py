@@ -1,17 +1,11 @@
-"""The OpenAPI 3.1 description of the console's HTTP API, kept beside the routes.
+"""Shared pieces of the OpenAPI document: helpers, the core schemas and paths.
 
-Written by hand rather than generated so descriptions say what integrators need (cursor rules,
-time zones, decimals as strings); a test checks every registered route appears here, so the
-document cannot silently fall behind the code.
+Each resource adds its own schemas and paths in its module (``cloud.openapi.parking`` …).
 """
 
 from __future__ import annotations
 
 from typing import Any
-
-from aiohttp import web
-
-from cloud.api.respond import json_ok
 
 API_VERSION = "1.0.0"
 
@@ -130,6 +124,30 @@ PATHS: dict[str, Any] = {
     "/": {"get": {
         "summary": "控制台首页 / console front page (HTML)",
         "responses": {"200": {"description": "HTML", "content": {"text/html": {}}}}}},
+    "/guard": {"get": {
+        "summary": "值班告警屏 / guard board (HTML; ?site=&tz=)",
+        "responses": {"200": {"description": "HTML", "content": {"text/html": {}}}}}},
+    "/guard/": {"get": {
+        "summary": "值班告警屏 / guard board (HTML)",
+        "responses": {"200": {"description": "HTML", "content": {"text/html": {}}}}}},
+    "/guard/static/{name}": {"get": {
+        "summary": "告警屏的脚本与样式 / the guard board's scripts and styles",
+        "parameters": [{"name": "name", "in": "path", "required": True,
+                        "schema": {"type": "string"}}],
+        "responses": {"200": {"description": "JavaScript or CSS"},
+                      "404": {"description": "不存在 / no such asset"}}}},
+    "/workorders/tech": {"get": {
+        "summary": "技工工单列表 / a technician's work orders (HTML; ?tech=<id>)",
+        "responses": {"200": {"description": "HTML", "content": {"text/html": {}}}}}},
+    "/workorders/board": {"get": {
+        "summary": "主管工单看板 / the supervisor's work-order board (HTML; ?site=)",
+        "responses": {"200": {"description": "HTML", "content": {"text/html": {}}}}}},
+    "/workorders/static/{name}": {"get": {
+        "summary": "工单页面的脚本与样式 / the work-order pages' scripts and styles",
+        "parameters": [{"name": "name", "in": "path", "required": True,
+                        "schema": {"type": "string"}}],
+        "responses": {"200": {"description": "JavaScript or CSS"},
+                      "404": {"description": "不存在 / no such asset"}}}},
     "/healthz": {"get": {
         "summary": "健康检查 / health: database, broker and ingest",
         "responses": {"200": _ok("Health", "一切正常 / all parts working"),
@@ -182,20 +200,3 @@ PATHS: dict[str, Any] = {
                       "404": _err("设备或站点不存在 / unknown device or site"),
                       "409": _err("设备标识不唯一 / device id used by several sites")}}},
 }
-
-
-def document() -> dict[str, Any]:
-    return {
-        "openapi": "3.1.0",
-        "info": {"title": "Courtyard 智慧社区控制台 API / console API", "version": API_VERSION,
-                 "description": "时间以 UTC 存储与传输，并附站点当地时间；"
-                                "金额与读数为十进制字符串。 / Times are UTC with the site's local "
-                                "time beside them; "
-                                "meter values are decimal strings."},
-        "paths": PATHS,
-        "components": {"schemas": SCHEMAS},
-    }
-
-
-async def openapi_json(request: web.Request) -> web.Response:
-    return json_ok(document())
