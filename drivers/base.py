@@ -6,10 +6,12 @@ once the event is durable, so a driver that awaits it cannot run ahead of storag
 
 from __future__ import annotations
 
+import asyncio
 import math
 import re
 from collections import deque
 from collections.abc import Awaitable, Callable
+from typing import Any
 
 from contract import NewEvent
 
@@ -70,3 +72,91 @@ class DriverStats:
 
     def p99(self) -> float | None:
         return self.quantile(0.99)
+
+
+_Item = tuple[NewEvent, "asyncio.Future[None] | None"]
+
+
+class OrderedEmitter:
+    """A device's events handed to ``Emit`` one at a time, in the order they happened.
+
+    Why: a driver's poll loop must not wait on the outbox (``post``), while a command must
+    not report success before its record is durable (``store``) — and both kinds must reach
+    the outbox in order. ``run`` drains the queue until cancelled; ``flush`` gives what is
+    left a bounded time at stop, so a stuck outbox never holds up shutdown.
+    """
+
+    def __init__(self, emit: Emit, stats: DriverStats, log: Any, *,
+                 stopping: Callable[[], Exception] = lambda: RuntimeError("停止中 / stopping"),
+                 flush_s: float = 2.0) -> None:
+        self._emit = emit
+        self._stats = stats
+        self._log = log
+        self._stopping = stopping
+        self._flush_s = flush_s
+        self._queue: asyncio.Queue[_Item] = asyncio.Queue()
+        self.running = False
+
+    def post(self, event: NewEvent) -> None:
+        """Queue ``event`` without waiting for storage."""
+        self._queue.put_nowait((event, None))
+
+    async def store(self, event: NewEvent) -> None:
+        """Return once ``event`` is durable, after everything queued before it."""
+        if self.running:
+            done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+            self._queue.put_nowait((event, done))
+            await done
+            return
+        while not self._queue.empty():
+            await self._emit_one(*self._queue.get_nowait())
+        await self._emit(event)
+        self._stats.inc("events_emitted")
+
+    async def run(self) -> None:
+        """Hand queued events to ``emit`` in order until cancelled."""
+        self.running = True
+        current: _Item | None = None
+        try:
+            while True:
+                current = await self._queue.get()
+                await self._emit_one(*current)
+                current = None
+        finally:
+            self.running = False
+            if current is not None and current[1] is not None and not current[1].done():
+                current[1].set_exception(self._stopping())
+
+    async def flush(self) -> None:
+        """At stop: store what is queued within ``flush_s``; fail the waiters of the rest."""
+        if self._queue.empty():
+            return
+        try:
+            async with asyncio.timeout(self._flush_s):
+                while not self._queue.empty():
+                    await self._emit_one(*self._queue.get_nowait())
+        except TimeoutError:
+            pass
+        if not self._queue.empty():
+            self._log.warning("events not stored at stop", count=self._queue.qsize())
+        while not self._queue.empty():
+            _, done = self._queue.get_nowait()
+            if done is not None and not done.done():
+                done.set_exception(self._stopping())
+
+    async def _emit_one(self, event: NewEvent, done: asyncio.Future[None] | None) -> None:
+        try:
+            await self._emit(event)
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            self._stats.inc("emit_failures")
+            if done is not None:
+                if not done.done():
+                    done.set_exception(exc)
+                return
+            self._log.exception("emit failed; event lost", kind=event.kind)
+        else:
+            self._stats.inc("events_emitted")
+            if done is not None and not done.done():
+                done.set_result(None)

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
 import structlog
@@ -134,7 +135,8 @@ class BusLink:
         self._drop_client()
         client = self._make_client()
         try:
-            ok = await asyncio.wait_for(client.connect(), max(2 * self.bus.timeout, 1.0))
+            async with asyncio.timeout(max(2 * self.bus.timeout, 1.0)):
+                ok = await client.connect()
         except (TimeoutError, OSError, ModbusException) as exc:
             ok, why = False, f"{type(exc).__name__}: {exc}"
         else:
@@ -169,29 +171,75 @@ class BusLink:
 
         ``wait_s`` is the reply timeout (default: the bus's).
         """
+        def call(c: AsyncModbusTcpClient | AsyncModbusSerialClient) -> Awaitable[Any]:
+            read = c.read_holding_registers if function_code == 3 else c.read_input_registers
+            return read(address, count=count, device_id=unit)
+
+        reply = await self._send(call, wait_s)
+        registers = list(getattr(reply, "registers", None) or [])
+        if len(registers) != count:
+            raise GarbageReply(f"asked for {count} registers, got {len(registers)}")
+        return registers
+
+    async def write_register(self, address: int, value: int, unit: int,
+                             wait_s: float | None = None) -> None:
+        """FC 6: set one holding register of ``unit``; the unit must echo what it was told.
+
+        Same rules as :meth:`read` (one request at a time, our own reply timeout, the RTU
+        silent interval, failures as NoReply / ExceptionReply / GarbageReply / BusDown). Never
+        retried here: only the caller knows whether writing twice is harmless.
+        """
+        if not 0 <= value <= 0xFFFF:
+            raise ValueError(f"register value {value} does not fit 16 bits")
+        reply = await self._send(
+            lambda c: c.write_register(address, value, device_id=unit), wait_s)
+        echoed = list(getattr(reply, "registers", None) or [])
+        if getattr(reply, "address", None) != address or echoed[:1] != [value]:
+            raise GarbageReply(f"write of register {address:#06x} echoed "
+                               f"{getattr(reply, 'address', None)}={echoed[:1]}")
+
+    async def write_registers(self, address: int, values: Sequence[int], unit: int,
+                              wait_s: float | None = None) -> None:
+        """FC 16: set ``values`` from ``address`` on; the reply must name the same range."""
+        words = list(values)
+        if not 1 <= len(words) <= 123 or any(not 0 <= v <= 0xFFFF for v in words):
+            raise ValueError("1..123 values of 16 bits each")
+        reply = await self._send(
+            lambda c: c.write_registers(address, words, device_id=unit), wait_s)
+        if getattr(reply, "address", None) != address or getattr(reply, "count", None) != \
+                len(words):
+            raise GarbageReply(f"write of {len(words)} registers at {address:#06x} answered "
+                               f"for {getattr(reply, 'count', None)} at "
+                               f"{getattr(reply, 'address', None)}")
+
+    async def _send(self, request: Callable[[AsyncModbusTcpClient | AsyncModbusSerialClient],
+                                            Awaitable[Any]],
+                    wait_s: float | None) -> Any:
+        """The one way onto the wire: one request at a time, the RTU silent interval, our own
+        reply timeout, failures mapped to NoReply / ExceptionReply / GarbageReply / BusDown;
+        returns the (non-error) reply PDU."""
         async with self._lock:
             client = await self._ensure_connected()
             wait = self._quiet_until - self._clock.monotonic()
             if wait > 0:
                 await asyncio.sleep(wait)
             try:
-                return await self._transact(client, function_code, address, count, unit,
-                                            wait_s or self.bus.timeout)
+                return await self._send_once(client, request, wait_s or self.bus.timeout)
             finally:
                 self._quiet_until = self._clock.monotonic() + self._gap
 
-    async def _transact(self, client: AsyncModbusTcpClient | AsyncModbusSerialClient,
-                        function_code: int, address: int, count: int, unit: int,
-                        wait_s: float) -> list[int]:
+    async def _send_once(self, client: AsyncModbusTcpClient | AsyncModbusSerialClient,
+                         request: Callable[[AsyncModbusTcpClient | AsyncModbusSerialClient],
+                                           Awaitable[Any]],
+                         wait_s: float) -> Any:
         ctx = client.ctx
         # Keep pymodbus from closing the shared connection because one unit id is silent.
         ctx.count_until_disconnect = ctx.max_until_disconnect
-        call = (client.read_holding_registers if function_code == 3
-                else client.read_input_registers)
         self._stats.inc("requests")
         self._rx_bytes = 0
         try:
-            reply = await asyncio.wait_for(call(address, count=count, device_id=unit), wait_s)
+            async with asyncio.timeout(wait_s):  # not wait_for: it can swallow a cancel (3.11)
+                reply = await request(client)
         except TimeoutError:
             if self._rx_bytes:
                 self._answered()
@@ -220,10 +268,7 @@ class BusLink:
         if reply.isError():
             code = int(getattr(reply, "exception_code", 0))
             raise ExceptionReply(f"exception code {code}", code)
-        registers = list(getattr(reply, "registers", None) or [])
-        if len(registers) != count:
-            raise GarbageReply(f"asked for {count} registers, got {len(registers)}")
-        return registers
+        return reply
 
     def _answered(self) -> None:
         self._no_replies = 0

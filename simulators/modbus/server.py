@@ -18,14 +18,12 @@ from typing import Any
 from pymodbus.constants import ExcCodes
 from pymodbus.datastore import ModbusServerContext
 from pymodbus.exceptions import NoSuchIdException
-from pymodbus.framer import FramerType
-from pymodbus.pdu import ExceptionResponse
 from pymodbus.server import ModbusSerialServer, ModbusTcpServer
-from pymodbus.server.requesthandler import ServerRequestHandler
 
 from simulators.modbus.encode import crc16_modbus
 from simulators.modbus.meter import SimMeter
 from simulators.modbus.profile import ILLEGAL_FUNCTION
+from simulators.modbus.serving import serve
 
 log = logging.getLogger(__name__)
 
@@ -33,7 +31,7 @@ _READ_FCS = (3, 4)
 _WRITE_FCS = (6, 16)
 
 
-class _BusContext(ModbusServerContext):
+class MeterBusContext(ModbusServerContext):
     """pymodbus datastore hook: every request for a unit id is answered by its SimMeter.
 
     The base initialiser is not called on purpose: it wants pymodbus's own (deprecated) data
@@ -88,40 +86,6 @@ class _BusContext(ModbusServerContext):
             return ExcCodes(ILLEGAL_FUNCTION)
         rc = meter_or_exc.write_registers(address, [int(v) for v in values])
         return None if rc is None else ExcCodes(rc)
-
-
-class _RequestHandler(ServerRequestHandler):
-    """Answers the request it was started for, even if another arrives while a unit is slow.
-
-    pymodbus's handler reads the connection's *latest* request again after the datastore
-    await; with a ``slow`` unit and a client that gave up and asked another unit, the late
-    reply would carry the wrong unit id. A real late meter answers with its own id.
-    """
-
-    async def handle_request(self) -> None:
-        pdu, addr = self.last_pdu, self.last_addr
-        if pdu is None:
-            return
-        try:
-            response = await pdu.datastore_update(self.server.context, pdu.dev_id)
-        except NoSuchIdException:
-            return  # a silent unit: the client times out, as on a real line
-        except Exception:
-            log.exception("simulated unit %d failed to answer", pdu.dev_id)
-            response = ExceptionResponse(pdu.function_code, ExcCodes.DEVICE_FAILURE)
-        response.transaction_id = pdu.transaction_id
-        response.dev_id = pdu.dev_id
-        self.server_send(response, addr)
-
-
-class _TcpServer(ModbusTcpServer):
-    def callback_new_connection(self) -> _RequestHandler:
-        return _RequestHandler(self, self.trace_packet, self.trace_pdu, self.trace_connect)
-
-
-class _SerialServer(ModbusSerialServer):
-    def callback_new_connection(self) -> _RequestHandler:
-        return _RequestHandler(self, self.trace_packet, self.trace_pdu, self.trace_connect)
 
 
 class MeterBusSimulator:
@@ -193,19 +157,9 @@ class MeterBusSimulator:
     async def start(self) -> None:
         if self._server is not None:
             raise RuntimeError("already started")
-        context = _BusContext(self.meters)
-        server: ModbusTcpServer | ModbusSerialServer
-        if self.tcp is not None:
-            server = _TcpServer(context, framer=FramerType.SOCKET, address=self.tcp,
-                                     ignore_missing_devices=True,
-                                     trace_packet=self._trace_packet)
-        else:
-            server = _SerialServer(context, framer=FramerType.RTU,
-                                        port=self.serial_port or "", baudrate=self.baudrate,
-                                        ignore_missing_devices=True,
-                                        trace_packet=self._trace_packet)
-        await server.serve_forever(background=True)
-        self._server = server
+        self._server = await serve(MeterBusContext(self.meters), tcp=self.tcp,
+                                   serial_port=self.serial_port, baudrate=self.baudrate,
+                                   trace_packet=self._trace_packet)
         log.info("modbus simulator serving %s", self.describe())
 
     async def stop(self) -> None:
