@@ -1,4 +1,4 @@
-"""Run benchmarks: `python -m benchmarks [outbox|e2e|poll ...] [--quick]` (default: all)."""
+"""Run benchmarks: `python -m benchmarks [NAME ...] [--quick]` (default: all; see BENCHES)."""
 
 from __future__ import annotations
 
@@ -12,6 +12,8 @@ BENCHES = {
     "outbox": "benchmarks.bench_outbox",
     "e2e": "benchmarks.bench_e2e",
     "poll": "benchmarks.bench_poll",
+    "parking": "benchmarks.bench_parking",
+    "fire": "benchmarks.bench_fire",
 }
 
 

@@ -25,13 +25,15 @@ from tests.support.services import free_port, fresh_pg_database, own_mosquitto, 
 SITE = "bench"
 
 
-async def _produce(box: AsyncOutbox, rate: float, seconds: float, start: int) -> int:
-    """Append ``rate`` events/s for ``seconds`` in 50 ms batches, as many drivers would."""
+async def _produce(box: AsyncOutbox, rate: float, seconds: float, start: int,
+                   stop: asyncio.Event | None = None) -> int:
+    """Append ``rate`` events/s for ``seconds`` (or until ``stop`` is set) in 50 ms batches,
+    as many drivers would."""
     tick = 0.05
     per_tick = int(rate * tick)
     n = 0
     t0 = time.monotonic()
-    while time.monotonic() - t0 < seconds:
+    while time.monotonic() - t0 < seconds and not (stop and stop.is_set()):
         await box.append_many([reading(start + n + i) for i in range(per_tick)])
         n += per_tick
         delay = t0 + (n / rate) - time.monotonic()
@@ -63,13 +65,15 @@ async def _bench(fig: Figures, broker: str, tmp: Path, sustain_s: float, backlog
         t0 = time.monotonic()
         produced = await _produce(box, rate, sustain_s, 0)
         produce_s = time.monotonic() - t0
+        acked_during = await box.acked() - acked0
         lag_at_end = await box.depth()
         await _wait_drained(box, 600)
         total_s = time.monotonic() - t0
         acked = await box.acked() - acked0
         fig.add(f"offered live load for {sustain_s:.0f} s", f"{produced / produce_s:,.0f} ev/s")
-        fig.add("delivered and acked (incl. catch-up)", f"{acked / total_s:,.0f} ev/s",
+        fig.add("acked while the load ran", f"{acked_during / produce_s:,.0f} ev/s",
                 "≥ 10,000 ev/s")
+        fig.add("delivered and acked (incl. catch-up)", f"{acked / total_s:,.0f} ev/s")
         fig.add("backlog when the load stopped", f"{lag_at_end:,} events")
         task.cancel()
         with contextlib.suppress(asyncio.CancelledError):
@@ -81,15 +85,22 @@ async def _bench(fig: Figures, broker: str, tmp: Path, sustain_s: float, backlog
             await box.append_many([reading(produced + i + k) for k in range(5000)])
         fill_s = time.monotonic() - t_fill
         fig.add(f"backlog written to the outbox ({backlog:,})", f"{backlog / fill_s:,.0f} ev/s")
+        backlog_end = await box.high_water()
         uplink = Uplink(settings, box, SystemClock())
         t0 = time.monotonic()
         task = asyncio.create_task(uplink.run())
-        live = asyncio.create_task(_produce(box, 1000, 30, produced + backlog))
-        drain_s = await _wait_drained(box, 3600)
+        stop = asyncio.Event()
+        live = asyncio.create_task(_produce(box, 1000, 3600, produced + backlog, stop))
+        while await box.acked() < backlog_end:
+            if time.monotonic() - t0 > 3600:
+                raise RuntimeError("backlog not drained within an hour")
+            await asyncio.sleep(0.1)
+        drain_s = time.monotonic() - t0
+        stop.set()
         live_n = await live
         fig.add("backlog drained (with 1,000 ev/s live)",
                 f"{(backlog + live_n) / drain_s:,.0f} ev/s", "≥ 10,000 ev/s")
-        fig.add("  time to drain", f"{time.monotonic() - t0:,.0f} s")
+        fig.add("  time to drain", f"{drain_s:,.1f} s")
         task.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await task

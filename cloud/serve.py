@@ -1,9 +1,15 @@
-"""``courtyard cloud serve``: one process with the database, broker, ingest, telemetry and web.
+"""``courtyard cloud serve``: one process with the database, broker, ingest, dataset sync,
+telemetry and web.
 
 Everything runs under one TaskGroup so a part that dies takes the process down loudly instead
 of leaving a console that looks alive but no longer ingests. Parts start in dependency order
 (broker before ingest, ingest before the web page announces itself) and stop in reverse, so a
-SIGTERM never drops a batch half-way: ingest stops before the broker it acks through.
+SIGTERM never drops a batch half-way: ingest stops before the broker it acks through. The
+sync publisher (``down/sync`` announcements of dataset versions) has its own MQTT connection
+with the ingest worker's credential; it stops after the web, and a version it had no time to
+announce is announced again from the database when it next connects. The alarm escalation
+loop runs beside ingest; the live alarm feed's hub runs with the web app. The event rules
+follow the newest version saved through the API (``cloud.rules.store.run_reload``).
 """
 
 from __future__ import annotations
@@ -11,6 +17,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import os
 import signal
 import socket
 import sys
@@ -22,12 +29,24 @@ from urllib.parse import urlparse
 import structlog
 from aiohttp import web
 
+from cloud.alarms import AlarmPolicyError, policy_from_env, run_escalation
+from cloud.api.alarms import configure_alarms
+from cloud.api.parking import configure_parking
 from cloud.app import create_app
 from cloud.broker import EmbeddedBroker
 from cloud.db import make_engine, migrate, session_factory
+from cloud.db.engine import is_sqlite
 from cloud.ingest import Ingestor
+from cloud.ingest.handlers import default_registry
 from cloud.ingest.worker import IngestWorker
+from cloud.ingest.workorder_handlers import run_workorder_timers
 from cloud.log import configure_logging
+from cloud.maintenance.generator import run_generator
+from cloud.parking.sync import SyncPublisher
+from cloud.rules.evaluate import RuleEngine
+from cloud.rules.load import RulesError, default_rules, load_rules
+from cloud.rules.model import RuleSet
+from cloud.rules.store import run_reload
 from cloud.settings import Settings, SettingsError, ensure_database_dir
 from contract import Clock, SystemClock
 
@@ -79,6 +98,8 @@ async def serve(settings: Settings, ready: asyncio.Event | None = None, *,
     """Run the console until SIGINT/SIGTERM, ``stop`` is set, or the task is cancelled."""
     clock = clock or SystemClock()
     stop = stop or asyncio.Event()
+    alarm_policy = policy_from_env()  # COURTYARD_ALARM_POLICY, else the built-in rules
+    rules = RuleEngine(rules_from_env(), clock)  # COURTYARD_RULES, else configs/rules/default
     ensure_database_dir(settings.database_url)
     await migrate(settings.database_url)
     engine = make_engine(settings.database_url)
@@ -92,10 +113,14 @@ async def serve(settings: Settings, ready: asyncio.Event | None = None, *,
         log.warning("ingest.shared_ignored", reason="the embedded broker has no shared "
                                                     "subscriptions; run one ingest worker")
     worker = IngestWorker(settings.effective_mqtt_url, settings.mqtt_username,
-                          settings.mqtt_password, Ingestor(sessions, clock), clock,
+                          settings.mqtt_password,
+                          Ingestor(sessions, clock, default_registry(alarm_policy, rules)), clock,
                           client_id=(f"courtyard-ingest-{socket.gethostname()}" if shared
                                      else "courtyard-ingest"),
-                          shared=shared)
+                          shared=shared,
+                          store_concurrency=1 if is_sqlite(settings.database_url) else 4)
+    publisher = SyncPublisher(settings.effective_mqtt_url, settings.mqtt_username,
+                              settings.mqtt_password, sessions=sessions)
     exporter: TelemetryExporter | None = None
     if settings.influx_enabled:
         # Imported only when configured: the InfluxDB client is slow to import.
@@ -113,13 +138,18 @@ async def serve(settings: Settings, ready: asyncio.Event | None = None, *,
                         "address": _host_port(settings.effective_mqtt_url)}),
             "ingest": {"ok": worker.connected, "connected": worker.connected,
                        "counters": worker.counters},
+            "sync": publisher.status(),
+            "alarms": {"ok": hub.ready, "listening": hub.ready,
+                       "subscribers": hub.subscribers, "counters": dict(hub.counters)},
         }
         if exporter is not None:
             out["telemetry"] = {"ok": True, "counters": dict(exporter.counters)}
         return out
 
-    runner = web.AppRunner(create_app(settings, sessions, clock, status=status),
-                           access_log=None, handle_signals=False)
+    app = create_app(settings, sessions, clock, status=status)
+    configure_parking(app, settings.site_credentials, publisher)
+    hub = configure_alarms(app)  # the web app runs the live feed's hub
+    runner = web.AppRunner(app, access_log=None, handle_signals=False)
 
     async def web_start() -> None:
         await runner.setup()
@@ -136,8 +166,14 @@ async def serve(settings: Settings, ready: asyncio.Event | None = None, *,
                 _say(f"内置 MQTT 代理 / embedded MQTT broker: {broker.url} "
                      f"(站点 sites: {', '.join(sorted(settings.site_credentials))})")
             tasks.append(tg.create_task(worker.run()))
+            tasks.append(tg.create_task(publisher.run()))
             if exporter is not None:
                 tasks.append(tg.create_task(exporter.run()))
+            tasks.append(tg.create_task(run_escalation(sessions, clock, alarm_policy, hub)))
+            tasks.append(tg.create_task(run_workorder_timers(sessions, clock, rules)))
+            tasks.append(tg.create_task(run_generator(sessions, clock)))
+            # Rules edited through the API (newest stored version) replace the file's.
+            tasks.append(tg.create_task(run_reload(sessions, rules, clock)))
             up = asyncio.Event()
             tasks.append(tg.create_task(_hold(web_start, runner.cleanup, up)))
             await up.wait()
@@ -150,7 +186,7 @@ async def serve(settings: Settings, ready: asyncio.Event | None = None, *,
                 ready.set()
             await stop.wait()
             _say("正在停止 / stopping …")
-            for task in reversed(tasks):  # web, telemetry, ingest, then the broker
+            for task in reversed(tasks):  # web, telemetry, sync, ingest, then the broker
                 task.cancel()
                 await asyncio.wait([task])
     finally:
@@ -159,6 +195,12 @@ async def serve(settings: Settings, ready: asyncio.Event | None = None, *,
             loop.remove_signal_handler(sig)
         await engine.dispose()
     _say("已停止 / stopped")
+
+
+def rules_from_env() -> RuleSet:
+    """``COURTYARD_RULES`` (a rule file or a folder of them), else the shipped defaults."""
+    path = os.environ.get("COURTYARD_RULES")
+    return load_rules(path) if path else default_rules()
 
 
 def main(argv: list[str]) -> int:
@@ -178,6 +220,15 @@ def main(argv: list[str]) -> int:
         asyncio.run(serve(settings))
     except KeyboardInterrupt:
         return 0
+    except AlarmPolicyError as exc:
+        print(f"告警规则文件错误 / alarm policy error: {exc}", file=sys.stderr)
+        return 2
+    except RulesError as exc:
+        for problem in exc.problems:
+            print(problem, file=sys.stderr)
+        print("工单规则有误，控制台未启动（COURTYARD_RULES）/ the work-order rules were refused, "
+              "the console did not start (COURTYARD_RULES)", file=sys.stderr)
+        return 2
     except (OSError, ExceptionGroup) as exc:
         problems = _os_errors(exc)
         if not problems:

@@ -69,6 +69,20 @@ def _sim_site(args: argparse.Namespace) -> int:
         argv += ["--profiles", args.profiles]
     if args.speedup:
         argv += ["--speedup", str(args.speedup)]
+    if args.no_parking_traffic:
+        argv.append("--no-parking-traffic")
+    if args.parking_interval is not None:
+        argv += ["--parking-interval", str(args.parking_interval)]
+    if args.parking_stay is not None:
+        argv += ["--parking-stay", str(args.parking_stay)]
+    if args.fire_scenario:
+        argv += ["--fire-scenario", args.fire_scenario]
+    for elevator in args.trap or ():
+        argv += ["--trap", elevator]
+    if args.trap_after is not None:
+        argv += ["--trap-after", str(args.trap_after)]
+    if args.no_elevator_traffic:
+        argv.append("--no-elevator-traffic")
     return main(argv)
 
 
@@ -76,6 +90,27 @@ def _demo(args: argparse.Namespace) -> int:
     from courtyard.demo import run_demo
 
     return run_demo(Path(args.site), http_port=args.port, speedup=args.speedup)
+
+
+def _tariff_check(args: argparse.Namespace) -> int:
+    from courtyard.tariff_cli import check_main
+
+    return check_main(args.tariff)
+
+
+def _tariff_quote(args: argparse.Namespace) -> int:
+    from courtyard.tariff_cli import QuoteArgs, quote_main
+
+    return quote_main(QuoteArgs(
+        tariff=args.tariff, entry=args.entry, exit=args.exit, plate=args.plate,
+        vehicle_class=args.vehicle_class, new_energy=args.new_energy, paid=args.paid,
+        paid_at=args.paid_at, lost_entry=args.lost_entry))
+
+
+def _rules_check(args: argparse.Namespace) -> int:
+    from courtyard.rules_cli import check_main
+
+    return check_main(args.paths)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -115,7 +150,47 @@ def build_parser() -> argparse.ArgumentParser:
     ss.add_argument("site")
     ss.add_argument("--profiles")
     ss.add_argument("--speedup", type=float, default=None)
+    ss.add_argument("--no-parking-traffic", action="store_true",
+                    help="不模拟进出车辆 / no cars through the parking lanes")
+    ss.add_argument("--parking-interval", type=float, metavar="SECONDS",
+                    help="平均每隔多少秒来一辆车（默认 8）/ mean seconds between cars (default 8)")
+    ss.add_argument("--parking-stay", type=float, metavar="SECONDS",
+                    help="车辆平均停留秒数（默认 30）/ mean seconds a car stays (default 30)")
+    ss.add_argument("--fire-scenario", metavar="NAME",
+                    help="传输装置连接后播放的消防场景，如 fire / fire scenario each UITD plays "
+                         "once connected, e.g. fire")
+    ss.add_argument("--trap", action="append", metavar="ELEVATOR_ID",
+                    help="该电梯稍后困人（可重复）/ this elevator traps a passenger (repeatable)")
+    ss.add_argument("--trap-after", type=float, metavar="SECONDS",
+                    help="困人前的秒数（默认 20）/ seconds before the trap (default 20)")
+    ss.add_argument("--no-elevator-traffic", action="store_true",
+                    help="电梯停在原处不运行 / elevator cars stay where they are")
     ss.set_defaults(func=_sim_site)
+
+    tariff = sub.add_parser("tariff", help="停车收费标准 / parking tariffs").add_subparsers(
+        dest="cmd", required=True)
+    tc = tariff.add_parser("check", help="检查收费标准文件 / validate a tariff file")
+    tc.add_argument("tariff")
+    tc.set_defaults(func=_tariff_check)
+    tq = tariff.add_parser("quote", help="试算一次停车的费用 / compute the fee of one stay")
+    tq.add_argument("tariff")
+    tq.add_argument("--entry", help="入场时间 / entry time, ISO 8601 (no offset: site time)")
+    tq.add_argument("--exit", required=True, help="出场时间 / exit time, ISO 8601")
+    tq.add_argument("--plate", help="车牌，决定车型和新能源 / plate: sets class and new energy")
+    tq.add_argument("--vehicle-class", choices=["small", "large"],
+                    help="车型 / vehicle class (default small)")
+    tq.add_argument("--new-energy", action="store_true", help="新能源车 / new-energy vehicle")
+    tq.add_argument("--paid", help="已付金额（元）/ amount already paid, yuan")
+    tq.add_argument("--paid-at", help="缴费时间 / payment time, ISO 8601")
+    tq.add_argument("--lost-entry", action="store_true",
+                    help="无入场记录 / no entry record")
+    tq.set_defaults(func=_tariff_quote)
+
+    rules = sub.add_parser("rules", help="事件规则 / event rules").add_subparsers(
+        dest="cmd", required=True)
+    rc = rules.add_parser("check", help="检查规则文件或目录 / validate rule files or folders")
+    rc.add_argument("paths", nargs="+", metavar="PATH")
+    rc.set_defaults(func=_rules_check)
 
     d = sub.add_parser("demo", help="一键演示 / cloud + simulators + edge on this machine")
     d.add_argument("--site", default="configs/sites/demo.yaml")

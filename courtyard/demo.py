@@ -1,8 +1,12 @@
-"""`courtyard demo`: the cloud console, the simulated meters and an edge on one machine.
+"""`courtyard demo`: the cloud console, the simulated devices and an edge on one machine.
 
 Each part runs as its own process, exactly as on a real site (the edge box, the field devices
 and the console are separate machines there), so the demo exercises the real wire protocols,
 the real MQTT contract and the real database path. Ctrl-C stops all three cleanly.
+
+When the site has parking, the simulator also drives cars through it (plate cameras, the
+barrier's relay board, payments at the booth API); the demo says where to watch: the edge's
+lane states and the console's ``parking.exit`` events.
 """
 
 from __future__ import annotations
@@ -16,6 +20,8 @@ import time
 from pathlib import Path
 
 import aiohttp
+
+from simulators.siteconfig import SiteError, load_site
 
 _COLOURS = {"cloud": "\033[36m", "sim": "\033[33m", "edge": "\033[32m"}
 _RESET = "\033[0m"
@@ -75,6 +81,33 @@ async def _wait_for(session: aiohttp.ClientSession, url: str, within: float,
     return False
 
 
+def _parking_url(site: Path, env: dict[str, str]) -> str | None:
+    """The edge's parking address (camera pushes, booth API) when the site has parking."""
+    try:
+        parking = load_site(site, env).parking
+    except SiteError:
+        return None
+    return parking.base_url if parking is not None else None
+
+
+def _safety_args(site: Path, env: dict[str, str]) -> list[str]:
+    """A passenger gets trapped in the site's last elevator a minute in, so the guard board
+    (``/guard``) has a live alarm to show; nothing when the site has no elevators."""
+    try:
+        elevators = load_site(site, env).elevators
+    except SiteError:
+        return []
+    return ["--trap", elevators[-1].id, "--trap-after", "60"] if elevators else []
+
+
+def _print_parking(edge_url: str, base: str) -> None:
+    print(f"[demo ] 停车车道 / parking lanes:  {edge_url}/parking/lanes  "
+          "（边缘岗亭接口：车道、场内车辆、待缴费 / the edge's booth API: lanes, cars inside, "
+          "who is waiting to pay）")
+    print(f"[demo ] 出场记录 / exits:          {base}/api/sites/demo/events?kind=parking.exit")
+    print(f"[demo ] 停车费 / charges:          {base}/api/sites/demo/parking/charges")
+
+
 async def _demo(site: Path, data: Path, http_port: int, speedup: float) -> int:
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -88,6 +121,7 @@ async def _demo(site: Path, data: Path, http_port: int, speedup: float) -> int:
     env.setdefault("PYTHONUNBUFFERED", "1")
     env.setdefault("COURTYARD_LOG_JSON", "0")  # the demo is read by a person
     base = f"http://127.0.0.1:{env['COURTYARD_HTTP_PORT']}"
+    parking = _parking_url(site, env)
     procs: list[tuple[str, asyncio.subprocess.Process]] = []
     started = time.monotonic()
     try:
@@ -97,14 +131,16 @@ async def _demo(site: Path, data: Path, http_port: int, speedup: float) -> int:
             if not await _wait_for(session, f"{base}/healthz", 60, stop):
                 print("[demo ] 控制台未能启动 / the console did not come up", file=sys.stderr)
                 return 1
-            print("[demo ] 启动设备模拟器 / starting the simulated meters …")
+            print("[demo ] 启动设备模拟器 / starting the simulated devices …")
             procs.append(("sim", await _start(
-                "sim", ["sim", "site", str(site), "--speedup", str(speedup)], env)))
+                "sim", ["sim", "site", str(site), "--speedup", str(speedup),
+                        *_safety_args(site, env)], env)))
             await asyncio.sleep(2.0)
             print("[demo ] 启动边缘网关 / starting the edge …")
             procs.append(("edge", await _start("edge", ["edge", "run", str(site)], env)))
 
             shown = False
+            exits_shown = parking is None
             while not stop.is_set():
                 if not shown:
                     events = await _get_json(
@@ -115,8 +151,21 @@ async def _demo(site: Path, data: Path, http_port: int, speedup: float) -> int:
                               f"console after {took:.0f} s")
                         print(f"[demo ] 控制台 / console:  {base}/")
                         print(f"[demo ] 接口 / API:        {base}/api/sites/demo/devices")
+                        print(f"[demo ] 值班告警屏 / guard board: {base}/guard  (告警 / alarms: "
+                              f"{base}/api/alarms)")
+                        if parking is not None:
+                            _print_parking(parking, base)
                         print("[demo ] 按 Ctrl-C 停止 / press Ctrl-C to stop\n")
                         shown = True
+                elif not exits_shown:
+                    exits = await _get_json(
+                        session, f"{base}/api/sites/demo/events?kind=parking.exit&limit=1")
+                    if isinstance(exits, dict) and exits.get("events"):
+                        took = time.monotonic() - started
+                        print(f"\n[demo ] 第一条出场记录已到达控制台（{took:.0f} 秒）/ the first "
+                              f"parking exit reached the console after {took:.0f} s: "
+                              f"{base}/api/sites/demo/events?kind=parking.exit\n")
+                        exits_shown = True
                 for name, proc in procs:
                     if proc.returncode is not None:
                         print(f"[demo ] {name} 已退出（{proc.returncode}）/ exited",

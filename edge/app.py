@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import signal
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -22,12 +23,31 @@ from drivers.modbus.model import Bus, MeterDevice
 from edge.config.model import SiteConfig
 from edge.health import BusView, HealthServer
 from edge.outbox import AsyncOutbox
+from edge.parking.service import ParkingService
+from edge.safety import SafetyService
 from edge.supervisor import Supervisor
 from edge.uplink import Uplink, UplinkSettings
 
 log = structlog.get_logger("edge.app")
 
 OUTBOX_FILE = "outbox.db"
+
+
+class _LiveExtras(Mapping[str, Any]):
+    """``/healthz`` additions read when asked (the health server copies them per request), so
+    an operator sees the parking dataset version and the last sync error as they are now."""
+
+    def __init__(self, parts: dict[str, Callable[[], Any]]) -> None:
+        self._parts = parts
+
+    def __getitem__(self, key: str) -> Any:
+        return self._parts[key]()
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._parts)
+
+    def __len__(self) -> int:
+        return len(self._parts)
 
 
 class _BusSlot:
@@ -55,6 +75,8 @@ class EdgeApp:
         self.health: HealthServer | None = None
         self.supervisor: Supervisor | None = None
         self.started = asyncio.Event()
+        self.parking: ParkingService | None = None
+        self.safety: SafetyService | None = None
 
     @property
     def outbox_path(self) -> Path:
@@ -72,16 +94,34 @@ class EdgeApp:
                                         source=f"edge-{cfg.site.id}")
         async with outbox:
             self.outbox = outbox
+            if cfg.parking is not None:  # before the uplink: it takes the dataset notices
+                self.parking = ParkingService(cfg, outbox.emit, self.clock)
             self.uplink = Uplink(UplinkSettings.from_site(cfg, **self._uplink_overrides),
-                                 outbox, self.clock)
+                                 outbox, self.clock,
+                                 on_sync=self.parking.on_sync if self.parking else None)
             views = self._build_buses(outbox)
+            parking = self.parking
+            safety = SafetyService(cfg, outbox.emit, self.clock, gates=self._parking_gates,
+                                   supervisor_backoff=self._backoff)
+            self.safety = safety if safety.enabled else None
+            parts: dict[str, Callable[[], Any]] = {}
+            if parking is not None:
+                parts["parking"] = parking.status
+            if self.safety is not None:
+                parts["safety"] = self.safety.status
             self.health = HealthServer(cfg.site.id, outbox, self.uplink, views,
                                        len(cfg.devices), host=cfg.edge.health_host,
-                                       port=cfg.edge.health_port, clock=self.clock)
+                                       port=cfg.edge.health_port, clock=self.clock,
+                                       extra=_LiveExtras(parts) if parts else None,
+                                       routes=self.safety.routes() if self.safety else ())
             with self._signals():
                 self._announce()
                 await self._run_all()
         self._log.info("边缘网关已停止 / edge stopped")
+
+    def _parking_gates(self) -> Mapping[str, Any]:
+        lanes = self.parking.lanes if self.parking is not None else None
+        return lanes.gates if lanes is not None else {}
 
     def _build_buses(self, outbox: AsyncOutbox) -> dict[str, BusView]:
         cfg = self.config
@@ -90,6 +130,8 @@ class EdgeApp:
         views: dict[str, BusView] = {}
         for bus in cfg.buses:
             devices = [d for d in cfg.devices if d.bus == bus.id]
+            if not devices:  # e.g. a bus that only carries gate relay boards (parking)
+                continue
             stats = DriverStats()
             slot = _BusSlot()
             sup.add(f"bus:{bus.id}", self._driver_factory(bus, devices, stats, slot, outbox))
@@ -111,10 +153,15 @@ class EdgeApp:
             drivers = tg.create_task(self.supervisor.run(), name="drivers")
             uplink = tg.create_task(self.uplink.run(), name="uplink")
             health = tg.create_task(self.health.serve(), name="health")
+            producers = [drivers]
+            if self.parking is not None:
+                producers.append(tg.create_task(self.parking.run(), name="parking"))
+            if self.safety is not None:
+                producers.append(tg.create_task(self.safety.run(), name="safety"))
             self.started.set()
             await self._stop.wait()
             self._log.info("正在停止 / stopping")
-            for task in (drivers, uplink, health):  # in this order: producers first
+            for task in (*producers, uplink, health):  # in this order: producers first
                 task.cancel()
                 await asyncio.wait([task])
 

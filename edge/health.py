@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -44,8 +44,10 @@ class HealthServer:
     def __init__(self, site: str, outbox: AsyncOutbox, uplink: Uplink | None,
                  buses: Mapping[str, BusView], devices_total: int, *,
                  host: str = "127.0.0.1", port: int = 9100, clock: Clock | None = None,
-                 extra: Mapping[str, Any] | None = None) -> None:
+                 extra: Mapping[str, Any] | None = None,
+                 routes: Sequence[web.RouteDef] = ()) -> None:
         self.site = site
+        self._routes = list(routes)
         self.host = host
         self.port = port
         self._outbox = outbox
@@ -114,6 +116,7 @@ class HealthServer:
         app = web.Application()
         app.router.add_get("/healthz", self.healthz)
         app.router.add_get("/metrics", self.metrics)
+        app.add_routes(self._routes)
         return app
 
     async def serve(self) -> None:

@@ -21,6 +21,7 @@ import gzip
 import json
 import random
 import ssl
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlparse
@@ -36,7 +37,7 @@ from contract import (
     decode_ack,
     topics,
 )
-from contract.envelope import ENVELOPE_VERSION
+from contract.envelope import ENVELOPE_VERSION, GZIP_LEVEL
 from edge.config.model import SiteConfig
 from edge.metrics import RateMeter
 from edge.outbox import AsyncOutbox
@@ -45,6 +46,26 @@ from edge.outbox.store import Outbox
 log = structlog.get_logger("edge.uplink")
 
 _NET_ERRORS = (aiomqtt.MqttError, TimeoutError, OSError)
+
+OnSync = Callable[[str, int], None]
+"""Called with (dataset, version) for each well-formed ``down/sync``. It must not block: the
+receive loop also carries the acks, so the pull itself happens elsewhere (edge.parking.sync)."""
+
+
+def decode_sync(payload: bytes) -> tuple[str, int]:
+    """``{"dataset": "parking", "version": 7}`` (other keys ignored) → ("parking", 7)."""
+    try:
+        doc = json.loads(payload)
+    except (ValueError, UnicodeDecodeError):
+        raise ContractError("sync", "not JSON") from None
+    if not isinstance(doc, dict):
+        raise ContractError("sync", "must be a JSON object")
+    dataset, version = doc.get("dataset"), doc.get("version")
+    if not isinstance(dataset, str) or not dataset or len(dataset) > 64:
+        raise ContractError("sync.dataset", "must be a non-empty name")
+    if not isinstance(version, int) or isinstance(version, bool) or version < 0:
+        raise ContractError("sync.version", "must be an integer ≥ 0")
+    return dataset, version
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,6 +87,10 @@ class UplinkSettings:
     #: Batches published and not yet PUBACKed; more keep the link busy while the broker and
     #: the cloud work (the cloud stores batches that queued up together in one transaction).
     batches_in_flight: int = 8
+    #: Events published since the ack last advanced before sending pauses: a cloud that is
+    #: down or stuck gets this much, not the whole backlog again on every resend, and the
+    #: broker's queue for the cloud (Mosquitto keeps 1,000 messages by default) never overflows.
+    max_unacked_events: int = 50_000
 
     @classmethod
     def from_site(cls, cfg: SiteConfig, **overrides: Any) -> UplinkSettings:
@@ -139,7 +164,8 @@ class Uplink:
     """Runs until cancelled, reconnecting with backoff; read ``connected``/``counters``."""
 
     def __init__(self, settings: UplinkSettings, outbox: AsyncOutbox,
-                 clock: Clock | None = None, rate: RateMeter | None = None) -> None:
+                 clock: Clock | None = None, rate: RateMeter | None = None, *,
+                 on_sync: OnSync | None = None) -> None:
         u = urlparse(settings.mqtt_url)
         if u.scheme not in ("mqtt", "mqtts", "tcp"):
             raise ValueError(f"cloud.mqtt_url: unsupported scheme {u.scheme!r} (mqtt, mqtts)")
@@ -156,7 +182,9 @@ class Uplink:
         self._wake = outbox.subscribe()
         self._acked = 0
         self._sent_upto = 0
+        self._since_progress = 0
         self._last_progress = self._clock.monotonic()
+        self.on_sync = on_sync
 
     # -- connection ------------------------------------------------------------------------
 
@@ -235,19 +263,34 @@ class Uplink:
                 self._malformed(topic, payload, str(exc))
                 return
             await self._apply_ack(upto)
-        elif name in ("sync", "cmd"):
-            if name == "sync":
-                self.counters.sync_messages += 1
-            else:
-                self.counters.cmd_messages += 1
+        elif name == "sync":
+            self.counters.sync_messages += 1
+            if not payload:  # an empty retained message only clears the retained notice
+                return
+            try:
+                dataset, version = decode_sync(payload)
+            except ContractError as exc:
+                self._malformed(topic, payload, str(exc))
+                return
+            if self.on_sync is None:
+                self._log.info("数据集更新通知无人处理 / dataset notice not handled here",
+                               dataset=dataset, version=version)
+                return
+            try:
+                self.on_sync(dataset, version)
+            except Exception:  # a bug in the handler must not end the session
+                self._log.exception("数据集更新通知处理失败 / dataset notice handler failed",
+                                    dataset=dataset, version=version)
+        elif name == "cmd":
+            self.counters.cmd_messages += 1
             self._log.info("downlink message not handled yet", topic=topic, bytes=len(payload))
         else:
             self._malformed(topic, payload, "unknown downlink topic")
 
     def _malformed(self, topic: str, payload: bytes, reason: str) -> None:
         self.counters.downlink_malformed += 1
-        self._log.warning("malformed downlink dropped", topic=topic, reason=reason,
-                          payload=payload[:120].decode("utf-8", "replace"))
+        self._log.warning("下行消息格式错误，已丢弃 / malformed downlink dropped", topic=topic,
+                          reason=reason, payload=payload[:120].decode("utf-8", "replace"))
 
     async def _apply_ack(self, upto: int) -> None:
         self.counters.acks += 1
@@ -255,6 +298,7 @@ class Uplink:
         if acked > self._acked:
             self._acked = acked
             self._last_progress = self._clock.monotonic()
+            self._since_progress = 0
             self._wake.set()
         self._log.debug("ack applied", upto=upto, deleted=deleted)
 
@@ -268,12 +312,15 @@ class Uplink:
                              self._clock)
         self._sent_upto = self._acked
         self._last_progress = self._clock.monotonic()
+        self._since_progress = 0
         inflight: set[asyncio.Task[None]] = set()
         try:
             while True:
                 _reap(inflight)
                 self._wake.clear()
-                out = await box.read(lambda b: self._take(b, state, bucket))
+                window_full = self._since_progress >= self.s.max_unacked_events
+                out = (None if window_full
+                       else await box.read(lambda b: self._take(b, state, bucket)))
                 if out is not None:
                     while len(inflight) >= max(1, self.s.batches_in_flight):
                         await asyncio.wait(inflight, return_when=asyncio.FIRST_COMPLETED)
@@ -281,6 +328,7 @@ class Uplink:
                     if self._sent_upto <= self._acked:
                         self._last_progress = self._clock.monotonic()
                     self._sent_upto = max(self._sent_upto, out.last_seq)
+                    self._since_progress += out.events
                     inflight.add(asyncio.create_task(self._publish(client, out)))
                     continue
                 now = self._clock.monotonic()
@@ -291,11 +339,12 @@ class Uplink:
                                       acked=self._acked, sent_upto=self._sent_upto)
                     state.reset(await box.high_water())
                     self._last_progress = now
+                    self._since_progress = 0
                     continue
                 timeout: float | None = None
                 if outstanding:
                     timeout = self.s.ack_timeout - (now - self._last_progress)
-                if state.replay_more:
+                if state.replay_more and not window_full:
                     refill = bucket.seconds_until(min(self.s.batch_size, bucket.capacity))
                     timeout = refill if timeout is None else min(timeout, refill)
                 if inflight:  # notice a failed publish without waiting for the next event
@@ -347,7 +396,10 @@ class Uplink:
             return None
         gaps = box.gaps()
         raw = encode_wire_batch(self.s.site, [w for _, w in batch], gaps)
-        payload = gzip.compress(raw, compresslevel=5) if len(raw) > self.s.gzip_above else raw
+        if len(raw) > self.s.gzip_above:
+            payload = gzip.compress(raw, compresslevel=GZIP_LEVEL)
+        else:
+            payload = raw
         return _Outgoing(payload=payload, events=len(batch), first_seq=batch[0][0],
                          last_seq=max(seq for seq, _ in batch), gaps=len(gaps))
 

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Install what Courtyard needs on a fresh Debian machine (Python ≥ 3.11 already there).
 #   scripts/bootstrap.sh          → Python deps + socat (enough for `make demo`)
-#   scripts/bootstrap.sh --test   → also Mosquitto, PostgreSQL, VictoriaMetrics (for `make test`)
+#   scripts/bootstrap.sh --test   → also Mosquitto, PostgreSQL, VictoriaMetrics, Chromium and
+#                                   Playwright (for `make test`; the guard board's browser test)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -29,6 +30,9 @@ pkgs=(socat)
 python3 -m venv --help >/dev/null 2>&1 && python3 -c 'import ensurepip' 2>/dev/null || pkgs+=(python3-venv)
 if [ $want_test = 1 ]; then
   pkgs+=(mosquitto mosquitto-clients postgresql postgresql-client victoria-metrics)
+  # Debian's own Chromium, driven by pip Playwright: `playwright install` downloads a browser
+  # build of its own, which these machines cannot fetch, so it is never run.
+  pkgs+=(chromium)
 fi
 apt_install "${pkgs[@]}"
 
@@ -36,10 +40,12 @@ if [ ! -x .venv/bin/python ]; then
   echo "==> 创建虚拟环境 / creating .venv"
   python3 -m venv .venv
 fi
+extras=dev
 stamp=.venv/.courtyard-installed
+if [ $want_test = 1 ]; then extras=dev,browser; stamp=.venv/.courtyard-installed-test; fi
 if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
-  echo "==> 安装 Python 依赖 / installing Python dependencies"
+  echo "==> 安装 Python 依赖 / installing Python dependencies ($extras)"
   .venv/bin/python -m pip install -q --upgrade pip
-  .venv/bin/python -m pip install -q -e ".[dev]"
+  .venv/bin/python -m pip install -q -e ".[$extras]"
   touch "$stamp"
 fi

@@ -26,6 +26,9 @@ Quantity = Numeric(20, 6, asdecimal=True)
 #: Largest absolute value ``Quantity`` can hold (NUMERIC(20,6) has 14 integer digits).
 QUANTITY_LIMIT = 10**14
 
+#: Money in yuan with fen precision (amounts are Decimal end to end, never float).
+Money = Numeric(14, 2, asdecimal=True)
+
 
 class UTCDateTime(TypeDecorator[datetime]):
     """A timestamp stored as UTC and always read back timezone-aware.

@@ -8,7 +8,6 @@ batch applies exactly once.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -23,7 +22,19 @@ from cloud.ingest.handlers import HandlerContext, HandlerRegistry, StoredEvent, 
 from cloud.ingest.result import IngestResult, IngestStats
 from cloud.ingest.sql import dialect_insert, dialect_name, pg_driver
 from cloud.ingest.watermark import advance_watermark
-from contract import Batch, Clock, ContractError, Envelope, decode_batch, topics
+from contract import (
+    Batch,
+    Clock,
+    ContractError,
+    Envelope,
+    Kind,
+    Priority,
+    Rejected,
+    decode_batch_lenient,
+    jsoncodec,
+    topics,
+)
+from contract.envelope import parse_ts
 
 log = structlog.get_logger(__name__)
 
@@ -35,26 +46,41 @@ SITES = cast(Table, Site.__table__)
 GAPS = cast(Table, SeqGap.__table__)
 
 
-def _check_stored_limits(batch: Batch) -> list[str]:
-    """Refuse up front what the database would refuse later (a poison batch never commits).
+def _stored_limit_problem(ev: Envelope) -> tuple[str, str] | None:
+    """What the database would refuse in this event (field, reason), checked up front so one
+    bad event never makes its whole batch fail to commit."""
+    for name, value, limit in (("device", ev.device, MAX_DEVICE), ("kind", ev.kind, MAX_KIND),
+                               ("id", ev.id, MAX_ID)):
+        if len(value) > limit:
+            return name, f"longer than {limit} characters"
+        if "\x00" in value:
+            return name, "contains a NUL character"
+    return None
 
-    Returns each event's ``data`` as JSON text (the check needs it anyway; the PostgreSQL
-    path stores it as is instead of encoding it a second time).
-    """
-    out: list[str] = []
-    for i, ev in enumerate(batch.events):
-        for name, value, limit in (("device", ev.device, MAX_DEVICE), ("kind", ev.kind, MAX_KIND),
-                                   ("id", ev.id, MAX_ID)):
-            if len(value) > limit:
-                raise ContractError(f"events[{i}].{name}", f"longer than {limit} characters")
-            if "\x00" in value:
-                raise ContractError(f"events[{i}].{name}", "contains a NUL character")
-        # ensure_ascii=False still escapes control characters, so a NUL shows as \u0000.
-        text = json.dumps(ev.data, ensure_ascii=False, separators=(",", ":"))
-        if "\\u0000" in text:
-            raise ContractError(f"events[{i}].data", "contains a NUL character")
-        out.append(text)
-    return out
+
+QUARANTINE_RAW_CHARS = 2000
+
+
+def _quarantined(rejected: Rejected, now: datetime) -> tuple[Envelope, str]:
+    """The event stored under a rejected event's seq: it keeps the seq accounted for (the
+    watermark moves on, the site does not stall on one bad event) and keeps the evidence."""
+    raw = rejected.raw
+
+    def text(key: str, limit: int) -> str | None:
+        v = raw.get(key)
+        return v if isinstance(v, str) and v and len(v) <= limit and "\x00" not in v else None
+
+    body = jsoncodec.dumps(raw).replace("\\u0000", "\\ufffd")
+    data = {"field": rejected.field, "reason": rejected.reason, "kind": text("kind", MAX_KIND),
+            "raw": body[:QUARANTINE_RAW_CHARS], "raw_truncated": len(body) > QUARANTINE_RAW_CHARS}
+    try:
+        ts = parse_ts(raw.get("ts"))
+    except ContractError:
+        ts = now
+    env = Envelope(seq=rejected.seq, id=text("id", MAX_ID) or "", ts=ts,
+                   device=text("device", MAX_DEVICE) or "(unknown)",
+                   kind=Kind.INGEST_QUARANTINED, data=data, priority=Priority.TELEMETRY)
+    return env, jsoncodec.dumps(data)
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,6 +90,8 @@ class Decoded:
     batch: Batch
     #: Each event's ``data`` as JSON text, in event order.
     data_json: list[str]
+    #: Events stored as ``ingest.quarantined`` in place of what broke the contract.
+    quarantined: int = 0
 
     @property
     def site(self) -> str:
@@ -126,14 +154,36 @@ class Ingestor:
             return self._refuse("bad_topic", topic, field="topic", detail="not an up/events topic")
         site = parsed[0]
         try:
-            batch = decode_batch(payload)
-            texts = _check_stored_limits(batch)
+            batch, rejected = decode_batch_lenient(payload)
         except ContractError as exc:
             return self._refuse("malformed", topic, site=site, field=exc.field, detail=exc.reason)
         if batch.site != site:
             return self._refuse("wrong_site", topic, site=site, field="site",
                                 detail=f"batch for {batch.site!r} on {site!r}'s topic")
-        return Decoded(batch, texts)
+        events: list[Envelope] = []
+        texts: list[str] = []
+        for ev in batch.events:
+            problem = _stored_limit_problem(ev)
+            data = jsoncodec.dumps(ev.data)
+            if problem is None and "\\u0000" in data:  # JSON escapes control characters
+                problem = "data", "contains a NUL character"
+            if problem is not None:
+                rejected.append(Rejected(ev.seq, f"events[seq={ev.seq}].{problem[0]}",
+                                         problem[1], ev.to_dict()))
+                continue
+            events.append(ev)
+            texts.append(data)
+        if rejected:
+            now = self._clock.now()
+            for r in rejected:
+                self.stats.quarantined += 1
+                log.warning("ingest.event_quarantined", site=site, seq=r.seq, field=r.field,
+                            reason=r.reason)
+                env, data = _quarantined(r, now)
+                events.append(env)
+                texts.append(data)
+            batch = Batch(site=batch.site, events=events, gaps=batch.gaps)
+        return Decoded(batch, texts, quarantined=len(rejected))
 
     async def store(self, decoded: Sequence[Decoded]) -> IngestResult:
         """Store decoded batches of ONE site, in arrival order, in one transaction.

@@ -7,8 +7,8 @@ Values become money (utility bills), so they are converted to Decimal from their
 
 from __future__ import annotations
 
+import io
 import json
-import math
 from collections import defaultdict
 from collections.abc import Sequence
 from decimal import Decimal, InvalidOperation
@@ -29,30 +29,54 @@ MAX_NAME = 64
 MAX_UNIT = 16
 
 
-def to_quantity(raw: Any) -> Decimal | None:
-    """A JSON number as an exact Decimal with six places, or None when it is not one."""
-    if isinstance(raw, bool) or not isinstance(raw, int | float):
-        return None
-    if isinstance(raw, float) and not math.isfinite(raw):
-        return None
+_LIMIT = float(QUANTITY_LIMIT)
+
+
+def quantity_text(raw: Any) -> str | None:
+    """A JSON number as exact decimal text with at most six places (what ``NUMERIC(20,6)``
+    stores), or None when it is not a storable number.
+
+    A float's text is its ``repr`` (the shortest text that round-trips, never its binary
+    expansion); only the rare text with more than six places or an exponent goes through
+    Decimal to be rounded (half even).
+    """
+    kind = type(raw)
+    if kind is float:
+        if not -_LIMIT < raw < _LIMIT:  # also refuses nan and infinities
+            return None
+        text = repr(raw)
+        dot = text.find(".")
+        if "e" in text or len(text) - dot > 7:
+            return _rounded(text)
+        return text
+    if kind is int:
+        return str(raw) if -QUANTITY_LIMIT < raw < QUANTITY_LIMIT else None
+    return None  # bool, string, null, object: not a reading
+
+
+def _rounded(text: str) -> str | None:
     try:
-        value = Decimal(repr(raw) if isinstance(raw, float) else raw).quantize(SIX_PLACES)
+        value = Decimal(text).quantize(SIX_PLACES)
     except InvalidOperation:
         return None
-    if abs(value) >= QUANTITY_LIMIT:
-        return None
-    return value
+    return str(value) if abs(value) < QUANTITY_LIMIT else None
 
 
-def _values_of(ctx: HandlerContext, ev: StoredEvent) -> dict[str, Decimal]:
+def to_quantity(raw: Any) -> Decimal | None:
+    """``quantity_text`` as a Decimal."""
+    text = quantity_text(raw)
+    return None if text is None else Decimal(text)
+
+
+def _values_of(ctx: HandlerContext, ev: StoredEvent) -> dict[str, str]:
     values = ev.data.get("values")
     if not isinstance(values, dict):
         ctx.count("readings_without_values")
         ctx.log.warning("meter.reading.no_values", device=ev.device, seq=ev.seq)
         return {}
-    out: dict[str, Decimal] = {}
+    out: dict[str, str] = {}
     for name, raw in values.items():
-        q = to_quantity(raw)
+        q = quantity_text(raw)
         if q is None or not name or len(name) > MAX_NAME:
             ctx.count("readings_skipped")
             continue
@@ -66,33 +90,63 @@ READING_COLUMNS = ("site_id", "device_id", "ts", "name", "value", "unit", "event
                    "received_at")
 
 
-async def insert_readings(session: AsyncSession, rows: list[dict[str, Any]]) -> None:
-    """Bulk insert in the batch's transaction: COPY on PostgreSQL (readings outnumber events
-    several times over, so this is the ingest path's hottest write), executemany elsewhere."""
+async def insert_readings(session: AsyncSession, rows: list[tuple[Any, ...]]) -> None:
+    """Bulk insert (rows in ``READING_COLUMNS`` order) in the batch's transaction: COPY on
+    PostgreSQL (readings outnumber events several times over, so this is the ingest path's
+    hottest write), executemany elsewhere."""
     if dialect_name(session) == "postgresql":
-        conn = await session.connection()
-        raw = await conn.get_raw_connection()
-        await raw.driver_connection.copy_records_to_table(  # type: ignore[union-attr]
-            "readings", columns=READING_COLUMNS,
-            records=[tuple(r[c] for c in READING_COLUMNS) for r in rows])
+        driver = await pg_driver(session)
+        await driver.copy_to_table("readings", columns=READING_COLUMNS,
+                                   source=io.BytesIO(_copy_text(rows)), format="text")
         return
-    await session.execute(insert(cast(Table, Reading.__table__)), rows)
+    await session.execute(insert(cast(Table, Reading.__table__)),
+                          [{**dict(zip(READING_COLUMNS, r, strict=True)), "value": Decimal(r[4])}
+                           for r in rows])
+
+
+_COPY_SPECIAL = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
+
+
+def _copy_field(value: str | None) -> str:
+    if value is None:
+        return "\\N"
+    return value.translate(_COPY_SPECIAL)
+
+
+def _copy_text(rows: list[tuple[Any, ...]]) -> bytes:
+    """Rows as COPY text format; the value goes as its exact decimal text, which PostgreSQL
+    parses into NUMERIC (cheaper than asyncpg's binary encoding of a Decimal per value)."""
+    out: list[str] = []
+    text: dict[Any, str] = {}  # timestamps, names and units repeat: format each once
+    for site_id, device_id, ts, name, value, unit, event_id, received_at in rows:
+        t = text.get(ts)
+        if t is None:
+            t = text[ts] = ts.isoformat()
+        r = text.get(received_at)
+        if r is None:
+            r = text[received_at] = received_at.isoformat()
+        n = text.get(name)
+        if n is None:
+            n = text[name] = _copy_field(name)
+        u = text.get(unit)
+        if u is None:
+            u = text[unit] = _copy_field(unit)
+        out.append(f"{site_id}\t{device_id}\t{t}\t{n}\t{value}\t{u}\t{event_id}\t{r}\n")
+    return "".join(out).encode()
 
 
 async def on_meter_reading(ctx: HandlerContext, events: Sequence[StoredEvent]) -> None:
-    rows: list[dict[str, Any]] = []
-    per_device: dict[int, list[tuple[StoredEvent, dict[str, Decimal]]]] = defaultdict(list)
+    rows: list[tuple[Any, ...]] = []
+    per_device: dict[int, list[tuple[StoredEvent, dict[str, str]]]] = defaultdict(list)
+    site_id, now = ctx.site_id, ctx.now
     for ev in events:
         values = _values_of(ctx, ev)
         units = ev.data.get("units")
         units = units if isinstance(units, dict) else {}
         for name, q in values.items():
             unit = units.get(name)
-            rows.append({
-                "site_id": ctx.site_id, "device_id": ev.device_id, "ts": ev.ts, "name": name,
-                "value": q, "unit": unit[:MAX_UNIT] if isinstance(unit, str) else None,
-                "event_id": ev.id, "received_at": ctx.now,
-            })
+            rows.append((site_id, ev.device_id, ev.ts, name, q,
+                         unit[:MAX_UNIT] if isinstance(unit, str) else None, ev.id, now))
         per_device[ev.device_id].append((ev, values))
     if rows:
         await insert_readings(ctx.session, rows)
@@ -101,7 +155,7 @@ async def on_meter_reading(ctx: HandlerContext, events: Sequence[StoredEvent]) -
 
 
 def _meter_changes(
-    per_device: dict[int, list[tuple[StoredEvent, dict[str, Decimal]]]],
+    per_device: dict[int, list[tuple[StoredEvent, dict[str, str]]]],
     current: dict[int, Any],
 ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     """New meter state (only where a newer reading arrived) and device metadata, per device.
@@ -119,7 +173,7 @@ def _meter_changes(
         for ev, values in sorted(items, key=lambda x: (x[0].ts, x[0].seq)):
             if newest is not None and ev.ts < newest:
                 continue  # a late arrival must not roll the meter back
-            merged.update({k: str(v) for k, v in values.items()})
+            merged.update(values)
             newest = ev.ts
             p, u = ev.data.get("profile"), ev.data.get("unit")
             profile = p[:64] if isinstance(p, str) else profile
@@ -138,7 +192,7 @@ def _meter_changes(
 
 async def _update_meters(
     ctx: HandlerContext,
-    per_device: dict[int, list[tuple[StoredEvent, dict[str, Decimal]]]],
+    per_device: dict[int, list[tuple[StoredEvent, dict[str, str]]]],
 ) -> None:
     """Latest values per meter and device metadata, as two executemany UPDATEs (no ORM
     objects: a batch can touch hundreds of meters)."""
@@ -218,7 +272,7 @@ class _Row:
 
 async def _pg_update_meters(
     ctx: HandlerContext,
-    per_device: dict[int, list[tuple[StoredEvent, dict[str, Decimal]]]],
+    per_device: dict[int, list[tuple[StoredEvent, dict[str, str]]]],
 ) -> None:
     driver = await pg_driver(ctx.session)
     ids = sorted(per_device)

@@ -42,6 +42,8 @@ class IngestStats:
     duplicates: int = 0
     gaps_declared: int = 0
     status_updates: int = 0
+    #: Events that broke the contract, stored as ``ingest.quarantined`` under their seq.
+    quarantined: int = 0
     rejected: Counter[str] = field(default_factory=Counter)
     handlers: Counter[str] = field(default_factory=Counter)
 
@@ -53,6 +55,7 @@ class IngestStats:
             "ingest_duplicates": self.duplicates,
             "ingest_gaps_declared": self.gaps_declared,
             "ingest_status_updates": self.status_updates,
+            "ingest_quarantined": self.quarantined,
             "ingest_rejected": sum(self.rejected.values()),
         }
         out.update({f"ingest_rejected_{k}": v for k, v in sorted(self.rejected.items())})

@@ -9,9 +9,12 @@ every unacked batch after its ack timeout, which is the safety net that loses no
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import random
 import ssl
+from collections import deque
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
 from urllib.parse import urlparse
 
 import aiomqtt
@@ -24,6 +27,36 @@ from contract import Clock, encode_ack, topics
 log = structlog.get_logger(__name__)
 
 
+@dataclass(slots=True)
+class _Item:
+    """A received message on its way to its site's lane."""
+
+    site: str
+    topic: str
+    payload: bytes
+    #: The checked batch of an ``up/events`` message; None for ``up/status`` or a refusal.
+    decoded: Decoded | None
+    refused: bool = False
+
+
+@dataclass(slots=True)
+class _Lane:
+    """The single writer of one site: its items are stored in arrival order."""
+
+    site: str
+    items: deque[_Item] = field(default_factory=deque)
+    #: Set when items wait or the lane must stop.
+    wake: asyncio.Event = field(default_factory=asyncio.Event)
+    #: Set while nothing is queued or being stored.
+    idle: asyncio.Event = field(default_factory=asyncio.Event)
+    closing: bool = False
+
+    def put(self, item: _Item) -> None:
+        self.items.append(item)
+        self.idle.clear()
+        self.wake.set()
+
+
 class IngestWorker:
     """One stateless ingest worker; run several with ``shared=True`` to scale out."""
 
@@ -32,7 +65,8 @@ class IngestWorker:
                  shared: bool = False, *, timeout: float = 10.0, handle_timeout: float = 60.0,
                  store_attempts: int = 4, retry_delay: float = 0.5,
                  max_backoff: float = 30.0, merge_messages: int = 32,
-                 merge_events: int = 10_000, acks_in_flight: int = 64) -> None:
+                 merge_events: int = 10_000, acks_in_flight: int = 64,
+                 queued_messages: int = 64, store_concurrency: int = 4) -> None:
         u = urlparse(mqtt_url)
         if u.scheme not in ("mqtt", "mqtts", "tcp", "ssl"):
             raise ValueError(f"unsupported MQTT URL scheme {u.scheme!r} (mqtt:// or mqtts://)")
@@ -53,6 +87,10 @@ class IngestWorker:
         self._merge_messages = max(1, merge_messages)
         self._merge_events = max(1, merge_events)
         self._acks_in_flight = max(1, acks_in_flight)
+        self._queued_messages = max(1, queued_messages)
+        #: Sites stored at once (each site's batches stay in order in its lane); keep it
+        #: below the database pool size, and at 1 on SQLite, which has one writer anyway.
+        self._writers = asyncio.Semaphore(max(1, store_concurrency))
         self._ack_tasks: set[asyncio.Task[None]] = set()
         self.connected = False
         self._counters: dict[str, int] = {
@@ -104,49 +142,97 @@ class IngestWorker:
                 self.connected = False
 
     async def _consume(self, client: aiomqtt.Client) -> None:
-        """Take each message with whatever else is already queued behind it (never waiting
-        for more), so a backlog is stored in few, large transactions."""
-        messages = client.messages
-        async for message in messages:
-            group = [message]
-            while len(group) < self._merge_messages and len(messages) > 0:
-                group.append(await anext(messages))
-            await self._on_messages(client, group)
+        """Receive and decode here; store in one writer lane per site.
 
-    async def _on_message(self, client: aiomqtt.Client, message: aiomqtt.Message) -> None:
-        await self._on_messages(client, [message])
+        Decoding the next messages (CPU in this process) overlaps with the lane's transaction
+        (CPU in PostgreSQL), and sites do not wait for each other. A lane stores whatever queued
+        up behind its current transaction as one transaction with one ack, so a backlog is
+        stored in few, large transactions. At most ``queued_messages`` wait in the lanes:
+        beyond that, receiving pauses and the broker holds the rest.
+        """
+        lanes: dict[str, _Lane] = {}
+        room = asyncio.Semaphore(self._queued_messages)
+        async with asyncio.TaskGroup() as tg:
+            try:
+                async for message in client.messages:
+                    await room.acquire()
+                    item = self._prepare(message)
+                    if item is None:
+                        room.release()
+                        continue
+                    lane = lanes.get(item.site)
+                    if lane is None:
+                        lane = lanes[item.site] = _Lane(item.site)
+                        tg.create_task(self._run_lane(client, lane, room))
+                    lane.put(item)
+            except aiomqtt.MqttError:
+                # Store what was received (the broker will not deliver it again); the acks
+                # cannot go out now, so the edge resends and the duplicates are dropped.
+                with contextlib.suppress(TimeoutError):
+                    async with asyncio.timeout(self._handle_timeout):
+                        for lane in lanes.values():
+                            await lane.idle.wait()
+                raise
+            finally:
+                for lane in lanes.values():
+                    lane.closing = True
+                    lane.wake.set()
 
-    async def _on_messages(self, client: aiomqtt.Client, group: list[aiomqtt.Message]) -> None:
-        """Store a group of received messages: status messages one by one, ``up/events``
-        batches per site, consecutive ones merged into one transaction and one ack."""
-        per_site: dict[str, list[Decoded]] = {}
-        for message in group:
-            self._counters["messages"] += 1
-            topic = message.topic.value
-            payload = bytes(message.payload) if isinstance(message.payload,
-                                                           bytes | bytearray) else b""
-            parsed = topics.parse(topic)
-            if parsed is None or parsed[1] != "up" or parsed[2] not in ("events", "status"):
-                self._counters["ignored"] += 1
+    def _prepare(self, message: aiomqtt.Message) -> _Item | None:
+        """Classify and decode one message (None: not ours, counted as ignored)."""
+        self._counters["messages"] += 1
+        topic = message.topic.value
+        payload = (bytes(message.payload) if isinstance(message.payload, bytes | bytearray)
+                   else b"")
+        parsed = topics.parse(topic)
+        if parsed is None or parsed[1] != "up" or parsed[2] not in ("events", "status"):
+            self._counters["ignored"] += 1
+            return None
+        site, _, name = parsed
+        if name == "status":
+            return _Item(site, topic, payload, None)
+        decoded = self._ingestor.decode(topic, payload)
+        return _Item(site, topic, payload, decoded if isinstance(decoded, Decoded) else None,
+                     refused=not isinstance(decoded, Decoded))
+
+    async def _run_lane(self, client: aiomqtt.Client, lane: _Lane,
+                        room: asyncio.Semaphore) -> None:
+        """Store one site's items in arrival order: status messages one by one, runs of
+        ``up/events`` batches merged (up to ``merge_events``) into one transaction."""
+        items = lane.items
+        while True:
+            if not items:
+                lane.idle.set()
+                if lane.closing:
+                    return
+                lane.wake.clear()
+                await lane.wake.wait()
                 continue
-            site, _, name = parsed
-            if name == "status":
-                await self._store(site, lambda t=topic, p=payload:  # type: ignore[misc]
-                                  self._ingestor.handle_status(t, p))
-                continue
-            decoded = self._ingestor.decode(topic, payload)
-            if isinstance(decoded, Decoded):
-                per_site.setdefault(site, []).append(decoded)
-        for site, batches in per_site.items():
-            chunk: list[Decoded] = []
-            size = 0
-            for d in batches:
-                if chunk and size + d.events > self._merge_events:
-                    await self._store_group(client, site, chunk)
-                    chunk, size = [], 0
-                chunk.append(d)
-                size += d.events
-            await self._store_group(client, site, chunk)
+            item = items.popleft()
+            taken = [item]
+            if item.decoded is not None:
+                size = item.decoded.events
+                while items and len(taken) < self._merge_messages:
+                    nxt = items[0].decoded  # only a following events batch joins
+                    if nxt is None or size + nxt.events > self._merge_events:
+                        break
+                    taken.append(items.popleft())
+                    size += nxt.events
+            try:
+                async with self._writers:
+                    await self._store_taken(client, lane.site, item, taken)
+            finally:
+                for _ in taken:
+                    room.release()
+
+    async def _store_taken(self, client: aiomqtt.Client, site: str, item: _Item,
+                           taken: list[_Item]) -> None:
+        if item.decoded is not None:
+            await self._store_group(client, site,
+                                    [t.decoded for t in taken if t.decoded is not None])
+        elif not item.refused:
+            await self._store(site, lambda t=item.topic, p=item.payload:  # type: ignore[misc]
+                              self._ingestor.handle_status(t, p))
 
     async def _store_group(self, client: aiomqtt.Client, site: str,
                            group: list[Decoded]) -> None:

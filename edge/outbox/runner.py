@@ -2,9 +2,11 @@
 
 SQLite calls block, so they all run on a single dedicated worker thread (one connection, no
 locking between our own calls). Drivers call ``emit`` one event at a time; a writer task
-gathers whatever arrives within ``linger`` seconds (up to ``max_batch`` events) into one
-``append`` — one fsync — and resolves each caller's future only after the commit, which is
-what makes ``emit`` returning mean "durable".
+takes whatever has queued (up to ``max_batch`` events) into one ``append`` — one fsync — and
+resolves each caller's future only after the commit, which is what makes ``emit`` returning
+mean "durable". With the default ``linger`` of 0 nothing waits on purpose: an idle writer
+commits at once (a gate decision must not sit out a batching delay), and under load the
+events that queue up while a commit runs form the next batch.
 """
 
 from __future__ import annotations
@@ -34,7 +36,7 @@ class AsyncOutbox:
     ``start()``/``aclose()``; ``emit`` is the ``drivers.base.Emit`` handed to drivers."""
 
     def __init__(self, outbox: Outbox, executor: ThreadPoolExecutor, *, max_batch: int = 500,
-                 linger: float = 0.02) -> None:
+                 linger: float = 0.0) -> None:
         if max_batch < 1:
             raise ValueError("max_batch must be ≥ 1")
         self._box = outbox
@@ -49,7 +51,7 @@ class AsyncOutbox:
     @classmethod
     async def open(cls, path: Path | str, budget_bytes: int | None = None,
                    clock: Clock | None = None, source: str = "edge", *,
-                   max_batch: int = 500, linger: float = 0.02) -> AsyncOutbox:
+                   max_batch: int = 500, linger: float = 0.0) -> AsyncOutbox:
         """Open (or create) the outbox file on its own thread, so the connection lives there."""
         pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="outbox")
         loop = asyncio.get_running_loop()

@@ -27,7 +27,7 @@ from typing import Any
 
 import structlog
 
-from contract import Clock, Kind, NewEvent, Priority, SystemClock
+from contract import Clock, Kind, NewEvent, Priority, SystemClock, jsoncodec
 from contract.envelope import Envelope, format_ts, parse_ts
 
 log = structlog.get_logger("edge.outbox")
@@ -251,7 +251,7 @@ class Outbox:
     def _row(seq: int, ev: NewEvent, stored: float) -> tuple[Envelope, tuple[Any, ...]]:
         prio = ev.effective_priority()
         ts = format_ts(ev.ts)
-        data = json.dumps(ev.data, ensure_ascii=False, separators=(",", ":"))
+        data = jsoncodec.dumps(ev.data)
         size = len(data) + len(ev.id) + len(ts) + len(ev.device) + len(ev.kind) + ROW_OVERHEAD
         env = Envelope(seq=seq, id=ev.id, ts=ev.ts, device=ev.device, kind=ev.kind,
                        data=ev.data, priority=prio)
@@ -260,7 +260,7 @@ class Outbox:
     @staticmethod
     def _envelope(r: tuple[Any, ...]) -> Envelope:
         return Envelope(seq=int(r[0]), id=r[1], ts=parse_ts(r[2]), device=r[3], kind=r[4],
-                        priority=Priority(r[5]), data=json.loads(r[6]))
+                        priority=Priority(r[5]), data=jsoncodec.loads(r[6]))
 
     def _enforce_budget(self, stored: float) -> None:
         """Inside the append transaction: past the budget, drop the oldest telemetry."""

@@ -71,6 +71,27 @@ async def test_no_ack_means_resend_from_oldest_unacked(tmp_path: Path,
             assert uplink.counters.resends == resends, "acked events are not resent"
 
 
+async def test_a_silent_cloud_gets_one_window_of_events_not_the_whole_backlog(
+        tmp_path: Path, mosquitto: Mosquitto) -> None:
+    box = await AsyncOutbox.open(tmp_path / "o.db")
+    cloud = RecordingCloud(mosquitto.url, SITE)
+    cloud.acking = False
+    async with box, running(cloud.run):
+        await cloud.subscribed.wait()
+        await box.append_many([reading(n=i) for i in range(1000)])
+        uplink = Uplink(settings(mosquitto.url, max_unacked_events=200, ack_timeout=1.5), box)
+        async with running(uplink.run):
+            await wait_until(lambda: len(cloud.arrivals) >= 200, what="the first window")
+            await asyncio.sleep(0.5)
+            assert len(cloud.arrivals) == 200, "sending pauses until the ack advances"
+            await wait_until(lambda: uplink.counters.resends >= 1, what="a resend")
+            await asyncio.sleep(0.5)
+            assert len(cloud.arrivals) == 400, "a resend is one window again"
+            cloud.acking = True  # the next resend is acked; then the windows follow the acks
+            await wait_until(lambda: cloud.watermark == 1000, what="the whole backlog")
+            assert cloud.seqs == set(range(1, 1001))
+
+
 async def test_alarms_first_after_reconnect_and_live_before_replay(
         tmp_path: Path, mosquitto: Mosquitto) -> None:
     box = await AsyncOutbox.open(tmp_path / "o.db")

@@ -149,14 +149,21 @@ def test_cli_runs_until_sigterm(site_file: tuple[Path, int, Path], profiles: Pat
          str(profiles), "--speedup", "10"],
         cwd=REPO, env={**os.environ, "PYTHONUNBUFFERED": "1"},
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    seen: list[str] = []
     try:
         services.wait_port("127.0.0.1", port, timeout=20)
         deadline = time.monotonic() + 10
         while not rtu.exists() and time.monotonic() < deadline:
             time.sleep(0.05)
         assert rtu.exists()
+        assert proc.stdout is not None
+        while not any("总线 tcp1" in line for line in seen):  # serving: its summary is out
+            line = proc.stdout.readline()
+            assert line, "".join(seen)
+            seen.append(line)
         proc.send_signal(signal.SIGTERM)
-        out, _ = proc.communicate(timeout=15)
+        rest, _ = proc.communicate(timeout=15)
+        out = "".join(seen) + rest
     finally:
         if proc.poll() is None:
             proc.kill()
