@@ -192,6 +192,14 @@ def build_parser() -> argparse.ArgumentParser:
     rc.add_argument("paths", nargs="+", metavar="PATH")
     rc.set_defaults(func=_rules_check)
 
+    from courtyard.auth_cli import add_auth_commands
+    from courtyard.billing_cli import add_billing_commands
+    from courtyard.records_cli import add_records_commands
+
+    add_auth_commands(sub, cloud)
+    add_records_commands(sub, cloud)
+    add_billing_commands(sub, cloud)
+
     d = sub.add_parser("demo", help="一键演示 / cloud + simulators + edge on this machine")
     d.add_argument("--site", default="configs/sites/demo.yaml")
     d.add_argument("--port", type=int, default=8080, help="控制台端口 / console HTTP port")

@@ -5,12 +5,14 @@ from __future__ import annotations
 from aiohttp import web
 
 from cloud.api.alarms import add_alarm_routes
+from cloud.api.billing import add_billing_routes
 from cloud.api.board import add_board_routes
 from cloud.api.health import healthz
 from cloud.api.index import index
 from cloud.api.maintenance import add_maintenance_routes
 from cloud.api.parking import add_parking_routes
 from cloud.api.readings import device_readings
+from cloud.api.records import add_record_routes
 from cloud.api.rules import add_rules_routes
 from cloud.api.sites import list_devices, list_events, list_sites
 from cloud.api.workorder_pages import add_workorder_pages
@@ -38,3 +40,5 @@ def setup_routes(app: web.Application) -> None:
     add_maintenance_routes(app)
     add_rules_routes(app)
     add_workorder_pages(app)
+    add_record_routes(app)
+    add_billing_routes(app)

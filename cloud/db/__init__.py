@@ -25,6 +25,15 @@ from cloud.db.parking import (
     ParkingVehicle,
     VisitorPass,
 )
+from cloud.db.records import (
+    AuditEntry,
+    BillingMeter,
+    Building,
+    Company,
+    Resident,
+    SiteCompany,
+    Unit,
+)
 from cloud.db.rules import RuleSetVersion
 from cloud.db.workorder_photos import WorkOrderPhoto
 from cloud.db.workorders import (
@@ -42,9 +51,13 @@ __all__ = [
     "AlarmEvent",
     "AlarmLinkage",
     "AssetRecord",
+    "AuditEntry",
     "Base",
+    "BillingMeter",
     "Blacklist",
+    "Building",
     "Charge",
+    "Company",
     "DatasetVersion",
     "Device",
     "Event",
@@ -57,12 +70,15 @@ __all__ = [
     "ParkingSpace",
     "ParkingVehicle",
     "Reading",
+    "Resident",
     "RuleSetVersion",
     "SeqGap",
     "Site",
+    "SiteCompany",
     "Technician",
     "TechnicianShift",
     "TelemetryCursor",
+    "Unit",
     "VisitorPass",
     "WorkOrder",
     "WorkOrderAction",

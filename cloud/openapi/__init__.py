@@ -13,7 +13,16 @@ from typing import Any
 from aiohttp import web
 
 from cloud.api.respond import json_ok
-from cloud.openapi import alarms, maintenance, parking, rules, workorders  # noqa: F401
+from cloud.openapi import (  # noqa: F401
+    alarms,
+    auth,
+    billing,
+    maintenance,
+    parking,
+    records,
+    rules,
+    workorders,
+)
 from cloud.openapi.common import API_VERSION, PATHS, SCHEMAS
 
 

@@ -1,0 +1,9 @@
+"""billing API (being built)."""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+
+def add_billing_routes(app: web.Application) -> None:
+    """Register the routes of this module."""

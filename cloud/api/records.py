@@ -1,0 +1,9 @@
+"""records API (being built)."""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+
+def add_record_routes(app: web.Application) -> None:
+    """Register the routes of this module."""

@@ -1,0 +1,1 @@
+"""Staff accounts, API tokens, roles scoped to sites, and the request guard."""

@@ -1,0 +1,71 @@
+"""Roles and what they may do: one table that the request guard, the pages and the docs read.
+
+A permission is ``area.verb``. ``people.read`` is personal data (owners' and tenants' names,
+phones, ID numbers): a role without it sees records with those fields masked, and every view
+with it is written to the audit log.
+"""
+
+from __future__ import annotations
+
+from typing import Final
+
+PERMISSIONS: Final = (
+    "devices.read",      # sites, devices, events, readings
+    "records.read",      # companies, buildings, units, meters, vehicles, spaces (no personal data)
+    "records.write",
+    "people.read",       # residents' personal data (audited)
+    "people.write",
+    "imports.run",       # import templates, dry runs and imports
+    "billing.read",      # fee items, bills, payments, receipts, arrears, statistics
+    "billing.write",     # fee items, bill runs, payments, voids, reversals
+    "parking.read",
+    "parking.write",
+    "alarms.read",
+    "alarms.act",
+    "workorders.read",
+    "workorders.act",
+    "workorders.admin",  # rules, technicians, assets, maintenance plans
+    "audit.read",
+    "staff.admin",       # staff accounts, roles, API tokens
+)
+
+_ALL: Final = frozenset(PERMISSIONS)
+
+#: role → permissions. Labels are zh-CN first for pages.
+ROLES: Final[dict[str, frozenset[str]]] = {
+    "admin": _ALL,
+    "finance": frozenset({
+        "devices.read", "records.read", "people.read", "imports.run",
+        "billing.read", "billing.write", "parking.read"}),
+    "customer_service": frozenset({
+        "records.read", "records.write", "people.read", "people.write", "billing.read",
+        "parking.read", "parking.write", "alarms.read", "workorders.read", "workorders.act"}),
+    "guard": frozenset({
+        "devices.read", "parking.read", "parking.write", "alarms.read", "alarms.act",
+        "workorders.read"}),
+    "operations_lead": frozenset({
+        "devices.read", "records.read", "billing.read", "parking.read", "alarms.read",
+        "alarms.act", "workorders.read", "workorders.act", "workorders.admin", "audit.read"}),
+    "technician": frozenset({
+        "devices.read", "records.read", "alarms.read", "workorders.read", "workorders.act"}),
+    "installer": frozenset({
+        "devices.read", "records.read", "records.write", "imports.run", "parking.read",
+        "parking.write", "workorders.read"}),
+}
+
+ROLE_LABELS: Final[dict[str, str]] = {
+    "admin": "管理员 / Administrator",
+    "finance": "财务 / Finance",
+    "customer_service": "客服 / Customer service",
+    "guard": "保安 / Guard",
+    "operations_lead": "运营主管 / Operations lead",
+    "technician": "维修技师 / Technician",
+    "installer": "实施工程师 / Installer",
+}
+
+
+def allows(role: str, permission: str) -> bool:
+    """Whether ``role`` holds ``permission`` (unknown roles hold nothing)."""
+    if permission not in _ALL:
+        raise KeyError(f"unknown permission {permission!r}")
+    return permission in ROLES.get(role, frozenset())

@@ -1,0 +1,1 @@
+"""OpenAPI paths and schemas: auth (being built)."""

@@ -1,0 +1,1 @@
+"""OpenAPI paths and schemas: records (being built)."""

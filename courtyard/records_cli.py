@@ -1,0 +1,10 @@
+"""Command-line commands: records (being built)."""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+
+def add_records_commands(sub: Any, cloud: argparse._SubParsersAction[Any]) -> None:
+    """Add this module's commands: sub is the top level, cloud is ``courtyard cloud``."""
