@@ -1,6 +1,7 @@
 """Cloud storage: typed models, engine/session helpers and migrations."""
 
 from cloud.db.alarms import Alarm, AlarmAction, AlarmEvent, AlarmLinkage
+from cloud.db.billing import Bill, BillLine, BillRun, FeeItem
 from cloud.db.engine import make_engine, migrate, session_factory
 from cloud.db.maintenance import AssetRecord, MaintenancePlan, MaintenanceVisit
 from cloud.db.models import (
@@ -53,6 +54,9 @@ __all__ = [
     "AssetRecord",
     "AuditEntry",
     "Base",
+    "Bill",
+    "BillLine",
+    "BillRun",
     "BillingMeter",
     "Blacklist",
     "Building",
@@ -61,6 +65,7 @@ __all__ = [
     "DatasetVersion",
     "Device",
     "Event",
+    "FeeItem",
     "LotTariff",
     "MaintenancePlan",
     "MaintenanceVisit",
