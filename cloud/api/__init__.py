@@ -11,6 +11,7 @@ from cloud.api.health import healthz
 from cloud.api.index import index
 from cloud.api.maintenance import add_maintenance_routes
 from cloud.api.parking import add_parking_routes
+from cloud.api.payments import add_payment_routes
 from cloud.api.readings import device_readings
 from cloud.api.records import add_record_routes
 from cloud.api.rules import add_rules_routes
@@ -42,3 +43,4 @@ def setup_routes(app: web.Application) -> None:
     add_workorder_pages(app)
     add_record_routes(app)
     add_billing_routes(app)
+    add_payment_routes(app)

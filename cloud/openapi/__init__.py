@@ -19,6 +19,7 @@ from cloud.openapi import (  # noqa: F401
     billing,
     maintenance,
     parking,
+    payments,
     records,
     rules,
     workorders,

@@ -1,0 +1,1 @@
+"""Billing: fee computation, bill runs, payments, balances, late fees, reminders, arrears."""

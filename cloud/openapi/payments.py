@@ -1,0 +1,1 @@
+"""OpenAPI paths and schemas: payments (being built)."""
