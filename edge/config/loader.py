@@ -72,6 +72,7 @@ def _parking(path: Path, raw: RecordValue | None) -> ParkingConfig | None:
         ds = (path.parent / ds).resolve()
     return ParkingConfig(
         http_port=raw["http_port"], http_host=raw.get("http_host", "0.0.0.0"), dataset=ds,
+        decide_timeout=float(raw.get("decide_timeout", 1.0)),
         lots=tuple(LotConfig(**dict(x)) for x in raw.get("lots", [])),
         cameras=tuple(CameraConfig(**dict(x)) for x in raw.get("cameras", [])),
         gates=tuple(GateConfig(**dict(x)) for x in raw.get("gates", [])),

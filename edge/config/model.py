@@ -96,6 +96,9 @@ class ParkingConfig:
     http_host: str = "0.0.0.0"
     #: A local dataset file (JSON or YAML) used until the cloud pushes one.
     dataset: Path | None = None
+    #: Seconds a lane may take to answer a camera before it answers "keep shut, call the
+    #: guard"; keep it below the cameras' own HTTP timeout (a few seconds on common models).
+    decide_timeout: float = 1.0
 
 
 @dataclass(frozen=True, slots=True)

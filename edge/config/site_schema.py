@@ -176,6 +176,8 @@ PARKING = Record(fields={
     "http_host": Field(Str(), required=False),
     "http_port": Field(Int(lo=1, hi=65535), example="http_port: 8088"),
     "dataset": Field(Str(zh="数据集文件路径", en="a dataset file path"), required=False),
+    "decide_timeout": Field(Float(gt=0), required=False,
+                            example="decide_timeout: 1.0"),
     "lots": Field(ListOf(item=LOT), example="lots: [{id: lot-main, capacity: 120}]"),
     "cameras": Field(ListOf(item=CAMERA)),
     "gates": Field(ListOf(item=Tagged(tag="via", variants={"camera_relay": CAMERA_RELAY_GATE,

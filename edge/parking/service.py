@@ -131,7 +131,8 @@ class ParkingService:
             # The lanes' own events (entry, exit, refusal, gate) are durable before any reply.
             self.endpoint = LprEndpoint(self._cameras(), self.lanes.decide, self._emit,
                                         self._clock, self.stats, log=self._log,
-                                        config=LprConfig(read_durable_before_decide=False))
+                                        config=LprConfig(read_durable_before_decide=False,
+                                                          decide_timeout_s=p.decide_timeout))
             app = self.endpoint.app()
             add_routes(app, self.lanes)
             runner = web.AppRunner(app, access_log=None)

@@ -303,11 +303,12 @@ def test_parking_section_builds_lanes_gates_and_the_dataset_path(write_site: Wri
     ).replace("camera: cam-9", "camera: cam-1").replace("address: 1, open_coil", "address: 9, "
               "open_coil").replace("lot: lot-b", "lot: lot-a").replace(
         "camera: cam-1, gate: gate-2, match: fuzzy", "camera: cam-2, gate: gate-2, match: exact"
-    ) + "  dataset: parking.yaml\n"
+    ) + "  dataset: parking.yaml\n  decide_timeout: 2.5\n"
     path = write_site(text)
     config = load_site(path, FIXTURE_PROFILES)
     assert config.parking is not None
     assert config.parking.dataset == path.parent / "parking.yaml"
+    assert config.parking.decide_timeout == 2.5
     gate = {g.id: g for g in config.parking.gates}["gate-2"]
     assert (gate.bus, gate.address, gate.confirm_timeout, gate.loop_input) == ("tcp1", 9, 6.0,
                                                                                 None)
