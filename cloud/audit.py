@@ -19,9 +19,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from cloud.db.records import AuditEntry
 
-#: Where the auth middleware leaves the ``Actor`` of a request.
-ACTOR_KEY = "courtyard.actor"
-
 
 @dataclass(frozen=True, slots=True)
 class Actor:
@@ -46,6 +43,9 @@ class Actor:
 
 
 SYSTEM = Actor("system", "system", "admin", None)
+
+#: Where the auth middleware leaves the ``Actor`` of a request.
+ACTOR_KEY = web.RequestKey("courtyard.actor", Actor)
 
 
 def actor_of(request: web.Request) -> Actor:

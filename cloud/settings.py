@@ -60,6 +60,14 @@ class Settings:
     influx_bucket: str | None = None
     ingest_shared: bool = False
     timezone: str = DEFAULT_TIMEZONE
+    #: Session cookies only over HTTPS (set it when the console sits behind TLS).
+    cookie_secure: bool = False
+    #: Failed logins in a row that lock an account, and for how long.
+    login_max_failures: int = 5
+    login_lockout_minutes: int = 15
+    #: A session ends after this long without a request, and this long after login at most.
+    session_idle_minutes: int = 12 * 60
+    session_max_hours: int = 7 * 24
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -121,6 +129,15 @@ class Settings:
             influx_bucket=get("COURTYARD_INFLUX_BUCKET"),
             ingest_shared=_bool(get("COURTYARD_INGEST_SHARED"), "COURTYARD_INGEST_SHARED"),
             timezone=timezone,
+            cookie_secure=_bool(get("COURTYARD_COOKIE_SECURE"), "COURTYARD_COOKIE_SECURE"),
+            login_max_failures=_positive(get("COURTYARD_LOGIN_MAX_FAILURES"),
+                                         "COURTYARD_LOGIN_MAX_FAILURES", 5),
+            login_lockout_minutes=_positive(get("COURTYARD_LOGIN_LOCKOUT_MINUTES"),
+                                            "COURTYARD_LOGIN_LOCKOUT_MINUTES", 15),
+            session_idle_minutes=_positive(get("COURTYARD_SESSION_IDLE_MINUTES"),
+                                           "COURTYARD_SESSION_IDLE_MINUTES", 12 * 60),
+            session_max_hours=_positive(get("COURTYARD_SESSION_MAX_HOURS"),
+                                        "COURTYARD_SESSION_MAX_HOURS", 7 * 24),
         )
 
     @property
@@ -203,6 +220,18 @@ def _port(raw: str | None, name: str, default: int) -> int:
     if not 0 <= port <= 65535:
         raise SettingsError(name, f"端口须在 0–65535 / port must be 0–65535, got {port}")
     return port
+
+
+def _positive(raw: str | None, name: str, default: int) -> int:
+    if raw is None:
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise SettingsError(name, f"不是整数 / not an integer: {raw!r}") from None
+    if value < 1:
+        raise SettingsError(name, f"须为正整数 / must be a positive integer, got {value}")
+    return value
 
 
 def _bool(raw: str | None, name: str) -> bool:

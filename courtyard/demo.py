@@ -108,6 +108,46 @@ def _print_parking(edge_url: str, base: str) -> None:
     print(f"[demo ] 停车费 / charges:          {base}/api/sites/demo/parking/charges")
 
 
+DEMO_ADMIN = "admin"
+
+
+async def demo_credentials(database_url: str) -> tuple[str, str, str]:
+    """The demo's admin account (created, or reused with a fresh password) and a token the
+    launcher polls the API with: (username, password, token)."""
+    import secrets
+    from datetime import UTC, datetime
+
+    from sqlalchemy import select
+
+    from cloud.auth.accounts import create_user
+    from cloud.auth.passwords import hash_password
+    from cloud.auth.tokens import create_token
+    from cloud.db import make_engine, migrate, session_factory
+    from cloud.db.auth import StaffUser
+
+    password = secrets.token_urlsafe(9)
+    now = datetime.now(UTC)
+    await migrate(database_url)
+    engine = make_engine(database_url)
+    try:
+        async with session_factory(engine)() as session, session.begin():
+            user = (await session.scalars(select(StaffUser).where(
+                StaffUser.username == DEMO_ADMIN))).one_or_none()
+            if user is None:
+                await create_user(session, username=DEMO_ADMIN, role="admin", password=password,
+                                  now=now, display_name="演示管理员")
+            else:
+                user.password_hash = hash_password(password)
+                user.active, user.locked_until, user.failed_logins = True, None, 0
+                user.password_changed_at = user.updated_at = now
+            _, token = await create_token(session, name="demo launcher", role="admin",
+                                          site_ids=None, created_by="demo", now=now,
+                                          expires_days=1)
+    finally:
+        await engine.dispose()
+    return DEMO_ADMIN, password, token
+
+
 async def _demo(site: Path, data: Path, http_port: int, speedup: float) -> int:
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -127,10 +167,12 @@ async def _demo(site: Path, data: Path, http_port: int, speedup: float) -> int:
     try:
         print("[demo ] 启动云端控制台 / starting the cloud console …")
         procs.append(("cloud", await _start("cloud", ["cloud", "serve"], env)))
-        async with aiohttp.ClientSession() as session:
-            if not await _wait_for(session, f"{base}/healthz", 60, stop):
+        async with aiohttp.ClientSession() as probe:
+            if not await _wait_for(probe, f"{base}/healthz", 60, stop):
                 print("[demo ] 控制台未能启动 / the console did not come up", file=sys.stderr)
                 return 1
+        username, password, token = await demo_credentials(env["COURTYARD_DATABASE_URL"])
+        async with aiohttp.ClientSession(headers={"Authorization": f"Bearer {token}"}) as session:
             print("[demo ] 启动设备模拟器 / starting the simulated devices …")
             procs.append(("sim", await _start(
                 "sim", ["sim", "site", str(site), "--speedup", str(speedup),
@@ -150,6 +192,8 @@ async def _demo(site: Path, data: Path, http_port: int, speedup: float) -> int:
                         print(f"\n[demo ] 读数已到达控制台（{took:.0f} 秒）/ readings reached the "
                               f"console after {took:.0f} s")
                         print(f"[demo ] 控制台 / console:  {base}/")
+                        print(f"[demo ] 登录 / log in:     {base}/login  用户名 username: "
+                              f"{username}  密码 password: {password}")
                         print(f"[demo ] 接口 / API:        {base}/api/sites/demo/devices")
                         print(f"[demo ] 值班告警屏 / guard board: {base}/guard  (告警 / alarms: "
                               f"{base}/api/alarms)")

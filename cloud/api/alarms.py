@@ -1,10 +1,10 @@
 """Alarms under ``/api/alarms``: list and filter, one alarm with its history and linkage, a
 guard's actions as POSTs, and the live feed the guard board listens to (WebSocket).
 
-Actions name who acted (``by``; staff accounts come with a later issue) and, to close an
-alarm, why (``note``). An action the current state does not allow is a 409 that says the
-state and what is allowed from it, so a board that lost a race with another guard can show
-what happened instead of a generic error.
+Actions name who acted (``by``, by default the logged-in staff member, whose account is also
+written to the audit log) and, to close an alarm, why (``note``). An action the current
+state does not allow is a 409 that says the state and what is allowed from it, so a board
+that lost a race with another guard can show what happened instead of a generic error.
 
 The live feed sends ``{"type": "snapshot", "alarms": [...]}`` (every active alarm) first,
 then ``{"type": "alarm", "alarm": {...}}`` on every change, and ``{"type": "ping"}`` now
@@ -23,7 +23,7 @@ from typing import Any
 
 import structlog
 from aiohttp import WSCloseCode, WSMsgType, web
-from sqlalchemy import or_
+from sqlalchemy import or_, select
 
 from cloud.alarms.hub import AlarmHub, SubscriptionLost
 from cloud.alarms.lifecycle import (
@@ -40,6 +40,9 @@ from cloud.api.keys import CLOCK, SESSIONS
 from cloud.api.params import int_param, names_param, text_param, time_param
 from cloud.api.present import utc_iso
 from cloud.api.respond import dumps, json_ok
+from cloud.audit import actor_of, record
+from cloud.auth.guard import requires
+from cloud.auth.scope import ensure_visible, scoped, visible_slugs
 from cloud.db.alarms import Alarm
 from cloud.db.models import Site
 
@@ -124,6 +127,7 @@ def _choices(request: web.Request, name: str, allowed: tuple[str, ...]) -> list[
     return values
 
 
+@requires("alarms.read")
 async def list_alarms(request: web.Request) -> web.Response:
     """Alarms newest first (by opening time), filtered by state, site, severity and since."""
     states = _choices(request, "state", STATES)
@@ -131,7 +135,7 @@ async def list_alarms(request: web.Request) -> web.Response:
     site = text_param(request, "site", 63)
     since = time_param(request, "since")
     limit = int_param(request, "limit", LIST_DEFAULT_LIMIT, 1, LIST_MAX_LIMIT)
-    query = with_site()
+    query = scoped(with_site(), Alarm.site_id, request)
     if site is not None:
         query = query.where(Site.slug == site)
     if states:
@@ -153,6 +157,7 @@ def _alarm_id(request: web.Request) -> int:
     return int(raw)
 
 
+@requires("alarms.read")
 async def get_alarm(request: web.Request) -> web.Response:
     """One alarm with its history (oldest first) and the edge's linkage reports."""
     alarm_id = _alarm_id(request)
@@ -161,6 +166,7 @@ async def get_alarm(request: web.Request) -> web.Response:
         if row is None:
             raise not_found("id", "告警", "alarm", str(alarm_id))
         alarm, slug, tz = row
+        ensure_visible(request, alarm.site_id, "id", "告警", "alarm", alarm_id)
         steps, linkage = await history(session, alarm_id, tz)
     return json_ok({**alarm_json(alarm, slug, tz), "history": steps, "linkage": linkage})
 
@@ -182,7 +188,7 @@ async def _action_body(request: web.Request, note_required: bool) -> tuple[str, 
         if name not in ("by", "note"):
             raise bad_param(str(name)[:40], "未知字段（只接受 by 与 note）",
                             "unknown field (only by and note are accepted)")
-    by = body.get("by")
+    by = body.get("by") or actor_of(request).name
     if not isinstance(by, str) or not by.strip():
         raise bad_param("by", "必须填写操作人", "who acted is required (a non-empty string)")
     by = by.strip()
@@ -206,6 +212,12 @@ def _action_handler(action: str) -> Any:
     async def handler(request: web.Request) -> web.Response:
         alarm_id = _alarm_id(request)
         by, note = await _action_body(request, t.note_required)
+        async with request.app[SESSIONS]() as session:
+            site_id = (await session.scalars(
+                select(Alarm.site_id).where(Alarm.id == alarm_id))).one_or_none()
+        if site_id is None:
+            raise not_found("id", "告警", "alarm", str(alarm_id))
+        ensure_visible(request, site_id, "id", "告警", "alarm", alarm_id)
         try:
             alarm = await act(request.app[SESSIONS], alarm_id, action, by, note,
                               request.app[CLOCK].now())
@@ -214,6 +226,10 @@ def _action_handler(action: str) -> Any:
         except TransitionRefused as err:
             raise ApiError(409, "invalid_transition", err.zh, err.en, field="state",
                            state=err.state, allowed=err.allowed) from None
+        async with request.app[SESSIONS]() as session, session.begin():
+            record(session, at=request.app[CLOCK].now(), actor=actor_of(request),
+                   action=action, entity="alarm", entity_id=alarm_id, site_id=site_id,
+                   detail={"by": by, "note": note, "state": alarm.get("state")})
         return json_ok(alarm)
 
     handler.__doc__ = f"{t.zh} / {action}: {', '.join(t.sources)} → {t.target}"
@@ -224,7 +240,7 @@ def _action_handler(action: str) -> Any:
 
 
 async def _snapshot(request: web.Request, site: str | None) -> list[dict[str, Any]]:
-    query = with_site().where(Alarm.state.in_(ACTIVE_STATES))
+    query = scoped(with_site(), Alarm.site_id, request).where(Alarm.state.in_(ACTIVE_STATES))
     if site is not None:
         query = query.where(Site.slug == site)
     async with request.app[SESSIONS]() as session:
@@ -233,10 +249,14 @@ async def _snapshot(request: web.Request, site: str | None) -> list[dict[str, An
     return [alarm_json(a, slug, tz) for a, slug, tz in rows]
 
 
+@requires("alarms.read")
 async def alarms_live(request: web.Request) -> web.StreamResponse:
-    """WebSocket: a snapshot of the active alarms, then every change as it commits."""
+    """WebSocket: a snapshot of the active alarms, then every change as it commits (only of
+    the sites the actor serves)."""
     site = text_param(request, "site", 63)
     hub = _hub(request)
+    async with request.app[SESSIONS]() as session:
+        mine = await visible_slugs(session, request)
     ws = web.WebSocketResponse(heartbeat=WS_HEARTBEAT_S)
     await ws.prepare(request)
     request.app[ALARMS].sockets.add(ws)
@@ -251,6 +271,8 @@ async def alarms_live(request: web.Request) -> web.StreamResponse:
         async def push() -> None:
             try:
                 async for alarm in sub:
+                    if mine is not None and alarm.get("site") not in mine:
+                        continue
                     await ws.send_str(dumps({"type": "alarm", "alarm": alarm}))
             except SubscriptionLost:
                 bound.warning("alarm_live.too_slow")
@@ -286,4 +308,4 @@ def add_alarm_routes(app: web.Application) -> None:
     r.add_get("/api/alarms/{id}", get_alarm, name="alarm")
     for action, segment in (("acknowledge", "acknowledge"), ("start", "start"),
                             ("resolve", "resolve"), ("false_alarm", "false-alarm")):
-        r.add_post(f"/api/alarms/{{id}}/{segment}", _action_handler(action))
+        r.add_post(f"/api/alarms/{{id}}/{segment}", requires("alarms.act")(_action_handler(action)))

@@ -20,6 +20,7 @@ from pathlib import Path
 from aiohttp import web
 
 from cloud.api.keys import DEFAULT_TZ
+from cloud.auth.guard import PUBLIC, requires
 
 #: ``dashboards/guard`` in the source tree (the console runs from a checkout or an editable
 #: install).
@@ -45,6 +46,7 @@ def add_board_routes(app: web.Application) -> None:
     app.router.add_get("/guard/static/{name}", guard_asset, name="guard_asset")
 
 
+@requires("alarms.read")
 async def guard_page(request: web.Request) -> web.Response:
     """The page, with the console's default time zone filled in."""
     try:
@@ -56,6 +58,7 @@ async def guard_page(request: web.Request) -> web.Response:
                         headers={**_HEADERS, "Content-Security-Policy": CSP})
 
 
+@requires(PUBLIC)
 async def guard_asset(request: web.Request) -> web.StreamResponse:
     """One file of ``dashboards/guard``; anything that is not a listed kind of asset is 404."""
     name = request.match_info["name"]

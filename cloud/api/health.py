@@ -16,6 +16,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from cloud.api.keys import CLOCK, SESSIONS, STATUS
 from cloud.api.present import utc_iso
 from cloud.api.respond import json_ok
+from cloud.auth.guard import PUBLIC, requires
 
 DB_CHECK_TIMEOUT_S = 3.0
 
@@ -29,6 +30,7 @@ async def _db_ok(request: web.Request) -> dict[str, Any]:
         return {"ok": False, "error": type(exc).__name__}
 
 
+@requires(PUBLIC)
 async def healthz(request: web.Request) -> web.Response:
     components: dict[str, Any] = {"db": await _db_ok(request)}
     status_fn = request.app.get(STATUS)

@@ -15,6 +15,8 @@ from sqlalchemy import select
 
 from cloud.api.keys import DEFAULT_TZ, SESSIONS
 from cloud.api.present import decimal_str, local_iso, zone
+from cloud.auth.guard import requires
+from cloud.auth.scope import scoped
 from cloud.db.models import Device, Meter, Site
 
 _STYLE = """
@@ -47,13 +49,15 @@ def _values(meter: Meter | None) -> str:
                        for k, v in sorted(meter.last_values.items()))
 
 
+@requires("devices.read")
 async def index(request: web.Request) -> web.Response:
     default_tz = request.app[DEFAULT_TZ]
     async with request.app[SESSIONS]() as session:
-        sites = (await session.execute(select(Site).order_by(Site.slug))).scalars().all()
-        rows = (await session.execute(
-            select(Device, Meter).outerjoin(Meter, Meter.device_id == Device.id)
-            .order_by(Device.site_id, Device.key))).all()
+        sites = (await session.execute(scoped(select(Site), Site.id, request)
+                                       .order_by(Site.slug))).scalars().all()
+        rows = (await session.execute(scoped(
+            select(Device, Meter).outerjoin(Meter, Meter.device_id == Device.id),
+            Device.site_id, request).order_by(Device.site_id, Device.key))).all()
     by_site: dict[int, list[tuple[Device, Meter | None]]] = {}
     for dev, meter_or_none in rows:
         by_site.setdefault(dev.site_id, []).append((dev, meter_or_none))

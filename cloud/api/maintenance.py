@@ -21,6 +21,8 @@ from cloud.api.present import times, zone
 from cloud.api.queries import site_by_slug
 from cloud.api.respond import json_ok
 from cloud.api.workorders import _json_body, _text, _unknown_fields
+from cloud.auth.guard import requires
+from cloud.auth.scope import ensure_visible, scoped
 from cloud.db.maintenance import AssetRecord, MaintenancePlan, MaintenanceVisit
 from cloud.db.models import Site
 from cloud.maintenance.generator import generate
@@ -84,11 +86,13 @@ def _minutes(d: timedelta | None) -> float | None:
 # --- assets -------------------------------------------------------------------------------------
 
 
+@requires("workorders.read")
 async def list_assets(request: web.Request) -> web.Response:
     """Assets by site and kind, in code order."""
     slug = text_param(request, "site", 63)
     kind = text_param(request, "kind", 32)
-    query = select(AssetRecord, Site).join(Site, Site.id == AssetRecord.site_id)
+    query = scoped(select(AssetRecord, Site).join(Site, Site.id == AssetRecord.site_id),
+                   AssetRecord.site_id, request)
     async with request.app[SESSIONS]() as session:
         if slug is not None:
             query = query.where(AssetRecord.site_id == (await site_by_slug(session, slug)).id)
@@ -98,6 +102,7 @@ async def list_assets(request: web.Request) -> web.Response:
     return json_ok({"assets": [asset_json(a, s.slug) for a, s in rows]})
 
 
+@requires("workorders.admin")
 async def create_asset(request: web.Request) -> web.Response:
     body = await _json_body(request)
     _unknown_fields(body, ASSET_FIELDS)
@@ -115,6 +120,7 @@ async def create_asset(request: web.Request) -> web.Response:
         try:
             async with session.begin():
                 site = await site_by_slug(session, slug)
+                ensure_visible(request, site.id, "site", "站点", "site", slug)
                 asset = AssetRecord(
                     site_id=site.id, code=code, kind=kind, name=name,
                     **{k: v or "" for k, v in extra.items()}, **optional, device=device,
@@ -128,6 +134,7 @@ async def create_asset(request: web.Request) -> web.Response:
         return json_ok(asset_json(asset, site.slug), status=201)
 
 
+@requires("workorders.read")
 async def get_asset(request: web.Request) -> web.Response:
     """One asset with its PM visits, its orders and the figures over ``[since, until)``."""
     raw = request.match_info["id"]
@@ -143,6 +150,7 @@ async def get_asset(request: web.Request) -> web.Response:
         if row is None:
             raise not_found("id", "设备", "asset", raw)
         asset, site = row
+        ensure_visible(request, site.id, "id", "设备", "asset", raw)
         tzname = site.timezone or request.app[DEFAULT_TZ]
         report = await asset_report(session, asset, since, until, tzname)
     tz = zone(tzname, request.app[DEFAULT_TZ])
@@ -160,9 +168,11 @@ async def get_asset(request: web.Request) -> web.Response:
 # --- plans --------------------------------------------------------------------------------------
 
 
+@requires("workorders.read")
 async def list_plans(request: web.Request) -> web.Response:
     slug = text_param(request, "site", 63)
-    query = select(MaintenancePlan, Site).join(Site, Site.id == MaintenancePlan.site_id)
+    query = scoped(select(MaintenancePlan, Site).join(Site, Site.id == MaintenancePlan.site_id),
+                   MaintenancePlan.site_id, request)
     async with request.app[SESSIONS]() as session:
         if slug is not None:
             site = await site_by_slug(session, slug)
@@ -171,6 +181,7 @@ async def list_plans(request: web.Request) -> web.Response:
     return json_ok({"plans": [plan_json(p, s.slug) for p, s in rows]})
 
 
+@requires("workorders.admin")
 async def create_plan(request: web.Request) -> web.Response:
     """``{site, plan: {…the YAML shape…}, active?}``."""
     body = await _json_body(request)
@@ -188,6 +199,7 @@ async def create_plan(request: web.Request) -> web.Response:
         try:
             async with session.begin():
                 site = await site_by_slug(session, slug)
+                ensure_visible(request, site.id, "site", "站点", "site", slug)
                 row = MaintenancePlan(site_id=site.id, plan_id=plan.id,
                                       asset_kind=plan.asset_kind, definition=plan_to_json(plan),
                                       release_days_ahead=plan.release_days_ahead,
@@ -199,6 +211,7 @@ async def create_plan(request: web.Request) -> web.Response:
         return json_ok(plan_json(row, site.slug), status=201)
 
 
+@requires("workorders.admin")
 async def generate_now(request: web.Request) -> web.Response:
     """Run the PM generator for ``today`` (site calendar; default: today by the clock)."""
     raw = request.query.get("today")

@@ -2,11 +2,10 @@
 charges the edge reported, the lanes' last plate reads with their snapshots, and the dataset
 the edge pulls.
 
-Access: only ``GET …/parking/dataset`` is authenticated (HTTP Basic with the site's slug and
-its site secret from ``COURTYARD_SITE_CREDENTIALS``, the credential the edge already uses for
-MQTT), because it is the one endpoint an edge calls over the internet. Every other endpoint
-here is as open as the rest of the console API today: staff accounts and roles come with a
-later issue, until then the console must only be reachable from the property's own network.
+Access: ``GET …/parking/dataset`` is for the edge (HTTP Basic with the site's slug and its
+site secret from ``COURTYARD_SITE_CREDENTIALS``, the credential the edge already uses for
+MQTT). Every other endpoint is for staff: ``parking.read`` / ``parking.write`` and a site the
+actor serves (``cloud.auth``).
 
 Every edit runs in one transaction that first bumps the site's dataset version (which also
 serialises edits of one site), and only after the commit is the new version handed to the
@@ -36,6 +35,7 @@ from cloud.api.keys import CLOCK, DEFAULT_TZ, SESSIONS
 from cloud.api.params import int_param, names_param, text_param, time_param
 from cloud.api.present import times, zone
 from cloud.api.respond import dumps, json_ok
+from cloud.auth.guard import PUBLIC, requires
 from cloud.db.models import Device, Event, Site
 from cloud.db.parking import PARKING_DATASET, Charge, LotTariff, ParkingSession
 from cloud.ingest.sql import dialect_insert
@@ -685,23 +685,26 @@ PREFIX = "/api/sites/{site}/parking"
 
 
 def add_parking_routes(app: web.Application) -> None:
+    """Staff routes need parking.read / parking.write (the guard checks the ``{site}`` is
+    theirs); the dataset is PUBLIC to the guard because it checks the site secret itself."""
     r = app.router
+    read, write = requires("parking.read"), requires("parking.write")
     for res in RESOURCES.values():
-        r.add_get(f"{PREFIX}/{res.name}", _list_handler(res), name=f"parking_{res.name}")
-        r.add_post(f"{PREFIX}/{res.name}", _create_handler(res))
+        r.add_get(f"{PREFIX}/{res.name}", read(_list_handler(res)), name=f"parking_{res.name}")
+        r.add_post(f"{PREFIX}/{res.name}", write(_create_handler(res)))
         item = f"{PREFIX}/{res.name}/{{id}}"
-        r.add_get(item, _get_handler(res), name=f"parking_{res.name}_item")
-        r.add_put(item, _replace_handler(res))
-        r.add_delete(item, _delete_handler(res))
-    r.add_get(f"{PREFIX}/tariffs", list_tariffs, name="parking_tariffs")
-    r.add_get(f"{PREFIX}/tariffs/{{lot}}", get_tariff, name="parking_tariff")
-    r.add_put(f"{PREFIX}/tariffs/{{lot}}", put_tariff)
-    r.add_delete(f"{PREFIX}/tariffs/{{lot}}", delete_tariff)
-    r.add_get(f"{PREFIX}/sessions", list_sessions, name="parking_sessions")
-    r.add_get(f"{PREFIX}/charges", list_charges, name="parking_charges")
-    r.add_get(f"{PREFIX}/lanes", list_lanes, name="parking_lanes")
-    r.add_get(f"{PREFIX}/reads/{{seq}}/evidence.jpg", _image_handler("evidence"),
+        r.add_get(item, read(_get_handler(res)), name=f"parking_{res.name}_item")
+        r.add_put(item, write(_replace_handler(res)))
+        r.add_delete(item, write(_delete_handler(res)))
+    r.add_get(f"{PREFIX}/tariffs", read(list_tariffs), name="parking_tariffs")
+    r.add_get(f"{PREFIX}/tariffs/{{lot}}", read(get_tariff), name="parking_tariff")
+    r.add_put(f"{PREFIX}/tariffs/{{lot}}", write(put_tariff))
+    r.add_delete(f"{PREFIX}/tariffs/{{lot}}", write(delete_tariff))
+    r.add_get(f"{PREFIX}/sessions", read(list_sessions), name="parking_sessions")
+    r.add_get(f"{PREFIX}/charges", read(list_charges), name="parking_charges")
+    r.add_get(f"{PREFIX}/lanes", read(list_lanes), name="parking_lanes")
+    r.add_get(f"{PREFIX}/reads/{{seq}}/evidence.jpg", read(_image_handler("evidence")),
               name="parking_read_evidence")
-    r.add_get(f"{PREFIX}/reads/{{seq}}/crop.jpg", _image_handler("crop"),
+    r.add_get(f"{PREFIX}/reads/{{seq}}/crop.jpg", read(_image_handler("crop")),
               name="parking_read_crop")
-    r.add_get(f"{PREFIX}/dataset", parking_dataset, name="parking_dataset")
+    r.add_get(f"{PREFIX}/dataset", requires(PUBLIC)(parking_dataset), name="parking_dataset")

@@ -13,6 +13,8 @@ from cloud.api.params import int_param, names_param, text_param, time_param
 from cloud.api.present import decimal_str, times, utc_iso, zone
 from cloud.api.queries import device_by_key
 from cloud.api.respond import json_ok
+from cloud.auth.guard import requires
+from cloud.auth.scope import ensure_visible
 from cloud.db.models import Reading
 
 DEFAULT_WINDOW = timedelta(hours=24)
@@ -20,6 +22,7 @@ READINGS_DEFAULT_LIMIT = 1000
 READINGS_MAX_LIMIT = 10000
 
 
+@requires("devices.read")
 async def device_readings(request: web.Request) -> web.Response:
     """Readings in ``[since, until)``, oldest first; the default window is the last 24 hours."""
     key = request.match_info["device"]
@@ -33,6 +36,7 @@ async def device_readings(request: web.Request) -> web.Response:
     default_tz = request.app[DEFAULT_TZ]
     async with request.app[SESSIONS]() as session:
         device, site = await device_by_key(session, key, site_slug)
+        ensure_visible(request, site.id, "device", "设备", "device", key)
         query = select(Reading).where(Reading.device_id == device.id, Reading.ts >= since,
                                       Reading.ts < until)
         if names:

@@ -17,6 +17,8 @@ from cloud.api.errors import ApiError, bad_param
 from cloud.api.keys import CLOCK, SESSIONS
 from cloud.api.params import text_param
 from cloud.api.respond import json_ok
+from cloud.audit import actor_of
+from cloud.auth.guard import requires
 from cloud.rules import store
 from cloud.rules.load import RulesError
 
@@ -32,6 +34,7 @@ def add_rules_routes(app: web.Application) -> None:
     app.router.add_post("/api/rules/check", check_rules, name="rules_check")
 
 
+@requires("workorders.read")
 async def get_rules(request: web.Request) -> web.Response:
     """The rules in force: the newest stored version, else the file the console started with."""
     async with request.app[SESSIONS]() as session:
@@ -42,9 +45,11 @@ async def get_rules(request: web.Request) -> web.Response:
     return json_ok({"version": 0, "yaml": text, "source": "file", "file": name})
 
 
+@requires("workorders.admin")
 async def put_rules(request: web.Request) -> web.Response:
-    by = text_param(request, "by", MAX_BY)
-    if by is None or not by.strip():
+    """Save a new version; ``?by=`` names who (default: the logged-in staff member)."""
+    by = text_param(request, "by", MAX_BY) or actor_of(request).name[:MAX_BY]
+    if not by.strip():
         raise bad_param("by", "必须填写修改人（?by=）", "who made the change is required (?by=)")
     note = text_param(request, "note", MAX_NOTE)
     text = await _yaml_body(request)
@@ -59,6 +64,7 @@ async def put_rules(request: web.Request) -> web.Response:
     return json_ok({"version": version, "source": "database", "by": by.strip()})
 
 
+@requires("workorders.admin")
 async def check_rules(request: web.Request) -> web.Response:
     text = await _yaml_body(request)
     try:

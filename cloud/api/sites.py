@@ -10,6 +10,8 @@ from cloud.api.params import int_param, text_param
 from cloud.api.present import device_json, event_json, site_json, zone
 from cloud.api.queries import site_by_slug
 from cloud.api.respond import json_ok
+from cloud.auth.guard import requires
+from cloud.auth.scope import scoped
 from cloud.db.models import Device, Event, Meter, Site
 
 EVENTS_DEFAULT_LIMIT = 100
@@ -17,14 +19,17 @@ EVENTS_MAX_LIMIT = 1000
 MAX_SEQ = 2**63 - 1
 
 
+@requires("devices.read")
 async def list_sites(request: web.Request) -> web.Response:
     default_tz = request.app[DEFAULT_TZ]
     async with request.app[SESSIONS]() as session:
-        sites = (await session.execute(select(Site).order_by(Site.slug))).scalars().all()
+        sites = (await session.execute(scoped(select(Site), Site.id, request)
+                                       .order_by(Site.slug))).scalars().all()
     return json_ok({"sites": [site_json(s, zone(s.timezone or default_tz, default_tz))
                             for s in sites]})
 
 
+@requires("devices.read")
 async def list_devices(request: web.Request) -> web.Response:
     slug = request.match_info["site"]
     default_tz = request.app[DEFAULT_TZ]
@@ -38,6 +43,7 @@ async def list_devices(request: web.Request) -> web.Response:
                   "devices": [device_json(d, m, tz) for d, m in rows]})
 
 
+@requires("devices.read")
 async def list_events(request: web.Request) -> web.Response:
     """Events in seq order after a cursor; ``next_after_seq`` is null once nothing is left."""
     slug = request.match_info["site"]

@@ -20,6 +20,7 @@ from aiohttp import web
 
 from cloud.api.board import CSP
 from cloud.api.keys import DEFAULT_TZ
+from cloud.auth.guard import PUBLIC, requires
 from cloud.workorders.categories import CATEGORIES
 from cloud.workorders.states import STATE_ZH, TRANSITIONS
 
@@ -63,16 +64,19 @@ async def _page(request: web.Request, key: str) -> web.Response:
                         headers={**_HEADERS, "Content-Security-Policy": CSP})
 
 
+@requires("workorders.read")
 async def tech_page(request: web.Request) -> web.Response:
     """The technician's list; ``?tech=<id>`` says whose."""
     return await _page(request, "tech")
 
 
+@requires("workorders.read")
 async def board_page(request: web.Request) -> web.Response:
     """The supervisor's board; ``?site=<slug>`` preselects a site."""
     return await _page(request, "board")
 
 
+@requires(PUBLIC)
 async def workorder_asset(request: web.Request) -> web.StreamResponse:
     """One script or style sheet of ``dashboards/workorders``; anything else is 404."""
     name = request.match_info["name"]

@@ -22,6 +22,8 @@ from cloud.api.keys import CLOCK, DEFAULT_TZ, SESSIONS
 from cloud.api.params import int_param, text_param
 from cloud.api.present import times, zone
 from cloud.api.respond import json_ok
+from cloud.audit import actor_of
+from cloud.auth.guard import requires
 from cloud.db.models import Site
 from cloud.db.workorder_photos import WorkOrderPhoto
 from cloud.db.workorders import WorkOrder
@@ -71,11 +73,11 @@ async def _read_body(request: web.Request) -> bytes:
 
 
 async def _order_zone(request: web.Request, order_id: int) -> ZoneInfo:
-    """The order's site time zone; 404 when there is no such order."""
+    """The order's site time zone; 404 when there is no such order (or not the actor's)."""
     async with request.app[SESSIONS]() as session:
-        tz = (await session.execute(select(Site.timezone).join(
+        tz = (await session.execute(select(Site.timezone, Site.id).join(
             WorkOrder, WorkOrder.site_id == Site.id).where(WorkOrder.id == order_id))).first()
-    if tz is None:
+    if tz is None or not actor_of(request).may_see(tz[1]):
         raise not_found("id", "工单", "work order", str(order_id))
     default = request.app[DEFAULT_TZ]
     return zone(tz[0] or default, default)
@@ -90,10 +92,12 @@ def photo_json(p: WorkOrderPhoto, tz: ZoneInfo) -> dict[str, Any]:
             "url": base, "thumb_url": f"{base}?thumb=1"}
 
 
+@requires("workorders.act")
 async def upload_photo(request: web.Request) -> web.Response:
-    """``POST /api/workorders/{id}/photos?by=NAME&note=...`` with the image as the body."""
+    """``POST /api/workorders/{id}/photos?by=NAME&note=...`` with the image as the body
+    (``by`` defaults to the logged-in staff member)."""
     order_id = _id(request, "id", "工单", "work order")
-    by = text_param(request, "by", 64)
+    by = text_param(request, "by", 64) or actor_of(request).name[:64]
     if by is None or not by.strip():
         raise bad_param("by", "必须填写上传人", "required: who took the photo")
     note = text_param(request, "note", MAX_NOTE)
@@ -123,6 +127,7 @@ async def upload_photo(request: web.Request) -> web.Response:
                        status=201 if created else 200)
 
 
+@requires("workorders.read")
 async def list_photos(request: web.Request) -> web.Response:
     """The order's photos, oldest first, without the image bytes."""
     order_id = _id(request, "id", "工单", "work order")
@@ -134,11 +139,13 @@ async def list_photos(request: web.Request) -> web.Response:
     return json_ok({"photos": [photo_json(p, tz) for p in rows]})
 
 
+@requires("workorders.read")
 async def get_photo(request: web.Request) -> web.Response:
     """The stored JPEG, or its thumbnail with ``?thumb=1``; 304 when the ETag matches."""
     order_id = _id(request, "id", "工单", "work order")
     photo_id = _id(request, "pid", "照片", "photo")
     thumb = int_param(request, "thumb", 0, 0, 1)
+    await _order_zone(request, order_id)  # 404 for another site's order
     column = WorkOrderPhoto.thumb if thumb else WorkOrderPhoto.jpeg
     async with request.app[SESSIONS]() as session:
         row = (await session.execute(select(WorkOrderPhoto.sha256, column).where(

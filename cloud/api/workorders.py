@@ -23,6 +23,9 @@ from cloud.api.params import int_param, names_param, text_param
 from cloud.api.present import zone
 from cloud.api.queries import site_by_slug
 from cloud.api.respond import json_ok
+from cloud.audit import actor_of, record
+from cloud.auth.guard import requires
+from cloud.auth.scope import ensure_visible, scoped
 from cloud.db.models import Site
 from cloud.db.workorders import (
     Technician,
@@ -111,6 +114,7 @@ def _tz(request: web.Request, site: Site) -> Any:
 # --- work orders --------------------------------------------------------------------------------
 
 
+@requires("workorders.read")
 async def list_workorders(request: web.Request) -> web.Response:
     """Orders newest first, by state, site, assignee (technician id) and ``overdue=1``."""
     states = names_param(request, "state", 16)
@@ -123,7 +127,8 @@ async def list_workorders(request: web.Request) -> web.Response:
     overdue = int_param(request, "overdue", 0, 0, 1)
     limit = int_param(request, "limit", LIST_DEFAULT_LIMIT, 1, LIST_MAX_LIMIT)
     now = request.app[CLOCK].now()
-    query = select(WorkOrder, Site).join(Site, Site.id == WorkOrder.site_id)
+    query = scoped(select(WorkOrder, Site).join(Site, Site.id == WorkOrder.site_id),
+                   WorkOrder.site_id, request)
     if site is not None:
         query = query.where(Site.slug == site)
     if states:
@@ -146,6 +151,7 @@ async def _detail(session: AsyncSession, request: web.Request, order_id: int) ->
     if row is None:
         raise not_found("id", "工单", "work order", str(order_id))
     order, site = row
+    ensure_visible(request, site.id, "id", "工单", "work order", order_id)
     tz = _tz(request, site)
     steps = (await session.execute(select(WorkOrderAction).where(
         WorkOrderAction.order_id == order_id).order_by(WorkOrderAction.id))).scalars().all()
@@ -157,6 +163,7 @@ async def _detail(session: AsyncSession, request: web.Request, order_id: int) ->
             "allowed": [t.action for t in TRANSITIONS.values() if order.state in t.sources]}
 
 
+@requires("workorders.read")
 async def get_workorder(request: web.Request) -> web.Response:
     """One order with its history, labour and parts, and cost total."""
     order_id = _order_id(request)
@@ -168,9 +175,10 @@ CREATE_FIELDS = ("site", "category", "title", "description", "priority", "reques
                  "requested_by")
 
 
+@requires("workorders.act")
 async def create_workorder(request: web.Request) -> web.Response:
     """A repair request from staff or an owner; dispatched at once when someone qualified
-    is on duty, otherwise left in the pool."""
+    is on duty, otherwise left in the pool. ``requested_by`` defaults to the staff member."""
     body = await _json_body(request)
     _unknown_fields(body, CREATE_FIELDS)
     slug = _text(body, "site", 63)
@@ -185,7 +193,8 @@ async def create_workorder(request: web.Request) -> web.Response:
         raise bad_param("priority", f"优先级须为 {', '.join(PRIORITIES)}",
                         f"priority must be one of {', '.join(PRIORITIES)}")
     request_id = _text(body, "request_id", 64, required=False) or uuid.uuid4().hex
-    requested_by = _text(body, "requested_by", 64)
+    requested_by = (_text(body, "requested_by", 64, required=False)
+                    or actor_of(request).name[:64])
     now = request.app[CLOCK].now()
     response_s, resolve_s = REQUEST_SLA_S[priority]
     assert slug is not None and category is not None and title is not None
@@ -193,6 +202,7 @@ async def create_workorder(request: web.Request) -> web.Response:
         try:
             async with session.begin():
                 site = await site_by_slug(session, slug)
+                ensure_visible(request, site.id, "site", "站点", "site", slug)
                 order, _ = await open_or_fold(
                     session, site_id=site.id, fold_key=f"request:{request_id}",
                     category=category, priority=priority, sla_response_s=response_s,
@@ -202,6 +212,10 @@ async def create_workorder(request: web.Request) -> web.Response:
                                   requested_by=requested_by), now=now)
                 await auto_assign(session, order, now)
                 order_id = order.id
+                record(session, at=now, actor=actor_of(request), action="create",
+                       entity="work_order", entity_id=order_id, site_id=site.id,
+                       after={"category": category, "title": title, "priority": priority,
+                              "requested_by": requested_by})
         except DuplicateRequest as dup:
             raise ApiError(409, "duplicate_request", f"该报修已提交（工单 {dup.order_id}）",
                            f"this request was already filed (work order {dup.order_id})",
@@ -212,15 +226,17 @@ async def create_workorder(request: web.Request) -> web.Response:
         return json_ok(await _detail(session, request, order_id), status=201)
 
 
+@requires("workorders.act")
 async def workorder_action(request: web.Request) -> web.Response:
-    """``POST /api/workorders/{id}/{action}`` with ``{by, role?, note?, …fields}``."""
+    """``POST /api/workorders/{id}/{action}`` with ``{by?, role?, note?, …fields}``; ``by``
+    defaults to the logged-in staff member."""
     order_id = _order_id(request)
     action = request.match_info["action"].replace("-", "_")
     if action not in TRANSITIONS:
         raise not_found("action", "操作", "action", action[:40])
     body = await _json_body(request)
     _unknown_fields(body, ("by", "role", "note", *ACTION_FIELDS))
-    by = _text(body, "by", 64)
+    by = _text(body, "by", 64, required=False) or actor_of(request).name[:64]
     role = _text(body, "role", 16, required=False)
     if role is not None and role not in ROLES:
         raise bad_param("role", f"角色须为 {', '.join(ROLES)}", f"role must be one of "
@@ -232,7 +248,13 @@ async def workorder_action(request: web.Request) -> web.Response:
     async with request.app[SESSIONS]() as session:
         try:
             async with session.begin():
+                site_id = (await session.scalars(select(WorkOrder.site_id).where(
+                    WorkOrder.id == order_id))).one_or_none()
+                ensure_visible(request, site_id, "id", "工单", "work order", order_id)
                 await act(session, order_id, action, by, note, now, role=role, **fields)
+                record(session, at=now, actor=actor_of(request), action=action,
+                       entity="work_order", entity_id=order_id, site_id=site_id,
+                       detail={"by": by, "role": role, "note": note, **fields})
         except OrderNotFound:
             raise not_found("id", "工单", "work order", str(order_id)) from None
         except TransitionRefused as err:
@@ -254,6 +276,7 @@ async def _site_names(session: AsyncSession) -> dict[int, str]:
     return {i: s for i, s in (await session.execute(select(Site.id, Site.slug))).all()}
 
 
+@requires("workorders.read")
 async def list_technicians(request: web.Request) -> web.Response:
     async with request.app[SESSIONS]() as session:
         techs = (await session.execute(select(Technician).order_by(Technician.id))
@@ -301,6 +324,7 @@ def _names(body: dict[str, Any], name: str) -> list[str]:
     return list(value)
 
 
+@requires("workorders.admin")
 async def create_technician(request: web.Request) -> web.Response:
     """``{name, phone?, skills, sites, on_duty?, shifts?: [{weekday, start, end}]}``."""
     body = await _json_body(request)
@@ -318,6 +342,8 @@ async def create_technician(request: web.Request) -> web.Response:
         try:
             async with session.begin():
                 site_ids = [(await site_by_slug(session, s)).id for s in slugs]
+                for s, i in zip(slugs, site_ids, strict=True):
+                    ensure_visible(request, i, "sites", "站点", "site", s)
                 tech = Technician(name=name, phone=phone, skills=skills, site_ids=site_ids,
                                   on_duty=on_duty)
                 session.add(tech)

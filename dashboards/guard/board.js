@@ -376,7 +376,7 @@
     const ctl = new AbortController();
     const timer = setTimeout(() => ctl.abort(), REQUEST_TIMEOUT_MS);
     try {
-      const resp = await fetch(url, {
+      const resp = await window.CourtyardSession.fetch(url, {
         method, signal: ctl.signal, cache: "no-store",
         headers: body ? { "Content-Type": "application/json" } : {},
         body: body ? JSON.stringify(body) : undefined,

@@ -73,7 +73,7 @@ const WO = (() => {
       init.headers["Content-Type"] = "application/json";
       init.body = JSON.stringify(body);
     }
-    const resp = await fetch(path, init);
+    const resp = await window.CourtyardSession.fetch(path, init);
     const data = await resp.json().catch(() => ({}));
     if (!resp.ok) {
       const msg = (data.error && data.error.message) || `HTTP ${resp.status}`;

@@ -13,18 +13,22 @@ from aiohttp.test_utils import TestClient, TestServer
 
 from cloud.api.board import GUARD_DIR, add_board_routes
 from cloud.app import create_app
-from cloud.db import make_engine, session_factory
+from cloud.auth.login import LOGIN_DIR
+from cloud.db import make_engine, migrate, session_factory
 from cloud.settings import Settings
+from tests.support.auth import admin_headers
 
 
 @pytest.fixture
 async def client(tmp_path: Path) -> AsyncIterator[TestClient[Any, Any]]:
     url = f"sqlite+aiosqlite:///{tmp_path / 'cloud.db'}"
+    await migrate(url)
     engine = make_engine(url)
-    app = create_app(Settings(database_url=url, timezone="Asia/Urumqi"), session_factory(engine))
+    sessions = session_factory(engine)
+    app = create_app(Settings(database_url=url, timezone="Asia/Urumqi"), sessions)
     if not any(r.name == "guard_board" for r in app.router.routes()):
         add_board_routes(app)
-    client = TestClient(TestServer(app))
+    client = TestClient(TestServer(app), headers=await admin_headers(sessions))
     await client.start_server()
     try:
         yield client
@@ -49,11 +53,14 @@ async def test_the_page_and_every_asset_it_names_come_from_the_console(
     for asset in assets:
         if asset.startswith("data:"):
             continue
-        assert asset.startswith("/guard/static/"), f"not served by the console: {asset}"
+        # The board's own files, and the session script shared by the console's pages.
+        assert asset.startswith(("/guard/static/", "/login/static/")), (
+            f"not served by the console: {asset}")
+        folder = GUARD_DIR if asset.startswith("/guard/") else LOGIN_DIR
         got = await client.get(asset)
         assert got.status == 200, asset
         assert got.content_type in ("text/javascript", "text/css")
-        assert (await got.read()) == (GUARD_DIR / asset.rsplit("/", 1)[1]).read_bytes()
+        assert (await got.read()) == (folder / asset.rsplit("/", 1)[1]).read_bytes()
 
 
 def test_no_file_of_the_board_reaches_outside_the_console() -> None:

@@ -26,6 +26,7 @@ from cloud.db import make_engine, migrate, session_factory
 from cloud.ingest import Ingestor
 from cloud.settings import Settings
 from contract import Batch, Envelope, SystemClock, encode_batch, priority_for, topics
+from tests.support.auth import admin_headers, browser_login, create_staff
 from tests.support.services import free_port
 
 if TYPE_CHECKING:
@@ -69,6 +70,7 @@ class Console:
         self.ingestor = Ingestor(sessions, self.clock)
         self.seq = 0
         self._runner: web.AppRunner | None = None
+        self._headers: dict[str, str] | None = None
 
     async def start(self) -> None:
         app = create_app(Settings(database_url=self.db_url), self.sessions, self.clock)
@@ -93,7 +95,10 @@ class Console:
         assert result.ok, result
 
     async def api(self, method: str, path: str, body: Any = None) -> tuple[int, Any]:
-        async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=5)) as s, \
+        if self._headers is None:
+            self._headers = await admin_headers(self.sessions)
+        async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=5),
+                                         headers=self._headers) as s, \
                 s.request(method, self.url + path, json=body) as resp:
             return resp.status, await resp.json()
 
@@ -127,7 +132,9 @@ async def board(browser: Browser, console: Console) -> AsyncIterator[Page]:
     page = await context.new_page()
     errors: list[str] = []
     page.on("pageerror", lambda exc: errors.append(str(exc)))
-    await page.goto(f"{console.url}/guard?site={SITE}")
+    await create_staff(console.sessions, "guard-1", "guard-password", "guard", sites=[SITE])
+    await browser_login(page, console.url, "guard-1", "guard-password",
+                        then=f"/guard?site={SITE}")
     await expect(page.locator("#conn")).to_have_text(re.compile("已连接"))
     try:
         yield page

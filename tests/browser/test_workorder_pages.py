@@ -21,6 +21,7 @@ from cloud.db import Site, make_engine, migrate, session_factory
 from cloud.settings import Settings
 from cloud.workorders.service import Source, open_or_fold
 from contract import SystemClock
+from tests.support.auth import admin_headers, browser_login, create_staff
 from tests.support.services import free_port
 
 if TYPE_CHECKING:
@@ -36,9 +37,24 @@ class Console:
     def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
         self.sessions = sessions
         self.url = f"http://127.0.0.1:{free_port()}"
+        self._headers: dict[str, str] | None = None
+        self._staff: set[str] = set()
+
+    async def open_as(self, page: Page, role: str, path: str,
+                      sites: list[str] | None = None) -> None:
+        """Log ``page`` in as a staff member of ``role`` serving ``sites`` (None: every site)
+        through /login, and open ``path``."""
+        username = f"{role}-1"
+        if username not in self._staff:
+            await create_staff(self.sessions, username, "page-password", role, sites=sites)
+            self._staff.add(username)
+        await browser_login(page, self.url, username, "page-password", then=path)
 
     async def api(self, method: str, path: str, body: Any = None, status: int = 200) -> Any:
-        async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=5)) as s, \
+        if self._headers is None:
+            self._headers = await admin_headers(self.sessions)
+        async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=5),
+                                         headers=self._headers) as s, \
                 s.request(method, self.url + path, json=body) as resp:
             got = await resp.json()
             assert resp.status == status, (resp.status, got)
@@ -118,7 +134,8 @@ async def test_a_technician_accepts_and_starts_his_order_from_the_page(
     elsewhere = await console.request("5-1-302 阳台漏水")
     await console.assign(elsewhere["id"], other)
 
-    await page.goto(f"{console.url}/workorders/tech?tech={wang}")
+    await console.open_as(page, "technician", f"/workorders/tech?tech={wang}",
+                          sites=[SITE])
     await expect(page.locator("#who")).to_contain_text("王师傅")
     mine = card(page, "3-2-101 厨房漏水")
     await expect(mine).to_be_visible()
@@ -158,7 +175,8 @@ async def test_a_pooled_order_is_grabbed_from_the_pool_tab(
     wang = await console.technician("王师傅")
     order = await console.request("车库水管爆裂", priority="urgent")
 
-    await page.goto(f"{console.url}/workorders/tech?tech={wang}")
+    await console.open_as(page, "technician", f"/workorders/tech?tech={wang}",
+                          sites=[SITE])
     await expect(page.locator("#n-pool")).to_have_text("1")
     await expect(page.locator("#empty")).to_be_visible()  # nothing of his own yet
     await page.get_by_role("tab", name=re.compile("待抢单 Pool")).click()
@@ -195,7 +213,8 @@ async def test_an_overdue_order_is_under_overdue_in_red_with_its_repeats(
         late_id = order.id
     await console.assign(late_id, wang)
 
-    await page.goto(f"{console.url}/workorders/tech?tech={wang}")
+    await console.open_as(page, "technician", f"/workorders/tech?tech={wang}",
+                          sites=[SITE])
     await expect(page.locator("#n-overdue")).to_have_text("1")
     await expect(page.locator("#n-mine")).to_have_text("2")
     # Mine is sorted by the SLA: the late one first.
@@ -227,7 +246,7 @@ async def test_the_supervisor_board_counts_columns_and_dispatches_a_pooled_order
     errors: list[str] = []
     board.on("pageerror", lambda exc: errors.append(str(exc)))
     try:
-        await board.goto(f"{console.url}/workorders/board")
+        await console.open_as(board, "operations_lead", "/workorders/board")
         column = {s: board.locator(f'section.column[data-state="{s}"]') for s in (
             "pool", "assigned", "accepted", "in_progress", "paused", "completed")}
         await expect(column["pool"].locator("h2 .n")).to_have_text("2")
@@ -268,7 +287,7 @@ async def test_the_supervisor_board_counts_columns_and_dispatches_a_pooled_order
 
 async def test_the_pages_carry_the_transition_table_and_serve_only_their_assets(
         console: Console) -> None:
-    async with aiohttp.ClientSession() as s:
+    async with aiohttp.ClientSession(headers=await admin_headers(console.sessions)) as s:
         for path in ("/workorders/tech", "/workorders/board"):
             async with s.get(console.url + path) as resp:
                 html = await resp.text()

@@ -18,6 +18,7 @@ from cloud.db import make_engine, migrate, session_factory
 from cloud.settings import Settings
 from contract import FakeClock
 from tests.cloud.test_alarms_ingest import T0, Edge, elevator_data, fire_data
+from tests.support.auth import admin_headers
 
 
 @dataclass
@@ -52,7 +53,7 @@ async def console(db_url: str) -> AsyncIterator[Console]:
     sessions = session_factory(engine)
     clock = FakeClock(T0)
     app = create_app(Settings(database_url=db_url), sessions, clock)
-    client = TestClient(TestServer(app))
+    client = TestClient(TestServer(app), headers=await admin_headers(sessions))
     await client.start_server()
     try:
         yield Console(client, sessions, clock, Edge(sessions, clock))
@@ -139,7 +140,6 @@ async def test_bad_bodies_name_the_field_and_unknown_ids_are_404(console: Consol
     alarm = await console.open_fire()
     base = f"/api/alarms/{alarm['id']}"
     cases: list[tuple[str, Any, str]] = [
-        ("acknowledge", {}, "by"),
         ("acknowledge", {"by": "   "}, "by"),
         ("acknowledge", {"by": 7}, "by"),
         ("acknowledge", {"by": "x" * 65}, "by"),

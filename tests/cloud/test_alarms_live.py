@@ -29,6 +29,7 @@ from cloud.db import make_engine, migrate, session_factory
 from cloud.settings import Settings
 from contract import FakeClock
 from tests.cloud.test_alarms_ingest import T0, Edge, fire_data
+from tests.support.auth import admin_headers
 
 RECEIVE_TIMEOUT_S = 15.0
 
@@ -67,7 +68,7 @@ async def running_board(url: str) -> AsyncIterator[Board]:
     clock = FakeClock(T0)
     sessions = session_factory(engine)
     app = create_app(Settings(database_url=url), sessions, clock)
-    client = TestClient(TestServer(app))
+    client = TestClient(TestServer(app), headers=await admin_headers(sessions))
     await client.start_server()
     try:
         yield Board(client, sessions, clock, Edge(session_factory(ingest_engine), clock),

@@ -21,6 +21,7 @@ from cloud.db import Site, make_engine, migrate, session_factory
 from cloud.ingest import Ingestor
 from cloud.settings import Settings
 from contract import Batch, Envelope, FakeClock, encode_batch, priority_for, topics
+from tests.support.auth import admin_headers
 
 T0 = datetime(2026, 3, 1, 0, 0, tzinfo=UTC)  # 08:00 in Shanghai
 
@@ -61,7 +62,7 @@ async def api(db_url: str) -> AsyncIterator[Api]:
     sessions = session_factory(engine)
     clock = FakeClock(T0 + timedelta(hours=2))
     app = create_app(Settings(database_url=db_url), sessions, clock)
-    client = TestClient(TestServer(app))
+    client = TestClient(TestServer(app), headers=await admin_headers(sessions))
     await client.start_server()
     try:
         yield Api(client, Ingestor(sessions, clock), clock, sessions)

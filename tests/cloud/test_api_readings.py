@@ -8,6 +8,7 @@ from urllib.parse import quote
 from aiohttp import web
 
 from cloud.api import setup_routes
+from cloud.auth.routes import add_auth_routes
 from tests.cloud import test_api
 from tests.cloud.test_api import T0, Api, reading
 
@@ -101,6 +102,7 @@ async def test_openapi_documents_every_route_and_parameter(api: Api) -> None:
     assert doc["openapi"].startswith("3.1")
     app = web.Application()
     setup_routes(app)
+    add_auth_routes(app)  # registered by create_app beside the resource routes
     routes = {(r.resource.canonical, r.method.lower()) for r in app.router.routes()
               if r.resource is not None and r.method != "HEAD"}
     documented = {(path, method) for path, ops in doc["paths"].items() for method in ops}

@@ -20,6 +20,7 @@ from cloud.maintenance.store import plan_to_json
 from cloud.settings import Settings
 from contract import FakeClock
 from tests.conftest import REPO
+from tests.support.auth import admin_headers
 
 T0 = datetime(2027, 1, 20, 2, 0, tzinfo=UTC)
 LIFT = {"site": "garden", "code": "EL-1", "kind": "elevator", "name": "1 号梯", "make": "奥的斯",
@@ -52,7 +53,8 @@ async def console(db_url: str) -> AsyncIterator[Console]:
     async with sessions() as session, session.begin():
         session.add_all([Site(slug="garden", name="花园小区"), Site(slug="lake", name="湖畔")])
     client = TestClient(TestServer(create_app(Settings(database_url=db_url), sessions,
-                                              FakeClock(T0))))
+                                              FakeClock(T0))),
+                        headers=await admin_headers(sessions))
     await client.start_server()
     try:
         yield Console(client)

@@ -31,6 +31,7 @@ from contract import Batch, Envelope, FakeClock, NewEvent, encode_batch, priorit
 from contract.parking.tariff_yaml import tariff_from_dict
 from edge.parking.datasets import MonthlyPass, Vehicle, parse_dataset
 from tests.edge.parking.test_lanes import TARIFF, TZ, _rig
+from tests.support.auth import admin_headers
 
 T0 = datetime(2026, 11, 23, 1, 0, tzinfo=UTC)  # 09:00 in Shanghai
 CREDENTIALS = {"demo": "demo-secret", "north": "north-secret"}
@@ -106,7 +107,7 @@ async def api(db_url: str) -> AsyncIterator[Api]:
                      clock)
     publisher = RecordingPublisher()
     configure_parking(app, CREDENTIALS, publisher)
-    client = TestClient(TestServer(app))
+    client = TestClient(TestServer(app), headers=await admin_headers(sessions))
     await client.start_server()
     try:
         yield Api(client, sessions, clock, publisher)

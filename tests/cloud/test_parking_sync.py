@@ -27,6 +27,7 @@ from cloud.settings import Settings
 from contract import FakeClock, topics
 from tests.cloud.test_parking_api import CREDENTIALS, T0
 from tests.support import services
+from tests.support.auth import admin_headers
 from tests.support.services import Mosquitto
 
 CLOUD_USER, CLOUD_PASSWORD = "_courtyard-cloud", "cloud-pw"
@@ -43,7 +44,7 @@ async def console(db_url: str, publisher: SyncPublisher | None = None,
     app = create_app(Settings(database_url=db_url), sessions, FakeClock(T0))
     configure_parking(app, CREDENTIALS, publisher)
     task = asyncio.create_task(publisher.run()) if publisher is not None else None
-    client = TestClient(TestServer(app))
+    client = TestClient(TestServer(app), headers=await admin_headers(sessions))
     await client.start_server()
     try:
         yield client, sessions
@@ -168,7 +169,13 @@ async def test_serve_wires_the_publisher_and_the_site_credentials(tmp_path: Path
         async with asyncio.timeout(30):
             await ready.wait()
         base = f"http://127.0.0.1:{http}/api/sites/demo/parking"
-        async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=5)) as s:
+        engine = make_engine(settings.database_url)
+        try:
+            staff = await admin_headers(session_factory(engine))
+        finally:
+            await engine.dispose()
+        async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=5),
+                                         headers=staff) as s:
             async with s.post(f"{base}/blacklist",
                               json={"plate": "粤B44444", "reason": "冲卡"}) as resp:
                 assert resp.status == 201, await resp.text()

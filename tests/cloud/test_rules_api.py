@@ -23,6 +23,7 @@ from cloud.rules.load import load_rules_text
 from cloud.rules.store import RulesReloader
 from cloud.settings import Settings
 from contract import FakeClock
+from tests.support.auth import admin_headers
 
 T0 = datetime(2026, 11, 23, 2, 0, tzinfo=UTC)
 YAML = {"Content-Type": "application/yaml"}
@@ -87,7 +88,8 @@ async def console(db_url: str, monkeypatch: pytest.MonkeyPatch) -> AsyncIterator
     engine = make_engine(db_url)
     sessions = session_factory(engine)
     clock = FakeClock(T0)
-    client = TestClient(TestServer(create_app(Settings(database_url=db_url), sessions, clock)))
+    client = TestClient(TestServer(create_app(Settings(database_url=db_url), sessions, clock)),
+                        headers=await admin_headers(sessions))
     await client.start_server()
     try:
         yield Console(client, sessions, clock)
@@ -180,13 +182,15 @@ async def test_check_validates_without_saving(console: Console) -> None:
 
 
 async def test_who_made_the_change_is_required(console: Console) -> None:
-    for path in ("/api/rules", "/api/rules?by=", "/api/rules?by=%20"):
-        body = await console.call("PUT", path, 400, GOOD)
-        assert body["error"]["field"] == "by"
+    body = await console.call("PUT", "/api/rules?by=%20", 400, GOOD)
+    assert body["error"]["field"] == "by"
     body = await console.call("PUT", "/api/rules?by=王工", 415, GOOD,
                               headers={"Content-Type": "application/json"})
     assert body["error"]["code"] == "unsupported_media_type"
     assert await _stored(console) == 0
+    # Without ?by= the change is the logged-in actor's (here the test's API token).
+    body = await console.call("PUT", "/api/rules", 200, GOOD)
+    assert body["by"].startswith("token:test-admin")
 
 
 async def test_a_stored_version_that_no_longer_loads_is_skipped(console: Console) -> None:

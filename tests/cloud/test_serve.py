@@ -21,7 +21,9 @@ import aiohttp
 import aiomqtt
 import pytest
 
+from cloud.db import make_engine, session_factory
 from contract import Batch, Envelope, Priority, decode_ack, encode_batch, topics
+from tests.support.auth import admin_headers
 from tests.support.services import Mosquitto, free_port
 
 REPO = Path(__file__).resolve().parents[2]
@@ -29,13 +31,29 @@ START = "from cloud.serve import main; import sys; raise SystemExit(main(sys.arg
 
 
 class Console:
-    def __init__(self, proc: asyncio.subprocess.Process, http: int, mqtt: int) -> None:
+    def __init__(self, proc: asyncio.subprocess.Process, http: int, mqtt: int,
+                 db_url: str = "") -> None:
         self.proc, self.http, self.mqtt = proc, http, mqtt
         self.url = f"http://127.0.0.1:{http}"
+        self.db_url = db_url
+        self.headers: dict[str, str] | None = None
+
+    async def _auth(self, path: str) -> dict[str, str]:
+        """An admin token in the console's database (made once it has migrated)."""
+        if path == "/healthz":
+            return {}
+        if self.headers is None:
+            engine = make_engine(self.db_url)
+            try:
+                self.headers = await admin_headers(session_factory(engine))
+            finally:
+                await engine.dispose()
+        return self.headers
 
     async def get(self, path: str) -> tuple[int, Any]:
+        headers = await self._auth(path)
         async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=5)) as s, \
-                s.get(self.url + path) as resp:
+                s.get(self.url + path, headers=headers) as resp:
             return resp.status, await resp.json()
 
     async def wait_healthy(self, within: float = 30.0) -> dict[str, Any]:
@@ -67,7 +85,7 @@ async def start_console(tmp_path: Path, *args: str, **env: str) -> Console:
     proc = await asyncio.create_subprocess_exec(
         sys.executable, "-c", START, *args, cwd=REPO, env=full_env,
         stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
-    return Console(proc, http, mqtt)
+    return Console(proc, http, mqtt, full_env["COURTYARD_DATABASE_URL"])
 
 
 @pytest.fixture

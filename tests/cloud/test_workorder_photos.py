@@ -21,6 +21,7 @@ from cloud.db import Site, make_engine, migrate, session_factory
 from cloud.settings import Settings
 from cloud.workorders.photos import MAX_UPLOAD_BYTES
 from contract import FakeClock
+from tests.support.auth import admin_headers
 
 T0 = datetime(2026, 11, 23, 2, 0, tzinfo=UTC)
 Client = TestClient[Any, Any]
@@ -34,7 +35,7 @@ async def client(db_url: str) -> AsyncIterator[Client]:
     async with sessions() as session, session.begin():
         session.add(Site(slug="garden", name="花园小区"))
     c = TestClient(TestServer(create_app(Settings(database_url=db_url), sessions,
-                                         FakeClock(T0))))
+                                         FakeClock(T0))), headers=await admin_headers(sessions))
     await c.start_server()
     try:
         yield c
@@ -154,7 +155,7 @@ async def test_bodies_that_are_not_images_are_refused(client: Client) -> None:
     assert "pixels" in refused["error"]["message"]
     _error(await _upload(client, oid, _image(80, 60), 415, kind="application/json"),
            "Content-Type")
-    resp = await client.post(f"/api/workorders/{oid}/photos", data=_image(80, 60),
+    resp = await client.post(f"/api/workorders/{oid}/photos?by=%20", data=_image(80, 60),
                              headers={"Content-Type": "image/png"})
     assert resp.status == 400
     _error(await resp.json(), "by")

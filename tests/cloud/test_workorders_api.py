@@ -17,6 +17,7 @@ from cloud.app import create_app
 from cloud.db import Site, make_engine, migrate, session_factory
 from cloud.settings import Settings
 from contract import FakeClock
+from tests.support.auth import admin_headers
 
 #: Monday 2026-11-23, 10:00 in Shanghai.
 T0 = datetime(2026, 11, 23, 2, 0, tzinfo=UTC)
@@ -41,7 +42,8 @@ async def console(db_url: str) -> AsyncIterator[Console]:
     async with sessions() as session, session.begin():
         session.add_all([Site(slug="garden", name="花园小区"), Site(slug="lake", name="湖畔")])
     clock = FakeClock(T0)
-    client = TestClient(TestServer(create_app(Settings(database_url=db_url), sessions, clock)))
+    client = TestClient(TestServer(create_app(Settings(database_url=db_url), sessions, clock)),
+                        headers=await admin_headers(sessions))
     await client.start_server()
     try:
         yield Console(client, clock)

@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from tests.support import services
+from tests.support.auth import cli_token_headers
 from tests.support.procs import REPO, base_env, get_json
 
 pytestmark = pytest.mark.slow
@@ -44,12 +45,16 @@ def test_demo_shows_readings_within_60_s_and_stops_on_ctrl_c(tmp_path: Path) -> 
         else:
             pytest.fail("no readings within 60 s:\n" + "".join(lines[-60:]))
 
+        assert any("密码 password:" in line for line in lines), "the demo prints its login"
+        auth = cli_token_headers(base_env(COURTYARD_DATABASE_URL="sqlite+aiosqlite:///"
+                                          f"{tmp_path / 'demo' / 'cloud.db'}"))
         page = get_json(f"http://127.0.0.1:{http_port}/api/sites/demo/events"
-                        "?kind=meter.reading&limit=10")
+                        "?kind=meter.reading&limit=10", headers=auth)
         assert page is not None and page["events"], "the API shows no readings"
         values = page["events"][0]["data"]["values"]
         assert any(name.startswith("energy") or name.startswith("water") for name in values)
-        devices = get_json(f"http://127.0.0.1:{http_port}/api/sites/demo/devices")
+        devices = get_json(f"http://127.0.0.1:{http_port}/api/sites/demo/devices",
+                           headers=auth)
         assert devices is not None
         assert {d["key"] for d in devices["devices"]} >= {"meter-1-101", "meter-2-201"}
 

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from tests.support import services
+from tests.support.auth import cli_token_headers
 from tests.support.procs import Part, base_env, get_json, wait_until
 
 pytestmark = pytest.mark.slow
@@ -51,11 +52,12 @@ def _edge_last_seq(data_dir: Path) -> int:
     return int(row[0])
 
 
-def _all_events(api: str) -> list[dict]:
+def _all_events(api: str, auth: dict[str, str]) -> list[dict]:
     events: list[dict] = []
     after = 0
     while True:
-        page = get_json(f"{api}/api/sites/{SITE}/events?after_seq={after}&limit=1000", 10)
+        page = get_json(f"{api}/api/sites/{SITE}/events?after_seq={after}&limit=1000", 10,
+                        headers=auth)
         assert page is not None, "events API did not answer"
         events += page["events"]
         if not page["events"]:
@@ -78,13 +80,15 @@ def test_every_reading_arrives_once_through_crashes_outage_and_broker_restart(
     try:
         cloud.start()
         wait_until(lambda: get_json(f"{api}/healthz"), 60, "cloud /healthz", parts)
+        auth = cli_token_headers(env)
         sim.start()
         wait_until(lambda: (tmp_path / "rtu1").exists() and services.port_open(
             "127.0.0.1", tcp_port), 30, "simulators listening", parts)
         edge.start()
 
         def readings_seen() -> int:
-            page = get_json(f"{api}/api/sites/{SITE}/events?kind=meter.reading&limit=1000")
+            page = get_json(f"{api}/api/sites/{SITE}/events?kind=meter.reading&limit=1000",
+                            headers=auth)
             return len(page["events"]) if page else 0
 
         wait_until(lambda: readings_seen() >= 5, 60, "first readings at the cloud", parts)
@@ -121,7 +125,7 @@ def test_every_reading_arrives_once_through_crashes_outage_and_broker_restart(
         assert edge.stop() == 0
         last_seq = _edge_last_seq(tmp_path / "edge")
 
-        events = _all_events(api)
+        events = _all_events(api, auth)
         seqs = [e["seq"] for e in events]
         assert seqs == list(range(1, last_seq + 1)), (
             f"cloud holds {len(seqs)} events, edge assigned {last_seq}; "
@@ -137,7 +141,7 @@ def test_every_reading_arrives_once_through_crashes_outage_and_broker_restart(
         for device in ("m-tcp-1", "w-rtu-2"):
             expected = sum(len(e["data"]["values"]) for e in readings if e["device"] == device)
             rows = get_json(f"{api}/api/devices/{device}/readings?site={SITE}"
-                            f"&since=2000-01-01T00:00:00Z&limit=10000", 30)
+                            f"&since=2000-01-01T00:00:00Z&limit=10000", 30, headers=auth)
             assert rows is not None
             assert not rows["truncated"]
             assert len(rows["readings"]) == expected

@@ -72,9 +72,12 @@ def base_env(**extra: str) -> dict[str, str]:
     return env
 
 
-def get_json(url: str, timeout: float = 3.0) -> Any | None:
+def get_json(url: str, timeout: float = 3.0,
+             headers: dict[str, str] | None = None) -> Any | None:
+    """The JSON at ``url`` (None when unreachable); ``headers`` e.g. an API token's."""
     try:
-        with urllib.request.urlopen(url, timeout=timeout) as resp:
+        with urllib.request.urlopen(urllib.request.Request(url, headers=headers or {}),
+                                    timeout=timeout) as resp:
             return json.loads(resp.read())
     except (urllib.error.URLError, TimeoutError, ConnectionError, json.JSONDecodeError):
         return None

@@ -1,0 +1,250 @@
+"""Logging in and out: ``/login`` (the page), ``POST /api/login``, ``POST /api/logout``,
+``GET /api/me`` and ``POST /api/me/password``.
+
+A login is refused alike for an unknown name and a wrong password (same message, same argon2
+time). Failures count per account: after ``login_max_failures`` in a row it is locked for
+``login_lockout_minutes``; independently, attempts per remote address and per username are
+rate-limited (429 with Retry-After). Every login and failed login is in the audit log, never
+with the password.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from aiohttp import web
+from sqlalchemy import delete, select
+
+from cloud.api.board import CSP
+from cloud.api.errors import ApiError, bad_param
+from cloud.api.keys import CLOCK, SESSIONS
+from cloud.api.present import utc_iso
+from cloud.api.respond import json_ok
+from cloud.audit import Actor, actor_of, record
+from cloud.auth.accounts import slugs_of, user_actor
+from cloud.auth.body import json_object, text_field
+from cloud.auth.config import AUTH, SESSION_COOKIE
+from cloud.auth.guard import PUBLIC, SIGNED_IN, requires
+from cloud.auth.middleware import SESSION_ID_KEY, _same_origin
+from cloud.auth.passwords import (
+    MAX_LENGTH,
+    hash_password,
+    needs_rehash,
+    password_problem,
+    verify_password,
+)
+from cloud.auth.roles import PERMISSIONS, ROLE_LABELS, ROLES
+from cloud.auth.sessions import close_session, csrf_for, open_session
+from cloud.auth.tokens import digest
+from cloud.db.auth import StaffSession, StaffUser
+
+LOGIN_DIR = Path(__file__).resolve().parents[2] / "dashboards" / "login"
+_ASSET_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]*\.(js|css)$")
+_CONTENT_TYPES = {"js": "text/javascript", "css": "text/css"}
+_HEADERS = {"Cache-Control": "no-cache", "X-Content-Type-Options": "nosniff"}
+
+
+def _remote(request: web.Request) -> str:
+    return (request.remote or "unknown")[:64]
+
+
+def _too_many(seconds: int) -> ApiError:
+    return ApiError(429, "too_many_attempts",
+                    f"登录尝试过于频繁，请 {seconds} 秒后再试",
+                    f"too many login attempts; try again in {seconds} s", field=None,
+                    retry_after=seconds)
+
+
+def _invalid() -> ApiError:
+    return ApiError(401, "invalid_credentials", "用户名或密码错误",
+                    "wrong username or password", field="password")
+
+
+def _locked(until: datetime) -> ApiError:
+    return ApiError(423, "account_locked", f"登录失败次数过多，账号已锁定至 {utc_iso(until)}",
+                    f"too many failed logins; the account is locked until {utc_iso(until)}",
+                    field="username", locked_until=utc_iso(until))
+
+
+def _login_actor(user: StaffUser | None, username: str) -> Actor:
+    if user is not None:
+        return user_actor(user)
+    return Actor("anonymous", username[:100], "", frozenset())
+
+
+@requires(PUBLIC)
+async def login(request: web.Request) -> web.Response:
+    """``{username, password}`` → a session cookie and the account (``GET /api/me``'s body)."""
+    config = request.app[AUTH]
+    now = request.app[CLOCK].now()
+    if not _same_origin(request):
+        raise ApiError(403, "cross_origin", "拒绝跨站登录", "cross-origin login refused",
+                       field="Origin")
+    body = await json_object(request, ("username", "password"))
+    username = text_field(body, "username", 64)
+    password = body.get("password")
+    if not isinstance(password, str) or not password or len(password) > MAX_LENGTH:
+        raise bad_param("password", "必须填写密码", "the password is required")
+    assert username is not None
+    remote = _remote(request)
+    key = username.lower()
+    wait = max(config.by_address.retry_after(remote, now),
+               config.by_username.retry_after(key, now))
+    if wait:
+        err = _too_many(wait)
+        resp = json_ok(err.body(), status=429)
+        resp.headers["Retry-After"] = str(wait)
+        return resp
+    config.by_address.hit(remote, now)
+    config.by_username.hit(key, now)
+    failure: ApiError | None = None
+    sid: str | None = None
+    async with request.app[SESSIONS]() as session:
+        async with session.begin():
+            user = (await session.scalars(select(StaffUser).where(
+                StaffUser.username == username))).one_or_none()
+            actor = _login_actor(user, username)
+            detail: dict[str, Any] = {"remote": remote, "username": username}
+            if user is not None and user.locked_until is not None and user.locked_until > now:
+                failure = _locked(user.locked_until)
+                detail["reason"] = "locked"
+            else:
+                ok = await asyncio.to_thread(
+                    verify_password, None if user is None else user.password_hash, password)
+                if user is None or not ok:
+                    failure = _invalid()
+                    detail["reason"] = "unknown_user" if user is None else "wrong_password"
+                    if user is not None:
+                        user.failed_logins += 1
+                        if user.failed_logins >= config.max_failures:
+                            user.locked_until = now + config.lockout
+                            user.failed_logins = 0
+                            detail["locked_until"] = utc_iso(user.locked_until)
+                            failure = _locked(user.locked_until)
+                elif not user.active:
+                    failure = ApiError(403, "account_disabled", "账号已停用",
+                                       "this account is disabled", field="username")
+                    detail["reason"] = "disabled"
+            if failure is not None:
+                record(session, at=now, actor=actor, action="login_failed", entity="staff_user",
+                       entity_id=None if user is None else user.id, detail=detail)
+            else:
+                assert user is not None
+                user.failed_logins = 0
+                user.locked_until = None
+                user.last_login_at = now
+                if needs_rehash(user.password_hash):
+                    user.password_hash = await asyncio.to_thread(hash_password, password)
+                sid = await open_session(session, user, now, config, remote)
+                record(session, at=now, actor=actor, action="login", entity="staff_user",
+                       entity_id=user.id, detail={"remote": remote})
+        if failure is not None:
+            raise failure
+        assert user is not None and sid is not None
+        me = await me_json(session, user_actor(user), "user", csrf_for(sid), user)
+    resp = json_ok(me)
+    resp.set_cookie(SESSION_COOKIE, sid, httponly=True, samesite="Lax", path="/",
+                    secure=config.cookie_secure,
+                    max_age=int(config.absolute.total_seconds()))
+    return resp
+
+
+@requires(SIGNED_IN)
+async def logout(request: web.Request) -> web.Response:
+    """End this browser's session (a token stays valid: revoke it instead)."""
+    sid = request.get(SESSION_ID_KEY)
+    actor = actor_of(request)
+    if isinstance(sid, str):
+        async with request.app[SESSIONS]() as session, session.begin():
+            await close_session(session, sid)
+            record(session, at=request.app[CLOCK].now(), actor=actor, action="logout",
+                   entity="staff_user", entity_id=actor.ref.partition(":")[2])
+    resp = json_ok({"logged_out": True})
+    resp.del_cookie(SESSION_COOKIE, path="/")
+    return resp
+
+
+async def me_json(session: Any, actor: Actor, kind: str, csrf: str | None,
+                  user: StaffUser | None = None) -> dict[str, Any]:
+    return {"kind": kind, "ref": actor.ref, "name": actor.name,
+            "username": None if user is None else user.username,
+            "role": actor.role, "role_label": ROLE_LABELS.get(actor.role, actor.role),
+            "sites": await slugs_of(session, None if actor.sites is None
+                                    else sorted(actor.sites)),
+            "permissions": [p for p in PERMISSIONS if p in ROLES.get(actor.role, ())],
+            "csrf_token": csrf}
+
+
+@requires(SIGNED_IN)
+async def me(request: web.Request) -> web.Response:
+    """Who is asking, what they may do, and (for a browser) the CSRF token to send."""
+    actor = actor_of(request)
+    sid = request.get(SESSION_ID_KEY)
+    async with request.app[SESSIONS]() as session:
+        user = None
+        if actor.ref.startswith("user:"):
+            user = await session.get(StaffUser, int(actor.ref[5:]))
+        return json_ok(await me_json(session, actor, "user" if user else "token",
+                                     csrf_for(sid) if isinstance(sid, str) else None, user))
+
+
+@requires(SIGNED_IN)
+async def change_password(request: web.Request) -> web.Response:
+    """``{current_password, new_password}``; other sessions of the account end."""
+    actor = actor_of(request)
+    if not actor.ref.startswith("user:"):
+        raise ApiError(400, "not_a_user", "API 令牌没有密码", "an API token has no password",
+                       field="authorization")
+    body = await json_object(request, ("current_password", "new_password"))
+    current = body.get("current_password")
+    new = body.get("new_password")
+    if not isinstance(current, str) or not current:
+        raise bad_param("current_password", "必须填写当前密码", "the current password is required")
+    problem = password_problem(new)
+    if problem is not None:
+        raise bad_param("new_password", *problem)
+    assert isinstance(new, str)
+    now = request.app[CLOCK].now()
+    sid = request.get(SESSION_ID_KEY)
+    async with request.app[SESSIONS]() as session, session.begin():
+        user = await session.get(StaffUser, int(actor.ref[5:]))
+        if user is None or not await asyncio.to_thread(verify_password, user.password_hash,
+                                                       current):
+            raise bad_param("current_password", "当前密码错误", "the current password is wrong")
+        user.password_hash = await asyncio.to_thread(hash_password, new)
+        user.password_changed_at = now
+        user.updated_at = now
+        query = delete(StaffSession).where(StaffSession.user_id == user.id)
+        if isinstance(sid, str):
+            query = query.where(StaffSession.id_hash != digest(sid))
+        await session.execute(query)
+        record(session, at=now, actor=actor, action="password_change", entity="staff_user",
+               entity_id=user.id)
+    return json_ok({"changed": True})
+
+
+@requires(PUBLIC)
+async def login_page(request: web.Request) -> web.Response:
+    try:
+        html = await asyncio.to_thread((LOGIN_DIR / "index.html").read_text, encoding="utf-8")
+    except OSError as exc:
+        raise web.HTTPNotFound(text="登录页面文件缺失 / login page files are missing") from exc
+    return web.Response(text=html, content_type="text/html", charset="utf-8",
+                        headers={**_HEADERS, "Content-Security-Policy": CSP})
+
+
+@requires(PUBLIC)
+async def login_asset(request: web.Request) -> web.StreamResponse:
+    """The login page's script and style, and ``session.js`` the other pages share."""
+    name = request.match_info["name"]
+    match = _ASSET_NAME.match(name)
+    path = LOGIN_DIR / name
+    if match is None or not await asyncio.to_thread(path.is_file):
+        raise web.HTTPNotFound(text=f"没有这个文件 / no such file: {name}")
+    return web.FileResponse(path, headers={**_HEADERS,
+                                           "Content-Type": _CONTENT_TYPES[match.group(1)]})
+

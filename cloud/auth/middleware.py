@@ -1,0 +1,141 @@
+"""The request guard: who is asking (token or session cookie), may they, and CSRF.
+
+Runs inside the error middleware, so a refusal is the API's JSON error (zh/en). The permission
+comes from the matched handler (``@requires``): PUBLIC passes without an actor; no actor is a
+401 for ``/api`` and a redirect to ``/login`` for pages; a role without the permission is a
+403 naming it; a handler without a mark is for administrators only (fail closed).
+
+Bearer requests are exempt from CSRF (a browser never adds that header by itself); a cookie
+request with an unsafe method must carry ``X-CSRF-Token`` and, when it sends one, a
+same-origin ``Origin``. WebSocket upgrades authenticated by cookie must be same-origin too.
+"""
+
+from __future__ import annotations
+
+import hmac
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from urllib.parse import quote, urlsplit
+
+import structlog
+from aiohttp import web
+
+from cloud.api.errors import ApiError
+from cloud.api.keys import CLOCK, SESSIONS
+from cloud.audit import ACTOR_KEY, Actor
+from cloud.auth.accounts import token_actor, user_actor
+from cloud.auth.config import AUTH, CSRF_HEADER, SESSION_COOKIE, TOUCH_EVERY
+from cloud.auth.guard import PUBLIC, SIGNED_IN, permission_of
+from cloud.auth.scope import check_site_slug
+from cloud.auth.sessions import csrf_for, session_user
+from cloud.auth.tokens import token_by_secret, token_usable
+
+log = structlog.get_logger(__name__)
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+UNSAFE = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+#: Where the request's session id is kept for handlers (logout, /api/me's CSRF token).
+SESSION_ID_KEY = web.RequestKey("courtyard_session_id", str)
+
+
+@dataclass(frozen=True)
+class Resolved:
+    actor: Actor
+    session_id: str | None  # None for a token
+
+
+def unauthenticated() -> ApiError:
+    return ApiError(401, "unauthenticated", "请先登录（或提供 API 令牌）",
+                    "log in first (or send an API token)", field="authorization")
+
+
+def forbidden(permission: str) -> ApiError:
+    return ApiError(403, "forbidden", f"当前角色没有权限：{permission}",
+                    f"your role lacks the permission: {permission}", field=None,
+                    permission=permission)
+
+
+async def resolve(request: web.Request) -> Resolved | None:
+    """The actor of a Bearer token or a session cookie; 401 for a bad or stale token."""
+    config = request.app[AUTH]
+    now = request.app[CLOCK].now()
+    header = request.headers.get("Authorization", "")
+    scheme, _, secret = header.strip().partition(" ")
+    if scheme.lower() == "bearer":
+        async with request.app[SESSIONS]() as session, session.begin():
+            token = await token_by_secret(session, secret.strip())
+            if token is None or not token_usable(token, now):
+                raise ApiError(401, "invalid_token", "API 令牌无效、已吊销或已过期",
+                               "the API token is invalid, revoked or expired",
+                               field="authorization")
+            if token.last_used_at is None or token.last_used_at + TOUCH_EVERY <= now:
+                token.last_used_at = now
+            return Resolved(token_actor(token), None)
+    sid = request.cookies.get(SESSION_COOKIE)
+    if not sid:
+        return None
+    async with request.app[SESSIONS]() as session, session.begin():
+        found = await session_user(session, sid, now, config)
+        if found is None:
+            return None
+        row, user = found
+        if row.last_seen_at + TOUCH_EVERY <= now:
+            row.last_seen_at = now
+        return Resolved(user_actor(user), sid)
+
+
+def _same_origin(request: web.Request) -> bool:
+    origin = request.headers.get("Origin")
+    if origin is None:
+        return True
+    return urlsplit(origin).netloc.lower() == (request.host or "").lower()
+
+
+def _check_csrf(request: web.Request, sid: str) -> None:
+    if request.method in UNSAFE:
+        sent = request.headers.get(CSRF_HEADER, "")
+        if not hmac.compare_digest(sent.encode(), csrf_for(sid).encode()):
+            raise ApiError(403, "csrf_failed",
+                           f"缺少或错误的 {CSRF_HEADER}（从 GET /api/me 取得）",
+                           f"missing or wrong {CSRF_HEADER} header (get it from GET /api/me)",
+                           field=CSRF_HEADER)
+    if (request.method in UNSAFE or request.headers.get("Upgrade", "").lower() == "websocket"
+            ) and not _same_origin(request):
+        raise ApiError(403, "cross_origin", "拒绝跨站请求", "cross-origin request refused",
+                       field="Origin")
+
+
+def _is_page(request: web.Request) -> bool:
+    return not request.path.startswith("/api/") and request.method in ("GET", "HEAD")
+
+
+@web.middleware
+async def guard_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    match = request.match_info
+    if match.http_exception is not None:  # 404/405: nothing to protect
+        return await handler(request)
+    permission = permission_of(match.handler)
+    if permission == PUBLIC:
+        return await handler(request)
+    resolved = await resolve(request)
+    if resolved is None:
+        if _is_page(request):
+            raise web.HTTPFound(f"/login?next={quote(request.path_qs, safe='')}")
+        raise unauthenticated()
+    actor = resolved.actor
+    request[ACTOR_KEY] = actor
+    if resolved.session_id is not None:
+        request[SESSION_ID_KEY] = resolved.session_id
+        _check_csrf(request, resolved.session_id)
+    needed = permission or "staff.admin"  # unmarked: administrators only
+    if needed != SIGNED_IN and not actor.can(needed):
+        if _is_page(request):
+            raise web.HTTPForbidden(text=f"当前角色没有权限 / your role lacks: {needed}")
+        raise forbidden(needed)
+    if actor.sites is not None:
+        slugs = {s for s in (match.get("site"), request.query.get("site")) if s}
+        if slugs:
+            async with request.app[SESSIONS]() as session:
+                for slug in slugs:
+                    await check_site_slug(session, request, slug)
+    return await handler(request)

@@ -1,0 +1,35 @@
+"""Where the auth routes are registered (called from ``cloud.app.create_app``)."""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from cloud.auth.audit_api import list_audit
+from cloud.auth.login import change_password, login, login_asset, login_page, logout, me
+from cloud.auth.staff_api import (
+    create_api_token,
+    create_staff,
+    get_staff,
+    list_staff,
+    list_tokens,
+    revoke_token,
+    update_staff,
+)
+
+
+def add_auth_routes(app: web.Application) -> None:
+    r = app.router
+    r.add_get("/login", login_page, name="login_page")
+    r.add_get("/login/static/{name}", login_asset, name="login_asset")
+    r.add_post("/api/login", login, name="login")
+    r.add_post("/api/logout", logout, name="logout")
+    r.add_get("/api/me", me, name="me")
+    r.add_post("/api/me/password", change_password, name="me_password")
+    r.add_get("/api/staff", list_staff, name="staff")
+    r.add_post("/api/staff", create_staff)
+    r.add_get("/api/staff/{id}", get_staff, name="staff_member")
+    r.add_patch("/api/staff/{id}", update_staff)
+    r.add_get("/api/tokens", list_tokens, name="tokens")
+    r.add_post("/api/tokens", create_api_token)
+    r.add_delete("/api/tokens/{id}", revoke_token, name="token")
+    r.add_get("/api/audit", list_audit, name="audit")

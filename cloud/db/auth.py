@@ -1,0 +1,71 @@
+"""Staff accounts, their browser sessions and API tokens.
+
+Secrets are never stored: a password is an argon2 hash, a session id and an API token are
+kept as their SHA-256 only, so a copy of the database lets nobody log in. ``site_ids`` is the
+list of sites an account or token serves; NULL means every site (administrators).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import Boolean, ForeignKey, Integer, String, text, true
+from sqlalchemy.orm import Mapped, mapped_column
+
+from cloud.db.models import Base
+from cloud.db.types import JsonDoc, UTCDateTime
+
+
+class StaffUser(Base):
+    """A person who logs in to the console."""
+
+    __tablename__ = "staff_users"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    username: Mapped[str] = mapped_column(String(64), unique=True)
+    display_name: Mapped[str] = mapped_column(String(64))
+    role: Mapped[str] = mapped_column(String(32))
+    site_ids: Mapped[list[int] | None] = mapped_column(JsonDoc)
+    active: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true())
+    password_hash: Mapped[str] = mapped_column(String(255))
+    failed_logins: Mapped[int] = mapped_column(Integer, default=0, server_default=text("0"))
+    locked_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    last_login_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    password_changed_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class StaffSession(Base):
+    """A logged-in browser: the cookie holds the id, this row its SHA-256."""
+
+    __tablename__ = "staff_sessions"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    id_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    user_id: Mapped[int] = mapped_column(
+        ForeignKey("staff_users.id", ondelete="CASCADE"), index=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    last_seen_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    #: Absolute end, however busy the session is.
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    remote: Mapped[str | None] = mapped_column(String(64))
+
+
+class ApiToken(Base):
+    """A credential for scripts (``Authorization: Bearer cy_…``)."""
+
+    __tablename__ = "api_tokens"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(100))
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    #: The first characters of the token, so a list can tell tokens apart.
+    prefix: Mapped[str] = mapped_column(String(16))
+    role: Mapped[str] = mapped_column(String(32))
+    site_ids: Mapped[list[int] | None] = mapped_column(JsonDoc)
+    created_by: Mapped[str] = mapped_column(String(100))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
