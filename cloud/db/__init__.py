@@ -1,6 +1,7 @@
 """Cloud storage: typed models, engine/session helpers and migrations."""
 
 from cloud.db.alarms import Alarm, AlarmAction, AlarmEvent, AlarmLinkage
+from cloud.db.auth import ApiToken, StaffSession, StaffUser
 from cloud.db.billing import Bill, BillLine, BillRun, FeeItem
 from cloud.db.engine import make_engine, migrate, session_factory
 from cloud.db.maintenance import AssetRecord, MaintenancePlan, MaintenanceVisit
@@ -25,6 +26,14 @@ from cloud.db.parking import (
     ParkingSpace,
     ParkingVehicle,
     VisitorPass,
+)
+from cloud.db.payments import (
+    Notification,
+    Payment,
+    PaymentAllocation,
+    PrepaidEntry,
+    Receipt,
+    ReceiptCounter,
 )
 from cloud.db.records import (
     AuditEntry,
@@ -51,6 +60,7 @@ __all__ = [
     "AlarmAction",
     "AlarmEvent",
     "AlarmLinkage",
+    "ApiToken",
     "AssetRecord",
     "AuditEntry",
     "Base",
@@ -71,15 +81,23 @@ __all__ = [
     "MaintenanceVisit",
     "Meter",
     "MonthlyPass",
+    "Notification",
     "ParkingSession",
     "ParkingSpace",
     "ParkingVehicle",
+    "Payment",
+    "PaymentAllocation",
+    "PrepaidEntry",
     "Reading",
+    "Receipt",
+    "ReceiptCounter",
     "Resident",
     "RuleSetVersion",
     "SeqGap",
     "Site",
     "SiteCompany",
+    "StaffSession",
+    "StaffUser",
     "Technician",
     "TechnicianShift",
     "TelemetryCursor",

@@ -18,6 +18,7 @@ from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import (
+    BigInteger,
     Date,
     ForeignKey,
     Index,
@@ -139,4 +140,17 @@ class BillLine(Base):
     unit_price: Mapped[Decimal] = mapped_column(Price)
     amount: Mapped[Decimal] = mapped_column(Money)
     source: Mapped[dict[str, Any]] = mapped_column(JsonDoc)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class BilledCharge(Base):
+    """A ``parking.exit`` charge (``charges``) put on a bill: the key makes it billed once.
+
+    Voiding the bill deletes this row so the charge is billed again by the next run."""
+
+    __tablename__ = "billed_charges"
+    __table_args__ = (Index(None, "bill_id"),)
+
+    charge_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    bill_id: Mapped[int] = mapped_column(ForeignKey("bills.id", ondelete="CASCADE"))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)

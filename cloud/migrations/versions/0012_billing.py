@@ -120,9 +120,20 @@ def upgrade() -> None:
                                 name=op.f("fk_bill_lines_bill_id_bills"), ondelete="CASCADE"),
     )
     op.create_index(op.f("ix_bill_lines_bill_id"), "bill_lines", ["bill_id"])
+    op.create_table(
+        "billed_charges",
+        sa.Column("charge_id", sa.BigInteger(), autoincrement=False, nullable=False),
+        sa.Column("bill_id", sa.Integer(), nullable=False),
+        sa.Column("created_at", TS, nullable=False),
+        sa.PrimaryKeyConstraint("charge_id", name=op.f("pk_billed_charges")),
+        sa.ForeignKeyConstraint(["bill_id"], ["bills.id"],
+                                name=op.f("fk_billed_charges_bill_id_bills"), ondelete="CASCADE"),
+    )
+    op.create_index(op.f("ix_billed_charges_bill_id"), "billed_charges", ["bill_id"])
 
 
 def downgrade() -> None:
+    op.drop_table("billed_charges")
     op.drop_table("bill_lines")
     op.drop_table("bills")
     op.drop_table("bill_runs")
