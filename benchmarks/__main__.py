@@ -14,6 +14,8 @@ BENCHES = {
     "poll": "benchmarks.bench_poll",
     "parking": "benchmarks.bench_parking",
     "fire": "benchmarks.bench_fire",
+    "api": "benchmarks.bench_api",
+    "billing": "benchmarks.bench_billing",
 }
 
 
