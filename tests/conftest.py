@@ -25,7 +25,15 @@ def mqtt_url() -> str:
 
 @pytest.fixture
 def pg_url() -> Iterator[str]:
-    """A fresh, empty PostgreSQL database for this test (SQLAlchemy asyncpg URL)."""
+    """A fresh PostgreSQL database for this test, already migrated to head (SQLAlchemy asyncpg
+    URL); ``migrate()`` on it is a no-op. ``empty_pg_url`` for a database with nothing."""
+    with services.fresh_pg_database(migrated=True) as url:
+        yield url
+
+
+@pytest.fixture
+def empty_pg_url() -> Iterator[str]:
+    """A fresh, empty PostgreSQL database (for tests of the migrations themselves)."""
     with services.fresh_pg_database() as url:
         yield url
 
@@ -37,7 +45,18 @@ def sqlite_url(tmp_path: Path) -> str:
 
 @pytest.fixture(params=["sqlite", "postgresql"])
 def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    """The same test on the embedded SQLite default and on PostgreSQL."""
+    """The same test on the embedded SQLite default and on PostgreSQL, each a fresh database
+    already migrated to head (copied from a per-process template)."""
+    if request.param == "sqlite":
+        yield services.migrated_sqlite_copy(tmp_path / "cloud.db")
+    else:
+        with services.fresh_pg_database(migrated=True) as url:
+            yield url
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def empty_db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """An empty database on each engine (for tests of the migrations themselves)."""
     if request.param == "sqlite":
         yield f"sqlite+aiosqlite:///{tmp_path / 'cloud.db'}"
     else:

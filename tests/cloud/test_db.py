@@ -15,7 +15,8 @@ from cloud.db import Base, Device, Meter, Site, make_engine, migrate, session_fa
 CST = timezone(timedelta(hours=8))
 
 
-async def test_migration_produces_the_models_schema(db_url: str) -> None:
+async def test_migration_produces_the_models_schema(empty_db_url: str) -> None:
+    db_url = empty_db_url
     await migrate(db_url)
     await migrate(db_url)  # idempotent: the server runs it on every start
     engine = make_engine(db_url)

@@ -219,6 +219,9 @@ async def test_dead_box_goes_offline_once_and_comes_back() -> None:
         await rig.sim.start()
         rig.clock.advance(1.0)  # the link's reconnect back-off runs on the same clock
         await rig.until(lambda: rig.driver.online is True)
+        # The driver's events leave through its ordered queue, a moment after the state flips.
+        await rig.until(lambda: Kind.DEVICE_ONLINE in rig.rec.kinds()[2:])
+        await rig.polls(2)
         assert rig.rec.kinds() == [Kind.DEVICE_ONLINE, Kind.DEVICE_OFFLINE, Kind.DEVICE_ONLINE]
         assert rig.driver.state.mode == Mode.NORMAL
         assert rig.stats.get("connects") >= 2
@@ -228,6 +231,7 @@ async def test_a_silent_box_goes_offline_after_three_silent_polls() -> None:
     async with rig_running() as rig:
         rig.box.set_fault("no_reply")
         await rig.until(lambda: rig.driver.online is False)
+        await rig.until(lambda: bool(rig.rec.of(Kind.DEVICE_OFFLINE)))  # queued, then recorded
         (offline,) = rig.rec.of(Kind.DEVICE_OFFLINE)
         assert offline.data["reason"] == "timeout"
         rig.box.set_fault("none")
