@@ -28,7 +28,7 @@ from cloud.auth.config import AUTH, CSRF_HEADER, SESSION_COOKIE, TOUCH_EVERY
 from cloud.auth.guard import PUBLIC, SIGNED_IN, permission_of
 from cloud.auth.scope import check_site_slug
 from cloud.auth.sessions import csrf_for, session_user
-from cloud.auth.tokens import token_by_secret, token_usable
+from cloud.auth.tokens import VERIFIED, digest, token_by_secret, token_usable
 
 log = structlog.get_logger(__name__)
 
@@ -62,15 +62,21 @@ async def resolve(request: web.Request) -> Resolved | None:
     header = request.headers.get("Authorization", "")
     scheme, _, secret = header.strip().partition(" ")
     if scheme.lower() == "bearer":
+        secret = secret.strip()
+        key = digest(secret)
+        if (cached := VERIFIED.get(key, now)) is not None:
+            return Resolved(cached, None)
         async with request.app[SESSIONS]() as session, session.begin():
-            token = await token_by_secret(session, secret.strip())
+            token = await token_by_secret(session, secret)
             if token is None or not token_usable(token, now):
                 raise ApiError(401, "invalid_token", "API 令牌无效、已吊销或已过期",
                                "the API token is invalid, revoked or expired",
                                field="authorization")
             if token.last_used_at is None or token.last_used_at + TOUCH_EVERY <= now:
                 token.last_used_at = now
-            return Resolved(token_actor(token), None)
+            actor = token_actor(token)
+            VERIFIED.put(key, token, actor)
+            return Resolved(actor, None)
     sid = request.cookies.get(SESSION_COOKIE)
     if not sid:
         return None

@@ -34,7 +34,7 @@ from cloud.auth.guard import requires
 from cloud.auth.passwords import hash_password, password_problem
 from cloud.auth.roles import ROLE_LABELS
 from cloud.auth.sessions import close_user_sessions
-from cloud.auth.tokens import create_token
+from cloud.auth.tokens import VERIFIED, create_token
 from cloud.db.auth import ApiToken, StaffUser
 
 MAX_ID = 2**31 - 1
@@ -263,6 +263,7 @@ async def revoke_token(request: web.Request) -> web.Response:
             if row.revoked_at is None:
                 before = snapshot(row, TOKEN_FIELDS)
                 row.revoked_at = now
+                VERIFIED.forget(row.id)
                 record(session, at=now, actor=actor_of(request), action="revoke",
                        entity="api_token", entity_id=row.id, before=before,
                        after=snapshot(row, TOKEN_FIELDS))
