@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -24,6 +23,7 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from cloud.api.body import json_object, unknown_fields
 from cloud.api.errors import ApiError, bad_param, not_found
 from cloud.api.keys import CLOCK, SESSIONS
 from cloud.api.params import int_param, names_param
@@ -113,24 +113,8 @@ async def _runner_lifetime(app: web.Application) -> AsyncIterator[None]:
 # --- helpers ------------------------------------------------------------------------------------
 
 
-async def _body(request: web.Request) -> dict[str, Any]:
-    raw = await request.read()
-    try:
-        body = json.loads(raw.decode("utf-8")) if raw.strip() else None
-    except (UnicodeDecodeError, ValueError):
-        raise ApiError(400, "invalid_body", "请求体须为 UTF-8 编码的 JSON",
-                       "the request body must be JSON in UTF-8") from None
-    if not isinstance(body, dict):
-        raise ApiError(400, "invalid_body", "请求体须为 JSON 对象", "the body must be a JSON "
-                                                                   "object")
-    return body
 
 
-def _only(body: dict[str, Any], allowed: tuple[str, ...]) -> None:
-    for name in body:
-        if name not in allowed:
-            raise bad_param(str(name)[:40], f"未知字段，可用：{', '.join(allowed)}",
-                            f"unknown field; accepted: {', '.join(allowed)}")
 
 
 def _text(body: dict[str, Any], name: str, max_len: int, required: bool = True) -> str | None:
@@ -218,7 +202,7 @@ async def list_fee_items(request: web.Request) -> web.Response:
 
 @requires("billing.write")
 async def create_fee_item(request: web.Request) -> web.Response:
-    body = await _body(request)
+    body = await json_object(request)
     slug = _text(body, "site", 63)
     assert slug is not None
     data = _fee_input({k: v for k, v in body.items() if k != "site"})
@@ -260,8 +244,8 @@ async def get_fee_item(request: web.Request) -> web.Response:
 @requires("billing.write")
 async def update_fee_item(request: web.Request) -> web.Response:
     """Change some fields; the merged item is validated as a whole. The code is fixed."""
-    body = await _body(request)
-    _only(body, tuple(f for f in FEE_FIELDS if f != "code"))
+    body = await json_object(request)
+    unknown_fields(body, tuple(f for f in FEE_FIELDS if f != "code"))
     now = request.app[CLOCK].now()
     async with request.app[SESSIONS]() as session, session.begin():
         row, site = await _fee_row(session, request)
@@ -287,8 +271,8 @@ def run_json(r: BillRun, slug: str) -> dict[str, Any]:
 @requires("billing.write")
 async def start_bill_run(request: web.Request) -> web.Response:
     """Start or resume the run of {site, cycle, period}: 202 with the run."""
-    body = await _body(request)
-    _only(body, ("site", "cycle", "period"))
+    body = await json_object(request)
+    unknown_fields(body, ("site", "cycle", "period"))
     slug = _text(body, "site", 63)
     cycle = body.get("cycle", "monthly")
     if cycle not in CYCLES:
@@ -479,8 +463,8 @@ def _refused(err: BillRefused) -> ApiError:
 
 @requires("billing.write")
 async def void_bill_handler(request: web.Request) -> web.Response:
-    body = await _body(request)
-    _only(body, ("reason",))
+    body = await json_object(request)
+    unknown_fields(body, ("reason",))
     reason = _text(body, "reason", MAX_TEXT)
     assert reason is not None
     now = request.app[CLOCK].now()
@@ -497,8 +481,8 @@ async def void_bill_handler(request: web.Request) -> web.Response:
 @requires("billing.write")
 async def adjust_bill_handler(request: web.Request) -> web.Response:
     """红冲 or correction: one line of ``amount`` (negative or positive) with the reason."""
-    body = await _body(request)
-    _only(body, ("amount", "reason", "fee_code"))
+    body = await json_object(request)
+    unknown_fields(body, ("amount", "reason", "fee_code"))
     reason = _text(body, "reason", MAX_TEXT)
     fee_code = _text(body, "fee_code", 32, required=False)
     amount = parse_decimal(body.get("amount"))
@@ -521,8 +505,8 @@ async def adjust_bill_handler(request: web.Request) -> web.Response:
 @requires("billing.write")
 async def release_bill_handler(request: web.Request) -> web.Response:
     """Issue a held bill after review, optionally with corrected consumption per fee code."""
-    body = await _body(request)
-    _only(body, ("note", "corrections"))
+    body = await json_object(request)
+    unknown_fields(body, ("note", "corrections"))
     note = _text(body, "note", MAX_TEXT)
     raw = body.get("corrections") or {}
     if not isinstance(raw, dict):

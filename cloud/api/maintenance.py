@@ -14,13 +14,14 @@ from aiohttp import web
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
+from cloud.api.body import json_object, unknown_fields
 from cloud.api.errors import ApiError, bad_param, not_found
 from cloud.api.keys import CLOCK, DEFAULT_TZ, SESSIONS
 from cloud.api.params import text_param, time_param
 from cloud.api.present import times, zone
 from cloud.api.queries import site_by_slug
 from cloud.api.respond import json_ok
-from cloud.api.workorders import _json_body, _text, _unknown_fields
+from cloud.api.workorders import _text
 from cloud.auth.guard import requires
 from cloud.auth.scope import ensure_visible, scoped
 from cloud.db.maintenance import AssetRecord, MaintenancePlan, MaintenanceVisit
@@ -104,8 +105,8 @@ async def list_assets(request: web.Request) -> web.Response:
 
 @requires("workorders.admin")
 async def create_asset(request: web.Request) -> web.Response:
-    body = await _json_body(request)
-    _unknown_fields(body, ASSET_FIELDS)
+    body = await json_object(request)
+    unknown_fields(body, ASSET_FIELDS)
     slug = _text(body, "site", 63)
     code, kind, name = _text(body, "code", 64), _text(body, "kind", 32), _text(body, "name", 200)
     extra = {k: _text(body, k, 100, required=False) for k in ("make", "model", "serial")}
@@ -184,8 +185,8 @@ async def list_plans(request: web.Request) -> web.Response:
 @requires("workorders.admin")
 async def create_plan(request: web.Request) -> web.Response:
     """``{site, plan: {…the YAML shape…}, active?}``."""
-    body = await _json_body(request)
-    _unknown_fields(body, ("site", "plan", "active"))
+    body = await json_object(request)
+    unknown_fields(body, ("site", "plan", "active"))
     slug = _text(body, "site", 63)
     active = _bool(body, "active")
     try:

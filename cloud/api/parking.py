@@ -17,7 +17,6 @@ from __future__ import annotations
 import base64
 import binascii
 import hmac
-import json
 from collections.abc import Awaitable, Callable, Mapping
 from datetime import datetime
 from decimal import Decimal
@@ -30,6 +29,7 @@ from sqlalchemy import and_, or_, select, text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from cloud.api.body import json_object
 from cloud.api.errors import ApiError, bad_param, json_error, not_found
 from cloud.api.keys import CLOCK, DEFAULT_TZ, SESSIONS
 from cloud.api.params import int_param, names_param, text_param, time_param
@@ -138,23 +138,7 @@ def _tz(request: web.Request, site: Site | None) -> ZoneInfo:
     return zone((site.timezone if site is not None else None) or default, default)
 
 
-def _reject_constant(name: str) -> Any:
-    raise ValueError(f"{name} is not a number")
 
-
-async def _body(request: web.Request) -> dict[str, Any]:
-    """The JSON object of the request; numbers with a fraction become exact Decimals."""
-    raw = await request.read()
-    try:
-        body = json.loads(raw.decode("utf-8"), parse_float=Decimal,
-                          parse_constant=_reject_constant)
-    except (UnicodeDecodeError, ValueError):
-        raise ApiError(400, "invalid_body", "请求体须为 UTF-8 编码的 JSON",
-                       "the request body must be JSON in UTF-8") from None
-    if not isinstance(body, dict):
-        raise ApiError(400, "invalid_body", "请求体须为 JSON 对象",
-                       "the request body must be a JSON object")
-    return body
 
 
 async def _write(request: web.Request,
@@ -244,7 +228,7 @@ def _get_handler(res: Resource) -> Handler:
 
 def _create_handler(res: Resource) -> Handler:
     async def handler(request: web.Request) -> web.StreamResponse:
-        values = res.values(await _body(request))
+        values = res.values(await json_object(request, decimals=True))
 
         async def op(session: AsyncSession, site: Site, now: datetime) -> tuple[Any, Site]:
             return await records.create(session, res, site.id, values, now), site
@@ -258,7 +242,7 @@ def _create_handler(res: Resource) -> Handler:
 def _replace_handler(res: Resource) -> Handler:
     async def handler(request: web.Request) -> web.StreamResponse:
         row_id = _row_id(request)
-        values = res.values(await _body(request))
+        values = res.values(await json_object(request, decimals=True))
 
         async def op(session: AsyncSession, site: Site, now: datetime) -> tuple[Any, Site]:
             return await records.replace(session, res, site.id, row_id, values, now), site
@@ -338,7 +322,7 @@ def _tariff_error(err: TariffError) -> ApiError:
 async def put_tariff(request: web.Request) -> web.Response:
     """Store a lot's tariff; checked with the edge's own code, kept as ``Tariff.to_dict()``."""
     lot = _lot(request)
-    body = await _body(request)
+    body = await json_object(request, decimals=True)
     try:
         doc = tariff_from_dict(body, source=f"tariffs.{lot}").to_dict()
     except TariffError as err:

@@ -9,7 +9,6 @@ sites the actor serves; another site's record is a 404.
 
 from __future__ import annotations
 
-import json
 from datetime import date
 from decimal import Decimal, InvalidOperation
 from typing import Any
@@ -19,6 +18,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from cloud.api.body import json_object, unknown_fields
 from cloud.api.errors import ApiError, bad_param, not_found
 from cloud.api.finance_pages import add_finance_pages
 from cloud.api.keys import CLOCK, SESSIONS
@@ -55,24 +55,8 @@ PAY_FIELDS = ("site", "unit", "amount", "method", "reference", "payer", "bills",
 # --- input --------------------------------------------------------------------------------------
 
 
-async def json_body(request: web.Request) -> dict[str, Any]:
-    raw = await request.read()
-    try:
-        body = json.loads(raw.decode("utf-8"), parse_float=Decimal) if raw.strip() else None
-    except (UnicodeDecodeError, ValueError):
-        raise ApiError(400, "invalid_body", "请求体须为 UTF-8 编码的 JSON",
-                       "the request body must be JSON in UTF-8") from None
-    if not isinstance(body, dict):
-        raise ApiError(400, "invalid_body", "请求体须为 JSON 对象",
-                       "the body must be a JSON object")
-    return body
 
 
-def unknown_fields(body: dict[str, Any], allowed: tuple[str, ...]) -> None:
-    for name in body:
-        if name not in allowed:
-            raise bad_param(str(name)[:40], f"未知字段，可用：{', '.join(allowed)}",
-                            f"unknown field; accepted: {', '.join(allowed)}")
 
 
 def body_text(body: dict[str, Any], name: str, max_len: int, required: bool = True) -> str | None:
@@ -195,7 +179,7 @@ async def _payment_out(session: AsyncSession, payment: Payment) -> dict[str, Any
 @requires("billing.write")
 async def create_payment(request: web.Request) -> web.Response:
     """Take a payment for a unit: allocate, keep any prepaid surplus, number a receipt."""
-    body = await json_body(request)
+    body = await json_object(request, decimals=True)
     unknown_fields(body, PAY_FIELDS)
     slug = body_text(body, "site", 63)
     code = body_text(body, "unit", 64)
@@ -290,7 +274,7 @@ async def get_payment(request: web.Request) -> web.Response:
 async def reverse(request: web.Request) -> web.Response:
     """红冲: a negative payment and red receipt that undo this payment."""
     pid = path_id(request, "收款", "payment")
-    body = await json_body(request)
+    body = await json_object(request, decimals=True)
     unknown_fields(body, ("reason",))
     reason = body_text(body, "reason", 500)
     assert reason is not None
@@ -406,7 +390,7 @@ def _as_of(body: dict[str, Any], site: Site, request: web.Request) -> date:
 @requires("billing.write")
 async def assess(request: web.Request) -> web.Response:
     """Bring the site's late fees up to date (as of today, site time, unless ``as_of``)."""
-    body = await json_body(request)
+    body = await json_object(request, decimals=True)
     unknown_fields(body, ("site", "as_of"))
     slug = body_text(body, "site", 63)
     assert slug is not None
@@ -426,7 +410,7 @@ async def assess(request: web.Request) -> web.Response:
 @requires("billing.write")
 async def run_reminders(request: web.Request) -> web.Response:
     """Schedule the site's reminders as of a day and send what is due with the log sender."""
-    body = await json_body(request)
+    body = await json_object(request, decimals=True)
     unknown_fields(body, ("site", "as_of"))
     slug = body_text(body, "site", 63)
     assert slug is not None

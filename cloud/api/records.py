@@ -15,9 +15,7 @@ parking dataset version and announce it like ``/api/sites/{site}/parking/…`` d
 from __future__ import annotations
 
 import asyncio
-import json
 from collections.abc import Awaitable, Callable
-from decimal import Decimal
 from typing import Any
 from urllib.parse import quote
 
@@ -26,6 +24,7 @@ from sqlalchemy import Select, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from cloud.api.body import json_object
 from cloud.api.errors import ApiError, bad_param
 from cloud.api.keys import CLOCK, DEFAULT_TZ, SESSIONS
 from cloud.api.params import int_param, text_param
@@ -95,23 +94,7 @@ def _handler(permission: str, fn: Handler) -> Handler:
     return requires(permission)(_guarded(fn))
 
 
-def _reject_constant(name: str) -> Any:
-    raise ValueError(f"{name} is not a number")
 
-
-async def _body(request: web.Request) -> dict[str, Any]:
-    """The JSON object of the request; numbers with a fraction become exact Decimals."""
-    raw = await request.read()
-    try:
-        body = json.loads(raw.decode("utf-8"), parse_float=Decimal,
-                          parse_constant=_reject_constant)
-    except (UnicodeDecodeError, ValueError):
-        raise ApiError(400, "invalid_body", "请求体须为 UTF-8 编码的 JSON",
-                       "the request body must be JSON in UTF-8") from None
-    if not isinstance(body, dict):
-        raise ApiError(400, "invalid_body", "请求体须为 JSON 对象",
-                       "the request body must be a JSON object")
-    return body
 
 
 def _row_id(request: web.Request, kind: Kind) -> int:
@@ -316,7 +299,7 @@ async def _write(request: web.Request, kind: Kind,
 
 def _create(kind: Kind) -> Handler:
     async def handler(request: web.Request) -> web.StreamResponse:
-        body = await _body(request)
+        body = await json_object(request, decimals=True)
         now, tz = request.app[CLOCK].now(), request.app[DEFAULT_TZ]
         return await _write(request, kind, lambda s, a: svc.create(
             s, kind, body, actor=a, now=now, default_tz=tz), status=201)
@@ -327,7 +310,7 @@ def _create(kind: Kind) -> Handler:
 def _update(kind: Kind) -> Handler:
     async def handler(request: web.Request) -> web.StreamResponse:
         row_id = _row_id(request, kind)
-        body = await _body(request)
+        body = await json_object(request, decimals=True)
         now, tz = request.app[CLOCK].now(), request.app[DEFAULT_TZ]
 
         async def op(session: AsyncSession, actor: Actor) -> svc.Change:
@@ -404,7 +387,7 @@ def _history(kind: Kind) -> Handler:
 async def assign_site(request: web.Request) -> web.Response:
     """Make the company run a site (moving it from its previous company, if any)."""
     company_id = _row_id(request, COMPANIES)
-    body = await _body(request)
+    body = await json_object(request, decimals=True)
     actor, now = actor_of(request), request.app[CLOCK].now()
     async with request.app[SESSIONS]() as session, session.begin():
         company = await svc.get_row(session, COMPANIES, company_id, actor)
@@ -451,7 +434,7 @@ async def unassign_site(request: web.Request) -> web.Response:
 async def replace_meter(request: web.Request) -> web.Response:
     """Close the meter with its final reading and open its successor, in one transaction."""
     meter_id = _row_id(request, METERS)
-    body = await _body(request)
+    body = await json_object(request, decimals=True)
     actor, now = actor_of(request), request.app[CLOCK].now()
     async with request.app[SESSIONS]() as session:
         async with session.begin():

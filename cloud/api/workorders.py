@@ -8,7 +8,6 @@ transition is a 409 naming the current state and the actions allowed from it.
 
 from __future__ import annotations
 
-import json
 import uuid
 from typing import Any
 
@@ -17,6 +16,7 @@ from sqlalchemy import and_, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from cloud.api.body import json_object, unknown_fields
 from cloud.api.errors import ApiError, bad_param, not_found
 from cloud.api.keys import CLOCK, DEFAULT_TZ, SESSIONS
 from cloud.api.params import int_param, names_param, text_param
@@ -67,17 +67,6 @@ ACTION_FIELDS = ("assignee_ids", "technician_id", "rating", "hours", "rate", "pa
 # --- helpers ------------------------------------------------------------------------------------
 
 
-async def _json_body(request: web.Request) -> dict[str, Any]:
-    raw = await request.read()
-    try:
-        body = json.loads(raw.decode("utf-8")) if raw.strip() else None
-    except (UnicodeDecodeError, ValueError):
-        raise ApiError(400, "invalid_body", "请求体须为 UTF-8 编码的 JSON",
-                       "the request body must be JSON in UTF-8") from None
-    if not isinstance(body, dict):
-        raise ApiError(400, "invalid_body", "请求体须为 JSON 对象", "the body must be a JSON "
-                                                                   "object")
-    return body
 
 
 def _text(body: dict[str, Any], name: str, max_len: int, required: bool = True) -> str | None:
@@ -92,11 +81,6 @@ def _text(body: dict[str, Any], name: str, max_len: int, required: bool = True) 
     return value
 
 
-def _unknown_fields(body: dict[str, Any], allowed: tuple[str, ...]) -> None:
-    for name in body:
-        if name not in allowed:
-            raise bad_param(str(name)[:40], f"未知字段，可用：{', '.join(allowed)}",
-                            f"unknown field; accepted: {', '.join(allowed)}")
 
 
 def _order_id(request: web.Request) -> int:
@@ -179,8 +163,8 @@ CREATE_FIELDS = ("site", "category", "title", "description", "priority", "reques
 async def create_workorder(request: web.Request) -> web.Response:
     """A repair request from staff or an owner; dispatched at once when someone qualified
     is on duty, otherwise left in the pool. ``requested_by`` defaults to the staff member."""
-    body = await _json_body(request)
-    _unknown_fields(body, CREATE_FIELDS)
+    body = await json_object(request)
+    unknown_fields(body, CREATE_FIELDS)
     slug = _text(body, "site", 63)
     category = _text(body, "category", 64)
     if category not in CATEGORIES:
@@ -234,8 +218,8 @@ async def workorder_action(request: web.Request) -> web.Response:
     action = request.match_info["action"].replace("-", "_")
     if action not in TRANSITIONS:
         raise not_found("action", "操作", "action", action[:40])
-    body = await _json_body(request)
-    _unknown_fields(body, ("by", "role", "note", *ACTION_FIELDS))
+    body = await json_object(request)
+    unknown_fields(body, ("by", "role", "note", *ACTION_FIELDS))
     by = _text(body, "by", 64, required=False) or actor_of(request).name[:64]
     role = _text(body, "role", 16, required=False)
     if role is not None and role not in ROLES:
@@ -327,8 +311,8 @@ def _names(body: dict[str, Any], name: str) -> list[str]:
 @requires("workorders.admin")
 async def create_technician(request: web.Request) -> web.Response:
     """``{name, phone?, skills, sites, on_duty?, shifts?: [{weekday, start, end}]}``."""
-    body = await _json_body(request)
-    _unknown_fields(body, ("name", "phone", "skills", "sites", "on_duty", "shifts"))
+    body = await json_object(request)
+    unknown_fields(body, ("name", "phone", "skills", "sites", "on_duty", "shifts"))
     name = _text(body, "name", 64)
     phone = _text(body, "phone", 32, required=False) or ""
     skills = _names(body, "skills")

@@ -1,30 +1,14 @@
-"""JSON bodies of the auth routes: an object, only known fields, each named when refused."""
+"""Fields of the auth routes' JSON bodies (read with ``cloud.api.body.json_object``), each
+named when refused."""
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
-from aiohttp import web
+from cloud.api.body import json_object
+from cloud.api.errors import bad_param
 
-from cloud.api.errors import ApiError, bad_param
-
-
-async def json_object(request: web.Request, allowed: tuple[str, ...]) -> dict[str, Any]:
-    raw = await request.read()
-    try:
-        body = json.loads(raw.decode("utf-8")) if raw.strip() else None
-    except (UnicodeDecodeError, ValueError):
-        raise ApiError(400, "invalid_body", "请求体须为 UTF-8 编码的 JSON",
-                       "the request body must be JSON in UTF-8") from None
-    if not isinstance(body, dict):
-        raise ApiError(400, "invalid_body", "请求体须为 JSON 对象",
-                       "the body must be a JSON object")
-    for name in body:
-        if name not in allowed:
-            raise bad_param(str(name)[:40], f"未知字段，可用：{', '.join(allowed)}",
-                            f"unknown field; accepted: {', '.join(allowed)}")
-    return body
+__all__ = ["bool_field", "json_object", "slug_list", "text_field"]
 
 
 def text_field(body: dict[str, Any], name: str, max_len: int, *,

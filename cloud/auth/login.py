@@ -84,7 +84,7 @@ async def login(request: web.Request) -> web.Response:
     if not _same_origin(request):
         raise ApiError(403, "cross_origin", "拒绝跨站登录", "cross-origin login refused",
                        field="Origin")
-    body = await json_object(request, ("username", "password"))
+    body = await json_object(request, allowed=("username", "password"))
     username = text_field(body, "username", 64)
     password = body.get("password")
     if not isinstance(password, str) or not password or len(password) > MAX_LENGTH:
@@ -199,7 +199,7 @@ async def change_password(request: web.Request) -> web.Response:
     if not actor.ref.startswith("user:"):
         raise ApiError(400, "not_a_user", "API 令牌没有密码", "an API token has no password",
                        field="authorization")
-    body = await json_object(request, ("current_password", "new_password"))
+    body = await json_object(request, allowed=("current_password", "new_password"))
     current = body.get("current_password")
     new = body.get("new_password")
     if not isinstance(current, str) or not current:

@@ -113,8 +113,8 @@ async def list_staff(request: web.Request) -> web.Response:
 async def create_staff(request: web.Request) -> web.Response:
     """``{username, password, role, display_name?, sites?: [slug] | null, active?}``."""
     _all_sites_admin(request)
-    body = await json_object(request, ("username", "password", "role", "display_name",
-                                       "sites", "active"))
+    body = await json_object(request, allowed=("username", "password", "role", "display_name",
+                                               "sites", "active"))
     slugs = slug_list(body, "sites")
     active = bool_field(body, "active")
     now = request.app[CLOCK].now()
@@ -152,8 +152,8 @@ async def update_staff(request: web.Request) -> web.Response:
     """Any of ``{display_name, role, sites, active, password, unlock}``."""
     _all_sites_admin(request)
     user_id = _row_id(request, "账号", "staff account")
-    body = await json_object(request, ("display_name", "role", "sites", "active", "password",
-                                       "unlock"))
+    body = await json_object(request, allowed=("display_name", "role", "sites", "active",
+                                               "password", "unlock"))
     display_name = text_field(body, "display_name", 64, required=False)
     active = bool_field(body, "active")
     unlock = bool_field(body, "unlock")
@@ -223,7 +223,7 @@ async def list_tokens(request: web.Request) -> web.Response:
 async def create_api_token(request: web.Request) -> web.Response:
     """``{name, role, sites?, expires_days?}`` → the token, with its secret shown this once."""
     _all_sites_admin(request)
-    body = await json_object(request, ("name", "role", "sites", "expires_days"))
+    body = await json_object(request, allowed=("name", "role", "sites", "expires_days"))
     name = text_field(body, "name", 100)
     slugs = slug_list(body, "sites")
     days = body.get("expires_days")
