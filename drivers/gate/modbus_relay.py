@@ -13,21 +13,20 @@
   reads in a row emit ``device.online`` once (hysteresis, so a flaky line does not flap).
   Exception replies and garbage are counted and logged; the driver keeps polling.
 
-The wire work reuses ``drivers.modbus.link.BusLink`` (one request at a time per bus, our own
-reply timeout, reconnect back-off, RTU inter-frame gap); ``RelayLink`` adds the bit functions
-(FC 1, 2, 5) a relay board needs. Pass one ``RelayLink`` to several gates wired to the same
-board or RS-485 line so they share it.
+The wire work goes through ``drivers.modbus.link.BusLink`` (one request at a time per wire,
+our own reply timeout, reconnect back-off, RTU inter-frame gap, and the bit functions FC 1, 2,
+5 a relay board needs). The edge passes every gate a ``BusLink`` over the one ``Wire`` of its
+bus, shared with the meters and elevator boxes on the same line; built without ``link=`` the
+gate owns a private one.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Awaitable
-from typing import Any, Literal
+from typing import Any
 
 import structlog
-from pymodbus.client import AsyncModbusSerialClient, AsyncModbusTcpClient
 
 from contract import Clock, Kind
 from drivers.base import DriverStats, Emit
@@ -44,7 +43,6 @@ from drivers.modbus.link import (
 )
 from drivers.modbus.model import RtuBus, TcpBus
 
-Client = AsyncModbusTcpClient | AsyncModbusSerialClient
 OFF_ATTEMPTS = 3
 STOP_RELEASE_S = 2.0
 
@@ -62,30 +60,10 @@ def offline_message(reason: str) -> str:
     return f"道闸控制板离线：{zh} / Gate relay board offline: {en}"
 
 
-class RelayLink(BusLink):
-    """``BusLink`` with coil and discrete-input functions, same locking and error mapping."""
-
-    async def read_bits(self, function_code: Literal[1, 2], address: int, count: int,
-                        unit: int, wait_s: float | None = None) -> list[bool]:
-        """Coils (FC 1) or discrete inputs (FC 2) ``address..+count-1``, or a PollError."""
-        def call(c: Client) -> Awaitable[Any]:
-            read = c.read_coils if function_code == 1 else c.read_discrete_inputs
-            return read(address, count=count, device_id=unit)
-
-        reply = await self._send(call, wait_s)
-        bits = list(getattr(reply, "bits", None) or [])
-        if len(bits) < count:
-            raise GarbageReply(f"asked for {count} bits, got {len(bits)}")
-        return [bool(b) for b in bits[:count]]
-
-    async def write_coil(self, address: int, value: bool, unit: int,
-                         wait_s: float | None = None) -> None:
-        """FC 5; the board must echo what it was told."""
-        reply = await self._send(
-            lambda c: c.write_coil(address, value, device_id=unit), wait_s)
-        bits = list(getattr(reply, "bits", None) or [])
-        if getattr(reply, "address", address) != address or not bits or bool(bits[0]) != value:
-            raise GarbageReply(f"coil {address} write echo does not match")
+#: Kept for callers that name it: the coil and discrete-input functions now live on every
+#: ``BusLink``, so a relay board shares one link (one request path, one lock) with the meters
+#: and elevator boxes on its wire.
+RelayLink = BusLink
 
 
 class ModbusRelayGate:
@@ -97,7 +75,7 @@ class ModbusRelayGate:
 
     def __init__(self, spec: ModbusGateSpec, bus: TcpBus | RtuBus, emit: Emit, clock: Clock,
                  stats: DriverStats, log: Any | None = None, *,
-                 link: RelayLink | None = None) -> None:
+                 link: BusLink | None = None) -> None:
         if spec.bus != bus.id:
             raise ValueError(f"gate {spec.id} is on bus {spec.bus!r}, not {bus.id!r}")
         self.spec = spec
@@ -106,7 +84,7 @@ class ModbusRelayGate:
         self._stats = stats
         base = log if log is not None else structlog.get_logger("courtyard.drivers.gate")
         self._log = base.bind(gate=spec.id, bus=bus.id, address=spec.address)
-        self._link = link if link is not None else RelayLink(bus, clock, stats, self._log)
+        self._link = link if link is not None else BusLink(bus, clock, stats, self._log)
         self._owns_link = link is None
         self.controller = GateController(spec.behaviour, self, emit, clock, stats, self._log)
         wired = [i for i in (spec.open_limit_input, spec.closed_limit_input, spec.loop_input)

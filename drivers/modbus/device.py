@@ -53,6 +53,10 @@ class DeviceRuntime:
     goods: int = 0
     probing: bool = False
     probe_interval: float = 0.0
+    #: Has the meter ever answered? Until then it is only contacted off the live schedule,
+    #: with ``contact_wait`` as reply timeout (see bus_driver).
+    heard: bool = False
+    contact_wait: float = 0.0
     last_sent: dict[str, float] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -100,12 +104,21 @@ class DeviceRuntime:
         """The meter answered a probe: back to the live schedule, polled in full at once."""
         self.probing = False
         self.probe_interval = 0.0
+        self.heard = True
         self.next_due = now
+
+    def join_live(self, now: float) -> None:
+        """A never-heard meter answered (if badly): on the live schedule from its next slot."""
+        self.probing = False
+        self.probe_interval = 0.0
+        self.heard = True
+        self.next_due = now + self.interval
 
     def record_success(self, now: float) -> Transition | None:
         self.fails = 0
         self.goods += 1
         self.probing = False
+        self.heard = True
         self.advance_live(now)
         if self.online is not True and self.goods >= self.online_after:
             self.online = True
