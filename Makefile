@@ -5,7 +5,7 @@ help:
 	@echo "make demo   一键演示 / cloud + simulated meters + edge, console on http://127.0.0.1:8080/"
 	@echo "make test   全部测试 / the whole test suite against real Mosquitto and PostgreSQL"
 	@echo "make bench  性能测试 / benchmarks, printing figures"
-	@echo "make lint   ruff + mypy"
+	@echo "make lint   ruff + mypy + import-linter"
 
 demo:
 	@scripts/bootstrap.sh
@@ -22,3 +22,4 @@ lint:
 	@scripts/bootstrap.sh
 	@.venv/bin/ruff check .
 	@.venv/bin/mypy
+	@.venv/bin/lint-imports

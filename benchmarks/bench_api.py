@@ -26,17 +26,10 @@ from sqlalchemy import insert, select
 
 from benchmarks.common import Figures, header
 from cloud.auth.tokens import create_token
-from cloud.db import (
-    Bill,
-    BillRun,
-    Building,
-    Resident,
-    Site,
-    Unit,
-    make_engine,
-    migrate,
-    session_factory,
-)
+from cloud.billing.tables import Bill, BillRun
+from cloud.db.engine import make_engine, migrate, session_factory
+from cloud.db.models import Site
+from cloud.records.tables import Building, Resident, Unit
 from tests.support.services import free_port, fresh_pg_database, own_mosquitto, port_open
 
 SITE = "bench-api"

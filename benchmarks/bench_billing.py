@@ -73,9 +73,9 @@ async def _generate(url: str, units: int) -> None:
 async def _fees(sessions: Any) -> None:
     from sqlalchemy import select
 
-    from cloud.audit import SYSTEM
-    from cloud.billing.loading import load_fee_items
+    from cloud.auth.audit import SYSTEM
     from cloud.db.models import Site
+    from cloud.sample_community import load_fee_items
 
     async with sessions() as session, session.begin():
         site = (await session.execute(select(Site).where(Site.slug == "bench"))).scalar_one()
@@ -94,10 +94,11 @@ async def _fees(sessions: Any) -> None:
 async def _bench(units: int, fig: Figures) -> None:
     from sqlalchemy import select
 
-    from cloud.audit import SYSTEM
+    from cloud.auth.audit import SYSTEM
     from cloud.billing.runs import execute, open_run
-    from cloud.db import make_engine, migrate, session_factory
+    from cloud.db.engine import make_engine, migrate, session_factory
     from cloud.db.models import Site
+    from cloud.payments.balances import apply_prepaid
     from contract import FakeClock
 
     with fresh_pg_database() as url:
@@ -117,7 +118,8 @@ async def _bench(units: int, fig: Figures) -> None:
                                         actor=SYSTEM, now=NOW)
                 run_id = run.id
             t = time.perf_counter()
-            done = await execute(sessions, run_id, clock=FakeClock(NOW), actor=SYSTEM)
+            done = await execute(sessions, run_id, clock=FakeClock(NOW), actor=SYSTEM,
+                                 settle=apply_prepaid)
             wall = time.perf_counter() - t
         finally:
             await engine.dispose()

@@ -45,7 +45,6 @@ async def _edge_main(port: int, tmp: Path, whitelist: int, control: Any, results
     from aiohttp import web
 
     from contract import SystemClock
-    from contract.parking.plates import Strictness
     from drivers.base import DriverStats
     from drivers.lpr.model import CameraSpec
     from drivers.lpr.server import LprConfig, LprEndpoint
@@ -55,6 +54,7 @@ async def _edge_main(port: int, tmp: Path, whitelist: int, control: Any, results
     from edge.parking.decide import Direction, LaneRules, LotInfo
     from edge.parking.lanes import LaneSetup, ParkingLanes
     from edge.parking.sessions import SessionStore
+    from parkingrules.plates import Strictness
 
     configure_logging(level="warning")
     tz = ZoneInfo("Asia/Shanghai")

@@ -29,21 +29,18 @@ from urllib.parse import urlparse
 import structlog
 from aiohttp import web
 
-from cloud.alarms import AlarmPolicyError, policy_from_env, run_escalation
-from cloud.api.alarms import configure_alarms
-from cloud.api.parking import configure_parking
-from cloud.app import create_app
+from cloud.alarms import AlarmPolicyError, configure_alarms, policy_from_env, run_escalation
+from cloud.app import REGISTRY, create_app
 from cloud.broker import EmbeddedBroker
-from cloud.db import make_engine, migrate, session_factory
-from cloud.db.engine import is_sqlite
+from cloud.db.engine import is_sqlite, make_engine, migrate, session_factory
 from cloud.ingest import Ingestor
-from cloud.ingest.handlers import default_registry
 from cloud.ingest.worker import IngestWorker
-from cloud.ingest.workorder_handlers import run_workorder_timers
 from cloud.log import configure_logging
 from cloud.maintenance.generator import run_generator
+from cloud.parking import configure_parking
 from cloud.parking.sync import SyncPublisher
 from cloud.rules.evaluate import RuleEngine
+from cloud.rules.handlers import run_workorder_timers
 from cloud.rules.load import RulesError, default_rules, load_rules
 from cloud.rules.model import RuleSet
 from cloud.rules.store import run_reload
@@ -51,7 +48,7 @@ from cloud.settings import Settings, SettingsError, ensure_database_dir
 from contract import Clock, SystemClock
 
 if TYPE_CHECKING:
-    from cloud.telemetry import TelemetryExporter
+    from cloud.sites.telemetry import TelemetryExporter
 
 log = structlog.get_logger(__name__)
 
@@ -112,9 +109,10 @@ async def serve(settings: Settings, ready: asyncio.Event | None = None, *,
     if settings.ingest_shared and broker is not None:
         log.warning("ingest.shared_ignored", reason="the embedded broker has no shared "
                                                     "subscriptions; run one ingest worker")
+    app = create_app(settings, sessions, clock, status=lambda: status(),
+                     alarm_policy=alarm_policy, rules=rules)
     worker = IngestWorker(settings.effective_mqtt_url, settings.mqtt_username,
-                          settings.mqtt_password,
-                          Ingestor(sessions, clock, default_registry(alarm_policy, rules)), clock,
+                          settings.mqtt_password, Ingestor(sessions, clock, app[REGISTRY]), clock,
                           client_id=(f"courtyard-ingest-{socket.gethostname()}" if shared
                                      else "courtyard-ingest"),
                           shared=shared,
@@ -124,7 +122,7 @@ async def serve(settings: Settings, ready: asyncio.Event | None = None, *,
     exporter: TelemetryExporter | None = None
     if settings.influx_enabled:
         # Imported only when configured: the InfluxDB client is slow to import.
-        from cloud.telemetry import TelemetryExporter
+        from cloud.sites.telemetry import TelemetryExporter
 
         exporter = TelemetryExporter(sessions, settings.influx_url or "",
                                      settings.influx_token or "", settings.influx_org or "",
@@ -146,7 +144,6 @@ async def serve(settings: Settings, ready: asyncio.Event | None = None, *,
             out["telemetry"] = {"ok": True, "counters": dict(exporter.counters)}
         return out
 
-    app = create_app(settings, sessions, clock, status=status)
     configure_parking(app, settings.site_credentials, publisher)
     hub = configure_alarms(app)  # the web app runs the live feed's hub
     runner = web.AppRunner(app, access_log=None, handle_signals=False)

@@ -23,7 +23,7 @@ T = TypeVar("T")
 
 
 def _run(work: Callable[[async_sessionmaker[AsyncSession]], Awaitable[T]]) -> T:
-    from cloud.db import make_engine, migrate, session_factory
+    from cloud.db.engine import make_engine, migrate, session_factory
     from cloud.log import configure_logging
     from cloud.settings import Settings, ensure_database_dir
 
@@ -52,7 +52,7 @@ CLI_ACTOR_NAME = "cli"
 
 
 def _cli_actor() -> Any:
-    from cloud.audit import Actor
+    from cloud.auth.audit import Actor
 
     return Actor("system", f"{CLI_ACTOR_NAME}:{getpass.getuser()}"[:100], "admin", None)
 
@@ -61,8 +61,8 @@ def _cli_actor() -> Any:
 
 
 def _token_create(args: argparse.Namespace) -> int:
-    from cloud.audit import record, snapshot
     from cloud.auth.accounts import TOKEN_FIELDS, AccountError, check_role, site_ids_for
+    from cloud.auth.audit import record, snapshot
     from cloud.auth.tokens import create_token
 
     if args.expires_days is not None and not 1 <= args.expires_days <= 3650:
@@ -95,7 +95,7 @@ def _token_create(args: argparse.Namespace) -> int:
 
 def _token_list(args: argparse.Namespace) -> int:
     from cloud.auth.accounts import slugs_of
-    from cloud.db.auth import ApiToken
+    from cloud.auth.tables import ApiToken
 
     async def work(sessions: async_sessionmaker[AsyncSession]) -> list[str]:
         out = []
@@ -121,9 +121,9 @@ def _token_list(args: argparse.Namespace) -> int:
 
 
 def _token_revoke(args: argparse.Namespace) -> int:
-    from cloud.audit import record, snapshot
     from cloud.auth.accounts import TOKEN_FIELDS
-    from cloud.db.auth import ApiToken
+    from cloud.auth.audit import record, snapshot
+    from cloud.auth.tables import ApiToken
 
     async def work(sessions: async_sessionmaker[AsyncSession]) -> bool:
         now = datetime.now(UTC)
@@ -160,8 +160,8 @@ def _read_password(from_stdin: bool) -> str | None:
 
 
 def _user_create(args: argparse.Namespace) -> int:
-    from cloud.audit import record, snapshot
     from cloud.auth.accounts import USER_FIELDS, AccountError, create_user, site_ids_for
+    from cloud.auth.audit import record, snapshot
 
     password = _read_password(args.password_stdin)
     if password is None:
@@ -189,10 +189,10 @@ def _user_create(args: argparse.Namespace) -> int:
 
 def _user_password(args: argparse.Namespace) -> int:
     """Set a password and unlock the account (an installer's way back in)."""
-    from cloud.audit import record
+    from cloud.auth.audit import record
     from cloud.auth.passwords import hash_password, password_problem
     from cloud.auth.sessions import close_user_sessions
-    from cloud.db.auth import StaffUser
+    from cloud.auth.tables import StaffUser
 
     password = _read_password(args.password_stdin)
     if password is None:

@@ -18,7 +18,7 @@ from typing import Any
 
 
 def _sessions() -> tuple[Any, Any]:
-    from cloud.db import make_engine, session_factory
+    from cloud.db.engine import make_engine, session_factory
     from cloud.settings import Settings
 
     engine = make_engine(Settings.from_env().database_url)
@@ -52,9 +52,10 @@ class Bar:
 async def _run(args: argparse.Namespace) -> int:
     from sqlalchemy import select
 
-    from cloud.audit import SYSTEM
+    from cloud.auth.audit import SYSTEM
     from cloud.billing.runs import RunRefused, execute, open_run
     from cloud.db.models import Site
+    from cloud.payments.balances import apply_prepaid
     from contract import SystemClock
 
     engine, sessions = _sessions()
@@ -73,7 +74,7 @@ async def _run(args: argparse.Namespace) -> int:
                 print(f"{err.zh} / {err.en}", file=sys.stderr)
                 return 1 if err.status == 409 else 2
             run_id = run.id
-        done = await execute(sessions, run_id, clock=clock, actor=SYSTEM,
+        done = await execute(sessions, run_id, clock=clock, actor=SYSTEM, settle=apply_prepaid,
                              batch_size=args.batch, progress=Bar())
         print(f"bill run {done.id}: {done.bills} bills, {done.held} held, total {done.total}")
         return 0
@@ -85,9 +86,9 @@ async def _load_fee_items(args: argparse.Namespace) -> int:
     import yaml
     from sqlalchemy import select
 
-    from cloud.audit import SYSTEM
-    from cloud.billing.loading import LoadError, load_fee_items
+    from cloud.auth.audit import SYSTEM
     from cloud.db.models import Site
+    from cloud.sample_community import LoadError, load_fee_items
     from contract import SystemClock
 
     doc = yaml.safe_load(await asyncio.to_thread(Path(args.file).read_text, encoding="utf-8"))
@@ -115,9 +116,9 @@ async def _load_fee_items(args: argparse.Namespace) -> int:
 async def _load_sample(args: argparse.Namespace) -> int:
     import yaml
 
-    from cloud.audit import SYSTEM
-    from cloud.billing.loading import load_community
-    from cloud.db import migrate
+    from cloud.auth.audit import SYSTEM
+    from cloud.db.engine import migrate
+    from cloud.sample_community import load_community
     from cloud.settings import Settings
     from contract import SystemClock
 

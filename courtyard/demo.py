@@ -121,9 +121,9 @@ async def demo_credentials(database_url: str) -> tuple[str, str, str]:
 
     from cloud.auth.accounts import create_user
     from cloud.auth.passwords import hash_password
+    from cloud.auth.tables import StaffUser
     from cloud.auth.tokens import create_token
-    from cloud.db import make_engine, migrate, session_factory
-    from cloud.db.auth import StaffUser
+    from cloud.db.engine import make_engine, migrate, session_factory
 
     password = secrets.token_urlsafe(9)
     now = datetime.now(UTC)

@@ -83,12 +83,12 @@ def _fix(zh: str) -> str:
 async def _import(args: argparse.Namespace, bar: ProgressBar) -> Any:
     from sqlalchemy import select
 
-    from cloud.audit import Actor
-    from cloud.db import make_engine, migrate, session_factory
+    from cloud.auth.audit import Actor
+    from cloud.db.dialect import dialect_insert
+    from cloud.db.engine import make_engine, migrate, session_factory
     from cloud.db.models import Site
     from cloud.imports.reader import read_sheet
     from cloud.imports.register import import_sheet
-    from cloud.ingest.sql import dialect_insert
     from cloud.parking import dataset as ds
     from cloud.settings import Settings, ensure_database_dir
 

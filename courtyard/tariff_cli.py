@@ -16,8 +16,8 @@ from decimal import Decimal
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from contract.parking.tariff import CLASS_ZH, Quote, Tariff, format_yuan, quote
-from contract.parking.tariff_yaml import TariffError, load_tariff
+from parkingrules.tariff import CLASS_ZH, Quote, Tariff, format_yuan, quote
+from parkingrules.tariff_yaml import TariffError, load_tariff
 
 _AMOUNT = re.compile(r"\d{1,6}(\.\d{1,2})?")
 
@@ -96,7 +96,7 @@ def _vehicle(args: QuoteArgs) -> tuple[str, bool, str | None]:
         raise _BadArgument("--plate 已决定车型和是否新能源，不能再用 --vehicle-class / "
                            "--new-energy / --plate sets the vehicle class and new-energy flag; "
                            "drop --vehicle-class and --new-energy")
-    from contract.parking.plates import parse
+    from parkingrules.plates import parse
 
     info = parse(args.plate)
     if info.problem is not None:

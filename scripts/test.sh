@@ -54,9 +54,10 @@ if [ -z "${COURTYARD_TEST_PG_URL:-}" ]; then
   fi
 fi
 
-echo "==> 代码检查 / lint: ruff, mypy"
+echo "==> 代码检查 / lint: ruff, mypy, import-linter"
 .venv/bin/ruff check .
 .venv/bin/mypy
+.venv/bin/lint-imports
 
 echo "==> MQTT: $COURTYARD_TEST_MQTT_URL  PostgreSQL: $COURTYARD_TEST_PG_URL"
 set +e

@@ -8,11 +8,18 @@
   in-process for the embedded SQLite mode).
 - ``present``: the alarm JSON shared by the API and the live feed.
 
-The ingest handlers live in ``cloud.ingest.alarm_handlers``, the HTTP API in
-``cloud.api.alarms``.
+The ingest handlers live in ``cloud.alarms.handlers``, the HTTP API in
+``cloud.alarms.routes``.
 """
 
+from __future__ import annotations
+
+from aiohttp import web
+
+from cloud.alarms import openapi as _openapi  # noqa: F401  (its paths join the document)
+from cloud.alarms.board import add_board_routes
 from cloud.alarms.escalation import check_once, run_escalation
+from cloud.alarms.handlers import register_alarm_handlers
 from cloud.alarms.hub import AlarmHub, Subscription, SubscriptionLost
 from cloud.alarms.policy import (
     DEFAULT_POLICY,
@@ -24,9 +31,17 @@ from cloud.alarms.policy import (
     load_policy,
     policy_from_env,
 )
+from cloud.alarms.routes import add_alarm_routes, configure_alarms
+from cloud.ingest.handlers import HandlerRegistry
+
+#: The alarm policy the console runs with (``COURTYARD_ALARM_POLICY``); the built-in one when
+#: the composition root sets none.
+POLICY = web.AppKey("alarm_policy", AlarmPolicy)
+
 
 __all__ = [
     "DEFAULT_POLICY",
+    "POLICY",
     "TRANSITIONS",
     "AlarmHub",
     "AlarmPolicy",
@@ -36,7 +51,16 @@ __all__ = [
     "Subscription",
     "SubscriptionLost",
     "check_once",
+    "configure_alarms",
     "load_policy",
     "policy_from_env",
     "run_escalation",
+    "setup",
 ]
+
+
+def setup(app: web.Application, registry: HandlerRegistry) -> None:
+    """The alarms API, the live feed and the guard board; alarms opened at ingest."""
+    add_alarm_routes(app)
+    add_board_routes(app)
+    register_alarm_handlers(registry, app.get(POLICY))

@@ -19,7 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from cloud.alarms.hub import AlarmHub
 from cloud.alarms.notify import announce
 from cloud.alarms.policy import AlarmPolicy
-from cloud.db.alarms import Alarm, AlarmAction
+from cloud.alarms.tables import Alarm, AlarmAction
 from contract import Clock
 
 log = structlog.get_logger(__name__)

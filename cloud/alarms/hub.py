@@ -30,7 +30,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from cloud.alarms import notify
 from cloud.alarms.present import load_alarms
-from cloud.db.alarms import Alarm
+from cloud.alarms.tables import Alarm
 from contract import Clock, SystemClock
 
 log = structlog.get_logger(__name__)

@@ -18,7 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from cloud.alarms.notify import announce
 from cloud.alarms.policy import STATE_ZH, TRANSITIONS, Transition
 from cloud.alarms.present import alarm_json, with_site
-from cloud.db.alarms import Alarm, AlarmAction
+from cloud.alarms.tables import Alarm, AlarmAction
 
 log = structlog.get_logger(__name__)
 

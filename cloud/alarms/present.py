@@ -1,8 +1,7 @@
 """Alarms as JSON: the same shape in the API and on the live feed.
 
 Times are UTC (``…Z``) with the site's wall-clock time beside each as ``<name>_local``, the
-way the rest of the console renders them (``cloud.api.present``; not imported here because
-``cloud.api`` imports this package).
+way the rest of the console renders them.
 """
 
 from __future__ import annotations
@@ -16,7 +15,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from sqlalchemy import Select, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from cloud.db.alarms import Alarm, AlarmAction, AlarmLinkage
+from cloud.alarms.tables import Alarm, AlarmAction, AlarmLinkage
 from cloud.db.models import Site
 
 DEFAULT_TZ = "Asia/Shanghai"

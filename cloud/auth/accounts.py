@@ -9,10 +9,10 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from cloud.audit import Actor
+from cloud.auth.audit import Actor
 from cloud.auth.passwords import hash_password, password_problem
 from cloud.auth.roles import ROLES
-from cloud.db.auth import ApiToken, StaffUser
+from cloud.auth.tables import ApiToken, StaffUser
 from cloud.db.models import Site
 from contract.topics import SITE_RE
 

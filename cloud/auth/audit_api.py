@@ -11,16 +11,16 @@ from typing import Any
 from aiohttp import web
 from sqlalchemy import select
 
-from cloud.api.errors import bad_param
-from cloud.api.keys import SESSIONS
-from cloud.api.params import int_param, text_param, time_param
-from cloud.api.present import utc_iso
-from cloud.api.queries import site_by_slug
-from cloud.api.respond import json_ok
 from cloud.auth.guard import requires
 from cloud.auth.scope import scoped
+from cloud.auth.tables import AuditEntry
 from cloud.db.models import Site
-from cloud.db.records import AuditEntry
+from cloud.web.errors import bad_param
+from cloud.web.keys import SESSIONS
+from cloud.web.params import int_param, text_param, time_param
+from cloud.web.present import utc_iso
+from cloud.web.queries import site_by_slug
+from cloud.web.respond import json_ok
 
 MAX_ID = 2**63 - 1
 DEFAULT_LIMIT = 100

@@ -19,14 +19,8 @@ from typing import Any
 from aiohttp import web
 from sqlalchemy import delete, select
 
-from cloud.api.board import CSP
-from cloud.api.errors import ApiError, bad_param
-from cloud.api.keys import CLOCK, SESSIONS
-from cloud.api.present import utc_iso
-from cloud.api.respond import json_ok
-from cloud.audit import Actor, actor_of, record
 from cloud.auth.accounts import slugs_of, user_actor
-from cloud.auth.body import json_object, text_field
+from cloud.auth.audit import Actor, actor_of, record
 from cloud.auth.config import AUTH, SESSION_COOKIE
 from cloud.auth.guard import PUBLIC, SIGNED_IN, requires
 from cloud.auth.middleware import SESSION_ID_KEY, _same_origin
@@ -39,8 +33,14 @@ from cloud.auth.passwords import (
 )
 from cloud.auth.roles import PERMISSIONS, ROLE_LABELS, ROLES
 from cloud.auth.sessions import close_session, csrf_for, open_session
+from cloud.auth.tables import StaffSession, StaffUser
 from cloud.auth.tokens import digest
-from cloud.db.auth import StaffSession, StaffUser
+from cloud.web.body import json_object, text_field
+from cloud.web.errors import ApiError, bad_param
+from cloud.web.keys import CLOCK, SESSIONS
+from cloud.web.pages import CSP
+from cloud.web.present import utc_iso
+from cloud.web.respond import json_ok
 
 LOGIN_DIR = Path(__file__).resolve().parents[2] / "dashboards" / "login"
 _ASSET_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]*\.(js|css)$")

@@ -20,15 +20,15 @@ from urllib.parse import quote, urlsplit
 import structlog
 from aiohttp import web
 
-from cloud.api.errors import ApiError
-from cloud.api.keys import CLOCK, SESSIONS
-from cloud.audit import ACTOR_KEY, Actor
 from cloud.auth.accounts import token_actor, user_actor
+from cloud.auth.audit import ACTOR_KEY, Actor
 from cloud.auth.config import AUTH, CSRF_HEADER, SESSION_COOKIE, TOUCH_EVERY
 from cloud.auth.guard import PUBLIC, SIGNED_IN, permission_of
 from cloud.auth.scope import check_site_slug
 from cloud.auth.sessions import csrf_for, session_user
 from cloud.auth.tokens import VERIFIED, digest, token_by_secret, token_usable
+from cloud.web.errors import ApiError
+from cloud.web.keys import CLOCK, SESSIONS
 
 log = structlog.get_logger(__name__)
 

@@ -14,9 +14,9 @@ from aiohttp import web
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from cloud.api.errors import ApiError, not_found
-from cloud.audit import actor_of
+from cloud.auth.audit import actor_of
 from cloud.db.models import Site
+from cloud.web.errors import ApiError, not_found
 
 Q = TypeVar("Q")
 

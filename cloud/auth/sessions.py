@@ -14,8 +14,8 @@ from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from cloud.auth.config import AuthConfig
+from cloud.auth.tables import StaffSession, StaffUser
 from cloud.auth.tokens import digest
-from cloud.db.auth import StaffSession, StaffUser
 
 
 def csrf_for(session_id: str) -> str:

@@ -14,12 +14,6 @@ from aiohttp import web
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from cloud.api.errors import ApiError, bad_param, not_found
-from cloud.api.keys import CLOCK, SESSIONS
-from cloud.api.params import int_param
-from cloud.api.present import utc_iso
-from cloud.api.respond import json_ok
-from cloud.audit import actor_of, record, snapshot
 from cloud.auth.accounts import (
     TOKEN_FIELDS,
     USER_FIELDS,
@@ -29,13 +23,19 @@ from cloud.auth.accounts import (
     site_ids_for,
     slugs_of,
 )
-from cloud.auth.body import bool_field, json_object, slug_list, text_field
+from cloud.auth.audit import actor_of, record, snapshot
 from cloud.auth.guard import requires
 from cloud.auth.passwords import hash_password, password_problem
 from cloud.auth.roles import ROLE_LABELS
 from cloud.auth.sessions import close_user_sessions
+from cloud.auth.tables import ApiToken, StaffUser
 from cloud.auth.tokens import VERIFIED, create_token
-from cloud.db.auth import ApiToken, StaffUser
+from cloud.web.body import bool_field, json_object, slug_list, text_field
+from cloud.web.errors import ApiError, bad_param, not_found
+from cloud.web.keys import CLOCK, SESSIONS, SITE_CREDENTIALS
+from cloud.web.params import int_param
+from cloud.web.present import utc_iso
+from cloud.web.respond import json_ok
 
 MAX_ID = 2**31 - 1
 LIST_DEFAULT_LIMIT = 100
@@ -55,8 +55,6 @@ def _all_sites_admin(request: web.Request) -> None:
 
 
 def _configured_sites(request: web.Request) -> list[str]:
-    from cloud.api.parking import SITE_CREDENTIALS
-
     configured = request.app.get(SITE_CREDENTIALS)
     return [] if configured is None else list(configured)
 

@@ -16,8 +16,8 @@ from datetime import datetime, timedelta
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from cloud.audit import Actor
-from cloud.db.auth import ApiToken
+from cloud.auth.audit import Actor
+from cloud.auth.tables import ApiToken
 
 TOKEN_PREFIX = "cy_"
 PREFIX_SHOWN = 10

@@ -17,13 +17,13 @@ from typing import Any
 from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from cloud.audit import Actor, record, snapshot
-from cloud.billing.balances import apply_prepaid
+from cloud.auth.audit import Actor, record, snapshot
 from cloud.billing.compute import Item, metered_lines
 from cloud.billing.fee_items import parse_rule
 from cloud.billing.money import fen, qty
 from cloud.billing.periods import parse_period
-from cloud.db.billing import Bill, BilledCharge, BillLine, FeeItem
+from cloud.billing.settle import Settle
+from cloud.billing.tables import Bill, BilledCharge, BillLine, FeeItem
 
 BILL_FIELDS = ("state", "total", "paid", "hold_reasons", "void_reason", "issued_at")
 
@@ -96,9 +96,10 @@ async def adjust_bill(session: AsyncSession, bill: Bill, amount: Decimal, reason
 
 
 async def release_bill(session: AsyncSession, bill: Bill, note: str,
-                       corrections: Mapping[str, Decimal], actor: Actor, now: datetime) -> None:
+                       corrections: Mapping[str, Decimal], actor: Actor, now: datetime,
+                       settle: Settle | None = None) -> None:
     """Issue a held bill after review; ``corrections`` (fee code → consumption) replace the
-    lines of those metered fees."""
+    lines of those metered fees; ``settle`` pays it from the unit's prepaid balance."""
     if bill.state != "held":
         raise BillRefused(409, "state", f"账单 {bill.number} 未被暂扣（当前 {bill.state}）",
                           f"bill {bill.number} is not held (it is {bill.state})")
@@ -138,4 +139,5 @@ async def release_bill(session: AsyncSession, bill: Bill, note: str,
     record(session, at=now, actor=actor, action="release", entity="bill", entity_id=bill.id,
            site_id=bill.site_id, before=before, after=snapshot(bill, BILL_FIELDS),
            detail={"note": note, "corrections": replaced})
-    await apply_prepaid(session, site_id=bill.site_id, now=now, actor=actor, bill_ids=[bill.id])
+    if settle is not None:
+        await settle(session, site_id=bill.site_id, now=now, actor=actor, bill_ids=[bill.id])

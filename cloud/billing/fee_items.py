@@ -23,9 +23,9 @@ from typing import Any
 
 from cloud.billing.money import parse_decimal
 from cloud.billing.periods import CYCLE_MONTHS
+from cloud.billing.tables import FEE_KINDS
 from cloud.billing.tiers import Tier
-from cloud.db.billing import FEE_KINDS
-from cloud.db.records import UTILITIES
+from cloud.records.tables import UTILITIES
 
 MAX_PRICE = Decimal("1000000")
 CODE_MAX = 32

@@ -7,9 +7,9 @@ unit that already has a bill in the run is skipped, and the unique (run, unit) m
 bill impossible even when two workers run the same period or a crash interrupts one: a batch
 that collides with another worker is rolled back and redone, skipping what the other wrote.
 
-Issued bills (``open``) are offered to the households' prepaid balances
-(``cloud.billing.balances.apply_prepaid``) inside the batch's transaction. Bills with an
-anomalous reading are ``held`` with their reasons until someone reviews them.
+Issued bills (``open``) are offered to the households' prepaid balances (the
+``cloud.billing.settle.Settle`` the payments feature gives) inside the batch's transaction.
+Bills with an anomalous reading are ``held`` with their reasons until someone reviews them.
 
 Per batch: one query for the units, one for their meters, two for the readings at the two
 boundaries (a window over (device_id, ts)), one for previous consumption, a few for parking;
@@ -33,9 +33,8 @@ from sqlalchemy import Table, and_, case, func, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from cloud.audit import Actor, record
+from cloud.auth.audit import Actor, record
 from cloud.billing.apportion import largest_remainder
-from cloud.billing.balances import apply_prepaid
 from cloud.billing.compute import (
     Batch,
     ChargeInfo,
@@ -50,11 +49,12 @@ from cloud.billing.compute import (
 from cloud.billing.consumption import MeterInfo, boundary_points, in_service, usage
 from cloud.billing.fee_items import parse_rule
 from cloud.billing.money import fen, qty
-from cloud.billing.periods import Period, parse_period
-from cloud.db.billing import Bill, BilledCharge, BillLine, BillRun, FeeItem
+from cloud.billing.periods import Period, PeriodError, parse_period
+from cloud.billing.settle import Settle
+from cloud.billing.tables import Bill, BilledCharge, BillLine, BillRun, FeeItem
 from cloud.db.models import Device, Site
-from cloud.db.parking import Charge, MonthlyPass, ParkingSpace, ParkingVehicle
-from cloud.db.records import BillingMeter, Building, Unit
+from cloud.parking.tables import Charge, MonthlyPass, ParkingSpace, ParkingVehicle
+from cloud.records.tables import BillingMeter, Building, Unit
 from contract import Clock
 
 log = structlog.get_logger(__name__)
@@ -84,7 +84,6 @@ async def open_run(session: AsyncSession, *, site: Site, cycle: str, period: str
     """The run of (site, cycle, period), created or reopened; (run, created).
 
     Refuses (409) a period whose run is done. Call inside a transaction."""
-    from cloud.billing.periods import PeriodError
 
     try:
         p = parse_period(cycle, period)
@@ -357,7 +356,7 @@ class BatchResult:
 
 
 async def _bill_batch(session: AsyncSession, s: _Setup, units: Sequence[UnitFacts], pos: int,
-                      now: datetime, actor: Actor) -> BatchResult:
+                      now: datetime, actor: Actor, settle: Settle | None) -> BatchResult:
     run, ctx = s.run, s.ctx
     ids = [u.id for u in units]
     done = set((await session.execute(select(Bill.unit_id).where(
@@ -400,9 +399,8 @@ async def _bill_batch(session: AsyncSession, s: _Setup, units: Sequence[UnitFact
         if charged:
             await session.execute(insert(BilledCharge), charged)
         opened = [bill_of[b["unit_id"]] for b in bills if b["state"] == "open"]
-        if opened:
-            await apply_prepaid(session, site_id=s.site.id, now=now, actor=actor,
-                                bill_ids=opened)
+        if opened and settle is not None:
+            await settle(session, site_id=s.site.id, now=now, actor=actor, bill_ids=opened)
     await session.execute(update(BillRun).where(BillRun.id == run.id).values(
         units_done=case((BillRun.units_done < pos, pos), else_=BillRun.units_done),
         bills=BillRun.bills + result.bills, held=BillRun.held + result.held,
@@ -452,9 +450,10 @@ Progress = Callable[[BillRun], Any]
 
 async def execute(sessions: async_sessionmaker[AsyncSession], run_id: int, *, clock: Clock,
                   actor: Actor, batch_size: int = BATCH_SIZE,
-                  progress: Progress | None = None) -> BillRun:
+                  progress: Progress | None = None, settle: Settle | None = None) -> BillRun:
     """Bill every unit of the run not yet billed; marks the run ``done`` (or ``failed`` with
-    the error, resumable). A cancelled run stays ``running`` and resumes later."""
+    the error, resumable). A cancelled run stays ``running`` and resumes later. ``settle``
+    pays the new open bills of each batch (prepaid balances) in the batch's transaction."""
     bound = log.bind(run_id=run_id)
     try:
         async with sessions() as session:
@@ -471,7 +470,7 @@ async def execute(sessions: async_sessionmaker[AsyncSession], run_id: int, *, cl
                         if not units:
                             break
                         await _bill_batch(session, s, units, pos + len(units), clock.now(),
-                                          actor)
+                                          actor, settle)
                     break
                 except IntegrityError:
                     if attempt == 2:

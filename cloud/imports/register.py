@@ -24,15 +24,16 @@ from sqlalchemy import Table, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from cloud.audit import Actor, jsonable
+from cloud.auth.audit import Actor, jsonable
+from cloud.auth.tables import AuditEntry
 from cloud.db.models import Site
-from cloud.db.records import AuditEntry, Building, Unit
 from cloud.imports.reader import Sheet
 from cloud.parking import dataset as ds
 from cloud.parking.records import RecordError
 from cloud.records.fields import Field, parse_field
 from cloud.records.kinds import BUILDING_REF, KINDS, METERS, UNIT_REF, UNITS, Kind
 from cloud.records.service import site_zone, visible_site
+from cloud.records.tables import Building, Unit
 
 log = structlog.get_logger(__name__)
 
@@ -197,7 +198,7 @@ async def _existing(session: AsyncSession, kind: Kind, site_id: int
 def _audit(at: datetime, actor: Actor, action: str, entity: str, entity_id: int,
            site_id: int, before: dict[str, Any] | None, after: dict[str, Any] | None,
            detail: dict[str, Any]) -> dict[str, Any]:
-    """An ``audit_log`` row as ``cloud.audit.record`` writes it (changed fields only)."""
+    """An ``audit_log`` row as ``cloud.auth.audit.record`` writes it (changed fields only)."""
     if before is not None and after is not None:
         keys = [k for k in after if before.get(k) != after.get(k)]
         before = {k: before.get(k) for k in keys}

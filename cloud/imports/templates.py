@@ -4,8 +4,8 @@ changes nothing."""
 
 from __future__ import annotations
 
-from cloud.imports.tabular import Format, write_table
 from cloud.records.kinds import KINDS, Kind
+from cloud.web.tabular import Format, write_table
 
 #: A row whose first cell starts with this is a comment: skipped by the import.
 COMMENT = "#"

@@ -1,6 +1,6 @@
 """Cloud ingest: MQTT batches in, committed records and acks out (DESIGN §2 rule 3)."""
 
-from cloud.ingest.handlers import HandlerContext, HandlerRegistry, StoredEvent, default_registry
+from cloud.ingest.handlers import HandlerContext, HandlerRegistry, StoredEvent
 from cloud.ingest.ingestor import Ingestor
 from cloud.ingest.result import IngestResult, IngestStats
 from cloud.ingest.worker import IngestWorker
@@ -13,5 +13,4 @@ __all__ = [
     "IngestWorker",
     "Ingestor",
     "StoredEvent",
-    "default_registry",
 ]

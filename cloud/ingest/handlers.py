@@ -1,8 +1,8 @@
 """Domain handlers run for newly inserted events only, inside the batch's transaction.
 
-A registry keyed by event kind, so each feature (billing, parking, alarms…) adds its handler
-without touching the ingest path. A handler gets every new event of its kind in the batch at
-once, in seq order, so it can write in bulk.
+A registry keyed by event kind, so each feature (parking, alarms, rules…) adds its handlers
+in its ``setup`` without touching the ingest path (``cloud.features`` wires them). A handler
+gets every new event of its kind in the batch at once, in seq order, so it can write in bulk.
 """
 
 from __future__ import annotations
@@ -11,15 +11,9 @@ from collections import defaultdict
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, NamedTuple
+from typing import Any, NamedTuple
 
 from sqlalchemy.ext.asyncio import AsyncSession
-
-from contract import Kind
-
-if TYPE_CHECKING:
-    from cloud.alarms.policy import AlarmPolicy
-    from cloud.rules.evaluate import RuleEngine
 
 
 class StoredEvent(NamedTuple):
@@ -97,30 +91,3 @@ class HandlerRegistry:
         for kind, evs in grouped.items():
             for handler in self.handlers_for(kind):
                 await handler(ctx, evs)
-
-
-def default_registry(alarm_policy: AlarmPolicy | None = None,
-                     rules: RuleEngine | None = None) -> HandlerRegistry:
-    """A registry with the built-in handlers; features register more on the returned object.
-
-    ``alarm_policy`` says which events open alarms (default: ``cloud.alarms.DEFAULT_POLICY``);
-    ``rules`` which open work orders (none without it).
-    """
-    from cloud.ingest.alarm_handlers import register_alarm_handlers
-    from cloud.ingest.device_handlers import on_buffer_dropped, on_device_status
-    from cloud.ingest.meter_handlers import on_meter_reading
-    from cloud.ingest.parking_handlers import on_parking_entry, on_parking_exit
-
-    reg = HandlerRegistry()
-    reg.register(Kind.METER_READING, on_meter_reading)
-    reg.register(Kind.DEVICE_ONLINE, on_device_status)
-    reg.register(Kind.DEVICE_OFFLINE, on_device_status)
-    reg.register(Kind.BUFFER_DROPPED, on_buffer_dropped)
-    reg.register(Kind.PARKING_ENTRY, on_parking_entry)
-    reg.register(Kind.PARKING_EXIT, on_parking_exit)
-    register_alarm_handlers(reg, alarm_policy)
-    if rules is not None:
-        from cloud.ingest.workorder_handlers import register_workorder_handlers
-
-        register_workorder_handlers(reg, rules)
-    return reg

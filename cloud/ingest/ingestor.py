@@ -17,10 +17,10 @@ import structlog
 from sqlalchemy import Table, bindparam, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from cloud.db.dialect import dialect_insert, dialect_name, pg_driver
 from cloud.db.models import Device, Event, SeqGap, Site
-from cloud.ingest.handlers import HandlerContext, HandlerRegistry, StoredEvent, default_registry
+from cloud.ingest.handlers import HandlerContext, HandlerRegistry, StoredEvent
 from cloud.ingest.result import IngestResult, IngestStats
-from cloud.ingest.sql import dialect_insert, dialect_name, pg_driver
 from cloud.ingest.watermark import advance_watermark
 from contract import (
     Batch,
@@ -106,10 +106,10 @@ class Ingestor:
     """Turns ``up/events`` and ``up/status`` payloads into committed records."""
 
     def __init__(self, session_factory: async_sessionmaker[AsyncSession], clock: Clock,
-                 registry: HandlerRegistry | None = None) -> None:
+                 registry: HandlerRegistry) -> None:
         self._sessions = session_factory
         self._clock = clock
-        self.registry = registry if registry is not None else default_registry()
+        self.registry = registry
         self.stats = IngestStats()
 
     def _refuse(self, reason: str, topic: str, site: str | None = None,

@@ -2,3 +2,16 @@
 
 Pure functions over dataclasses; the database and the API build on them (issue 6 item 4).
 """
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from cloud.ingest.handlers import HandlerRegistry
+from cloud.maintenance import openapi as _openapi  # noqa: F401  (its paths join the document)
+from cloud.maintenance.routes import add_maintenance_routes
+
+
+def setup(app: web.Application, registry: HandlerRegistry) -> None:
+    """Assets, maintenance plans and the release of their visits as work orders."""
+    add_maintenance_routes(app)

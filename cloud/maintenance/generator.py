@@ -15,10 +15,10 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from cloud.db.maintenance import AssetRecord, MaintenancePlan, MaintenanceVisit
 from cloud.maintenance.model import Plan
 from cloud.maintenance.schedule import Due, occurrences, release, site_today
 from cloud.maintenance.store import PlanInvalid, asset_model, plan_from_json
+from cloud.maintenance.tables import AssetRecord, MaintenancePlan, MaintenanceVisit
 from cloud.workorders.service import Source, auto_assign, open_or_fold, site_zone
 from contract.clock import Clock
 

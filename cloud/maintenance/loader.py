@@ -11,8 +11,8 @@ from pathlib import Path
 from typing import Any
 
 from cloud.maintenance.model import Plan, Tier, cadence_units
-from contract.problems import ConfigError, Pos, Problem, bi
-from contract.yamlpos import YMap, YNode, YScalar, YSeq, read_yaml
+from yamlcheck.positions import YMap, YNode, YScalar, YSeq, read_yaml
+from yamlcheck.problems import ConfigError, Pos, Problem, bi
 
 _PLAN_KEYS = ("id", "asset_kind", "skill", "category", "release_days_ahead", "sla_resolve_s",
               "start", "tiers")

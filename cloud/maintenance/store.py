@@ -15,11 +15,11 @@ from typing import Any
 from sqlalchemy import or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from cloud.db.maintenance import AssetRecord, MaintenanceVisit
-from cloud.db.workorders import WorkOrder
 from cloud.maintenance.model import Asset, Plan, Tier, cadence_units
 from cloud.maintenance.stats import FaultRecord, OrderRecord, asset_stats, sla_compliance
+from cloud.maintenance.tables import AssetRecord, MaintenanceVisit
 from cloud.workorders.service import DEFAULT_TZ
+from cloud.workorders.tables import WorkOrder
 
 PLAN_KEYS = ("id", "asset_kind", "skill", "category", "release_days_ahead", "sla_resolve_s",
              "start", "tiers")

@@ -15,6 +15,7 @@ from alembic import context
 from sqlalchemy import Connection
 from sqlalchemy.ext.asyncio import create_async_engine
 
+import cloud.features  # noqa: F401  (every feature's tables join Base.metadata)
 from cloud.db.models import Base
 from cloud.db.types import UTCDateTime
 

@@ -1,9 +1,18 @@
 """Parking in the cloud: the lists staff edit, the versioned dataset the edge decides from,
 and the ``down/sync`` announcements that tell the edge to pull it (DESIGN §2, §3)."""
 
+from __future__ import annotations
+
+from aiohttp import web
+
+from cloud.ingest.handlers import HandlerRegistry
+from cloud.parking import openapi as _openapi  # noqa: F401  (its paths join the document)
 from cloud.parking.dataset import bump_version, current_version, document, etag
+from cloud.parking.handlers import on_parking_entry, on_parking_exit
 from cloud.parking.records import RESOURCES, RecordError, Resource
+from cloud.parking.routes import add_parking_routes, configure_parking
 from cloud.parking.sync import SyncPublisher, sync_payload
+from contract import Kind
 
 __all__ = [
     "RESOURCES",
@@ -11,8 +20,17 @@ __all__ = [
     "Resource",
     "SyncPublisher",
     "bump_version",
+    "configure_parking",
     "current_version",
     "document",
     "etag",
+    "setup",
     "sync_payload",
 ]
+
+
+def setup(app: web.Application, registry: HandlerRegistry) -> None:
+    """The parking records API and the edge's dataset pull; entries and exits from ingest."""
+    add_parking_routes(app)
+    registry.register(Kind.PARKING_ENTRY, on_parking_entry)
+    registry.register(Kind.PARKING_EXIT, on_parking_exit)

@@ -19,10 +19,10 @@ from typing import Any, cast
 from sqlalchemy import Table, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from cloud.db.dialect import dialect_insert
 from cloud.db.models import Site
-from cloud.db.parking import PARKING_DATASET, DatasetVersion, LotTariff
-from cloud.ingest.sql import dialect_insert
 from cloud.parking.records import RESOURCES
+from cloud.parking.tables import PARKING_DATASET, DatasetVersion, LotTariff
 
 VERSIONS = cast(Table, DatasetVersion.__table__)
 SITES = cast(Table, Site.__table__)

@@ -3,7 +3,7 @@ input, storing it, and how each row looks in the API and in the edge's dataset.
 
 Every refusal is a :class:`RecordError` naming the field and saying why (zh-CN, then English),
 so the console can put the message next to the box that needs fixing. Plates are normalised
-the way the edge compares them; one that :func:`contract.parking.plates.parse` calls invalid is
+the way the edge compares them; one that :func:`parkingrules.plates.parse` calls invalid is
 refused unless the request says ``"force": true`` (staff sometimes have to register an odd
 plate — a temporary or foreign one — that the format rules do not know).
 """
@@ -19,14 +19,14 @@ from typing import Any
 from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from cloud.db.parking import (
+from cloud.parking.tables import (
     Blacklist,
     MonthlyPass,
     ParkingSpace,
     ParkingVehicle,
     VisitorPass,
 )
-from contract.parking.plates import normalize, parse
+from parkingrules.plates import normalize, parse
 
 #: A lot id, as the site YAML and tariffs write it.
 LOT_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")

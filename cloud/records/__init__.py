@@ -1,6 +1,21 @@
 """The property register as a service: checking input, writing with audit, and queries.
 
-The API (``cloud.api.records``), the spreadsheet import (``cloud.imports``) and the CLI all go
+The API (``cloud.records.routes``), the spreadsheet import (``cloud.imports``) and the CLI all go
 through the same field rules (``cloud.records.fields``) and resource descriptions
 (``cloud.records.kinds``), so a bad value is refused with the same message everywhere.
 """
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from cloud.ingest.handlers import HandlerRegistry
+from cloud.records import openapi as _openapi  # noqa: F401  (its paths join the document)
+from cloud.records.pages import add_record_pages
+from cloud.records.routes import add_record_routes
+
+
+def setup(app: web.Application, registry: HandlerRegistry) -> None:
+    """The register's API (with exports) and pages."""
+    add_record_routes(app)
+    add_record_pages(app)

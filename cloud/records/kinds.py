@@ -13,8 +13,10 @@ from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from cloud.db.parking import ParkingSpace, ParkingVehicle
-from cloud.db.records import (
+from cloud.parking.records import RecordError
+from cloud.parking.tables import ParkingSpace, ParkingVehicle
+from cloud.records.fields import Field, parse_field
+from cloud.records.tables import (
     UNIT_STATUSES,
     UTILITIES,
     BillingMeter,
@@ -23,8 +25,7 @@ from cloud.db.records import (
     Resident,
     Unit,
 )
-from cloud.parking.records import RecordError
-from cloud.records.fields import Field, parse_field
+from cloud.web.present import decimal_str, times
 
 STATUS_ZH = {"unsold": "未售", "occupied": "自住", "rented": "出租", "vacant": "空置"}
 UTILITY_ZH = {"electricity": "电", "water": "水", "gas": "燃气"}
@@ -278,7 +279,6 @@ class Labels:
 
 
 def _out(f: Field, value: Any, tz: ZoneInfo) -> Any:
-    from cloud.api.present import decimal_str, times
 
     if value is None:
         return None
@@ -297,8 +297,6 @@ def _out(f: Field, value: Any, tz: ZoneInfo) -> Any:
 
 def present(kind: Kind, row: Any, labels: Labels, tz: ZoneInfo) -> dict[str, Any]:
     """The row as the API shows it (unmasked; see ``cloud.records.mask``)."""
-    # Imported here: cloud.api imports this module (through cloud.api.records).
-    from cloud.api.present import decimal_str, times
 
     out: dict[str, Any] = {"id": row.id}
     if kind.site_scoped:

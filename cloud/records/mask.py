@@ -14,7 +14,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from cloud.audit import Actor, record
+from cloud.auth.audit import Actor, record
 
 PEOPLE_READ = "people.read"
 

@@ -18,12 +18,12 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from sqlalchemy import Select, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from cloud.audit import Actor, record, snapshot
+from cloud.auth.audit import Actor, record, snapshot
+from cloud.auth.tables import AuditEntry
 from cloud.db.models import Site
-from cloud.db.parking import ParkingSpace, ParkingVehicle
-from cloud.db.records import AuditEntry, BillingMeter, Building, Resident, SiteCompany, Unit
 from cloud.parking import dataset as ds
 from cloud.parking.records import RecordError
+from cloud.parking.tables import ParkingSpace, ParkingVehicle
 from cloud.records.fields import Field, parse_field
 from cloud.records.kinds import (
     BUILDING_REF,
@@ -38,6 +38,7 @@ from cloud.records.kinds import (
     parse_input,
     present,
 )
+from cloud.records.tables import BillingMeter, Building, Resident, SiteCompany, Unit
 
 MAX_ID = 2**31 - 1
 

@@ -31,8 +31,8 @@ from cloud.rules.model import (
     Rule,
     RuleSet,
 )
-from contract.problems import ConfigError, Pos, Problem, bi
-from contract.yamlpos import YMap, YNode, YScalar, YSeq, parse_yaml, read_yaml
+from yamlcheck.positions import YMap, YNode, YScalar, YSeq, parse_yaml, read_yaml
+from yamlcheck.problems import ConfigError, Pos, Problem, bi
 
 DEFAULT_FILE = Path(__file__).resolve().parents[2] / "configs" / "rules" / "default.yaml"
 

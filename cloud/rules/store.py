@@ -18,9 +18,9 @@ import structlog
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from cloud.db.rules import RuleSetVersion
 from cloud.rules.evaluate import RuleEngine
 from cloud.rules.load import DEFAULT_FILE, RulesError, load_rules_text
+from cloud.rules.tables import RuleSetVersion
 from contract import Clock
 
 log = structlog.get_logger(__name__)

@@ -15,7 +15,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from cloud.db.workorders import Technician, TechnicianShift, WorkOrder
+from cloud.workorders.tables import Technician, TechnicianShift, WorkOrder
 
 #: States in which an order keeps its technicians busy (completed awaits someone else).
 BUSY_STATES = ("assigned", "accepted", "in_progress", "paused")

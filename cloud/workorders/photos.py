@@ -23,10 +23,10 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from cloud.db.workorder_photos import WorkOrderPhoto
-from cloud.db.workorders import WorkOrder
+from cloud.workorders.photo_tables import WorkOrderPhoto
 from cloud.workorders.service import OrderNotFound, record
 from cloud.workorders.states import FINAL_STATES, STATE_ZH
+from cloud.workorders.tables import WorkOrder
 
 MAX_UPLOAD_BYTES = 8 * 1024 * 1024
 MAX_SIDE = 1600

@@ -7,8 +7,8 @@ from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from cloud.api.present import decimal_str, times, utc_iso
-from cloud.db.workorders import (
+from cloud.web.present import decimal_str, times, utc_iso
+from cloud.workorders.tables import (
     Technician,
     TechnicianShift,
     WorkOrder,

@@ -18,7 +18,6 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from cloud.db.models import Site
-from cloud.db.workorders import Technician, WorkOrder, WorkOrderAction, WorkOrderLine
 from cloud.workorders import dispatch
 from cloud.workorders.states import (
     OPEN_STATES,
@@ -28,6 +27,7 @@ from cloud.workorders.states import (
     TRANSITIONS,
     allowed_from,
 )
+from cloud.workorders.tables import Technician, WorkOrder, WorkOrderAction, WorkOrderLine
 
 DEFAULT_TZ = "Asia/Shanghai"
 SUPERVISOR = "supervisor"

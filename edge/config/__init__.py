@@ -4,10 +4,10 @@ Everything an edge box runs from comes through here, and every mistake is report
 FILE:LINE:COL with a fix, all at once.
 """
 
-from contract.problems import ConfigError, Problem
 from edge.config.loader import default_profiles_dir, load_site
 from edge.config.model import CloudLink, EdgeSettings, SiteConfig, SiteInfo
 from edge.config.profiles import load_profile, load_profiles
+from yamlcheck.problems import ConfigError, Problem
 
 __all__ = [
     "CloudLink",

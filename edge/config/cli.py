@@ -10,8 +10,8 @@ import sys
 from collections import Counter
 from pathlib import Path
 
-from contract.problems import ConfigError
 from edge.config.loader import load_site
+from yamlcheck.problems import ConfigError
 
 
 def validate_main(path: str, profiles_dir: str | None = None) -> int:

@@ -9,9 +9,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from contract.problems import Pos, bi
 from drivers.modbus.model import Profile
 from edge.config.schema import INVALID, Ctx, RecordValue, suggest
+from yamlcheck.problems import Pos, bi
 
 
 def _items(raw: RecordValue, key: str) -> list[RecordValue]:

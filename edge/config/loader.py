@@ -9,8 +9,6 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from contract.problems import ConfigError, Problem, bi
-from contract.yamlpos import read_yaml
 from drivers.elevator.model import ElevatorConfig, ElevatorProfile
 from drivers.elevator.profile import Problem as ElevatorProblem
 from drivers.elevator.profile import check_profile as check_elevator_profile
@@ -32,6 +30,8 @@ from edge.config.profiles import check_profile, profile_ids
 from edge.config.schema import INVALID, Ctx, RecordValue, suggest
 from edge.config.site_schema import SITE
 from edge.linkage.model import LinkageRule
+from yamlcheck.positions import read_yaml
+from yamlcheck.problems import ConfigError, Problem, bi
 
 PROFILES_ENV = "COURTYARD_PROFILES_DIR"
 ELEVATORS_DIR = "elevators"

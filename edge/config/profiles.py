@@ -10,8 +10,6 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from contract.problems import ConfigError, Problem, bi
-from contract.yamlpos import read_yaml
 from drivers.modbus.model import Profile, RegisterSpec
 from edge.config.schema import (
     INVALID,
@@ -26,6 +24,8 @@ from edge.config.schema import (
     RecordValue,
     Str,
 )
+from yamlcheck.positions import read_yaml
+from yamlcheck.problems import ConfigError, Problem, bi
 
 PROFILE_ID = r"[a-z0-9][a-z0-9_-]{0,62}"
 _FC = OneOf(choices=(3, 4))

@@ -13,8 +13,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from contract.problems import Pos, Problem, bi
-from contract.yamlpos import YMap, YNode, YScalar, YSeq
+from yamlcheck.positions import YMap, YNode, YScalar, YSeq
+from yamlcheck.problems import Pos, Problem, bi
 
 INVALID: Any = type("Invalid", (), {"__repr__": lambda self: "INVALID"})()
 Extra = Callable[[Any], tuple[str, str, str, str] | None]  # value -> (what zh, en, fix zh, en)

@@ -14,9 +14,9 @@ from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from contract.parking.plates import PlateIndex, normalize
-from contract.parking.tariff import Tariff
-from contract.parking.tariff_yaml import tariff_from_dict
+from parkingrules.plates import PlateIndex, normalize
+from parkingrules.tariff import Tariff
+from parkingrules.tariff_yaml import tariff_from_dict
 
 
 class DatasetError(ValueError):

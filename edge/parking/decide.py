@@ -24,10 +24,10 @@ from enum import StrEnum
 from typing import Any, TypeVar
 from zoneinfo import ZoneInfo
 
-from contract.parking.plates import Lookup, PlateInfo, PlateKind, Strictness, parse
-from contract.parking.tariff import Quote, Tariff, quote
 from edge.parking.datasets import ParkingData, end_of_day, pass_state
 from edge.parking.sessions import Session, SessionStore
+from parkingrules.plates import Lookup, PlateInfo, PlateKind, Strictness, parse
+from parkingrules.tariff import Quote, Tariff, quote
 
 V = TypeVar("V")
 ZERO = Decimal("0")

@@ -23,7 +23,6 @@ from zoneinfo import ZoneInfo
 import structlog
 
 from contract import Clock, NewEvent
-from contract.parking.plates import PlateInfo, colour_from_vzenith
 from drivers.base import DriverStats, Emit
 from drivers.lpr.model import LaneReply, PlateRead
 from edge.parking.datasets import ParkingData
@@ -37,6 +36,7 @@ from edge.parking.decide import (
     read_plate,
 )
 from edge.parking.sessions import Payment, Session, SessionStore
+from parkingrules.plates import PlateInfo, colour_from_vzenith
 
 log = structlog.get_logger("edge.parking")
 

@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from contract import jsoncodec
-from contract.parking.plates import Lookup, PlateIndex, Strictness
+from parkingrules.plates import Lookup, PlateIndex, Strictness
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS sessions (

@@ -12,7 +12,7 @@ from aiohttp.test_utils import TestClient, TestServer
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from cloud.app import create_app
-from cloud.db import make_engine, migrate, session_factory
+from cloud.db.engine import make_engine, migrate, session_factory
 from cloud.settings import Settings
 from contract import FakeClock
 

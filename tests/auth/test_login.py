@@ -9,7 +9,7 @@ from aiohttp.test_utils import TestClient, TestServer
 from sqlalchemy import select
 
 from cloud.app import create_app
-from cloud.db.records import AuditEntry
+from cloud.auth.tables import AuditEntry
 from cloud.settings import Settings
 from tests.auth.conftest import Console
 from tests.support.auth import create_staff

@@ -18,7 +18,7 @@ from aiohttp.test_utils import TestClient, TestServer
 from cloud.app import create_app
 from cloud.auth.guard import PUBLIC, SIGNED_IN, permission_of
 from cloud.auth.roles import ROLES, allows
-from cloud.db import make_engine, migrate, session_factory
+from cloud.db.engine import make_engine, migrate, session_factory
 from cloud.settings import Settings
 from tests.support.auth import token_headers
 

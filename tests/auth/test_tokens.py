@@ -13,9 +13,8 @@ import pytest
 import structlog
 from sqlalchemy import select
 
-from cloud.db import make_engine, session_factory
-from cloud.db.auth import ApiToken
-from cloud.db.records import AuditEntry
+from cloud.auth.tables import ApiToken, AuditEntry
+from cloud.db.engine import make_engine, session_factory
 from courtyard.cli import main
 from tests.auth.conftest import Console
 from tests.support.auth import admin_headers

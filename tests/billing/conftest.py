@@ -15,9 +15,9 @@ from aiohttp.test_utils import TestClient, TestServer
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from cloud.app import create_app
-from cloud.audit import SYSTEM
-from cloud.billing.loading import load_community
-from cloud.db import make_engine, migrate, session_factory
+from cloud.auth.audit import SYSTEM
+from cloud.db.engine import make_engine, migrate, session_factory
+from cloud.sample_community import load_community
 from cloud.settings import Settings
 from contract import FakeClock
 from tests.support.auth import token_headers

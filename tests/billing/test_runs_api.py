@@ -11,12 +11,13 @@ from typing import Any
 import pytest
 from sqlalchemy import func, select
 
-from cloud.audit import SYSTEM
+from cloud.auth.audit import SYSTEM
+from cloud.auth.tables import AuditEntry
 from cloud.billing.runs import execute, open_run
-from cloud.db import make_engine, migrate, session_factory
-from cloud.db.billing import Bill, BillLine, BillRun
+from cloud.billing.tables import Bill, BillLine, BillRun
+from cloud.db.engine import make_engine, migrate, session_factory
 from cloud.db.models import Site
-from cloud.db.records import AuditEntry
+from cloud.payments.balances import apply_prepaid
 from contract import FakeClock
 from tests.billing.conftest import T0, Console, load_sample
 from tests.support.auth import token_headers
@@ -48,8 +49,8 @@ async def test_an_interrupted_run_resumes_with_one_bill_per_unit(console: Consol
         raise RuntimeError("power cut")
 
     with pytest.raises(RuntimeError):
-        await execute(c.sessions, run_id, clock=c.clock, actor=SYSTEM, batch_size=4,
-                      progress=crash)
+        await execute(c.sessions, run_id, clock=c.clock, actor=SYSTEM, settle=apply_prepaid,
+                      batch_size=4, progress=crash)
     assert seen == [(4, 4)]  # the first batch was committed with its progress
     run = await c.call("GET", f"/api/bill-runs/{run_id}", 200)
     assert (run["state"], run["units_done"], run["bills"]) == ("failed", 4, 4)
@@ -190,7 +191,8 @@ async def test_two_workers_on_one_run_bill_each_unit_once(pg_url: str) -> None:
         await load_sample(sessions)
         run_id = await _run_id(c)
         await asyncio.gather(*(execute(sessions, run_id, clock=c.clock, actor=SYSTEM,
-                                       batch_size=3) for _ in range(2)))
+                                       settle=apply_prepaid, batch_size=3)
+                               for _ in range(2)))
         assert await _bill_counts(c) == [1] * 10
         async with sessions() as session:
             run = (await session.execute(select(BillRun).where(BillRun.id == run_id))

@@ -3,8 +3,8 @@ November 2026 on SQLite and PostgreSQL, and every bill's lines and total match t
 worked by hand in docs/billing.md, to the fen.
 
 The expected values below are literals copied from that table, not computed by the code.
-The prepaid balance (1-102) is applied by ``cloud.billing.balances.apply_prepaid`` and the
-late fee (3-102's unpaid October) by ``cloud.billing.late_fees.assess_late_fees``.
+The prepaid balance (1-102) is applied by ``cloud.payments.balances.apply_prepaid`` and the
+late fee (3-102's unpaid October) by ``cloud.payments.late_fees.assess_late_fees``.
 """
 
 from __future__ import annotations
@@ -14,9 +14,9 @@ from typing import Any
 
 from sqlalchemy import select
 
-from cloud.audit import SYSTEM
-from cloud.billing.late_fees import assess_late_fees
+from cloud.auth.audit import SYSTEM
 from cloud.db.models import Site
+from cloud.payments.late_fees import assess_late_fees
 from tests.billing.conftest import Console, load_sample
 
 # unit → (state, paid, total, [(fee_code, kind, quantity, unit_price, amount), ...])

@@ -11,10 +11,10 @@ from typing import Any
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
 
-from cloud.api.board import GUARD_DIR, add_board_routes
+from cloud.alarms.board import GUARD_DIR, add_board_routes
 from cloud.app import create_app
 from cloud.auth.login import LOGIN_DIR
-from cloud.db import make_engine, migrate, session_factory
+from cloud.db.engine import make_engine, migrate, session_factory
 from cloud.settings import Settings
 from tests.support.auth import admin_headers
 

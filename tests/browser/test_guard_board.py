@@ -19,10 +19,11 @@ import pytest
 from aiohttp import web
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from cloud.alarms.board import add_board_routes
 from cloud.alarms.lifecycle import act
-from cloud.api.board import add_board_routes
 from cloud.app import create_app
-from cloud.db import make_engine, migrate, session_factory
+from cloud.db.engine import make_engine, migrate, session_factory
+from cloud.features import default_registry
 from cloud.ingest import Ingestor
 from cloud.settings import Settings
 from contract import Batch, Envelope, SystemClock, encode_batch, priority_for, topics
@@ -67,7 +68,7 @@ class Console:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.clock = SystemClock()
-        self.ingestor = Ingestor(sessions, self.clock)
+        self.ingestor = Ingestor(sessions, self.clock, default_registry())
         self.seq = 0
         self._runner: web.AppRunner | None = None
         self._headers: dict[str, str] | None = None

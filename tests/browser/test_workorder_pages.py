@@ -17,7 +17,8 @@ from aiohttp import web
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from cloud.app import create_app
-from cloud.db import Site, make_engine, migrate, session_factory
+from cloud.db.engine import make_engine, migrate, session_factory
+from cloud.db.models import Site
 from cloud.settings import Settings
 from cloud.workorders.service import Source, open_or_fold
 from contract import SystemClock

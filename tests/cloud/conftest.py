@@ -7,8 +7,8 @@ from collections.abc import AsyncIterator
 import pytest
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from cloud.db import make_engine, migrate
-from cloud.db import session_factory as make_sessions
+from cloud.db.engine import make_engine, migrate
+from cloud.db.engine import session_factory as make_sessions
 
 
 @pytest.fixture

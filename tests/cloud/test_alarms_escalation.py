@@ -12,9 +12,9 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from cloud.alarms import DEFAULT_POLICY, AlarmPolicyError, check_once, load_policy
 from cloud.alarms.lifecycle import act
 from cloud.alarms.policy import policy_from_dict, policy_from_env
-from cloud.db import Alarm, AlarmAction
+from cloud.alarms.tables import Alarm, AlarmAction
+from cloud.features import default_registry
 from cloud.ingest import Ingestor
-from cloud.ingest.handlers import default_registry
 from tests.cloud.test_alarms_ingest import Edge, all_alarms, elevator_data, fire_data
 
 

@@ -15,8 +15,8 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from cloud.alarms.lifecycle import act
 from cloud.alarms.policy import ACTIVE_STATES
-from cloud.db import Alarm, AlarmAction, AlarmEvent, AlarmLinkage
-from cloud.db.alarms import ALARM_ACTIVE_WHERE
+from cloud.alarms.tables import ALARM_ACTIVE_WHERE, Alarm, AlarmAction, AlarmEvent, AlarmLinkage
+from cloud.features import default_registry
 from cloud.ingest import Ingestor
 from cloud.ingest.result import IngestResult
 from contract import Batch, Envelope, FakeClock, encode_batch, priority_for, topics
@@ -74,7 +74,7 @@ class Edge:
     ingestor: Ingestor = field(init=False)
 
     def __post_init__(self) -> None:
-        self.ingestor = Ingestor(self.sessions, self.clock)
+        self.ingestor = Ingestor(self.sessions, self.clock, default_registry())
 
     def event(self, kind: str, data: dict[str, Any], ts: datetime | None = None,
               device: str = "uitd-1", event_id: str | None = None) -> Envelope:

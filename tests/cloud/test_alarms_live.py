@@ -23,9 +23,9 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from cloud.alarms import AlarmHub, SubscriptionLost, check_once
 from cloud.alarms.hub import LISTEN_APPLICATION_NAME
 from cloud.alarms.policy import DEFAULT_POLICY
-from cloud.api.alarms import ALARMS
+from cloud.alarms.routes import ALARMS
 from cloud.app import create_app
-from cloud.db import make_engine, migrate, session_factory
+from cloud.db.engine import make_engine, migrate, session_factory
 from cloud.settings import Settings
 from contract import FakeClock
 from tests.cloud.test_alarms_ingest import T0, Edge, fire_data

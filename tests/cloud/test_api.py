@@ -17,7 +17,9 @@ from aiohttp.test_utils import TestClient, TestServer
 from sqlalchemy import update
 
 from cloud.app import create_app
-from cloud.db import Site, make_engine, migrate, session_factory
+from cloud.db.engine import make_engine, migrate, session_factory
+from cloud.db.models import Site
+from cloud.features import default_registry
 from cloud.ingest import Ingestor
 from cloud.settings import Settings
 from contract import Batch, Envelope, FakeClock, encode_batch, priority_for, topics
@@ -65,7 +67,7 @@ async def api(db_url: str) -> AsyncIterator[Api]:
     client = TestClient(TestServer(app), headers=await admin_headers(sessions))
     await client.start_server()
     try:
-        yield Api(client, Ingestor(sessions, clock), clock, sessions)
+        yield Api(client, Ingestor(sessions, clock, default_registry()), clock, sessions)
     finally:
         await client.close()
         await engine.dispose()

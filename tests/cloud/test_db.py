@@ -10,7 +10,9 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import Connection, inspect, select
 
-from cloud.db import Base, Device, Meter, Site, make_engine, migrate, session_factory
+import cloud.features  # noqa: F401  (every feature's tables join Base.metadata)
+from cloud.db.engine import make_engine, migrate, session_factory
+from cloud.db.models import Base, Device, Meter, Site
 
 CST = timezone(timedelta(hours=8))
 

@@ -11,9 +11,9 @@ from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 from sqlalchemy import text
 
-from cloud.api.errors import error_middleware
-from cloud.api.hygiene import db_error_as_client_error, hygiene_middleware
-from cloud.db import make_engine
+from cloud.db.engine import make_engine
+from cloud.web.errors import error_middleware
+from cloud.web.hygiene import db_error_as_client_error, hygiene_middleware
 
 Client = Callable[[web.Application], Awaitable[TestClient[Any, Any]]]
 

@@ -13,7 +13,8 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from cloud.db import Device, Event, Meter, Reading, SeqGap, Site
+from cloud.db.models import Device, Event, Meter, Reading, SeqGap, Site
+from cloud.features import default_registry
 from cloud.ingest import Ingestor
 from contract import Batch, Envelope, FakeClock, Priority, encode_batch, topics
 
@@ -36,7 +37,7 @@ def batch(site: str, events: list[Envelope], gaps: list[tuple[int, int]] | None 
 
 @pytest.fixture
 def ingestor(sessions: async_sessionmaker[AsyncSession]) -> Ingestor:
-    return Ingestor(sessions, FakeClock(T0 + timedelta(hours=1)))
+    return Ingestor(sessions, FakeClock(T0 + timedelta(hours=1)), default_registry())
 
 
 async def count(sessions: async_sessionmaker[AsyncSession], model: Any) -> int:
@@ -204,8 +205,8 @@ async def test_site_status_from_last_will(
 async def test_concurrent_batches_of_one_site_keep_the_watermark_right(
         db_url: str, sessions: async_sessionmaker[AsyncSession]) -> None:
     # Two workers (separate ingestors, separate connections) racing on interleaved batches.
-    a = Ingestor(sessions, FakeClock(T0))
-    b = Ingestor(sessions, FakeClock(T0))
+    a = Ingestor(sessions, FakeClock(T0), default_registry())
+    b = Ingestor(sessions, FakeClock(T0), default_registry())
     topic = topics.up_events("demo")
     payloads = [batch("demo", [reading(s) for s in range(i, i + 10)]) for i in range(1, 201, 10)]
     await asyncio.gather(*(

@@ -14,8 +14,10 @@ import aiomqtt
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from cloud.db import Event, Site, make_engine, migrate
-from cloud.db import session_factory as make_sessions
+from cloud.db.engine import make_engine, migrate
+from cloud.db.engine import session_factory as make_sessions
+from cloud.db.models import Event, Site
+from cloud.features import default_registry
 from cloud.ingest import Ingestor, IngestWorker
 from cloud.mosquitto_acl import acl_text
 from contract import Batch, Envelope, Priority, SystemClock, decode_ack, encode_batch, topics
@@ -97,7 +99,7 @@ async def test_batch_is_acked_after_commit_and_garbage_does_not_stop_the_worker(
 
 async def _acked_after_commit(mosquitto: services.Mosquitto,
                               sessions: async_sessionmaker[AsyncSession]) -> None:
-    ingestor = Ingestor(sessions, SystemClock())
+    ingestor = Ingestor(sessions, SystemClock(), default_registry())
     worker = IngestWorker(mosquitto.url, None, None, ingestor, SystemClock(),
                           client_id=f"ingest-{uuid.uuid4().hex[:8]}")
     async with running(worker), site_client(mosquitto.port, "demo") as (edge, acks):
@@ -126,7 +128,8 @@ async def test_database_outage_keeps_the_batch_until_storage_returns(
 
 async def _outage(mosquitto: services.Mosquitto, sessions: async_sessionmaker[AsyncSession],
                   url: str, later: Path) -> None:
-    worker = IngestWorker(mosquitto.url, None, None, Ingestor(sessions, SystemClock()),
+    worker = IngestWorker(mosquitto.url, None, None,
+                          Ingestor(sessions, SystemClock(), default_registry()),
                           SystemClock(), client_id=f"ingest-{uuid.uuid4().hex[:8]}",
                           store_attempts=8, retry_delay=0.3)
     async with running(worker), site_client(mosquitto.port, "demo") as (edge, acks):
@@ -147,7 +150,7 @@ async def test_broker_acl_keeps_a_site_out_of_another_sites_records(db_url: str)
 
 
 async def _acl(broker: services.Mosquitto, sessions: async_sessionmaker[AsyncSession]) -> None:
-    ingestor = Ingestor(sessions, SystemClock())
+    ingestor = Ingestor(sessions, SystemClock(), default_registry())
     worker = IngestWorker(broker.url, "ingest", "pi", ingestor, SystemClock(),
                           client_id=f"ingest-{uuid.uuid4().hex[:8]}")
     async with running(worker), \

@@ -10,10 +10,12 @@ from datetime import UTC, date, datetime, timedelta
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from cloud.db import AssetRecord, MaintenancePlan, MaintenanceVisit, Site, Technician, WorkOrder
+from cloud.db.models import Site
 from cloud.maintenance.generator import generate
 from cloud.maintenance.loader import load_plans
 from cloud.maintenance.store import plan_to_json
+from cloud.maintenance.tables import AssetRecord, MaintenancePlan, MaintenanceVisit
+from cloud.workorders.tables import Technician, WorkOrder
 from tests.conftest import REPO
 
 Sessions = async_sessionmaker[AsyncSession]

@@ -9,7 +9,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from cloud.db.types import QUANTITY_LIMIT
-from cloud.ingest.meter_handlers import SIX_PLACES, quantity_text
+from cloud.sites.meter_handlers import SIX_PLACES, quantity_text
 
 
 @pytest.mark.parametrize(("raw", "text"), [

@@ -24,9 +24,9 @@ from hypothesis import strategies as st
 from schemathesis import GenerationMode
 
 from cloud.app import create_app
-from cloud.db import make_engine, migrate
-from cloud.db import session_factory as make_sessions
-from cloud.openapi import document
+from cloud.db.engine import make_engine, migrate
+from cloud.db.engine import session_factory as make_sessions
+from cloud.openapi_doc import document
 from cloud.settings import Settings
 from tests.support import services
 from tests.support.auth import token_headers

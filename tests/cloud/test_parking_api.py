@@ -20,16 +20,18 @@ from aiohttp.test_utils import TestClient, TestServer
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from cloud.api.parking import configure_parking
 from cloud.app import create_app
-from cloud.db import Event, make_engine, migrate, session_factory
+from cloud.db.engine import make_engine, migrate, session_factory
+from cloud.db.models import Event
+from cloud.features import default_registry
 from cloud.ingest import Ingestor
 from cloud.parking import current_version
+from cloud.parking.routes import configure_parking
 from cloud.parking.sync import SyncPublisher
 from cloud.settings import Settings
 from contract import Batch, Envelope, FakeClock, NewEvent, encode_batch, priority_for, topics
-from contract.parking.tariff_yaml import tariff_from_dict
 from edge.parking.datasets import MonthlyPass, Vehicle, parse_dataset
+from parkingrules.tariff_yaml import tariff_from_dict
 from tests.edge.parking.test_lanes import TARIFF, TZ, _rig
 from tests.support.auth import admin_headers
 
@@ -60,7 +62,7 @@ class Api:
     ingestor: Ingestor = field(init=False)
 
     def __post_init__(self) -> None:
-        self.ingestor = Ingestor(self.sessions, self.clock)
+        self.ingestor = Ingestor(self.sessions, self.clock, default_registry())
 
     async def call(self, method: str, path: str, status: int, body: Any = None,
                    **kw: Any) -> Any:

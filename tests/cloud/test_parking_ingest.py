@@ -10,8 +10,9 @@ from pathlib import Path
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from cloud.db import Charge, ParkingSession
+from cloud.features import default_registry
 from cloud.ingest import Ingestor
+from cloud.parking.tables import Charge, ParkingSession
 from contract import Batch, Envelope, FakeClock, NewEvent, encode_batch, topics
 from tests.edge.parking.test_lanes import T0, _rig
 
@@ -45,7 +46,7 @@ async def test_one_session_and_one_charge_per_stay_in_any_order(
     events = list(enumerate(await _edge_day(tmp_path), start=1))
     exits = [e for e in events if e[1].kind == "parking.exit"]
     rest = [e for e in events if e[1].kind != "parking.exit"]
-    ingestor = Ingestor(sessions, FakeClock(T0 + timedelta(hours=4)))
+    ingestor = Ingestor(sessions, FakeClock(T0 + timedelta(hours=4)), default_registry())
     topic = topics.up_events("demo")
     # After an outage the exits may arrive first; then everything is sent again.
     assert (await ingestor.handle(topic, _payload(exits))).ok
@@ -75,7 +76,7 @@ async def test_a_fee_that_differs_from_the_tariff_is_flagged_not_changed(
     for _, ev in events:
         if ev.kind == "parking.exit" and ev.data["plate"] == "粤A2B345":
             ev.data["fee"] = "8.00"
-    ingestor = Ingestor(sessions, FakeClock(T0 + timedelta(hours=4)))
+    ingestor = Ingestor(sessions, FakeClock(T0 + timedelta(hours=4)), default_registry())
     assert (await ingestor.handle(topics.up_events("demo"), _payload(events))).ok
     async with sessions() as s:
         charge = (await s.scalars(select(Charge).where(Charge.plate == "粤A2B345"))).one()

@@ -18,10 +18,10 @@ import aiomqtt
 from aiohttp.test_utils import TestClient, TestServer
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from cloud.api.parking import configure_parking
 from cloud.app import create_app
-from cloud.db import make_engine, migrate, session_factory
+from cloud.db.engine import make_engine, migrate, session_factory
 from cloud.mosquitto_acl import acl_text
+from cloud.parking.routes import configure_parking
 from cloud.parking.sync import SyncPublisher
 from cloud.settings import Settings
 from contract import FakeClock, topics

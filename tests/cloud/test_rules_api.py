@@ -15,12 +15,13 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from cloud.app import create_app
-from cloud.db import RuleSetVersion, make_engine, migrate, session_factory
+from cloud.db.engine import make_engine, migrate, session_factory
 from cloud.ingest.handlers import HandlerRegistry
-from cloud.ingest.workorder_handlers import register_workorder_handlers
 from cloud.rules import EventFacts, OpenWorkOrder, RuleEngine, default_rules
+from cloud.rules.handlers import register_workorder_handlers
 from cloud.rules.load import load_rules_text
 from cloud.rules.store import RulesReloader
+from cloud.rules.tables import RuleSetVersion
 from cloud.settings import Settings
 from contract import FakeClock
 from tests.support.auth import admin_headers

@@ -21,7 +21,7 @@ import aiohttp
 import aiomqtt
 import pytest
 
-from cloud.db import make_engine, session_factory
+from cloud.db.engine import make_engine, session_factory
 from contract import Batch, Envelope, Priority, decode_ack, encode_batch, topics
 from tests.support.auth import admin_headers
 from tests.support.services import Mosquitto, free_port
@@ -224,7 +224,7 @@ async def test_serve_with_an_external_broker(tmp_path: Path, mosquitto: Mosquitt
 
 def test_openapi_is_valid_json_from_the_module() -> None:
     """The document is plain JSON data (no callables or sets slip in)."""
-    from cloud.openapi import document
+    from cloud.openapi_doc import document
 
     assert json.loads(json.dumps(document()))["openapi"] == "3.1.0"
 

@@ -11,10 +11,11 @@ from typing import Any
 import pytest
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from cloud.db import make_engine, migrate
-from cloud.db import session_factory as make_sessions
+from cloud.db.engine import make_engine, migrate
+from cloud.db.engine import session_factory as make_sessions
+from cloud.features import default_registry
 from cloud.ingest import Ingestor
-from cloud.telemetry import TelemetryExporter
+from cloud.sites.telemetry import TelemetryExporter
 from contract import Batch, Envelope, Priority, SystemClock, encode_batch, topics
 from tests.support.victoria import Victoria, own_victoria
 
@@ -34,7 +35,7 @@ async def sessions(db_url: str) -> AsyncIterator[async_sessionmaker[AsyncSession
     engine = make_engine(db_url)
     try:
         sessions = make_sessions(engine)
-        ingestor = Ingestor(sessions, SystemClock())
+        ingestor = Ingestor(sessions, SystemClock(), default_registry())
         events = [reading(s, 100.25 + s) for s in range(1, 4)]
         payload = encode_batch(Batch(site="demo", events=events))
         assert (await ingestor.handle(topics.up_events("demo"), payload)).inserted == 3

@@ -14,11 +14,12 @@ import pytest
 from aiohttp.test_utils import TestClient, TestServer
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from cloud.api.errors import ApiError
-from cloud.api.workorder_photos import _read_body
 from cloud.app import create_app
-from cloud.db import Site, make_engine, migrate, session_factory
+from cloud.db.engine import make_engine, migrate, session_factory
+from cloud.db.models import Site
 from cloud.settings import Settings
+from cloud.web.errors import ApiError
+from cloud.workorders.photo_routes import _read_body
 from cloud.workorders.photos import MAX_UPLOAD_BYTES
 from contract import FakeClock
 from tests.support.auth import admin_headers

@@ -14,7 +14,8 @@ from aiohttp.test_utils import TestClient, TestServer
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from cloud.app import create_app
-from cloud.db import Site, make_engine, migrate, session_factory
+from cloud.db.engine import make_engine, migrate, session_factory
+from cloud.db.models import Site
 from cloud.settings import Settings
 from contract import FakeClock
 from tests.support.auth import admin_headers

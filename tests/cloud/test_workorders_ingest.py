@@ -11,13 +11,15 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from cloud.db import Alarm, Site, Technician, WorkOrder
+from cloud.alarms.tables import Alarm
+from cloud.db.models import Site
+from cloud.features import default_registry
 from cloud.ingest import Ingestor
-from cloud.ingest.handlers import default_registry
-from cloud.ingest.workorder_handlers import apply_decision
 from cloud.rules.evaluate import RuleEngine
+from cloud.rules.handlers import apply_decision
 from cloud.rules.load import default_rules
 from cloud.workorders.service import check_sla
+from cloud.workorders.tables import Technician, WorkOrder
 from contract import Batch, Envelope, FakeClock, encode_batch, priority_for, topics
 
 T0 = datetime(2026, 11, 23, 2, 0, tzinfo=UTC)  # 10:00 in Shanghai

@@ -11,8 +11,7 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from cloud.db import Site, Technician, TechnicianShift, WorkOrder, WorkOrderAction
-from cloud.db.workorders import WorkOrderLine
+from cloud.db.models import Site
 from cloud.workorders import service, states
 from cloud.workorders.service import (
     DuplicateRequest,
@@ -23,6 +22,13 @@ from cloud.workorders.service import (
     auto_assign,
     check_sla,
     open_or_fold,
+)
+from cloud.workorders.tables import (
+    Technician,
+    TechnicianShift,
+    WorkOrder,
+    WorkOrderAction,
+    WorkOrderLine,
 )
 from contract import FakeClock
 

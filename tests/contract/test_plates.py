@@ -10,8 +10,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from contract.parking import plates
-from contract.parking.plates import (
+from parkingrules import plates
+from parkingrules.plates import (
     MatchRule,
     PlateColour,
     PlateIndex,

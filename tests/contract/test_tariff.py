@@ -18,7 +18,7 @@ import yaml
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
-from contract.parking.tariff import (
+from parkingrules.tariff import (
     DayWindow,
     Night,
     Prices,
@@ -26,7 +26,7 @@ from contract.parking.tariff import (
     Unit,
     quote,
 )
-from contract.parking.tariff_yaml import (
+from parkingrules.tariff_yaml import (
     TariffError,
     load_tariff,
     parse_tariff,

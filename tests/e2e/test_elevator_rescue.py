@@ -17,13 +17,16 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from cloud.db import Alarm, Site, Technician, WorkOrder, make_engine, migrate
-from cloud.db import session_factory as make_sessions
+from cloud.alarms.tables import Alarm
+from cloud.db.engine import make_engine, migrate
+from cloud.db.engine import session_factory as make_sessions
+from cloud.db.models import Site
+from cloud.features import default_registry
 from cloud.ingest import Ingestor, IngestWorker
-from cloud.ingest.handlers import default_registry
 from cloud.rules.evaluate import RuleEngine
 from cloud.rules.load import default_rules
 from cloud.workorders.service import act, check_sla
+from cloud.workorders.tables import Technician, WorkOrder
 from contract import SystemClock
 from edge.app import EdgeApp
 from edge.config import load_site

@@ -20,8 +20,11 @@ import aiohttp
 import pytest
 from sqlalchemy import select
 
-from cloud.db import Alarm, AlarmLinkage, Event, make_engine, migrate
-from cloud.db import session_factory as make_sessions
+from cloud.alarms.tables import Alarm, AlarmLinkage
+from cloud.db.engine import make_engine, migrate
+from cloud.db.engine import session_factory as make_sessions
+from cloud.db.models import Event
+from cloud.features import default_registry
 from cloud.ingest import Ingestor, IngestWorker
 from contract import SystemClock
 from edge.app import EdgeApp
@@ -151,7 +154,8 @@ async def test_fire_linkage_runs_offline_and_reaches_the_cloud_afterwards(
         # The link returns: the alarm and the actions reach the cloud.
         mosquitto.start()
         cloud = asyncio.create_task(IngestWorker(
-            mosquitto.url, None, None, Ingestor(sessions, SystemClock()), SystemClock(),
+            mosquitto.url, None, None, Ingestor(sessions, SystemClock(), default_registry()),
+            SystemClock(),
             client_id="fire-ingest").run())
 
         async def kinds() -> list[str]:

@@ -25,15 +25,18 @@ import aiohttp
 import pytest
 from sqlalchemy import func, select
 
-from cloud.db import Charge, Event, ParkingSession, make_engine, migrate
-from cloud.db import session_factory as make_sessions
+from cloud.db.engine import make_engine, migrate
+from cloud.db.engine import session_factory as make_sessions
+from cloud.db.models import Event
+from cloud.features import default_registry
 from cloud.ingest import Ingestor, IngestWorker
+from cloud.parking.tables import Charge, ParkingSession
 from contract import SystemClock
-from contract.parking.plates import normalize
-from contract.parking.tariff import quote
-from contract.parking.tariff_yaml import load_tariff
 from edge.app import EdgeApp
 from edge.config import load_site
+from parkingrules.plates import normalize
+from parkingrules.tariff import quote
+from parkingrules.tariff_yaml import load_tariff
 from simulators.lpr.camera import VirtualCamera
 from tests.edge.helpers_cloud import wait_until
 from tests.support import services
@@ -174,7 +177,7 @@ async def test_500_vehicles_4_lanes_3_minute_cloud_outage(
     config = load_site(_site(tmp_path, mosquitto.url, http_port, cars, start))
     engine = make_engine(cloud_db)
     sessions = make_sessions(engine)
-    ingestor = Ingestor(sessions, SystemClock())
+    ingestor = Ingestor(sessions, SystemClock(), default_registry())
 
     def worker() -> IngestWorker:
         return IngestWorker(mosquitto.url, None, None, ingestor, SystemClock(),

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from cloud.maintenance.loader import load_plans
-from contract.problems import ConfigError
+from yamlcheck.problems import ConfigError
 
 PLANS = Path(__file__).resolve().parents[2] / "configs" / "maintenance" / "plans.yaml"
 

@@ -13,19 +13,10 @@ from aiohttp.test_utils import TestClient, TestServer
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from cloud.app import create_app
-from cloud.db import (
-    Bill,
-    BillLine,
-    BillRun,
-    Building,
-    FeeItem,
-    Resident,
-    Site,
-    Unit,
-    make_engine,
-    migrate,
-    session_factory,
-)
+from cloud.billing.tables import Bill, BillLine, BillRun, FeeItem
+from cloud.db.engine import make_engine, migrate, session_factory
+from cloud.db.models import Site
+from cloud.records.tables import Building, Resident, Unit
 from cloud.settings import Settings
 from contract import FakeClock
 from tests.support.auth import admin_headers

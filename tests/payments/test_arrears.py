@@ -21,7 +21,7 @@ from datetime import date
 import pytest
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from cloud.billing.arrears import mask_phone
+from cloud.payments.arrears import mask_phone
 from tests.payments.conftest import Community, Console, build
 from tests.support.auth import token_headers
 

@@ -9,10 +9,12 @@ from decimal import Decimal
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from cloud.audit import SYSTEM
-from cloud.billing.late_fees import assess_late_fees
-from cloud.billing.payments import record_payment
-from cloud.db import BillLine, Site, Unit
+from cloud.auth.audit import SYSTEM
+from cloud.billing.tables import BillLine
+from cloud.db.models import Site
+from cloud.payments.late_fees import assess_late_fees
+from cloud.payments.service import record_payment
+from cloud.records.tables import Unit
 from tests.payments.conftest import T0, Community, build
 
 DUE = date(2026, 11, 30)  # grace 15 days: free through 12-15, charged from 12-16

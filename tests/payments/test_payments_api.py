@@ -8,10 +8,10 @@ from decimal import Decimal
 
 from sqlalchemy import func, select
 
-from cloud.audit import SYSTEM
-from cloud.billing.balances import apply_prepaid
-from cloud.db.payments import Payment, PaymentAllocation, PrepaidEntry, Receipt
-from cloud.db.records import AuditEntry
+from cloud.auth.audit import SYSTEM
+from cloud.auth.tables import AuditEntry
+from cloud.payments.balances import apply_prepaid
+from cloud.payments.tables import Payment, PaymentAllocation, PrepaidEntry, Receipt
 from tests.payments.conftest import T0, Community, Console
 
 NOV = date(2026, 12, 15)  # due date of the November bills: not overdue at T0 (12-01)

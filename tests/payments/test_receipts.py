@@ -13,13 +13,15 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-import cloud.billing.payments as payments
-from cloud.audit import SYSTEM
-from cloud.billing.payments import record_payment, reverse_payment
-from cloud.billing.receipts import capital_yuan
-from cloud.db import Site, Unit, make_engine, migrate, session_factory
-from cloud.db.payments import Payment, PaymentAllocation, PrepaidEntry, Receipt, ReceiptCounter
-from cloud.db.records import AuditEntry
+import cloud.payments.service as payments
+from cloud.auth.audit import SYSTEM
+from cloud.auth.tables import AuditEntry
+from cloud.db.engine import make_engine, migrate, session_factory
+from cloud.db.models import Site
+from cloud.payments.receipts import capital_yuan
+from cloud.payments.service import record_payment, reverse_payment
+from cloud.payments.tables import Payment, PaymentAllocation, PrepaidEntry, Receipt, ReceiptCounter
+from cloud.records.tables import Unit
 from tests.payments.conftest import LATE_FEE, T0, Community, build
 
 

@@ -9,9 +9,9 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from cloud.billing.reminders import LogSender, Outgoing, dispatch_due, schedule_reminders
-from cloud.db import Bill
-from cloud.db.payments import Notification
+from cloud.billing.tables import Bill
+from cloud.payments.reminders import LogSender, Outgoing, dispatch_due, schedule_reminders
+from cloud.payments.tables import Notification
 from tests.payments.conftest import Community, build
 
 

@@ -1,4 +1,4 @@
-"""The payments migration creates exactly the tables of ``cloud.db.payments``."""
+"""The payments migration creates exactly the tables of ``cloud.payments.tables``."""
 
 from __future__ import annotations
 
@@ -6,8 +6,10 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import Connection
 
-import cloud.db.payments as payments
-from cloud.db import Base, make_engine, migrate
+import cloud.features  # noqa: F401  (every feature's tables join Base.metadata)
+import cloud.payments.tables as payments
+from cloud.db.engine import make_engine, migrate
+from cloud.db.models import Base
 
 MINE = {"payments", "payment_allocations", "prepaid_entries", "receipt_counters", "receipts",
         "notifications"}

@@ -18,7 +18,8 @@ import pytest
 from openpyxl import Workbook, load_workbook
 from sqlalchemy import func, select
 
-from cloud.db.records import AuditEntry, Building, Unit
+from cloud.auth.tables import AuditEntry
+from cloud.records.tables import Building, Unit
 from tests.records.conftest import REPO, Console, error_of
 
 UNITS_HEADER = "房号 unit_code,楼栋 building_code,楼层 floor,建筑面积 area,状态 status\n"
@@ -208,7 +209,7 @@ async def test_a_large_import_runs_as_a_job_with_progress(console: Console) -> N
 
 async def test_oversized_upload_is_413(console: Console, monkeypatch: pytest.MonkeyPatch
                                        ) -> None:
-    import cloud.api.records as api
+    import cloud.records.routes as api
 
     monkeypatch.setattr(api, "MAX_BYTES", 1000)
     c = console

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from cloud.audit import Actor
+from cloud.auth.audit import Actor
 from cloud.records.mask import guard_people, mask_value
 from tests.records.conftest import T0, Console
 
 
 class _Session:
-    """Collects what ``cloud.audit.record`` adds."""
+    """Collects what ``cloud.auth.audit.record`` adds."""
 
     def __init__(self) -> None:
         self.added: list[Any] = []

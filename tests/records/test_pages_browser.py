@@ -13,7 +13,8 @@ import pytest
 from aiohttp import web
 
 from cloud.app import create_app
-from cloud.db import Site, make_engine, migrate, session_factory
+from cloud.db.engine import make_engine, migrate, session_factory
+from cloud.db.models import Site
 from cloud.settings import Settings
 from contract import SystemClock
 from tests.browser.conftest import browser, chromium  # noqa: F401

@@ -8,7 +8,7 @@ from typing import Any
 
 from sqlalchemy import select
 
-from cloud.db.records import AuditEntry
+from cloud.auth.tables import AuditEntry
 from tests.records.conftest import Console, error_of
 
 

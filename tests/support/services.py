@@ -84,7 +84,7 @@ def _migrate_in_thread(url: str) -> None:
     import asyncio
     import threading
 
-    from cloud.db import migrate
+    from cloud.db.engine import migrate
 
     errors: list[BaseException] = []
 

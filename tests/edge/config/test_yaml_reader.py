@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from contract.yamlpos import YMap, YScalar, YSeq, parse_yaml, read_yaml
 from edge.config import ConfigError
 from tests.edge.config.conftest import DATA
+from yamlcheck.positions import YMap, YScalar, YSeq, parse_yaml, read_yaml
 
 
 def _value(tree: YMap, key: str) -> YScalar:

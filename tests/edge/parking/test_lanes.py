@@ -12,12 +12,12 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from contract import FakeClock, NewEvent
-from contract.parking.plates import Strictness
 from drivers.lpr.model import PlateRead
 from edge.parking.datasets import parse_dataset
 from edge.parking.decide import Direction, LaneRules, LotInfo
 from edge.parking.lanes import LaneSetup, ParkingLanes, PaymentError
 from edge.parking.sessions import SessionStore
+from parkingrules.plates import Strictness
 
 TZ = ZoneInfo("Asia/Shanghai")
 T0 = datetime(2026, 11, 23, 9, 0, tzinfo=TZ).astimezone(UTC)  # 09:00 site time

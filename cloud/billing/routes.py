@@ -1,0 +1,556 @@
+"""Billing under ``/api/fee-items``, ``/api/bill-runs`` and ``/api/bills``.
+
+A bill run is started (or resumed) by ``POST /api/bill-runs`` and works in the background:
+the reply is 202 with the run, ``GET /api/bill-runs/{id}`` shows its progress. The console
+keeps its runs as tasks (``BillRunner``): cancelled cleanly on shutdown, resumed at the next
+start (a run still ``running`` in the database) or by posting the same period again; a period
+whose run is done is a 409 naming it. Bills are read, exported, voided, adjusted (红冲) and
+released after review here; nothing is ever deleted.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any
+
+import structlog
+from aiohttp import web
+from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from cloud.auth.audit import SYSTEM, Actor, actor_of, jsonable
+from cloud.auth.guard import requires
+from cloud.billing.bills import BillRefused, adjust_bill, release_bill, void_bill
+from cloud.billing.fee_items import FeeItemError, FeeItemInput, parse_fee_item, unstorable
+from cloud.billing.fee_store import FEE_FIELDS, save_fee_item
+from cloud.billing.money import parse_decimal
+from cloud.billing.runs import RunRefused, execute, open_run
+from cloud.billing.settle import SETTLE, Settle
+from cloud.billing.tables import BILL_STATES, CYCLES, Bill, BillLine, BillRun, FeeItem
+from cloud.db.models import Site
+from cloud.records.tables import Building, Unit
+from cloud.web.body import json_object, unknown_fields
+from cloud.web.errors import ApiError, bad_param, not_found
+from cloud.web.keys import CLOCK, SESSIONS
+from cloud.web.params import int_param, names_param
+from cloud.web.params import text_param as _text_param
+from cloud.web.present import utc_iso
+from cloud.web.queries import site_by_slug
+from cloud.web.respond import json_ok
+from cloud.web.tabular import CONTENT_TYPES, write_table
+from contract import Clock
+
+log = structlog.get_logger(__name__)
+
+MAX_ID = 2**31 - 1
+LIST_LIMIT = 100
+MAX_LIMIT = 1000
+MAX_TEXT = 500
+
+
+# --- background runs ----------------------------------------------------------------------------
+
+
+@dataclass
+class BillRunner:
+    """The console's bill-run tasks, one per run id."""
+
+    sessions: async_sessionmaker[AsyncSession]
+    clock: Clock
+    settle: Settle | None = None
+    tasks: dict[int, asyncio.Task[Any]] = field(default_factory=dict)
+
+    def start(self, run_id: int, actor: Actor) -> None:
+        """Run ``run_id`` in the background unless this process already is."""
+        task = self.tasks.get(run_id)
+        if task is not None and not task.done():
+            return
+        task = asyncio.create_task(execute(self.sessions, run_id, clock=self.clock,
+                                           actor=actor, settle=self.settle),
+                                   name=f"bill-run-{run_id}")
+        self.tasks[run_id] = task
+        task.add_done_callback(lambda t: self._done(run_id, t))
+
+    def _done(self, run_id: int, task: asyncio.Task[Any]) -> None:
+        if self.tasks.get(run_id) is task:
+            del self.tasks[run_id]
+        if not task.cancelled() and task.exception() is not None:
+            log.error("bill_run.task_failed", run_id=run_id, error=repr(task.exception()))
+
+    async def resume_unfinished(self) -> None:
+        async with self.sessions() as session:
+            ids = (await session.execute(select(BillRun.id).where(
+                BillRun.state == "running"))).scalars().all()
+        for run_id in ids:
+            self.start(run_id, SYSTEM)
+
+    async def stop(self) -> None:
+        tasks = list(self.tasks.values())
+        for task in tasks:
+            task.cancel()
+        for task in tasks:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+
+
+BILL_RUNNER = web.AppKey("bill_runner", BillRunner)
+
+
+async def _runner_lifetime(app: web.Application) -> AsyncIterator[None]:
+    runner = BillRunner(app[SESSIONS], app[CLOCK], app.get(SETTLE))
+    app[BILL_RUNNER] = runner
+    try:
+        await runner.resume_unfinished()
+    except Exception:  # a console without the billing tables still starts
+        log.exception("bill_run.resume_failed")
+    yield
+    await runner.stop()
+
+
+# --- helpers ------------------------------------------------------------------------------------
+
+
+
+
+
+
+def _text(body: dict[str, Any], name: str, max_len: int, required: bool = True) -> str | None:
+    value = body.get(name)
+    if value is None and not required:
+        return None
+    if not isinstance(value, str) or not value.strip():
+        raise bad_param(name, "必须填写（非空文本）", "required (a non-empty string)")
+    if unstorable(value):
+        raise bad_param(name, "含有无法保存的字符（NUL 或非 UTF-8）",
+                        "contains characters that cannot be stored (NUL or not UTF-8)")
+    if len(value.strip()) > max_len:
+        raise bad_param(name, f"长度不能超过 {max_len}", f"must be at most {max_len} characters")
+    return value.strip()
+
+
+def _id(request: web.Request, what_zh: str, what_en: str) -> int:
+    raw = request.match_info["id"]
+    if not (raw.isascii() and raw.isdigit()) or not 0 < int(raw) <= MAX_ID:
+        raise not_found("id", what_zh, what_en, raw[:40])
+    return int(raw)
+
+
+def text_param(request: web.Request, name: str, max_len: int) -> str | None:
+    value = _text_param(request, name, max_len)
+    if value is not None and unstorable(value):
+        raise bad_param(name, "含有无法保存的字符（NUL 或非 UTF-8）",
+                        "contains characters that cannot be stored (NUL or not UTF-8)")
+    return value
+
+
+def _visible(actor: Actor, site_id: int, what_zh: str, what_en: str, ident: int) -> None:
+    if not actor.may_see(site_id):
+        raise not_found("id", what_zh, what_en, str(ident))
+
+
+async def _site(session: AsyncSession, request: web.Request, slug: str) -> Site:
+    site = await site_by_slug(session, slug)
+    if not actor_of(request).may_see(site.id):
+        raise not_found("site", "站点", "site", slug)
+    return site
+
+
+def _site_filter(actor: Actor, column: Any) -> Any:
+    return None if actor.sites is None else column.in_(sorted(actor.sites))
+
+
+def _money(value: Decimal | None) -> str | None:
+    return None if value is None else str(value)
+
+
+# --- fee items ----------------------------------------------------------------------------------
+
+
+def fee_json(f: FeeItem, slug: str) -> dict[str, Any]:
+    return {"id": f.id, "site": slug, "code": f.code, "name": f.name, "kind": f.kind,
+            "cycle": f.cycle, "rule": f.rule, "late_fee": f.late_fee, "due_days": f.due_days,
+            "active": f.active, "created_at": utc_iso(f.created_at),
+            "updated_at": utc_iso(f.updated_at)}
+
+
+def _fee_input(body: dict[str, Any], base: FeeItemInput | None = None) -> FeeItemInput:
+    try:
+        return parse_fee_item(body, base)
+    except FeeItemError as err:
+        raise bad_param(err.field, err.zh, err.en) from None
+
+
+@requires("billing.read")
+async def list_fee_items(request: web.Request) -> web.Response:
+    """A site's fee items (or every visible site's)."""
+    slug = text_param(request, "site", 63)
+    actor = actor_of(request)
+    query = select(FeeItem, Site.slug).join(Site, Site.id == FeeItem.site_id)
+    async with request.app[SESSIONS]() as session:
+        if slug is not None:
+            site = await _site(session, request, slug)
+            query = query.where(FeeItem.site_id == site.id)
+        cond = _site_filter(actor, FeeItem.site_id)
+        if cond is not None:
+            query = query.where(cond)
+        rows = (await session.execute(query.order_by(Site.slug, FeeItem.code))).all()
+    return json_ok({"fee_items": [fee_json(f, s) for f, s in rows]})
+
+
+@requires("billing.write")
+async def create_fee_item(request: web.Request) -> web.Response:
+    body = await json_object(request)
+    slug = _text(body, "site", 63)
+    assert slug is not None
+    data = _fee_input({k: v for k, v in body.items() if k != "site"})
+    now = request.app[CLOCK].now()
+    actor = actor_of(request)
+    async with request.app[SESSIONS]() as session:
+        try:
+            async with session.begin():
+                site = await _site(session, request, slug)
+                exists = (await session.execute(select(FeeItem.id).where(
+                    FeeItem.site_id == site.id, FeeItem.code == data.code))).first()
+                if exists is not None:
+                    raise ApiError(409, "duplicate", f"收费项目代码 {data.code} 已存在",
+                                   f"fee item code {data.code} already exists", field="code")
+                row, _ = await save_fee_item(session, site, data, actor, now)
+        except IntegrityError:
+            raise ApiError(409, "duplicate", f"收费项目代码 {data.code} 已存在",
+                           f"fee item code {data.code} already exists", field="code") from None
+        return json_ok(fee_json(row, site.slug), status=201)
+
+
+async def _fee_row(session: AsyncSession, request: web.Request) -> tuple[FeeItem, Site]:
+    fid = _id(request, "收费项目", "fee item")
+    row = (await session.execute(select(FeeItem, Site).join(Site, Site.id == FeeItem.site_id)
+                                 .where(FeeItem.id == fid))).first()
+    if row is None:
+        raise not_found("id", "收费项目", "fee item", str(fid))
+    _visible(actor_of(request), row[0].site_id, "收费项目", "fee item", fid)
+    return row[0], row[1]
+
+
+@requires("billing.read")
+async def get_fee_item(request: web.Request) -> web.Response:
+    async with request.app[SESSIONS]() as session:
+        row, site = await _fee_row(session, request)
+        return json_ok(fee_json(row, site.slug))
+
+
+@requires("billing.write")
+async def update_fee_item(request: web.Request) -> web.Response:
+    """Change some fields; the merged item is validated as a whole. The code is fixed."""
+    body = await json_object(request)
+    unknown_fields(body, tuple(f for f in FEE_FIELDS if f != "code"))
+    now = request.app[CLOCK].now()
+    async with request.app[SESSIONS]() as session, session.begin():
+        row, site = await _fee_row(session, request)
+        base = FeeItemInput(row.code, row.name, row.kind, row.cycle, row.rule, row.late_fee,
+                            row.due_days, row.active)
+        data = _fee_input(body, base)
+        await save_fee_item(session, site, data, actor_of(request), now)
+        return json_ok(fee_json(row, site.slug))
+
+
+# --- bill runs ----------------------------------------------------------------------------------
+
+
+def run_json(r: BillRun, slug: str) -> dict[str, Any]:
+    return {"id": r.id, "site": slug, "cycle": r.cycle, "period": r.period,
+            "period_start": r.period_start.isoformat(), "period_end": r.period_end.isoformat(),
+            "state": r.state, "units_total": r.units_total, "units_done": r.units_done,
+            "bills": r.bills, "held": r.held, "total": _money(r.total), "error": r.error,
+            "started_by": r.started_by, "started_at": utc_iso(r.started_at),
+            "finished_at": utc_iso(r.finished_at)}
+
+
+@requires("billing.write")
+async def start_bill_run(request: web.Request) -> web.Response:
+    """Start or resume the run of {site, cycle, period}: 202 with the run."""
+    body = await json_object(request)
+    unknown_fields(body, ("site", "cycle", "period"))
+    slug = _text(body, "site", 63)
+    cycle = body.get("cycle", "monthly")
+    if cycle not in CYCLES:
+        raise bad_param("cycle", f"周期须为 {', '.join(CYCLES)}",
+                        f"cycle must be one of {', '.join(CYCLES)}")
+    period = _text(body, "period", 16)
+    assert slug is not None and period is not None
+    actor = actor_of(request)
+    now = request.app[CLOCK].now()
+    async with request.app[SESSIONS]() as session:
+        try:
+            async with session.begin():
+                site = await _site(session, request, slug)
+                run, _ = await open_run(session, site=site, cycle=cycle, period=period,
+                                        actor=actor, now=now)
+        except RunRefused as err:
+            raise ApiError(err.status, err.code, err.zh, err.en, field=err.field) from None
+        except IntegrityError:  # another request created it at the same moment
+            raise ApiError(409, "run_starting", "该账期正在出账，请稍后查看进度",
+                           "this period's run is being started; check its progress",
+                           field="period") from None
+        out = run_json(run, site.slug)
+    runner = request.app.get(BILL_RUNNER)
+    if runner is None:
+        raise ApiError(503, "unavailable", "出账任务未启动", "the bill-run worker is not running")
+    runner.start(run.id, actor)
+    return json_ok(out, status=202)
+
+
+@requires("billing.read")
+async def list_bill_runs(request: web.Request) -> web.Response:
+    slug = text_param(request, "site", 63)
+    limit = int_param(request, "limit", LIST_LIMIT, 1, MAX_LIMIT)
+    query = select(BillRun, Site.slug).join(Site, Site.id == BillRun.site_id)
+    async with request.app[SESSIONS]() as session:
+        if slug is not None:
+            site = await _site(session, request, slug)
+            query = query.where(BillRun.site_id == site.id)
+        cond = _site_filter(actor_of(request), BillRun.site_id)
+        if cond is not None:
+            query = query.where(cond)
+        rows = (await session.execute(query.order_by(BillRun.id.desc()).limit(limit))).all()
+    return json_ok({"bill_runs": [run_json(r, s) for r, s in rows]})
+
+
+@requires("billing.read")
+async def get_bill_run(request: web.Request) -> web.Response:
+    rid = _id(request, "出账批次", "bill run")
+    async with request.app[SESSIONS]() as session:
+        row = (await session.execute(select(BillRun, Site.slug).join(
+            Site, Site.id == BillRun.site_id).where(BillRun.id == rid))).first()
+    if row is None:
+        raise not_found("id", "出账批次", "bill run", str(rid))
+    _visible(actor_of(request), row[0].site_id, "出账批次", "bill run", rid)
+    return json_ok(run_json(row[0], row[1]))
+
+
+# --- bills --------------------------------------------------------------------------------------
+
+
+def bill_json(b: Bill, slug: str, unit: str, building: str) -> dict[str, Any]:
+    return {"id": b.id, "number": b.number, "site": slug, "unit": unit, "building": building,
+            "run_id": b.run_id, "cycle": b.cycle, "period": b.period, "state": b.state,
+            "total": _money(b.total), "paid": _money(b.paid),
+            "due_date": b.due_date.isoformat(), "hold_reasons": b.hold_reasons,
+            "void_reason": b.void_reason, "issued_at": utc_iso(b.issued_at),
+            "created_at": utc_iso(b.created_at), "updated_at": utc_iso(b.updated_at)}
+
+
+def line_json(ln: BillLine) -> dict[str, Any]:
+    return {"id": ln.id, "kind": ln.kind, "fee_item_id": ln.fee_item_id,
+            "fee_code": ln.fee_code, "description": ln.description,
+            "quantity": str(ln.quantity), "unit_price": str(ln.unit_price),
+            "amount": _money(ln.amount), "source": jsonable(ln.source)}
+
+
+def _bill_query(request: web.Request) -> Any:
+    """The filtered bills select (site, unit, building, period, cycle, state)."""
+    actor = actor_of(request)
+    query = (select(Bill, Site.slug, Unit.code, Building.code)
+             .join(Site, Site.id == Bill.site_id).join(Unit, Unit.id == Bill.unit_id)
+             .join(Building, Building.id == Unit.building_id))
+    site = text_param(request, "site", 63)
+    if site is not None:
+        query = query.where(Site.slug == site)
+    unit = text_param(request, "unit", 64)
+    if unit is not None:
+        query = query.where(Unit.code == unit)
+    building = text_param(request, "building", 32)
+    if building is not None:
+        query = query.where(Building.code == building)
+    period = text_param(request, "period", 16)
+    if period is not None:
+        query = query.where(Bill.period == period)
+    cycle = text_param(request, "cycle", 16)
+    if cycle is not None:
+        if cycle not in CYCLES:
+            raise bad_param("cycle", f"周期须为 {', '.join(CYCLES)}",
+                            f"cycle must be one of {', '.join(CYCLES)}")
+        query = query.where(Bill.cycle == cycle)
+    states = names_param(request, "state", 16)  # checked against BILL_STATES below
+    for s in states:
+        if s not in BILL_STATES:
+            raise bad_param("state", f"未知状态 {s!r}，可选：{', '.join(BILL_STATES)}",
+                            f"unknown state {s!r}; one of {', '.join(BILL_STATES)}")
+    if states:
+        query = query.where(Bill.state.in_(states))
+    run = int_param(request, "run", 0, 0, MAX_ID)
+    if run:
+        query = query.where(Bill.run_id == run)
+    cond = _site_filter(actor, Bill.site_id)
+    if cond is not None:
+        query = query.where(cond)
+    return query
+
+
+@requires("billing.read")
+async def list_bills(request: web.Request) -> web.Response:
+    """Bills by site, unit, building, period, cycle, state and run; paged by offset."""
+    query = _bill_query(request)
+    limit = int_param(request, "limit", LIST_LIMIT, 1, MAX_LIMIT)
+    offset = int_param(request, "offset", 0, 0, MAX_ID)
+    async with request.app[SESSIONS]() as session:
+        total = (await session.execute(select(func.count()).select_from(
+            query.subquery()))).scalar_one()
+        rows = (await session.execute(query.order_by(Bill.id).offset(offset)
+                                      .limit(limit))).all()
+    nxt = offset + len(rows) if offset + len(rows) < total else None
+    return json_ok({"bills": [bill_json(*r) for r in rows], "count": total,
+                    "next_offset": nxt})
+
+
+EXPORT_HEADERS = ("账单号 / number", "站点 / site", "楼栋 / building", "房屋 / unit",
+                  "周期 / cycle", "账期 / period", "状态 / state", "合计 / total",
+                  "已收 / paid", "到期日 / due date", "出账时间 / issued at")
+
+
+@requires("billing.read")
+async def export_bills(request: web.Request) -> web.Response:
+    """The filtered bills as CSV or xlsx (``?format=``)."""
+    fmt = request.query.get("format", "csv")
+    if fmt not in CONTENT_TYPES:
+        raise bad_param("format", "格式须为 csv 或 xlsx", "format must be csv or xlsx")
+    query = _bill_query(request)
+    async with request.app[SESSIONS]() as session:
+        rows = (await session.execute(query.order_by(Bill.id).limit(200_000))).all()
+    table = [(b.number, slug, bcode, ucode, b.cycle, b.period, b.state, b.total, b.paid,
+              b.due_date, utc_iso(b.issued_at)) for b, slug, ucode, bcode in rows]
+    data = await asyncio.to_thread(write_table, EXPORT_HEADERS, table, fmt, "bills")  # type: ignore[arg-type]
+    return web.Response(body=data, headers={
+        "Content-Type": CONTENT_TYPES[fmt],
+        "Content-Disposition": f'attachment; filename="bills.{fmt}"'})
+
+
+async def _bill(session: AsyncSession, request: web.Request, lock: bool = False
+                ) -> tuple[Bill, str, str, str]:
+    bid = _id(request, "账单", "bill")
+    query = (select(Bill, Site.slug, Unit.code, Building.code)
+             .join(Site, Site.id == Bill.site_id).join(Unit, Unit.id == Bill.unit_id)
+             .join(Building, Building.id == Unit.building_id).where(Bill.id == bid))
+    if lock:
+        query = query.with_for_update(of=Bill)
+    row = (await session.execute(query)).first()
+    if row is None:
+        raise not_found("id", "账单", "bill", str(bid))
+    _visible(actor_of(request), row[0].site_id, "账单", "bill", bid)
+    return row[0], row[1], row[2], row[3]
+
+
+async def _detail(session: AsyncSession, request: web.Request) -> dict[str, Any]:
+    bill, slug, unit, building = await _bill(session, request)
+    await session.refresh(bill)
+    lines = (await session.execute(select(BillLine).where(BillLine.bill_id == bill.id)
+                                   .order_by(BillLine.id))).scalars().all()
+    return {**bill_json(bill, slug, unit, building), "lines": [line_json(ln) for ln in lines]}
+
+
+@requires("billing.read")
+async def get_bill(request: web.Request) -> web.Response:
+    async with request.app[SESSIONS]() as session:
+        return json_ok(await _detail(session, request))
+
+
+def _refused(err: BillRefused) -> ApiError:
+    code = "invalid_parameter" if err.status == 400 else "invalid_state"
+    return ApiError(err.status, code, err.zh, err.en, field=err.field)
+
+
+@requires("billing.write")
+async def void_bill_handler(request: web.Request) -> web.Response:
+    body = await json_object(request)
+    unknown_fields(body, ("reason",))
+    reason = _text(body, "reason", MAX_TEXT)
+    assert reason is not None
+    now = request.app[CLOCK].now()
+    async with request.app[SESSIONS]() as session:
+        try:
+            async with session.begin():
+                bill, *_ = await _bill(session, request, lock=True)
+                await void_bill(session, bill, reason, actor_of(request), now)
+        except BillRefused as err:
+            raise _refused(err) from None
+        return json_ok(await _detail(session, request))
+
+
+@requires("billing.write")
+async def adjust_bill_handler(request: web.Request) -> web.Response:
+    """红冲 or correction: one line of ``amount`` (negative or positive) with the reason."""
+    body = await json_object(request)
+    unknown_fields(body, ("amount", "reason", "fee_code"))
+    reason = _text(body, "reason", MAX_TEXT)
+    fee_code = _text(body, "fee_code", 32, required=False)
+    amount = parse_decimal(body.get("amount"))
+    if amount is None or abs(amount) >= Decimal(10) ** 9:
+        raise bad_param("amount", "须为金额字符串，例如 \"-12.50\"",
+                        "must be an amount as a string, e.g. \"-12.50\"")
+    assert reason is not None
+    now = request.app[CLOCK].now()
+    async with request.app[SESSIONS]() as session:
+        try:
+            async with session.begin():
+                bill, *_ = await _bill(session, request, lock=True)
+                await adjust_bill(session, bill, amount, reason, fee_code, actor_of(request),
+                                  now)
+        except BillRefused as err:
+            raise _refused(err) from None
+        return json_ok(await _detail(session, request))
+
+
+@requires("billing.write")
+async def release_bill_handler(request: web.Request) -> web.Response:
+    """Issue a held bill after review, optionally with corrected consumption per fee code."""
+    body = await json_object(request)
+    unknown_fields(body, ("note", "corrections"))
+    note = _text(body, "note", MAX_TEXT)
+    raw = body.get("corrections") or {}
+    if not isinstance(raw, dict):
+        raise bad_param("corrections", "须为 {收费项目代码: 用量} 对象",
+                        "must map fee codes to consumption")
+    corrections: dict[str, Decimal] = {}
+    for code, value in raw.items():
+        q = parse_decimal(value)
+        if q is None or q < 0 or q >= Decimal(10) ** 12:
+            raise bad_param(f"corrections.{str(code)[:32]}", "用量须为非负十进制字符串",
+                            "consumption must be a non-negative decimal string")
+        corrections[str(code)] = q
+    assert note is not None
+    now = request.app[CLOCK].now()
+    async with request.app[SESSIONS]() as session:
+        try:
+            async with session.begin():
+                bill, *_ = await _bill(session, request, lock=True)
+                await release_bill(session, bill, note, corrections, actor_of(request), now,
+                                   request.app.get(SETTLE))
+        except BillRefused as err:
+            raise _refused(err) from None
+        return json_ok(await _detail(session, request))
+
+
+def add_billing_routes(app: web.Application) -> None:
+    """Register the routes of this module (and the bill-run page)."""
+    app.cleanup_ctx.append(_runner_lifetime)
+    r = app.router
+    r.add_get("/api/fee-items", list_fee_items, name="fee_items")
+    r.add_post("/api/fee-items", create_fee_item)
+    r.add_get("/api/fee-items/{id}", get_fee_item, name="fee_item")
+    r.add_patch("/api/fee-items/{id}", update_fee_item)
+    r.add_get("/api/bill-runs", list_bill_runs, name="bill_runs")
+    r.add_post("/api/bill-runs", start_bill_run)
+    r.add_get("/api/bill-runs/{id}", get_bill_run, name="bill_run")
+    r.add_get("/api/bills", list_bills, name="bills")
+    r.add_get("/api/bills/export", export_bills, name="bills_export")
+    r.add_get("/api/bills/{id}", get_bill, name="bill")
+    r.add_post("/api/bills/{id}/void", void_bill_handler)
+    r.add_post("/api/bills/{id}/adjust", adjust_bill_handler)
+    r.add_post("/api/bills/{id}/release", release_bill_handler)
+
+
+__all__ = ["BILL_RUNNER", "BillRunner", "add_billing_routes"]

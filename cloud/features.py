@@ -1,0 +1,64 @@
+"""The console's features, in the order they are wired: each exposes ``setup(app, registry)``
+(its routes, pages and OpenAPI paths on the app; its ingest handlers on the registry).
+
+Order matters twice: handlers of one event kind run in registration order (device status and
+readings first, then parking, then alarms, then the rules that open work orders), and a
+feature's routes are added before a later one's. This module and ``cloud.app`` are the only
+places that know every feature; the features never import each other's routes or handlers
+(``[tool.importlinter]`` in pyproject.toml).
+"""
+
+from __future__ import annotations
+
+from types import ModuleType
+
+from aiohttp import web
+
+from cloud import (
+    alarms,
+    auth,
+    billing,
+    imports,
+    maintenance,
+    parking,
+    payments,
+    records,
+    rules,
+    sites,
+    workorders,
+)
+from cloud.alarms import POLICY
+from cloud.alarms.policy import AlarmPolicy
+from cloud.ingest.handlers import HandlerRegistry
+from cloud.rules import ENGINE
+from cloud.rules.evaluate import RuleEngine
+
+FEATURES: tuple[ModuleType, ...] = (sites, auth, parking, alarms, workorders, maintenance, rules,
+                                    records, imports, billing, payments)
+
+
+def install(app: web.Application, registry: HandlerRegistry) -> None:
+    """Every feature's routes on ``app`` and handlers on ``registry``."""
+    for feature in FEATURES:
+        feature.setup(app, registry)
+
+
+def configure(app: web.Application, *, alarm_policy: AlarmPolicy | None = None,
+              rules: RuleEngine | None = None) -> None:
+    """What the features read while they set up: which events open alarms (the built-in
+    policy when None) and work orders (none when ``rules`` is None)."""
+    if alarm_policy is not None:
+        app[POLICY] = alarm_policy
+    if rules is not None:
+        app[ENGINE] = rules
+
+
+def default_registry(alarm_policy: AlarmPolicy | None = None,
+                     rules: RuleEngine | None = None) -> HandlerRegistry:
+    """The ingest handlers alone (an ingest worker, a test, a benchmark), wired as the console
+    wires them."""
+    app = web.Application()
+    configure(app, alarm_policy=alarm_policy, rules=rules)
+    registry = HandlerRegistry()
+    install(app, registry)
+    return registry

@@ -1,0 +1,72 @@
+"""The finance pages: the cashier's desk and reports (``/finance``) and printable receipts.
+
+Plain files in ``dashboards/finance`` served by the console with the same strict
+Content-Security-Policy as the other pages (no CDN, no inline script). The desk page talks to
+the payments API; a receipt is rendered on the server so it prints the same everywhere.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from pathlib import Path
+
+from aiohttp import web
+
+from cloud.auth.guard import PUBLIC, SIGNED_IN, requires
+from cloud.payments.receipts import receipt_html
+from cloud.payments.routes import load_receipt
+from cloud.web.errors import ApiError
+from cloud.web.keys import SESSIONS
+from cloud.web.pages import CSP
+
+#: ``dashboards/finance`` in the source tree.
+PAGES_DIR = Path(__file__).resolve().parents[2] / "dashboards" / "finance"
+_ASSET_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]*\.(js|css)$")
+_CONTENT_TYPES = {"js": "text/javascript", "css": "text/css"}
+_HEADERS = {"Cache-Control": "no-cache", "X-Content-Type-Options": "nosniff"}
+
+
+def add_finance_pages(app: web.Application) -> None:
+    """``GET /finance``, ``GET /finance/receipts/{number}`` and ``/finance/static/{name}``."""
+    app.router.add_get("/finance", finance_page, name="finance")
+    app.router.add_get("/finance/receipts/{number}", receipt_page, name="finance_receipt")
+    app.router.add_get("/finance/static/{name}", finance_asset, name="finance_asset")
+
+
+@requires(SIGNED_IN)
+async def finance_page(request: web.Request) -> web.Response:
+    """The desk: unit lookup, open bills, balance, payment, arrears and collection rate."""
+    del request
+    try:
+        html = await asyncio.to_thread((PAGES_DIR / "finance.html").read_text, encoding="utf-8")
+    except OSError as exc:
+        raise web.HTTPNotFound(text="页面文件缺失 / finance page files are missing") from exc
+    return web.Response(text=html, content_type="text/html", charset="utf-8",
+                        headers={**_HEADERS, "Content-Security-Policy": CSP})
+
+
+@requires("billing.read")
+async def receipt_page(request: web.Request) -> web.Response:
+    """A receipt as a printable page (zh-CN first)."""
+
+    async with request.app[SESSIONS]() as session:
+        try:
+            receipt = await load_receipt(request, session)
+        except ApiError as err:
+            raise web.HTTPNotFound(text=f"收据不存在 / no such receipt: "
+                                        f"{request.match_info['number'][:40]}") from err
+    return web.Response(text=receipt_html(receipt), content_type="text/html", charset="utf-8",
+                        headers={**_HEADERS, "Content-Security-Policy": CSP})
+
+
+@requires(PUBLIC)
+async def finance_asset(request: web.Request) -> web.StreamResponse:
+    """One script or style sheet of ``dashboards/finance``; anything else is 404."""
+    name = request.match_info["name"]
+    match = _ASSET_NAME.match(name)
+    path = PAGES_DIR / name
+    if match is None or not await asyncio.to_thread(path.is_file):
+        raise web.HTTPNotFound(text=f"没有这个文件 / no such file: {name}")
+    return web.FileResponse(path, headers={**_HEADERS,
+                                           "Content-Type": _CONTENT_TYPES[match.group(1)]})

@@ -1,0 +1,32 @@
+"""Sites, devices, the event log and meter readings: the home page, health, the lists every
+role starts from, and what ingest derives from readings and device status (online/offline)."""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from cloud.ingest.handlers import HandlerRegistry
+from cloud.sites import openapi as _openapi  # noqa: F401  (its paths join the document)
+from cloud.sites.device_handlers import on_buffer_dropped, on_device_status
+from cloud.sites.health import healthz
+from cloud.sites.index import index
+from cloud.sites.meter_handlers import on_meter_reading
+from cloud.sites.readings import device_readings
+from cloud.sites.routes import list_devices, list_events, list_sites
+from contract import Kind
+
+
+def setup(app: web.Application, registry: HandlerRegistry) -> None:
+    """The home page, health, sites, devices, the event log and readings; readings and device
+    status from ingest."""
+    app.router.add_get("/", index, name="index")
+    app.router.add_get("/healthz", healthz, name="healthz")
+    app.router.add_get("/api/sites", list_sites, name="sites")
+    app.router.add_get("/api/sites/{site}/devices", list_devices, name="site_devices")
+    app.router.add_get("/api/sites/{site}/events", list_events, name="site_events")
+    app.router.add_get("/api/devices/{device}/readings", device_readings,
+                       name="device_readings")
+    registry.register(Kind.METER_READING, on_meter_reading)
+    registry.register(Kind.DEVICE_ONLINE, on_device_status)
+    registry.register(Kind.DEVICE_OFFLINE, on_device_status)
+    registry.register(Kind.BUFFER_DROPPED, on_buffer_dropped)

@@ -1,0 +1,69 @@
+"""Sites, their devices and their event log (JSON)."""
+
+from __future__ import annotations
+
+from aiohttp import web
+from sqlalchemy import select
+
+from cloud.auth.guard import requires
+from cloud.auth.scope import scoped
+from cloud.db.models import Device, Event, Meter, Site
+from cloud.web.keys import DEFAULT_TZ, SESSIONS
+from cloud.web.params import int_param, text_param
+from cloud.web.present import device_json, event_json, site_json, zone
+from cloud.web.queries import site_by_slug
+from cloud.web.respond import json_ok
+
+EVENTS_DEFAULT_LIMIT = 100
+EVENTS_MAX_LIMIT = 1000
+MAX_SEQ = 2**63 - 1
+
+
+@requires("devices.read")
+async def list_sites(request: web.Request) -> web.Response:
+    default_tz = request.app[DEFAULT_TZ]
+    async with request.app[SESSIONS]() as session:
+        sites = (await session.execute(scoped(select(Site), Site.id, request)
+                                       .order_by(Site.slug))).scalars().all()
+    return json_ok({"sites": [site_json(s, zone(s.timezone or default_tz, default_tz))
+                            for s in sites]})
+
+
+@requires("devices.read")
+async def list_devices(request: web.Request) -> web.Response:
+    slug = request.match_info["site"]
+    default_tz = request.app[DEFAULT_TZ]
+    async with request.app[SESSIONS]() as session:
+        site = await site_by_slug(session, slug)
+        rows = (await session.execute(
+            select(Device, Meter).outerjoin(Meter, Meter.device_id == Device.id)
+            .where(Device.site_id == site.id).order_by(Device.key))).all()
+    tz = zone(site.timezone or default_tz, default_tz)
+    return json_ok({"site": site.slug, "timezone": tz.key,
+                  "devices": [device_json(d, m, tz) for d, m in rows]})
+
+
+@requires("devices.read")
+async def list_events(request: web.Request) -> web.Response:
+    """Events in seq order after a cursor; ``next_after_seq`` is null once nothing is left."""
+    slug = request.match_info["site"]
+    after = int_param(request, "after_seq", 0, 0, MAX_SEQ)
+    limit = int_param(request, "limit", EVENTS_DEFAULT_LIMIT, 1, EVENTS_MAX_LIMIT)
+    kind = text_param(request, "kind", 64)
+    default_tz = request.app[DEFAULT_TZ]
+    async with request.app[SESSIONS]() as session:
+        site = await site_by_slug(session, slug)
+        query = select(Event).where(Event.site_id == site.id, Event.seq > after)
+        if kind is not None:
+            query = query.where(Event.kind == kind)
+        rows = list((await session.execute(
+            query.order_by(Event.seq).limit(limit + 1))).scalars().all())
+    more = len(rows) > limit
+    rows = rows[:limit]
+    tz = zone(site.timezone or default_tz, default_tz)
+    return json_ok({
+        "site": site.slug,
+        "timezone": tz.key,
+        "events": [event_json(e, tz) for e in rows],
+        "next_after_seq": int(rows[-1].seq) if more else None,
+    })
