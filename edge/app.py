@@ -27,6 +27,7 @@ from edge.parking.service import ParkingService
 from edge.safety import SafetyService
 from edge.supervisor import Supervisor
 from edge.uplink import Uplink, UplinkSettings
+from edge.wires import Wires, bus_phases
 
 log = structlog.get_logger("edge.app")
 
@@ -77,6 +78,7 @@ class EdgeApp:
         self.started = asyncio.Event()
         self.parking: ParkingService | None = None
         self.safety: SafetyService | None = None
+        self.wires: Wires | None = None
 
     @property
     def outbox_path(self) -> Path:
@@ -92,17 +94,20 @@ class EdgeApp:
         # Opening creates data_dir (on the outbox thread: no blocking I/O on the loop).
         outbox = await AsyncOutbox.open(self.outbox_path, budget_bytes=budget, clock=self.clock,
                                         source=f"edge-{cfg.site.id}")
+        # One link per physical bus, handed to every driver on it (meters, relay boards,
+        # elevator boxes): the wire carries one request at a time whoever asks.
+        wires = self.wires = Wires(cfg.buses, self.clock, site=cfg.site.id)
         async with outbox:
             self.outbox = outbox
             if cfg.parking is not None:  # before the uplink: it takes the dataset notices
-                self.parking = ParkingService(cfg, outbox.emit, self.clock)
+                self.parking = ParkingService(cfg, outbox.emit, self.clock, wires=wires)
             self.uplink = Uplink(UplinkSettings.from_site(cfg, **self._uplink_overrides),
                                  outbox, self.clock,
                                  on_sync=self.parking.on_sync if self.parking else None)
-            views = self._build_buses(outbox)
+            views = self._build_buses(outbox, wires)
             parking = self.parking
             safety = SafetyService(cfg, outbox.emit, self.clock, gates=self._parking_gates,
-                                   supervisor_backoff=self._backoff)
+                                   supervisor_backoff=self._backoff, wires=wires)
             self.safety = safety if safety.enabled else None
             parts: dict[str, Callable[[], Any]] = {}
             if parking is not None:
@@ -116,34 +121,42 @@ class EdgeApp:
                                        routes=self.safety.routes() if self.safety else ())
             with self._signals():
                 self._announce()
-                await self._run_all()
+                try:
+                    await self._run_all()
+                finally:
+                    await wires.close()  # every driver has stopped by now
         self._log.info("边缘网关已停止 / edge stopped")
 
     def _parking_gates(self) -> Mapping[str, Any]:
         lanes = self.parking.lanes if self.parking is not None else None
         return lanes.gates if lanes is not None else {}
 
-    def _build_buses(self, outbox: AsyncOutbox) -> dict[str, BusView]:
+    def _build_buses(self, outbox: AsyncOutbox, wires: Wires) -> dict[str, BusView]:
         cfg = self.config
         initial, cap = self._backoff
         sup = Supervisor(self.clock, initial_backoff=initial, max_backoff=cap, site=cfg.site.id)
         views: dict[str, BusView] = {}
-        for bus in cfg.buses:
+        metered = [bus for bus in cfg.buses if any(d.bus == bus.id for d in cfg.devices)]
+        # Buses start at evenly spread phases, as meters do within a bus.
+        phases = bus_phases(bus.id for bus in metered)
+        for bus in metered:  # a bus of relay boards or elevator boxes only has no meters
             devices = [d for d in cfg.devices if d.bus == bus.id]
-            if not devices:  # e.g. a bus that only carries gate relay boards (parking)
-                continue
             stats = DriverStats()
             slot = _BusSlot()
-            sup.add(f"bus:{bus.id}", self._driver_factory(bus, devices, stats, slot, outbox))
+            sup.add(f"bus:{bus.id}", self._driver_factory(bus, devices, stats, slot, outbox,
+                                                          wires, phases[bus.id]))
             views[bus.id] = BusView(stats=stats, driver=slot)
         self.supervisor = sup
         return views
 
     def _driver_factory(self, bus: Bus, devices: list[MeterDevice], stats: DriverStats,
-                        slot: _BusSlot, outbox: AsyncOutbox) -> Any:
+                        slot: _BusSlot, outbox: AsyncOutbox, wires: Wires,
+                        phase: float) -> Any:
         async def run_driver() -> None:
+            blog = self._log.bind(bus=bus.id)
             slot.driver = ModbusBusDriver(bus, devices, outbox.emit, self.clock, stats,
-                                          log=self._log.bind(bus=bus.id))
+                                          log=blog, link=wires.link(bus, stats, blog),
+                                          phase=phase)
             await slot.driver.run()
         return run_driver
 

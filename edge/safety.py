@@ -20,6 +20,7 @@ from aiohttp import web
 from contract import Clock, NewEvent
 from drivers.base import DriverStats, Emit
 from drivers.elevator.driver import ElevatorDriver
+from drivers.elevator.model import ElevatorConfig, ElevatorProfile
 from drivers.fire.server import FireServer
 from edge.config.model import SiteConfig
 from edge.linkage.doors import NoDoors
@@ -27,6 +28,7 @@ from edge.linkage.engine import Linkage
 from edge.linkage.http import linkage_routes
 from edge.linkage.model import default_rules
 from edge.supervisor import Supervisor
+from edge.wires import Wires
 
 log = structlog.get_logger("edge.safety")
 
@@ -54,17 +56,22 @@ class SafetyService:
 
     def __init__(self, config: SiteConfig, emit: Emit, clock: Clock, *,
                  gates: Callable[[], Mapping[str, Any]] | None = None,
-                 supervisor_backoff: tuple[float, float] = (1.0, 60.0)) -> None:
+                 supervisor_backoff: tuple[float, float] = (1.0, 60.0),
+                 wires: Wires | None = None) -> None:
         self.config = config
         self._store = emit
         self._clock = clock
         self._log = log.bind(site=config.site.id)
         self.stats = DriverStats()
+        # Elevator boxes talk through the site's one link per wire (edge/wires.py), shared
+        # with the meters and relay boards on the same line; alone, safety builds its own.
+        self._owns_wires = wires is None
+        self.wires = wires if wires is not None else Wires(config.buses, clock,
+                                                           site=config.site.id)
         self.elevators: dict[str, ElevatorDriver] = {}
         for e in config.elevators:
-            self.elevators[e.id] = ElevatorDriver(
-                e, config.elevator_profiles[e.profile], self.emit, clock, DriverStats(),
-                self._log.bind(device=e.id))
+            self.elevators[e.id] = self._elevator(e, config.elevator_profiles[e.profile],
+                                                  DriverStats())
         self.linkage: Linkage | None = None
         rules = config.linkage_rules
         if rules is None and config.fire is not None:
@@ -94,15 +101,20 @@ class SafetyService:
         if self.linkage is not None:
             self.linkage.notice(event)
 
+    def _elevator(self, config: ElevatorConfig, profile: ElevatorProfile,
+                  stats: DriverStats) -> ElevatorDriver:
+        dlog = self._log.bind(device=config.id)
+        return ElevatorDriver(config, profile, self.emit, self._clock, stats, dlog,
+                              link=self.wires.link(config.bus, stats, dlog))
+
     def _elevator_factory(self, eid: str, first: ElevatorDriver) -> Callable[[], Any]:
         drivers = iter([first])
 
         async def run_driver() -> None:
             driver = next(drivers, None)
-            if driver is None:  # a restart: a fresh driver with a fresh connection
+            if driver is None:  # a restart: a fresh driver on the same shared wire
                 old = self.elevators[eid]
-                driver = ElevatorDriver(old.config, old.profile, self.emit, self._clock,
-                                        old.stats, self._log.bind(device=eid))
+                driver = self._elevator(old.config, old.profile, old.stats)
                 self.elevators[eid] = driver
             await driver.run()
         return run_driver
@@ -123,18 +135,22 @@ class SafetyService:
 
     async def run(self) -> None:
         """Until cancelled: the fire receiver, the elevators and linkage."""
-        async with asyncio.TaskGroup() as tg:
-            if self.linkage is not None:
-                tg.create_task(self.linkage.run(), name="linkage")
-            if self.fire is not None:
-                tg.create_task(self.fire.run(), name="fire")
-            if self.elevators:
-                tg.create_task(self._supervisor.run(), name="elevators")
-            self._log.info("安防联动已启动 / safety ready",
-                           fire_port=self.config.fire.port if self.config.fire else None,
-                           elevators=sorted(self.elevators),
-                           linkage=self.linkage is not None)
-            await asyncio.Event().wait()
+        try:
+            async with asyncio.TaskGroup() as tg:
+                if self.linkage is not None:
+                    tg.create_task(self.linkage.run(), name="linkage")
+                if self.fire is not None:
+                    tg.create_task(self.fire.run(), name="fire")
+                if self.elevators:
+                    tg.create_task(self._supervisor.run(), name="elevators")
+                self._log.info("安防联动已启动 / safety ready",
+                               fire_port=self.config.fire.port if self.config.fire else None,
+                               elevators=sorted(self.elevators),
+                               linkage=self.linkage is not None)
+                await asyncio.Event().wait()
+        finally:
+            if self._owns_wires:
+                await self.wires.close()
 
 
 def _elevator_status(driver: ElevatorDriver) -> dict[str, Any]:

@@ -20,14 +20,12 @@ import structlog
 from aiohttp import web
 
 from contract import Clock
-from contract.parking.plates import Strictness
 from drivers.base import DriverStats, Emit
 from drivers.gate.controller import CameraRelayGate
 from drivers.gate.modbus_relay import ModbusRelayGate
 from drivers.gate.model import CameraRelayGateSpec, ModbusGateSpec
 from drivers.lpr.model import CameraSpec
 from drivers.lpr.server import LprConfig, LprEndpoint
-from drivers.modbus.model import Bus
 from edge.config.model import GateConfig, SiteConfig
 from edge.parking.dataset_store import DatasetStore
 from edge.parking.decide import Direction, LaneRules, LotInfo
@@ -35,6 +33,8 @@ from edge.parking.http import add_routes
 from edge.parking.lanes import Gate, LaneSetup, ParkingLanes
 from edge.parking.sessions import SessionStore
 from edge.parking.sync import DatasetSync
+from edge.wires import Wires
+from parkingrules.plates import Strictness
 
 log = structlog.get_logger("edge.parking")
 
@@ -42,7 +42,8 @@ SESSIONS_FILE = "parking.db"
 
 
 class ParkingService:
-    def __init__(self, config: SiteConfig, emit: Emit, clock: Clock) -> None:
+    def __init__(self, config: SiteConfig, emit: Emit, clock: Clock, *,
+                 wires: Wires | None = None) -> None:
         if config.parking is None:
             raise ValueError("the site has no parking section")
         self.config = config
@@ -57,6 +58,11 @@ class ParkingService:
         self.ready = asyncio.Event()
         self.url = ""
         self._log = log.bind(site=config.site.id)
+        # The relay boards talk through the site's one link per wire (edge/wires.py), shared
+        # with the meters and elevator boxes on the same line; alone, parking builds its own.
+        self._owns_wires = wires is None
+        self.wires = wires if wires is not None else Wires(config.buses, clock,
+                                                           site=config.site.id)
         self.store = DatasetStore(Path(config.edge.data_dir), self.parking.dataset, self.tz)
         cloud = config.cloud
         self.sync: DatasetSync | None = None
@@ -78,7 +84,6 @@ class ParkingService:
         return next((lane.id for lane in self.parking.lanes if lane.gate == gate_id), None)
 
     def _gates(self) -> dict[str, Gate]:
-        buses: dict[str, Bus] = {b.id: b for b in self.config.buses}
         gates: dict[str, Gate] = {}
         for g in self.parking.gates:
             if g.via == "camera_relay":
@@ -88,8 +93,10 @@ class ParkingService:
                                         lane=self._lane_of_gate(g.id), pulse_ms=g.pulse_ms),
                     self._emit, self._clock, self.stats, self._log)
             else:
-                mg = ModbusRelayGate(self._modbus_spec(g), buses[g.bus or ""], self._emit,
-                                     self._clock, self.stats, self._log)
+                bus = self.wires.bus(g.bus or "")
+                link = self.wires.link(bus, self.stats, self._log.bind(gate=g.id))
+                mg = ModbusRelayGate(self._modbus_spec(g), bus, self._emit, self._clock,
+                                     self.stats, self._log, link=link)
                 self.modbus_gates[g.id] = mg
                 gates[g.id] = mg
         return gates
@@ -154,6 +161,8 @@ class ParkingService:
                 await runner.cleanup()
         finally:
             await store.close()
+            if self._owns_wires:
+                await self.wires.close()
 
     def status(self) -> dict[str, Any]:
         lanes = self.lanes

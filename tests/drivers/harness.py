@@ -8,6 +8,7 @@ from collections import defaultdict
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager, suppress
 from dataclasses import dataclass, field
+from typing import Any
 
 from contract import Kind, NewEvent, SystemClock
 from drivers.base import DriverStats
@@ -46,7 +47,7 @@ class Recorder:
 
 @asynccontextmanager
 async def running(bus: TcpBus | RtuBus, devices: list[MeterDevice],
-                  **kw: int) -> AsyncIterator[tuple[ModbusBusDriver, Recorder, DriverStats]]:
+                  **kw: Any) -> AsyncIterator[tuple[ModbusBusDriver, Recorder, DriverStats]]:
     recorder, stats = Recorder(), DriverStats()
     driver = ModbusBusDriver(bus, devices, recorder, SystemClock(), stats, **kw)
     task = asyncio.create_task(driver.run())
