@@ -12,6 +12,7 @@ BENCHES = {
     "outbox": "benchmarks.bench_outbox",
     "e2e": "benchmarks.bench_e2e",
     "poll": "benchmarks.bench_poll",
+    "memory": "benchmarks.bench_edge_memory",
     "parking": "benchmarks.bench_parking",
     "fire": "benchmarks.bench_fire",
     "api": "benchmarks.bench_api",

@@ -27,11 +27,16 @@ from __future__ import annotations
 import statistics
 from collections import deque
 from dataclasses import dataclass
-
-import cv2
-import numpy as np
+from typing import TYPE_CHECKING
 
 from drivers.lpr.model import SnapshotQuality
+
+if TYPE_CHECKING:
+    import numpy as np
+
+# OpenCV and numpy (~80 ms and ~25 MB) are imported by the functions that use them, on a
+# worker thread, the first time a site's camera pushes an image: an edge with meters only (or
+# cameras without images) never loads them.
 
 _SOF_MARKERS = frozenset({0xC0, 0xC1, 0xC2, 0xC3, 0xC5, 0xC6, 0xC7,
                           0xC9, 0xCA, 0xCB, 0xCD, 0xCE, 0xCF})
@@ -147,6 +152,9 @@ def decode_jpeg(data: bytes, max_pixels: int = MAX_PIXELS) -> np.ndarray | None:
     dims = jpeg_dimensions(data)
     if dims is None or dims[0] * dims[1] > max_pixels:
         return None
+    import cv2
+    import numpy as np
+
     try:
         img = cv2.imdecode(np.frombuffer(data, dtype=np.uint8), cv2.IMREAD_COLOR)
     except cv2.error:
@@ -159,6 +167,9 @@ def decode_jpeg(data: bytes, max_pixels: int = MAX_PIXELS) -> np.ndarray | None:
 def measure_quality(img: np.ndarray, thresholds: QualityThresholds | None = None
                     ) -> SnapshotQuality:
     """Sharpness, occluded share and brightness of one image (see the module docstring)."""
+    import cv2
+    import numpy as np
+
     th = thresholds or QualityThresholds()
     grey = cv2.cvtColor(img, cv2.COLOR_BGR2GRAY) if img.ndim == 3 else img
     small = cv2.resize(grey, (_GRID_W * _CELL, _GRID_H * _CELL), interpolation=cv2.INTER_AREA)
@@ -173,6 +184,8 @@ def measure_quality(img: np.ndarray, thresholds: QualityThresholds | None = None
 def encode_bounded(img: np.ndarray, *, max_side: int, quality: int, min_quality: int,
                    max_bytes: int) -> bytes | None:
     """JPEG no larger than ``max_side`` × ``max_bytes``: lower quality first, then shrink."""
+    import cv2
+
     h, w = img.shape[:2]
     scale = min(1.0, max_side / max(h, w))
     while True:
