@@ -24,11 +24,11 @@ import sys
 import threading
 from collections.abc import Awaitable, Callable, Mapping
 from typing import TYPE_CHECKING, Any
-from urllib.parse import urlparse
 
 import structlog
 from aiohttp import web
 
+import brokerurl
 from cloud.alarms import AlarmPolicyError, configure_alarms, policy_from_env, run_escalation
 from cloud.app import REGISTRY, create_app
 from cloud.broker import EmbeddedBroker
@@ -74,8 +74,7 @@ async def _hold(start: Callable[[], Awaitable[None]], stop: Callable[[], Awaitab
 
 def _host_port(url: str) -> str:
     """An MQTT URL without its credentials, for logs and /healthz."""
-    u = urlparse(url)
-    return f"{u.hostname}:{u.port or 1883}"
+    return brokerurl.parse(url).address
 
 
 def _install_signals(stop: asyncio.Event) -> list[signal.Signals]:

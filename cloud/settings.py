@@ -15,6 +15,7 @@ from pathlib import Path
 from urllib.parse import urlparse
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+import brokerurl
 from contract.topics import SITE_RE
 
 DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///var/cloud/courtyard.db"
@@ -84,13 +85,13 @@ class Settings:
                                 "不是数据库 URL / not a database URL "
                                 "(e.g. sqlite+aiosqlite:///var/cloud/courtyard.db)")
         mqtt_url = get("COURTYARD_MQTT_URL")
-        if mqtt_url is not None:
-            _check_mqtt_url(mqtt_url)
+        external = _check_mqtt_url(mqtt_url) if mqtt_url is not None else None
         broker_host = get("COURTYARD_BROKER_HOST") or DEFAULT_BROKER_HOST
         broker_port = _port(get("COURTYARD_BROKER_PORT"), "COURTYARD_BROKER_PORT",
                             DEFAULT_BROKER_PORT)
-        username = get("COURTYARD_MQTT_USERNAME")
-        password = get("COURTYARD_MQTT_PASSWORD")
+        # A credential in the URL (mqtts://user:pw@host) counts when the variables are unset.
+        username = get("COURTYARD_MQTT_USERNAME") or (external.username if external else None)
+        password = get("COURTYARD_MQTT_PASSWORD") or (external.password if external else None)
         if mqtt_url is None:
             # Embedded broker: the cloud's credential only needs to be known to this process.
             username = username or DEFAULT_INGEST_USER
@@ -199,15 +200,13 @@ def ensure_database_dir(url: str) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
 
 
-def _check_mqtt_url(url: str) -> None:
-    u = urlparse(url)
-    if u.scheme not in ("mqtt", "mqtts", "tcp") or not u.hostname:
-        raise SettingsError("COURTYARD_MQTT_URL",
-                            "必须形如 mqtt://主机:端口 / must look like mqtt://host:port")
+def _check_mqtt_url(url: str) -> brokerurl.BrokerURL:
     try:
-        _ = u.port
-    except ValueError:
-        raise SettingsError("COURTYARD_MQTT_URL", "端口无效 / invalid port") from None
+        return brokerurl.parse(url)
+    except brokerurl.BrokerURLError as exc:
+        raise SettingsError("COURTYARD_MQTT_URL",
+                            f"{exc.zh}（形如 mqtt://主机:端口）/ {exc.en} "
+                            "(like mqtt://host:port)") from None
 
 
 def _port(raw: str | None, name: str, default: int) -> int:

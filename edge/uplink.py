@@ -24,11 +24,11 @@ import ssl
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import urlparse
 
 import aiomqtt
 import structlog
 
+import brokerurl
 from contract import (
     Clock,
     ContractError,
@@ -166,13 +166,13 @@ class Uplink:
     def __init__(self, settings: UplinkSettings, outbox: AsyncOutbox,
                  clock: Clock | None = None, rate: RateMeter | None = None, *,
                  on_sync: OnSync | None = None) -> None:
-        u = urlparse(settings.mqtt_url)
-        if u.scheme not in ("mqtt", "mqtts", "tcp"):
-            raise ValueError(f"cloud.mqtt_url: unsupported scheme {u.scheme!r} (mqtt, mqtts)")
+        try:
+            broker = brokerurl.parse(settings.mqtt_url)
+        except brokerurl.BrokerURLError as exc:
+            raise ValueError(f"cloud.mqtt_url: {exc}") from None
         self.s = settings
-        self._host = u.hostname or "127.0.0.1"
-        self._tls = ssl.create_default_context() if u.scheme == "mqtts" else None
-        self._port = u.port or (8883 if self._tls else 1883)
+        self._host, self._port = broker.host, broker.port
+        self._tls = ssl.create_default_context() if broker.tls else None
         self._outbox = outbox
         self._clock: Clock = clock or SystemClock()
         self.rate = rate or RateMeter(self._clock)

@@ -15,11 +15,11 @@ import ssl
 from collections import deque
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from urllib.parse import urlparse
 
 import aiomqtt
 import structlog
 
+import brokerurl
 from cloud.ingest.ingestor import Decoded, Ingestor
 from cloud.ingest.result import IngestResult
 from contract import Clock, encode_ack, topics
@@ -67,12 +67,8 @@ class IngestWorker:
                  max_backoff: float = 30.0, merge_messages: int = 32,
                  merge_events: int = 10_000, acks_in_flight: int = 64,
                  queued_messages: int = 64, store_concurrency: int = 4) -> None:
-        u = urlparse(mqtt_url)
-        if u.scheme not in ("mqtt", "mqtts", "tcp", "ssl"):
-            raise ValueError(f"unsupported MQTT URL scheme {u.scheme!r} (mqtt:// or mqtts://)")
-        self._host = u.hostname or "127.0.0.1"
-        self._tls = u.scheme in ("mqtts", "ssl")
-        self._port = u.port or (8883 if self._tls else 1883)
+        broker = brokerurl.parse(mqtt_url)
+        self._host, self._port, self._tls = broker.host, broker.port, broker.tls
         self._username = username
         self._password = password
         self._ingestor = ingestor

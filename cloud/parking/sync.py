@@ -25,13 +25,13 @@ import ssl
 import uuid
 from collections.abc import Awaitable, Callable
 from typing import Any
-from urllib.parse import urlparse
 
 import aiomqtt
 import structlog
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+import brokerurl
 from cloud.parking.dataset import all_versions
 from contract import topics
 
@@ -53,12 +53,8 @@ class SyncPublisher:
                  client_id: str | None = None, timeout: float = 10.0,
                  max_backoff: float = 30.0,
                  sleep: Callable[[float], Awaitable[Any]] = asyncio.sleep) -> None:
-        u = urlparse(mqtt_url)
-        if u.scheme not in ("mqtt", "mqtts", "tcp", "ssl"):
-            raise ValueError(f"unsupported MQTT URL scheme {u.scheme!r} (mqtt:// or mqtts://)")
-        self._host = u.hostname or "127.0.0.1"
-        self._tls = u.scheme in ("mqtts", "ssl")
-        self._port = u.port or (8883 if self._tls else 1883)
+        broker = brokerurl.parse(mqtt_url)
+        self._host, self._port, self._tls = broker.host, broker.port, broker.tls
         self._username, self._password = username, password
         self._sessions = sessions
         # Unique per process: two console workers with one id would keep kicking each other.

@@ -10,6 +10,7 @@ import zoneinfo
 from typing import Any
 from urllib.parse import urlsplit
 
+import brokerurl
 from edge.config.schema import (
     Bool,
     Field,
@@ -45,14 +46,9 @@ def check_mqtt_url(url: Any) -> Bad:
     fix = ("写成 mqtt://主机:端口，如 mqtt://127.0.0.1:1883",
            "write mqtt://HOST:PORT, e.g. mqtt://127.0.0.1:1883")
     try:
-        parts = urlsplit(url)
-        port = parts.port
-    except ValueError:
-        return ("端口无效", "has an invalid port", *fix)
-    if parts.scheme not in ("mqtt", "mqtts"):
-        return ("须以 mqtt:// 或 mqtts:// 开头", "must start with mqtt:// or mqtts://", *fix)
-    if not parts.hostname or port is None or port == 0:
-        return ("缺少主机或端口", "needs a host and a port", *fix)
+        brokerurl.parse(url, require_port=True)  # the same reader the uplink connects with
+    except brokerurl.BrokerURLError as exc:
+        return (exc.zh, exc.en, *fix)
     return None
 
 

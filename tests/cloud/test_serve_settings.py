@@ -48,6 +48,26 @@ def test_external_broker_and_everything_else_from_env() -> None:
     assert s.with_http(host="127.0.0.2").http_port == 9000
 
 
+def test_a_credential_in_the_broker_url_is_used_unless_the_variables_say_otherwise() -> None:
+    url = "mqtts://cloud%40ops:p%40ss@broker.example"
+    s = Settings.from_env({"COURTYARD_MQTT_URL": url})
+    assert (s.mqtt_username, s.mqtt_password) == ("cloud@ops", "p@ss")
+    s = Settings.from_env({"COURTYARD_MQTT_URL": url, "COURTYARD_MQTT_USERNAME": "ingest",
+                           "COURTYARD_MQTT_PASSWORD": "pw"})
+    assert (s.mqtt_username, s.mqtt_password) == ("ingest", "pw")
+
+
+@pytest.mark.parametrize(("url", "says"), [
+    ("http://x", "must start with mqtt:// or mqtts://"),
+    ("mqtt://broker:eighty", "invalid port"),
+    ("mqtt://:1883", "needs a host"),
+])
+def test_a_bad_broker_url_says_which_part_to_fix(url: str, says: str) -> None:
+    with pytest.raises(SettingsError) as info:
+        Settings.from_env({"COURTYARD_MQTT_URL": url})
+    assert info.value.variable == "COURTYARD_MQTT_URL" and says in str(info.value)
+
+
 @pytest.mark.parametrize(("env", "variable"), [
     ({"COURTYARD_HTTP_PORT": "eighty"}, "COURTYARD_HTTP_PORT"),
     ({"COURTYARD_BROKER_PORT": "70000"}, "COURTYARD_BROKER_PORT"),
