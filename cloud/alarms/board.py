@@ -12,28 +12,13 @@ absent) and ``tz`` (overrides the time zone shown).
 
 from __future__ import annotations
 
-import asyncio
-import re
-from html import escape
-from pathlib import Path
-
 from aiohttp import web
 
 from cloud.auth.guard import PUBLIC, requires
-from cloud.web.keys import DEFAULT_TZ
-from cloud.web.pages import CSP
+from cloud.web.pages import PageSet, default_tz
 
-#: ``dashboards/guard`` in the source tree (the console runs from a checkout or an editable
-#: install).
-GUARD_DIR = Path(__file__).resolve().parents[2] / "dashboards" / "guard"
-
-#: Asset names the page may load: a flat folder of scripts and style sheets only.
-_ASSET_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]*\.(js|css)$")
-_CONTENT_TYPES = {"js": "text/javascript", "css": "text/css"}
-_TZ_PLACEHOLDER = "__COURTYARD_DEFAULT_TZ__"
-
-#: A wall monitor runs for months: after an upgrade it must pick up new assets on reload.
-_HEADERS = {"Cache-Control": "no-cache", "X-Content-Type-Options": "nosniff"}
+GUARD = PageSet("guard", "看板文件缺失 / guard board files are missing")
+GUARD_DIR = GUARD.folder
 
 
 def add_board_routes(app: web.Application) -> None:
@@ -46,22 +31,10 @@ def add_board_routes(app: web.Application) -> None:
 @requires("alarms.read")
 async def guard_page(request: web.Request) -> web.Response:
     """The page, with the console's default time zone filled in."""
-    try:
-        html = await asyncio.to_thread((GUARD_DIR / "index.html").read_text, encoding="utf-8")
-    except OSError as exc:
-        raise web.HTTPNotFound(text="看板文件缺失 / guard board files are missing") from exc
-    html = html.replace(_TZ_PLACEHOLDER, escape(request.app[DEFAULT_TZ], quote=True))
-    return web.Response(text=html, content_type="text/html", charset="utf-8",
-                        headers={**_HEADERS, "Content-Security-Policy": CSP})
+    return await GUARD.page("index.html", default_tz(request))
 
 
 @requires(PUBLIC)
 async def guard_asset(request: web.Request) -> web.StreamResponse:
     """One file of ``dashboards/guard``; anything that is not a listed kind of asset is 404."""
-    name = request.match_info["name"]
-    match = _ASSET_NAME.match(name)
-    path = GUARD_DIR / name
-    if match is None or not await asyncio.to_thread(path.is_file):
-        raise web.HTTPNotFound(text=f"没有这个文件 / no such file: {name}")
-    return web.FileResponse(path, headers={**_HEADERS,
-                                           "Content-Type": _CONTENT_TYPES[match.group(1)]})
+    return await GUARD.asset(request)

@@ -11,9 +11,7 @@ with the password.
 from __future__ import annotations
 
 import asyncio
-import re
 from datetime import datetime
-from pathlib import Path
 from typing import Any
 
 from aiohttp import web
@@ -38,14 +36,12 @@ from cloud.auth.tokens import digest
 from cloud.web.body import json_object, text_field
 from cloud.web.errors import ApiError, bad_param
 from cloud.web.keys import CLOCK, SESSIONS
-from cloud.web.pages import CSP
+from cloud.web.pages import PageSet
 from cloud.web.present import utc_iso
 from cloud.web.respond import json_ok
 
-LOGIN_DIR = Path(__file__).resolve().parents[2] / "dashboards" / "login"
-_ASSET_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]*\.(js|css)$")
-_CONTENT_TYPES = {"js": "text/javascript", "css": "text/css"}
-_HEADERS = {"Cache-Control": "no-cache", "X-Content-Type-Options": "nosniff"}
+LOGIN = PageSet("login", "登录页面文件缺失 / login page files are missing")
+LOGIN_DIR = LOGIN.folder
 
 
 def _remote(request: web.Request) -> str:
@@ -229,22 +225,10 @@ async def change_password(request: web.Request) -> web.Response:
 
 @requires(PUBLIC)
 async def login_page(request: web.Request) -> web.Response:
-    try:
-        html = await asyncio.to_thread((LOGIN_DIR / "index.html").read_text, encoding="utf-8")
-    except OSError as exc:
-        raise web.HTTPNotFound(text="登录页面文件缺失 / login page files are missing") from exc
-    return web.Response(text=html, content_type="text/html", charset="utf-8",
-                        headers={**_HEADERS, "Content-Security-Policy": CSP})
+    return await LOGIN.page("index.html")
 
 
 @requires(PUBLIC)
 async def login_asset(request: web.Request) -> web.StreamResponse:
     """The login page's script and style, and ``session.js`` the other pages share."""
-    name = request.match_info["name"]
-    match = _ASSET_NAME.match(name)
-    path = LOGIN_DIR / name
-    if match is None or not await asyncio.to_thread(path.is_file):
-        raise web.HTTPNotFound(text=f"没有这个文件 / no such file: {name}")
-    return web.FileResponse(path, headers={**_HEADERS,
-                                           "Content-Type": _CONTENT_TYPES[match.group(1)]})
-
+    return await LOGIN.asset(request)

@@ -8,10 +8,7 @@ the billing API. No CDN, the console's strict Content-Security-Policy.
 
 from __future__ import annotations
 
-import asyncio
-import re
 from html import escape
-from pathlib import Path
 
 from aiohttp import web
 from sqlalchemy import select
@@ -22,13 +19,10 @@ from cloud.billing.tables import Bill, BillRun
 from cloud.db.models import Site
 from cloud.records.tables import Unit
 from cloud.web.keys import SESSIONS
-from cloud.web.pages import CSP
+from cloud.web.pages import PageSet, html_response
 from cloud.web.params import text_param
 
-PAGES_DIR = Path(__file__).resolve().parents[2] / "dashboards" / "billing"
-_ASSET = re.compile(r"^[a-z0-9][a-z0-9_-]*\.(js|css)$")
-_TYPES = {"js": "text/javascript", "css": "text/css"}
-_HEADERS = {"Cache-Control": "no-cache", "X-Content-Type-Options": "nosniff"}
+BILLING = PageSet("billing", "页面文件缺失 / bill-run page files are missing")
 STATE_ZH = {"running": "进行中", "done": "已完成", "failed": "失败"}
 
 
@@ -54,7 +48,7 @@ async def runs_page(request: web.Request) -> web.Response:
                 select(Bill, Unit.code).join(Unit, Unit.id == Bill.unit_id).where(
                     Bill.site_id == site.id, Bill.state == "held")
                 .order_by(Bill.id).limit(200))).all()]
-    template = await asyncio.to_thread((PAGES_DIR / "runs.html").read_text, encoding="utf-8")
+    template = await BILLING.template("runs.html")
     options = "".join(f'<option value="{_e(s.slug)}"{" selected" if s is site else ""}>'
                       f"{_e(s.name or s.slug)} ({_e(s.slug)})</option>" for s in sites)
     run_rows = "".join(
@@ -74,18 +68,12 @@ async def runs_page(request: web.Request) -> web.Response:
     html = (template.replace("__SITES__", options).replace("__RUNS__", run_rows)
             .replace("__HELD__", held_rows)
             .replace("__SITE__", _e(site.slug if site is not None else "")))
-    return web.Response(text=html, content_type="text/html", charset="utf-8",
-                        headers={**_HEADERS, "Content-Security-Policy": CSP})
+    return html_response(html)
 
 
 @requires("billing.read")
 async def billing_asset(request: web.Request) -> web.StreamResponse:
-    name = request.match_info["name"]
-    match = _ASSET.match(name)
-    path = PAGES_DIR / name
-    if match is None or not await asyncio.to_thread(path.is_file):
-        raise web.HTTPNotFound(text=f"没有这个文件 / no such file: {name}")
-    return web.FileResponse(path, headers={**_HEADERS, "Content-Type": _TYPES[match.group(1)]})
+    return await BILLING.asset(request)
 
 
 def add_billing_pages(app: web.Application) -> None:

@@ -7,10 +7,6 @@ the payments API; a receipt is rendered on the server so it prints the same ever
 
 from __future__ import annotations
 
-import asyncio
-import re
-from pathlib import Path
-
 from aiohttp import web
 
 from cloud.auth.guard import PUBLIC, SIGNED_IN, requires
@@ -18,13 +14,9 @@ from cloud.payments.receipts import receipt_html
 from cloud.payments.routes import load_receipt
 from cloud.web.errors import ApiError
 from cloud.web.keys import SESSIONS
-from cloud.web.pages import CSP
+from cloud.web.pages import PageSet, html_response
 
-#: ``dashboards/finance`` in the source tree.
-PAGES_DIR = Path(__file__).resolve().parents[2] / "dashboards" / "finance"
-_ASSET_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]*\.(js|css)$")
-_CONTENT_TYPES = {"js": "text/javascript", "css": "text/css"}
-_HEADERS = {"Cache-Control": "no-cache", "X-Content-Type-Options": "nosniff"}
+FINANCE = PageSet("finance", "页面文件缺失 / finance page files are missing")
 
 
 def add_finance_pages(app: web.Application) -> None:
@@ -38,12 +30,7 @@ def add_finance_pages(app: web.Application) -> None:
 async def finance_page(request: web.Request) -> web.Response:
     """The desk: unit lookup, open bills, balance, payment, arrears and collection rate."""
     del request
-    try:
-        html = await asyncio.to_thread((PAGES_DIR / "finance.html").read_text, encoding="utf-8")
-    except OSError as exc:
-        raise web.HTTPNotFound(text="页面文件缺失 / finance page files are missing") from exc
-    return web.Response(text=html, content_type="text/html", charset="utf-8",
-                        headers={**_HEADERS, "Content-Security-Policy": CSP})
+    return await FINANCE.page("finance.html")
 
 
 @requires("billing.read")
@@ -56,17 +43,10 @@ async def receipt_page(request: web.Request) -> web.Response:
         except ApiError as err:
             raise web.HTTPNotFound(text=f"收据不存在 / no such receipt: "
                                         f"{request.match_info['number'][:40]}") from err
-    return web.Response(text=receipt_html(receipt), content_type="text/html", charset="utf-8",
-                        headers={**_HEADERS, "Content-Security-Policy": CSP})
+    return html_response(receipt_html(receipt))
 
 
 @requires(PUBLIC)
 async def finance_asset(request: web.Request) -> web.StreamResponse:
     """One script or style sheet of ``dashboards/finance``; anything else is 404."""
-    name = request.match_info["name"]
-    match = _ASSET_NAME.match(name)
-    path = PAGES_DIR / name
-    if match is None or not await asyncio.to_thread(path.is_file):
-        raise web.HTTPNotFound(text=f"没有这个文件 / no such file: {name}")
-    return web.FileResponse(path, headers={**_HEADERS,
-                                           "Content-Type": _CONTENT_TYPES[match.group(1)]})
+    return await FINANCE.asset(request)

@@ -8,20 +8,12 @@ CDN, a strict Content-Security-Policy; the pages talk to ``/api/…`` only, and 
 
 from __future__ import annotations
 
-import asyncio
-import re
-from pathlib import Path
-
 from aiohttp import web
 
 from cloud.auth.guard import PUBLIC, requires
-from cloud.web.pages import CSP
+from cloud.web.pages import PageSet
 
-#: ``dashboards/records`` in the source tree.
-PAGES_DIR = Path(__file__).resolve().parents[2] / "dashboards" / "records"
-_ASSET_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]*\.(js|css)$")
-_CONTENT_TYPES = {"js": "text/javascript", "css": "text/css"}
-_HEADERS = {"Cache-Control": "no-cache", "X-Content-Type-Options": "nosniff"}
+RECORDS = PageSet("records", "页面文件缺失 / record page files are missing")
 
 
 def add_record_pages(app: web.Application) -> None:
@@ -30,34 +22,19 @@ def add_record_pages(app: web.Application) -> None:
     app.router.add_get("/records/static/{name}", records_asset, name="records_asset")
 
 
-async def _page(name: str) -> web.Response:
-    try:
-        html = await asyncio.to_thread((PAGES_DIR / name).read_text, encoding="utf-8")
-    except OSError as exc:
-        raise web.HTTPNotFound(text="页面文件缺失 / record page files are missing") from exc
-    return web.Response(text=html, content_type="text/html", charset="utf-8",
-                        headers={**_HEADERS, "Content-Security-Policy": CSP})
-
-
 @requires("records.read")
 async def records_page(request: web.Request) -> web.Response:
     """Units of a site with filter and search; a unit's residents, vehicles and meters."""
-    return await _page("records.html")
+    return await RECORDS.page("records.html")
 
 
 @requires("imports.run")
 async def import_page(request: web.Request) -> web.Response:
     """Download a template, check a sheet (dry run), then import it with progress."""
-    return await _page("import.html")
+    return await RECORDS.page("import.html")
 
 
 @requires(PUBLIC)
 async def records_asset(request: web.Request) -> web.StreamResponse:
     """One script or style sheet of ``dashboards/records``; anything else is 404."""
-    name = request.match_info["name"]
-    match = _ASSET_NAME.match(name)
-    path = PAGES_DIR / name
-    if match is None or not await asyncio.to_thread(path.is_file):
-        raise web.HTTPNotFound(text=f"没有这个文件 / no such file: {name}")
-    return web.FileResponse(path, headers={**_HEADERS,
-                                           "Content-Type": _CONTENT_TYPES[match.group(1)]})
+    return await RECORDS.asset(request)

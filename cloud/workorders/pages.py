@@ -10,29 +10,17 @@ default time zone is written in too (each order carries its site-local times).
 
 from __future__ import annotations
 
-import asyncio
 import json
-import re
-from html import escape
-from pathlib import Path
 
 from aiohttp import web
 
 from cloud.auth.guard import PUBLIC, requires
-from cloud.web.keys import DEFAULT_TZ
-from cloud.web.pages import CSP
+from cloud.web.pages import PageSet, default_tz
 from cloud.workorders.categories import CATEGORIES
 from cloud.workorders.states import STATE_ZH, TRANSITIONS
 
-#: ``dashboards/workorders`` in the source tree.
-PAGES_DIR = Path(__file__).resolve().parents[2] / "dashboards" / "workorders"
-_PAGES = {"tech": "tech.html", "board": "board.html"}
-_ASSET_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]*\.(js|css)$")
-_CONTENT_TYPES = {"js": "text/javascript", "css": "text/css"}
-_TZ_PLACEHOLDER = "__COURTYARD_DEFAULT_TZ__"
+WORKORDERS = PageSet("workorders", "页面文件缺失 / work-order page files are missing")
 _TABLE_PLACEHOLDER = "__COURTYARD_TRANSITIONS__"
-#: Phones keep a tab open for days: after an upgrade they must pick up new assets on reload.
-_HEADERS = {"Cache-Control": "no-cache", "X-Content-Type-Options": "nosniff"}
 
 
 def transitions_json() -> str:
@@ -53,36 +41,25 @@ def add_workorder_pages(app: web.Application) -> None:
     app.router.add_get("/workorders/static/{name}", workorder_asset, name="workorders_asset")
 
 
-async def _page(request: web.Request, key: str) -> web.Response:
-    try:
-        html = await asyncio.to_thread((PAGES_DIR / _PAGES[key]).read_text, encoding="utf-8")
-    except OSError as exc:
-        raise web.HTTPNotFound(text="页面文件缺失 / work-order page files are missing") from exc
-    html = html.replace(_TZ_PLACEHOLDER, escape(request.app[DEFAULT_TZ], quote=True))
-    html = html.replace(_TABLE_PLACEHOLDER, escape(transitions_json(), quote=True))
-    return web.Response(text=html, content_type="text/html", charset="utf-8",
-                        headers={**_HEADERS, "Content-Security-Policy": CSP})
+async def _page(request: web.Request, file: str) -> web.Response:
+    """``file`` with the default time zone and the transition table written in."""
+    return await WORKORDERS.page(file, {**default_tz(request),
+                                        _TABLE_PLACEHOLDER: transitions_json()})
 
 
 @requires("workorders.read")
 async def tech_page(request: web.Request) -> web.Response:
     """The technician's list; ``?tech=<id>`` says whose."""
-    return await _page(request, "tech")
+    return await _page(request, "tech.html")
 
 
 @requires("workorders.read")
 async def board_page(request: web.Request) -> web.Response:
     """The supervisor's board; ``?site=<slug>`` preselects a site."""
-    return await _page(request, "board")
+    return await _page(request, "board.html")
 
 
 @requires(PUBLIC)
 async def workorder_asset(request: web.Request) -> web.StreamResponse:
     """One script or style sheet of ``dashboards/workorders``; anything else is 404."""
-    name = request.match_info["name"]
-    match = _ASSET_NAME.match(name)
-    path = PAGES_DIR / name
-    if match is None or not await asyncio.to_thread(path.is_file):
-        raise web.HTTPNotFound(text=f"没有这个文件 / no such file: {name}")
-    return web.FileResponse(path, headers={**_HEADERS,
-                                           "Content-Type": _CONTENT_TYPES[match.group(1)]})
+    return await WORKORDERS.asset(request)

@@ -1,0 +1,1 @@
+"""Staff pages and their scripts and style sheets: plain files the console serves itself."""
