@@ -1,11 +1,11 @@
 """Load and validate a parking tariff from YAML (installer files) or a dict (cloud datasets).
 
 Installers fix tariffs from a terminal, so every problem is reported at once, each as
-``FILE:LINE:COL: what is wrong — how to fix it`` (Chinese first, then English). Money must be
-exact: YAML is composed into nodes (``yaml.compose``) and amounts are read from the scalar text
-as written, never through float. ``07:00`` is read as text too, not as YAML 1.1's base-60
-number. Dict input (``tariff_from_dict``) takes money as strings, ints or Decimals and refuses
-float; its problems name the key path instead of a line.
+``FILE:LINE:COL: what is wrong — how to fix it`` (Chinese first, then English), through the
+one positioned reader every installer file goes through (``yamlcheck``). Money must be exact:
+amounts are read from the scalar text as written, never through float. ``07:00`` is read as
+text too, not as YAML 1.1's base-60 number. Dict input (``tariff_from_dict``) takes money as
+strings, ints or Decimals and refuses float; its problems name the key path instead of a line.
 """
 
 from __future__ import annotations
@@ -19,9 +19,6 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any, cast
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
-
-import yaml
-from yaml.constructor import SafeConstructor
 
 from parkingrules.tariff import (
     CAP_WINDOWS,
@@ -41,6 +38,8 @@ from parkingrules.tariff import (
     Unit,
     money_text,
 )
+from yamlcheck.positions import YMap, YNode, YScalar, YSeq, parse_yaml, read_yaml
+from yamlcheck.problems import ConfigError, Problem, bi
 
 MAX_MONEY = Decimal(100_000)
 _STEP_ZH = ROUNDING_ZH
@@ -50,37 +49,12 @@ _HHMM = re.compile(r"([01]\d|2[0-3]):([0-5]\d)")
 _ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
 
 
-def bi(zh: str, en: str) -> str:
-    """One user-facing message: Chinese first, English second."""
-    return f"{zh} / {en}"
+#: A tariff's problems are the installer files' problems; the name stays for callers.
+TariffProblem = Problem
 
 
-@dataclass(frozen=True, slots=True)
-class TariffProblem:
-    """One mistake in a tariff, pinned to its place (line 0: the file as a whole / dict)."""
-
-    source: str
-    line: int
-    col: int
-    path: str  # dotted key path, e.g. prices.small.unit.price ("" for the whole document)
-    what: str
-    fix: str
-
-    def __str__(self) -> str:
-        where = f"{self.source}:{self.line}:{self.col}" if self.line > 0 else self.source
-        what = f"{self.path}: {self.what}" if self.path else self.what
-        return f"{where}: {what} — {self.fix}" if self.fix else f"{where}: {what}"
-
-
-class TariffError(ValueError):
+class TariffError(ConfigError, ValueError):
     """Raised with every problem found, so the installer can fix them all in one go."""
-
-    def __init__(self, problems: list[TariffProblem]) -> None:
-        self.problems = list(problems)
-        super().__init__(str(self))
-
-    def __str__(self) -> str:
-        return "\n".join(str(p) for p in self.problems)
 
 
 # --- a neutral positioned tree, from YAML nodes or from plain data --------------------------
@@ -99,79 +73,47 @@ class _V:
     path: str
 
 
-_TAG_KINDS = {
-    "tag:yaml.org,2002:str": "str",
-    "tag:yaml.org,2002:int": "int",
-    "tag:yaml.org,2002:float": "float",
-    "tag:yaml.org,2002:bool": "bool",
-    "tag:yaml.org,2002:null": "null",
-}
-
-
 def _child(path: str, key: str) -> str:
     return f"{path}.{key}" if path else key
+
+
+def _kind(n: YScalar) -> str:
+    """The scalar's YAML type; a quoted scalar is text whatever it looks like."""
+    if not n.plain:
+        return "str"
+    v = n.value
+    if isinstance(v, bool):
+        return "bool"
+    if v is None:
+        return "null"
+    return {int: "int", float: "float", str: "str"}.get(type(v), "other")
 
 
 class _Reader:
     def __init__(self, source: str) -> None:
         self.source = source
-        self.problems: list[TariffProblem] = []
+        self.problems: list[Problem] = []
         self.key_pos: dict[int, tuple[int, int]] = {}
-        self.open_nodes: set[int] = set()
 
     def add(self, v: _V | None, what: str, fix: str, path: str | None = None) -> None:
         line, col = (v.line, v.col) if v is not None else (0, 0)
         where = path if path is not None else (v.path if v is not None else "")
-        self.problems.append(TariffProblem(self.source, line, col, where, what, fix))
+        self.problems.append(Problem(self.source, line, col, what, fix, where))
 
-    def from_node(self, n: yaml.Node, path: str) -> _V:
-        line, col = n.start_mark.line + 1, n.start_mark.column + 1
-        if id(n) in self.open_nodes:  # an alias inside its own anchor: `a: &x [*x]`
-            self.add(_V("other", None, "", line, col, path),
-                     bi("别名引用了自身", "an alias refers to itself"),
-                     bi("去掉这个 * 别名，直接写出内容", "write the content out instead"))
-            return _V("other", None, "", line, col, path)
-        self.open_nodes.add(id(n))
-        try:
-            return self._from_node(n, path, line, col)
-        finally:
-            self.open_nodes.discard(id(n))
-
-    def _from_node(self, n: yaml.Node, path: str, line: int, col: int) -> _V:
-        if isinstance(n, yaml.MappingNode):
+    def from_node(self, n: YNode, path: str) -> _V:
+        line, col = n.pos.line, n.pos.col
+        if isinstance(n, YMap):
             entries: dict[str, _V] = {}
-            for knode, vnode in n.value:
-                kline, kcol = knode.start_mark.line + 1, knode.start_mark.column + 1
-                if not isinstance(knode, yaml.ScalarNode):
-                    self.add(_V("other", None, "", kline, kcol, path),
-                             bi("键必须是简单文本", "a key must be plain text"),
-                             bi("把它改成一个名称", "replace it with a name"))
-                    continue
-                key = str(knode.value)
-                if key in entries:
-                    first = entries[key]
-                    self.add(_V("str", key, key, kline, kcol, _child(path, key)),
-                             bi(f"重复的键（第 {first.line} 行已有）",
-                                f"duplicate key (already at line {first.line})"),
-                             bi("删除其中一个；YAML 只会保留最后一个",
-                                "remove one; YAML would keep only the last"))
-                    continue
+            for key, (knode, vnode) in n.entries.items():
                 value = self.from_node(vnode, _child(path, key))
                 entries[key] = value
-                self.key_pos[id(value)] = (kline, kcol)  # unknown keys point at the key
+                self.key_pos[id(value)] = (knode.pos.line, knode.pos.col)  # unknown keys
             return _V("map", entries, "", line, col, path)
-        if isinstance(n, yaml.SequenceNode):
+        if isinstance(n, YSeq):
             return _V("seq", [self.from_node(item, f"{path}[{i}]")
-                              for i, item in enumerate(n.value)], "", line, col, path)
-        assert isinstance(n, yaml.ScalarNode)
-        text = str(n.value)
-        kind = _TAG_KINDS.get(n.tag, "other") if n.style is None else "str"
-        scalar: Any = text
-        if kind == "bool":
-            scalar = SafeConstructor.bool_values[text.lower()]
-        elif kind == "null":
-            scalar = None
-        return _V(kind, scalar, text, line, col, path)
+                              for i, item in enumerate(n.items)], "", line, col, path)
+        return _V(_kind(n), n.value if isinstance(n.value, bool) or n.value is None
+                  else n.text, n.text, line, col, path)
 
     def from_data(self, data: object, path: str) -> _V:
         if isinstance(data, Mapping):
@@ -452,8 +394,8 @@ def _tariff(reader: _Reader, root: _V) -> Tariff:
     try:
         return Tariff(small=classes["small"], large=classes.get("large", Prices()), **got)
     except (ValueError, KeyError, TypeError) as exc:  # a rule missed above: still say where
-        raise TariffError([TariffProblem(reader.source, 0, 0, "", bi("收费标准无效",
-                           "invalid tariff"), str(exc))]) from None
+        raise TariffError([Problem(reader.source, 0, 0, bi("收费标准无效", "invalid tariff"),
+                                   str(exc))]) from None
 
 
 def _cross_check(reader: _Reader, top: dict[str, _V], got: dict[str, Any],
@@ -510,49 +452,27 @@ def _cross_check(reader: _Reader, top: dict[str, _V], got: dict[str, Any],
 # --- entry points ---------------------------------------------------------------------------
 
 
+_EMPTY_FIX = bi("复制 configs/tariffs/ 下的示例文件再修改",
+                "start from an example in configs/tariffs/")
+
+
+def _from_tree(source: str, read: Callable[[], YNode]) -> Tariff:
+    try:
+        tree = read()
+    except ConfigError as exc:
+        raise TariffError(exc.problems) from None
+    reader = _Reader(source)
+    return _tariff(reader, reader.from_node(tree, ""))
+
+
 def parse_tariff(text: str, source: str = "<text>") -> Tariff:
     """A tariff from YAML text; raise TariffError listing every problem with its position."""
-    reader = _Reader(source)
-    try:
-        root = yaml.compose(text, Loader=yaml.SafeLoader)
-    except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        what = (exc.problem or "syntax error").strip()
-        line, col = (mark.line + 1, mark.column + 1) if mark is not None else (0, 0)
-        raise TariffError([TariffProblem(
-            source, line, col, "", bi(f"YAML 语法错误：{what}", f"YAML syntax error: {what}"),
-            bi("检查这一行及上一行的缩进、冒号和引号（不能用 Tab 缩进）",
-               "check indentation, colons and quotes on this line and the one above (no tabs)"))]
-        ) from None
-    except yaml.YAMLError as exc:
-        raise TariffError([TariffProblem(source, 0, 0, "", bi("YAML 错误", "YAML error"),
-                                         str(exc))]) from None
-    if root is None:
-        raise TariffError([TariffProblem(source, 0, 0, "", bi("文件是空的", "the file is empty"),
-                                         bi("复制 configs/tariffs/ 下的示例文件再修改",
-                                            "start from an example in configs/tariffs/"))])
-    tree = reader.from_node(root, "")
-    return _tariff(reader, tree)
+    return _from_tree(source, lambda: parse_yaml(text, source, empty_fix=_EMPTY_FIX))
 
 
 def load_tariff(path: str | Path) -> Tariff:
     """Read a tariff YAML file; a missing or unreadable file is one clear problem."""
-    file = str(path)
-    try:
-        text = Path(path).read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise TariffError([TariffProblem(file, 0, 0, "", bi("文件不存在", "file not found"),
-                                         bi("检查路径是否正确", "check the path"))]) from None
-    except UnicodeDecodeError as exc:
-        line = Path(path).read_bytes()[: exc.start].count(b"\n") + 1
-        raise TariffError([TariffProblem(file, line, 1, "", bi("文件不是 UTF-8 编码",
-                                                               "the file is not UTF-8"),
-                                         bi("用 UTF-8 编码重新保存", "save it again as UTF-8"))]
-                          ) from None
-    except OSError as exc:
-        raise TariffError([TariffProblem(file, 0, 0, "", bi("无法读取文件", "cannot read the file"),
-                                         exc.strerror or str(exc))]) from None
-    return parse_tariff(text, file)
+    return _from_tree(str(path), lambda: read_yaml(Path(path), empty_fix=_EMPTY_FIX))
 
 
 def tariff_from_dict(data: Mapping[str, Any], source: str = "<dict>") -> Tariff:

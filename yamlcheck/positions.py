@@ -5,6 +5,10 @@ installer then sees a setting ignored with no hint why. Composing nodes keeps th
 every later check can point at the exact spot. `${NAME}` / `${NAME:-default}` are expanded
 here, at the scalar's position, and plain scalars are re-typed as YAML would have typed the
 expanded text (so `port: ${PORT:-1883}` is an int).
+
+Checkers that are easier to write over plain dicts and lists (the elevator profiles, the alarm
+policy) take ``plain(node)``: the same data ``safe_load`` would give, each mapping and list
+still knowing where it and each of its entries stand.
 """
 
 from __future__ import annotations
@@ -77,15 +81,25 @@ class _Builder:
         self.problems: list[Problem] = []
         self._constructor = SafeConstructor()
         self._resolver = Resolver()
+        self._open: set[int] = set()
 
     def node(self, n: yaml.Node) -> YNode:
         pos = _pos(self.file, n.start_mark)
-        if isinstance(n, yaml.MappingNode):
-            return self._mapping(n, pos)
-        if isinstance(n, yaml.SequenceNode):
-            return YSeq(pos, [self.node(item) for item in n.value])
-        assert isinstance(n, yaml.ScalarNode)
-        return self._scalar(n, pos)
+        if id(n) in self._open:  # an alias inside its own anchor (`a: &x [*x]`) never ends
+            self.problems.append(Problem.at(
+                pos, bi("别名引用了自身", "an alias refers to itself"),
+                bi("去掉这个 * 别名，直接写出内容", "write the content out instead")))
+            return YScalar(None, "", pos, False)
+        self._open.add(id(n))
+        try:
+            if isinstance(n, yaml.MappingNode):
+                return self._mapping(n, pos)
+            if isinstance(n, yaml.SequenceNode):
+                return YSeq(pos, [self.node(item) for item in n.value])
+            assert isinstance(n, yaml.ScalarNode)
+            return self._scalar(n, pos)
+        finally:
+            self._open.discard(id(n))
 
     def _mapping(self, n: yaml.MappingNode, pos: Pos) -> YMap:
         out = YMap(pos)
@@ -134,8 +148,16 @@ class _Builder:
         return YScalar(value, text, pos, plain)
 
 
-def parse_yaml(text: str, file: str, env: Mapping[str, str] | None = None) -> YNode:
-    """Parse one YAML document into positioned nodes; raise ConfigError with all problems."""
+_EMPTY_FIX = bi("参照示例文件填写", "start from the commented example")
+
+
+def parse_yaml(text: str, file: str, env: Mapping[str, str] | None = None, *,
+               allow_empty: bool = False, empty_fix: str = _EMPTY_FIX) -> YNode:
+    """Parse one YAML document into positioned nodes; raise ConfigError with all problems.
+
+    An empty document is a problem (``empty_fix`` says where to start), unless
+    ``allow_empty``: then it reads as an empty mapping (a file of overrides that overrides
+    nothing)."""
     try:
         root = yaml.compose(text, Loader=yaml.SafeLoader)
     except yaml.MarkedYAMLError as exc:
@@ -149,8 +171,9 @@ def parse_yaml(text: str, file: str, env: Mapping[str, str] | None = None) -> YN
     except yaml.YAMLError as exc:
         raise ConfigError([Problem(file, 0, 0, bi("YAML 错误", "YAML error"), str(exc))]) from None
     if root is None:
-        raise ConfigError([Problem(file, 0, 0, bi("文件是空的", "the file is empty"),
-                                   bi("参照示例文件填写", "start from the commented example"))])
+        if allow_empty:
+            return YMap(Pos(file, 1, 1))
+        raise ConfigError([Problem(file, 0, 0, bi("文件是空的", "the file is empty"), empty_fix)])
     builder = _Builder(file, os.environ if env is None else env)
     tree = builder.node(root)
     if builder.problems:
@@ -158,7 +181,8 @@ def parse_yaml(text: str, file: str, env: Mapping[str, str] | None = None) -> YN
     return tree
 
 
-def read_yaml(path: Path, env: Mapping[str, str] | None = None) -> YNode:
+def read_yaml(path: Path, env: Mapping[str, str] | None = None, *, allow_empty: bool = False,
+              empty_fix: str = _EMPTY_FIX) -> YNode:
     """Read and parse a YAML file; a missing or unreadable file is one clear problem."""
     file = str(path)
     try:
@@ -174,4 +198,85 @@ def read_yaml(path: Path, env: Mapping[str, str] | None = None) -> YNode:
     except OSError as exc:
         raise ConfigError([Problem(file, 0, 0, bi("无法读取文件", "cannot read the file"),
                                    exc.strerror or str(exc))]) from None
-    return parse_yaml(text, file, env)
+    return parse_yaml(text, file, env, allow_empty=allow_empty, empty_fix=empty_fix)
+
+
+class PMap(dict[Any, Any]):
+    """A plain mapping that remembers where it stands and where each of its keys does."""
+
+    pos: Pos
+    key_pos: dict[Any, Pos]
+
+    def pos_of(self, key: Any) -> Pos:
+        """Where ``key`` is written, or the mapping itself when the key is absent."""
+        return self.key_pos.get(key, self.pos)
+
+
+class PSeq(list[Any]):
+    """A plain list that remembers where it stands and where each item does."""
+
+    pos: Pos
+    item_pos: list[Pos]
+
+
+_KEY_RESOLVER = Resolver()
+_KEY_CONSTRUCTOR = SafeConstructor()
+
+
+def _key(key: YScalar) -> Any:
+    """The key as ``safe_load`` would type it (``1: up`` has the int key 1)."""
+    if not key.plain:
+        return key.text
+    tag = _KEY_RESOLVER.resolve(yaml.ScalarNode, key.text, (True, False))
+    try:
+        return _KEY_CONSTRUCTOR.construct_object(yaml.ScalarNode(tag, key.text))
+    except yaml.YAMLError:
+        return key.text
+
+
+def plain(node: YNode) -> Any:
+    """The data ``safe_load`` would return, with ``PMap`` / ``PSeq`` keeping positions."""
+    if isinstance(node, YMap):
+        out = PMap()
+        out.pos, out.key_pos = node.pos, {}
+        for key, value in node.entries.values():
+            k = _key(key)
+            out[k] = plain(value)
+            out.key_pos[k] = key.pos
+        return out
+    if isinstance(node, YSeq):
+        seq = PSeq(plain(item) for item in node.items)
+        seq.pos, seq.item_pos = node.pos, [item.pos for item in node.items]
+        return seq
+    return node.value
+
+
+def where_is(data: Any, root: str, path: str) -> Pos | None:
+    """Where a checker's dotted path (``root.rules.fire.alarm.severity``, ``root.chain[0]``)
+    is written in ``plain`` data: the deepest key or item it names, found by walking down.
+
+    For checkers written over plain dicts that name what they refuse by path; keys may hold
+    dots themselves (``fire.alarm``), so each step tries the keys actually present.
+    """
+    if path != root and not path.startswith(root):
+        return None
+    rest = path[len(root):]
+    node, found = data, getattr(data, "pos", None)
+    while rest:
+        step: tuple[Any, Pos, str] | None = None
+        if isinstance(node, PMap) and rest.startswith("."):
+            for key in node:
+                text = f".{key}"
+                if rest == text or rest.startswith((f"{text}.", f"{text}[")):
+                    if step is None or len(text) > len(step[2]):
+                        step = (node[key], node.pos_of(key), text)
+        elif isinstance(node, PSeq) and rest.startswith("["):
+            index, _, _ = rest[1:].partition("]")
+            if index.isdigit() and int(index) < len(node):
+                i = int(index)
+                step = (node[i], node.item_pos[i], f"[{index}]")
+        if step is None:
+            break
+        node, found, taken = step
+        rest = rest[len(taken):]
+    return found

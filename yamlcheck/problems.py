@@ -2,8 +2,9 @@
 
 Installers fix files from the terminal, so every problem carries its position and a fix, and
 loading collects all of them before failing: one run shows everything to correct.
-It lives in ``contract`` (with ``yamlcheck.positions``) because the edge's site files and the
-console's rule and plan files are checked the same way, and neither side may import the other.
+It is a package of its own (with ``yamlcheck.positions``) because the edge's site files, the
+drivers' elevator profiles, the shared tariffs and the console's rule, plan and alarm-policy
+files are all checked the same way, and none of those parts may import another.
 """
 
 from __future__ import annotations
@@ -27,19 +28,24 @@ class Pos:
 
 @dataclass(frozen=True, slots=True)
 class Problem:
+    """One mistake; ``path`` names the key (``prices.small.unit``) where a line cannot, e.g.
+    in data that came as JSON, and an API answer can point a form field at it."""
+
     file: str
     line: int
     col: int
     what: str
     fix: str
+    path: str = ""
 
     @classmethod
-    def at(cls, pos: Pos, what: str, fix: str) -> Problem:
-        return cls(pos.file, pos.line, pos.col, what, fix)
+    def at(cls, pos: Pos, what: str, fix: str, path: str = "") -> Problem:
+        return cls(pos.file, pos.line, pos.col, what, fix, path)
 
     def __str__(self) -> str:
         where = f"{self.file}:{self.line}:{self.col}" if self.line > 0 else self.file
-        return f"{where}: {self.what} — {self.fix}" if self.fix else f"{where}: {self.what}"
+        what = f"{self.path}: {self.what}" if self.path else self.what
+        return f"{where}: {what} — {self.fix}" if self.fix else f"{where}: {what}"
 
 
 class ConfigError(Exception):

@@ -9,13 +9,13 @@ and the audit trail rely on it.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-import yaml
+from yamlcheck.positions import plain, read_yaml, where_is
+from yamlcheck.problems import ConfigError, Pos, Problem
 
 SEVERITIES = ("critical", "major", "minor")
 SEVERITY_RANK = {s: i for i, s in enumerate(reversed(SEVERITIES))}  # minor 0 … critical 2
@@ -201,14 +201,13 @@ class AlarmPolicy:
 
 DEFAULT_POLICY = AlarmPolicy()
 
-ENV_VAR = "COURTYARD_ALARM_POLICY"
 
+class AlarmPolicyError(ConfigError, ValueError):
+    """A policy we cannot use: ``where`` and ``reason`` name the first problem, ``problems``
+    lists them all (from a file, each at FILE:LINE:COL)."""
 
-class AlarmPolicyError(ValueError):
-    """A policy file we cannot use; the message names the file and the field."""
-
-    def __init__(self, where: str, reason: str) -> None:
-        super().__init__(f"{where}: {reason}")
+    def __init__(self, where: str, reason: str, problems: list[Problem] | None = None) -> None:
+        super().__init__(problems or [Problem(where, 0, 0, reason, "")])
         self.where = where
         self.reason = reason
 
@@ -296,44 +295,71 @@ def _escalation(raw: Any, base: EscalationPolicy, where: str) -> EscalationPolic
     return out
 
 
-def policy_from_dict(doc: Mapping[str, Any], where: str = "policy") -> AlarmPolicy:
-    """The defaults with ``doc`` laid over them (rules merge field by field, per kind)."""
+def policy_from_dict(doc: Mapping[str, Any], where: str = "policy", *,
+                     problems: list[AlarmPolicyError] | None = None) -> AlarmPolicy:
+    """The defaults with ``doc`` laid over them (rules merge field by field, per kind).
+
+    The first problem raises; with ``problems``, each refused part (a field, a rule, the
+    escalation) is recorded there instead, so a file's every mistake shows in one run.
+    """
+
+    def refuse(exc: AlarmPolicyError) -> None:
+        if problems is None:
+            raise exc
+        problems.append(exc)
+
     doc = _mapping(doc, where)
-    unknown = set(doc) - {"rules", "escalation"}
-    if unknown:
-        raise AlarmPolicyError(f"{where}.{sorted(unknown)[0]}", "未知字段 / unknown field")
+    for name in sorted(set(doc) - {"rules", "escalation"}):
+        refuse(AlarmPolicyError(f"{where}.{name}", "未知字段 / unknown field"))
     rules = dict(DEFAULT_POLICY.rules)
-    for kind, raw in _mapping(doc.get("rules") or {}, f"{where}.rules").items():
-        if kind in DEFAULT_POLICY.restores or kind in LINKAGE_KINDS:
-            raise AlarmPolicyError(f"{where}.rules.{kind}",
-                                   "此事件用于恢复或联动，不能开告警 / this kind restores or "
-                                   "reports linkage; it cannot open alarms")
-        rule = _rule(str(kind), raw, rules.get(str(kind)), f"{where}.rules.{kind}")
+    entries: Mapping[str, Any] = {}
+    try:
+        entries = _mapping(doc.get("rules") or {}, f"{where}.rules")
+    except AlarmPolicyError as exc:
+        refuse(exc)
+    for kind, raw in entries.items():
+        try:
+            if kind in DEFAULT_POLICY.restores or kind in LINKAGE_KINDS:
+                raise AlarmPolicyError(f"{where}.rules.{kind}",
+                                       "此事件用于恢复或联动，不能开告警 / this kind restores or "
+                                       "reports linkage; it cannot open alarms")
+            rule = _rule(str(kind), raw, rules.get(str(kind)), f"{where}.rules.{kind}")
+        except AlarmPolicyError as exc:
+            refuse(exc)
+            continue
         if rule is None:
             rules.pop(str(kind), None)
         else:
             rules[str(kind)] = rule
     escalation = DEFAULT_POLICY.escalation
     if doc.get("escalation") is not None:
-        escalation = _escalation(doc["escalation"], escalation, f"{where}.escalation")
+        try:
+            escalation = _escalation(doc["escalation"], escalation, f"{where}.escalation")
+        except AlarmPolicyError as exc:
+            refuse(exc)
     return AlarmPolicy(rules=rules, restores=DEFAULT_POLICY.restores, escalation=escalation)
 
 
 def load_policy(path: str | Path | None) -> AlarmPolicy:
-    """The policy in a YAML file, or the defaults when no file is named."""
+    """The policy in a YAML file, or the defaults when no file is named (or it is empty).
+
+    Every problem of the file is raised at once, each at FILE:LINE:COL.
+    """
     if path is None or str(path).strip() == "":
         return DEFAULT_POLICY
-    p = Path(path)
+    file = str(Path(path))
     try:
-        doc = yaml.safe_load(p.read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise AlarmPolicyError(str(p), f"无法读取 / cannot read: {exc.strerror}") from None
-    except yaml.YAMLError as exc:
-        raise AlarmPolicyError(str(p), f"不是有效的 YAML / not valid YAML: {exc}") from None
-    return policy_from_dict(doc or {}, str(p))
-
-
-def policy_from_env(env: Mapping[str, str] | None = None) -> AlarmPolicy:
-    """The file named by ``COURTYARD_ALARM_POLICY``, else the defaults."""
-    e = os.environ if env is None else env
-    return load_policy(e.get(ENV_VAR))
+        doc = plain(read_yaml(Path(path), allow_empty=True))
+    except ConfigError as exc:
+        raise AlarmPolicyError(file, exc.problems[0].what, exc.problems) from None
+    found: list[AlarmPolicyError] = []
+    try:
+        policy = policy_from_dict(doc, file, problems=found)
+    except AlarmPolicyError as exc:  # the file is not a mapping at all
+        found.append(exc)
+    if not found:
+        return policy
+    problems = [Problem.at(where_is(doc, file, e.where) or Pos(file, 0, 0), e.reason, "",
+                           e.where[len(file) + 1:]) for e in found]
+    problems.sort(key=lambda p: (p.line, p.col))
+    raise AlarmPolicyError(found[0].where, found[0].reason, problems)

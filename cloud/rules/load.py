@@ -2,9 +2,9 @@
 
 A rule file is edited by people on site; a wrong priority or a misspelt key that silently
 turned a trapped passenger into "nothing" would be the worst possible failure. So nothing is
-guessed: each problem is reported as ``FILE:LINE:COL: what — how to fix`` (the edge's
-convention, ``edge/config/problems.py``), all of them in one run, and the caller keeps the last
-good rule set when loading fails.
+guessed: each problem is reported as ``FILE:LINE:COL: what — how to fix`` (the convention of
+every installer file, ``yamlcheck/problems.py``), all of them in one run, and the caller keeps
+the last good rule set when loading fails.
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
+import configs
 from cloud.alarms.policy import SEVERITIES
 from cloud.rules.model import (
     KNOWN_FAMILIES,
@@ -34,7 +35,7 @@ from cloud.rules.model import (
 from yamlcheck.positions import YMap, YNode, YScalar, YSeq, parse_yaml, read_yaml
 from yamlcheck.problems import ConfigError, Pos, Problem, bi
 
-DEFAULT_FILE = Path(__file__).resolve().parents[2] / "configs" / "rules" / "default.yaml"
+DEFAULT_FILE = configs.path("rules", "default.yaml")
 
 #: SLA used when a work-order rule names none: (respond, resolve) in seconds per priority.
 DEFAULT_SLA: dict[str, tuple[float, float]] = {

@@ -9,8 +9,8 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+import configs
 from drivers.elevator.model import ElevatorConfig, ElevatorProfile
-from drivers.elevator.profile import Problem as ElevatorProblem
 from drivers.elevator.profile import check_profile as check_elevator_profile
 from drivers.fire.model import FireConfig, UitdConfig, ZoneLocation
 from drivers.modbus.model import Bus, MeterDevice, Profile, RtuBus, TcpBus
@@ -41,7 +41,7 @@ _REL = Path("configs") / "profiles"
 
 def default_profiles_dir(site_path: Path | None = None) -> Path:
     """Where profiles live: $COURTYARD_PROFILES_DIR, else configs/profiles found by walking up
-    from the site file, then from the current directory, else the one beside this package."""
+    from the site file, then from the current directory, else the shipped ones (package data)."""
     env = os.environ.get(PROFILES_ENV)
     if env:
         return Path(env)
@@ -50,7 +50,7 @@ def default_profiles_dir(site_path: Path | None = None) -> Path:
         for folder in (start, *start.parents):
             if (folder / _REL).is_dir():
                 return folder / _REL
-    return Path(__file__).resolve().parents[2] / _REL
+    return configs.path("profiles")
 
 
 def _bus(raw: RecordValue) -> Bus:
@@ -136,11 +136,7 @@ def _elevator_profiles(raw: RecordValue, pdir: Path, ctx: Ctx) -> dict[str, Elev
                        f'did you mean "{close}"?' if close
                        else f"known: {', '.join(known) or 'none'}"))
             continue
-        problems: list[ElevatorProblem] = []
-        profile = check_elevator_profile(file, problems)
-        for pr in problems:
-            ctx.problems.append(Problem(pr.file, pr.line, 1 if pr.line > 0 else 0, pr.what,
-                                        pr.fix))
+        profile = check_elevator_profile(file, ctx.problems)
         if profile is not None:
             out[pid] = profile
     return out

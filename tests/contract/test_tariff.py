@@ -269,9 +269,11 @@ def test_syntax_error_duplicate_key_and_empty_file() -> None:
     assert p.startswith("bad.yaml:4:2: YAML 语法错误")
     [p] = _problems("id: x\nid: y\nlost_entry: flat\nprices: {small: {unit: {minutes: 1, "
                     "price: 1}, lost_entry_fee: 1}}\n")
-    assert p.startswith("bad.yaml:2:1: id: 重复的键（第 1 行已有）")
+    assert p.startswith('bad.yaml:2:1: 重复的键 "id"（第 1 行已有）')
     [p] = _problems("# nothing yet\n")
     assert "the file is empty" in p
+    [p] = _problems("a: &x [*x]\n")  # an alias inside its own anchor ends, with a problem
+    assert p.startswith("bad.yaml:1:4: 别名引用了自身")
 
 
 def test_missing_file_is_one_problem(tmp_path: Path) -> None:

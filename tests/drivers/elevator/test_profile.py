@@ -115,7 +115,8 @@ def test_yaml_syntax_errors_and_duplicate_keys_point_at_the_line(tmp_path: Path)
     (problem,) = problems(broken)
     assert problem.startswith(f"{broken}:") and "YAML syntax error" in problem
     twice = write(tmp_path, GOOD.format(id="box") + "id: box\n")
-    assert any("key \"id\" repeats" in p and p.startswith(f"{twice}:13:") for p in problems(twice))
+    assert any('duplicate key "id"' in p and p.startswith(f"{twice}:13:1:")
+               for p in problems(twice))
 
 
 def test_load_profiles_reports_all_files_and_a_missing_directory(tmp_path: Path) -> None:
@@ -125,8 +126,8 @@ def test_load_profiles_reports_all_files_and_a_missing_directory(tmp_path: Path)
     with pytest.raises(ProfileError) as err:
         load_profiles(tmp_path)
     text = str(err.value)
-    assert "b.yaml:4: registers 缺少 fault_code / registers has no fault_code" in text
-    assert 'c.yaml:1: id "x" 与文件名 c.yaml 不一致' in text
+    assert "b.yaml:4:1: registers 缺少 fault_code / registers has no fault_code" in text
+    assert 'c.yaml:1:1: id "x" 与文件名 c.yaml 不一致' in text
     assert "a.yaml" not in text
     with pytest.raises(ProfileError, match="elevator profiles directory not found"):
         load_profiles(tmp_path / "nowhere")
