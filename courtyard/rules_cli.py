@@ -8,7 +8,6 @@ good rules); otherwise prints what the rules will do and exits 0.
 from __future__ import annotations
 
 import argparse
-import sys
 from collections import Counter
 
 from cloud.rules import (
@@ -16,11 +15,11 @@ from cloud.rules import (
     Nothing,
     OpenAlarm,
     OpenWorkOrder,
-    RulesError,
     RuleSet,
     load_rules,
 )
 from contract.kinds import Kind
+from yamlcheck.cli import run_check
 
 
 def _driver_kinds() -> list[str]:
@@ -53,17 +52,8 @@ def summary(rs: RuleSet) -> list[str]:
 
 def check_main(paths: list[str]) -> int:
     """0 and a summary when every file is usable; 2 with every problem otherwise."""
-    try:
-        rs = load_rules(paths)
-    except RulesError as exc:
-        for problem in exc.problems:
-            print(problem, file=sys.stderr)
-        n = len(exc.problems)
-        print(f"{n} 个错误，规则未采用 / {n} error{'s' if n != 1 else ''}, rules refused",
-              file=sys.stderr)
-        return 2
-    print("\n".join(summary(rs)))
-    return 0
+    return run_check(lambda: load_rules(paths), summary, zh_tail="，规则未采用",
+                     en_tail=", rules refused")
 
 
 def main(argv: list[str] | None = None) -> int:

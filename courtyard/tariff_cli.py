@@ -17,7 +17,8 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from parkingrules.tariff import CLASS_ZH, Quote, Tariff, format_yuan, quote
-from parkingrules.tariff_yaml import TariffError, load_tariff
+from parkingrules.tariff_yaml import load_tariff
+from yamlcheck.cli import load_or_report, run_check
 
 _AMOUNT = re.compile(r"\d{1,6}(\.\d{1,2})?")
 
@@ -48,27 +49,19 @@ def _fail(message: str) -> int:
 
 def _load(path: str) -> Tariff | None:
     """The tariff, or None after printing every problem and a summary to stderr."""
-    try:
-        return load_tariff(Path(path))
-    except TariffError as exc:
-        for problem in exc.problems:
-            print(problem, file=sys.stderr)
-        n = len(exc.problems)
-        print(f"{n} 个错误 / {n} error{'s' if n != 1 else ''} in {Path(path).name}",
-              file=sys.stderr)
-        return None
+    return load_or_report(lambda: load_tariff(Path(path)), en_tail=f" in {Path(path).name}")
 
 
 def check_main(path: str) -> int:
     """Validate a tariff file: 0 and a summary when usable, 2 with every problem otherwise."""
-    tariff = _load(path)
-    if tariff is None:
-        return 2
-    classes = "small, large" if tariff.large.to_dict() else "small (large = small)"
-    print(f"OK {Path(path).name}: 收费标准 / tariff {tariff.id}"
-          f"{f' ({tariff.name})' if tariff.name else ''}, 时区 / timezone {tariff.timezone}, "
-          f"车型 / classes {classes}")
-    return 0
+
+    def summary(tariff: Tariff) -> list[str]:
+        classes = "small, large" if tariff.large.to_dict() else "small (large = small)"
+        return [f"OK {Path(path).name}: 收费标准 / tariff {tariff.id}"
+                f"{f' ({tariff.name})' if tariff.name else ''}, 时区 / timezone "
+                f"{tariff.timezone}, 车型 / classes {classes}"]
+
+    return run_check(lambda: load_tariff(Path(path)), summary, en_tail=f" in {Path(path).name}")
 
 
 def _time(option: str, text: str, tz: ZoneInfo) -> datetime:

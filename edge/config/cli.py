@@ -8,10 +8,38 @@ from __future__ import annotations
 
 import sys
 from collections import Counter
+from collections.abc import Iterator
 from pathlib import Path
 
 from edge.config.loader import load_site
-from yamlcheck.problems import ConfigError
+from edge.config.model import SiteConfig
+from yamlcheck.cli import REFUSED, run_check
+
+
+def summary(config: SiteConfig) -> Iterator[str]:
+    """What the box will run: buses, devices per profile, parking, fire, elevators, linkage."""
+    by_profile = Counter(d.profile.id for d in config.devices)
+    listed = ", ".join(f"{pid} ×{n}" for pid, n in sorted(by_profile.items())) or "—"
+    yield (f"OK {config.path.name}: 站点 / site {config.site.id} ({config.site.name}), "
+           f"{len(config.buses)} 条总线 / buses, {len(config.devices)} 台设备 / devices")
+    yield f"  {listed}"
+    if config.parking is not None:
+        p = config.parking
+        yield (f"  停车 / parking: {len(p.lots)} 个车场 / lots, {len(p.lanes)} 条车道 / lanes, "
+               f"{len(p.cameras)} 台摄像机 / cameras, {len(p.gates)} 个道闸 / gates, "
+               f"http :{p.http_port}")
+    if config.fire is not None:
+        f = config.fire
+        yield f"  消防 / fire: {len(f.uitds)} 台用户信息传输装置 / UITDs, tcp :{f.port}"
+    if config.elevators:
+        buildings = sorted({e.building for e in config.elevators})
+        yield (f"  电梯 / elevators: {len(config.elevators)} 部 / cars in "
+               f"{len(buildings)} 栋 / buildings ({', '.join(buildings)})")
+    rules = config.linkage_rules
+    if rules is not None or config.fire is not None:
+        text = (f"{len(rules)} 条规则 / rules" if rules is not None
+                else "默认规则（火警 → 开门、抬杆、电梯迫降）/ default rules")
+        yield f"  联动 / linkage: {text}"
 
 
 def validate_main(path: str, profiles_dir: str | None = None) -> int:
@@ -20,36 +48,6 @@ def validate_main(path: str, profiles_dir: str | None = None) -> int:
     if not site_path.is_file():
         print(f"{path}: 找不到站点文件 / site file not found — 检查路径 / check the path",
               file=sys.stderr)
-        return 2
-    try:
-        config = load_site(site_path, Path(profiles_dir) if profiles_dir else None)
-    except ConfigError as exc:
-        for problem in exc.problems:
-            print(problem, file=sys.stderr)
-        n = len(exc.problems)
-        print(f"{n} 个错误 / {n} error{'s' if n != 1 else ''} in {site_path.name}",
-              file=sys.stderr)
-        return 2
-    by_profile = Counter(d.profile.id for d in config.devices)
-    listed = ", ".join(f"{pid} ×{n}" for pid, n in sorted(by_profile.items())) or "—"
-    print(f"OK {site_path.name}: 站点 / site {config.site.id} ({config.site.name}), "
-          f"{len(config.buses)} 条总线 / buses, {len(config.devices)} 台设备 / devices")
-    print(f"  {listed}")
-    if config.parking is not None:
-        p = config.parking
-        print(f"  停车 / parking: {len(p.lots)} 个车场 / lots, {len(p.lanes)} 条车道 / lanes, "
-              f"{len(p.cameras)} 台摄像机 / cameras, {len(p.gates)} 个道闸 / gates, "
-              f"http :{p.http_port}")
-    if config.fire is not None:
-        f = config.fire
-        print(f"  消防 / fire: {len(f.uitds)} 台用户信息传输装置 / UITDs, tcp :{f.port}")
-    if config.elevators:
-        buildings = sorted({e.building for e in config.elevators})
-        print(f"  电梯 / elevators: {len(config.elevators)} 部 / cars in "
-              f"{len(buildings)} 栋 / buildings ({', '.join(buildings)})")
-    rules = config.linkage_rules
-    if rules is not None or config.fire is not None:
-        text = (f"{len(rules)} 条规则 / rules" if rules is not None
-                else "默认规则（火警 → 开门、抬杆、电梯迫降）/ default rules")
-        print(f"  联动 / linkage: {text}")
-    return 0
+        return REFUSED
+    return run_check(lambda: load_site(site_path, Path(profiles_dir) if profiles_dir else None),
+                     summary, en_tail=f" in {site_path.name}")
