@@ -89,7 +89,8 @@ def _sim_site(args: argparse.Namespace) -> int:
 def _demo(args: argparse.Namespace) -> int:
     from courtyard.demo import run_demo
 
-    return run_demo(Path(args.site), http_port=args.port, speedup=args.speedup)
+    site = Path(args.site) if args.site else None
+    return run_demo(site, http_port=args.port, speedup=args.speedup)
 
 
 def _tariff_check(args: argparse.Namespace) -> int:
@@ -201,7 +202,9 @@ def build_parser() -> argparse.ArgumentParser:
     add_billing_commands(sub, cloud)
 
     d = sub.add_parser("demo", help="一键演示 / cloud + simulators + edge on this machine")
-    d.add_argument("--site", default="configs/sites/demo.yaml")
+    d.add_argument("--site", default=None,
+                   help="站点文件，默认为随包附带的演示小区 / site file (default: the shipped "
+                        "demo site, configs/sites/demo.yaml)")
     d.add_argument("--port", type=int, default=8080, help="控制台端口 / console HTTP port")
     d.add_argument("--speedup", type=float, default=60.0,
                    help="模拟时间倍速 / simulated time runs this many times faster")

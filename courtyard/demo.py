@@ -21,6 +21,7 @@ from pathlib import Path
 
 import aiohttp
 
+import configs
 from simulators.siteconfig import SiteError, load_site
 
 _COLOURS = {"cloud": "\033[36m", "sim": "\033[33m", "edge": "\033[32m"}
@@ -225,7 +226,10 @@ async def _demo(site: Path, data: Path, http_port: int, speedup: float) -> int:
         print("[demo ] 已停止 / stopped")
 
 
-def run_demo(site: Path, http_port: int = 8080, speedup: float = 60.0) -> int:
+def run_demo(site: Path | None = None, http_port: int = 8080, speedup: float = 60.0) -> int:
+    """Run the demo on ``site`` (default: the shipped demo site, which an installed package
+    carries as data, so the demo works from any directory)."""
+    site = site if site is not None else configs.path("sites", "demo.yaml")
     if not site.exists():
         print(f"找不到站点文件 / site file not found: {site}", file=sys.stderr)
         return 2

@@ -14,7 +14,9 @@ from typing import Any
 
 import yaml
 
-PROFILES_DIR = Path(__file__).resolve().parents[2] / "configs" / "elevators"
+import configs
+
+PROFILES_DIR = configs.path("elevators")
 #: GB/T 24476 numbering, when a profile gives no ``values`` of its own.
 DEFAULT_VALUES = {"direction": {"stopped": 0, "up": 1, "down": 2},
                   "door": {"closed": 0, "open": 1, "closing": 2, "opening": 3}}
