@@ -18,6 +18,7 @@ from cloud.auth.middleware import guard_middleware
 from cloud.features import configure, install
 from cloud.ingest.handlers import HandlerRegistry
 from cloud.openapi_doc import openapi_json
+from cloud.rules import STARTUP_FILE
 from cloud.rules.evaluate import RuleEngine
 from cloud.settings import Settings
 from cloud.web.errors import error_middleware
@@ -44,6 +45,8 @@ def create_app(settings: Settings, session_factory: async_sessionmaker[AsyncSess
     app[SESSIONS] = session_factory
     app[CLOCK] = clock or SystemClock()
     app[DEFAULT_TZ] = settings.timezone
+    if settings.rules_path:
+        app[STARTUP_FILE] = settings.rules_path
     if status is not None:
         app[STATUS] = status
     configure(app, alarm_policy=alarm_policy, rules=rules)

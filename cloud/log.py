@@ -1,14 +1,14 @@
 """Logging for the cloud process: structlog on top of stdlib logging.
 
 Libraries we embed (amqtt, aiohttp's access log, Alembic) log through stdlib; routing both into
-one stream keeps a single, timestamped, greppable log per process. ``COURTYARD_LOG_JSON=1``
-switches to one JSON object per line for log shippers.
+one stream keeps a single, timestamped, greppable log per process. ``json_lines`` (the
+console's ``COURTYARD_LOG_JSON``, read by ``cloud.settings``) switches to one JSON object per
+line for log shippers.
 """
 
 from __future__ import annotations
 
 import logging
-import os
 import sys
 
 import structlog
@@ -17,12 +17,9 @@ _QUIET = {"amqtt": logging.WARNING, "aiohttp.access": logging.WARNING,
           "alembic": logging.WARNING, "transitions": logging.WARNING}
 
 
-def configure_logging(level: str | None = None, json_lines: bool | None = None) -> None:
-    """Configure structlog and stdlib logging once, at process start."""
-    lvl_name = (level or os.environ.get("COURTYARD_LOG_LEVEL", "INFO")).upper()
-    lvl = logging.getLevelNamesMapping().get(lvl_name, logging.INFO)
-    if json_lines is None:
-        json_lines = os.environ.get("COURTYARD_LOG_JSON", "").lower() in ("1", "true", "yes")
+def configure_logging(level: str = "INFO", json_lines: bool = False) -> None:
+    """Configure structlog and stdlib logging once, at process start (values from Settings)."""
+    lvl = logging.getLevelNamesMapping().get(level.upper(), logging.INFO)
     shared: list[structlog.types.Processor] = [
         structlog.contextvars.merge_contextvars,
         structlog.processors.add_log_level,

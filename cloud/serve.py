@@ -17,7 +17,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import os
 import signal
 import socket
 import sys
@@ -29,7 +28,7 @@ import structlog
 from aiohttp import web
 
 import brokerurl
-from cloud.alarms import AlarmPolicyError, configure_alarms, policy_from_env, run_escalation
+from cloud.alarms import AlarmPolicyError, configure_alarms, load_policy, run_escalation
 from cloud.app import REGISTRY, create_app
 from cloud.broker import EmbeddedBroker
 from cloud.db.engine import is_sqlite, make_engine, migrate, session_factory
@@ -94,8 +93,8 @@ async def serve(settings: Settings, ready: asyncio.Event | None = None, *,
     """Run the console until SIGINT/SIGTERM, ``stop`` is set, or the task is cancelled."""
     clock = clock or SystemClock()
     stop = stop or asyncio.Event()
-    alarm_policy = policy_from_env()  # COURTYARD_ALARM_POLICY, else the built-in rules
-    rules = RuleEngine(rules_from_env(), clock)  # COURTYARD_RULES, else configs/rules/default
+    alarm_policy = load_policy(settings.alarm_policy_path)  # None: the built-in policy
+    rules = RuleEngine(startup_rules(settings), clock)
     ensure_database_dir(settings.database_url)
     await migrate(settings.database_url)
     engine = make_engine(settings.database_url)
@@ -193,9 +192,9 @@ async def serve(settings: Settings, ready: asyncio.Event | None = None, *,
     _say("已停止 / stopped")
 
 
-def rules_from_env() -> RuleSet:
+def startup_rules(settings: Settings) -> RuleSet:
     """``COURTYARD_RULES`` (a rule file or a folder of them), else the shipped defaults."""
-    path = os.environ.get("COURTYARD_RULES")
+    path = settings.rules_path
     return load_rules(path) if path else default_rules()
 
 
@@ -206,12 +205,12 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--host", help="HTTP 监听地址 / HTTP listen address")
     parser.add_argument("--port", type=int, help="HTTP 端口 / HTTP port")
     args = parser.parse_args(argv)
-    configure_logging()
     try:
         settings = Settings.from_env().with_http(args.host, args.port)
     except SettingsError as exc:
         print(f"配置错误 / configuration error: {exc}", file=sys.stderr)
         return 2
+    configure_logging(settings.log_level, settings.log_json)
     try:
         asyncio.run(serve(settings))
     except KeyboardInterrupt:

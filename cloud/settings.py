@@ -25,6 +25,8 @@ DEFAULT_HTTP_HOST = "127.0.0.1"
 DEFAULT_HTTP_PORT = 8080
 DEFAULT_SITE_CREDENTIALS = "demo:demo-secret"
 DEFAULT_TIMEZONE = "Asia/Shanghai"
+DEFAULT_LOG_LEVEL = "INFO"
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 #: The cloud's own username on the embedded broker. SITE_RE refuses a leading underscore, so
 #: no site can ever be configured with this name.
 DEFAULT_INGEST_USER = "_courtyard-cloud"
@@ -44,6 +46,29 @@ class SettingsError(ValueError):
 
 @dataclass(frozen=True)
 class Settings:
+    """Every environment variable the console reads, read here and nowhere else: the
+    composition root (``cloud.serve``, ``cloud.app``) hands each feature what it needs.
+
+    Variable → field (default):
+
+    - ``COURTYARD_DATABASE_URL`` → database_url (SQLite file ``var/cloud/courtyard.db``)
+    - ``COURTYARD_MQTT_URL`` → mqtt_url (unset: the embedded broker on
+      ``COURTYARD_BROKER_HOST``/``_PORT`` → broker_host/broker_port, 127.0.0.1:18830)
+    - ``COURTYARD_MQTT_USERNAME``/``_PASSWORD`` → mqtt_username/mqtt_password (the URL's
+      credential; with the embedded broker ``_courtyard-cloud`` and a random password)
+    - ``COURTYARD_HTTP_HOST``/``_PORT`` → http_host/http_port (127.0.0.1:8080)
+    - ``COURTYARD_SITE_CREDENTIALS`` → site_credentials (``demo:demo-secret``)
+    - ``COURTYARD_INFLUX_URL``/``_TOKEN``/``_ORG``/``_BUCKET`` → influx_* (unset: no export)
+    - ``COURTYARD_INGEST_SHARED`` → ingest_shared (false)
+    - ``COURTYARD_TIMEZONE`` → timezone (Asia/Shanghai)
+    - ``COURTYARD_COOKIE_SECURE`` → cookie_secure (false)
+    - ``COURTYARD_LOGIN_MAX_FAILURES``/``_LOCKOUT_MINUTES`` → login_* (5 / 15)
+    - ``COURTYARD_SESSION_IDLE_MINUTES``/``_MAX_HOURS`` → session_* (720 / 168)
+    - ``COURTYARD_RULES`` → rules_path (unset: ``configs/rules/default.yaml``)
+    - ``COURTYARD_ALARM_POLICY`` → alarm_policy_path (unset: the built-in policy)
+    - ``COURTYARD_LOG_LEVEL`` → log_level (INFO); ``COURTYARD_LOG_JSON`` → log_json (false)
+    """
+
     database_url: str = DEFAULT_DATABASE_URL
     #: An external broker; None means the embedded one on broker_host:broker_port.
     mqtt_url: str | None = None
@@ -69,6 +94,14 @@ class Settings:
     #: A session ends after this long without a request, and this long after login at most.
     session_idle_minutes: int = 12 * 60
     session_max_hours: int = 7 * 24
+    #: The work-order rules the console starts with: a YAML file or a folder of them (None:
+    #: the shipped defaults). A version saved through the API replaces them.
+    rules_path: str | None = None
+    #: A YAML file overriding alarm severities and escalation (None: the built-in policy).
+    alarm_policy_path: str | None = None
+    log_level: str = DEFAULT_LOG_LEVEL
+    #: One JSON object per log line, for log shippers (else lines a person reads).
+    log_json: bool = False
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -139,6 +172,10 @@ class Settings:
                                            "COURTYARD_SESSION_IDLE_MINUTES", 12 * 60),
             session_max_hours=_positive(get("COURTYARD_SESSION_MAX_HOURS"),
                                         "COURTYARD_SESSION_MAX_HOURS", 7 * 24),
+            rules_path=get("COURTYARD_RULES"),
+            alarm_policy_path=get("COURTYARD_ALARM_POLICY"),
+            log_level=_log_level(get("COURTYARD_LOG_LEVEL")),
+            log_json=_bool(get("COURTYARD_LOG_JSON"), "COURTYARD_LOG_JSON"),
         )
 
     @property
@@ -231,6 +268,15 @@ def _positive(raw: str | None, name: str, default: int) -> int:
     if value < 1:
         raise SettingsError(name, f"须为正整数 / must be a positive integer, got {value}")
     return value
+
+
+def _log_level(raw: str | None) -> str:
+    level = (raw or DEFAULT_LOG_LEVEL).upper()
+    if level not in LOG_LEVELS:
+        raise SettingsError("COURTYARD_LOG_LEVEL",
+                            f"未知日志级别 / unknown log level {raw!r} "
+                            f"(one of {', '.join(LOG_LEVELS)})")
+    return level
 
 
 def _bool(raw: str | None, name: str) -> bool:

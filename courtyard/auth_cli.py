@@ -27,8 +27,9 @@ def _run(work: Callable[[async_sessionmaker[AsyncSession]], Awaitable[T]]) -> T:
     from cloud.log import configure_logging
     from cloud.settings import Settings, ensure_database_dir
 
-    configure_logging(level="WARNING")  # stdout carries the token, logs go to stderr
     settings = Settings.from_env()
+    # stdout carries the token, logs go to stderr
+    configure_logging(level="WARNING", json_lines=settings.log_json)
 
     async def go() -> T:
         ensure_database_dir(settings.database_url)

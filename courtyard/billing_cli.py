@@ -137,8 +137,9 @@ async def _load_sample(args: argparse.Namespace) -> int:
 def _call(fn: Any) -> Any:
     def run(args: argparse.Namespace) -> int:
         from cloud.log import configure_logging
+        from cloud.settings import Settings
 
-        configure_logging(level="warning")
+        configure_logging(level="warning", json_lines=Settings.from_env().log_json)
         result: int = asyncio.run(fn(args))
         return result
     return run

@@ -29,7 +29,6 @@ from cloud.alarms.policy import (
     AlarmRule,
     EscalationPolicy,
     load_policy,
-    policy_from_env,
 )
 from cloud.alarms.routes import add_alarm_routes, configure_alarms
 from cloud.ingest.handlers import HandlerRegistry
@@ -53,7 +52,6 @@ __all__ = [
     "check_once",
     "configure_alarms",
     "load_policy",
-    "policy_from_env",
     "run_escalation",
     "setup",
 ]

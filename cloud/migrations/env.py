@@ -1,14 +1,13 @@
 """Alembic environment: uses the connection ``cloud.db.migrate`` passes in, else the URL.
 
-The command line (``alembic -c cloud/migrations/alembic.ini ...``) reads the URL from
-``COURTYARD_DATABASE_URL``; the server passes its own open connection so no second event loop
-is needed.
+The command line (``alembic -c cloud/migrations/alembic.ini ...``) uses the console's own
+database (``COURTYARD_DATABASE_URL`` through ``cloud.settings``); the server passes its own
+open connection so no second event loop is needed.
 """
 
 from __future__ import annotations
 
 import asyncio
-import os
 from typing import Any, Literal
 
 from alembic import context
@@ -18,16 +17,15 @@ from sqlalchemy.ext.asyncio import create_async_engine
 import cloud.features  # noqa: F401  (every feature's tables join Base.metadata)
 from cloud.db.models import Base
 from cloud.db.types import UTCDateTime
+from cloud.settings import Settings
 
 config = context.config
 target_metadata = Base.metadata
 
 
 def _url() -> str:
-    url = os.environ.get("COURTYARD_DATABASE_URL") or config.get_main_option("sqlalchemy.url")
-    if not url:
-        raise RuntimeError("set COURTYARD_DATABASE_URL to the cloud database URL")
-    return url
+    """The URL given in code (``alembic_config(url)``), else the console's setting."""
+    return config.get_main_option("sqlalchemy.url") or Settings.from_env().database_url
 
 
 def _render_item(type_: str, obj: Any, autogen_context: Any) -> str | Literal[False]:

@@ -25,16 +25,16 @@ from cloud.rules.model import (
     Rule,
     RuleSet,
 )
-from cloud.rules.routes import add_rules_routes
+from cloud.rules.routes import STARTUP_FILE, add_rules_routes
 
 #: The rule engine the console runs with; without one no event opens a work order.
 ENGINE = web.AppKey("rule_engine", RuleEngine)
 
 
 __all__ = [
-    "PRIORITIES", "Action", "Category", "Conditions", "Decision", "EventFacts", "Nothing",
-    "OpenAlarm", "OpenWorkOrder", "Repeat", "Rule", "RuleEngine", "RuleSet", "RulesError",
-    "default_rules", "load_rules",
+    "PRIORITIES", "STARTUP_FILE", "Action", "Category", "Conditions", "Decision", "EventFacts",
+    "Nothing", "OpenAlarm", "OpenWorkOrder", "Repeat", "Rule", "RuleEngine", "RuleSet",
+    "RulesError", "default_rules", "load_rules",
 ]
 
 

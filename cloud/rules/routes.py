@@ -24,6 +24,9 @@ from cloud.web.respond import json_ok
 
 MAX_BY = 64
 MAX_NOTE = 2000
+#: The rule file or folder the console started with (``Settings.rules_path``); unset: the
+#: shipped defaults. Shown by ``GET /api/rules`` until a version is saved.
+STARTUP_FILE = web.AppKey("rules_startup_file", str)
 _TEXT_TYPES = ("application/yaml", "application/x-yaml", "text/yaml", "text/x-yaml",
                "text/plain", "application/octet-stream")
 
@@ -41,7 +44,7 @@ async def get_rules(request: web.Request) -> web.Response:
         newest = await store.current(session)
     if newest is not None:
         return json_ok({"version": newest[0], "yaml": newest[1], "source": "database"})
-    name, text = store.startup_text()
+    name, text = store.startup_text(request.app.get(STARTUP_FILE))
     return json_ok({"version": 0, "yaml": text, "source": "file", "file": name})
 
 

@@ -10,7 +10,6 @@ checks) is logged and skipped, and the last good rules stay in force.
 from __future__ import annotations
 
 import asyncio
-import os
 from datetime import datetime
 from pathlib import Path
 
@@ -58,12 +57,11 @@ async def save(session: AsyncSession, yaml_text: str, by: str, note: str | None,
     return version
 
 
-def startup_text() -> tuple[str, str]:
-    """The file the console starts with (``COURTYARD_RULES``, else the defaults): name, text.
+def startup_text(raw: str | None) -> tuple[str, str]:
+    """The file the console starts with (``COURTYARD_RULES``, None: the defaults): name, text.
 
     A folder of files is shown as its files one after another, each under a comment naming it.
     """
-    raw = os.environ.get("COURTYARD_RULES")
     path = Path(raw) if raw else DEFAULT_FILE
     try:
         if path.is_dir():

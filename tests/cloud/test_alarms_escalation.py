@@ -11,10 +11,11 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from cloud.alarms import DEFAULT_POLICY, AlarmPolicyError, check_once, load_policy
 from cloud.alarms.lifecycle import act
-from cloud.alarms.policy import policy_from_dict, policy_from_env
+from cloud.alarms.policy import policy_from_dict
 from cloud.alarms.tables import Alarm, AlarmAction
 from cloud.features import default_registry
 from cloud.ingest import Ingestor
+from cloud.settings import Settings
 from tests.cloud.test_alarms_ingest import Edge, all_alarms, elevator_data, fire_data
 
 
@@ -92,7 +93,8 @@ rules:
   access.denied: {severity: minor, title: {zh: 门禁拒绝, en: Access denied}, source: [door]}
 """, encoding="utf-8")
     policy = load_policy(path)
-    assert policy_from_env({"COURTYARD_ALARM_POLICY": str(path)}) == policy
+    chosen = Settings.from_env({"COURTYARD_ALARM_POLICY": str(path)}).alarm_policy_path
+    assert load_policy(chosen) == policy
     assert policy.escalation.ack_timeout_s["major"] == 300  # untouched defaults stay
     edge = Edge(sessions)
     edge.ingestor = Ingestor(sessions, edge.clock, default_registry(policy))

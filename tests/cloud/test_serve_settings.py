@@ -5,7 +5,11 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from aiohttp.test_utils import TestClient, TestServer
 
+from cloud.app import create_app
+from cloud.db.engine import make_engine, session_factory
+from cloud.serve import startup_rules
 from cloud.settings import (
     DEFAULT_INGEST_USER,
     Settings,
@@ -13,6 +17,16 @@ from cloud.settings import (
     ensure_database_dir,
     sqlite_path,
 )
+from tests.support.auth import admin_headers
+
+RULES = """\
+rules:
+  - id: gate-now
+    on: gate.fault
+    then:
+      work_order: {category: gate, priority: urgent, skill: gate,
+                   title_zh: 道闸故障, title_en: Gate fault}
+"""
 
 
 def test_defaults_give_a_working_single_site_demo() -> None:
@@ -26,6 +40,8 @@ def test_defaults_give_a_working_single_site_demo() -> None:
     # The cloud's embedded-broker password is not a well-known default.
     assert Settings.from_env({}).mqtt_password != s.mqtt_password
     assert s.timezone == "Asia/Shanghai" and not s.influx_enabled and not s.ingest_shared
+    assert s.rules_path is None and s.alarm_policy_path is None
+    assert (s.log_level, s.log_json, s.cookie_secure) == ("INFO", False, False)
 
 
 def test_external_broker_and_everything_else_from_env() -> None:
@@ -38,7 +54,12 @@ def test_external_broker_and_everything_else_from_env() -> None:
         "COURTYARD_INFLUX_URL": "http://influx:8086", "COURTYARD_INFLUX_TOKEN": "t",
         "COURTYARD_INFLUX_ORG": "o", "COURTYARD_INFLUX_BUCKET": "b",
         "COURTYARD_INGEST_SHARED": "true", "COURTYARD_TIMEZONE": "Asia/Urumqi",
+        "COURTYARD_RULES": "configs/rules", "COURTYARD_ALARM_POLICY": "alarms.yaml",
+        "COURTYARD_LOG_LEVEL": "debug", "COURTYARD_LOG_JSON": "1",
+        "COURTYARD_COOKIE_SECURE": "yes",
     })
+    assert (s.rules_path, s.alarm_policy_path) == ("configs/rules", "alarms.yaml")
+    assert (s.log_level, s.log_json, s.cookie_secure) == ("DEBUG", True, True)
     assert not s.embedded_broker and s.effective_mqtt_url == "mqtt://broker.example:1884"
     assert (s.mqtt_username, s.mqtt_password) == ("cloud", "pw")
     assert (s.http_host, s.http_port) == ("0.0.0.0", 9000)
@@ -80,6 +101,9 @@ def test_a_bad_broker_url_says_which_part_to_fix(url: str, says: str) -> None:
     ({"COURTYARD_DATABASE_URL": "courtyard.db"}, "COURTYARD_DATABASE_URL"),
     ({"COURTYARD_INFLUX_URL": "influx:8086"}, "COURTYARD_INFLUX_URL"),
     ({"COURTYARD_MQTT_USERNAME": "demo"}, "COURTYARD_MQTT_USERNAME"),
+    ({"COURTYARD_LOG_LEVEL": "loud"}, "COURTYARD_LOG_LEVEL"),
+    ({"COURTYARD_LOG_JSON": "maybe"}, "COURTYARD_LOG_JSON"),
+    ({"COURTYARD_COOKIE_SECURE": "sometimes"}, "COURTYARD_COOKIE_SECURE"),
 ])
 def test_invalid_values_name_the_variable(env: dict[str, str], variable: str) -> None:
     with pytest.raises(SettingsError) as info:
@@ -95,3 +119,30 @@ def test_sqlite_folder_is_created_on_use(tmp_path: Path) -> None:
     assert (tmp_path / "a" / "b").is_dir()
     assert sqlite_path("postgresql+asyncpg://db/x") is None
     assert sqlite_path("sqlite+aiosqlite:///:memory:") is None
+
+
+async def test_the_rules_the_console_starts_with_come_from_its_settings(
+        tmp_path: Path, db_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """COURTYARD_RULES picks the rules the engine decides by and the file the API shows; a
+    feature never looks at the process environment itself."""
+    rules = tmp_path / "rules.yaml"
+    rules.write_text(RULES, encoding="utf-8")
+    monkeypatch.setenv("COURTYARD_RULES", str(tmp_path / "not-this-one.yaml"))
+    settings = Settings.from_env({"COURTYARD_DATABASE_URL": db_url,
+                                  "COURTYARD_RULES": str(rules)})
+    assert [r.id for r in startup_rules(settings).rules] == ["gate-now"]
+    assert len(startup_rules(Settings()).rules) > 1  # unset: the shipped defaults
+
+    engine = make_engine(db_url)
+    sessions = session_factory(engine)
+    client = TestClient(TestServer(create_app(settings, sessions)),
+                        headers=await admin_headers(sessions))
+    await client.start_server()
+    try:
+        resp = await client.get("/api/rules")
+        assert resp.status == 200
+        body = await resp.json()
+        assert (body["source"], body["file"], body["yaml"]) == ("file", str(rules), RULES)
+    finally:
+        await client.close()
+        await engine.dispose()
