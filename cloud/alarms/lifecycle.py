@@ -16,9 +16,11 @@ from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from cloud.alarms.notify import announce
-from cloud.alarms.policy import STATE_ZH, TRANSITIONS, Transition
+from cloud.alarms.policy import LIFECYCLE, TRANSITIONS
 from cloud.alarms.present import alarm_json, with_site
 from cloud.alarms.tables import Alarm, AlarmAction
+from cloud.lifecycle import Transition
+from cloud.lifecycle import TransitionRefused as TransitionRefused  # raised by act()
 
 log = structlog.get_logger(__name__)
 
@@ -31,27 +33,9 @@ class AlarmNotFound(LookupError):
     pass
 
 
-class TransitionRefused(Exception):
-    """The alarm's current state does not allow the action (HTTP 409)."""
-
-    def __init__(self, action: str, state: str) -> None:
-        super().__init__(f"{action} refused in state {state}")
-        self.action = action
-        self.state = state
-        self.allowed = allowed_from(state)
-        self.zh = (f"告警当前状态为“{STATE_ZH.get(state, state)}”，"
-                   f"不能{TRANSITIONS[action].zh}")
-        self.en = f"cannot {action.replace('_', ' ')} an alarm that is {state}"
-
-
-def allowed_from(state: str) -> list[str]:
-    """The actions a guard may take on an alarm in ``state``."""
-    return [t.action for t in TRANSITIONS.values() if state in t.sources]
-
-
 def _values(t: Transition, alarm: Alarm, by: str, note: str | None,
             now: datetime) -> dict[str, Any]:
-    values: dict[str, Any] = {"state": t.target, "updated_at": now}
+    values: dict[str, Any] = {"state": t.after(alarm.state), "updated_at": now}
     if alarm.acknowledged_at is None:
         # Skipping "acknowledge" still answers the alarm: whoever acted first took it.
         values |= {"acknowledged_at": now, "acknowledged_by": by}
@@ -74,8 +58,7 @@ async def act(sessions: async_sessionmaker[AsyncSession], alarm_id: int, action:
                 raise AlarmNotFound(alarm_id)
             alarm, slug, tz = row
             before = alarm.state
-            if before not in t.sources:
-                raise TransitionRefused(action, before)
+            LIFECYCLE.check(action, before)
             done = await session.execute(
                 update(Alarm).where(Alarm.id == alarm_id, Alarm.state == before)
                 .values(**_values(t, alarm, by, note, now))
@@ -83,11 +66,11 @@ async def act(sessions: async_sessionmaker[AsyncSession], alarm_id: int, action:
             if getattr(done, "rowcount", 0) != 1:
                 continue  # changed under us: read it again
             session.add(AlarmAction(alarm_id=alarm_id, action=action, from_state=before,
-                                    to_state=t.target, by=by, at=now, note=note))
+                                    to_state=t.after(before), by=by, at=now, note=note))
             await announce(session, [alarm_id])
             await session.flush()
             await session.refresh(alarm)
         log.info("alarm.action", alarm=alarm_id, site=slug, action=action, by=by,
-                 state_from=before, state_to=t.target)
+                 state_from=before, state_to=t.after(before))
         return alarm_json(alarm, slug, tz)
-    raise TransitionRefused(action, alarm.state)
+    raise LIFECYCLE.refused(action, alarm.state)

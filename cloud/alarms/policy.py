@@ -14,41 +14,34 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+from cloud.lifecycle import Lifecycle, Refusal, Transition
 from yamlcheck.positions import plain, read_yaml, where_is
 from yamlcheck.problems import ConfigError, Pos, Problem
 
 SEVERITIES = ("critical", "major", "minor")
 SEVERITY_RANK = {s: i for i, s in enumerate(reversed(SEVERITIES))}  # minor 0 … critical 2
 
-#: Alarm states; the last two end an alarm (a repeat afterwards opens a new one).
-STATES = ("open", "acknowledged", "in_progress", "resolved", "false_alarm")
+#: A guard's actions. Acknowledge may be skipped: an open alarm may go straight to in
+#: progress, resolved or false alarm. Everything not listed here is refused (HTTP 409) with
+#: the current state. The last two states end an alarm (a repeat afterwards opens a new one).
+LIFECYCLE = Lifecycle({
+    "open": "未确认", "acknowledged": "已确认", "in_progress": "处理中", "resolved": "已处理",
+    "false_alarm": "误报",
+}, (
+    Transition("acknowledge", "确认", ("open",), "acknowledged"),
+    Transition("start", "开始处理", ("open", "acknowledged"), "in_progress"),
+    Transition("resolve", "处理完毕", ("open", "acknowledged", "in_progress"), "resolved",
+               note_required=True),
+    Transition("false_alarm", "误报", ("open", "acknowledged", "in_progress"), "false_alarm",
+               note_required=True),
+), Refusal("告警当前状态为“{state_zh}”，不能{action_zh}",
+           "cannot {action_en} an alarm that is {state}"))
+
+STATES = LIFECYCLE.states
 ACTIVE_STATES = ("open", "acknowledged", "in_progress")
 FINAL_STATES = ("resolved", "false_alarm")
-
-
-@dataclass(frozen=True)
-class Transition:
-    """A guard's action: the states it may be taken from, and the state it leads to."""
-
-    action: str
-    zh: str
-    sources: tuple[str, ...]
-    target: str
-    note_required: bool
-
-
-#: Acknowledge may be skipped: an open alarm may go straight to in progress, resolved or
-#: false alarm. Everything not listed here is refused (HTTP 409) with the current state.
-TRANSITIONS: dict[str, Transition] = {t.action: t for t in (
-    Transition("acknowledge", "确认", ("open",), "acknowledged", False),
-    Transition("start", "开始处理", ("open", "acknowledged"), "in_progress", False),
-    Transition("resolve", "处理完毕", ("open", "acknowledged", "in_progress"), "resolved", True),
-    Transition("false_alarm", "误报", ("open", "acknowledged", "in_progress"), "false_alarm",
-               True),
-)}
-
-STATE_ZH = {"open": "未确认", "acknowledged": "已确认", "in_progress": "处理中",
-            "resolved": "已处理", "false_alarm": "误报"}
+TRANSITIONS = LIFECYCLE.transitions
+STATE_ZH = LIFECYCLE.state_zh
 
 
 @dataclass(frozen=True)

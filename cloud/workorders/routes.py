@@ -46,7 +46,14 @@ from cloud.workorders.service import (
     auto_assign,
     open_or_fold,
 )
-from cloud.workorders.states import OPEN_STATES, PRIORITIES, ROLES, STATES, TRANSITIONS
+from cloud.workorders.states import (
+    LIFECYCLE,
+    OPEN_STATES,
+    PRIORITIES,
+    ROLES,
+    STATES,
+    TRANSITIONS,
+)
 from cloud.workorders.tables import (
     Technician,
     TechnicianShift,
@@ -132,7 +139,7 @@ async def _detail(session: AsyncSession, request: web.Request, order_id: int) ->
     return {**order_json(order, site.slug, tz),
             "history": [action_json(a, tz) for a in steps],
             "lines": [line_json(line) for line in lines], "cost_total": cost_total(lines),
-            "allowed": [t.action for t in TRANSITIONS.values() if order.state in t.sources]}
+            "allowed": LIFECYCLE.allowed_from(order.state)}
 
 
 @requires("workorders.read")

@@ -18,15 +18,9 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from cloud.db.models import Site
+from cloud.lifecycle import TransitionRefused as TransitionRefused  # raised by act()
 from cloud.workorders import dispatch
-from cloud.workorders.states import (
-    OPEN_STATES,
-    PRIORITIES,
-    ROLES,
-    STATE_ZH,
-    TRANSITIONS,
-    allowed_from,
-)
+from cloud.workorders.states import LIFECYCLE, OPEN_STATES, PRIORITIES, ROLES, TRANSITIONS
 from cloud.workorders.tables import Technician, WorkOrder, WorkOrderAction, WorkOrderLine
 
 DEFAULT_TZ = "Asia/Shanghai"
@@ -54,21 +48,6 @@ class Escalation:
 
 class OrderNotFound(LookupError):
     pass
-
-
-class TransitionRefused(Exception):
-    """The order's state does not allow the action (HTTP 409)."""
-
-    def __init__(self, action: str, state: str) -> None:
-        self.action = action
-        self.state = state
-        self.allowed = allowed_from(state)
-        t = TRANSITIONS.get(action)
-        self.zh = (f"工单当前状态为“{STATE_ZH.get(state, state)}”，不能{t.zh if t else action}；"
-                   f"可执行：{', '.join(self.allowed) or '无'}")
-        self.en = (f"cannot {action} a work order that is {state}; allowed: "
-                   f"{', '.join(self.allowed) or 'none'}")
-        super().__init__(self.en)
 
 
 class InvalidField(ValueError):
@@ -310,10 +289,9 @@ async def act(session: AsyncSession, order_id: int, action: str, by: str,
     if order is None:
         raise OrderNotFound(order_id)
     before = order.state
-    if before not in t.sources:
-        raise TransitionRefused(action, before)
+    LIFECYCLE.check(action, before)
     values = await _values(session, order, action, by, note, now, fields)
-    after = t.target or before
+    after = t.after(before)
     values["state"] = after
     try:
         async with session.begin_nested():
@@ -325,7 +303,7 @@ async def act(session: AsyncSession, order_id: int, action: str, by: str,
         raise FoldConflict(other.id if other else 0) from None
     if getattr(done, "rowcount", 0) != 1:
         await session.refresh(order)
-        raise TransitionRefused(action, order.state)
+        raise LIFECYCLE.refused(action, order.state)
     detail = {k: v for k, v in fields.items() if v is not None} or None
     record(session, order_id, action, by, now, before=before, after=after, note=note,
             detail=detail)

@@ -1,5 +1,5 @@
 """The work-order lifecycle as data: the code (``service.act``), the API and
-``docs/workorders.md`` all read ``TRANSITIONS``, so they cannot disagree.
+``docs/workorders.md`` all read ``LIFECYCLE``, so they cannot disagree.
 
 Flow: ``pool`` (nobody yet) → ``assigned`` (dispatched, not yet acknowledged) → ``accepted``
 (a technician answered: the response SLA is met) → ``in_progress`` ⇄ ``paused`` (waiting
@@ -11,36 +11,16 @@ repeat of the fault while awaiting that verification folds into the same order.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from cloud.lifecycle import Lifecycle, Refusal, Transition
 
-STATES = ("pool", "assigned", "accepted", "in_progress", "paused", "completed", "closed",
-          "cancelled")
-#: States in which a repeat of the same fault folds into the order (one per site + fold key).
-OPEN_STATES = ("pool", "assigned", "accepted", "in_progress", "paused", "completed")
-FINAL_STATES = ("closed", "cancelled")
 PRIORITIES = ("urgent", "high", "normal", "low")
 ROLES = ("system", "supervisor", "technician", "requester")
 
-STATE_ZH = {"pool": "待派单", "assigned": "已派单", "accepted": "已接单",
-            "in_progress": "处理中", "paused": "已暂停", "completed": "已完工",
-            "closed": "已关闭", "cancelled": "已取消"}
-
-
-@dataclass(frozen=True)
-class Transition:
-    """An action: the states it may be taken from, the state it leads to (``None``: the
-    state stays, the action only records something), and the roles that may take it."""
-
-    action: str
-    zh: str
-    sources: tuple[str, ...]
-    target: str | None
-    roles: tuple[str, ...]
-    note_required: bool = False
-
-
 #: Everything not listed is refused with the current state and the actions allowed from it.
-TRANSITIONS: dict[str, Transition] = {t.action: t for t in (
+LIFECYCLE = Lifecycle({
+    "pool": "待派单", "assigned": "已派单", "accepted": "已接单", "in_progress": "处理中",
+    "paused": "已暂停", "completed": "已完工", "closed": "已关闭", "cancelled": "已取消",
+}, (
     Transition("assign", "派单", ("pool",), "assigned", ("system", "supervisor")),
     Transition("grab", "抢单", ("pool",), "accepted", ("technician",)),
     Transition("transfer", "转派", ("assigned", "accepted", "paused"), "assigned",
@@ -60,20 +40,15 @@ TRANSITIONS: dict[str, Transition] = {t.action: t for t in (
                ("supervisor", "requester"), True),
     Transition("cancel", "取消", ("pool", "assigned", "accepted", "paused"), "cancelled",
                ("supervisor", "requester"), True),
-)}
+), Refusal("工单当前状态为“{state_zh}”，不能{action_zh}；可执行：{allowed_zh}",
+           "cannot {action} a work order that is {state}; allowed: {allowed_en}"))
 
+STATES = LIFECYCLE.states
+STATE_ZH = LIFECYCLE.state_zh
+TRANSITIONS = LIFECYCLE.transitions
+allowed_from = LIFECYCLE.allowed_from
+table_markdown = LIFECYCLE.markdown
+#: States in which a repeat of the same fault folds into the order (one per site + fold key).
+OPEN_STATES = ("pool", "assigned", "accepted", "in_progress", "paused", "completed")
+FINAL_STATES = ("closed", "cancelled")
 
-def allowed_from(state: str) -> list[str]:
-    """The actions that may be taken on an order in ``state``."""
-    return [t.action for t in TRANSITIONS.values() if state in t.sources]
-
-
-def table_markdown() -> str:
-    """The transition table as Markdown (``docs/workorders.md`` embeds exactly this)."""
-    lines = ["| action | 中文 | from | to | who | note required |",
-             "|---|---|---|---|---|---|"]
-    for t in TRANSITIONS.values():
-        lines.append(f"| `{t.action}` | {t.zh} | {', '.join(t.sources)} | "
-                     f"{t.target or '(unchanged)'} | {', '.join(t.roles)} | "
-                     f"{'yes' if t.note_required else 'no'} |")
-    return "\n".join(lines)
