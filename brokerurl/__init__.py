@@ -13,11 +13,13 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from urllib.parse import unquote, urlsplit
 
-__all__ = ["DEFAULT_PORTS", "SCHEMES", "BrokerURL", "BrokerURLError", "parse"]
+__all__ = ["ALIASES", "DEFAULT_PORTS", "SCHEMES", "BrokerURL", "BrokerURLError", "parse"]
 
 #: Scheme → default port. ``mqtts`` means TLS.
 DEFAULT_PORTS: dict[str, int] = {"mqtt": 1883, "mqtts": 8883}
 SCHEMES: tuple[str, ...] = tuple(DEFAULT_PORTS)
+#: Older spellings the console has always accepted in COURTYARD_MQTT_URL (paho's own names).
+ALIASES: dict[str, str] = {"tcp": "mqtt", "ssl": "mqtts"}
 
 
 class BrokerURLError(ValueError):
@@ -60,8 +62,9 @@ class BrokerURL:
         return f"{self.scheme}://{self.address}"
 
 
-def parse(url: str, *, require_port: bool = False) -> BrokerURL:
-    """Read ``url``; with ``require_port`` a missing port is an error, not the default.
+def parse(url: str, *, require_port: bool = False, aliases: bool = False) -> BrokerURL:
+    """Read ``url``; with ``require_port`` a missing port is an error, not the default; with
+    ``aliases`` the older ``tcp://`` and ``ssl://`` spellings are read as mqtt and mqtts.
 
     Raises BrokerURLError naming the bad part.
     """
@@ -70,6 +73,8 @@ def parse(url: str, *, require_port: bool = False) -> BrokerURL:
     except ValueError:  # e.g. an unbalanced "[" of an IPv6 address
         raise BrokerURLError("host", "主机无效", "has an invalid host") from None
     scheme = parts.scheme.lower()
+    if aliases:
+        scheme = ALIASES.get(scheme, scheme)
     if scheme not in DEFAULT_PORTS:
         raise BrokerURLError("scheme", "须以 mqtt:// 或 mqtts:// 开头",
                              "must start with mqtt:// or mqtts://")

@@ -119,6 +119,9 @@ class Settings:
                                 "(e.g. sqlite+aiosqlite:///var/cloud/courtyard.db)")
         mqtt_url = get("COURTYARD_MQTT_URL")
         external = _check_mqtt_url(mqtt_url) if mqtt_url is not None else None
+        if mqtt_url is not None and external is not None:
+            # tcp:// and ssl:// are read as mqtt:// and mqtts:// from here on.
+            mqtt_url = external.scheme + mqtt_url[mqtt_url.index("://"):]
         broker_host = get("COURTYARD_BROKER_HOST") or DEFAULT_BROKER_HOST
         broker_port = _port(get("COURTYARD_BROKER_PORT"), "COURTYARD_BROKER_PORT",
                             DEFAULT_BROKER_PORT)
@@ -239,7 +242,7 @@ def ensure_database_dir(url: str) -> None:
 
 def _check_mqtt_url(url: str) -> brokerurl.BrokerURL:
     try:
-        return brokerurl.parse(url)
+        return brokerurl.parse(url, aliases=True)  # tcp:// and ssl:// as always
     except brokerurl.BrokerURLError as exc:
         raise SettingsError("COURTYARD_MQTT_URL",
                             f"{exc.zh}（形如 mqtt://主机:端口）/ {exc.en} "

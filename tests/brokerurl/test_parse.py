@@ -78,3 +78,8 @@ def test_a_port_can_be_required() -> None:
 def test_is_a_value_error_for_callers_that_only_know_that() -> None:
     with pytest.raises(ValueError, match="must start with mqtt:"):
         parse("amqp://broker")
+
+
+def test_older_spellings_are_read_where_asked() -> None:
+    assert parse("tcp://broker", aliases=True) == BrokerURL("broker", 1883)
+    assert parse("ssl://broker", aliases=True) == BrokerURL("broker", 8883, tls=True)

@@ -146,3 +146,8 @@ async def test_the_rules_the_console_starts_with_come_from_its_settings(
     finally:
         await client.close()
         await engine.dispose()
+
+
+def test_older_broker_url_spellings_still_work() -> None:
+    settings = Settings.from_env({"COURTYARD_MQTT_URL": "tcp://u:p@broker.example:1884"})
+    assert settings.effective_mqtt_url == "mqtt://u:p@broker.example:1884"
