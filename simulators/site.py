@@ -47,7 +47,7 @@ from simulators.fire.uitd import OUTCOME_ZH
 from simulators.gate.barrier import BarrierSimulator
 from simulators.modbus.meter import SimMeter
 from simulators.modbus.server import MeterBusContext, MeterBusSimulator
-from simulators.modbus.serving import serve
+from simulators.modbus.serving import reply_unit, serve
 from simulators.parking_scenario import Pace, ParkingScenario
 from simulators.pty import PtyError, pty_pair
 from simulators.siteconfig import (
@@ -138,7 +138,7 @@ class _SharedBusContext(ModbusServerContext):
             return await self._meters.async_getValues(device_id, func_code, address, count)
         if func_code in _WRITE_COILS:  # pymodbus reads back what a write stored, to echo it
             return list(board.coils[address:address + count])
-        board.requests += 1
+        board.wire.requests += 1
         if func_code not in _READ_BITS:
             return ExcCodes.ILLEGAL_FUNCTION
         return board.read_bits(func_code, address, count)
@@ -150,7 +150,7 @@ class _SharedBusContext(ModbusServerContext):
         board = self._boards.get(device_id)
         if board is None:
             return await self._meters.async_setValues(device_id, func_code, address, values)
-        board.requests += 1
+        board.wire.requests += 1
         if func_code not in _WRITE_COILS:
             return ExcCodes.ILLEGAL_FUNCTION
         return board.write_coils(address, [bool(v) for v in values])
@@ -170,11 +170,9 @@ class _SharedBus:
 
     def _trace(self, sending: bool, data: bytes) -> bytes:
         """Garbage replies of faulty meters or boxes, each as on its own bus."""
-        if self.lifts is not None and len(data) >= 2:
-            unit = data[0] if self.meters.serial_port is not None else (
-                data[6] if len(data) > 6 else -1)
-            if unit in self.lifts.boxes:
-                return self.lifts.trace_packet(sending, data)
+        rtu = self.meters.serial_port is not None
+        if self.lifts is not None and reply_unit(data, rtu) in self.lifts.boxes:
+            return self.lifts.trace_packet(sending, data)
         return self.meters._trace_packet(sending, data)
 
     async def start(self) -> None:

@@ -7,13 +7,11 @@ faults. The first line on stdout says where it is serving (flushed, for scripts 
 from __future__ import annotations
 
 import argparse
-import asyncio
-import contextlib
-import logging
 import random
 import sys
 from pathlib import Path
 
+from simulators.bench import configure_logging, console, run
 from simulators.elevator.car import SimCar
 from simulators.elevator.layout import PROFILES_DIR
 from simulators.elevator.server import ElevatorBox, ElevatorSimulator
@@ -86,31 +84,16 @@ async def _serve(args: argparse.Namespace) -> None:
         boxes.append(ElevatorBox.from_profile(unit, profile, car, main_landing=args.main_landing,
                                               directory=Path(args.profiles_dir)))
     sim = ElevatorSimulator(boxes, tcp=(args.host, args.port))
-    lines: asyncio.Queue[str] = asyncio.Queue()
-    loop = asyncio.get_running_loop()
-    try:
-        loop.add_reader(sys.stdin.fileno(), lambda: lines.put_nowait(sys.stdin.readline()))
-        interactive = True
-    except (OSError, ValueError, NotImplementedError):
-        interactive = False  # stdin is a file or closed: serve without a console
+
+    def tick() -> None:
+        for box in boxes:
+            box.car.tick()
+
     async with sim:
         units = ", ".join(f"unit {b.unit} ({b.layout.id})" for b in boxes)
         print(f"serving 电梯监测终端 / elevator boxes on tcp://{args.host}:{args.port}: {units}",
               flush=True)
-        try:
-            while True:
-                if not interactive:
-                    await asyncio.sleep(0.5)
-                else:
-                    with contextlib.suppress(TimeoutError):
-                        line = await asyncio.wait_for(lines.get(), 0.5)
-                        if line == "" or not await _command(sim, line):
-                            break
-                for box in boxes:
-                    box.car.tick()
-        finally:
-            if interactive:
-                loop.remove_reader(sys.stdin.fileno())
+        await console(lambda line: _command(sim, line), tick)
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -129,19 +112,16 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--log-level", default="INFO")
     args = parser.parse_args(argv)
-    logging.basicConfig(level=args.log_level.upper(),
-                        format="%(asctime)s %(levelname)s %(message)s")
-    logging.getLogger("pymodbus").setLevel(logging.CRITICAL)
+    configure_logging(args.log_level)
     try:
         parse_units(args.units, args.profile)
     except ValueError:
         parser.error("--units: unit ids separated by commas, e.g. 1,2")
-    with contextlib.suppress(KeyboardInterrupt):
-        try:
-            asyncio.run(_serve(args))
-        except ValueError as exc:
-            print(f"错误 / error: {exc}", file=sys.stderr, flush=True)
-            raise SystemExit(2) from None
+    try:
+        run(_serve(args))
+    except ValueError as exc:
+        print(f"错误 / error: {exc}", file=sys.stderr, flush=True)
+        raise SystemExit(2) from None
 
 
 if __name__ == "__main__":

@@ -11,7 +11,6 @@ simulator that puts boxes next to other devices on one bus.
 from __future__ import annotations
 
 import logging
-import random
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -24,8 +23,7 @@ from pymodbus.server import ModbusSerialServer, ModbusTcpServer
 
 from simulators.elevator.car import SimCar
 from simulators.elevator.layout import PROFILES_DIR, Layout, find_profile, load_layout
-from simulators.modbus.encode import crc16_modbus
-from simulators.modbus.serving import serve
+from simulators.modbus.serving import WireFault, garbling_trace, serve
 
 log = logging.getLogger(__name__)
 
@@ -47,11 +45,8 @@ class ElevatorBox:
         if main_landing not in self.car.floors:
             raise ValueError(f"main landing {main_landing} is not one of {self.car.floors}")
         self.main_landing = main_landing
-        self.fault = "none"
-        self.exception_code = 4
-        self._fault_left: int | None = None
-        self.garble_next = False
-        self.requests = 0
+        #: How the box answers on the wire (``set_fault``).
+        self.wire = WireFault(unit, FAULTS)
         #: Last value written to each register (the control register), and every write.
         self.holding: dict[int, int] = {}
         self.writes: list[tuple[int, int]] = []
@@ -152,29 +147,16 @@ class ElevatorBox:
     def set_fault(self, fault: str, *, requests: int | None = None,
                   exception_code: int = 4) -> None:
         """How the box answers: for the next ``requests`` requests, or until changed."""
-        if fault not in FAULTS:
-            raise ValueError(f"fault must be one of {FAULTS}, not {fault!r}")
-        if requests is not None and requests < 1:
-            raise ValueError("requests must be ≥ 1")
-        self.fault = fault
-        self.exception_code = exception_code
-        self._fault_left = requests if fault != "none" else None
+        self.wire.set(fault, requests=requests, exception_code=exception_code)
         log.info("unit %d wire fault → %s", self.unit, fault)
 
-    def misbehave(self) -> ExcCodes | None:
-        """Apply the wire fault to one request (raises NoSuchIdException: no answer)."""
-        self.requests += 1
-        fault = self.fault
-        if self._fault_left is not None:
-            self._fault_left -= 1
-            if self._fault_left <= 0:
-                self.fault, self._fault_left = "none", None
-        if fault == "no_reply":
-            raise NoSuchIdException(f"unit {self.unit} is silent")
-        if fault == "exception":
-            return ExcCodes(self.exception_code)
-        self.garble_next = fault == "garbage"
-        return None
+    @property
+    def fault(self) -> str:
+        return self.wire.mode
+
+    @property
+    def requests(self) -> int:
+        return self.wire.requests
 
     def describe(self) -> str:
         wire = "" if self.fault == "none" else f" [{self.fault}]"
@@ -204,7 +186,7 @@ class ElevatorBusContext(ModbusServerContext):
         box = self._box(device_id)
         if func_code in _WRITE_FCS:  # pymodbus reads back what a write stored, to echo it
             return [box.holding.get(address + i, 0) for i in range(count)]
-        exc = box.misbehave()
+        exc = await box.wire.apply()
         if exc is not None:
             return exc
         if func_code not in _READ_FCS:
@@ -215,7 +197,7 @@ class ElevatorBusContext(ModbusServerContext):
     async def async_setValues(self, device_id: int, func_code: int, address: int,
                               values: Sequence[int] | Sequence[bool]) -> ExcCodes | None:
         box = self._box(device_id)
-        exc = box.misbehave()
+        exc = await box.wire.apply()
         if exc is not None:
             return exc
         if func_code not in _WRITE_FCS:
@@ -241,7 +223,10 @@ class ElevatorSimulator:
         self.serial_port = serial_port
         self.baudrate = baudrate
         self._server: ModbusTcpServer | ModbusSerialServer | None = None
-        self._rng = random.Random(0)
+        #: Replaces a reply by bytes that are no valid frame, for a box in ``garbage``.
+        self.trace_packet = garbling_trace(
+            lambda unit: box.wire if (box := self.boxes.get(unit)) is not None else None,
+            rtu=serial_port is not None)
 
     def box(self, unit: int) -> ElevatorBox:
         try:
@@ -256,23 +241,6 @@ class ElevatorSimulator:
     def describe(self) -> str:
         where = f"tcp://{self.tcp[0]}:{self.tcp[1]}" if self.tcp else f"{self.serial_port}"
         return f"{where} " + "; ".join(b.describe() for _, b in sorted(self.boxes.items()))
-
-    def trace_packet(self, sending: bool, data: bytes) -> bytes:
-        """Replace an outgoing reply by bytes that are no valid frame, for ``garbage``."""
-        if not sending or len(data) < 2:
-            return data
-        rtu = self.serial_port is not None
-        unit = data[0] if rtu else (data[6] if len(data) > 6 else -1)
-        box = self.boxes.get(unit)
-        if box is None or not box.garble_next:
-            return data
-        box.garble_next = False
-        noise = bytes(self._rng.getrandbits(8) for _ in range(max(4, len(data) - 2)))
-        if rtu:
-            body = data[:1] + noise
-            good = crc16_modbus(body)
-            return body + bytes((good[0] ^ 0xA5, good[1] ^ 0x5A))
-        return data[:2] + b"\xde\xad" + b"\xff\xff" + noise
 
     async def start(self) -> None:
         if self._server is not None:

@@ -23,11 +23,7 @@ Run one for a bench: ``python -m simulators.gate.barrier --port 1502`` and type 
 from __future__ import annotations
 
 import argparse
-import asyncio
-import contextlib
 import logging
-import random
-import sys
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -39,8 +35,8 @@ from pymodbus.datastore import ModbusServerContext
 from pymodbus.exceptions import NoSuchIdException
 from pymodbus.server import ModbusSerialServer, ModbusTcpServer
 
-from simulators.modbus.encode import crc16_modbus
-from simulators.modbus.serving import serve
+from simulators.bench import configure_logging, console, run
+from simulators.modbus.serving import WireFault, garbling_trace, serve
 
 log = logging.getLogger(__name__)
 
@@ -116,16 +112,14 @@ class BarrierSimulator:
         self._jammed = False
         self._loop = False
         self._broken: dict[str, bool] = {}
-        self.fault = "none"
-        self.exception_code = 4
-        self._fault_left: int | None = None
-        self._garble_next = False
-        self._rng = random.Random(0)
+        #: How the board answers on the wire (``set_fault``).
+        self.wire = WireFault(unit, FAULTS)
+        self._trace_packet = garbling_trace(lambda _unit: self.wire,
+                                            rtu=serial_port is not None)
         self.commands: list[BarrierCommand] = []
         self._crushes: list[Crush] = []
         #: Times two different button relays were on at once (the edge must never do that).
         self.relay_conflicts = 0
-        self.requests = 0
         self._server: ModbusTcpServer | ModbusSerialServer | None = None
 
     # -- what a test reads ------------------------------------------------------------------
@@ -213,15 +207,18 @@ class BarrierSimulator:
     def set_fault(self, fault: str, *, requests: int | None = None,
                   exception_code: int = 4) -> None:
         """How the unit answers: for the next ``requests`` requests, or until changed."""
-        if fault not in FAULTS:
-            raise ValueError(f"fault must be one of {FAULTS}, not {fault!r}")
-        if requests is not None and requests < 1:
-            raise ValueError("requests must be ≥ 1")
-        self.fault = fault
-        self.exception_code = exception_code
-        self._fault_left = requests if fault != "none" else None
+        self.wire.set(fault, requests=requests, exception_code=exception_code)
         log.info("unit %d fault → %s%s", self.unit, fault,
                  "" if requests is None else f" for {requests} requests")
+
+    @property
+    def fault(self) -> str:
+        return self.wire.mode
+
+    @property
+    def requests(self) -> int:
+        """Requests the board was asked (whatever it answered)."""
+        return self.wire.requests
 
     # -- physics ------------------------------------------------------------------------------
 
@@ -278,22 +275,11 @@ class BarrierSimulator:
         raw[self._inputs["loop"]] = self._loop
         return [b != self.active_low for b in raw]
 
-    def _misbehave(self, device_id: int) -> ExcCodes | None:
+    async def _misbehave(self, device_id: int) -> ExcCodes | None:
         """Apply the fault mode to one request (raises NoSuchIdException: no answer)."""
         if device_id != self.unit:
             raise NoSuchIdException(f"unit {device_id} is not on this board")
-        self.requests += 1
-        fault = self.fault
-        if self._fault_left is not None:
-            self._fault_left -= 1
-            if self._fault_left <= 0:
-                self.fault, self._fault_left = "none", None
-        if fault == "no_reply":
-            raise NoSuchIdException(f"unit {device_id} is silent")
-        if fault == "exception":
-            return ExcCodes(self.exception_code)
-        self._garble_next = fault == "garbage"
-        return None
+        return await self.wire.apply()
 
     def read_bits(self, func_code: int, address: int, count: int) -> list[bool] | ExcCodes:
         if address < 0 or count < 1 or address + count > self.channels:
@@ -307,18 +293,6 @@ class BarrierSimulator:
         for i, v in enumerate(values):
             self._set_coil(address + i, bool(v))
         return None
-
-    def _trace_packet(self, sending: bool, data: bytes) -> bytes:
-        """Replace an outgoing reply by bytes that are no valid frame, for ``garbage``."""
-        if not sending or not self._garble_next:
-            return data
-        self._garble_next = False
-        noise = bytes(self._rng.getrandbits(8) for _ in range(max(4, len(data) - 2)))
-        if self.serial_port is not None:
-            body = data[:1] + noise
-            good = crc16_modbus(body)
-            return body + bytes((good[0] ^ 0xA5, good[1] ^ 0x5A))
-        return data[:2] + b"\xde\xad" + b"\xff\xff" + noise
 
     # -- life cycle ------------------------------------------------------------------------------
 
@@ -369,7 +343,7 @@ class _BoardContext(ModbusServerContext):
         if func_code in _WRITE_COILS:
             # pymodbus reads back what a single-coil write stored, to echo it.
             return list(board.coils[address:address + count])
-        exc = board._misbehave(device_id)
+        exc = await board._misbehave(device_id)
         if exc is not None:
             return exc
         if func_code not in _READ_BITS:
@@ -379,7 +353,7 @@ class _BoardContext(ModbusServerContext):
     async def async_setValues(self, device_id: int, func_code: int, address: int,
                               values: Sequence[int] | Sequence[bool]) -> ExcCodes | None:
         board = self._board
-        exc = board._misbehave(device_id)
+        exc = await board._misbehave(device_id)
         if exc is not None:
             return exc
         if func_code not in _WRITE_COILS:
@@ -435,31 +409,9 @@ async def _serve(args: argparse.Namespace) -> None:
     sim = BarrierSimulator(tcp=None if args.serial else (args.host, args.port),
                            serial_port=args.serial, baudrate=args.baudrate, unit=args.unit,
                            travel_s=args.travel, active_low=args.active_low)
-    lines: asyncio.Queue[str] = asyncio.Queue()
-    loop = asyncio.get_running_loop()
-    try:
-        loop.add_reader(sys.stdin.fileno(), lambda: lines.put_nowait(sys.stdin.readline()))
-        interactive = True
-    except (OSError, ValueError, NotImplementedError):
-        interactive = False  # stdin is a file or closed: serve without a console
     async with sim:
         print(sim.describe(), flush=True)
-        if interactive:
-            print(_HELP)
-        try:
-            while True:
-                if not interactive:
-                    await asyncio.sleep(0.5)
-                    sim.tick()
-                    continue
-                with contextlib.suppress(TimeoutError):
-                    line = await asyncio.wait_for(lines.get(), 0.5)
-                    if line == "" or not await _command(sim, line):
-                        break
-                sim.tick()
-        finally:
-            if interactive:
-                loop.remove_reader(sys.stdin.fileno())
+        await console(lambda line: _command(sim, line), sim.tick, help_text=_HELP)
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -476,11 +428,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--active-low", action="store_true", help="inputs read 0 when active")
     parser.add_argument("--log-level", default="INFO")
     args = parser.parse_args(argv)
-    logging.basicConfig(level=args.log_level.upper(),
-                        format="%(asctime)s %(levelname)s %(message)s")
-    logging.getLogger("pymodbus").setLevel(logging.CRITICAL)
-    with contextlib.suppress(KeyboardInterrupt):
-        asyncio.run(_serve(args))
+    configure_logging(args.log_level)
+    run(_serve(args))
 
 
 if __name__ == "__main__":

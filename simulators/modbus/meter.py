@@ -26,8 +26,9 @@ from simulators.modbus.profile import (
     SimProfile,
     load_profile,
 )
+from simulators.modbus.serving import WIRE_FAULTS, WireFault
 
-FAULTS = ("none", "no_reply", "exception", "slow", "garbage")
+FAULTS = WIRE_FAULTS
 VALID_EXCEPTION_CODES = (1, 2, 3, 4, 5, 6, 8, 10, 11)
 COUNTERS = ("energy_import_kwh", "energy_export_kwh", "energy_total_kwh",
             "water_forward_m3", "water_reverse_m3")
@@ -77,9 +78,8 @@ class SimMeter:
         self.address = address
         self.profile: SimProfile = load_profile(profile)
         self._map = RegisterMap(self.profile)
-        self.fault = "none"
-        self.slow_ms = 0
-        self.exception_code = 4
+        #: How the meter answers on the bus (``set_fault``).
+        self.wire = WireFault(address, FAULTS)
         self.set_fault(fault, slow_ms=slow_ms, exception_code=exception_code)
         self.seed = address if seed is None else seed
         self._clock = SimClock(clock, speedup)
@@ -106,19 +106,24 @@ class SimMeter:
 
     # -- fault mode ---------------------------------------------------------------------------
     def set_fault(self, fault: str, *, slow_ms: int | None = None,
-                  exception_code: int | None = None) -> None:
-        """Change how this meter misbehaves on the bus (takes effect on the next request)."""
-        if fault not in FAULTS:
-            raise ValueError(f"fault must be one of {FAULTS}, not {fault!r}")
+                  exception_code: int | None = None, requests: int | None = None) -> None:
+        """Change how this meter misbehaves on the bus (takes effect on the next request),
+        for the next ``requests`` requests or until changed."""
         if exception_code is not None and exception_code not in VALID_EXCEPTION_CODES:
             raise ValueError(f"exception_code must be one of {VALID_EXCEPTION_CODES}")
-        if slow_ms is not None and slow_ms < 0:
-            raise ValueError("slow_ms must be ≥ 0")
-        self.fault = fault
-        if slow_ms is not None:
-            self.slow_ms = slow_ms
-        if exception_code is not None:
-            self.exception_code = exception_code
+        self.wire.set(fault, requests=requests, exception_code=exception_code, slow_ms=slow_ms)
+
+    @property
+    def fault(self) -> str:
+        return self.wire.mode
+
+    @property
+    def slow_ms(self) -> int:
+        return self.wire.slow_ms
+
+    @property
+    def exception_code(self) -> int:
+        return self.wire.exception_code
 
     # -- simulated physics ----------------------------------------------------------------------
     def _hour(self, t: float) -> float:

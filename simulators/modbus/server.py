@@ -8,9 +8,7 @@ line noise), because the edge must be tested against exactly those failures.
 
 from __future__ import annotations
 
-import asyncio
 import logging
-import random
 from collections.abc import Sequence
 from types import TracebackType
 from typing import Any
@@ -20,10 +18,9 @@ from pymodbus.datastore import ModbusServerContext
 from pymodbus.exceptions import NoSuchIdException
 from pymodbus.server import ModbusSerialServer, ModbusTcpServer
 
-from simulators.modbus.encode import crc16_modbus
 from simulators.modbus.meter import SimMeter
 from simulators.modbus.profile import ILLEGAL_FUNCTION
-from simulators.modbus.serving import serve
+from simulators.modbus.serving import WireFault, garbling_trace, serve
 
 log = logging.getLogger(__name__)
 
@@ -50,13 +47,10 @@ class MeterBusContext(ModbusServerContext):
     async def _misbehave(self, device_id: int) -> SimMeter | ExcCodes:
         """Apply the unit's fault mode before it answers (no_reply raises: no answer at all)."""
         meter = self._meters.get(device_id)
-        if meter is None or meter.fault == "no_reply":
+        if meter is None:
             raise NoSuchIdException(f"unit {device_id} is silent")
-        if meter.fault == "exception":
-            return ExcCodes(meter.exception_code)
-        if meter.fault == "slow" and meter.slow_ms > 0:
-            await asyncio.sleep(meter.slow_ms / 1000.0)
-        return meter
+        exc = await meter.wire.apply()
+        return meter if exc is None else exc
 
     async def async_getValues(self, device_id: int, func_code: int, address: int,
                               count: int = 1) -> list[int] | list[bool] | ExcCodes:
@@ -105,7 +99,8 @@ class MeterBusSimulator:
         self.serial_port = serial_port
         self.baudrate = baudrate
         self._server: ModbusTcpServer | ModbusSerialServer | None = None
-        self._garbage_rng = random.Random(0)
+        #: Replaces a reply by bytes that are not a valid frame, for a unit in ``garbage``.
+        self._trace_packet = garbling_trace(self._wire_of, rtu=serial_port is not None)
 
     # -- what a user of the simulator touches ----------------------------------------------------
     def meter(self, address: int) -> SimMeter:
@@ -131,27 +126,9 @@ class MeterBusSimulator:
                           for a, m in sorted(self.meters.items()))
         return f"{where} {units}"
 
-    # -- line noise -------------------------------------------------------------------------------
-    def _trace_packet(self, sending: bool, data: bytes) -> bytes:
-        """Replace an outgoing reply by bytes that are not a valid frame, for garbage units."""
-        if not sending or len(data) < 2:
-            return data
-        rtu = self.serial_port is not None
-        unit = data[0] if rtu else (data[6] if len(data) > 6 else -1)
+    def _wire_of(self, unit: int) -> WireFault | None:
         meter = self.meters.get(unit)
-        if meter is None or meter.fault != "garbage":
-            return data
-        return self._garbage(data, rtu)
-
-    def _garbage(self, reply: bytes, rtu: bool) -> bytes:
-        noise = bytes(self._garbage_rng.getrandbits(8) for _ in range(max(4, len(reply) - 2)))
-        if rtu:
-            # Looks like it comes from the right unit, but the CRC can never match.
-            body = reply[:1] + noise
-            good = crc16_modbus(body)
-            return body + bytes((good[0] ^ 0xA5, good[1] ^ 0x5A))
-        # Keep the transaction id, break the protocol id (must be 0) and the length field.
-        return reply[:2] + b"\xde\xad" + b"\xff\xff" + noise
+        return meter.wire if meter is not None else None
 
     # -- life cycle -------------------------------------------------------------------------------
     async def start(self) -> None:

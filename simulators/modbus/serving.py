@@ -13,9 +13,11 @@ around code that starts servers (e.g. a site simulator) to get one per endpoint 
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import itertools
 import logging
+import random
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -27,6 +29,8 @@ from pymodbus.framer import FramerType
 from pymodbus.pdu import ExceptionResponse
 from pymodbus.server import ModbusSerialServer, ModbusTcpServer
 from pymodbus.server.requesthandler import ServerRequestHandler
+
+from simulators.modbus.encode import crc16_modbus
 
 log = logging.getLogger(__name__)
 
@@ -198,3 +202,106 @@ async def serve(context: ModbusServerContext, *, tcp: tuple[str, int] | None = N
     server.wire = wire  # type: ignore[union-attr]
     await server.serve_forever(background=True)
     return server
+
+
+# -- wire faults: how a unit misbehaves, the same for meters, relay boards and elevator boxes --
+
+#: Every way a simulated unit can misbehave on the wire; each simulator offers a subset.
+WIRE_FAULTS = ("none", "no_reply", "exception", "slow", "garbage")
+
+
+class WireFault:
+    """How one unit answers on the wire: normally, not at all (``no_reply``), with an
+    exception code, late (``slow``) or with bytes that are no frame (``garbage``), for the
+    next ``requests`` requests or until changed.
+
+    The edge must be tested against exactly those failures, and they behave the same
+    whatever the device, so each simulator's datastore calls ``apply`` once per request and
+    its ``trace_packet`` (``garbling_trace``) spoils the reply ``apply`` marked.
+    """
+
+    def __init__(self, unit: int, modes: tuple[str, ...] = WIRE_FAULTS) -> None:
+        self.unit = unit
+        self.modes = modes
+        self.mode = "none"
+        self.exception_code = 4
+        self.slow_ms = 0
+        #: Requests this unit was asked (whatever it answered).
+        self.requests = 0
+        self._left: int | None = None
+        self._garble_next = False
+
+    def set(self, mode: str, *, requests: int | None = None, exception_code: int | None = None,
+            slow_ms: int | None = None) -> None:
+        """Misbehave as ``mode`` for the next ``requests`` requests (None: until changed)."""
+        if mode not in self.modes:
+            raise ValueError(f"fault must be one of {self.modes}, not {mode!r}")
+        if requests is not None and requests < 1:
+            raise ValueError("requests must be ≥ 1")
+        if slow_ms is not None and slow_ms < 0:
+            raise ValueError("slow_ms must be ≥ 0")
+        self.mode = mode
+        if exception_code is not None:
+            self.exception_code = exception_code
+        if slow_ms is not None:
+            self.slow_ms = slow_ms
+        self._left = requests if mode != "none" else None
+
+    async def apply(self) -> ExcCodes | None:
+        """One request arrived: an exception code to answer with, or None to answer normally
+        (raises ``NoSuchIdException`` when the unit stays silent)."""
+        self.requests += 1
+        mode = self.mode
+        if self._left is not None:
+            self._left -= 1
+            if self._left <= 0:
+                self.mode, self._left = "none", None
+        self._garble_next = mode == "garbage"
+        if mode == "no_reply":
+            raise NoSuchIdException(f"unit {self.unit} is silent")
+        if mode == "exception":
+            return ExcCodes(self.exception_code)
+        if mode == "slow" and self.slow_ms > 0:
+            await asyncio.sleep(self.slow_ms / 1000.0)
+        return None
+
+    def take_garble(self) -> bool:
+        """Whether the reply now being sent must be garbage (asked once per reply)."""
+        garble, self._garble_next = self._garble_next, False
+        return garble
+
+
+def reply_unit(data: bytes, rtu: bool) -> int:
+    """The unit id a reply frame carries (-1 when the frame is too short to tell)."""
+    if rtu:
+        return data[0] if data else -1
+    return data[6] if len(data) > 6 else -1
+
+
+def garble(reply: bytes, rtu: bool, rng: random.Random) -> bytes:
+    """Bytes that look like a reply from the right unit but can never be parsed."""
+    noise = bytes(rng.getrandbits(8) for _ in range(max(4, len(reply) - 2)))
+    if rtu:
+        # From the right unit, but the CRC can never match.
+        body = reply[:1] + noise
+        good = crc16_modbus(body)
+        return body + bytes((good[0] ^ 0xA5, good[1] ^ 0x5A))
+    # Keep the transaction id, break the protocol id (must be 0) and the length field.
+    return reply[:2] + b"\xde\xad" + b"\xff\xff" + noise
+
+
+def garbling_trace(fault_of: Callable[[int], WireFault | None], rtu: bool,
+                   seed: int = 0) -> Trace:
+    """A ``trace_packet`` that turns the replies ``WireFault.apply`` marked into garbage;
+    ``fault_of`` finds a unit's fault by the unit id the reply carries."""
+    rng = random.Random(seed)
+
+    def trace(sending: bool, data: bytes) -> bytes:
+        if not sending or len(data) < 2:
+            return data
+        fault = fault_of(reply_unit(data, rtu))
+        if fault is None or not fault.take_garble():
+            return data
+        return garble(data, rtu, rng)
+
+    return trace
