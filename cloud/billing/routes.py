@@ -26,7 +26,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from cloud.auth.audit import SYSTEM, Actor, actor_of, jsonable
 from cloud.auth.guard import requires
 from cloud.billing.bills import BillRefused, adjust_bill, release_bill, void_bill
-from cloud.billing.fee_items import FeeItemError, FeeItemInput, parse_fee_item, unstorable
+from cloud.billing.fee_items import FeeItemError, FeeItemInput, parse_fee_item
 from cloud.billing.fee_store import FEE_FIELDS, save_fee_item
 from cloud.billing.money import parse_decimal
 from cloud.billing.runs import RunRefused, execute, open_run
@@ -34,7 +34,7 @@ from cloud.billing.settle import SETTLE, Settle
 from cloud.billing.tables import BILL_STATES, CYCLES, Bill, BillLine, BillRun, FeeItem
 from cloud.db.models import Site
 from cloud.records.tables import Building, Unit
-from cloud.web.body import json_object, unknown_fields
+from cloud.web.body import json_object, text_field, unknown_fields, unstorable
 from cloud.web.errors import ApiError, bad_param, not_found
 from cloud.web.keys import CLOCK, SESSIONS
 from cloud.web.params import int_param, names_param
@@ -119,20 +119,6 @@ async def _runner_lifetime(app: web.Application) -> AsyncIterator[None]:
 
 
 
-def _text(body: dict[str, Any], name: str, max_len: int, required: bool = True) -> str | None:
-    value = body.get(name)
-    if value is None and not required:
-        return None
-    if not isinstance(value, str) or not value.strip():
-        raise bad_param(name, "必须填写（非空文本）", "required (a non-empty string)")
-    if unstorable(value):
-        raise bad_param(name, "含有无法保存的字符（NUL 或非 UTF-8）",
-                        "contains characters that cannot be stored (NUL or not UTF-8)")
-    if len(value.strip()) > max_len:
-        raise bad_param(name, f"长度不能超过 {max_len}", f"must be at most {max_len} characters")
-    return value.strip()
-
-
 def _id(request: web.Request, what_zh: str, what_en: str) -> int:
     raw = request.match_info["id"]
     if not (raw.isascii() and raw.isdigit()) or not 0 < int(raw) <= MAX_ID:
@@ -205,7 +191,7 @@ async def list_fee_items(request: web.Request) -> web.Response:
 @requires("billing.write")
 async def create_fee_item(request: web.Request) -> web.Response:
     body = await json_object(request)
-    slug = _text(body, "site", 63)
+    slug = text_field(body, "site", 63)
     assert slug is not None
     data = _fee_input({k: v for k, v in body.items() if k != "site"})
     now = request.app[CLOCK].now()
@@ -275,12 +261,12 @@ async def start_bill_run(request: web.Request) -> web.Response:
     """Start or resume the run of {site, cycle, period}: 202 with the run."""
     body = await json_object(request)
     unknown_fields(body, ("site", "cycle", "period"))
-    slug = _text(body, "site", 63)
+    slug = text_field(body, "site", 63)
     cycle = body.get("cycle", "monthly")
     if cycle not in CYCLES:
         raise bad_param("cycle", f"周期须为 {', '.join(CYCLES)}",
                         f"cycle must be one of {', '.join(CYCLES)}")
-    period = _text(body, "period", 16)
+    period = text_field(body, "period", 16)
     assert slug is not None and period is not None
     actor = actor_of(request)
     now = request.app[CLOCK].now()
@@ -467,7 +453,7 @@ def _refused(err: BillRefused) -> ApiError:
 async def void_bill_handler(request: web.Request) -> web.Response:
     body = await json_object(request)
     unknown_fields(body, ("reason",))
-    reason = _text(body, "reason", MAX_TEXT)
+    reason = text_field(body, "reason", MAX_TEXT)
     assert reason is not None
     now = request.app[CLOCK].now()
     async with request.app[SESSIONS]() as session:
@@ -485,8 +471,8 @@ async def adjust_bill_handler(request: web.Request) -> web.Response:
     """红冲 or correction: one line of ``amount`` (negative or positive) with the reason."""
     body = await json_object(request)
     unknown_fields(body, ("amount", "reason", "fee_code"))
-    reason = _text(body, "reason", MAX_TEXT)
-    fee_code = _text(body, "fee_code", 32, required=False)
+    reason = text_field(body, "reason", MAX_TEXT)
+    fee_code = text_field(body, "fee_code", 32, required=False)
     amount = parse_decimal(body.get("amount"))
     if amount is None or abs(amount) >= Decimal(10) ** 9:
         raise bad_param("amount", "须为金额字符串，例如 \"-12.50\"",
@@ -509,7 +495,7 @@ async def release_bill_handler(request: web.Request) -> web.Response:
     """Issue a held bill after review, optionally with corrected consumption per fee code."""
     body = await json_object(request)
     unknown_fields(body, ("note", "corrections"))
-    note = _text(body, "note", MAX_TEXT)
+    note = text_field(body, "note", MAX_TEXT)
     raw = body.get("corrections") or {}
     if not isinstance(raw, dict):
         raise bad_param("corrections", "须为 {收费项目代码: 用量} 对象",

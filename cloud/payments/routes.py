@@ -36,7 +36,7 @@ from cloud.payments.service import (
 )
 from cloud.payments.tables import PAYMENT_METHODS, Payment, PrepaidEntry, Receipt
 from cloud.records.tables import Building, Unit
-from cloud.web.body import json_object, unknown_fields
+from cloud.web.body import json_object, text_field, unknown_fields
 from cloud.web.errors import ApiError, bad_param, not_found
 from cloud.web.keys import CLOCK, SESSIONS
 from cloud.web.params import int_param, text_param
@@ -56,18 +56,6 @@ PAY_FIELDS = ("site", "unit", "amount", "method", "reference", "payer", "bills",
 
 
 
-
-
-def body_text(body: dict[str, Any], name: str, max_len: int, required: bool = True) -> str | None:
-    value = body.get(name)
-    if value is None and not required:
-        return None
-    if not isinstance(value, str) or not value.strip():
-        raise bad_param(name, "必须填写（非空文本）", "required (a non-empty string)")
-    value = value.strip()
-    if len(value) > max_len:
-        raise bad_param(name, f"长度不能超过 {max_len}", f"must be at most {max_len} characters")
-    return value
 
 
 def body_amount(body: dict[str, Any], name: str) -> Decimal:
@@ -180,16 +168,16 @@ async def create_payment(request: web.Request) -> web.Response:
     """Take a payment for a unit: allocate, keep any prepaid surplus, number a receipt."""
     body = await json_object(request, decimals=True)
     unknown_fields(body, PAY_FIELDS)
-    slug = body_text(body, "site", 63)
-    code = body_text(body, "unit", 64)
+    slug = text_field(body, "site", 63)
+    code = text_field(body, "unit", 64)
     amount = body_amount(body, "amount")
     method = body.get("method")
     if method not in PAYMENT_METHODS:
         raise bad_param("method", f"收款方式须为 {', '.join(PAYMENT_METHODS)}",
                         f"method must be one of {', '.join(PAYMENT_METHODS)}")
-    reference = body_text(body, "reference", 64, required=False)
-    payer = body_text(body, "payer", 100, required=False)
-    key = body_text(body, "idempotency_key", 64)
+    reference = text_field(body, "reference", 64, required=False)
+    payer = text_field(body, "payer", 100, required=False)
+    key = text_field(body, "idempotency_key", 64)
     prepay = body.get("prepay", False)
     if not isinstance(prepay, bool):
         raise bad_param("prepay", "必须是 true 或 false", "must be true or false")
@@ -275,7 +263,7 @@ async def reverse(request: web.Request) -> web.Response:
     pid = path_id(request, "收款", "payment")
     body = await json_object(request, decimals=True)
     unknown_fields(body, ("reason",))
-    reason = body_text(body, "reason", 500)
+    reason = text_field(body, "reason", 500)
     assert reason is not None
     actor = actor_of(request)
     now = request.app[CLOCK].now()
@@ -391,7 +379,7 @@ async def assess(request: web.Request) -> web.Response:
     """Bring the site's late fees up to date (as of today, site time, unless ``as_of``)."""
     body = await json_object(request, decimals=True)
     unknown_fields(body, ("site", "as_of"))
-    slug = body_text(body, "site", 63)
+    slug = text_field(body, "site", 63)
     assert slug is not None
     actor = actor_of(request)
     now = request.app[CLOCK].now()
@@ -411,7 +399,7 @@ async def run_reminders(request: web.Request) -> web.Response:
     """Schedule the site's reminders as of a day and send what is due with the log sender."""
     body = await json_object(request, decimals=True)
     unknown_fields(body, ("site", "as_of"))
-    slug = body_text(body, "site", 63)
+    slug = text_field(body, "site", 63)
     assert slug is not None
     actor = actor_of(request)
     now = request.app[CLOCK].now()

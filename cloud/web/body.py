@@ -50,13 +50,32 @@ def unknown_fields(body: dict[str, Any], allowed: tuple[str, ...]) -> None:
 # --- fields of a JSON object, each named when refused ---------------------------------------
 
 
+def unstorable(text: str) -> bool:
+    """Text no database column takes: a NUL character or a lone surrogate (not UTF-8)."""
+    if "\x00" in text:
+        return True
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return True
+    return False
+
+
 def text_field(body: dict[str, Any], name: str, max_len: int, *,
                required: bool = True) -> str | None:
+    """A non-empty string, stripped; ``None`` only when absent and not ``required``.
+
+    Text the database cannot store is refused here too: a body sent without the JSON content
+    type passes the hygiene middleware unchecked.
+    """
     value = body.get(name)
     if value is None and not required:
         return None
     if not isinstance(value, str) or not value.strip():
         raise bad_param(name, "必须填写（非空文本）", "required (a non-empty string)")
+    if unstorable(value):
+        raise bad_param(name, "含有无法保存的字符（NUL 或非 UTF-8）",
+                        "contains characters that cannot be stored (NUL or not UTF-8)")
     value = value.strip()
     if len(value) > max_len:
         raise bad_param(name, f"长度不能超过 {max_len}", f"must be at most {max_len} characters")
