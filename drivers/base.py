@@ -83,33 +83,48 @@ class OrderedEmitter:
     Why: a driver's poll loop must not wait on the outbox (``post``), while a command must
     not report success before its record is durable (``store``) — and both kinds must reach
     the outbox in order. ``run`` drains the queue until cancelled; ``flush`` gives what is
-    left a bounded time at stop, so a stuck outbox never holds up shutdown.
+    left a bounded time at stop, so a stuck outbox never holds up shutdown. ``maxsize``
+    bounds what a device that floods while the outbox is stuck can hold in memory: beyond it
+    a posted event is dropped and counted (``events_dropped``).
     """
 
     def __init__(self, emit: Emit, stats: DriverStats, log: Any, *,
                  stopping: Callable[[], Exception] = lambda: RuntimeError("停止中 / stopping"),
-                 flush_s: float = 2.0) -> None:
+                 flush_s: float = 2.0, maxsize: int = 0) -> None:
         self._emit = emit
         self._stats = stats
         self._log = log
         self._stopping = stopping
         self._flush_s = flush_s
-        self._queue: asyncio.Queue[_Item] = asyncio.Queue()
+        self._queue: asyncio.Queue[_Item] = asyncio.Queue(maxsize=maxsize)
         self.running = False
 
     def post(self, event: NewEvent) -> None:
-        """Queue ``event`` without waiting for storage."""
-        self._queue.put_nowait((event, None))
+        """Queue ``event`` without waiting for storage (dropped and counted when full)."""
+        try:
+            self._queue.put_nowait((event, None))
+        except asyncio.QueueFull:
+            self._stats.inc("events_dropped")
+            self._log.error("event queue full; event dropped", kind=event.kind,
+                            device=event.device)
+
+    def qsize(self) -> int:
+        """Events queued and not yet handed to ``emit``."""
+        return self._queue.qsize()
+
+    async def drained(self) -> None:
+        """Return once everything queued so far has been handed to ``emit`` (and answered)."""
+        await self._queue.join()
 
     async def store(self, event: NewEvent) -> None:
         """Return once ``event`` is durable, after everything queued before it."""
         if self.running:
             done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-            self._queue.put_nowait((event, done))
+            await self._queue.put((event, done))
             await done
             return
         while not self._queue.empty():
-            await self._emit_one(*self._queue.get_nowait())
+            await self._emit_next()
         await self._emit(event)
         self._stats.inc("events_emitted")
 
@@ -120,7 +135,10 @@ class OrderedEmitter:
         try:
             while True:
                 current = await self._queue.get()
-                await self._emit_one(*current)
+                try:
+                    await self._emit_one(*current)
+                finally:
+                    self._queue.task_done()
                 current = None
         finally:
             self.running = False
@@ -134,15 +152,23 @@ class OrderedEmitter:
         try:
             async with asyncio.timeout(self._flush_s):
                 while not self._queue.empty():
-                    await self._emit_one(*self._queue.get_nowait())
+                    await self._emit_next()
         except TimeoutError:
             pass
         if not self._queue.empty():
             self._log.warning("events not stored at stop", count=self._queue.qsize())
         while not self._queue.empty():
             _, done = self._queue.get_nowait()
+            self._queue.task_done()
             if done is not None and not done.done():
                 done.set_exception(self._stopping())
+
+    async def _emit_next(self) -> None:
+        item = self._queue.get_nowait()
+        try:
+            await self._emit_one(*item)
+        finally:
+            self._queue.task_done()
 
     async def _emit_one(self, event: NewEvent, done: asyncio.Future[None] | None) -> None:
         try:
@@ -155,7 +181,7 @@ class OrderedEmitter:
                 if not done.done():
                     done.set_exception(exc)
                 return
-            self._log.exception("emit failed; event lost", kind=event.kind)
+            self._log.exception("emit failed; event lost", kind=event.kind, device=event.device)
         else:
             self._stats.inc("events_emitted")
             if done is not None and not done.done():

@@ -40,6 +40,7 @@ from pymodbus.constants import ExcCodes
 from pymodbus.datastore import ModbusServerContext
 from pymodbus.server import ModbusSerialServer, ModbusTcpServer
 
+import configs
 from simulators.elevator import ElevatorBox, ElevatorBusContext, ElevatorSimulator, SimCar
 from simulators.elevator.layout import load_layout
 from simulators.fire import SCENARIOS, Sent, Step, VirtualUitd
@@ -66,18 +67,25 @@ _slog = structlog.get_logger("courtyard.simulators.site")
 
 
 def default_profiles_dir(site_yaml: Path) -> Path:
-    """configs/profiles next to the site file's configs/sites, else ./configs/profiles."""
+    """configs/profiles next to the site file's configs/sites, else ./configs/profiles, else
+    the shipped ones (as the edge looks: an installed package has no ./configs)."""
     beside = site_yaml.resolve().parent.parent / "profiles"
-    return beside if beside.is_dir() else Path("configs/profiles")
+    return beside if beside.is_dir() else _here_or_shipped("profiles")
 
 
 def default_elevators_dir(site_yaml: Path, profiles_dir: Path | None = None) -> Path:
     """Elevator profiles: ``elevators`` beside the meter profile folder (where the edge looks),
-    else configs/elevators next to the site file's configs/sites, else ./configs/elevators."""
+    else configs/elevators next to the site file's configs/sites, else ./configs/elevators,
+    else the shipped ones."""
     if profiles_dir is not None and (profiles_dir.parent / "elevators").is_dir():
         return profiles_dir.parent / "elevators"
     beside = site_yaml.resolve().parent.parent / "elevators"
-    return beside if beside.is_dir() else Path("configs/elevators")
+    return beside if beside.is_dir() else _here_or_shipped("elevators")
+
+
+def _here_or_shipped(folder: str) -> Path:
+    here = Path("configs") / folder
+    return here if here.is_dir() else configs.path(folder)
 
 
 GATE_TRAVEL_S = 2.0

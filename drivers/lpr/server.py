@@ -41,7 +41,7 @@ from aiohttp import BodyPartReader, hdrs, web
 
 from contract import Clock, Kind, NewEvent, jsoncodec
 from contract.envelope import format_ts
-from drivers.base import DriverStats, Emit
+from drivers.base import DriverStats, Emit, OrderedEmitter
 from drivers.lpr import hikvision, vzenith
 from drivers.lpr.model import (
     CameraSpec,
@@ -189,7 +189,7 @@ class LprEndpoint:
         self._recent: vzenith.RecentRecords[tuple[int, str, int],
                                             asyncio.Future[tuple[int, Any]]] = (
             vzenith.RecentRecords(self.config.dedupe_size))
-        self._queue: asyncio.Queue[NewEvent] = asyncio.Queue(maxsize=_QUEUE_SIZE)
+        self._events = OrderedEmitter(emit, stats, self._log, maxsize=_QUEUE_SIZE)
         self._pool: ThreadPoolExecutor | None = None
         self._tasks: list[asyncio.Task[None]] = []
         self._evidence_tasks: set[asyncio.Task[None]] = set()
@@ -218,7 +218,7 @@ class LprEndpoint:
         now = self._clock.monotonic()
         for state in self._live.values():
             state.last_contact = max(state.last_contact, now)
-        self._tasks = [asyncio.create_task(self._emitter(), name="lpr-emitter"),
+        self._tasks = [asyncio.create_task(self._events.run(), name="lpr-emitter"),
                        asyncio.create_task(self._watchdog(), name="lpr-watchdog")]
 
     async def stop(self, flush_timeout_s: float = 2.0) -> None:
@@ -227,9 +227,10 @@ class LprEndpoint:
             await asyncio.wait(set(self._evidence_tasks), timeout=flush_timeout_s)
         if self._tasks:
             try:
-                await asyncio.wait_for(self._queue.join(), flush_timeout_s)
+                await asyncio.wait_for(self._events.drained(), flush_timeout_s)
             except TimeoutError:
-                self._log.warning("stopping with events still queued", queued=self._queue.qsize())
+                self._log.warning("stopping with events still queued",
+                                  queued=self._events.qsize())
             for task in self._tasks:
                 task.cancel()
             await asyncio.gather(*self._tasks, return_exceptions=True)
@@ -242,7 +243,7 @@ class LprEndpoint:
         """Wait until every queued liveness/quality/evidence event has been emitted."""
         while self._evidence_tasks:
             await asyncio.wait(set(self._evidence_tasks))
-        await self._queue.join()
+        await self._events.drained()
 
     # -- HTTP handlers ----------------------------------------------------------------------
 
@@ -757,26 +758,7 @@ class LprEndpoint:
                 "samples": change.samples, "message": RECOVERED_MESSAGE})
 
     def _queue_event(self, camera_id: str, kind: str, data: dict[str, Any]) -> None:
-        event = NewEvent(device=camera_id, kind=kind, data=data, ts=self._clock.now())
-        try:
-            self._queue.put_nowait(event)
-        except asyncio.QueueFull:
-            self._stats.inc("events_dropped")
-            self._cam_log(camera_id).error("event queue full; event dropped", kind=kind)
-
-    async def _emitter(self) -> None:
-        while True:
-            event = await self._queue.get()
-            try:
-                await self._emit(event)
-            except asyncio.CancelledError:
-                raise
-            except Exception:
-                self._stats.inc("emit_failures")
-                self._cam_log(event.device).exception("emit failed; event lost",
-                                                      kind=event.kind)
-            finally:
-                self._queue.task_done()
+        self._events.post(NewEvent(device=camera_id, kind=kind, data=data, ts=self._clock.now()))
 
     async def _watchdog(self) -> None:
         beats = [s.heartbeat_s for s in self.cameras.values() if s.heartbeat_s is not None]
