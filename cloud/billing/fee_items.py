@@ -26,6 +26,7 @@ from cloud.billing.periods import CYCLE_MONTHS
 from cloud.billing.tables import FEE_KINDS
 from cloud.billing.tiers import Tier
 from cloud.records.tables import UTILITIES
+from cloud.web.body import unstorable
 
 MAX_PRICE = Decimal("1000000")
 CODE_MAX = 32
@@ -285,17 +286,6 @@ def _str(doc: dict[str, Any], key: str, max_len: int) -> str:
         raise FeeItemError(key, f"长度不能超过 {max_len}", f"must be at most {max_len} "
                                                           f"characters")
     return value.strip()
-
-
-def unstorable(text: str) -> bool:
-    """Text no database column takes: a NUL character or a lone surrogate (not UTF-8)."""
-    if "\x00" in text:
-        return True
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError:
-        return True
-    return False
 
 
 def _nul_path(value: Any, path: str) -> str | None:
