@@ -1,27 +1,31 @@
-"""The edge↔cloud contract: message envelope, event kinds and MQTT topic names.
+"""The edge↔cloud contract: everything that crosses the MQTT wire (DESIGN §2), nothing else.
 
-Both sides import this package; it imports nothing else of ours, so a change here is a change
-of the wire contract and must stay backward compatible (``ENVELOPE_VERSION``).
+Envelope and batch (``envelope``, ``batch``), event kinds and their payloads (``kinds``,
+``payloads``), topics, the ``down/sync`` notice (``sync``), the dataset documents
+(``datasets``) and the ``down/cmd`` / ``up/cmd-reply`` messages (``commands``). Both sides
+import this package; it imports nothing else of ours, so a change here is a change of the wire
+contract and must stay backward compatible (``ENVELOPE_VERSION``).
 """
 
-from contract.clock import Clock, FakeClock, SystemClock, utc_now
-from contract.envelope import (
+from contract.batch import (
     ENVELOPE_VERSION,
     Batch,
-    ContractError,
-    Envelope,
-    NewEvent,
     Rejected,
     decode_ack,
     decode_batch,
     decode_batch_lenient,
     encode_ack,
     encode_batch,
+    encode_wire_batch,
 )
-from contract.kinds import Kind, Priority, priority_for
+from contract.clock import Clock, FakeClock, SystemClock, utc_now
+from contract.envelope import Envelope, NewEvent, WireEnvelope, wire_envelope
+from contract.errors import ContractError
+from contract.kinds import KINDS, Kind, Priority, priority_for
 
 __all__ = [
     "ENVELOPE_VERSION",
+    "KINDS",
     "Batch",
     "Clock",
     "ContractError",
@@ -32,11 +36,14 @@ __all__ = [
     "Priority",
     "Rejected",
     "SystemClock",
+    "WireEnvelope",
     "decode_ack",
     "decode_batch",
     "decode_batch_lenient",
     "encode_ack",
     "encode_batch",
+    "encode_wire_batch",
     "priority_for",
     "utc_now",
+    "wire_envelope",
 ]

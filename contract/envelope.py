@@ -1,42 +1,50 @@
-"""The envelope every device event travels in, and the batch and ack payloads around it.
+"""The envelope every device event travels in (DESIGN §2), one event of a batch.
 
-Wire format (JSON, UTF-8; a batch may be gzip-compressed, recognised by its magic bytes)::
+Wire form (JSON object; the batch around it is ``contract.batch``)::
 
-    batch: {"v": 1, "site": "demo", "events": [<envelope>...], "gaps": [[from, to], ...]}
-    envelope: {"seq": 17, "id": "<uuid>", "ts": "2026-11-23T01:02:03.123456Z",
-               "device": "m1", "kind": "meter.reading", "data": {...}, "priority": 2}
-    ack: {"upto": 17}
+    {"seq": 17, "id": "<uuid>", "ts": "2026-11-23T01:02:03.123456Z",
+     "device": "m1", "kind": "meter.reading", "data": {...}, "priority": 2}
 
-``gaps`` lists inclusive seq ranges the edge dropped under its disk budget (DESIGN §2 rule 4)
-and will never send, so the cloud can advance its contiguous ack watermark past them.
+``wire_envelope`` is the one place that lays these keys out. The edge stores an event's
+``data`` as JSON text once, when the outbox commits it, and sends that text as it is
+(``data`` is a ``jsoncodec.Fragment``): no event is decoded and encoded again on its way out.
 """
 
 from __future__ import annotations
 
-import gzip
 import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypedDict
 
 from contract import jsoncodec
+from contract.errors import ContractError
 from contract.kinds import Priority, priority_for
 
-ENVELOPE_VERSION = 1
-_GZIP_MAGIC = b"\x1f\x8b"
 _PRIORITIES = {int(p): p for p in Priority}
-MAX_BATCH_BYTES = 8 * 1024 * 1024
-GZIP_LEVEL = 3
-"""Level 3 compresses event batches within a few per cent of level 6 at a third of the CPU."""
+
+__all__ = ["ContractError", "Envelope", "NewEvent", "WireEnvelope", "format_ts", "parse_ts",
+           "wire_envelope"]
 
 
-class ContractError(ValueError):
-    """A payload that does not follow the contract; ``field`` names what is wrong."""
+class WireEnvelope(TypedDict):
+    """An envelope ready for ``jsoncodec``: what ``encode_wire_batch`` takes."""
 
-    def __init__(self, field_name: str, reason: str) -> None:
-        super().__init__(f"{field_name}: {reason}")
-        self.field = field_name
-        self.reason = reason
+    seq: int
+    id: str
+    ts: str
+    device: str
+    kind: str
+    data: jsoncodec.Fragment
+    priority: int
+
+
+def wire_envelope(seq: int, ident: str, ts: str, device: str, kind: str,
+                  data_json: str | bytes, priority: int) -> WireEnvelope:
+    """The envelope from its stored form: ``ts`` as ``format_ts`` wrote it, ``data`` as the
+    JSON text ``jsoncodec`` wrote (trusted as it is: only our own encoder produces it)."""
+    return {"seq": seq, "id": ident, "ts": ts, "device": device, "kind": kind,
+            "data": jsoncodec.Fragment(data_json), "priority": priority}
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,6 +64,8 @@ class NewEvent:
 
 @dataclass(frozen=True, slots=True)
 class Envelope:
+    """An event with the seq its outbox gave it: what a batch carries."""
+
     seq: int
     id: str
     ts: datetime
@@ -64,7 +74,13 @@ class Envelope:
     data: dict[str, Any]
     priority: Priority
 
+    def wire(self) -> WireEnvelope:
+        """This envelope as ``wire_envelope`` lays it out (``data`` encoded here)."""
+        return wire_envelope(self.seq, self.id, format_ts(self.ts), self.device, self.kind,
+                             jsoncodec.dumpb(self.data), int(self.priority))
+
     def to_dict(self) -> dict[str, Any]:
+        """The decoded form (``data`` as a dict), e.g. to keep a rejected event as evidence."""
         return {
             "seq": self.seq,
             "id": self.id,
@@ -104,14 +120,8 @@ class Envelope:
                    priority=priority)
 
 
-@dataclass(frozen=True, slots=True)
-class Batch:
-    site: str
-    events: list[Envelope]
-    gaps: list[tuple[int, int]] = field(default_factory=list)
-
-
 def format_ts(ts: datetime) -> str:
+    """UTC with microseconds and a trailing ``Z``: the one spelling of time on the wire."""
     if ts.tzinfo is None:
         raise ContractError("ts", "must be timezone-aware")
     return ts.astimezone(UTC).isoformat(timespec="microseconds").replace("+00:00", "Z")
@@ -127,96 +137,3 @@ def parse_ts(raw: Any, where: str = "ts") -> datetime:
     if ts.tzinfo is None:
         raise ContractError(where, "must carry a UTC offset (e.g. trailing Z)")
     return ts.astimezone(UTC)
-
-
-def encode_batch(batch: Batch, compress: bool = False) -> bytes:
-    body = jsoncodec.dumpb({
-        "v": ENVELOPE_VERSION,
-        "site": batch.site,
-        "events": [e.to_dict() for e in batch.events],
-        "gaps": [list(g) for g in batch.gaps],
-    })
-    return gzip.compress(body, compresslevel=GZIP_LEVEL) if compress else body
-
-
-@dataclass(frozen=True, slots=True)
-class Rejected:
-    """One event of a batch that breaks the contract while the batch around it does not."""
-
-    seq: int
-    field: str
-    reason: str
-    #: The event as received (a JSON object).
-    raw: dict[str, Any]
-
-
-def decode_batch(payload: bytes) -> Batch:
-    """Parse a batch; raise ContractError naming the offending field."""
-    batch, rejected = decode_batch_lenient(payload)
-    if rejected:
-        r = rejected[0]
-        raise ContractError(r.field, r.reason)
-    return batch
-
-
-def decode_batch_lenient(payload: bytes) -> tuple[Batch, list[Rejected]]:
-    """Parse a batch, setting aside each event that breaks the contract but has a valid
-    ``seq`` (so the receiver can account for that seq); anything else wrong raises
-    ContractError naming the offending field."""
-    if payload[:2] == _GZIP_MAGIC:
-        try:
-            payload = gzip.decompress(payload)
-        except (OSError, EOFError) as exc:
-            raise ContractError("payload", f"corrupt gzip: {exc}") from None
-    if len(payload) > MAX_BATCH_BYTES:
-        raise ContractError("payload", f"larger than {MAX_BATCH_BYTES} bytes")
-    try:
-        raw = jsoncodec.loads(payload)
-    except jsoncodec.JSONDecodeError as exc:
-        raise ContractError("payload", f"not JSON: {exc}") from None
-    if not isinstance(raw, dict):
-        raise ContractError("payload", "must be a JSON object")
-    if raw.get("v") != ENVELOPE_VERSION:
-        raise ContractError("v", f"unsupported version {raw.get('v')!r}")
-    site = raw.get("site")
-    if not isinstance(site, str) or not site:
-        raise ContractError("site", "must be a non-empty string")
-    events_raw = raw.get("events")
-    if not isinstance(events_raw, list):
-        raise ContractError("events", "must be a list")
-    events: list[Envelope] = []
-    rejected: list[Rejected] = []
-    from_dict = Envelope.from_dict
-    for i, e in enumerate(events_raw):
-        try:
-            events.append(from_dict(e))
-        except ContractError as exc:
-            # Named by position only on the (rare) error path: no string per good event.
-            where = f"events[{i}]" + exc.field.removeprefix("event")
-            seq = e.get("seq") if isinstance(e, dict) else None
-            if not isinstance(seq, int) or isinstance(seq, bool) or seq < 1:
-                raise ContractError(where, exc.reason) from None
-            rejected.append(Rejected(seq, where, exc.reason, e))
-    gaps: list[tuple[int, int]] = []
-    for i, g in enumerate(raw.get("gaps", [])):
-        if (not isinstance(g, list) or len(g) != 2
-                or not all(isinstance(x, int) and not isinstance(x, bool) for x in g)
-                or not 1 <= g[0] <= g[1]):
-            raise ContractError(f"gaps[{i}]", "must be [from, to] with 1 ≤ from ≤ to")
-        gaps.append((g[0], g[1]))
-    return Batch(site=site, events=events, gaps=gaps), rejected
-
-
-def encode_ack(upto: int) -> bytes:
-    return jsoncodec.dumpb({"upto": upto})
-
-
-def decode_ack(payload: bytes) -> int:
-    try:
-        raw = jsoncodec.loads(payload)
-    except jsoncodec.JSONDecodeError as exc:
-        raise ContractError("payload", f"not JSON: {exc}") from None
-    upto = raw.get("upto") if isinstance(raw, dict) else None
-    if not isinstance(upto, int) or isinstance(upto, bool) or upto < 0:
-        raise ContractError("upto", "must be an integer ≥ 0")
-    return upto

@@ -31,3 +31,7 @@ def dumpb(obj: Any) -> bytes:
 def loads(data: bytes | bytearray | memoryview | str) -> Any:
     """Parse JSON; NaN, Infinity and integers beyond 64 bits are refused (``JSONDecodeError``)."""
     return orjson.loads(data)
+
+
+Fragment = orjson.Fragment
+"""JSON text already encoded by ``dumps``/``dumpb``, embedded by them verbatim (not re-checked)."""

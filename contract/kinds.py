@@ -14,6 +14,11 @@ class Priority(IntEnum):
 
 
 class Kind:
+    """Every event kind on the wire; drivers and handlers name kinds only through these.
+
+    Payload shapes: ``contract.payloads``. Priorities: ``priority_for``.
+    """
+
     METER_READING = "meter.reading"
     DEVICE_ONLINE = "device.online"
     DEVICE_OFFLINE = "device.offline"
@@ -23,11 +28,13 @@ class Kind:
     #: budget (the read itself, and what was decided, are not).
     PLATE_EVIDENCE = "plate.evidence"
     GATE_OPENED = "gate.opened"
+    GATE_CLOSED = "gate.closed"
     PARKING_ENTRY = "parking.entry"
     PARKING_EXIT = "parking.exit"
     PARKING_REFUSED = "parking.refused"
     PAYMENT_RECORDED = "payment.recorded"
     GATE_FAULT = "gate.fault"
+    GATE_RECOVERED = "gate.recovered"
     CAMERA_DEGRADED = "camera.degraded"
     CAMERA_RECOVERED = "camera.recovered"
     ACCESS_DENIED = "access.denied"
@@ -46,6 +53,7 @@ class Kind:
     UITD_STATUS = "uitd.status"
     UITD_FAULT = "uitd.fault"
     UITD_POWER_FAULT = "uitd.power_fault"
+    UITD_RESTORED = "uitd.restored"
     UITD_OPERATION = "uitd.operation"
     ELEVATOR_STATE = "elevator.state"
     ELEVATOR_FAULT = "elevator.fault"
@@ -60,6 +68,10 @@ class Kind:
     #: Stored by the cloud in place of an event that broke the contract, under its seq.
     INGEST_QUARANTINED = "ingest.quarantined"
 
+
+KINDS: frozenset[str] = frozenset(
+    v for k, v in vars(Kind).items() if k.isupper() and isinstance(v, str))
+"""Every kind ``Kind`` names."""
 
 _ALARM_PREFIXES = ("fire.", "door.forced", "elevator.", "uitd.", "linkage.")
 #: Measurements and car positions: telemetry although their family is an alarm family.

@@ -17,8 +17,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import gzip
-import json
 import random
 import ssl
 from collections.abc import Callable
@@ -34,10 +32,14 @@ from contract import (
     ContractError,
     Priority,
     SystemClock,
+    WireEnvelope,
     decode_ack,
+    encode_wire_batch,
     topics,
 )
-from contract.envelope import ENVELOPE_VERSION, GZIP_LEVEL
+from contract.batch import gzip_batch
+from contract.commands import cmd_id_of, decode_command
+from contract.sync import decode_sync
 from edge.config.model import SiteConfig
 from edge.metrics import RateMeter
 from edge.outbox import AsyncOutbox
@@ -48,24 +50,9 @@ log = structlog.get_logger("edge.uplink")
 _NET_ERRORS = (aiomqtt.MqttError, TimeoutError, OSError)
 
 OnSync = Callable[[str, int], None]
-"""Called with (dataset, version) for each well-formed ``down/sync``. It must not block: the
-receive loop also carries the acks, so the pull itself happens elsewhere (edge.parking.sync)."""
-
-
-def decode_sync(payload: bytes) -> tuple[str, int]:
-    """``{"dataset": "parking", "version": 7}`` (other keys ignored) → ("parking", 7)."""
-    try:
-        doc = json.loads(payload)
-    except (ValueError, UnicodeDecodeError):
-        raise ContractError("sync", "not JSON") from None
-    if not isinstance(doc, dict):
-        raise ContractError("sync", "must be a JSON object")
-    dataset, version = doc.get("dataset"), doc.get("version")
-    if not isinstance(dataset, str) or not dataset or len(dataset) > 64:
-        raise ContractError("sync.dataset", "must be a non-empty name")
-    if not isinstance(version, int) or isinstance(version, bool) or version < 0:
-        raise ContractError("sync.version", "must be an integer ≥ 0")
-    return dataset, version
+"""Called with (dataset, version) for each well-formed ``down/sync`` (``contract.sync``). It
+must not block: the receive loop also carries the acks, so the pull itself happens elsewhere
+(edge.parking.sync)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -113,6 +100,8 @@ class UplinkCounters:
     downlink_malformed: int = 0
     sync_messages: int = 0
     cmd_messages: int = 0
+    #: Commands the contract refused (malformed, unknown kind…): not run, logged.
+    cmd_refused: int = 0
 
 
 class TokenBucket:
@@ -283,9 +272,24 @@ class Uplink:
                                     dataset=dataset, version=version)
         elif name == "cmd":
             self.counters.cmd_messages += 1
-            self._log.info("downlink message not handled yet", topic=topic, bytes=len(payload))
+            self._command(payload)
         else:
             self._malformed(topic, payload, "unknown downlink topic")
+
+    def _command(self, payload: bytes) -> None:
+        """Decode a ``down/cmd`` and log it. Nothing runs commands at the edge yet: a later
+        step records the ``cmd_id``, runs it at most once and replies on ``up/cmd-reply``."""
+        try:
+            cmd = decode_command(payload)
+        except ContractError as exc:
+            self.counters.cmd_refused += 1
+            self._log.warning("远程命令格式错误，已拒绝 / malformed command refused",
+                              cmd_id=cmd_id_of(payload), field=exc.field, reason=exc.reason)
+            return
+        self._log.info("收到远程命令，本版本不执行 / command received, not run by this version",
+                       cmd_id=cmd.cmd_id, kind=str(cmd.kind), issued_by=cmd.issued_by,
+                       not_after=cmd.not_after.isoformat(),
+                       expired=cmd.expired(self._clock.now()))
 
     def _malformed(self, topic: str, payload: bytes, reason: str) -> None:
         self.counters.downlink_malformed += 1
@@ -366,7 +370,7 @@ class Uplink:
         as the token bucket allows.
         """
         size = self.s.batch_size
-        batch: list[tuple[int, str]] = []
+        batch: list[tuple[int, WireEnvelope]] = []
         replay_more = False
         for prio in Priority:
             if len(batch) >= size:
@@ -396,10 +400,7 @@ class Uplink:
             return None
         gaps = box.gaps()
         raw = encode_wire_batch(self.s.site, [w for _, w in batch], gaps)
-        if len(raw) > self.s.gzip_above:
-            payload = gzip.compress(raw, compresslevel=GZIP_LEVEL)
-        else:
-            payload = raw
+        payload = gzip_batch(raw) if len(raw) > self.s.gzip_above else raw
         return _Outgoing(payload=payload, events=len(batch), first_seq=batch[0][0],
                          last_seq=max(seq for seq, _ in batch), gaps=len(gaps))
 
@@ -420,14 +421,6 @@ class _Outgoing:
     first_seq: int
     last_seq: int
     gaps: int
-
-
-def encode_wire_batch(site: str, envelopes: list[str], gaps: list[tuple[int, int]]) -> bytes:
-    """``encode_batch`` for envelopes already in wire JSON form (``Outbox.pending_wire``)."""
-    head = json.dumps({"v": ENVELOPE_VERSION, "site": site}, ensure_ascii=False,
-                      separators=(",", ":"))[:-1]
-    tail = json.dumps([list(g) for g in gaps], separators=(",", ":"))
-    return f'{head},"events":[{",".join(envelopes)}],"gaps":{tail}}}'.encode()
 
 
 def _reap(tasks: set[asyncio.Task[None]]) -> None:

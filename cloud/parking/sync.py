@@ -1,5 +1,6 @@
 """Tell edges that a dataset changed: ``{"dataset": "parking", "version": N}`` on
-``courtyard/v1/{site}/down/sync``, QoS 1, retained (DESIGN §2).
+``courtyard/v1/{site}/down/sync``, QoS 1, retained (DESIGN §2; the notice is
+``contract.sync``).
 
 Retained, so an edge that connects later still learns the newest version; the edge then pulls
 the document itself (HTTP, ETag), so the message only has to carry the number.
@@ -18,7 +19,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import random
 import socket
 import ssl
@@ -34,6 +34,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 import brokerurl
 from cloud.parking.dataset import all_versions
 from contract import topics
+from contract.sync import SyncNotice, encode_sync
 
 log = structlog.get_logger(__name__)
 
@@ -41,8 +42,8 @@ Key = tuple[str, str]  # (site slug, dataset name)
 
 
 def sync_payload(dataset: str, version: int) -> bytes:
-    return json.dumps({"dataset": dataset, "version": version},
-                      separators=(",", ":")).encode()
+    """The retained ``down/sync`` notice (``contract.sync``)."""
+    return encode_sync(SyncNotice(dataset, version))
 
 
 class SyncPublisher:

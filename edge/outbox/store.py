@@ -16,8 +16,6 @@ Blocking by design: ``edge.outbox.runner.AsyncOutbox`` runs it on one dedicated 
 
 from __future__ import annotations
 
-import json
-import json.encoder
 import sqlite3
 import time
 from collections.abc import Iterable, Mapping, Sequence
@@ -28,11 +26,9 @@ from typing import Any
 import structlog
 
 from contract import Clock, Kind, NewEvent, Priority, SystemClock, jsoncodec
-from contract.envelope import Envelope, format_ts, parse_ts
+from contract.envelope import Envelope, WireEnvelope, format_ts, parse_ts, wire_envelope
 
 log = structlog.get_logger("edge.outbox")
-
-_encode_str = json.encoder.encode_basestring  # what json.dumps(ensure_ascii=False) uses
 
 ROW_OVERHEAD = 48
 """Bytes counted per row besides its text: seq, priority, timestamps, index entries."""
@@ -177,22 +173,22 @@ class Outbox:
         return out
 
     def pending_wire(self, prio: Priority, after: int, limit: int,
-                     max_seq: int | None = None) -> list[tuple[int, str]]:
-        """Like ``pending(..., only=prio)`` but each event as its envelope's wire JSON text.
+                     max_seq: int | None = None) -> list[tuple[int, WireEnvelope]]:
+        """Like ``pending(..., only=prio)`` but each event in its wire form, for
+        ``contract.batch.encode_wire_batch``.
 
-        Built straight from the stored columns (``data`` is stored as the same compact JSON
-        the batch encoder writes), so sending skips decoding and re-encoding every event; the
-        text is byte for byte what ``Envelope.to_dict`` through ``encode_batch`` produces.
+        Built straight from the stored columns (``ts`` and ``data`` are stored as the contract
+        writes them), so sending never decodes and re-encodes an event; the batch is byte for
+        byte what ``encode_batch`` makes of the same envelopes.
         """
         top = max_seq if max_seq is not None else (1 << 62)
         rows = self._db.execute(
             "SELECT seq, id, ts, device, kind, data FROM events"
             " WHERE priority = ? AND seq > ? AND seq <= ? ORDER BY seq LIMIT ?",
             (int(prio), after, top, limit)).fetchall()
-        enc = _encode_str
         p = int(prio)
-        return [(seq, f'{{"seq":{seq},"id":{enc(ident)},"ts":{enc(ts)},"device":{enc(device)},'
-                      f'"kind":{enc(kind)},"data":{data},"priority":{p}}}')
+        wire = wire_envelope
+        return [(seq, wire(seq, ident, ts, device, kind, data, p))
                 for seq, ident, ts, device, kind, data in rows]
 
     def gaps(self) -> list[tuple[int, int]]:
