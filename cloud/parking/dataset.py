@@ -5,10 +5,9 @@ version names exactly one content, and the document is a pure function of it: en
 no timestamps of its own. That is what makes ``ETag: "parking-<version>"`` honest and lets an
 edge that already holds the version get a 304 without the cloud building anything.
 
-The document is what ``edge.parking.datasets.parse_dataset`` reads: ``version``, ``vehicles``,
-``passes``, ``visitors``, ``blacklist`` and ``tariffs`` ``{lot: tariff}``; dates are ISO text,
-visitor times UTC with ``Z``. ``spaces`` rides along for the edge to use later (the parser
-ignores keys it does not know).
+The document's shape, its version and ETag rules are the contract's
+(``contract.datasets.ParkingDocument``): ``version``, ``vehicles``, ``spaces``, ``passes``,
+``visitors``, ``blacklist`` and ``tariffs`` ``{lot: tariff}``.
 """
 
 from __future__ import annotations
@@ -23,6 +22,7 @@ from cloud.db.dialect import dialect_insert
 from cloud.db.models import Site
 from cloud.parking.records import RESOURCES
 from cloud.parking.tables import PARKING_DATASET, DatasetVersion, LotTariff
+from contract import datasets
 
 VERSIONS = cast(Table, DatasetVersion.__table__)
 SITES = cast(Table, Site.__table__)
@@ -31,7 +31,7 @@ CONSISTENT_READ_ATTEMPTS = 5
 
 
 def etag(version: int) -> str:
-    return f'"{PARKING_DATASET}-{version}"'
+    return datasets.etag(PARKING_DATASET, version)
 
 
 async def current_version(session: AsyncSession, site_id: int,
@@ -90,7 +90,8 @@ async def _contents(session: AsyncSession, site_id: int) -> dict[str, Any]:
 
 
 async def document(session: AsyncSession, site_id: int) -> dict[str, Any]:
-    """The site's dataset, consistent with its version.
+    """The site's dataset (a ``contract.datasets.ParkingDocument``), consistent with its
+    version.
 
     Each list is read by its own statement; a write committed between them would mix two
     versions. Every write bumps the version in its transaction, so equal versions before and

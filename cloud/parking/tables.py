@@ -32,9 +32,10 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from cloud.db.models import Base, Event
 from cloud.db.types import BigId, JsonDoc, Money, UTCDateTime
+from contract.datasets import PARKING
 
 #: The dataset name of everything below that the edge's lanes decide from.
-PARKING_DATASET = "parking"
+PARKING_DATASET = PARKING
 
 #: The lane view asks "the last reads of this camera": a partial index holds only the
 #: ``plate.read`` rows, so the hot ``meter.reading`` inserts of ingest do not pay for it. The

@@ -1,9 +1,10 @@
 """The parking dataset the edge decides from: vehicles, passes, visitors, blacklist, tariffs.
 
-The cloud owns these records and pushes them as one versioned JSON document (DESIGN §3); the
-edge keeps the last good version on disk and swaps a new one in whole, so a lane never
-decides from half a dataset. Parsing checks every entry and names the bad ones: a broken
-entry is skipped (and reported) rather than losing the whole list at a gate.
+The cloud owns these records and pushes them as one versioned JSON document (DESIGN §3; its
+shape on the wire is ``contract.datasets``); the edge keeps the last good version on disk and
+swaps a new one in whole, so a lane never decides from half a dataset. Parsing checks every
+entry and names the bad ones: a broken entry is skipped (and reported) rather than losing the
+whole list at a gate.
 """
 
 from __future__ import annotations
@@ -14,6 +15,8 @@ from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from contract.datasets import document_version
+from contract.errors import ContractError
 from parkingrules.plates import PlateIndex, normalize
 from parkingrules.tariff import Tariff
 from parkingrules.tariff_yaml import tariff_from_dict
@@ -117,12 +120,14 @@ def _opt_str(entry: dict[str, Any], key: str) -> str | None:
 
 
 def parse_dataset(doc: Any, tz: ZoneInfo) -> ParkingData:
-    """Build ParkingData from the JSON document; malformed entries are skipped and listed."""
+    """Build ParkingData from a ``contract.datasets.ParkingDocument`` (or the installer's
+    local file of the same shape); malformed entries are skipped and listed."""
     if not isinstance(doc, dict):
         raise DatasetError("数据集须为 JSON 对象 / the dataset must be a JSON object")
-    version = doc.get("version")
-    if not isinstance(version, int) or isinstance(version, bool) or version < 0:
-        raise DatasetError("数据集缺少版本号 / the dataset needs an integer version")
+    try:
+        version = document_version(doc)
+    except ContractError:
+        raise DatasetError("数据集缺少版本号 / the dataset needs an integer version") from None
     data = ParkingData(version=version)
 
     def each(key: str) -> list[tuple[str, dict[str, Any]]]:

@@ -33,14 +33,15 @@ from typing import Any
 import aiohttp
 import structlog
 
-from contract import jsoncodec
+from contract import ContractError, jsoncodec
+from contract.datasets import PARKING, document_version
 from drivers.base import DriverStats
 from edge.parking.dataset_store import DatasetStore
 from edge.parking.lanes import ParkingLanes
 
 log = structlog.get_logger("edge.parking.sync")
 
-DATASET = "parking"
+DATASET = PARKING
 ETAG_NAME = "parking.etag.json"
 MAX_BYTES = 64 * 1024 * 1024
 """A dataset larger than this is refused rather than read into memory (100,000 plates with
@@ -195,10 +196,11 @@ class DatasetSync:
         except jsoncodec.JSONDecodeError as exc:
             raise SyncFailure("bad_json", "数据集不是有效的 JSON", "the dataset is not valid JSON",
                               error=str(exc)) from None
-        version = doc.get("version") if isinstance(doc, dict) else None
-        if not isinstance(version, int) or isinstance(version, bool):
+        try:
+            version = document_version(doc)
+        except ContractError:
             raise SyncFailure("bad_document", "数据集缺少整数版本号",
-                              "the dataset has no integer version")
+                              "the dataset has no integer version") from None
         current = lanes.chain.data
         if version <= current.version:
             self.stats.inc("dataset_sync_same")
