@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from cloud.lifecycle import Lifecycle, Refusal, Transition
+from contract import Kind
 from yamlcheck.positions import plain, read_yaml, where_is
 from yamlcheck.problems import ConfigError, Pos, Problem
 
@@ -138,31 +139,32 @@ def _fire(kind: str, severity: str, zh: str, en: str,
 
 
 DEFAULT_RULES: tuple[AlarmRule, ...] = (
-    _fire("fire.alarm", "critical", "火警", "Fire alarm"),
-    _fire("fire.fault", "major", "消防设备故障", "Fire equipment fault"),
-    _fire("fire.supervisory", "major", "消防监管报警", "Fire supervisory alarm"),
-    _fire("fire.power_fault", "major", "消防电源故障", "Fire system power fault"),
-    _fire("fire.shielded", "minor", "消防设备被屏蔽", "Fire device disabled (shielded)"),
-    _fire("uitd.power_fault", "major", "用户信息传输装置电源故障", "UITD power fault",
+    _fire(Kind.FIRE_ALARM, "critical", "火警", "Fire alarm"),
+    _fire(Kind.FIRE_FAULT, "major", "消防设备故障", "Fire equipment fault"),
+    _fire(Kind.FIRE_SUPERVISORY, "major", "消防监管报警", "Fire supervisory alarm"),
+    _fire(Kind.FIRE_POWER_FAULT, "major", "消防电源故障", "Fire system power fault"),
+    _fire(Kind.FIRE_SHIELDED, "minor", "消防设备被屏蔽", "Fire device disabled (shielded)"),
+    _fire(Kind.UITD_POWER_FAULT, "major", "用户信息传输装置电源故障", "UITD power fault",
           _UITD_SOURCE),
-    _fire("uitd.fault", "major", "用户信息传输装置故障", "UITD fault", _UITD_SOURCE),
+    _fire(Kind.UITD_FAULT, "major", "用户信息传输装置故障", "UITD fault", _UITD_SOURCE),
     # One trapped alarm per elevator whatever the reason (a trap detected from the state may
     # turn into the box's own trapped code); faults fold per fault.
-    _r("elevator.trapped", "critical", "电梯困人", "Passengers trapped in elevator",
+    _r(Kind.ELEVATOR_TRAPPED, "critical", "电梯困人", "Passengers trapped in elevator",
        condition="=trapped"),
-    _r("elevator.fault", "major", "电梯故障", "Elevator fault", (), ("key|code",),
+    _r(Kind.ELEVATOR_FAULT, "major", "电梯故障", "Elevator fault", (), ("key|code",),
        severity_field="severity", condition="=fault"),
-    _r("gate.fault", "major", "道闸故障", "Barrier gate fault", ("gate",), ("fault",)),
-    _r("camera.degraded", "minor", "摄像机画面异常", "Camera degraded"),
-    _r("door.forced", "major", "门被强行打开", "Door forced open", ("door",)),
+    _r(Kind.GATE_FAULT, "major", "道闸故障", "Barrier gate fault", ("gate",), ("fault",)),
+    _r(Kind.CAMERA_DEGRADED, "minor", "摄像机画面异常", "Camera degraded"),
+    _r(Kind.DOOR_FORCED, "major", "门被强行打开", "Door forced open", ("door",)),
 )
 
 DEFAULT_RESTORES: tuple[RestoreRule, ...] = (
-    RestoreRule("fire.restored", ("fire.alarm", "fire.fault", "fire.supervisory",
-                                  "fire.power_fault", "fire.shielded")),
-    RestoreRule("uitd.restored", ("uitd.fault", "uitd.power_fault", "fire.alarm")),
-    RestoreRule("elevator.recovered", ("elevator.trapped", "elevator.fault")),
-    RestoreRule("camera.recovered", ("camera.degraded",), cleared_field=None),
+    RestoreRule(Kind.FIRE_RESTORED, (Kind.FIRE_ALARM, Kind.FIRE_FAULT, Kind.FIRE_SUPERVISORY,
+                                     Kind.FIRE_POWER_FAULT, Kind.FIRE_SHIELDED)),
+    RestoreRule(Kind.UITD_RESTORED, (Kind.UITD_FAULT, Kind.UITD_POWER_FAULT,
+                                     Kind.FIRE_ALARM)),
+    RestoreRule(Kind.ELEVATOR_RECOVERED, (Kind.ELEVATOR_TRAPPED, Kind.ELEVATOR_FAULT)),
+    RestoreRule(Kind.CAMERA_RECOVERED, (Kind.CAMERA_DEGRADED,), cleared_field=None),
 )
 
 #: An event severity that opens no alarm (an elevator's "fire return" is information).
@@ -170,7 +172,7 @@ NO_ALARM_SEVERITIES = ("info",)
 
 #: Edge linkage reports, attached to the alarm opened by their ``cause_event``
 #: (``linkage.reset`` names an incident, not an event, so it is not attached).
-LINKAGE_KINDS = ("linkage.triggered", "linkage.action")
+LINKAGE_KINDS = (Kind.LINKAGE_TRIGGERED, Kind.LINKAGE_ACTION)
 
 
 @dataclass(frozen=True)

@@ -21,6 +21,7 @@ from sqlalchemy import select
 
 from cloud.ingest.handlers import HandlerContext, StoredEvent
 from cloud.parking.tables import Charge, ParkingSession
+from contract import Kind
 from contract.envelope import parse_ts
 from parkingrules.tariff import quote
 from parkingrules.tariff_yaml import tariff_from_dict
@@ -81,7 +82,7 @@ async def on_parking_exit(ctx: HandlerContext, events: Sequence[StoredEvent]) ->
     keys = {str(e.data["session"]) for e in events if e.data.get("session")}
     known = await _sessions(ctx, keys)
     charged = set((await ctx.session.scalars(select(Charge.source_ref).where(
-        Charge.site_id == ctx.site_id, Charge.source == "parking.exit",
+        Charge.site_id == ctx.site_id, Charge.source == Kind.PARKING_EXIT,
         Charge.source_ref.in_(keys)))).all()) if keys else set()
     for ev in events:
         d = ev.data
@@ -107,7 +108,7 @@ async def on_parking_exit(ctx: HandlerContext, events: Sequence[StoredEvent]) ->
         if fee <= ZERO or key in charged:
             continue
         charged.add(key)
-        ctx.session.add(Charge(site_id=ctx.site_id, source="parking.exit", source_ref=key,
+        ctx.session.add(Charge(site_id=ctx.site_id, source=Kind.PARKING_EXIT, source_ref=key,
                                event_id=ev.id, plate=_s(d.get("plate"), 16), amount=fee,
                                paid=paid, recheck=_recheck(ctx, ev, fee), created_at=ctx.now))
         ctx.count("parking_charges")

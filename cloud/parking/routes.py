@@ -43,6 +43,7 @@ from cloud.web.keys import CLOCK, DEFAULT_TZ, SESSIONS, SITE_CREDENTIALS, SYNC
 from cloud.web.params import int_param, names_param, text_param, time_param
 from cloud.web.present import times, zone
 from cloud.web.respond import dumps, json_ok
+from contract import Kind
 from parkingrules.plates import normalize, parse
 from parkingrules.tariff_yaml import TariffError, tariff_from_dict
 
@@ -60,7 +61,7 @@ MAX_CHARGE_ID = 2**63 - 1
 #: A ``plate.evidence`` event is queued a moment after its read, so its seq is close behind:
 #: look this far ahead rather than through the whole log.
 EVIDENCE_SEQ_WINDOW = 20_000
-PLATE_EVIDENCE = "plate.evidence"
+PLATE_EVIDENCE = Kind.PLATE_EVIDENCE
 #: Literal, not a bound parameter, so PostgreSQL matches it to the partial index's condition.
 PLATE_READS = text("events.kind = 'plate.read'")
 IMAGES = {"evidence": "evidence_jpeg_b64", "crop": "crop_jpeg_b64"}

@@ -23,9 +23,10 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from cloud.rules.model import Action, Rule, RuleSet
+from contract import Kind
 from contract.clock import Clock
 
-DEVICE_ONLINE = "device.online"
+DEVICE_ONLINE = Kind.DEVICE_ONLINE
 
 
 @dataclass(frozen=True, slots=True)

@@ -32,6 +32,7 @@ from cloud.rules.model import (
     Rule,
     RuleSet,
 )
+from contract import Kind
 from yamlcheck.positions import YMap, YNode, YScalar, YSeq, parse_yaml, read_yaml
 from yamlcheck.problems import ConfigError, Pos, Problem, bi
 
@@ -273,7 +274,7 @@ class _Checker:
         if "offline_for_s" in m.entries:
             n = m.entries["offline_for_s"][1]
             offline = self.number(n, f"{path}.offline_for_s")
-            if on and on != ("device.offline",):
+            if on and on != (Kind.DEVICE_OFFLINE,):
                 self.add(n.pos, f"{path}.offline_for_s",
                          bi("offline_for_s 只适用于 device.offline",
                             "offline_for_s only applies to device.offline"),

@@ -13,13 +13,14 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Literal
 
+from contract import Kind
 from drivers.modbus.model import RtuBus, TcpBus
 
-ELEVATOR_STATE = "elevator.state"
-ELEVATOR_FAULT = "elevator.fault"
-ELEVATOR_TRAPPED = "elevator.trapped"
-ELEVATOR_RECOVERED = "elevator.recovered"
-ELEVATOR_RECALL = "elevator.recall"
+ELEVATOR_STATE = Kind.ELEVATOR_STATE
+ELEVATOR_FAULT = Kind.ELEVATOR_FAULT
+ELEVATOR_TRAPPED = Kind.ELEVATOR_TRAPPED
+ELEVATOR_RECOVERED = Kind.ELEVATOR_RECOVERED
+ELEVATOR_RECALL = Kind.ELEVATOR_RECALL
 EVENT_VERSION = 1
 
 Severity = Literal["critical", "major", "minor", "info"]

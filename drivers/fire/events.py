@@ -31,7 +31,7 @@ from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta, tzinfo
 from typing import Any
 
-from contract import NewEvent, Priority
+from contract import Kind, NewEvent, Priority
 from drivers.base import DriverStats
 from drivers.fire.appdata import (
     AnalogValue,
@@ -59,22 +59,22 @@ from drivers.fire.names import (
 EVENT_VERSION = 1
 MAX_FUTURE_SKEW = timedelta(days=1)
 
-KIND_ALARM = "fire.alarm"
-KIND_FAULT = "fire.fault"
-KIND_SHIELDED = "fire.shielded"
-KIND_SUPERVISORY = "fire.supervisory"
-KIND_STARTED = "fire.started"
-KIND_FEEDBACK = "fire.feedback"
-KIND_POWER_FAULT = "fire.power_fault"
-KIND_RESTORED = "fire.restored"
-KIND_SYSTEM_STATUS = "fire.system_status"
-KIND_ANALOG = "fire.analog"
-KIND_OPERATION = "fire.operation"
-KIND_UITD_STATUS = "uitd.status"
-KIND_UITD_FAULT = "uitd.fault"
-KIND_UITD_POWER_FAULT = "uitd.power_fault"
-KIND_UITD_RESTORED = "uitd.restored"
-KIND_UITD_OPERATION = "uitd.operation"
+KIND_ALARM = Kind.FIRE_ALARM
+KIND_FAULT = Kind.FIRE_FAULT
+KIND_SHIELDED = Kind.FIRE_SHIELDED
+KIND_SUPERVISORY = Kind.FIRE_SUPERVISORY
+KIND_STARTED = Kind.FIRE_STARTED
+KIND_FEEDBACK = Kind.FIRE_FEEDBACK
+KIND_POWER_FAULT = Kind.FIRE_POWER_FAULT
+KIND_RESTORED = Kind.FIRE_RESTORED
+KIND_SYSTEM_STATUS = Kind.FIRE_SYSTEM_STATUS
+KIND_ANALOG = Kind.FIRE_ANALOG
+KIND_OPERATION = Kind.FIRE_OPERATION
+KIND_UITD_STATUS = Kind.UITD_STATUS
+KIND_UITD_FAULT = Kind.UITD_FAULT
+KIND_UITD_POWER_FAULT = Kind.UITD_POWER_FAULT
+KIND_UITD_RESTORED = Kind.UITD_RESTORED
+KIND_UITD_OPERATION = Kind.UITD_OPERATION
 
 #: Condition → event kind, per scope. States not listed (delay, manual, config changed,
 #: reset) are reported in ``states`` only.

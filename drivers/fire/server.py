@@ -45,7 +45,7 @@ from zoneinfo import ZoneInfo
 
 import structlog
 
-from contract import Clock, NewEvent
+from contract import Clock, Kind, NewEvent
 from contract.envelope import format_ts
 from drivers.base import DriverStats, Emit
 from drivers.fire.appdata import (
@@ -68,8 +68,8 @@ from drivers.fire.codec import (
 from drivers.fire.events import EventMapper
 from drivers.fire.model import FireConfig, UitdConfig
 
-KIND_DEVICE_ONLINE = "device.online"
-KIND_DEVICE_OFFLINE = "device.offline"
+KIND_DEVICE_ONLINE = Kind.DEVICE_ONLINE
+KIND_DEVICE_OFFLINE = Kind.DEVICE_OFFLINE
 ONLINE_MESSAGE = "用户信息传输装置在线 / UITD online"
 OFFLINE_MESSAGE = "用户信息传输装置离线：心跳超时 / UITD offline: heartbeat timeout"
 REPLY_TIMEOUT_S = 10.0

@@ -31,10 +31,12 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Literal
 
-GATE_OPENED = "gate.opened"
-GATE_CLOSED = "gate.closed"
-GATE_FAULT = "gate.fault"
-GATE_RECOVERED = "gate.recovered"
+from contract import Kind
+
+GATE_OPENED = Kind.GATE_OPENED
+GATE_CLOSED = Kind.GATE_CLOSED
+GATE_FAULT = Kind.GATE_FAULT
+GATE_RECOVERED = Kind.GATE_RECOVERED
 EVENT_VERSION = 1
 
 Command = Literal["open", "close", "stop"]

@@ -63,10 +63,10 @@ from drivers.lpr.snapshot import (
 )
 
 PLATE_READ_VERSION = 1
-KIND_CAMERA_DEGRADED = "camera.degraded"
-KIND_CAMERA_RECOVERED = "camera.recovered"
+KIND_CAMERA_DEGRADED = Kind.CAMERA_DEGRADED
+KIND_CAMERA_RECOVERED = Kind.CAMERA_RECOVERED
 #: The images of a read, emitted after the reply (see ``LprConfig.images_after_reply``).
-KIND_PLATE_EVIDENCE = "plate.evidence"
+KIND_PLATE_EVIDENCE = Kind.PLATE_EVIDENCE
 ONLINE_MESSAGE = "车牌相机在线 / Plate camera online"
 RECOVERED_MESSAGE = "车牌相机图像恢复正常 / Plate camera image back to normal"
 _DEGRADED_TEXT = {

@@ -11,6 +11,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import brokerurl
+from contract import Kind
 from edge.config.schema import (
     Bool,
     Field,
@@ -227,8 +228,8 @@ ELEVATOR = Record(fields={
 
 LINKAGE_RULE = Record(fields={
     "id": Field(_ID, example="id: fire-any"),
-    "on": Field(ListOf(item=OneOf(choices=("fire.alarm", "fire.started", "fire.supervisory"))),
-                required=False),
+    "on": Field(ListOf(item=OneOf(choices=(Kind.FIRE_ALARM, Kind.FIRE_STARTED,
+                                           Kind.FIRE_SUPERVISORY))), required=False),
     "buildings": Field(ListOf(item=_BUILDING), required=False),
     "unlock_doors": Field(Bool(), required=False),
     "raise_gates": Field(Bool(), required=False),

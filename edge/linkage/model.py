@@ -20,7 +20,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, fields
 from typing import Any, Literal
 
-from contract import NewEvent
+from contract import Kind, NewEvent
 
 Result = Literal["ok", "failed", "noop", "refused"]
 RESULTS: tuple[str, ...] = ("ok", "failed", "noop", "refused")
@@ -29,11 +29,11 @@ ActionName = Literal["unlock_doors", "raise_gate", "recall_elevator", "alarm"]
 #: The door target (and building key) of an alarm whose building is unknown: every building.
 ALL_BUILDINGS = "*"
 
-FIRE_ALARM = "fire.alarm"
-FIRE_OPERATION = "fire.operation"
-LINKAGE_TRIGGERED = "linkage.triggered"
-LINKAGE_ACTION = "linkage.action"
-LINKAGE_RESET = "linkage.reset"
+FIRE_ALARM = Kind.FIRE_ALARM
+FIRE_OPERATION = Kind.FIRE_OPERATION
+LINKAGE_TRIGGERED = Kind.LINKAGE_TRIGGERED
+LINKAGE_ACTION = Kind.LINKAGE_ACTION
+LINKAGE_RESET = Kind.LINKAGE_RESET
 EVENT_VERSION = 1
 
 

@@ -22,7 +22,7 @@ from zoneinfo import ZoneInfo
 
 import structlog
 
-from contract import Clock, NewEvent
+from contract import Clock, Kind, NewEvent
 from drivers.base import DriverStats, Emit
 from drivers.lpr.model import LaneReply, PlateRead
 from edge.parking.datasets import ParkingData
@@ -141,7 +141,7 @@ class ParkingLanes:
             {"plate_read": read.plate_raw, "vehicle_class": d.plate.vehicle_class,
              "new_energy": d.plate.is_new_energy})
         d.session = session
-        entry = self._emit(NewEvent(device=lane.rules.id, kind="parking.entry", ts=d.at, data={
+        entry = self._emit(NewEvent(device=lane.rules.id, kind=Kind.PARKING_ENTRY, ts=d.at, data={
             "v": 1, "session": session.id, "lane": d.lane, "lot": d.lot, "plate": key,
             "plate_read": read.plate_raw, "category": d.category, "matched": d.matched,
             "match_rule": d.match_rule, "trail": d.trail, "anomalies": d.anomalies,
@@ -208,7 +208,7 @@ class ParkingLanes:
             "anomalies": d.anomalies + (["exit_unpaid"] if offline and d.due > ZERO else []),
             "offline": offline,
         }
-        await self._emit(NewEvent(device=lane.rules.id, kind="parking.exit", ts=d.at,
+        await self._emit(NewEvent(device=lane.rules.id, kind=Kind.PARKING_EXIT, ts=d.at,
                                   data=data))
         if not offline:  # the re-read window runs from the moment the barrier opens
             self._last_exit[lane.rules.id] = (d.plate.text, opened_at or d.at)
@@ -216,7 +216,7 @@ class ParkingLanes:
             await self.sessions.finish(s.id, d.at)
 
     async def _emit_refused(self, d: Decision, read: PlateRead) -> None:
-        await self._emit(NewEvent(device=d.lane, kind="parking.refused", ts=d.at, data={
+        await self._emit(NewEvent(device=d.lane, kind=Kind.PARKING_REFUSED, ts=d.at, data={
             "v": 1, "lane": d.lane, "lot": d.lot, "plate": d.plate.text,
             "plate_read": read.plate_raw, "category": d.category, "reason": d.reason,
             "due": str(d.due), "matched": d.matched, "match_rule": d.match_rule,
@@ -264,7 +264,7 @@ class ParkingLanes:
             now = self._clock.now()
             session = d.session or await self._lost_entry_session(d)
             session, payment = await self.sessions.pay(session.id, value, method, operator, now)
-            await self._emit(NewEvent(device=lane_id, kind="payment.recorded", ts=now, data={
+            await self._emit(NewEvent(device=lane_id, kind=Kind.PAYMENT_RECORDED, ts=now, data={
                 "v": 1, "session": session.id, "lane": lane_id, "lot": d.lot,
                 "plate": session.plate, "amount": str(value), "method": method,
                 "operator": operator, "payment": payment.id}))

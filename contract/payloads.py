@@ -1,0 +1,486 @@
+"""The ``data`` of each event kind: what a handler in the console may rely on.
+
+One TypedDict per kind (``PAYLOADS`` maps every ``Kind`` to its type). Most keys are
+``NotRequired`` because a payload grows by adding keys (``v`` counts incompatible changes
+only) and handlers must read defensively anyway: an event from an older edge may lack a key a
+newer one sends. Every payload that people read carries a ``message`` (zh / en).
+"""
+
+from __future__ import annotations
+
+from typing import Any, NotRequired, TypedDict
+
+from contract.kinds import Kind
+
+# -- devices and the outbox -----------------------------------------------------------------
+
+
+class MeterReading(TypedDict):
+    v: int
+    #: Register name → engineering value (only those that moved past their deadband).
+    values: dict[str, float]
+    profile: NotRequired[str]
+    unit: NotRequired[str | None]
+    units: NotRequired[dict[str, str]]
+    latency_ms: NotRequired[float]
+
+
+class _Device(TypedDict):
+    """What the families add about the device: meters (``profile``, ``unit``), cameras
+    (``vendor``), UITDs (``uitd``, ``address``, ``peer``), elevators (``building``, ``name``,
+    ``floor``)."""
+
+    message: str
+    v: NotRequired[int]
+    profile: NotRequired[str]
+    unit: NotRequired[str | None]
+    vendor: NotRequired[str]
+    uitd: NotRequired[str]
+    address: NotRequired[int]
+    peer: NotRequired[str | None]
+    building: NotRequired[str]
+    name: NotRequired[str]
+    floor: NotRequired[int | None]
+
+
+class DeviceOnline(_Device):
+    via: NotRequired[str]
+
+
+class DeviceOffline(_Device):
+    #: Why the edge lost it: ``timeout``, ``heartbeat_timeout``, ``bus_down``…
+    reason: str
+    detail: NotRequired[str | None]
+    silent_s: NotRequired[float]
+
+
+class BufferDropped(TypedDict):
+    count: int
+    #: Inclusive ``[lo, hi]`` seq ranges dropped (also sent as the batch's ``gaps``).
+    ranges: list[list[int]]
+
+
+# -- cameras, barriers, lanes ---------------------------------------------------------------
+
+
+class PlateRead(TypedDict):
+    v: int
+    camera: str
+    plate_raw: str | None
+    vendor: NotRequired[str]
+    confidence: NotRequired[float | None]
+    colour_code: NotRequired[int | None]
+    colour_name: NotRequired[str | None]
+    type_code: NotRequired[int | None]
+    type_name: NotRequired[str | None]
+    direction: NotRequired[str | None]
+    trigger: NotRequired[str | None]
+    camera_plate_id: NotRequired[str | None]
+    received_at: NotRequired[str | None]
+    offline: NotRequired[bool]
+    quality: NotRequired[dict[str, Any] | None]
+    #: Base64 JPEG; None when the camera sent none.
+    evidence_jpeg_b64: NotRequired[str | None]
+    crop_jpeg_b64: NotRequired[str | None]
+    #: Images left out to keep the event under its size limit.
+    images_dropped: NotRequired[list[str]]
+
+
+class PlateEvidence(TypedDict):
+    v: int
+    #: The ``id`` of the ``plate.read`` these images belong to.
+    read: str
+    camera: NotRequired[str]
+    plate_raw: NotRequired[str | None]
+    quality: NotRequired[dict[str, Any] | None]
+    evidence_jpeg_b64: NotRequired[str | None]
+    crop_jpeg_b64: NotRequired[str | None]
+    images_dropped: NotRequired[list[str]]
+
+
+class CameraDegraded(TypedDict):
+    v: int
+    reason: str
+    message: str
+    median: NotRequired[dict[str, float]]
+    samples: NotRequired[int]
+    thresholds: NotRequired[dict[str, float]]
+
+
+class CameraRecovered(TypedDict):
+    v: int
+    previous_reason: str
+    message: str
+    median: NotRequired[dict[str, float]]
+    samples: NotRequired[int]
+
+
+class GateOpened(TypedDict):
+    v: int
+    gate: str
+    lane: str | None
+    #: plate | manual | remote | fire | pay | safety | external
+    cause: str
+    by: str | None
+    reason: str | None
+    plate: str | None
+    session: str | None
+    transport: str
+
+
+class GateClosed(TypedDict):
+    v: int
+    gate: str
+    lane: str | None
+    #: manual | remote | auto | external
+    cause: str
+    by: str | None
+    reason: str | None
+    confirmed_by: str
+    elapsed_s: float | None
+
+
+class GateFault(TypedDict):
+    v: int
+    gate: str
+    lane: str | None
+    #: no_confirmation | limits_inconsistent | command_failed
+    fault: str
+    command: str | None
+    message: str
+    expected: NotRequired[dict[str, Any] | None]
+    inputs: NotRequired[dict[str, Any] | None]
+    inputs_seen: NotRequired[list[dict[str, bool | None]]]
+    elapsed_s: NotRequired[float | None]
+    detail: NotRequired[str | None]
+
+
+class GateRecovered(TypedDict):
+    v: int
+    gate: str
+    lane: str | None
+    fault: str
+    command: str | None
+    state: str
+    confirmed_by: str
+    fault_s: float
+    message: str
+    inputs: NotRequired[dict[str, Any] | None]
+
+
+class _Lane(TypedDict):
+    v: int
+    lane: str
+    lot: str
+    plate: str
+    plate_read: NotRequired[str | None]
+    category: NotRequired[str]
+    anomalies: NotRequired[list[str]]
+    offline: NotRequired[bool]
+
+
+class ParkingEntry(_Lane):
+    session: str
+    matched: NotRequired[str | None]
+    match_rule: NotRequired[str | None]
+    trail: NotRequired[list[Any]]
+    replaced_session: NotRequired[str | None]
+    camera: NotRequired[str]
+
+
+class ParkingPayment(TypedDict):
+    id: str
+    amount: str
+    method: str
+    operator: str | None
+    at: str
+
+
+class ParkingExit(_Lane):
+    session: str | None
+    entry_ts: str | None
+    exit_ts: str
+    minutes: int
+    #: Money as decimal text (never floats).
+    fee: str
+    paid: str
+    due: str
+    paid_at: NotRequired[str | None]
+    payments: NotRequired[list[ParkingPayment]]
+
+
+class ParkingRefused(_Lane):
+    reason: str
+    due: NotRequired[str]
+    matched: NotRequired[str | None]
+    match_rule: NotRequired[str | None]
+    trail: NotRequired[list[Any]]
+
+
+class PaymentRecorded(TypedDict):
+    v: int
+    session: str
+    lane: str
+    lot: str
+    plate: str
+    amount: str
+    method: str
+    operator: str | None
+    payment: str
+
+
+class AccessDenied(TypedDict):
+    door: NotRequired[str]
+    credential: NotRequired[str]
+    reason: NotRequired[str]
+    message: NotRequired[str]
+
+
+class DoorForced(TypedDict):
+    door: str
+    message: NotRequired[str]
+
+
+class PatrolCheckpoint(TypedDict):
+    checkpoint: str
+    guard: NotRequired[str]
+    plan: NotRequired[str]
+
+
+# -- fire (GB/T 26875.3 through a UITD) ------------------------------------------------------
+
+
+class _Fire(TypedDict):
+    v: int
+    uitd: str
+    serial: int
+    #: component | system | uitd
+    scope: str
+    #: The device's own time tag (site time), None when it sent none.
+    event_time: str | None
+    location: NotRequired[dict[str, Any] | None]
+    location_text: NotRequired[str]
+    message: NotRequired[str]
+    system_type: NotRequired[int]
+    system_type_name: NotRequired[dict[str, str]]
+    system_address: NotRequired[int]
+    component_type: NotRequired[int]
+    component_type_name: NotRequired[dict[str, str]]
+    zone: NotRequired[int]
+    position: NotRequired[int]
+    component_address: NotRequired[int]
+    status: NotRequired[int]
+    states: NotRequired[list[str]]
+    test_mode: NotRequired[bool]
+    description: NotRequired[str | None]
+    description_errors: NotRequired[int]
+
+
+class FireCondition(_Fire):
+    """fire.alarm / fault / supervisory / shielded / started / feedback / power_fault and the
+    UITD's uitd.fault / uitd.power_fault: one raised condition."""
+
+    condition: str
+    condition_name: dict[str, str]
+    repeat: bool
+    cleared: list[str]
+
+
+class FireRestored(_Fire):
+    """fire.restored / uitd.restored: the conditions now gone (None: not known, e.g. after an
+    edge restart; every alarm of that source may close)."""
+
+    cleared: list[str] | None
+
+
+class FireStatus(_Fire):
+    """fire.system_status / uitd.status: the whole status word, alarms or not."""
+
+
+class FireAnalog(_Fire):
+    analog_type: int
+    analog_type_name: dict[str, str]
+    raw: int
+    #: Decimal text.
+    value: str
+    unit: str
+
+
+class FireOperation(_Fire):
+    """fire.operation / uitd.operation: a panel or UITD operation (reset, silence…)."""
+
+    flags: int
+    operations: list[str]
+    operation_names: list[dict[str, str]]
+    operator: int
+    reset: bool
+
+
+# -- elevators -------------------------------------------------------------------------------
+
+
+class _Elevator(TypedDict):
+    v: int
+    building: str
+    name: str
+    floor: int | None
+    message: NotRequired[str]
+
+
+class ElevatorState(_Elevator):
+    mode: NotRequired[str]
+    direction: NotRequired[str]
+    door: NotRequired[str]
+    people: NotRequired[bool | None]
+    in_door_zone: NotRequired[bool | None]
+
+
+class ElevatorFault(_Elevator):
+    code: int | str
+    key: str
+    name_zh: str
+    name_en: str
+    severity: str
+    trapped: NotRequired[bool]
+    profile: NotRequired[str]
+
+
+class ElevatorTrapped(_Elevator):
+    reason: str
+    code: int | str | None
+    since: str
+    in_door_zone: NotRequired[bool | None]
+    people: NotRequired[bool | None]
+    door: NotRequired[str]
+
+
+class ElevatorRecovered(_Elevator):
+    #: fault | trapped
+    cleared: str
+    code: int | str | None
+    since: str
+    duration_s: float
+    reason: NotRequired[str]
+    key: NotRequired[str]
+    name_zh: NotRequired[str]
+    name_en: NotRequired[str]
+    severity: NotRequired[str]
+
+
+class ElevatorRecall(_Elevator):
+    by: str | None
+    reason: str | None
+    result: str
+    code: NotRequired[str | None]
+    detail: NotRequired[str | None]
+    target_floor: NotRequired[int | None]
+
+
+# -- fire linkage at the edge ----------------------------------------------------------------
+
+
+class LinkageTriggered(TypedDict):
+    v: int
+    incident: str | None
+    rule: str
+    cause_event: str
+    building: str | None
+    actions: list[dict[str, Any]]
+    message: str
+    rules: NotRequired[list[str]]
+    cause_kind: NotRequired[str]
+    cause_device: NotRequired[str]
+    cause_ts: NotRequired[str]
+    location: NotRequired[dict[str, Any] | None]
+    test_mode: NotRequired[bool]
+    joined: NotRequired[bool]
+    alarm: NotRequired[bool]
+    reassert: NotRequired[bool]
+
+
+class LinkageAction(TypedDict):
+    v: int
+    incident: str
+    rule: str
+    cause_event: str
+    action: str
+    target: str | None
+    building: str | None
+    result: str
+    detail: NotRequired[str | None]
+    cause_kind: NotRequired[str]
+    attempts: NotRequired[int]
+    ms: NotRequired[float | None]
+    reassert: NotRequired[bool]
+
+
+class LinkageReset(TypedDict):
+    v: int
+    incident: str
+    by: str
+    reason: str | None
+    message: str
+    started: NotRequired[str]
+    buildings: NotRequired[list[str]]
+    results: NotRequired[list[dict[str, Any]]]
+
+
+# -- written by the console, never sent by an edge -------------------------------------------
+
+
+class IngestQuarantined(TypedDict):
+    field: str
+    reason: str
+    kind: str | None
+    #: The event as received, JSON text cut to a bounded length.
+    raw: str
+    raw_truncated: bool
+
+
+PAYLOADS: dict[str, type] = {
+    Kind.METER_READING: MeterReading,
+    Kind.DEVICE_ONLINE: DeviceOnline,
+    Kind.DEVICE_OFFLINE: DeviceOffline,
+    Kind.BUFFER_DROPPED: BufferDropped,
+    Kind.PLATE_READ: PlateRead,
+    Kind.PLATE_EVIDENCE: PlateEvidence,
+    Kind.GATE_OPENED: GateOpened,
+    Kind.GATE_CLOSED: GateClosed,
+    Kind.PARKING_ENTRY: ParkingEntry,
+    Kind.PARKING_EXIT: ParkingExit,
+    Kind.PARKING_REFUSED: ParkingRefused,
+    Kind.PAYMENT_RECORDED: PaymentRecorded,
+    Kind.GATE_FAULT: GateFault,
+    Kind.GATE_RECOVERED: GateRecovered,
+    Kind.CAMERA_DEGRADED: CameraDegraded,
+    Kind.CAMERA_RECOVERED: CameraRecovered,
+    Kind.ACCESS_DENIED: AccessDenied,
+    Kind.DOOR_FORCED: DoorForced,
+    Kind.FIRE_ALARM: FireCondition,
+    Kind.FIRE_FAULT: FireCondition,
+    Kind.FIRE_SUPERVISORY: FireCondition,
+    Kind.FIRE_SHIELDED: FireCondition,
+    Kind.FIRE_STARTED: FireCondition,
+    Kind.FIRE_FEEDBACK: FireCondition,
+    Kind.FIRE_RESTORED: FireRestored,
+    Kind.FIRE_POWER_FAULT: FireCondition,
+    Kind.FIRE_SYSTEM_STATUS: FireStatus,
+    Kind.FIRE_ANALOG: FireAnalog,
+    Kind.FIRE_OPERATION: FireOperation,
+    Kind.UITD_STATUS: FireStatus,
+    Kind.UITD_FAULT: FireCondition,
+    Kind.UITD_POWER_FAULT: FireCondition,
+    Kind.UITD_RESTORED: FireRestored,
+    Kind.UITD_OPERATION: FireOperation,
+    Kind.ELEVATOR_STATE: ElevatorState,
+    Kind.ELEVATOR_FAULT: ElevatorFault,
+    Kind.ELEVATOR_TRAPPED: ElevatorTrapped,
+    Kind.ELEVATOR_RECOVERED: ElevatorRecovered,
+    Kind.ELEVATOR_RECALL: ElevatorRecall,
+    Kind.LINKAGE_TRIGGERED: LinkageTriggered,
+    Kind.LINKAGE_ACTION: LinkageAction,
+    Kind.LINKAGE_RESET: LinkageReset,
+    Kind.PATROL_CHECKPOINT: PatrolCheckpoint,
+    Kind.INGEST_QUARANTINED: IngestQuarantined,
+}
+"""Every kind's payload type."""
