@@ -23,7 +23,7 @@ from pymodbus.server import ModbusSerialServer, ModbusTcpServer
 
 from simulators.elevator.car import SimCar
 from simulators.elevator.layout import PROFILES_DIR, Layout, find_profile, load_layout
-from simulators.modbus.serving import WireFault, garbling_trace, serve
+from simulators.modbus.serving import FaultyUnit, WireFault, garbling_trace, serve
 
 log = logging.getLogger(__name__)
 
@@ -32,7 +32,7 @@ _READ_FCS = (3, 4)
 _WRITE_FCS = (6, 16)
 
 
-class ElevatorBox:
+class ElevatorBox(FaultyUnit):
     """One monitoring box (unit ``unit``) watching ``car``, with ``layout``'s register map."""
 
     def __init__(self, unit: int, layout: Layout, car: SimCar | None = None, *,
@@ -141,22 +141,6 @@ class ElevatorBox:
         else:
             self.car.release_recall()
         return None
-
-    # -- wire faults ------------------------------------------------------------------------
-
-    def set_fault(self, fault: str, *, requests: int | None = None,
-                  exception_code: int = 4) -> None:
-        """How the box answers: for the next ``requests`` requests, or until changed."""
-        self.wire.set(fault, requests=requests, exception_code=exception_code)
-        log.info("unit %d wire fault → %s", self.unit, fault)
-
-    @property
-    def fault(self) -> str:
-        return self.wire.mode
-
-    @property
-    def requests(self) -> int:
-        return self.wire.requests
 
     def describe(self) -> str:
         wire = "" if self.fault == "none" else f" [{self.fault}]"

@@ -36,7 +36,7 @@ from pymodbus.exceptions import NoSuchIdException
 from pymodbus.server import ModbusSerialServer, ModbusTcpServer
 
 from simulators.bench import configure_logging, console, run
-from simulators.modbus.serving import WireFault, garbling_trace, serve
+from simulators.modbus.serving import FaultyUnit, WireFault, garbling_trace, serve
 
 log = logging.getLogger(__name__)
 
@@ -69,7 +69,7 @@ class Crush:
     position: float
 
 
-class BarrierSimulator:
+class BarrierSimulator(FaultyUnit):
     """One relay board (unit ``unit``) and the barrier it drives; see the module docstring.
 
     ``clock`` returns seconds (monotonic); pass a test's clock to move the arm by hand.
@@ -203,22 +203,6 @@ class BarrierSimulator:
     async def repair_limit(self, which: Limit) -> None:
         self._advance()
         self._broken.pop(which, None)
-
-    def set_fault(self, fault: str, *, requests: int | None = None,
-                  exception_code: int = 4) -> None:
-        """How the unit answers: for the next ``requests`` requests, or until changed."""
-        self.wire.set(fault, requests=requests, exception_code=exception_code)
-        log.info("unit %d fault → %s%s", self.unit, fault,
-                 "" if requests is None else f" for {requests} requests")
-
-    @property
-    def fault(self) -> str:
-        return self.wire.mode
-
-    @property
-    def requests(self) -> int:
-        """Requests the board was asked (whatever it answered)."""
-        return self.wire.requests
 
     # -- physics ------------------------------------------------------------------------------
 

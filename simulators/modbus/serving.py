@@ -271,6 +271,29 @@ class WireFault:
         return garble
 
 
+class FaultyUnit:
+    """A simulated unit whose wire behaviour a test or a technician switches (``set_fault``);
+    the unit sets ``wire`` and has its datastore call ``wire.apply()`` per request."""
+
+    wire: WireFault
+
+    def set_fault(self, fault: str, *, requests: int | None = None,
+                  exception_code: int = 4) -> None:
+        """How the unit answers: for the next ``requests`` requests, or until changed."""
+        self.wire.set(fault, requests=requests, exception_code=exception_code)
+        log.info("unit %d wire fault → %s%s", self.wire.unit, fault,
+                 "" if requests is None else f" for {requests} requests")
+
+    @property
+    def fault(self) -> str:
+        return self.wire.mode
+
+    @property
+    def requests(self) -> int:
+        """Requests the unit was asked (whatever it answered)."""
+        return self.wire.requests
+
+
 def reply_unit(data: bytes, rtu: bool) -> int:
     """The unit id a reply frame carries (-1 when the frame is too short to tell)."""
     if rtu:
