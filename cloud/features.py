@@ -5,7 +5,9 @@ Order matters twice: handlers of one event kind run in registration order (devic
 readings first, then parking, then alarms, then the rules that open work orders), and a
 feature's routes are added before a later one's. This module and ``cloud.app`` are the only
 places that know every feature; the features never import each other's routes or handlers
-(``[tool.importlinter]`` in pyproject.toml).
+(``[tool.importlinter]`` in pyproject.toml). A feature's package imports only its services and
+tables; ``setup`` loads its adapters (routes, pages, handlers, OpenAPI paths), so the command
+line and the edge box never load the console's web layer for a table or a role name.
 """
 
 from __future__ import annotations
@@ -16,7 +18,6 @@ from aiohttp import web
 
 from cloud import (
     alarms,
-    auth,
     billing,
     imports,
     maintenance,
@@ -29,6 +30,7 @@ from cloud import (
 )
 from cloud.alarms import POLICY
 from cloud.alarms.policy import AlarmPolicy
+from cloud.auth import routes as auth
 from cloud.ingest.handlers import HandlerRegistry
 from cloud.rules import ENGINE
 from cloud.rules.evaluate import RuleEngine

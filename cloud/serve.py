@@ -28,7 +28,8 @@ import structlog
 from aiohttp import web
 
 import brokerurl
-from cloud.alarms import AlarmPolicyError, configure_alarms, load_policy, run_escalation
+from cloud.alarms import AlarmPolicyError, load_policy, run_escalation
+from cloud.alarms.routes import configure_alarms
 from cloud.app import REGISTRY, create_app
 from cloud.broker import EmbeddedBroker
 from cloud.db.engine import is_sqlite, make_engine, migrate, session_factory
@@ -36,7 +37,7 @@ from cloud.ingest import Ingestor
 from cloud.ingest.worker import IngestWorker
 from cloud.log import configure_logging
 from cloud.maintenance.generator import run_generator
-from cloud.parking import configure_parking
+from cloud.parking.routes import configure_parking
 from cloud.parking.sync import SyncPublisher
 from cloud.rules.evaluate import RuleEngine
 from cloud.rules.handlers import run_workorder_timers

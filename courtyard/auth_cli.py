@@ -14,10 +14,10 @@ import getpass
 import sys
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
-from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+if TYPE_CHECKING:  # the console's libraries load only when a command of theirs runs
+    from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 T = TypeVar("T")
 
@@ -95,6 +95,8 @@ def _token_create(args: argparse.Namespace) -> int:
 
 
 def _token_list(args: argparse.Namespace) -> int:
+    from sqlalchemy import select
+
     from cloud.auth.accounts import slugs_of
     from cloud.auth.tables import ApiToken
 
@@ -190,6 +192,8 @@ def _user_create(args: argparse.Namespace) -> int:
 
 def _user_password(args: argparse.Namespace) -> int:
     """Set a password and unlock the account (an installer's way back in)."""
+    from sqlalchemy import select
+
     from cloud.auth.audit import record
     from cloud.auth.passwords import hash_password, password_problem
     from cloud.auth.sessions import close_user_sessions

@@ -150,7 +150,7 @@ def _import_main(args: argparse.Namespace) -> int:
 
 def add_records_commands(sub: Any, cloud: argparse._SubParsersAction[Any]) -> None:
     """Add this module's commands: sub is the top level, cloud is ``courtyard cloud``."""
-    from cloud.records.kinds import IMPORT_KINDS
+    from cloud.records.import_kinds import IMPORT_KINDS
 
     del cloud
     records = sub.add_parser("records", help="房屋档案导入导出 / register imports").add_subparsers(

@@ -14,12 +14,11 @@ The ingest handlers live in ``cloud.alarms.handlers``, the HTTP API in
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from aiohttp import web
 
-from cloud.alarms import openapi as _openapi  # noqa: F401  (its paths join the document)
-from cloud.alarms.board import add_board_routes
 from cloud.alarms.escalation import check_once, run_escalation
-from cloud.alarms.handlers import register_alarm_handlers
 from cloud.alarms.hub import AlarmHub, Subscription, SubscriptionLost
 from cloud.alarms.policy import (
     DEFAULT_POLICY,
@@ -30,8 +29,9 @@ from cloud.alarms.policy import (
     EscalationPolicy,
     load_policy,
 )
-from cloud.alarms.routes import add_alarm_routes, configure_alarms
-from cloud.ingest.handlers import HandlerRegistry
+
+if TYPE_CHECKING:
+    from cloud.ingest.handlers import HandlerRegistry
 
 #: The alarm policy the console runs with (``COURTYARD_ALARM_POLICY``); the built-in one when
 #: the composition root sets none.
@@ -50,7 +50,6 @@ __all__ = [
     "Subscription",
     "SubscriptionLost",
     "check_once",
-    "configure_alarms",
     "load_policy",
     "run_escalation",
     "setup",
@@ -59,6 +58,12 @@ __all__ = [
 
 def setup(app: web.Application, registry: HandlerRegistry) -> None:
     """The alarms API, the live feed and the guard board; alarms opened at ingest."""
+    # Adapters load only when the console wires the feature (cloud.features).
+    from cloud.alarms import openapi as _openapi  # noqa: F401  (its paths join the document)
+    from cloud.alarms.board import add_board_routes
+    from cloud.alarms.handlers import register_alarm_handlers
+    from cloud.alarms.routes import add_alarm_routes
+
     add_alarm_routes(app)
     add_board_routes(app)
     register_alarm_handlers(registry, app.get(POLICY))

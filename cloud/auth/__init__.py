@@ -1,18 +1,8 @@
 """Staff accounts, API tokens, roles scoped to sites, the request guard and the audit log.
 
 Beneath the features: every handler declares its permission with ``cloud.auth.guard.requires``
-and writes changes and views of personal data with ``cloud.auth.audit.record``.
+and writes changes and views of personal data with ``cloud.auth.audit.record``. Like the rest
+of the kit this package imports nothing when imported, so a tool that only needs the role table
+(``courtyard cloud token create --role …``) does not load the console; its routes join the app
+through ``cloud.auth.routes.setup``.
 """
-
-from __future__ import annotations
-
-from aiohttp import web
-
-from cloud.auth import openapi as _openapi  # noqa: F401  (its paths join the document)
-from cloud.auth.routes import add_auth_routes
-from cloud.ingest.handlers import HandlerRegistry
-
-
-def setup(app: web.Application, registry: HandlerRegistry) -> None:
-    """Login, logout, the staff and token API and the audit log."""
-    add_auth_routes(app)

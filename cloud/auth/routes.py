@@ -1,9 +1,11 @@
-"""Where the auth routes are registered (called from ``cloud.app.create_app``)."""
+"""Where the auth routes are registered: ``setup`` is the staff layer's entry in
+``cloud.features``, like a feature's."""
 
 from __future__ import annotations
 
 from aiohttp import web
 
+from cloud.auth import openapi as _openapi  # noqa: F401  (its paths join the document)
 from cloud.auth.audit_api import list_audit
 from cloud.auth.login import change_password, login, login_asset, login_page, logout, me
 from cloud.auth.staff_api import (
@@ -15,6 +17,12 @@ from cloud.auth.staff_api import (
     revoke_token,
     update_staff,
 )
+from cloud.ingest.handlers import HandlerRegistry
+
+
+def setup(app: web.Application, registry: HandlerRegistry) -> None:
+    """Login, logout, the staff and token API and the audit log."""
+    add_auth_routes(app)
 
 
 def add_auth_routes(app: web.Application) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from cloud.imports.reader import MAX_BYTES
 from cloud.imports.register import JOB_THRESHOLD
-from cloud.records.kinds import IMPORT_KINDS
+from cloud.records.import_kinds import IMPORT_KINDS
 from cloud.web.openapi import PATHS, _err, _ok, _p, _q, _ref
 
 PATHS.update({

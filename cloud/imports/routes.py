@@ -16,7 +16,7 @@ from cloud.imports.templates import template
 from cloud.parking.tables import PARKING_DATASET
 from cloud.records import service as svc
 from cloud.records.http import guarded
-from cloud.records.kinds import IMPORT_KINDS
+from cloud.records.import_kinds import IMPORT_KINDS
 from cloud.web.errors import ApiError
 from cloud.web.keys import CLOCK, DEFAULT_TZ, SESSIONS, SYNC
 from cloud.web.params import flag_param, text_param

@@ -7,15 +7,20 @@ through the same field rules (``cloud.records.fields``) and resource description
 
 from __future__ import annotations
 
-from aiohttp import web
+from typing import TYPE_CHECKING
 
-from cloud.ingest.handlers import HandlerRegistry
-from cloud.records import openapi as _openapi  # noqa: F401  (its paths join the document)
-from cloud.records.pages import add_record_pages
-from cloud.records.routes import add_record_routes
+if TYPE_CHECKING:
+    from aiohttp import web
+
+    from cloud.ingest.handlers import HandlerRegistry
 
 
 def setup(app: web.Application, registry: HandlerRegistry) -> None:
     """The register's API (with exports) and pages."""
+    # Adapters load only when the console wires the feature (cloud.features).
+    from cloud.records import openapi as _openapi  # noqa: F401  (its paths join the document)
+    from cloud.records.pages import add_record_pages
+    from cloud.records.routes import add_record_routes
+
     add_record_routes(app)
     add_record_pages(app)

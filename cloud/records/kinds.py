@@ -262,8 +262,6 @@ METERS = Kind(
 
 KINDS: dict[str, Kind] = {k.name: k for k in (COMPANIES, BUILDINGS, UNITS, OWNERS, TENANTS,
                                                VEHICLES, SPACES, METERS)}
-#: What the spreadsheet import handles.
-IMPORT_KINDS: tuple[str, ...] = ("units", "owners", "tenants", "vehicles", "spaces", "meters")
 
 
 # --- JSON ---------------------------------------------------------------------------------

@@ -10,7 +10,8 @@ from __future__ import annotations
 from typing import Any
 
 from cloud.records.fields import MAX_INT, Field
-from cloud.records.kinds import IMPORT_KINDS, KINDS, METERS, Kind
+from cloud.records.import_kinds import IMPORT_KINDS
+from cloud.records.kinds import KINDS, METERS, Kind
 from cloud.records.service import REPLACE_FIELDS
 from cloud.web.openapi import _LOCAL, _TIME, PATHS, SCHEMAS, _err, _ok, _p, _q, _ref
 

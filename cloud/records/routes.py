@@ -28,9 +28,9 @@ from cloud.parking.records import RecordError
 from cloud.parking.tables import PARKING_DATASET
 from cloud.records import service as svc
 from cloud.records.http import Handler, api_error, guarded
+from cloud.records.import_kinds import IMPORT_KINDS
 from cloud.records.kinds import (
     COMPANIES,
-    IMPORT_KINDS,
     KINDS,
     METERS,
     OWNERS,

@@ -6,12 +6,11 @@ events into decisions. Storage and dispatch belong to the work-order module.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from aiohttp import web
 
-from cloud.ingest.handlers import HandlerRegistry
-from cloud.rules import openapi as _openapi  # noqa: F401  (its paths join the document)
 from cloud.rules.evaluate import Decision, EventFacts, RuleEngine
-from cloud.rules.handlers import register_workorder_handlers
 from cloud.rules.load import RulesError, default_rules, load_rules
 from cloud.rules.model import (
     PRIORITIES,
@@ -25,10 +24,14 @@ from cloud.rules.model import (
     Rule,
     RuleSet,
 )
-from cloud.rules.routes import STARTUP_FILE, add_rules_routes
+
+if TYPE_CHECKING:
+    from cloud.ingest.handlers import HandlerRegistry
 
 #: The rule engine the console runs with; without one no event opens a work order.
 ENGINE = web.AppKey("rule_engine", RuleEngine)
+#: The rule file the console started with (``COURTYARD_RULES``), shown by ``GET /api/rules``.
+STARTUP_FILE = web.AppKey("rules_startup_file", str)
 
 
 __all__ = [
@@ -40,6 +43,11 @@ __all__ = [
 
 def setup(app: web.Application, registry: HandlerRegistry) -> None:
     """The rules API; device events matched against the rules open work orders at ingest."""
+    # Adapters load only when the console wires the feature (cloud.features).
+    from cloud.rules import openapi as _openapi  # noqa: F401  (its paths join the document)
+    from cloud.rules.handlers import register_workorder_handlers
+    from cloud.rules.routes import add_rules_routes
+
     add_rules_routes(app)
     engine = app.get(ENGINE)
     if engine is not None:

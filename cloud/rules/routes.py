@@ -15,7 +15,7 @@ from sqlalchemy.exc import IntegrityError
 
 from cloud.auth.audit import actor_of
 from cloud.auth.guard import requires
-from cloud.rules import store
+from cloud.rules import STARTUP_FILE, store
 from cloud.rules.load import RulesError
 from cloud.web.errors import ApiError, bad_param
 from cloud.web.keys import CLOCK, SESSIONS
@@ -26,7 +26,6 @@ MAX_BY = 64
 MAX_NOTE = 2000
 #: The rule file or folder the console started with (``Settings.rules_path``); unset: the
 #: shipped defaults. Shown by ``GET /api/rules`` until a version is saved.
-STARTUP_FILE = web.AppKey("rules_startup_file", str)
 _TEXT_TYPES = ("application/yaml", "application/x-yaml", "text/yaml", "text/x-yaml",
                "text/plain", "application/octet-stream")
 

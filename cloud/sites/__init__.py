@@ -3,22 +3,28 @@ role starts from, and what ingest derives from readings and device status (onlin
 
 from __future__ import annotations
 
-from aiohttp import web
+from typing import TYPE_CHECKING
 
-from cloud.ingest.handlers import HandlerRegistry
-from cloud.sites import openapi as _openapi  # noqa: F401  (its paths join the document)
-from cloud.sites.device_handlers import on_buffer_dropped, on_device_status
-from cloud.sites.health import healthz
-from cloud.sites.index import index
-from cloud.sites.meter_handlers import on_meter_reading
-from cloud.sites.readings import device_readings
-from cloud.sites.routes import list_devices, list_events, list_sites
 from contract import Kind
+
+if TYPE_CHECKING:
+    from aiohttp import web
+
+    from cloud.ingest.handlers import HandlerRegistry
 
 
 def setup(app: web.Application, registry: HandlerRegistry) -> None:
     """The home page, health, sites, devices, the event log and readings; readings and device
     status from ingest."""
+    # Adapters load only when the console wires the feature (cloud.features).
+    from cloud.sites import openapi as _openapi  # noqa: F401  (its paths join the document)
+    from cloud.sites.device_handlers import on_buffer_dropped, on_device_status
+    from cloud.sites.health import healthz
+    from cloud.sites.index import index
+    from cloud.sites.meter_handlers import on_meter_reading
+    from cloud.sites.readings import device_readings
+    from cloud.sites.routes import list_devices, list_events, list_sites
+
     app.router.add_get("/", index, name="index")
     app.router.add_get("/healthz", healthz, name="healthz")
     app.router.add_get("/api/sites", list_sites, name="sites")

@@ -209,7 +209,7 @@ async def test_a_large_import_runs_as_a_job_with_progress(console: Console) -> N
 
 async def test_oversized_upload_is_413(console: Console, monkeypatch: pytest.MonkeyPatch
                                        ) -> None:
-    import cloud.records.routes as api
+    import cloud.imports.routes as api
 
     monkeypatch.setattr(api, "MAX_BYTES", 1000)
     c = console
