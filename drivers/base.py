@@ -108,6 +108,11 @@ class OrderedEmitter:
             self._log.error("event queue full; event dropped", kind=event.kind,
                             device=event.device)
 
+    async def put(self, event: NewEvent) -> None:
+        """Queue ``event``, waiting for room when the queue is full: a poll loop that may slow
+        down rather than lose readings (a bus of meters) uses this instead of ``post``."""
+        await self._queue.put((event, None))
+
     def qsize(self) -> int:
         """Events queued and not yet handed to ``emit``."""
         return self._queue.qsize()

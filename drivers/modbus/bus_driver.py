@@ -29,7 +29,7 @@ from collections import defaultdict
 from typing import Any
 
 from contract import Clock, Kind, NewEvent
-from drivers.base import DriverStats, Emit
+from drivers.base import DriverStats, Emit, OrderedEmitter
 from drivers.modbus.codec import GarbageValue, decode
 from drivers.modbus.device import ONLINE_MESSAGE, DeviceRuntime, Transition, offline_message
 from drivers.modbus.link import (
@@ -71,7 +71,6 @@ class ModbusBusDriver:
         if foreign:
             raise ValueError(f"devices {foreign} are not on bus {bus.id!r}")
         self.bus = bus
-        self._emit = emit
         self._clock = clock
         self._stats = stats
         self._log = bind_bus_log(bus, log)
@@ -80,7 +79,8 @@ class ModbusBusDriver:
         self._link = link if link is not None else BusLink(bus, clock, stats, self._log)
         self._first_contact_s = min(FIRST_CONTACT_TIMEOUT_S, bus.timeout)
         self._devices = self._staggered(devices, offline_after, online_after, phase)
-        self._queue: asyncio.Queue[NewEvent] = asyncio.Queue(maxsize=QUEUE_SIZE)
+        self._events = OrderedEmitter(emit, self._stats, self._log, maxsize=QUEUE_SIZE,
+                                      flush_s=FLUSH_ON_STOP_S)
         # How late a probe may make a live poll: without any allowance a busy bus (polls every
         # few tens of ms) would never fit a probe, and a dead meter would never be declared
         # offline nor noticed when it comes back.
@@ -119,11 +119,11 @@ class ModbusBusDriver:
         self._log.info("bus driver started", devices=len(self._devices))
         try:
             async with asyncio.TaskGroup() as tg:
-                tg.create_task(self._emitter(), name=f"modbus-emit-{self.bus.id}")
+                tg.create_task(self._events.run(), name=f"modbus-emit-{self.bus.id}")
                 await self._schedule()
         finally:
             await self._link.close()
-            await self._flush()
+            await self._events.flush()
             self._log.info("bus driver stopped")
 
     # -- scheduling ---------------------------------------------------------------------
@@ -311,8 +311,8 @@ class ModbusBusDriver:
                     "message": offline_message(change.reason)}
             kind = Kind.DEVICE_OFFLINE
         self._update_gauges()
-        await self._queue.put(NewEvent(device=dev.id, kind=kind, data=data,
-                                       ts=self._clock.now()))
+        await self._events.put(NewEvent(device=dev.id, kind=kind, data=data,
+                                        ts=self._clock.now()))
 
     async def _emit_reading(self, rt: DeviceRuntime, values: dict[str, float],
                             latency: float) -> None:
@@ -324,38 +324,6 @@ class ModbusBusDriver:
         units = {s.name: s.unit for s in rt.device.profile.registers if s.name in kept}
         data = {"v": READING_VERSION, "profile": rt.device.profile.id, "unit": rt.device.unit,
                 "values": kept, "units": units, "latency_ms": round(latency * 1000, 1)}
-        await self._queue.put(NewEvent(device=rt.device.id, kind=Kind.METER_READING, data=data,
-                                       ts=ts))
+        await self._events.put(NewEvent(device=rt.device.id, kind=Kind.METER_READING,
+                                        data=data, ts=ts))
 
-    async def _emitter(self) -> None:
-        while True:
-            event = await self._queue.get()
-            await self._emit_one(event)
-
-    async def _emit_one(self, event: NewEvent) -> None:
-        try:
-            await self._emit(event)
-        except asyncio.CancelledError:
-            raise
-        except Exception:
-            self._stats.inc("emit_failures")
-            self._log.exception("emit failed; event lost", device=event.device,
-                                kind=event.kind)
-        else:
-            self._stats.inc("events_emitted")
-
-    async def _flush(self) -> None:
-        """On stop, hand what is queued to the outbox, within a bound."""
-        if self._queue.empty():
-            return
-        deadline = self._clock.monotonic() + FLUSH_ON_STOP_S
-        try:
-            while not self._queue.empty():
-                remaining = deadline - self._clock.monotonic()
-                if remaining <= 0:
-                    break
-                await asyncio.wait_for(self._emit_one(self._queue.get_nowait()), remaining)
-        except TimeoutError:
-            pass
-        if not self._queue.empty():
-            self._log.warning("events not stored at stop", count=self._queue.qsize())
