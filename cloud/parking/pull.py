@@ -1,0 +1,86 @@
+"""``GET /api/sites/{site}/parking/dataset``: the edge pulls the site's parking dataset with
+HTTP Basic (the site's slug and its MQTT secret) and an ETag, so an unchanged version costs a
+304. Public to the staff guard: it checks the site secret itself, in constant time.
+"""
+
+from __future__ import annotations
+
+import base64
+import hmac
+from typing import Any
+
+from aiohttp import web
+from sqlalchemy import select
+
+from cloud.db.models import Site
+from cloud.parking import dataset as ds
+from cloud.parking.http import site_credentials
+from cloud.parking.records import RESOURCES
+from cloud.web.errors import ApiError, json_error
+from cloud.web.keys import SESSIONS
+from cloud.web.respond import dumps
+
+
+def _unauthorized(slug: str, zh: str, en: str) -> web.Response:
+    resp = json_error(ApiError(401, "unauthorized", zh, en, field="authorization"))
+    resp.headers["WWW-Authenticate"] = f'Basic realm="courtyard site {slug}", charset="UTF-8"'
+    return resp
+
+
+def _basic_credentials(header: str) -> tuple[str, str]:
+    """(login, password) of an ``Authorization: Basic …`` header (RFC 7617, UTF-8)."""
+    scheme, _, encoded = header.strip().partition(" ")
+    if scheme.lower() != "basic":
+        raise ValueError("not Basic")
+    login, sep, password = base64.b64decode(encoded.strip(), validate=True).decode(
+        "utf-8").partition(":")
+    if not sep:
+        raise ValueError("no colon")
+    return login, password
+
+
+def _tag_matches(header: str | None, tag: str) -> bool:
+    if not header:
+        return False
+    for part in header.split(","):
+        part = part.strip()
+        if part == "*" or part.removeprefix("W/") == tag:
+            return True
+    return False
+
+
+async def parking_dataset(request: web.Request) -> web.StreamResponse:
+    """The site's parking dataset for its edge: HTTP Basic (slug, site secret), ETag, 304."""
+    slug = request.match_info["site"]
+    secret = site_credentials(request).get(slug)
+    if secret is None:
+        raise ApiError(403, "site_not_configured",
+                       f"站点 {slug} 没有凭据：COURTYARD_SITE_CREDENTIALS 须包含它（站点:密码）",
+                       f"site {slug} has no credential: COURTYARD_SITE_CREDENTIALS must name "
+                       "it (site:secret)", field="site")
+    header = request.headers.get("Authorization")
+    if not header:
+        return _unauthorized(slug, "需要站点凭据（HTTP Basic：站点标识与站点密码）",
+                             "site credential required (HTTP Basic: site slug and secret)")
+    try:
+        login, password = _basic_credentials(header)
+    except ValueError:  # binascii.Error and UnicodeDecodeError are ValueErrors
+        return _unauthorized(slug, "Authorization 头格式错误", "malformed Authorization header")
+    login_ok = hmac.compare_digest(login.encode(), slug.encode())
+    secret_ok = hmac.compare_digest(password.encode(), secret.encode())
+    if not (login_ok and secret_ok):
+        return _unauthorized(slug, "站点标识或密码错误", "wrong site slug or secret")
+    async with request.app[SESSIONS]() as session:
+        site = (await session.scalars(select(Site).where(Site.slug == slug))).one_or_none()
+        version = 0 if site is None else await ds.current_version(session, site.id)
+        headers = {"ETag": ds.etag(version), "Cache-Control": "no-cache"}
+        if _tag_matches(request.headers.get("If-None-Match"), ds.etag(version)):
+            return web.Response(status=304, headers=headers)
+        doc: dict[str, Any] = ({"version": 0} | {r.doc_key: [] for r in RESOURCES.values()}
+                               | {"tariffs": {}}) if site is None else await ds.document(
+                                   session, site.id)
+    resp = web.Response(body=dumps(doc).encode(), content_type="application/json",
+                        charset="utf-8",
+                        headers={"ETag": ds.etag(doc["version"]), "Cache-Control": "no-cache"})
+    resp.enable_compression()
+    return resp
