@@ -1,3 +1,4 @@
+# Over 500 lines on purpose: plate rules and the fuzzy index they feed are one idea.
 """Chinese licence plates: normalise, validate, classify and fuzzy-match camera reads.
 
 Cameras disagree on spelling (full-width letters, ``京A·12345``, lower case, O for 0) and OCR

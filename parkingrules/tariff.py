@@ -1,3 +1,4 @@
+# Over 500 lines on purpose: the fee of one stay, whole, so edge and console compute it alike.
 """Parking tariffs: the model and the fee for one stay.
 
 The edge computes the fee at the exit gate and the cloud re-computes it from the same events,

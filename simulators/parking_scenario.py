@@ -1,3 +1,4 @@
+# Over 500 lines on purpose: one scenario, read top to bottom: cars, cameras, booth, checks.
 """Cars through a simulated site's parking: entry camera, a stay, exit camera, the booth, the loop.
 
 ``courtyard sim site`` runs this when the site file has a ``parking`` section, so the edge's

@@ -1,3 +1,4 @@
+# Over 500 lines on purpose: one command for every device family of a site file, a section each.
 """`courtyard sim site`: simulate every device a site file declares, where it declares it.
 
 A Modbus TCP bus becomes a server on its host:port; a Modbus RTU bus becomes a socat pty pair

@@ -1,3 +1,4 @@
+# Over 500 lines on purpose: fee items, bill runs and bills share one lifecycle.
 """Billing under ``/api/fee-items``, ``/api/bill-runs`` and ``/api/bills``.
 
 A bill run is started (or resumed) by ``POST /api/bill-runs`` and works in the background:

@@ -1,3 +1,4 @@
+# Over 500 lines on purpose: the bill-run engine is one resumable batch pipeline.
 """The bill run engine: one site, one cycle and period, in batches of units, resumable.
 
 ``open_run`` creates the run (or reopens an unfinished one; a finished period is refused);

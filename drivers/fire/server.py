@@ -1,3 +1,4 @@
+# Over 500 lines on purpose: one GB/T 26875.3 session: stream, confirm, requests, clock sync.
 """The monitoring-centre side of GB/T 26875.3-2011: UITDs connect to the edge over TCP.
 
 Per connection:

@@ -1,3 +1,4 @@
+# Over 500 lines on purpose: the barrier's whole state machine reads best in one place.
 """The barrier's state machine, independent of how the relay is reached.
 
 ``GateController`` turns commands (``open``, ``close``, ``hold_open``…) and input readings

@@ -1,3 +1,4 @@
+# Over 500 lines on purpose: two vendors' push, decision, reply and snapshots share a request.
 """The HTTP endpoint licence-plate cameras push to, answering "open / don't open".
 
 Routes (POST): ``/lpr/vzenith/{camera_id}`` (plate JSON, and heartbeats as a form: the camera

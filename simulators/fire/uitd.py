@@ -1,3 +1,4 @@
+# Over 500 lines on purpose: one virtual UITD: connection, retries, scenarios and its CLI.
 """A virtual user information transmission device (UITD, 用户信息传输装置) on a fire panel.
 
 It connects to the monitoring centre (the Courtyard edge) over TCP and speaks GB/T 26875.3-2011

@@ -1,3 +1,4 @@
+# Over 500 lines on purpose: the UITD side of GB/T 26875.3: frames, types and vectors together.
 """GB/T 26875.3-2011 frames as a user information transmission device (UITD) sends and reads them.
 
 Written from /work/shared/PROTOCOLS.md §1 only and pinned to its test vectors; this module
