@@ -209,7 +209,7 @@ class Uplink:
             will=aiomqtt.Will(topics.up_status(self.s.site), b"offline", qos=1, retain=True),
             keepalive=self.s.keepalive, timeout=self.s.connect_timeout,
             max_inflight_messages=self.s.max_inflight, tls_context=self._tls)
-        # Many QoS 1 publishes in flight is normal here, not a leak (see ENVIRONMENT.md).
+        # Many QoS 1 publishes in flight is normal here, not a leak (aiomqtt warns past 10).
         client.pending_calls_threshold = 10_000
         return client
 

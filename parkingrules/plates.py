@@ -4,7 +4,7 @@
 Cameras disagree on spelling (full-width letters, ``京A·12345``, lower case, O for 0) and OCR
 confuses look-alike characters, so every read goes through :func:`normalize` before it is compared
 and the whitelist lives in a :class:`PlateIndex` that answers in O(1) with 100,000 plates.
-Formats follow PROTOCOLS.md §2 ("Chinese plates").
+Formats follow docs/protocols.md §3 ("Chinese plates").
 
 Format decisions:
 

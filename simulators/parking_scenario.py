@@ -46,7 +46,7 @@ log = logging.getLogger(__name__)
 DEFAULT_MIX: dict[str, float] = {"owner": 0.35, "temporary": 0.4, "ocr": 0.12,
                                  "missed_entry": 0.08, "barred": 0.05}
 KINDS = tuple(DEFAULT_MIX)
-#: Look-alike characters a plate OCR mixes up (PROTOCOLS.md §2: 0/D/Q, 8/B, 2/Z, 5/S, 6/G).
+#: Look-alike characters a plate OCR mixes up (docs/protocols.md §3: 0/D/Q, 8/B, 2/Z, 5/S, 6/G).
 _LOOKALIKE = {"0": "D", "D": "0", "8": "B", "B": "8", "2": "Z", "Z": "2", "5": "S", "S": "5",
               "6": "G", "G": "6"}
 _CANON = str.maketrans("DQBIZSGO", "00812560")

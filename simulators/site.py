@@ -94,7 +94,7 @@ GATE_TRAVEL_S = 2.0
 #: 30 s "doors shut with people inside" trap rule, so traffic alone never looks like a trap).
 ELEVATOR_IDLE_S = 10.0
 TRAP_AFTER_S = 20.0
-UITD_HEARTBEAT_S = 25.0        # vendors send one every 20–30 s (PROTOCOLS.md §1)
+UITD_HEARTBEAT_S = 25.0        # vendors send one every 20–30 s (docs/protocols.md §2)
 UITD_RECONNECT_S = 2.0
 UITD_CONNECT_TIMEOUT_S = 5.0
 _WRITE_COILS = (5, 15)

@@ -1,6 +1,6 @@
 """GB/T 26875.3-2011 frames: parse, build, and cut a TCP byte stream into frames.
 
-Layout (PROTOCOLS.md §1)::
+Layout (docs/protocols.md §2)::
 
     @@ | serial 2 | version 2 | time 6 | source 6 LE | destination 6 LE | length 2 LE |
     command 1 | application data (length) | checksum 1 | ##

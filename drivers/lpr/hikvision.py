@@ -1,6 +1,6 @@
 """Hikvision ISAPI ANPR push: ``multipart/form-data`` with ``anpr.xml`` and two JPEGs.
 
-Facts in PROTOCOLS.md §2. The XML root is ``EventNotificationAlert`` (with or without the
+Facts in docs/protocols.md §3. The XML root is ``EventNotificationAlert`` (with or without the
 ``http://www.hikvision.com/ver20/XMLSchema`` namespace) carrying ipAddress, channelID,
 dateTime (ISO 8601 with offset), eventType, UUID and ``ANPR{licensePlate, direction,
 confidenceLevel, plateType, plateColor, vehicleType}``.

@@ -1,6 +1,6 @@
 """Vzenith (臻识) HTTP push: parse ``AlarmInfoPlate`` and heartbeats, build the gate reply.
 
-Facts in PROTOCOLS.md §2. The camera POSTs a JSON plate result and opens its gate when the
+Facts in docs/protocols.md §3. The camera POSTs a JSON plate result and opens its gate when the
 reply says ``"info": "ok"``; the reply may also carry RS-485 data for the lane's LED screen
 (``serialData``), a relay pulse (``ivs_ioctrl``) and a spoken prompt
 (``playserver_json_request``). Records stored while the server was unreachable come back with

@@ -2,7 +2,7 @@
 """A virtual user information transmission device (UITD, 用户信息传输装置) on a fire panel.
 
 It connects to the monitoring centre (the Courtyard edge) over TCP and speaks GB/T 26875.3-2011
-with the codec in ``simulators.fire.wire`` (written from PROTOCOLS.md, never from the edge's
+with the codec in ``simulators.fire.wire`` (written from docs/protocols.md, never from the edge's
 driver). What it does, as a real device would:
 
 * sends events in send/confirm mode: waits up to ``confirm_timeout`` for a confirm carrying the

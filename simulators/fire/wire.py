@@ -1,7 +1,7 @@
 # Over 500 lines on purpose: the UITD side of GB/T 26875.3: frames, types and vectors together.
 """GB/T 26875.3-2011 frames as a user information transmission device (UITD) sends and reads them.
 
-Written from /work/shared/PROTOCOLS.md §1 only and pinned to its test vectors; this module
+Written from docs/protocols.md §1 only and pinned to its test vectors; this module
 imports nothing from drivers/, edge/ or cloud/, so a bug in the edge's decoder cannot hide
 behind the same bug here.
 
@@ -13,7 +13,7 @@ Checksum methods (vendors disagree, so it is a per-device setting):
 
 * ``sum`` (the standard): bytes 2 … 26+L (serial through the last data byte) summed mod 256;
 * ``sum_from_command``: the command byte and the application data summed mod 256;
-* ``xor``: bytes 2 … 26+L XOR-ed together (same range as ``sum``; PROTOCOLS.md names the
+* ``xor``: bytes 2 … 26+L XOR-ed together (same range as ``sum``; docs/protocols.md names the
   method, not the range, so this is our reading).
 
 Time tags carry the device's local wall time and no zone: this module works with naive
@@ -72,7 +72,7 @@ class DataType(IntEnum):
     DUTY_CHECK = 91
 
 
-#: Most objects one frame may carry, per type (PROTOCOLS.md §1).
+#: Most objects one frame may carry, per type (docs/protocols.md §2).
 MAX_OBJECTS = {1: 102, 2: 22, 3: 63, 4: 102, 21: 1, 24: 127}
 
 

@@ -1,6 +1,6 @@
 """Virtual licence-plate cameras (Vzenith and Hikvision) pushing reads to an HTTP endpoint.
 
-Wire facts only (docs: /work/shared/PROTOCOLS.md §2); this module imports nothing from
+Wire facts only (docs: docs/protocols.md §2); this module imports nothing from
 drivers/, edge/ or cloud/, so an encoding bug on the driver side cannot hide behind the same bug
 here. What the camera sends:
 
@@ -52,7 +52,7 @@ DEGRADATIONS: tuple[str, ...] = ("blur", "black", "uniform", "half")
 
 NO_PLATE_VZ = "_无_"
 HIK_NAMESPACE = "http://www.hikvision.com/ver20/XMLSchema"
-# Vzenith colorType codes → Hikvision plateColor names (PROTOCOLS.md §2 colour table).
+# Vzenith colorType codes → Hikvision plateColor names (docs/protocols.md §3 colour table).
 _HIK_COLOURS = {0: "unknown", 1: "blue", 2: "yellow", 3: "white", 4: "black", 5: "green",
                 6: "yellowGreen"}
 _BEIJING = timezone(timedelta(hours=8))
@@ -143,7 +143,7 @@ def vzenith_plate_json(plate: str, *, plateid: int, offline: bool = False, colou
                        serialno: str = "sim-00000001", device_name: str = "IVS",
                        full_jpeg: bytes | None = None, crop_jpeg: bytes | None = None,
                        rect: tuple[int, int, int, int] = (0, 0, 0, 0)) -> dict[str, Any]:
-    """A Vzenith ``AlarmInfoPlate`` push, field names as in PROTOCOLS.md §2."""
+    """A Vzenith ``AlarmInfoPlate`` push, field names as in docs/protocols.md §3."""
     when = when or datetime.now(UTC)
     epoch = when.timestamp()
     result: dict[str, Any] = {
@@ -240,7 +240,7 @@ def hikvision_anpr_xml(plate: str, *, when: datetime | None = None, ip: str = "1
                        direction: str = "forward", plate_type: str = "92TypeCivil",
                        vehicle_type: str = "vehicle", uuid: str = "sim-hik-0001",
                        namespace: bool = True) -> bytes:
-    """An ISAPI ``EventNotificationAlert`` for an ANPR event (PROTOCOLS.md §2)."""
+    """An ISAPI ``EventNotificationAlert`` for an ANPR event (docs/protocols.md §3)."""
     when = (when or datetime.now(UTC)).astimezone(_BEIJING)
     ns = f' version="2.0" xmlns="{HIK_NAMESPACE}"' if namespace else ' version="2.0"'
     body = (

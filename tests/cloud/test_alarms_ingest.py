@@ -27,7 +27,7 @@ from drivers.fire.model import UitdConfig, ZoneLocation
 
 T0 = datetime(2026, 11, 23, 2, 0, tzinfo=UTC)  # 10:00 in Shanghai
 
-#: PROTOCOLS.md test vector 1: a point photoelectric smoke detector reports fire (system 1,
+#: docs/protocols.md test vector 1: a point photoelectric smoke detector reports fire (system 1,
 #: component type 40 at zone 10 position 2).
 VECTOR_1 = bytes.fromhex(
     "40 40 01 00 01 01 20 3A 09 1A 09 0C 79 03 00 00 00 00 38 5B 01 00 00 00 30 00 02 02 01 01"

@@ -1,4 +1,4 @@
-"""Chinese plates: formats, normalisation and fuzzy whitelist lookups (PROTOCOLS.md §2)."""
+"""Chinese plates: formats, normalisation and fuzzy whitelist lookups (docs/protocols.md §3)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Register decoding pinned to public frames (PROTOCOLS.md test vector 7) and hand-made ones."""
+"""Register decoding pinned to public frames (RTU vectors, docs/protocols.md §1) and our own."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The simulator's own encoder against hand-checked values and PROTOCOLS.md test vector 7."""
+"""The simulator's own encoder against hand-checked values and the RTU vectors of the docs."""
 
 from __future__ import annotations
 

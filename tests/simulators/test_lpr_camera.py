@@ -1,5 +1,5 @@
 """The virtual LPR camera against a bare aiohttp stub (no drivers/ code): what it sends and how
-it reads replies are checked against PROTOCOLS.md §2 directly, with literal values."""
+it reads replies are checked against docs/protocols.md §3 directly, with literal values."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Whole RTU frames over a pty, byte for byte (PROTOCOLS.md test vector 7)."""
+"""Whole RTU frames over a pty, byte for byte (the RTU test vectors of docs/protocols.md §1)."""
 
 from __future__ import annotations
 

@@ -2,7 +2,7 @@
 unit id where the site file puts it, and each UITD connects to the edge's fire port.
 
 The fire port here is a small centre written in this file with asyncio streams: it cuts frames
-by the byte offsets of PROTOCOLS.md §1 and confirms each one with bytes built by hand (checked
+by the byte offsets of docs/protocols.md §2 and confirms each one with bytes built by hand (checked
 against vector 2), so it shares no code with the simulator.
 """
 

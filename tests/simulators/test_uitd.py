@@ -1,7 +1,7 @@
 """The virtual UITD against a small monitoring centre written here with asyncio streams.
 
 The centre builds its frames by hand (``centre_frame``, checked against vector 2) and cuts what
-it receives by the byte offsets of PROTOCOLS.md §1, so it shares no code with the simulator.
+it receives by the byte offsets of docs/protocols.md §2, so it shares no code with the simulator.
 """
 
 from __future__ import annotations

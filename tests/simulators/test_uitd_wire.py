@@ -1,7 +1,7 @@
-"""The simulated UITD's own GB/T 26875.3 codec, pinned to the PROTOCOLS.md vectors.
+"""The simulated UITD's own GB/T 26875.3 codec, pinned to the docs/protocols.md §2 vectors.
 
-Vectors 1–3 are copied from /work/shared/PROTOCOLS.md; the ``RS_*`` frames are further worked
-examples of the same public source ([RS] ActorLancer/GB-T-26875.3.2011-rs) that PROTOCOLS.md
+Vectors 1–3 are copied from docs/protocols.md; the ``RS_*`` frames are further worked
+examples of the same public source ([RS] ActorLancer/GB-T-26875.3.2011-rs) that docs/protocols.md
 cites, kept here as extra pins for the request/response/control types.
 """
 

@@ -1,4 +1,4 @@
-"""Frames: the PROTOCOLS.md vectors byte for byte, checksum dialects, and stream re-assembly."""
+"""Frames: the docs/protocols.md §2 vectors byte for byte, checksum dialects, stream re-assembly."""
 
 from __future__ import annotations
 

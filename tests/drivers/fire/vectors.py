@@ -1,5 +1,5 @@
-"""GB/T 26875.3 frames written out by hand: PROTOCOLS.md test vectors 1–3, and further frames
-of the same public source ([RS] ActorLancer/GB-T-26875.3.2011-rs, checksums recomputed).
+"""GB/T 26875.3 frames written out by hand: docs/protocols.md §2 test vectors 1–3, and further
+frames of the same public source ([RS] ActorLancer/GB-T-26875.3.2011-rs, checksums recomputed).
 
 Tests build frames from these bytes, not with the codec's encoder.
 """

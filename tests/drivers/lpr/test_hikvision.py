@@ -1,4 +1,4 @@
-"""Hikvision ISAPI ANPR parsing, pinned to PROTOCOLS.md §2 with hand-written XML."""
+"""Hikvision ISAPI ANPR parsing, pinned to docs/protocols.md §3 with hand-written XML."""
 
 from __future__ import annotations
 

@@ -33,7 +33,7 @@ HIK = "hik-out-1"
 
 
 def vector9_body() -> bytes:
-    """PROTOCOLS.md test vector 9, written out by hand (not by the simulator)."""
+    """the Vzenith vector of docs/protocols.md §3, written out by hand (not by the simulator)."""
     return json.dumps({"AlarmInfoPlate": {
         "channel": 0, "deviceName": "IVS", "ipaddr": "192.168.1.100", "serialno": "fe71e106",
         "result": {"PlateResult": {

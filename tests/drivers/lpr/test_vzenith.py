@@ -1,4 +1,4 @@
-"""Vzenith push parsing and replies, pinned to the facts in PROTOCOLS.md §2 (not to the
+"""Vzenith push parsing and replies, pinned to the facts in docs/protocols.md §3 (not to the
 simulator): literal JSON in, literal JSON out."""
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ from drivers.lpr.vzenith import (
 
 
 def vector9(**overrides: Any) -> dict[str, Any]:
-    """PROTOCOLS.md test vector 9, with the fields §2 lists around it."""
+    """the Vzenith vector of docs/protocols.md §3, with the fields §2 lists around it."""
     result: dict[str, Any] = {
         "license": "粤Z9065澳", "colorType": 4, "type": 14, "confidence": 96, "direction": 0,
         "triggerType": 4, "plateid": 21085, "isoffline": 0,
