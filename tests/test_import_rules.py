@@ -14,7 +14,7 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 LINT = Path(sys.executable).with_name("lint-imports")
 PACKAGES = ("cloud", "contract", "edge", "drivers", "simulators", "courtyard", "parkingrules",
-            "yamlcheck", "brokerurl")
+            "yamlcheck", "brokerurl", "configs", "dashboards")
 
 
 def _lint(cwd: Path) -> subprocess.CompletedProcess[str]:
