@@ -29,11 +29,27 @@ from cloud import (
     workorders,
 )
 from cloud.alarms import POLICY
+from cloud.alarms import tables as alarms_tables
 from cloud.alarms.policy import AlarmPolicy
 from cloud.auth import routes as auth
+from cloud.auth import tables as auth_tables
+from cloud.billing import tables as billing_tables
 from cloud.ingest.handlers import HandlerRegistry
+from cloud.maintenance import tables as maintenance_tables
+from cloud.parking import tables as parking_tables
+from cloud.payments import tables as payments_tables
+from cloud.records import tables as records_tables
 from cloud.rules import ENGINE
+from cloud.rules import tables as rules_tables
 from cloud.rules.evaluate import RuleEngine
+from cloud.workorders import photo_tables as photo_tables
+from cloud.workorders import tables as workorders_tables
+
+#: Every feature's tables: imported here so ``Base.metadata`` is the whole schema (the
+#: migrations' environment and the schema checks import this module).
+TABLES: tuple[ModuleType, ...] = (alarms_tables, auth_tables, billing_tables, maintenance_tables,
+                                  parking_tables, payments_tables, records_tables, rules_tables,
+                                  workorders_tables, photo_tables)
 
 FEATURES: tuple[ModuleType, ...] = (sites, auth, parking, alarms, workorders, maintenance, rules,
                                     records, imports, billing, payments)

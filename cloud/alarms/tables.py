@@ -28,6 +28,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, mapped_column
 
 from cloud.db.models import Base
+from cloud.db.steps import StepColumns
 from cloud.db.types import BigId, JsonDoc, UTCDateTime
 
 #: Literal SQL so PostgreSQL matches queries to the partial indexes (keep in step with
@@ -88,20 +89,13 @@ class Alarm(Base):
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
 
-class AlarmAction(Base):
+class AlarmAction(StepColumns, Base):
     """One step of an alarm's history: opened, a guard's action, an escalation, a restore."""
 
     __tablename__ = "alarm_actions"
 
-    id: Mapped[int] = mapped_column(BigId, primary_key=True)
     alarm_id: Mapped[int] = mapped_column(ForeignKey("alarms.id", ondelete="CASCADE"),
                                           index=True)
-    action: Mapped[str] = mapped_column(String(24))
-    from_state: Mapped[str | None] = mapped_column(String(16))
-    to_state: Mapped[str | None] = mapped_column(String(16))
-    by: Mapped[str | None] = mapped_column(String(64))
-    at: Mapped[datetime] = mapped_column(UTCDateTime)
-    note: Mapped[str | None] = mapped_column(Text)
     #: Escalations: the role notified and the level reached.
     role: Mapped[str | None] = mapped_column(String(64))
     level: Mapped[int | None] = mapped_column(Integer)

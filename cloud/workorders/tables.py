@@ -27,6 +27,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, mapped_column
 
 from cloud.db.models import Base
+from cloud.db.steps import StepColumns
 from cloud.db.types import BigId, JsonDoc, Money, Quantity, UTCDateTime
 
 #: Literal SQL for the partial index (keep in step with ``cloud.workorders.states.OPEN_STATES``).
@@ -87,20 +88,13 @@ class WorkOrder(Base):
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
 
-class WorkOrderAction(Base):
+class WorkOrderAction(StepColumns, Base):
     """One step of an order's history: opened, folded, a person's action, an escalation."""
 
     __tablename__ = "work_order_actions"
 
-    id: Mapped[int] = mapped_column(BigId, primary_key=True)
     order_id: Mapped[int] = mapped_column(ForeignKey("work_orders.id", ondelete="CASCADE"),
                                           index=True)
-    action: Mapped[str] = mapped_column(String(24))
-    from_state: Mapped[str | None] = mapped_column(String(16))
-    to_state: Mapped[str | None] = mapped_column(String(16))
-    by: Mapped[str | None] = mapped_column(String(64))
-    at: Mapped[datetime] = mapped_column(UTCDateTime)
-    note: Mapped[str | None] = mapped_column(Text)
     detail: Mapped[dict[str, Any] | None] = mapped_column(JsonDoc, nullable=True)
 
 

@@ -39,6 +39,7 @@ from drivers.elevator.model import (
     floor_label,
 )
 from drivers.elevator.monitor import ElevatorMonitor
+from drivers.modbus.device import reason_text
 from drivers.modbus.link import (
     BusDown,
     BusLink,
@@ -51,12 +52,6 @@ from drivers.modbus.plan import ReadRequest
 
 FLUSH_ON_STOP_S = 2.0
 
-_REASON_TEXT = {
-    "timeout": ("无应答", "no reply"),
-    "exception": ("返回异常码", "exception reply"),
-    "garbage": ("数据无法解析", "unusable data"),
-    "bus_down": ("总线断开", "bus down"),
-}
 ONLINE_MESSAGE = "电梯监测终端恢复在线 / Elevator monitoring box back online"
 _REFUSALS = {
     "no_control": ("该电梯监测终端型号没有控制寄存器，不支持召回",
@@ -68,7 +63,7 @@ _REFUSALS = {
 
 
 def offline_message(reason: str) -> str:
-    zh, en = _REASON_TEXT.get(reason, ("故障", reason))
+    zh, en = reason_text(reason)
     return f"电梯监测终端离线：{zh} / Elevator monitoring box offline: {en}"
 
 
@@ -188,7 +183,7 @@ class ElevatorDriver:
                 if isinstance(exc, NoReply) and attempt + 1 < attempts:
                     self.stats.inc("recall_retries")  # writing recall twice is harmless
                     continue
-                zh, en = _REASON_TEXT.get(exc.reason, ("故障", exc.reason))
+                zh, en = reason_text(exc.reason)
                 return self._result("failed", exc.reason, f"召回指令未送达：{zh}",
                                     f"recall not delivered: {en}", by=by, reason=reason,
                                     detail=exc.detail)

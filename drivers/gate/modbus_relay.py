@@ -32,6 +32,7 @@ from contract import Clock, Kind
 from drivers.base import DriverStats, Emit
 from drivers.gate.controller import GateCommandError, GateController, GateIOError
 from drivers.gate.model import Command, GateInputs, GateState, ModbusGateSpec
+from drivers.modbus.device import reason_text
 from drivers.modbus.link import (
     BusDown,
     BusLink,
@@ -46,17 +47,11 @@ from drivers.modbus.model import RtuBus, TcpBus
 OFF_ATTEMPTS = 3
 STOP_RELEASE_S = 2.0
 
-_REASON_TEXT = {
-    "timeout": ("无应答", "no reply"),
-    "exception": ("返回异常码", "exception reply"),
-    "garbage": ("数据无法解析", "unusable data"),
-    "bus_down": ("总线断开", "bus down"),
-}
 ONLINE_MESSAGE = "道闸控制板恢复在线 / Gate relay board back online"
 
 
 def offline_message(reason: str) -> str:
-    zh, en = _REASON_TEXT.get(reason, ("故障", reason))
+    zh, en = reason_text(reason)
     return f"道闸控制板离线：{zh} / Gate relay board offline: {en}"
 
 

@@ -22,9 +22,15 @@ _REASON_TEXT = {
 }
 
 
+def reason_text(reason: str) -> tuple[str, str]:
+    """A Modbus failure reason (``timeout``, ``exception``…) in words, zh-CN and English; every
+    device on a bus (meters, relay boards, elevator boxes) says it the same way."""
+    return _REASON_TEXT.get(reason, ("故障", reason))
+
+
 def offline_message(reason: str) -> str:
     """What a guard reads on the board (zh-CN first)."""
-    zh, en = _REASON_TEXT.get(reason, ("故障", reason))
+    zh, en = reason_text(reason)
     return f"表计离线：{zh} / Meter offline: {en}"
 
 
