@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import weakref
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
@@ -40,6 +39,7 @@ from cloud.auth.audit import actor_of, record
 from cloud.auth.guard import requires
 from cloud.auth.scope import ensure_visible, scoped, visible_slugs
 from cloud.db.models import Site
+from cloud.web.body import json_object
 from cloud.web.errors import ApiError, bad_param, not_found
 from cloud.web.keys import CLOCK, SESSIONS
 from cloud.web.params import int_param, names_param, text_param, time_param
@@ -175,19 +175,8 @@ async def get_alarm(request: web.Request) -> web.Response:
 
 
 async def _action_body(request: web.Request, note_required: bool) -> tuple[str, str | None]:
-    raw = await request.read()
-    try:
-        body = json.loads(raw.decode("utf-8")) if raw.strip() else None
-    except (UnicodeDecodeError, ValueError):
-        raise ApiError(400, "invalid_body", "请求体须为 UTF-8 编码的 JSON",
-                       "the request body must be JSON in UTF-8") from None
-    if not isinstance(body, dict):
-        raise ApiError(400, "invalid_body", "请求体须为 JSON 对象，例如 {\"by\": \"张三\"}",
-                       "the request body must be a JSON object, e.g. {\"by\": \"guard-1\"}")
-    for name in body:
-        if name not in ("by", "note"):
-            raise bad_param(str(name)[:40], "未知字段（只接受 by 与 note）",
-                            "unknown field (only by and note are accepted)")
+    """Who acted (the logged-in guard unless ``by`` names someone) and the note."""
+    body = await json_object(request, allowed=("by", "note"))
     by = body.get("by") or actor_of(request).name
     if not isinstance(by, str) or not by.strip():
         raise bad_param("by", "必须填写操作人", "who acted is required (a non-empty string)")
