@@ -82,8 +82,19 @@ async def _run(args: argparse.Namespace) -> int:
         await engine.dispose()
 
 
+async def _read_yaml(file: str) -> Any:
+    """The file's data, or None after printing every problem as FILE:LINE:COL."""
+    from yamlcheck.positions import plain, read_yaml
+    from yamlcheck.problems import ConfigError
+
+    try:
+        return plain(await asyncio.to_thread(read_yaml, Path(file)))
+    except ConfigError as exc:
+        print(exc, file=sys.stderr)
+        return None
+
+
 async def _load_fee_items(args: argparse.Namespace) -> int:
-    import yaml
     from sqlalchemy import select
 
     from cloud.auth.audit import SYSTEM
@@ -91,7 +102,9 @@ async def _load_fee_items(args: argparse.Namespace) -> int:
     from cloud.sample_community import LoadError, load_fee_items
     from contract import SystemClock
 
-    doc = yaml.safe_load(await asyncio.to_thread(Path(args.file).read_text, encoding="utf-8"))
+    doc = await _read_yaml(args.file)
+    if doc is None:
+        return 2
     items = doc.get("fee_items") if isinstance(doc, dict) else doc
     engine, sessions = _sessions()
     try:
@@ -114,15 +127,15 @@ async def _load_fee_items(args: argparse.Namespace) -> int:
 
 
 async def _load_sample(args: argparse.Namespace) -> int:
-    import yaml
-
     from cloud.auth.audit import SYSTEM
     from cloud.db.engine import migrate
     from cloud.sample_community import load_community
     from cloud.settings import Settings
     from contract import SystemClock
 
-    doc = yaml.safe_load(await asyncio.to_thread(Path(args.file).read_text, encoding="utf-8"))
+    doc = await _read_yaml(args.file)
+    if doc is None:
+        return 2
     await migrate(Settings.from_env().database_url)
     engine, sessions = _sessions()
     try:

@@ -15,10 +15,11 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import structlog
-import yaml
 
 from contract import jsoncodec
 from edge.parking.datasets import DatasetError, ParkingData, parse_dataset
+from yamlcheck.positions import plain, read_yaml
+from yamlcheck.problems import ConfigError
 
 log = structlog.get_logger("edge.parking.dataset")
 
@@ -28,14 +29,14 @@ CACHE_NAME = "parking.json"
 def read_document(path: Path) -> Any:
     """A dataset file (YAML or JSON) with ``tariffs: {lot: {file: …}}`` references resolved
     relative to the file, so the local dataset can share the installer's tariff files."""
-    text = path.read_text(encoding="utf-8")
-    doc = jsoncodec.loads(text) if path.suffix == ".json" else yaml.safe_load(text)
+    doc = (jsoncodec.loads(path.read_text(encoding="utf-8")) if path.suffix == ".json"
+           else plain(read_yaml(path)))
     tariffs = doc.get("tariffs") if isinstance(doc, dict) else None
     if isinstance(tariffs, dict):
         for lot, t in list(tariffs.items()):
             if isinstance(t, dict) and set(t) == {"file"}:
                 ref = (path.parent / str(t["file"])).resolve()
-                tariffs[lot] = yaml.safe_load(ref.read_text(encoding="utf-8"))
+                tariffs[lot] = plain(read_yaml(ref))
     return _plain(doc)
 
 
@@ -66,7 +67,7 @@ class DatasetStore:
                 continue
             try:
                 data = parse_dataset(read_document(source), self.tz)
-            except (OSError, ValueError, yaml.YAMLError, DatasetError) as exc:
+            except (OSError, ValueError, ConfigError, DatasetError) as exc:
                 log.error("parking.dataset_unusable", file=str(source), error=str(exc))
                 continue
             self._report(data, str(source))
