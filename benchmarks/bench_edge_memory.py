@@ -13,10 +13,9 @@ import sys
 import tempfile
 import time
 import urllib.request
-from collections.abc import Callable
 from pathlib import Path
 
-from benchmarks.common import Figures, header, proc_cpu_rss
+from benchmarks.common import Figures, header, proc_cpu_rss, wait_for
 from tests.support.services import free_port, mqtt_url, port_open
 
 BUSES = 40
@@ -81,12 +80,6 @@ def _import_cost(runs: int) -> tuple[float, float, list[str]]:
     return best_t, best_rss, [h for h in ",".join(heavy).split(",") if h]
 
 
-def _wait(pred: Callable[[], bool], timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while not pred():
-        if time.monotonic() > deadline:
-            raise RuntimeError(f"{what} not reached within {timeout:.0f} s")
-        time.sleep(0.5)
 
 
 def run(quick: bool = False) -> Figures:
@@ -103,12 +96,12 @@ def run(quick: bool = False) -> Figures:
                                stdout=(tmp / "sim.log").open("w"), stderr=subprocess.STDOUT)
         edge = None
         try:
-            _wait(lambda: all(port_open("127.0.0.1", p) for p in ports), 90, "simulators")
+            wait_for(lambda: all(port_open("127.0.0.1", p) for p in ports), 90, "simulators")
             edge = subprocess.Popen([sys.executable, "-m", "courtyard", "edge", "run", str(site)],
                                     stdout=(tmp / "edge.log").open("w"),
                                     stderr=subprocess.STDOUT)
             pid = edge.pid
-            _wait(lambda: _online(health) >= BUSES * PER_BUS, 90, "every meter online")
+            wait_for(lambda: _online(health) >= BUSES * PER_BUS, 90, "every meter online")
             peak = 0
             end = time.monotonic() + settle
             while time.monotonic() < end:  # a few full poll rounds

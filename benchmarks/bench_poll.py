@@ -10,10 +10,9 @@ import sys
 import tempfile
 import time
 import urllib.request
-from collections.abc import Callable
 from pathlib import Path
 
-from benchmarks.common import Figures, header, proc_cpu_rss
+from benchmarks.common import Figures, header, proc_cpu_rss, wait_for
 from tests.support.services import free_port, mqtt_url, port_open
 
 BUSES = 20
@@ -58,12 +57,6 @@ def _series(text: str, name: str) -> list[tuple[str, float]]:
     return out
 
 
-def _wait(pred: Callable[[], bool], timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while not pred():
-        if time.monotonic() > deadline:
-            raise RuntimeError(f"{what} did not come up within {timeout:.0f} s")
-        time.sleep(0.5)
 
 
 def run(quick: bool = False) -> Figures:
@@ -77,10 +70,10 @@ def run(quick: bool = False) -> Figures:
         edge = None
         try:
             ports = [int(m) for m in re.findall(r"port: (\d+),", site.read_text())]
-            _wait(lambda: all(port_open("127.0.0.1", p) for p in ports), 60, "simulators")
+            wait_for(lambda: all(port_open("127.0.0.1", p) for p in ports), 60, "simulators")
             edge = subprocess.Popen([sys.executable, "-m", "courtyard", "edge", "run", str(site)],
                                     stdout=(tmp / "edge.log").open("w"), stderr=subprocess.STDOUT)
-            _wait(lambda: port_open("127.0.0.1", health), 60, "edge health endpoint")
+            wait_for(lambda: port_open("127.0.0.1", health), 60, "edge health endpoint")
             time.sleep(15)  # first full round of polls, connections settled
             cpu0, _ = proc_cpu_rss(edge.pid)
             t0 = time.monotonic()

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import resource
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -74,3 +74,13 @@ def proc_cpu_rss(pid: int) -> tuple[float, int]:
     cpu = (int(parts[11]) + int(parts[12])) / ticks
     rss = int(parts[21]) * os.sysconf("SC_PAGE_SIZE")
     return cpu, rss
+
+
+def wait_for(pred: Callable[[], bool], timeout: float, what: str) -> None:
+    """Poll ``pred`` every half second; a benchmark that cannot start says what never came up."""
+    deadline = time.monotonic() + timeout
+    while not pred():
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"{what} not reached within {timeout:.0f} s")
+        time.sleep(0.5)
+

@@ -10,14 +10,10 @@ never on the path, so a file that does not ship as package data is a failure her
 
 from __future__ import annotations
 
-import os
 import shutil
-import signal
 import subprocess
 import sys
 import sysconfig
-import threading
-import time
 import urllib.error
 import urllib.request
 import zipfile
@@ -26,7 +22,7 @@ from pathlib import Path
 import pytest
 
 from tests.support import services
-from tests.support.procs import REPO, base_env
+from tests.support.procs import REPO, DemoRun, base_env
 
 pytestmark = pytest.mark.slow
 
@@ -132,23 +128,10 @@ def test_installed_package_runs_the_demo_from_another_directory(tmp_path: Path) 
 
     http_port = services.free_port()
     demo_env = _clean_env(COURTYARD_DEMO_DIR=str(tmp_path / "demo"))
-    proc = subprocess.Popen(
-        [str(courtyard), "demo", "--port", str(http_port)], cwd=elsewhere, env=demo_env,
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True)
-    lines: list[str] = []
-    out = proc.stdout
-    assert out is not None
-    reader = threading.Thread(target=lambda: lines.extend(iter(out.readline, "")), daemon=True)
-    reader.start()
-    started = time.monotonic()
+    demo = DemoRun([str(courtyard), "demo", "--port", str(http_port)], elsewhere, demo_env)
     try:
-        while time.monotonic() - started < 90:
-            if any("readings reached the console" in line for line in lines):
-                break
-            assert proc.poll() is None, "demo exited early:\n" + "".join(lines[-60:])
-            time.sleep(0.5)
-        else:
-            pytest.fail("no readings within 90 s:\n" + "".join(lines[-60:]))
+        demo.wait_ready(90)
+        lines = demo.lines
 
         base = f"http://127.0.0.1:{http_port}"
         status, page = _fetch(f"{base}/login")
@@ -156,12 +139,8 @@ def test_installed_package_runs_the_demo_from_another_directory(tmp_path: Path) 
         status, script = _fetch(f"{base}/login/static/login.js")
         assert status == 200 and script, status
 
-        os.killpg(proc.pid, signal.SIGINT)  # what Ctrl-C in a terminal does
-        assert proc.wait(45) == 0, "".join(lines[-40:])
-        reader.join(5)
+        assert demo.ctrl_c() == 0, demo.tail(40)
         assert any("已停止 / stopped" in line for line in lines)
-        assert not any("Traceback" in line for line in lines), "".join(lines[-80:])
+        assert not any("Traceback" in line for line in lines), demo.tail(80)
     finally:
-        if proc.poll() is None:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait(10)
+        demo.kill()

@@ -7,6 +7,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 import urllib.error
 import urllib.request
@@ -93,3 +94,75 @@ def wait_until(pred: Callable[[], Any], timeout: float, what: str,
         time.sleep(every)
     logs = "\n".join(p.tail() for p in parts or [])
     raise AssertionError(f"timed out after {timeout}s waiting for: {what}\n{logs}")
+
+
+class DemoRun:
+    """``courtyard demo`` as a person runs it in a terminal: its output read line by line,
+    stopped with Ctrl-C (SIGINT to its process group), killed if it does not stop."""
+
+    READY = "readings reached the console"
+
+    def __init__(self, cmd: list[str], cwd: Path, env: dict[str, str]) -> None:
+        self.proc = subprocess.Popen(cmd, cwd=cwd, env=env, stdout=subprocess.PIPE,
+                                     stderr=subprocess.STDOUT, text=True,
+                                     start_new_session=True)
+        self.lines: list[str] = []
+        out = self.proc.stdout
+        assert out is not None
+        self._reader = threading.Thread(target=lambda: self.lines.extend(iter(out.readline, "")),
+                                        daemon=True)
+        self._reader.start()
+
+    def tail(self, n: int = 60) -> str:
+        return "".join(self.lines[-n:])
+
+    def wait_ready(self, timeout: float) -> None:
+        """Until the demo says its first readings reached the console; fails with its output
+        when it exits first or takes longer than ``timeout`` seconds."""
+        deadline = time.monotonic() + timeout
+        while not any(self.READY in line for line in self.lines):
+            assert self.proc.poll() is None, "demo exited early:\n" + self.tail()
+            if time.monotonic() > deadline:
+                raise AssertionError(f"no readings within {timeout:.0f} s:\n" + self.tail())
+            time.sleep(0.5)
+
+    def ctrl_c(self, timeout: float = 45) -> int:
+        """Stop it as Ctrl-C does; its exit code, once its output is all read."""
+        os.killpg(self.proc.pid, signal.SIGINT)
+        code = self.proc.wait(timeout)
+        self._reader.join(5)
+        return code
+
+    def kill(self) -> None:
+        """After a failed test: the demo and the parts it started in sessions of their own,
+        so a leftover console or simulator does not hold the demo's ports for the next test."""
+        if self.proc.poll() is not None:
+            return
+        for pid in [*_descendants(self.proc.pid), self.proc.pid]:
+            try:
+                os.killpg(pid, signal.SIGKILL)
+            except (ProcessLookupError, PermissionError):
+                pass
+        self.proc.wait(10)
+
+
+def _descendants(pid: int) -> list[int]:
+    """Every process below ``pid``, from /proc (children first found, deepest last)."""
+    children: dict[int, list[int]] = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+        except OSError:
+            continue
+        ppid = int(stat.rsplit(")", 1)[1].split()[1])
+        children.setdefault(ppid, []).append(int(entry.name))
+    out: list[int] = []
+    todo = [pid]
+    while todo:
+        for child in children.get(todo.pop(), []):
+            out.append(child)
+            todo.append(child)
+    return out
+
