@@ -28,6 +28,8 @@ SMOKE = 40
 FIRE = 0x0003  # normal + fire alarm
 CHROMIUM = "/usr/bin/chromium"
 
+GUARD, GUARD_PASSWORD = "bench-guard", "bench-guard-Pa55word!"
+
 _OBSERVER = """
 () => {
   window.__cards = [];
@@ -82,7 +84,13 @@ async def _bench(fig: Figures, http_port: int, fire_port: int, n: int) -> None:
             # The page's CSP forbids eval; the measuring probe needs it (the page doesn't).
             page = await browser.new_page(viewport={"width": 1920, "height": 1080},
                                           bypass_csp=True)
-            await page.goto(f"http://127.0.0.1:{http_port}/guard?site={SITE}")
+            base = f"http://127.0.0.1:{http_port}"
+            await page.goto(f"{base}/login?next=/guard%3Fsite%3D{SITE}")
+            await page.fill("#username", GUARD)
+            await page.fill("#password", GUARD_PASSWORD)
+            async with page.expect_navigation():
+                await page.click("#submit")
+            await page.goto(f"{base}/guard?site={SITE}")
             await page.wait_for_function("document.body.dataset.connection === 'up'",
                                          timeout=30_000)
             await page.evaluate(_OBSERVER)
@@ -130,6 +138,11 @@ def run(quick: bool = False) -> Figures:
                                 env=env, stdout=edge_log.open("w"), stderr=subprocess.STDOUT)
         try:
             _wait_port(http_port, cloud, cloud_log, "console")
+            # The guard board is for a logged-in guard, as on site.
+            subprocess.run([sys.executable, "-m", "courtyard", "cloud", "user", "create",
+                            "--username", GUARD, "--role", "guard", "--site", SITE,
+                            "--password-stdin"], env=env, input=GUARD_PASSWORD.encode(),
+                           check=True, capture_output=True, timeout=60)
             _wait_port(fire_port, edge, edge_log, "edge")
             asyncio.run(_bench(fig, http_port, fire_port, n))
         finally:
