@@ -78,6 +78,11 @@ class UplinkSettings:
     #: down or stuck gets this much, not the whole backlog again on every resend, and the
     #: broker's queue for the cloud (Mosquitto keeps 1,000 messages by default) never overflows.
     max_unacked_events: int = 50_000
+    #: When only readings (telemetry) are new, wait this long for more before sending, so a
+    #: site whose meters are polled at spread instants sends a few batches a second instead of
+    #: one per reading (each batch also costs the cloud a transaction and the edge an ack).
+    #: Alarms, access and parking events go at once and take the waiting readings with them.
+    telemetry_linger: float = 0.25
 
     @classmethod
     def from_site(cls, cfg: SiteConfig, **overrides: Any) -> UplinkSettings:
@@ -322,6 +327,7 @@ class Uplink:
             while True:
                 _reap(inflight)
                 self._wake.clear()
+                box.urgent.clear()
                 window_full = self._since_progress >= self.s.max_unacked_events
                 out = (None if window_full
                        else await box.read(lambda b: self._take(b, state, bucket)))
@@ -356,6 +362,11 @@ class Uplink:
                 with contextlib.suppress(TimeoutError):
                     async with asyncio.timeout(timeout):
                         await self._wake.wait()
+                if (self._wake.is_set() and not box.urgent.is_set()
+                        and self.s.telemetry_linger > 0):
+                    with contextlib.suppress(TimeoutError):
+                        async with asyncio.timeout(self.s.telemetry_linger):
+                            await box.urgent.wait()
         finally:
             for task in inflight:
                 task.cancel()

@@ -46,6 +46,9 @@ class AsyncOutbox:
         self._queue: asyncio.Queue[_Item] = asyncio.Queue()
         self._writer: asyncio.Task[None] | None = None
         self._listeners: list[asyncio.Event] = []
+        #: Set after a commit that added an alarm, access or parking event: the uplink sends
+        #: those at once, while readings may wait a moment to travel together.
+        self.urgent = asyncio.Event()
         self._closed = False
 
     @classmethod
@@ -107,7 +110,7 @@ class AsyncOutbox:
         """Bulk path: the caller already has a batch; store it in one transaction."""
         batch = list(events)
         out = await self._call(self._box.append, batch)
-        self._notify()
+        self._notify(batch)
         return out
 
     def subscribe(self) -> asyncio.Event:
@@ -169,9 +172,11 @@ class AsyncOutbox:
     async def _call(self, fn: Callable[..., T], *args: Any) -> T:
         return await asyncio.get_running_loop().run_in_executor(self._pool, fn, *args)
 
-    def _notify(self) -> None:
-        for ev in self._listeners:
-            ev.set()
+    def _notify(self, events: Iterable[NewEvent]) -> None:
+        if any(ev.effective_priority() != Priority.TELEMETRY for ev in events):
+            self.urgent.set()
+        for listener in self._listeners:
+            listener.set()
 
     async def _write_loop(self) -> None:
         stopping = False
@@ -211,7 +216,7 @@ class AsyncOutbox:
         for _, fut in items:
             if not fut.done():
                 fut.set_result(None)
-        self._notify()
+        self._notify(ev for ev, _ in items)
 
 
 _STOP: Any = (None, None)

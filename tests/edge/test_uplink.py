@@ -197,3 +197,24 @@ async def test_malformed_downlink_is_counted_and_harmless(tmp_path: Path,
             await wait_until(lambda: uplink.counters.acks == 1, what="good ack applied")
             assert [e.seq for e in await box.pending(limit=10)] == [4, 5]
             assert uplink.connected
+
+
+async def test_readings_wait_to_travel_together_and_an_alarm_takes_them_at_once(
+        tmp_path: Path, mosquitto: Mosquitto) -> None:
+    box = await AsyncOutbox.open(tmp_path / "o.db")
+    cloud = RecordingCloud(mosquitto.url, SITE)
+    async with box, running(cloud.run):
+        await cloud.subscribed.wait()
+        # A linger far longer than the test: only urgency can send the readings early.
+        uplink = Uplink(settings(mosquitto.url, telemetry_linger=60.0), box)
+        async with running(uplink.run):
+            await wait_until(lambda: uplink.connected, what="uplink connected")
+            for i in range(3):
+                await box.emit(reading(n=i))
+            await asyncio.sleep(0.5)
+            assert not cloud.seqs, "readings alone wait for company"
+            await box.emit(alarm(n=1))
+            await wait_until(lambda: len(cloud.seqs) == 4, within=10,
+                             what="the alarm, with the waiting readings")
+            assert len(cloud.batches) == 1, "they travelled in one batch"
+            assert cloud.arrivals[0] == 4, "the alarm first"
