@@ -15,7 +15,7 @@ import time
 import urllib.request
 from pathlib import Path
 
-from benchmarks.common import Figures, header, proc_cpu_rss, wait_for
+from benchmarks.common import Figures, header, proc_cpu_rss, stop, wait_for
 from tests.support.services import free_port, mqtt_url, port_open
 
 BUSES = 40
@@ -112,11 +112,5 @@ def run(quick: bool = False) -> Figures:
             fig.add("heavy libraries mapped in the edge",
                     ", ".join(_loaded(pid, HEAVY)) or "none", "none")
         finally:
-            for p in (edge, sim):
-                if p is not None and p.poll() is None:
-                    p.terminate()
-                    try:
-                        p.wait(15)
-                    except subprocess.TimeoutExpired:
-                        p.kill()
+            stop(edge, sim)
     return fig

@@ -12,7 +12,7 @@ import time
 import urllib.request
 from pathlib import Path
 
-from benchmarks.common import Figures, header, proc_cpu_rss, wait_for
+from benchmarks.common import Figures, header, proc_cpu_rss, stop, wait_for
 from tests.support.services import free_port, mqtt_url, port_open
 
 BUSES = 20
@@ -94,11 +94,5 @@ def run(quick: bool = False) -> Figures:
             errors = sum(v for _, v in _series(m1, "courtyard_poll_errors_total"))
             fig.add("poll errors during the run", f"{errors:.0f}")
         finally:
-            for p in (edge, sim):
-                if p is not None and p.poll() is None:
-                    p.terminate()
-                    try:
-                        p.wait(15)
-                    except subprocess.TimeoutExpired:
-                        p.kill()
+            stop(edge, sim)
     return fig

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import os
 import resource
+import subprocess
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from contract import NewEvent
 
@@ -83,4 +85,15 @@ def wait_for(pred: Callable[[], bool], timeout: float, what: str) -> None:
         if time.monotonic() > deadline:
             raise RuntimeError(f"{what} not reached within {timeout:.0f} s")
         time.sleep(0.5)
+
+
+def stop(*procs: subprocess.Popen[Any] | None, wait_s: float = 15) -> None:
+    """Stop the processes a benchmark started, in order: terminate, then kill if stuck."""
+    for p in procs:
+        if p is not None and p.poll() is None:
+            p.terminate()
+            try:
+                p.wait(wait_s)
+            except subprocess.TimeoutExpired:
+                p.kill()
 
