@@ -3,7 +3,7 @@
 Written by hand rather than generated so descriptions say what integrators need (cursor rules,
 time zones, decimals as strings); a test checks every registered route appears here, so the
 document cannot silently fall behind the code. Each feature's ``openapi`` module adds its schemas
-and paths when the feature is imported (``cloud.features``).
+and paths when the feature's ``setup`` runs (``cloud.features.install``).
 """
 
 from __future__ import annotations

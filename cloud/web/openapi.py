@@ -1,7 +1,7 @@
 """Shared pieces of the OpenAPI document: helpers, the error schema, the registry.
 
 Each feature adds its own schemas and paths in its ``openapi`` module (``cloud.parking.openapi``
-…), imported when the feature is.
+…), imported by the feature's ``setup``.
 """
 
 from __future__ import annotations
