@@ -10,10 +10,12 @@ from cloud.web.openapi import (
     _TIME,
     PATHS,
     SCHEMAS,
+    _assets,
     _body,
     _err,
     _ok,
     _p,
+    _page,
     _q,
     _ref,
 )
@@ -151,16 +153,7 @@ PATHS |= _alarm_paths()
 # --- pages ---------------------------------------------------------------------------------
 
 PATHS |= {
-    "/guard": {"get": {
-        "summary": "值班告警屏 / guard board (HTML; ?site=&tz=)",
-        "responses": {"200": {"description": "HTML", "content": {"text/html": {}}}}}},
-    "/guard/": {"get": {
-        "summary": "值班告警屏 / guard board (HTML)",
-        "responses": {"200": {"description": "HTML", "content": {"text/html": {}}}}}},
-    "/guard/static/{name}": {"get": {
-        "summary": "告警屏的脚本与样式 / the guard board's scripts and styles",
-        "parameters": [{"name": "name", "in": "path", "required": True,
-                        "schema": {"type": "string"}}],
-        "responses": {"200": {"description": "JavaScript or CSS"},
-                      "404": {"description": "不存在 / no such asset"}}}},
+    "/guard": _page("值班告警屏 / guard board (HTML; ?site=&tz=)"),
+    "/guard/": _page("值班告警屏 / guard board (HTML)"),
+    "/guard/static/{name}": _assets("告警屏的脚本与样式 / the guard board's scripts and styles"),
 }

@@ -6,7 +6,18 @@ from typing import Any
 
 from cloud.auth.passwords import MAX_LENGTH, MIN_LENGTH
 from cloud.auth.roles import PERMISSIONS, ROLES
-from cloud.web.openapi import _TIME, PATHS, SCHEMAS, _err, _ok, _p, _q, _ref
+from cloud.web.openapi import (
+    _TIME,
+    PATHS,
+    SCHEMAS,
+    _assets,
+    _err,
+    _ok,
+    _p,
+    _page,
+    _q,
+    _ref,
+)
 
 _ROLE = {"enum": list(ROLES), "description": "角色 / role (cloud.auth.roles)"}
 _SITES = {"type": ["array", "null"], "maxItems": 1000,
@@ -74,16 +85,9 @@ _403 = _err("角色无此权限，或 CSRF 校验失败 / the role lacks the per
 _ID = _p("id", "id")
 
 PATHS.update({
-    "/login": {"get": {
-        "summary": "登录页 / the login page (HTML; ?next=)", "security": [],
-        "responses": {"200": {"description": "HTML", "content": {"text/html": {}}}}}},
-    "/login/static/{name}": {"get": {
-        "summary": "登录页与会话脚本 / the login page's and session scripts and styles",
-        "security": [],
-        "parameters": [{"name": "name", "in": "path", "required": True,
-                        "schema": {"type": "string"}}],
-        "responses": {"200": {"description": "JavaScript or CSS"},
-                      "404": {"description": "不存在 / no such asset"}}}},
+    "/login": _page("登录页 / the login page (HTML; ?next=)", security=[]),
+    "/login/static/{name}": _assets(
+        "登录页与会话脚本 / the login page's and session scripts and styles", security=[]),
     "/api/login": {"post": {
         "summary": "登录 / log in: sets the HttpOnly session cookie", "security": [],
         "requestBody": _json_body({

@@ -6,7 +6,17 @@ from typing import Any
 
 from cloud.billing.periods import CYCLE_MONTHS
 from cloud.billing.tables import BILL_STATES, FEE_KINDS
-from cloud.web.openapi import _DEC, PATHS, SCHEMAS, _err, _ok, _p, _q, _ref
+from cloud.web.openapi import (
+    _DEC,
+    PATHS,
+    SCHEMAS,
+    _assets,
+    _err,
+    _ok,
+    _p,
+    _q,
+    _ref,
+)
 
 _MONEY = {"type": ["string", "null"], "pattern": r"^-?\d+\.\d{2}$",
           "description": "金额（元），两位小数的字符串 / yuan as a string with two decimals"}
@@ -216,10 +226,6 @@ PATHS.update({
         "parameters": [_q("site", {"type": "string", "maxLength": 63}, "站点标识 / site slug")],
         "responses": {"200": {"description": "HTML", "content": {"text/html": {}}},
                       "400": _BAD, "403": _DENIED}}},
-    "/billing/static/{name}": {"get": {
-        "summary": "出账页面的脚本与样式 / the bill-run page's script and styles",
-        "parameters": [{"name": "name", "in": "path", "required": True,
-                        "schema": {"type": "string"}}],
-        "responses": {"200": {"description": "JavaScript or CSS"},
-                      "404": {"description": "不存在 / no such asset"}}}},
+    "/billing/static/{name}": _assets(
+        "出账页面的脚本与样式 / the bill-run page's script and styles"),
 })

@@ -5,7 +5,19 @@ from __future__ import annotations
 from typing import Any
 
 from cloud.payments.tables import ALL_METHODS, PAYMENT_METHODS
-from cloud.web.openapi import _TIME, PATHS, SCHEMAS, _err, _ok, _p, _q, _ref
+from cloud.web.openapi import (
+    _HTML_OK,
+    _TIME,
+    PATHS,
+    SCHEMAS,
+    _assets,
+    _err,
+    _ok,
+    _p,
+    _page,
+    _q,
+    _ref,
+)
 
 _MONEY = {"type": "string", "pattern": r"^-?\d+\.\d{2}$",
           "description": "金额（元），两位小数的字符串 / yuan as a string with two decimals"}
@@ -144,7 +156,6 @@ _ARREARS_Q = [_SITE_Q, _q("building", {"type": "string", "maxLength": 32}, "楼�
               _q("period", {"type": "string", "maxLength": 16}, "账期 / period, e.g. 2026-11"),
               _q("fee", {"type": "string", "maxLength": 32},
                  "含此收费项目的账单 / bills carrying this fee item code")]
-_HTML = {"200": {"description": "HTML", "content": {"text/html": {}}}}
 
 PATHS.update({
     "/api/payments": {
@@ -233,14 +244,11 @@ PATHS.update({
                           "分组 / grouping")],
         "responses": {"200": _ok("CollectionStats", "统计 / figures"), "400": _BAD,
                       "403": _DENY, "404": _NF}}},
-    "/finance": {"get": {"summary": "收费台 / the finance desk page (HTML)", "responses": _HTML}},
+    "/finance": _page("收费台 / the finance desk page (HTML)"),
     "/finance/receipts/{number}": {"get": {
         "summary": "可打印收据 / printable receipt (HTML)",
         "parameters": [_p("number", "收据号 / receipt number")],
-        "responses": {**_HTML, "404": {"description": "不存在 / no such receipt"}}}},
-    "/finance/static/{name}": {"get": {
-        "summary": "收费台的脚本与样式 / the finance pages' scripts and styles",
-        "parameters": [_p("name", "文件名 / file name")],
-        "responses": {"200": {"description": "JavaScript or CSS"},
-                      "404": {"description": "不存在 / no such asset"}}}},
+        "responses": {**_HTML_OK, "404": {"description": "不存在 / no such receipt"}}}},
+    "/finance/static/{name}": _assets("收费台的脚本与样式 / the finance pages' scripts and styles",
+                                      _p("name", "文件名 / file name")),
 })

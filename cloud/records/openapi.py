@@ -13,7 +13,19 @@ from cloud.records.fields import MAX_INT, Field
 from cloud.records.import_kinds import IMPORT_KINDS
 from cloud.records.kinds import KINDS, METERS, Kind
 from cloud.records.service import REPLACE_FIELDS
-from cloud.web.openapi import _LOCAL, _TIME, PATHS, SCHEMAS, _err, _ok, _p, _q, _ref
+from cloud.web.openapi import (
+    _LOCAL,
+    _TIME,
+    PATHS,
+    SCHEMAS,
+    _assets,
+    _err,
+    _ok,
+    _p,
+    _page,
+    _q,
+    _ref,
+)
 
 _DECIMAL_IN = {"type": ["string", "number"], "description": "十进制数（建议用字符串）/ a "
                "decimal number (a string keeps it exact)"}
@@ -322,17 +334,13 @@ def _common() -> None:
 
 
 def _pages() -> None:
-    html = {"200": {"description": "HTML", "content": {"text/html": {}}}}
     PATHS.update({
-        "/records": {"get": {"summary": "房屋档案页（楼栋、房屋、业主、租户、车辆、表）/ the "
-                                        "register page (HTML)", "responses": html}},
-        "/records/import": {"get": {"summary": "导入页（模板、试运行、导入进度）/ the import "
-                                               "page (HTML)", "responses": html}},
-        "/records/static/{name}": {"get": {
-            "summary": "档案页面的脚本与样式 / the register pages' scripts and styles",
-            "parameters": [_p("name", "文件名 / file name")],
-            "responses": {"200": {"description": "JavaScript or CSS"},
-                          "404": {"description": "不存在 / no such asset"}}}},
+        "/records": _page("房屋档案页（楼栋、房屋、业主、租户、车辆、表）/ the register page "
+                          "(HTML)"),
+        "/records/import": _page("导入页（模板、试运行、导入进度）/ the import page (HTML)"),
+        "/records/static/{name}": _assets(
+            "档案页面的脚本与样式 / the register pages' scripts and styles",
+            _p("name", "文件名 / file name")),
     })
 
 

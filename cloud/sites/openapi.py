@@ -2,7 +2,19 @@
 
 from __future__ import annotations
 
-from cloud.web.openapi import _DEC, _LOCAL, _TIME, PATHS, SCHEMAS, _err, _ok, _p, _q, _ref
+from cloud.web.openapi import (
+    _DEC,
+    _LOCAL,
+    _TIME,
+    PATHS,
+    SCHEMAS,
+    _err,
+    _ok,
+    _p,
+    _page,
+    _q,
+    _ref,
+)
 
 SCHEMAS |= {
     "Site": {
@@ -72,9 +84,7 @@ SCHEMAS |= {
 }
 
 PATHS |= {
-    "/": {"get": {
-        "summary": "控制台首页 / console front page (HTML)",
-        "responses": {"200": {"description": "HTML", "content": {"text/html": {}}}}}},
+    "/": _page("控制台首页 / console front page (HTML)"),
     "/healthz": {"get": {
         "summary": "健康检查 / health: database, broker and ingest",
         "responses": {"200": _ok("Health", "一切正常 / all parts working"),

@@ -6,6 +6,7 @@ Each feature adds its own schemas and paths in its ``openapi`` module (``cloud.p
 
 from __future__ import annotations
 
+import copy
 from typing import Any
 
 API_VERSION = "1.0.0"
@@ -89,3 +90,23 @@ SCHEMAS["Error"]["properties"]["error"]["properties"]["problems"]["items"]["prop
     "file": {"type": "string"}, "line": {"type": "integer", "description": "1 起；0 表示整个文件 "
                                                                           "/ 1-based; 0: the file"},
     "col": {"type": "integer"}}
+
+# --- staff pages (cloud.web.pages) -----------------------------------------------------------
+
+#: A page's answer: HTML.
+_HTML_OK: dict[str, Any] = {"200": {"description": "HTML", "content": {"text/html": {}}}}
+#: The asset name of a page set's ``static/{name}`` route.
+_ASSET_NAME = {"name": "name", "in": "path", "required": True, "schema": {"type": "string"}}
+
+
+def _page(summary: str, **extra: Any) -> dict[str, Any]:
+    """A staff page (``GET``, HTML)."""
+    return {"get": {"summary": summary, "responses": copy.deepcopy(_HTML_OK), **extra}}
+
+
+def _assets(summary: str, name: dict[str, Any] | None = None, **extra: Any) -> dict[str, Any]:
+    """A page set's scripts and style sheets (``GET …/static/{name}``)."""
+    return {"get": {"summary": summary, **extra,
+                    "parameters": [copy.deepcopy(name or _ASSET_NAME)],
+                    "responses": {"200": {"description": "JavaScript or CSS"},
+                                  "404": {"description": "不存在 / no such asset"}}}}

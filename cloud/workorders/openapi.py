@@ -12,10 +12,12 @@ from cloud.web.openapi import (
     _TIME,
     PATHS,
     SCHEMAS,
+    _assets,
     _body,
     _err,
     _ok,
     _p,
+    _page,
     _q,
     _ref,
 )
@@ -240,16 +242,8 @@ PATHS |= {
 # --- pages ---------------------------------------------------------------------------------
 
 PATHS |= {
-    "/workorders/tech": {"get": {
-        "summary": "技工工单列表 / a technician's work orders (HTML; ?tech=<id>)",
-        "responses": {"200": {"description": "HTML", "content": {"text/html": {}}}}}},
-    "/workorders/board": {"get": {
-        "summary": "主管工单看板 / the supervisor's work-order board (HTML; ?site=)",
-        "responses": {"200": {"description": "HTML", "content": {"text/html": {}}}}}},
-    "/workorders/static/{name}": {"get": {
-        "summary": "工单页面的脚本与样式 / the work-order pages' scripts and styles",
-        "parameters": [{"name": "name", "in": "path", "required": True,
-                        "schema": {"type": "string"}}],
-        "responses": {"200": {"description": "JavaScript or CSS"},
-                      "404": {"description": "不存在 / no such asset"}}}},
+    "/workorders/tech": _page("技工工单列表 / a technician's work orders (HTML; ?tech=<id>)"),
+    "/workorders/board": _page("主管工单看板 / the supervisor's work-order board (HTML; ?site=)"),
+    "/workorders/static/{name}": _assets(
+        "工单页面的脚本与样式 / the work-order pages' scripts and styles"),
 }
