@@ -1,0 +1,1 @@
+"""Attacks on every trust boundary, each shown to fail."""
