@@ -7,6 +7,7 @@ import this package; it imports nothing else of ours, so a change here is a chan
 contract and must stay backward compatible (``ENVELOPE_VERSION``).
 """
 
+from contract import operator_token as operator_token  # edge operator tokens
 from contract.batch import (
     ENVELOPE_VERSION,
     Batch,
