@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import random
-import ssl
 from collections import deque
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -22,6 +21,14 @@ import structlog
 import brokerurl
 from cloud.ingest.ingestor import Decoded, Ingestor
 from cloud.ingest.result import IngestResult
+from cloud.mqttlink import (
+    MAX_BACKOFF_S,
+    MIN_BACKOFF_S,
+    first_mqtt_error,
+    next_backoff,
+    reconnect_delay,
+    tls_context,
+)
 from contract import Clock, encode_ack, topics
 
 log = structlog.get_logger(__name__)
@@ -64,11 +71,13 @@ class IngestWorker:
                  ingestor: Ingestor, clock: Clock, client_id: str = "courtyard-ingest",
                  shared: bool = False, *, timeout: float = 10.0, handle_timeout: float = 60.0,
                  store_attempts: int = 4, retry_delay: float = 0.5,
-                 max_backoff: float = 30.0, merge_messages: int = 32,
-                 merge_events: int = 10_000, acks_in_flight: int = 64,
-                 queued_messages: int = 64, store_concurrency: int = 4) -> None:
+                 min_backoff: float = MIN_BACKOFF_S, max_backoff: float = MAX_BACKOFF_S,
+                 merge_messages: int = 32, merge_events: int = 10_000, acks_in_flight: int = 64,
+                 queued_messages: int = 64, store_concurrency: int = 4,
+                 ca_file: str | None = None) -> None:
         broker = brokerurl.parse(mqtt_url)
         self._host, self._port, self._tls = broker.host, broker.port, broker.tls
+        self._ca_file = ca_file
         self._username = username
         self._password = password
         self._ingestor = ingestor
@@ -79,7 +88,8 @@ class IngestWorker:
         self._handle_timeout = handle_timeout
         self._store_attempts = max(1, store_attempts)
         self._retry_delay = retry_delay
-        self._max_backoff = max_backoff
+        self._min_backoff = min_backoff
+        self._max_backoff = max(min_backoff, max_backoff)
         self._merge_messages = max(1, merge_messages)
         self._merge_events = max(1, merge_events)
         self._acks_in_flight = max(1, acks_in_flight)
@@ -108,18 +118,24 @@ class IngestWorker:
             self._host, self._port, username=self._username, password=self._password,
             identifier=self._client_id, protocol=aiomqtt.ProtocolVersion.V311,
             clean_session=False, timeout=self._timeout, keepalive=30,
-            tls_context=ssl.create_default_context() if self._tls else None,
+            tls_context=tls_context(self._tls, self._ca_file),
         )
 
     async def run(self) -> None:
-        """Consume until cancelled, reconnecting with exponential backoff and jitter."""
-        backoff = 1.0
+        """Consume until cancelled; a lost broker costs a reconnect, never the process.
+
+        The MQTT error of a dropped link may come bare or wrapped in an ExceptionGroup (it
+        is raised inside ``_consume``'s TaskGroup), so ``except*`` catches both; anything
+        else is a bug and still ends the worker loudly.
+        """
+        backoff = self._min_backoff
         while True:
+            error: aiomqtt.MqttError | None = None
             try:
                 async with self._client() as client:
                     self.connected = True
                     self._counters["connects"] += 1
-                    backoff = 1.0
+                    backoff = self._min_backoff
                     await client.subscribe(self._filter, qos=1, timeout=self._timeout)
                     log.info("ingest.connected", host=self._host, port=self._port,
                              filter=self._filter, client_id=self._client_id)
@@ -127,15 +143,16 @@ class IngestWorker:
                         await self._consume(client)
                     finally:
                         await self._settle_acks()
-            except aiomqtt.MqttError as exc:
-                self._counters["disconnects"] += 1
-                delay = backoff * random.uniform(0.5, 1.5)
-                log.warning("ingest.disconnected", error=str(exc), retry_in=round(delay, 2))
-                self.connected = False
-                await asyncio.sleep(delay)
-                backoff = min(backoff * 2, self._max_backoff)
+            except* aiomqtt.MqttError as group:
+                error = first_mqtt_error(group)
             finally:
                 self.connected = False
+            self._counters["disconnects"] += 1
+            delay = reconnect_delay(backoff)
+            log.warning("ingest.disconnected", error=str(error or "connection closed"),
+                        retry_in=round(delay, 2))
+            await asyncio.sleep(delay)
+            backoff = next_backoff(backoff, self._max_backoff)
 
     async def _consume(self, client: aiomqtt.Client) -> None:
         """Receive and decode here; store in one writer lane per site.
@@ -161,7 +178,7 @@ class IngestWorker:
                         lane = lanes[item.site] = _Lane(item.site)
                         tg.create_task(self._run_lane(client, lane, room))
                     lane.put(item)
-            except aiomqtt.MqttError:
+            except* aiomqtt.MqttError:
                 # Store what was received (the broker will not deliver it again); the acks
                 # cannot go out now, so the edge resends and the duplicates are dropped.
                 with contextlib.suppress(TimeoutError):

@@ -19,9 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import random
 import socket
-import ssl
 import uuid
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -32,6 +30,14 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 import brokerurl
+from cloud.mqttlink import (
+    MAX_BACKOFF_S,
+    MIN_BACKOFF_S,
+    first_mqtt_error,
+    next_backoff,
+    reconnect_delay,
+    tls_context,
+)
 from cloud.parking.dataset import all_versions
 from contract import topics
 from contract.sync import SyncNotice, encode_sync
@@ -52,7 +58,8 @@ class SyncPublisher:
     def __init__(self, mqtt_url: str, username: str | None, password: str | None, *,
                  sessions: async_sessionmaker[AsyncSession] | None = None,
                  client_id: str | None = None, timeout: float = 10.0,
-                 max_backoff: float = 30.0,
+                 min_backoff: float = MIN_BACKOFF_S, max_backoff: float = MAX_BACKOFF_S,
+                 ca_file: str | None = None,
                  sleep: Callable[[float], Awaitable[Any]] = asyncio.sleep) -> None:
         broker = brokerurl.parse(mqtt_url)
         self._host, self._port, self._tls = broker.host, broker.port, broker.tls
@@ -62,7 +69,9 @@ class SyncPublisher:
         self._client_id = client_id or (
             f"courtyard-sync-{socket.gethostname()[:40]}-{uuid.uuid4().hex[:8]}")
         self._timeout = timeout
-        self._max_backoff = max_backoff
+        self._min_backoff = min_backoff
+        self._max_backoff = max(min_backoff, max_backoff)
+        self._ca_file = ca_file
         self._sleep = sleep
         self._pending: dict[Key, int] = {}
         self._sent: dict[Key, int] = {}
@@ -97,29 +106,32 @@ class SyncPublisher:
             self._host, self._port, username=self._username, password=self._password,
             identifier=self._client_id, protocol=aiomqtt.ProtocolVersion.V311,
             clean_session=True, timeout=self._timeout, keepalive=30,
-            tls_context=ssl.create_default_context() if self._tls else None)
+            tls_context=tls_context(self._tls, self._ca_file))
 
     async def run(self) -> None:
-        """Publish until cancelled, reconnecting with exponential backoff and jitter."""
-        backoff = 1.0
+        """Publish until cancelled; a lost broker costs a reconnect (``except*``: the MQTT
+        error may arrive bare or inside an ExceptionGroup), with a capped, jittered back-off."""
+        backoff = self._min_backoff
         while True:
-            delay = backoff * random.uniform(0.5, 1.5)
+            error: aiomqtt.MqttError | None = None
             try:
                 async with self._client() as client:
                     self.connected = True
                     self.counters["connects"] += 1
-                    backoff, delay = 1.0, random.uniform(0.5, 1.5)
+                    backoff = self._min_backoff
                     log.info("sync.connected", host=self._host, port=self._port)
                     await self._reannounce()
                     await self._serve(client)
-            except aiomqtt.MqttError as exc:
-                self.counters["disconnects"] += 1
-                log.warning("sync.disconnected", error=str(exc), retry_in=round(delay, 2),
-                            pending=self.pending)
+            except* aiomqtt.MqttError as group:
+                error = first_mqtt_error(group)
             finally:
                 self.connected = False
+            self.counters["disconnects"] += 1
+            delay = reconnect_delay(backoff)
+            log.warning("sync.disconnected", error=str(error or "connection closed"),
+                        retry_in=round(delay, 2), pending=self.pending)
             await self._sleep(delay)
-            backoff = min(backoff * 2, self._max_backoff)
+            backoff = next_backoff(backoff, self._max_backoff)
 
     async def _reannounce(self) -> None:
         """Queue every site's stored version again (see the module docstring)."""
