@@ -8,6 +8,7 @@ savepoint takes our order away with it, so two runs (or two servers) never make 
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Collection
 from datetime import date, datetime, time, timedelta
 
 import structlog
@@ -67,12 +68,16 @@ async def _create(session: AsyncSession, row: MaintenancePlan, plan: Plan,
     return order.id
 
 
-async def generate(session: AsyncSession, today: date, now: datetime) -> list[int]:
+async def generate(session: AsyncSession, today: date, now: datetime,
+                   site_ids: Collection[int] | None = None) -> list[int]:
     """Create the orders of every visit released by ``today`` (site calendar) and not yet
     made, for every active plan and active asset of its kind at its site; the new order ids.
+    ``site_ids`` limits the run to those sites (None: every site, as the hourly timer runs).
     """
-    plans = (await session.execute(select(MaintenancePlan).where(
-        MaintenancePlan.active.is_(True)).order_by(MaintenancePlan.id))).scalars().all()
+    query = select(MaintenancePlan).where(MaintenancePlan.active.is_(True))
+    if site_ids is not None:
+        query = query.where(MaintenancePlan.site_id.in_(sorted(site_ids)))
+    plans = (await session.execute(query.order_by(MaintenancePlan.id))).scalars().all()
     created: list[int] = []
     for row in plans:
         try:

@@ -122,8 +122,11 @@ def _maintenance_paths() -> dict[str, Any]:
             "summary": "立即生成到期的保养工单 / make the due PM orders now",
             "description": "幂等：每次到期保养只生成一张工单 / idempotent: one order per visit",
             "parameters": [_q("today", {"type": "string", "format": "date"},
-                              "按此日期计算（站点日历），默认今天 / the site date to run for, "
-                              "default today")],
+                              "按此日期计算（站点日历），默认今天，不能晚于明天 / the site date "
+                              "to run for, default today, at most tomorrow"),
+                           _q("site", {"type": "string"},
+                              "只为此站点生成；不填则为当前登录负责的全部站点 / only this site; "
+                              "default: every site your login serves")],
             "responses": {"200": _ok("GeneratedOrders", "新工单 id / new order ids"),
                           "400": bad}}},
     }

@@ -15,7 +15,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from cloud.auth.guard import requires
-from cloud.auth.scope import ensure_visible, scoped
+from cloud.auth.scope import allowed_sites, ensure_visible, scoped
 from cloud.db.models import Site
 from cloud.maintenance.generator import generate
 from cloud.maintenance.schedule import site_today
@@ -215,7 +215,10 @@ async def create_plan(request: web.Request) -> web.Response:
 
 @requires("workorders.admin")
 async def generate_now(request: web.Request) -> web.Response:
-    """Run the PM generator for ``today`` (site calendar; default: today by the clock)."""
+    """Run the PM generator for ``today`` (site calendar; default: today by the clock), for
+    ``?site=`` or else every site the principal serves (never another community's). A date
+    after tomorrow is refused: releasing visits early is the plan's ``release_days_ahead``,
+    not a button."""
     raw = request.query.get("today")
     clock = request.app[CLOCK]
     today = site_today(clock, request.app[DEFAULT_TZ])
@@ -223,9 +226,18 @@ async def generate_now(request: web.Request) -> web.Response:
         parsed = _day({"today": raw}, "today", True)
         if parsed is None:
             raise bad_param("today", "须为日期 YYYY-MM-DD", "must be a date, YYYY-MM-DD")
+        if parsed > today + timedelta(days=1):
+            raise bad_param("today", f"不能晚于明天（{today + timedelta(days=1)}）",
+                            f"must not be after tomorrow ({today + timedelta(days=1)})")
         today = parsed
+    slug = text_param(request, "site", 63)
     async with request.app[SESSIONS]() as session, session.begin():
-        created = await generate(session, today, clock.now())
+        site_ids = allowed_sites(request)
+        if slug is not None:
+            site = await site_by_slug(session, slug)
+            ensure_visible(request, site.id, "site", "站点", "site", slug)
+            site_ids = frozenset({site.id})
+        created = await generate(session, today, clock.now(), site_ids)
     return json_ok({"today": today.isoformat(), "created": created})
 
 

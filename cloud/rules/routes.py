@@ -13,7 +13,7 @@ from typing import Any
 from aiohttp import web
 from sqlalchemy.exc import IntegrityError
 
-from cloud.auth.audit import actor_of
+from cloud.auth.audit import actor_of, record
 from cloud.auth.guard import requires
 from cloud.rules import STARTUP_FILE, store
 from cloud.rules.load import RulesError
@@ -49,21 +49,39 @@ async def get_rules(request: web.Request) -> web.Response:
 
 @requires("workorders.admin")
 async def put_rules(request: web.Request) -> web.Response:
-    """Save a new version; ``?by=`` names who (default: the logged-in staff member)."""
-    by = text_param(request, "by", MAX_BY) or actor_of(request).name[:MAX_BY]
-    if not by.strip():
-        raise bad_param("by", "必须填写修改人（?by=）", "who made the change is required (?by=)")
+    """Save a new version, as the logged-in principal (a ``?by=`` naming someone is refused).
+
+    The rules apply to every site, so only a principal serving every site may change them
+    (a site's operations lead may not rewrite what happens in other communities); each
+    version is in the audit log with the text before and after."""
+    actor = actor_of(request)
+    if "by" in request.query:
+        raise bad_param("by", "修改人由登录身份决定，请勿填写 ?by=",
+                        "who made the change is your login; do not send ?by=")
+    if actor.sites is not None:
+        raise ApiError(403, "forbidden", "事件规则作用于所有站点，只有负责全部站点的账号可以修改",
+                       "the event rules apply to every site: only a login serving every "
+                       "site may change them", field=None)
+    by = actor.name[:MAX_BY]
     note = text_param(request, "note", MAX_NOTE)
     text = await _yaml_body(request)
+    now = request.app[CLOCK].now()
     try:
         async with request.app[SESSIONS]() as session, session.begin():
-            version = await store.save(session, text, by.strip(), note, request.app[CLOCK].now())
+            before = await store.current(session)
+            version = await store.save(session, text, by, note, now)
+            record(session, at=now, actor=actor, action="update", entity="rules",
+                   entity_id=version,
+                   before={"version": 0 if before is None else before[0],
+                           "yaml": None if before is None else before[1]},
+                   after={"version": version, "yaml": text},
+                   detail={"note": note} if note else None)
     except RulesError as exc:
         raise _refused(exc) from None
     except IntegrityError:
         raise ApiError(409, "rules_conflict", "同时有另一份修改被保存，请刷新后重试",
                        "another edit was saved at the same moment; reload and retry") from None
-    return json_ok({"version": version, "source": "database", "by": by.strip()})
+    return json_ok({"version": version, "source": "database", "by": by})
 
 
 @requires("workorders.admin")

@@ -23,7 +23,7 @@ from cloud.web.openapi import (
 )
 from cloud.workorders.categories import CATEGORIES
 from cloud.workorders.present import TIME_FIELDS
-from cloud.workorders.states import PRIORITIES, ROLES, STATES, TRANSITIONS
+from cloud.workorders.states import PRIORITIES, STATES, TRANSITIONS
 
 # --- work orders -------------------------------------------------------------------------------
 
@@ -96,10 +96,10 @@ def _workorder_schemas() -> dict[str, Any]:
                                "resubmission is a 409"},
                 "requested_by": {"type": "string", "maxLength": 64}}},
         "WorkOrderAction": {
-            "type": "object", "required": ["by"], "additionalProperties": False,
+            "type": "object", "additionalProperties": False,
+            "description": "操作人与角色由登录身份决定（by、role 字段会被拒绝）/ who acts and "
+                           "in which role come from the login (a by or role field is refused)",
             "properties": {
-                "by": {"type": "string", "minLength": 1, "maxLength": 64},
-                "role": {"enum": list(ROLES)},
                 "note": {"type": "string", "maxLength": 2000},
                 "assignee_ids": {"type": "array", "items": {"type": "integer"},
                                  "description": "assign / transfer"},
@@ -154,7 +154,10 @@ def _workorder_paths() -> dict[str, Any]:
             "parameters": [_WO_ID_P, _p("action", "操作名 / action name")],
             "requestBody": _body("WorkOrderAction"),
             "responses": {"200": _ok("WorkOrderDetail", "操作后的工单 / the order after"),
-                          "400": bad, "404": missing, "409": conflict}}},
+                          "400": bad, "403": _err(
+                              "登录身份不能执行此操作（角色或与工单的关系不符）/ your login may "
+                              "not do this action (its role or its relation to the order)"),
+                          "404": missing, "409": conflict}}},
         "/api/technicians": {
             "get": {"summary": "技工 / technicians",
                     "responses": {"200": _ok("TechnicianList", "技工 / technicians")}},
@@ -207,8 +210,6 @@ PATHS |= {
                            "(idempotent). Photos are accepted until the order is closed or "
                            "cancelled.",
             "parameters": [_WO_ID_P,
-                           {**_q("by", {"type": "string", "maxLength": 64},
-                                 "上传人 / who took the photo"), "required": True},
                            _q("note", {"type": "string", "maxLength": 2000},
                               "说明 / a note")],
             "requestBody": {"required": True, "content": {
@@ -217,8 +218,8 @@ PATHS |= {
             "responses": {
                 "201": _ok("WorkOrderPhoto", "已保存 / stored"),
                 "200": _ok("WorkOrderPhoto", "同一照片已存在 / already stored"),
-                "400": _err("缺少 by，或请求体不是可解码的 JPEG/PNG（field=body）/ missing by, "
-                            "or the body is not a decodable JPEG/PNG (field=body)"),
+                "400": _err("带了 by，或请求体不是可解码的 JPEG/PNG（field=body）/ a by was "
+                            "sent, or the body is not a decodable JPEG/PNG (field=body)"),
                 "404": _NO_ORDER,
                 "409": _err("工单已关闭或取消 / the order is closed or cancelled"),
                 "413": _err("图片超过 8 MB / the image is over 8 MB"),

@@ -1,7 +1,7 @@
 """Photos on a work order: ``/api/workorders/{id}/photos``.
 
-The body of an upload is the image itself (``image/jpeg`` or ``image/png``), with ``by`` and
-``note`` in the query, so a phone can send the camera file as-is. The app refuses JSON
+The body of an upload is the image itself (``image/jpeg`` or ``image/png``), with ``note``
+in the query, so a phone can send the camera file as-is. The app refuses JSON
 bodies over 64 KB; this route alone reads its body from the stream itself with an 8 MB cap,
 stopping (413) as soon as the cap is passed rather than holding an oversized upload in
 memory. Re-sending the same bytes to the same order answers 200 with the first copy (201 when
@@ -94,12 +94,13 @@ def photo_json(p: WorkOrderPhoto, tz: ZoneInfo) -> dict[str, Any]:
 
 @requires("workorders.act")
 async def upload_photo(request: web.Request) -> web.Response:
-    """``POST /api/workorders/{id}/photos?by=NAME&note=...`` with the image as the body
-    (``by`` defaults to the logged-in staff member)."""
+    """``POST /api/workorders/{id}/photos?note=...`` with the image as the body; the
+    uploader is the logged-in staff member (a ``by`` naming someone else is refused)."""
     order_id = _id(request, "id", "工单", "work order")
-    by = text_param(request, "by", 64) or actor_of(request).name[:64]
-    if by is None or not by.strip():
-        raise bad_param("by", "必须填写上传人", "required: who took the photo")
+    if "by" in request.query:
+        raise bad_param("by", "上传人由登录身份决定，请勿填写",
+                        "the uploader is your login; do not send by")
+    by = actor_of(request).name[:64]
     note = text_param(request, "note", MAX_NOTE)
     kind = request.content_type
     if kind not in MAGIC:

@@ -61,7 +61,7 @@ def _hhmm(minutes: int) -> str:
 def technician_json(t: Technician, shifts: list[TechnicianShift],
                     sites: dict[int, str]) -> dict[str, Any]:
     return {"id": t.id, "name": t.name, "phone": t.phone, "skills": list(t.skills or []),
-            "sites": [sites.get(i, str(i)) for i in t.site_ids or []],
+            "sites": [sites[i] for i in t.site_ids or [] if i in sites],
             "on_duty": t.on_duty, "active": t.active,
             "shifts": [{"weekday": s.weekday, "start": _hhmm(s.start_min),
                         "end": _hhmm(s.end_min)} for s in shifts]}

@@ -18,7 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from cloud.auth.audit import actor_of, record
 from cloud.auth.guard import requires
-from cloud.auth.scope import ensure_visible, scoped
+from cloud.auth.scope import allowed_sites, ensure_visible, scoped
 from cloud.db.models import Site
 from cloud.web.body import json_object, text_field, unknown_fields
 from cloud.web.errors import ApiError, bad_param, not_found
@@ -27,6 +27,7 @@ from cloud.web.params import int_param, names_param, text_param
 from cloud.web.present import zone
 from cloud.web.queries import site_by_slug
 from cloud.web.respond import json_ok
+from cloud.workorders.acting import NotPermitted, acting_as, refuse_actor_fields
 from cloud.workorders.categories import CATEGORIES, REQUEST_SLA_S
 from cloud.workorders.present import (
     action_json,
@@ -50,7 +51,6 @@ from cloud.workorders.states import (
     LIFECYCLE,
     OPEN_STATES,
     PRIORITIES,
-    ROLES,
     STATES,
     TRANSITIONS,
 )
@@ -66,7 +66,7 @@ LIST_DEFAULT_LIMIT = 100
 LIST_MAX_LIMIT = 1000
 MAX_ID = 2**31 - 1
 MAX_NOTE = 2000
-#: Fields an action body may carry besides ``by``, ``role`` and ``note``.
+#: Fields an action body may carry besides ``note``.
 ACTION_FIELDS = ("assignee_ids", "technician_id", "rating", "hours", "rate", "part", "qty",
                  "unit_price")
 
@@ -207,35 +207,41 @@ async def create_workorder(request: web.Request) -> web.Response:
 
 @requires("workorders.act")
 async def workorder_action(request: web.Request) -> web.Response:
-    """``POST /api/workorders/{id}/{action}`` with ``{by?, role?, note?, …fields}``; ``by``
-    defaults to the logged-in staff member."""
+    """``POST /api/workorders/{id}/{action}`` with ``{note?, …fields}``. Who acts, and in
+    which role, is the logged-in principal (``cloud.workorders.acting``); a body naming
+    someone (``by``) or a role (``role``) is refused."""
     order_id = _order_id(request)
     action = request.match_info["action"].replace("-", "_")
     if action not in TRANSITIONS:
         raise not_found("action", "操作", "action", action[:40])
     body = await json_object(request)
-    unknown_fields(body, ("by", "role", "note", *ACTION_FIELDS))
-    by = text_field(body, "by", 64, required=False) or actor_of(request).name[:64]
-    role = text_field(body, "role", 16, required=False)
-    if role is not None and role not in ROLES:
-        raise bad_param("role", f"角色须为 {', '.join(ROLES)}", f"role must be one of "
-                                                                f"{', '.join(ROLES)}")
+    spoof = refuse_actor_fields(body)
+    if spoof is not None:
+        raise bad_param(spoof, "操作人与角色由登录身份决定，请勿在请求中填写",
+                        "who acts and in which role come from your login; do not send it")
+    unknown_fields(body, ("note", *ACTION_FIELDS))
     note = text_field(body, "note", MAX_NOTE, required=False)
     fields = {k: body[k] for k in ACTION_FIELDS if k in body}
-    assert by is not None
+    actor = actor_of(request)
     now = request.app[CLOCK].now()
     async with request.app[SESSIONS]() as session:
         try:
             async with session.begin():
-                site_id = (await session.scalars(select(WorkOrder.site_id).where(
-                    WorkOrder.id == order_id))).one_or_none()
+                order = await session.get(WorkOrder, order_id)
+                if order is None:
+                    raise OrderNotFound(order_id)
+                site_id = order.site_id
                 ensure_visible(request, site_id, "id", "工单", "work order", order_id)
-                await act(session, order_id, action, by, note, now, role=role, **fields)
-                record(session, at=now, actor=actor_of(request), action=action,
+                acting = await acting_as(session, actor, order, action, fields)
+                await act(session, order_id, action, acting.by, note, now, role=acting.role,
+                          **acting.fields)
+                record(session, at=now, actor=actor, action=action,
                        entity="work_order", entity_id=order_id, site_id=site_id,
-                       detail={"by": by, "role": role, "note": note, **fields})
+                       detail={"role": acting.role, "note": note, **acting.fields})
         except OrderNotFound:
             raise not_found("id", "工单", "work order", str(order_id)) from None
+        except NotPermitted as err:
+            raise ApiError(403, "forbidden", err.zh, err.en, field=err.field) from None
         except TransitionRefused as err:
             raise ApiError(409, "invalid_transition", err.zh, err.en, field="state",
                            state=err.state, allowed=err.allowed) from None
@@ -257,12 +263,17 @@ async def _site_names(session: AsyncSession) -> dict[int, str]:
 
 @requires("workorders.read")
 async def list_technicians(request: web.Request) -> web.Response:
+    """Technicians serving at least one of the principal's sites (names and phones are
+    personal data: another community's staff are not listed)."""
+    mine = allowed_sites(request)
     async with request.app[SESSIONS]() as session:
-        techs = (await session.execute(select(Technician).order_by(Technician.id))
-                 ).scalars().all()
+        techs = [t for t in (await session.execute(select(Technician).order_by(Technician.id))
+                             ).scalars().all()
+                 if mine is None or set(t.site_ids or []) & mine]
         shifts = (await session.execute(select(TechnicianShift).order_by(
             TechnicianShift.weekday, TechnicianShift.start_min))).scalars().all()
-        sites = await _site_names(session)
+        sites = {i: s for i, s in (await _site_names(session)).items()
+                 if mine is None or i in mine}
     return json_ok({"technicians": [
         technician_json(t, [s for s in shifts if s.technician_id == t.id], sites)
         for t in techs]})

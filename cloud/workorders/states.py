@@ -15,6 +15,17 @@ from cloud.lifecycle import Lifecycle, Refusal, Transition
 
 PRIORITIES = ("urgent", "high", "normal", "low")
 ROLES = ("system", "supervisor", "technician", "requester")
+#: Which of the roles above a console login acts in, by its staff role (``cloud.auth.roles``).
+#: The role of an action is the logged-in principal's, never a field of the request: an
+#: operations lead dispatches and verifies, a technician does the work, customer service
+#: speaks for the resident who asked (cancel, close, reopen, rate). Administrators hold all
+#: three. A staff role not listed acts in none, so it can file requests but not move them.
+STAFF_ACTS_AS: dict[str, tuple[str, ...]] = {
+    "admin": ("supervisor", "technician", "requester"),
+    "operations_lead": ("supervisor",),
+    "technician": ("technician",),
+    "customer_service": ("requester",),
+}
 
 #: Everything not listed is refused with the current state and the actions allowed from it.
 LIFECYCLE = Lifecycle({

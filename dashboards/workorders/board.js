@@ -6,7 +6,6 @@
 (() => {
   const COLUMNS = ["pool", "assigned", "accepted", "in_progress", "paused", "completed"];
   const BUSY = ["assigned", "accepted", "in_progress", "paused"];
-  const BY_KEY = "courtyard.workorders.supervisor";
   const $ = (id) => document.getElementById(id);
   const state = { orders: [], techs: [] };
 
@@ -119,22 +118,18 @@
 
   async function act(li, action) {
     const err = li.querySelector(".error");
-    const by = $("by").value.trim();
     const tech = Number(li.querySelector("select.tech").value);
     const fail = (msg) => { err.textContent = msg; err.hidden = false; };
-    if (!by) return fail("请先填写主管姓名 / enter the supervisor's name first");
     if (!tech) return fail("请选择技工 / choose a technician");
     try {
       await WO.api("POST", `/api/workorders/${li.dataset.id}/${action}`,
-        { by, role: "supervisor", assignee_ids: [tech] });
+        { assignee_ids: [tech] });  // who dispatches is the login, not a field
     } catch (e) {
       return fail(e.message);
     }
     await load();
   }
 
-  $("by").value = localStorage.getItem(BY_KEY) || "";
-  $("by").addEventListener("change", () => localStorage.setItem(BY_KEY, $("by").value.trim()));
   $("site").addEventListener("change", load);
   $("columns").addEventListener("click", (ev) => {
     const b = ev.target.closest("button[data-action]");

@@ -113,7 +113,7 @@
     delete state.errors[li.dataset.id];
     const noteInput = li.querySelector("input.note");
     const note = noteInput && NOTE_ACTIONS.includes(action) ? noteInput.value.trim() : "";
-    const body = { by: state.tech.name, role: "technician" };
+    const body = {};  // who acts, and as what, is the login: the console derives it
     if (note) body.note = note;
     if (action === "grab") body.technician_id = techId;
     try {

@@ -126,7 +126,7 @@ async def test_a_saved_file_is_served_and_reloaded_into_the_engine(console: Cons
     assert not await reloader.reload_once()  # nothing stored: the startup file stays
     assert not _urgent_gate_order(engine, T0)
 
-    saved = await console.call("PUT", "/api/rules?by=王工&note=gate%20faults%20urgent", 200,
+    saved = await console.call("PUT", "/api/rules?note=gate%20faults%20urgent", 200,
                                GOOD)
     assert saved["version"] == 1
     got = await console.call("GET", "/api/rules", 200)
@@ -137,19 +137,19 @@ async def test_a_saved_file_is_served_and_reloaded_into_the_engine(console: Cons
     assert _urgent_gate_order(engine, T0 + timedelta(minutes=1))
     assert not await reloader.reload_once()  # unchanged: no second swap
 
-    again = await console.call("PUT", "/api/rules?by=王工", 200, GOOD.replace("urgent", "high"))
+    again = await console.call("PUT", "/api/rules", 200, GOOD.replace("urgent", "high"))
     assert again["version"] == 2
     assert await reloader.reload_once()
     assert not _urgent_gate_order(engine, T0 + timedelta(minutes=2))
 
 
 async def test_a_file_with_three_mistakes_is_refused_whole(console: Console) -> None:
-    await console.call("PUT", "/api/rules?by=王工", 200, GOOD)
+    await console.call("PUT", "/api/rules", 200, GOOD)
     engine = RuleEngine(default_rules(), console.clock)
     reloader = RulesReloader(console.sessions, engine)
     await reloader.reload_once()
 
-    body = await console.call("PUT", "/api/rules?by=李工", 400, BAD)
+    body = await console.call("PUT", "/api/rules", 400, BAD)
     err = body["error"]
     assert err["code"] == "rules_invalid"
     zh, en = err["message"].split(" / ", 1)
@@ -182,20 +182,20 @@ async def test_check_validates_without_saving(console: Console) -> None:
     assert (await console.call("GET", "/api/rules", 200))["source"] == "file"
 
 
-async def test_who_made_the_change_is_required(console: Console) -> None:
-    body = await console.call("PUT", "/api/rules?by=%20", 400, GOOD)
+async def test_who_made_the_change_is_the_login(console: Console) -> None:
+    body = await console.call("PUT", "/api/rules?by=%E7%8E%8B%E5%B7%A5", 400, GOOD)
     assert body["error"]["field"] == "by"
-    body = await console.call("PUT", "/api/rules?by=王工", 415, GOOD,
+    body = await console.call("PUT", "/api/rules", 415, GOOD,
                               headers={"Content-Type": "application/json"})
     assert body["error"]["code"] == "unsupported_media_type"
     assert await _stored(console) == 0
-    # Without ?by= the change is the logged-in actor's (here the test's API token).
+    # The change is the logged-in actor's (here the test's API token).
     body = await console.call("PUT", "/api/rules", 200, GOOD)
     assert body["by"].startswith("token:test-admin")
 
 
 async def test_a_stored_version_that_no_longer_loads_is_skipped(console: Console) -> None:
-    await console.call("PUT", "/api/rules?by=王工", 200, GOOD)
+    await console.call("PUT", "/api/rules", 200, GOOD)
     engine = RuleEngine(default_rules(), console.clock)
     reloader = RulesReloader(console.sessions, engine)
     await reloader.reload_once()

@@ -72,9 +72,9 @@ def _decode(raw: bytes) -> tuple[int, int]:
     return int(img.shape[1]), int(img.shape[0])
 
 
-async def _upload(c: Client, oid: int, body: bytes, status: int, *, by: str = "王师傅",
+async def _upload(c: Client, oid: int, body: bytes, status: int, *,
                   note: str | None = None, kind: str = "image/png") -> dict[str, Any]:
-    params = {"by": by} | ({"note": note} if note else {})
+    params = {"note": note} if note else {}
     resp = await c.post(f"/api/workorders/{oid}/photos", params=params, data=body,
                         headers={"Content-Type": kind})
     assert resp.status == status, (resp.status, await resp.text())
@@ -93,7 +93,8 @@ async def test_a_photo_is_stored_shrunk_with_a_thumbnail_and_in_the_history(
     photo = await _upload(client, oid, _image(2400, 1800, ".jpg"), 201,
                           note="漏水点在水槽下方", kind="image/jpeg")
     assert (photo["width"], photo["height"]) == (1600, 1200)
-    assert photo["by"] == "王师傅" and photo["created"] is True
+    # The uploader is the login (here the test's admin token), never a parameter.
+    assert photo["by"].startswith("token:test-admin") and photo["created"] is True
     assert photo["uploaded_at"] == "2026-11-23T02:00:00.000Z"
 
     listed = await (await client.get(f"/api/workorders/{oid}/photos")).json()
@@ -112,7 +113,7 @@ async def test_a_photo_is_stored_shrunk_with_a_thumbnail_and_in_the_history(
 
     detail = await (await client.get(f"/api/workorders/{oid}")).json()
     steps = [h for h in detail["history"] if h["action"] == "photo"]
-    assert len(steps) == 1 and steps[0]["by"] == "王师傅"
+    assert len(steps) == 1 and steps[0]["by"] == photo["by"]
     assert steps[0]["detail"]["photo_id"] == photo["id"]
 
 
@@ -131,9 +132,9 @@ async def test_the_same_photo_sent_twice_is_stored_once(client: Client) -> None:
     other = await _order(client, "app-2")
     image = _image(800, 600)
     first = await _upload(client, oid, image, 201)
-    second = await _upload(client, oid, image, 200, by="李师傅")
+    second = await _upload(client, oid, image, 200)
     assert second["id"] == first["id"] and second["created"] is False
-    assert second["by"] == "王师傅"
+    assert second["by"] == first["by"]
     listed = await (await client.get(f"/api/workorders/{oid}/photos")).json()
     assert len(listed["photos"]) == 1
     detail = await (await client.get(f"/api/workorders/{oid}")).json()
@@ -156,7 +157,8 @@ async def test_bodies_that_are_not_images_are_refused(client: Client) -> None:
     assert "pixels" in refused["error"]["message"]
     _error(await _upload(client, oid, _image(80, 60), 415, kind="application/json"),
            "Content-Type")
-    resp = await client.post(f"/api/workorders/{oid}/photos?by=%20", data=_image(80, 60),
+    # Naming the uploader is refused: it is the login.
+    resp = await client.post(f"/api/workorders/{oid}/photos?by=%E7%8E%8B", data=_image(80, 60),
                              headers={"Content-Type": "image/png"})
     assert resp.status == 400
     _error(await resp.json(), "by")
@@ -174,7 +176,7 @@ async def test_a_body_over_8_mb_is_refused_while_it_streams(client: Client) -> N
 
     _error(await _upload(client, oid, stream(), 413), "body")  # type: ignore[arg-type]
     # Refused on the header alone; the connection is not reused after a short body.
-    declared = await client.post(f"/api/workorders/{oid}/photos", params={"by": "王师傅"},
+    declared = await client.post(f"/api/workorders/{oid}/photos",
                                  data=b"\x89PNG", headers={"Content-Type": "image/png",
                                                            "Content-Length": "9000000",
                                                            "Connection": "close"})
@@ -222,7 +224,7 @@ async def test_a_cancelled_order_takes_no_more_photos(client: Client) -> None:
     oid = await _order(client)
     await _upload(client, oid, _image(80, 60), 201)
     resp = await client.post(f"/api/workorders/{oid}/cancel", json={
-        "by": "物业主管", "role": "supervisor", "note": "业主已自行修好"})
+        "note": "业主已自行修好"})
     assert resp.status == 200, await resp.text()
     refused = await _upload(client, oid, _image(96, 72), 409)
     _error(refused, "state")
