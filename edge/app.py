@@ -22,7 +22,9 @@ from drivers.modbus import ModbusBusDriver
 from drivers.modbus.model import Bus, MeterDevice
 from edge.config.model import SiteConfig
 from edge.health import BusView, HealthServer
+from edge.operator import OperatorServer
 from edge.outbox import AsyncOutbox
+from edge.parking.http import parking_routes
 from edge.parking.service import ParkingService
 from edge.safety import SafetyService
 from edge.supervisor import Supervisor
@@ -74,6 +76,7 @@ class EdgeApp:
         self.outbox: AsyncOutbox | None = None
         self.uplink: Uplink | None = None
         self.health: HealthServer | None = None
+        self.operator: OperatorServer | None = None
         self.supervisor: Supervisor | None = None
         self.started = asyncio.Event()
         self.parking: ParkingService | None = None
@@ -119,6 +122,7 @@ class EdgeApp:
                                        port=cfg.edge.health_port, clock=self.clock,
                                        extra=_LiveExtras(parts) if parts else None,
                                        routes=self.safety.routes() if self.safety else ())
+            self.operator = self._operator_server()
             with self._signals():
                 self._announce()
                 try:
@@ -126,6 +130,25 @@ class EdgeApp:
                 finally:
                     await wires.close()  # every driver has stopped by now
         self._log.info("边缘网关已停止 / edge stopped")
+
+    def _operator_server(self) -> OperatorServer | None:
+        """The booth and guard-room routes behind a staff token (edge/operator.py); None
+        when the site has neither parking nor linkage."""
+        cfg = self.config
+        routes = []
+        if self.parking is not None:
+            parking = self.parking
+            routes += parking_routes(lambda: parking.lanes)
+        if self.safety is not None:
+            routes += self.safety.operator_routes()
+        if not routes:
+            return None
+        if not cfg.cloud.password:
+            self._log.warning("站点没有 cloud.password：无法校验操作令牌，值班操作将全部被拒绝 / "
+                              "the site has no cloud.password: operator tokens cannot be "
+                              "checked and every operator request will be refused")
+        return OperatorServer(cfg.site.id, cfg.cloud.password, self.clock, routes,
+                              host=cfg.operator.host, port=cfg.operator.port)
 
     def _parking_gates(self) -> Mapping[str, Any]:
         lanes = self.parking.lanes if self.parking is not None else None
@@ -166,6 +189,9 @@ class EdgeApp:
             drivers = tg.create_task(self.supervisor.run(), name="drivers")
             uplink = tg.create_task(self.uplink.run(), name="uplink")
             health = tg.create_task(self.health.serve(), name="health")
+            listeners = [health]
+            if self.operator is not None:
+                listeners.append(tg.create_task(self.operator.serve(), name="operator"))
             producers = [drivers]
             if self.parking is not None:
                 producers.append(tg.create_task(self.parking.run(), name="parking"))
@@ -174,7 +200,7 @@ class EdgeApp:
             self.started.set()
             await self._stop.wait()
             self._log.info("正在停止 / stopping")
-            for task in (*producers, uplink, health):  # in this order: producers first
+            for task in (*producers, uplink, *listeners):  # in this order: producers first
                 task.cancel()
                 await asyncio.wait([task])
 
@@ -186,7 +212,10 @@ class EdgeApp:
             f"边缘网关启动：小区 {cfg.site.name}（{cfg.site.id}），总线 {len(cfg.buses)} 条，"
             f"设备 {len(cfg.devices)} 台，健康检查 {self.health.url}/healthz / edge starting",
             buses=buses, devices=len(cfg.devices), health=f"{self.health.url}/healthz",
+            operator=self.operator.url if self.operator else None,
             outbox=str(self.outbox_path), cloud=cfg.cloud.mqtt_url)
+        for warning in cfg.warnings:
+            self._log.warning(str(warning))
 
     @contextlib.contextmanager
     def _signals(self) -> Any:

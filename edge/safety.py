@@ -25,7 +25,7 @@ from drivers.fire.server import FireServer
 from edge.config.model import SiteConfig
 from edge.linkage.doors import NoDoors
 from edge.linkage.engine import Linkage
-from edge.linkage.http import linkage_routes
+from edge.linkage.http import linkage_routes, reset_routes
 from edge.linkage.model import default_rules
 from edge.supervisor import Supervisor
 from edge.wires import Wires
@@ -120,8 +120,16 @@ class SafetyService:
         return run_driver
 
     def routes(self) -> list[web.RouteDef]:
-        """``GET /linkage`` and ``POST /linkage/reset`` for the edge's local HTTP."""
+        """``GET /linkage`` (read only) for the health port."""
         return linkage_routes(self.linkage) if self.linkage is not None else []
+
+    def operator_routes(self) -> list[web.RouteDef]:
+        """``POST /linkage/reset`` for the operators' listener; refused while a panel still
+        reports fire."""
+        if self.linkage is None:
+            return []
+        fire = self.fire
+        return reset_routes(self.linkage, fire.active_fires if fire is not None else None)
 
     def status(self) -> dict[str, Any]:
         out: dict[str, Any] = {}

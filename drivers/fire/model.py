@@ -47,12 +47,19 @@ class UitdConfig:
     id: str
     address: int                      # the UITD's own source address
     building: str | None = None       # default building when no location rule matches
-    peers: tuple[str, ...] = ()       # source IPs allowed to connect; empty = any
+    #: Source IPs or networks allowed to connect as this UITD; empty admits nobody unless
+    #: ``any_peer`` (the site file's ``peers: any``, which ``edge validate`` warns about).
+    peers: tuple[str, ...] = ()
     checksum: str = "sum"             # sum | sum_from_command | xor
     serial_order: str = "little"      # little | big
     heartbeat_timeout: float = 90.0   # seconds of silence before uitd offline
     clock_sync_interval: float = 3600.0
     locations: tuple[ZoneLocation, ...] = ()
+    any_peer: bool = False
+    #: A newcomer claiming this UITD's address is refused while the live connection has sent
+    #: a sound frame within this many seconds (a little over the standard's 20–30 s heartbeat);
+    #: after that the old one counts as dead and the newcomer from a listed peer replaces it.
+    displace_after: float = 35.0
 
     def __post_init__(self) -> None:
         if not self.id:
@@ -63,8 +70,10 @@ class UitdConfig:
             raise ValueError(f"uitd {self.id}: checksum must be one of {CHECKSUM_METHODS}")
         if self.serial_order not in SERIAL_ORDERS:
             raise ValueError(f"uitd {self.id}: serial_order must be one of {SERIAL_ORDERS}")
-        if self.heartbeat_timeout <= 0 or self.clock_sync_interval <= 0:
-            raise ValueError(f"uitd {self.id}: heartbeat_timeout and clock_sync_interval > 0")
+        if self.heartbeat_timeout <= 0 or self.clock_sync_interval <= 0 or (
+                self.displace_after <= 0):
+            raise ValueError(f"uitd {self.id}: heartbeat_timeout, clock_sync_interval and "
+                             "displace_after must be > 0")
         for peer in self.peers:
             try:
                 ipaddress.ip_network(peer, strict=False)
@@ -73,10 +82,11 @@ class UitdConfig:
                                  "network") from None
 
     def allows(self, peer: str | None) -> bool:
-        """Whether a connection from ``peer`` (an IP, or None when unknown) may be this UITD."""
-        if not self.peers:
+        """Whether a connection from ``peer`` (an IP, or None when unknown) may be this UITD:
+        a listed address or network, anyone only with ``any_peer``."""
+        if self.any_peer:
             return True
-        if peer is None:
+        if not self.peers or peer is None:
             return False
         ip = normalise_ip(peer)
         if ip is None:

@@ -3,12 +3,18 @@
 
 Per connection:
 
-1. **Admit.** A peer whose IP no UITD lists in ``peers`` is refused (closed at once; a UITD
-   with empty ``peers`` admits any). Once the first frame tells which UITD it is (its source
-   address), a UITD that lists peers must be connecting from one of them.
+1. **Admit.** A peer whose IP no UITD lists in ``peers`` is refused (closed at once, counted
+   as ``connections_refused`` and logged; only a UITD configured with ``any_peer`` — the
+   site file's ``peers: any`` — admits anyone, and empty ``peers`` admits nobody). Once the
+   first frame tells which UITD it is (its source address), the peer must be one that UITD
+   lists; otherwise the connection is closed before the frame is read and it displaces
+   nothing.
 2. **Identify.** The first frame's source address names the UITD; its checksum method and
-   serial byte order apply from that frame on. A new connection of the same UITD replaces
-   the old one (closed; the UITD stays online). A frame from an address that is not in the
+   serial byte order apply from that frame on. A second connection claiming a UITD that has
+   a live connection is refused (``connections_displace_refused``) while the live one has
+   sent a sound frame within ``displace_after`` seconds; after that silence the old one is
+   taken for dead (a half-open socket after a link drop) and the newcomer replaces it
+   (closed; the UITD stays online). A frame from an address that is not in the
    configuration is logged and counted, and gets **no reply and no event**: a confirm would
    tell that device a monitoring centre has its alarms, and nobody configured one; its own
    display then shows the transmission failing, which is the truth.
@@ -175,7 +181,7 @@ class FireServer:
             log = self._log.bind(uitd=u.id, device=u.id)
             self._uitds[u.id] = _Uitd(u, log, EventMapper(u, tz, self.stats))
         self._by_address = {s.config.address: s for s in self._uitds.values()}
-        self._any_peer = any(not u.peers for u in config.uitds)
+        self._any_peer = any(u.any_peer for u in config.uitds)
         self._idle_limit = 1.5 * max((u.heartbeat_timeout for u in config.uitds), default=90.0)
         #: Room for every UITD to reconnect a few times before its old sockets are gone.
         self._max_conns = 8 + 4 * len(config.uitds)
@@ -231,6 +237,16 @@ class FireServer:
             }
         return {"port": self.port, "listening": self.ready.is_set(),
                 "connections": len(self._conns), "uitds": out}
+
+    def active_fires(self) -> dict[str, list[str]]:
+        """UITD id → the objects still reporting fire (nothing until a panel clears or is
+        reset), so a guard cannot end the linkage of a fire that is still burning."""
+        out: dict[str, list[str]] = {}
+        for uid, s in self._uitds.items():
+            burning = sorted(obj for obj, conds in s.mapper.active().items() if "fire" in conds)
+            if burning:
+                out[uid] = burning
+        return out
 
     # -- commands -------------------------------------------------------------------------
 
@@ -334,7 +350,7 @@ class FireServer:
 
     def _initial_settings(self, peer: str | None) -> tuple[str, str]:
         """A peer listed by exactly one UITD speaks its dialect from the first byte."""
-        pinned = [u for u in self.config.uitds if u.peers and u.allows(peer)]
+        pinned = [u for u in self.config.uitds if not u.any_peer and u.allows(peer)]
         if len(pinned) == 1:
             return pinned[0].checksum, pinned[0].serial_order
         return "sum", "little"
@@ -433,7 +449,16 @@ class FireServer:
             self._close_conn(conn)
             return
         old = state.conn
-        if old is not None and old is not conn:
+        if old is not None and old is not conn and not old.closed:
+            silent = self._clock.monotonic() - state.last_contact
+            if silent < state.config.displace_after:
+                self.stats.inc("connections_displace_refused")
+                state.counters["connections_displace_refused"] += 1
+                state.log.warning("已有活动连接，拒绝同地址的新连接 / a live connection holds "
+                                  "this UITD: the newcomer is refused", peer=conn.peer,
+                                  live_peer=old.peer, silent_s=round(silent, 1))
+                self._close_conn(conn)
+                return
             self.stats.inc("connections_replaced")
             state.log.info("新连接替换旧连接 / a new connection replaces the old one",
                            old_peer=old.peer, peer=conn.peer)

@@ -7,8 +7,11 @@ may use the same URL for both, or ``/lpr/vzenith/{camera_id}/heartbeat``) and
 
 For every read, in this order:
 
-1. admit: known camera (404), source address allowed for it (403: these cameras send no
-   credentials), right vendor for the path (400); body size and read time bounded;
+1. admit: known camera (404), source address allowed for it (403, counted and logged), its
+   HTTP credentials when the site gives it some (401 with a Digest and a Basic challenge:
+   ``drivers.lpr.httpauth``), right vendor for the path (400); body size and read time
+   bounded. The listener serves camera pushes only: the booth and guard routes live on the
+   edge's operator listener;
 2. parse (400 with a zh/en message on garbage; the gate stays shut);
 3. de-duplicate (Vzenith plateid; a repeat gets the first answer again, without a new event);
 4. images → bounded evidence, plate crop and quality scores (worker thread, time-boxed);
@@ -39,11 +42,13 @@ from typing import Any, TypeVar
 
 import structlog
 from aiohttp import BodyPartReader, hdrs, web
+from multidict import CIMultiDict
 
 from contract import Clock, Kind, NewEvent, jsoncodec
 from contract.envelope import format_ts
 from drivers.base import DriverStats, Emit, OrderedEmitter
 from drivers.lpr import hikvision, vzenith
+from drivers.lpr.httpauth import CameraAuth, HttpCredential
 from drivers.lpr.model import (
     CameraSpec,
     Decider,
@@ -140,6 +145,8 @@ class LprOutcome:
     body: dict[str, Any] | str
     reply: LaneReply | None = None
     read: PlateRead | None = None
+    #: ``WWW-Authenticate`` values sent with a 401.
+    challenges: tuple[str, ...] = ()
 
 
 class _Reject(Exception):
@@ -165,14 +172,18 @@ class LprEndpoint:
     decision chain. ``emit``: returns once the event is durable. ``clock``: receipt times and
     liveness. ``led_encoders``: per camera, for LED screens that need their own protocol
     (default ``vzenith.PlainTextLed``). ``on_decision``: told every decision (offline records
-    included: ``read.offline`` — never execute those).
+    included: ``read.offline`` — never execute those). ``credentials``: per camera, the user
+    and password it must send (cameras not named send none).
     """
 
     def __init__(self, cameras: Mapping[str, CameraSpec], decider: Decider, emit: Emit,
                  clock: Clock, stats: DriverStats, *, config: LprConfig | None = None,
                  led_encoders: Mapping[str, vzenith.LedEncoder] | None = None,
-                 on_decision: DecisionHook | None = None, log: Any | None = None) -> None:
+                 on_decision: DecisionHook | None = None, log: Any | None = None,
+                 credentials: Mapping[str, HttpCredential] | None = None) -> None:
         self.cameras = dict(cameras)
+        self.credentials = dict(credentials or {})
+        self._auth = CameraAuth()
         self.config = config or LprConfig()
         self._decider = decider
         self._emit = emit
@@ -258,7 +269,8 @@ class LprEndpoint:
         t0 = time.perf_counter()
         camera_id = request.match_info.get("camera_id", "")
         try:
-            refused = self._admit(camera_id, vendor, request.remote)
+            refused = (self._admit(camera_id, vendor, request.remote)
+                       or self._authenticate(camera_id, request))
             if refused is not None:
                 return self._respond(refused, vendor)
             if vendor == "hikvision":
@@ -301,14 +313,30 @@ class LprEndpoint:
                           f"camera is {spec.vendor}, not {vendor}")
         return None
 
+    def _authenticate(self, camera_id: str, request: web.Request) -> LprOutcome | None:
+        cred = self.credentials.get(camera_id)
+        if cred is None:
+            return None
+        header = request.headers.get(hdrs.AUTHORIZATION)
+        if self._auth.check(header, request.method, cred):
+            return None
+        counter = "unauthenticated" if not header else "bad_credentials"
+        self._stats.inc(counter)
+        self._cam_log(camera_id).warning("push without valid camera credentials",
+                                         remote=request.remote, sent=bool(header))
+        out = _error(401, counter, "相机凭据缺失或错误", "camera credentials missing or wrong")
+        return replace(out, challenges=tuple(self._auth.challenges()))
+
     def _respond(self, outcome: LprOutcome, vendor: Vendor) -> web.Response:
         body = outcome.body
+        headers = CIMultiDict((hdrs.WWW_AUTHENTICATE, c) for c in outcome.challenges)
         if isinstance(body, str):
-            return web.Response(status=outcome.status, text=body)
+            return web.Response(status=outcome.status, text=body, headers=headers)
         if vendor == "vzenith" and outcome.status >= 400 and "Response_AlarmInfoPlate" not in body:
             # A camera that ignores the status still reads "keep shut".
             body = {**body, **vzenith.KEEP_SHUT_REPLY}
-        return web.json_response(body, status=outcome.status, dumps=jsoncodec.dumps)
+        return web.json_response(body, status=outcome.status, dumps=jsoncodec.dumps,
+                                 headers=headers)
 
     # -- bounded reading --------------------------------------------------------------------
 

@@ -35,6 +35,11 @@ def summary(config: SiteConfig) -> Iterator[str]:
         buildings = sorted({e.building for e in config.elevators})
         yield (f"  电梯 / elevators: {len(config.elevators)} 部 / cars in "
                f"{len(buildings)} 栋 / buildings ({', '.join(buildings)})")
+    op = config.operator
+    yield f"  值班操作 / operators: http {op.host}:{op.port}（须操作令牌 / staff token required）"
+    for warning in config.warnings:
+        where = f"{warning.file}:{warning.line}:{warning.col}"
+        yield f"{where}: 警告 / warning: {warning.what} — {warning.fix}"
     rules = config.linkage_rules
     if rules is not None or config.fire is not None:
         text = (f"{len(rules)} 条规则 / rules" if rules is not None

@@ -11,7 +11,10 @@ from typing import Any
 
 from drivers.modbus.model import Profile
 from edge.config.schema import INVALID, Ctx, RecordValue, suggest
-from yamlcheck.problems import Pos, bi
+from edge.config.site_schema import ANY_PEER
+from yamlcheck.problems import Pos, Problem, bi
+
+DEFAULT_OPERATOR_PORT = 9180
 
 
 def _items(raw: RecordValue, key: str) -> list[RecordValue]:
@@ -131,6 +134,8 @@ def _safety(ctx: Ctx, raw: RecordValue, buses: list[RecordValue],
         uitds = _items(fire, "uitds")
         _unique(ctx, uitds, "id", ("报警传输装置 id", "UITD id"))
         _unique(ctx, uitds, "address", ("报警传输装置地址", "UITD address"))
+        for uitd in uitds:
+            _peers(ctx, uitd)
     elevators = _items(raw, "elevators")
     _unique(ctx, elevators, "id", ("电梯 id", "elevator id"))
     bus_ids = [b["id"] for b in buses if "id" in b]
@@ -173,9 +178,15 @@ def _safety(ctx: Ctx, raw: RecordValue, buses: list[RecordValue],
                                else "declare it under parking.gates"))
     ports: dict[int, str] = {}
     edge = raw.get("edge")
+    operator = raw.get("operator")
     for owner, section, key in (("edge.health_port", edge, "health_port"),
+                                ("operator.port", operator, "port"),
                                 ("parking.http_port", parking, "http_port"),
                                 ("fire.port", fire, "port")):
+        if owner == "operator.port" and not (isinstance(operator, RecordValue)
+                                             and "port" in operator):
+            ports.setdefault(DEFAULT_OPERATOR_PORT, "operator.port")  # its default
+            continue
         if isinstance(section, RecordValue) and isinstance(section.get(key), int):
             port = section[key]
             if port in ports:
@@ -184,6 +195,48 @@ def _safety(ctx: Ctx, raw: RecordValue, buses: list[RecordValue],
                            f"{owner} uses port {port} like {ports[port]}"),
                         bi("改为不同的端口", "choose a different port"))
             ports[port] = owner
+
+
+def _peers(ctx: Ctx, uitd: RecordValue) -> None:
+    """A UITD sends no credential: who may connect as it must be written down."""
+    peers = uitd.get("peers")
+    if peers == ANY_PEER or (isinstance(peers, list) and peers):
+        return
+    where = uitd.pos("peers") if "peers" in uitd.node.entries else uitd.node.pos
+    ctx.add(where, bi(f"报警传输装置 {uitd.get('id', '?')} 未列出 peers：任何主机都能冒充它报火警",
+                      f"UITD {uitd.get('id', '?')} lists no peers: any host could pose as it "
+                      "and raise a fire"),
+            bi("添加 peers: [传输装置的 IP]，或明确写 peers: any",
+               "add peers: [the UITD's IP], or write peers: any explicitly"))
+
+
+def _camera_credentials(ctx: Ctx, parking: RecordValue) -> None:
+    for cam in _items(parking, "cameras"):
+        has_user, has_password = "username" in cam, "password" in cam
+        if has_user != has_password:
+            missing = "password" if has_user else "username"
+            ctx.add(cam.pos("username" if has_user else "password"),
+                    bi(f"摄像机 {cam.get('id', '?')} 的 username 与 password 须同时填写",
+                       f"camera {cam.get('id', '?')} needs both username and password"),
+                    bi(f"添加 {missing}: …", f"add {missing}: …"))
+
+
+def site_warnings(raw: RecordValue) -> list[Problem]:
+    """What validates but weakens a boundary, at FILE:LINE:COL: ``peers: any``."""
+    out: list[Problem] = []
+    fire = raw.get("fire")
+    if not isinstance(fire, RecordValue):
+        return out
+    for uitd in _items(fire, "uitds"):
+        if uitd.get("peers") == ANY_PEER:
+            out.append(Problem.at(
+                uitd.pos("peers"),
+                bi(f"报警传输装置 {uitd.get('id', '?')} 接受任何主机的连接（peers: any）",
+                   f"UITD {uitd.get('id', '?')} accepts a connection from any host "
+                   "(peers: any)"),
+                bi("能连到该端口的任何人都能报火警：尽快改为传输装置的 IP",
+                   "anyone who reaches the port can raise a fire: list the UITD's IP soon")))
+    return out
 
 
 def cross_check(raw: RecordValue, profiles: dict[str, Profile | None], known: list[str],
@@ -198,6 +251,7 @@ def cross_check(raw: RecordValue, profiles: dict[str, Profile | None], known: li
     parking = raw.get("parking")
     if isinstance(parking, RecordValue):
         _parking(ctx, parking, buses, devices)
+        _camera_credentials(ctx, parking)
     _safety(ctx, raw, buses, devices)
     for device in devices:
         if "bus" in device and device["bus"] not in bus_ids:

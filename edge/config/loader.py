@@ -14,7 +14,7 @@ from drivers.elevator.model import ElevatorConfig, ElevatorProfile
 from drivers.elevator.profile import check_profile as check_elevator_profile
 from drivers.fire.model import FireConfig, UitdConfig, ZoneLocation
 from drivers.modbus.model import Bus, MeterDevice, Profile, RtuBus, TcpBus
-from edge.config.crosscheck import cross_check
+from edge.config.crosscheck import cross_check, site_warnings
 from edge.config.model import (
     CameraConfig,
     CloudLink,
@@ -22,13 +22,14 @@ from edge.config.model import (
     GateConfig,
     LaneConfig,
     LotConfig,
+    OperatorSettings,
     ParkingConfig,
     SiteConfig,
     SiteInfo,
 )
 from edge.config.profiles import check_profile, profile_ids
 from edge.config.schema import INVALID, Ctx, RecordValue, suggest
-from edge.config.site_schema import SITE
+from edge.config.site_schema import ANY_PEER, SITE
 from edge.linkage.model import LinkageRule
 from yamlcheck.positions import read_yaml
 from yamlcheck.problems import ConfigError, Problem, bi
@@ -74,9 +75,15 @@ def _parking(path: Path, raw: RecordValue | None) -> ParkingConfig | None:
         http_port=raw["http_port"], http_host=raw.get("http_host", "0.0.0.0"), dataset=ds,
         decide_timeout=float(raw.get("decide_timeout", 1.0)),
         lots=tuple(LotConfig(**dict(x)) for x in raw.get("lots", [])),
-        cameras=tuple(CameraConfig(**dict(x)) for x in raw.get("cameras", [])),
+        cameras=tuple(_camera(x) for x in raw.get("cameras", [])),
         gates=tuple(GateConfig(**dict(x)) for x in raw.get("gates", [])),
         lanes=tuple(LaneConfig(**dict(x)) for x in raw.get("lanes", [])))
+
+
+def _camera(raw: RecordValue) -> CameraConfig:
+    fields = dict(raw)
+    fields["allow"] = tuple(fields.get("allow", ()))
+    return CameraConfig(**fields)
 
 
 def _fire(raw: RecordValue | None) -> FireConfig | None:
@@ -85,7 +92,9 @@ def _fire(raw: RecordValue | None) -> FireConfig | None:
     uitds = []
     for u in raw.get("uitds", []):
         fields = dict(u)
-        fields["peers"] = tuple(fields.get("peers", ()))
+        peers = fields.get("peers", ())
+        fields["any_peer"] = peers == ANY_PEER
+        fields["peers"] = () if peers == ANY_PEER else tuple(peers)
         fields["locations"] = tuple(ZoneLocation(**dict(x)) for x in fields.get("locations", ()))
         uitds.append(UitdConfig(**fields))
     return FireConfig(port=raw["port"], host=raw.get("host", "0.0.0.0"),
@@ -143,7 +152,8 @@ def _elevator_profiles(raw: RecordValue, pdir: Path, ctx: Ctx) -> dict[str, Elev
 
 
 def _build(path: Path, raw: RecordValue, profiles: dict[str, Profile | None],
-           elevator_profiles: dict[str, ElevatorProfile]) -> SiteConfig:
+           elevator_profiles: dict[str, ElevatorProfile],
+           warnings: list[Problem]) -> SiteConfig:
     edge = dict(raw["edge"])
     data_dir = Path(edge.pop("data_dir")).expanduser()
     edge["data_dir"] = data_dir if data_dir.is_absolute() else Path.cwd() / data_dir
@@ -161,7 +171,9 @@ def _build(path: Path, raw: RecordValue, profiles: dict[str, Profile | None],
                       fire=_fire(raw.get("fire")),
                       elevators=_elevators(raw.get("elevators", []), {b.id: b for b in buses}),
                       linkage_rules=_linkage(raw.get("linkage")),
-                      elevator_profiles=elevator_profiles)
+                      elevator_profiles=elevator_profiles,
+                      operator=OperatorSettings(**dict(raw.get("operator") or {})),
+                      warnings=tuple(warnings))
 
 
 def load_site(path: Path, profiles_dir: Path | None = None) -> SiteConfig:
@@ -191,4 +203,4 @@ def load_site(path: Path, profiles_dir: Path | None = None) -> SiteConfig:
         site_file = str(path)
         ctx.problems.sort(key=lambda p: (p.file != site_file, p.file, p.line, p.col))
         raise ConfigError(ctx.problems)
-    return _build(path, raw, profiles, elevator_profiles)
+    return _build(path, raw, profiles, elevator_profiles, site_warnings(raw))

@@ -10,6 +10,7 @@ from drivers.elevator.model import ElevatorConfig, ElevatorProfile
 from drivers.fire.model import FireConfig
 from drivers.modbus.model import Bus, MeterDevice
 from edge.linkage.model import LinkageRule
+from yamlcheck.problems import Problem
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,10 +47,24 @@ class LotConfig:
 
 
 @dataclass(frozen=True, slots=True)
+class OperatorSettings:
+    """The operators' listener (booth open/pay, lane states, linkage reset): a staff token
+    on every request, JSON bodies only, loopback unless the site file says otherwise."""
+
+    host: str = "127.0.0.1"
+    port: int = 9180
+
+
+@dataclass(frozen=True, slots=True)
 class CameraConfig:
     id: str
     vendor: str  # vzenith | hikvision
     address: str
+    #: More source addresses or networks allowed to push for this camera.
+    allow: tuple[str, ...] = ()
+    #: HTTP credentials the camera sends (Basic or Digest); None: it sends none.
+    username: str | None = None
+    password: str | None = field(default=None, repr=False)
 
 
 @dataclass(frozen=True, slots=True)
@@ -116,3 +131,6 @@ class SiteConfig:
     linkage_rules: tuple[LinkageRule, ...] | None = None
     #: The elevator profiles the site uses, by id (checked when the site was loaded).
     elevator_profiles: Mapping[str, ElevatorProfile] = field(default_factory=dict)
+    operator: OperatorSettings = field(default_factory=OperatorSettings)
+    #: What validated but deserves a look (``peers: any``), FILE:LINE:COL like problems.
+    warnings: tuple[Problem, ...] = ()

@@ -6,6 +6,7 @@ installer's desk instead of showing up as a silent meter on site.
 
 from __future__ import annotations
 
+import ipaddress
 import zoneinfo
 from typing import Any
 from urllib.parse import urlsplit
@@ -13,7 +14,9 @@ from urllib.parse import urlsplit
 import brokerurl
 from contract import Kind
 from edge.config.schema import (
+    INVALID,
     Bool,
+    Ctx,
     Field,
     Float,
     Int,
@@ -21,10 +24,12 @@ from edge.config.schema import (
     MapOf,
     OneOf,
     Record,
+    Spec,
     Str,
     Tagged,
     suggest,
 )
+from yamlcheck.positions import YNode, YScalar
 
 SITE_ID = r"[a-z0-9][a-z0-9_-]{0,62}"
 THING_ID = r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}"
@@ -75,6 +80,36 @@ def check_http_url(url: Any) -> Bad:
     if parts.path not in ("", "/") or parts.query or parts.fragment:
         return ("只能包含协议、主机和端口", "must be only scheme, host and port", *fix)
     return None
+
+
+def check_ip(value: Any) -> Bad:
+    """An IP address or network (``192.168.1.64``, ``10.1.2.0/28``): who may connect."""
+    try:
+        ipaddress.ip_network(value, strict=False)
+    except ValueError:
+        return ("不是 IP 地址或网段", "is not an IP address or network",
+                "写成 192.168.1.64 或 192.168.1.0/28", "write 192.168.1.64 or 192.168.1.0/28")
+    return None
+
+
+_IP = Str(zh="IP 地址或网段", en="an IP address or network", extra=check_ip)
+ANY_PEER = "any"
+
+
+class Peers(Spec):
+    """``peers: [ip, …]`` or the explicit ``peers: any`` (validated with a warning)."""
+
+    def __init__(self) -> None:
+        super().__init__(zh="IP 地址列表或 any", en="a list of IP addresses, or any")
+
+    def convert(self, node: YNode, ctx: Ctx, label: str) -> Any:
+        if isinstance(node, YScalar) and node.value == ANY_PEER:
+            return ANY_PEER
+        if isinstance(node, YScalar):
+            return self.wrong(node, ctx, label, "写成 [192.168.1.80]，或明确写 any",
+                              "write [192.168.1.80], or any explicitly")
+        value = ListOf(item=_IP).check(node, ctx, label)
+        return INVALID if value is INVALID or INVALID in value else value
 
 
 _ID = Str(zh="标识（字母、数字、_ . -）", en="an id (letters, digits, _ . -)", pattern=THING_ID)
@@ -131,8 +166,14 @@ LOT = Record(fields={
 CAMERA = Record(fields={
     "id": Field(_ID, example="id: cam-in-1"),
     "vendor": Field(OneOf(choices=("vzenith", "hikvision"))),
-    "address": Field(Str(zh="摄像机 IP 地址", en="the camera's IP address"),
+    "address": Field(Str(zh="摄像机 IP 地址", en="the camera's IP address", extra=check_ip),
                      example="address: 192.168.1.64"),
+    # More source addresses allowed to push for this camera (a NAT, a second interface).
+    "allow": Field(ListOf(item=_IP), required=False),
+    # HTTP credentials the camera sends with each push (Hikvision's alarm host can);
+    # when set, a push without them is refused 401.
+    "username": Field(Str(), required=False),
+    "password": Field(Str(), required=False),
 })
 
 CAMERA_RELAY_GATE = Record(fields={
@@ -198,10 +239,12 @@ UITD = Record(fields={
     "id": Field(_ID, example="id: uitd-1"),
     "address": Field(Int(lo=0, hi=2**48 - 1), example="address: 889"),
     "building": Field(_BUILDING, required=False),
-    "peers": Field(ListOf(item=Str(zh="IP 地址", en="an IP address")), required=False),
+    # Required (checked in crosscheck, to say why): a UITD sends no credentials.
+    "peers": Field(Peers(), required=False),
     "checksum": Field(OneOf(choices=("sum", "sum_from_command", "xor")), required=False),
     "serial_order": Field(OneOf(choices=("little", "big")), required=False),
     "heartbeat_timeout": Field(Float(gt=0), required=False),
+    "displace_after": Field(Float(gt=0), required=False),
     "clock_sync_interval": Field(Float(gt=0), required=False),
     "locations": Field(ListOf(item=ZONE_LOCATION), required=False),
 })
@@ -267,6 +310,11 @@ SITE = Record(fields={
         "health_port": Field(Int(lo=1, hi=65535), required=False),
         "replay_rate": Field(Float(gt=0), required=False),
     }), example="edge: {data_dir: var/edge}"),
+    # The operators' listener (booth, guard room, linkage reset): loopback unless told.
+    "operator": Field(Record(fields={
+        "host": Field(Str(), required=False),
+        "port": Field(Int(lo=1, hi=65535), required=False),
+    }), required=False, example="operator: {host: 127.0.0.1, port: 9180}"),
     "buses": Field(ListOf(item=Tagged(tag="type", variants={"modbus_tcp": TCP_BUS,
                                                            "modbus_rtu": RTU_BUS})),
                    required=False),

@@ -1,20 +1,29 @@
-"""Fire linkage on the edge's local HTTP: what is active, and a guard's reset.
+"""Fire linkage on the edge's local HTTP: what is active (health port), and a guard's reset
+(operators' listener).
 
-Local on purpose: the guard room must see and reset linkage with the cloud unreachable. The
-routes mount on any aiohttp app of the edge (health server or booth API). A refusal says
-which field and why (zh / en).
+Local on purpose: the guard room must see and reset linkage with the cloud unreachable.
+``GET /linkage`` only reads and stays on the health port. ``POST /linkage/reset`` ends an
+incident (barriers come down, doors lock again), so it lives behind ``edge.operator``: a
+console-issued token whose role may ``linkage.reset``, JSON only, same origin only; the
+reset is recorded as that staff member. It is refused 409 while a panel still reports fire
+— a reset then would drop the barriers on the evacuation. A refusal says which field and why
+(zh / en).
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from aiohttp import web
 
 from contract import jsoncodec
 from edge.linkage.engine import NOT_STARTED, Linkage
+from edge.operator import needs, operator_label, operator_of
 
 NOT_JSON = "请求体须为 JSON 对象 / the body must be a JSON object"
+#: UITD id → the objects still reporting fire (``FireServer.active_fires``).
+ActiveFires = Callable[[], Mapping[str, Sequence[str]]]
 
 
 def _json(data: Any, status: int = 200) -> web.Response:
@@ -22,16 +31,24 @@ def _json(data: Any, status: int = 200) -> web.Response:
                         content_type="application/json")
 
 
-def _error(status: int, field: str | None, message: str) -> web.Response:
-    return _json({"error": message, "field": field}, status)
+def _error(status: int, field: str | None, message: str, **extra: Any) -> web.Response:
+    return _json({"error": message, "field": field, **extra}, status)
 
 
 def linkage_routes(linkage: Linkage) -> list[web.RouteDef]:
-    """``GET /linkage`` (status) and ``POST /linkage/reset`` ``{"by": ..., "reason": ...}``."""
+    """``GET /linkage``: the active incident and the last reset (read only)."""
 
     async def status(request: web.Request) -> web.Response:
         return _json(linkage.status())
 
+    return [web.get("/linkage", status)]
+
+
+def reset_routes(linkage: Linkage, active_fires: ActiveFires | None = None
+                 ) -> list[web.RouteDef]:
+    """``POST /linkage/reset`` ``{"reason": ...}`` for the operators' listener."""
+
+    @needs("linkage.reset")
     async def reset(request: web.Request) -> web.Response:
         try:
             body = await request.json(loads=jsoncodec.loads)
@@ -39,15 +56,21 @@ def linkage_routes(linkage: Linkage) -> list[web.RouteDef]:
             return _error(400, None, NOT_JSON)
         if not isinstance(body, dict):
             return _error(400, None, NOT_JSON)
-        by, reason = body.get("by"), body.get("reason")
-        if not isinstance(by, str) or not by.strip():
-            return _error(400, "by", "须填写操作人（by） / by (who resets) is required")
+        reason = body.get("reason")
         if not isinstance(reason, str) or not reason.strip():
             return _error(400, "reason", "须填写复位原因（reason） / reason is required")
-        result = await linkage.reset(by=by, reason=reason)
+        burning = dict(active_fires()) if active_fires is not None else {}
+        if burning:
+            where = "; ".join(f"{uitd}: {', '.join(objs)}" for uitd, objs in burning.items())
+            return _error(409, None, f"消防主机仍报火警（{where}），请先在主机上消除火警再复位联动"
+                                     f" / the fire panel still reports fire ({where}): clear it "
+                                     "at the panel before resetting linkage",
+                          active=burning)
+        who = operator_of(request)
+        result = await linkage.reset(by=operator_label(who), reason=reason)
         if result.get("result") == "refused":
             status_code = 503 if result.get("reason") == NOT_STARTED else 409
             return _error(status_code, None, str(result.get("reason")))
-        return _json(result)
+        return _json({**result, "operator": who.who()})
 
-    return [web.get("/linkage", status), web.post("/linkage/reset", reset)]
+    return [web.post("/linkage/reset", reset)]

@@ -1,7 +1,8 @@
 """Parking at the edge as one supervised part: camera endpoint, booth API, lanes, gates.
 
-Built from the site file's ``parking`` section. The camera pushes and the booth API share one
-HTTP port (cameras are configured with one URL); the Modbus gates each poll their relay board.
+Built from the site file's ``parking`` section. The cameras push to their own HTTP port
+(admitted by address and, where configured, credentials); the booth API is served on the
+operators' listener (edge/operator.py); the Modbus gates each poll their relay board.
 Everything here decides from local state, so it works the same with the cloud unreachable.
 When the site file names the console (``cloud.http_url``) a ``DatasetSync`` keeps the lanes
 on the newest dataset the console serves (edge/parking/sync.py); without it the lanes use the
@@ -24,12 +25,12 @@ from drivers.base import DriverStats, Emit
 from drivers.gate.controller import CameraRelayGate
 from drivers.gate.modbus_relay import ModbusRelayGate
 from drivers.gate.model import CameraRelayGateSpec, ModbusGateSpec
+from drivers.lpr.httpauth import HttpCredential
 from drivers.lpr.model import CameraSpec
 from drivers.lpr.server import LprConfig, LprEndpoint
 from edge.config.model import GateConfig, SiteConfig
 from edge.parking.dataset_store import DatasetStore
 from edge.parking.decide import Direction, LaneRules, LotInfo
-from edge.parking.http import add_routes
 from edge.parking.lanes import Gate, LaneSetup, ParkingLanes
 from edge.parking.sessions import SessionStore
 from edge.parking.sync import DatasetSync
@@ -113,9 +114,13 @@ class ParkingService:
         relay = {g.camera: g.relay_io for g in self.parking.gates
                  if g.via == "camera_relay" and g.camera}
         return {c.id: CameraSpec(vendor=c.vendor,  # type: ignore[arg-type]
-                                 addresses=(c.address,), relay_io=relay.get(c.id),
+                                 addresses=(c.address, *c.allow), relay_io=relay.get(c.id),
                                  heartbeat_s=5.0 if c.vendor == "vzenith" else None)
                 for c in self.parking.cameras}
+
+    def _credentials(self) -> dict[str, HttpCredential]:
+        return {c.id: HttpCredential(c.username, c.password or "")
+                for c in self.parking.cameras if c.username is not None}
 
     async def run(self) -> None:
         """Serve until cancelled."""
@@ -139,9 +144,9 @@ class ParkingService:
             self.endpoint = LprEndpoint(self._cameras(), self.lanes.decide, self._emit,
                                         self._clock, self.stats, log=self._log,
                                         config=LprConfig(read_durable_before_decide=False,
-                                                          decide_timeout_s=p.decide_timeout))
+                                                          decide_timeout_s=p.decide_timeout),
+                                        credentials=self._credentials())
             app = self.endpoint.app()
-            add_routes(app, self.lanes)
             runner = web.AppRunner(app, access_log=None)
             await runner.setup()
             try:

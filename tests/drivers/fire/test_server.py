@@ -193,7 +193,7 @@ async def test_bad_checksum_is_denied_with_the_serial_and_the_next_frame_works()
 
 
 async def test_vector_3_bad_checksum_denied_then_the_gb18030_fire_arrives() -> None:
-    uitd3 = UitdConfig(id="uitd-3", address=0, building="A座")
+    uitd3 = UitdConfig(id="uitd-3", address=0, building="A座", peers=("127.0.0.1",))
     async with serving(uitd3) as site:
         uitd = await site.connect()
         await uitd.send(V3_BAD_CHECKSUM)
@@ -307,18 +307,20 @@ async def test_unknown_source_gets_no_reply_and_no_event() -> None:
         assert site.stats.get("frames_unknown_source") == 1
 
 
-async def test_a_new_connection_replaces_the_old_one() -> None:
+async def test_a_new_connection_replaces_the_old_one_once_it_fell_silent() -> None:
     async with serving() as site:
         old = await site.connect()
         await old.send(heartbeat(0))
         await old.next(CONFIRM)
+        site.clock.advance(UITD.displace_after + 1)  # a half-open socket after a link drop
         new = await site.connect()
         await new.send(heartbeat(0))
         await new.next(CONFIRM)
         assert await old.closed_by_server()
         assert site.recorder.liveness() == ["device.online"]
         await new.send(V1_FIRE)
-        assert await new.next(CONFIRM, DENY) == V2_CONFIRM
+        confirm = await new.next(CONFIRM, DENY)  # its time tag is the moved clock's
+        assert (command(confirm), serial(confirm)) == (CONFIRM, 1)
         assert site.server.status()["uitds"]["uitd-1"]["connected"] is True
 
 

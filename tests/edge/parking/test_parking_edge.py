@@ -1,5 +1,6 @@
 """The parking edge end to end with the cloud unreachable: simulated cameras push over HTTP, a
-simulated relay board moves the barrier over Modbus TCP, the booth pays through the edge API."""
+simulated relay board moves the barrier over Modbus TCP, the booth pays through the edge's
+operator listener with a console-issued guard token."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from edge.config import load_site
 from simulators.gate.barrier import BarrierSimulator
 from simulators.lpr.camera import VirtualCamera
 from tests.edge.helpers_cloud import wait_until
+from tests.support.operator import guard_headers
 from tests.support.services import free_port
 
 PROFILES = Path(__file__).resolve().parents[3] / "configs" / "profiles"
@@ -34,12 +36,16 @@ tariffs:
 """
 
 
-def _site(tmp: Path, http_port: int, gate_port: int, dead_mqtt: int) -> Path:
+SECRET = "park-t-secret"
+
+
+def _site(tmp: Path, http_port: int, gate_port: int, dead_mqtt: int, op_port: int) -> Path:
     (tmp / "dataset.yaml").write_text(DATASET, encoding="utf-8")
     site = f"""\
 site: {{id: park-t, name: 停车测试}}
-cloud: {{mqtt_url: "mqtt://127.0.0.1:{dead_mqtt}", username: park-t}}
+cloud: {{mqtt_url: "mqtt://127.0.0.1:{dead_mqtt}", username: park-t, password: {SECRET}}}
 edge: {{data_dir: "{tmp / 'edge'}", health_port: {free_port()}}}
+operator: {{port: {op_port}}}
 buses:
   - {{id: gates, type: modbus_tcp, host: 127.0.0.1, port: {gate_port}, timeout: 0.5}}
 parking:
@@ -73,13 +79,14 @@ def _outbox_events(db: Path) -> list[tuple[str, dict[str, object]]]:
 
 
 async def test_entry_exit_and_payment_work_with_the_cloud_unreachable(tmp_path: Path) -> None:
-    http_port, gate_port, dead = free_port(), free_port(), free_port()
-    config = load_site(_site(tmp_path, http_port, gate_port, dead), PROFILES)
+    http_port, gate_port, dead, op_port = free_port(), free_port(), free_port(), free_port()
+    config = load_site(_site(tmp_path, http_port, gate_port, dead, op_port), PROFILES)
     barrier = BarrierSimulator(tcp=("127.0.0.1", gate_port), travel_s=0.3)
     await barrier.start()
     app = EdgeApp(config, uplink_overrides={"backoff_initial": 0.2, "backoff_cap": 0.5})
     task = asyncio.create_task(app.run())
     base = f"http://127.0.0.1:{http_port}"
+    booth = f"http://127.0.0.1:{op_port}"
     exit_conn = aiohttp.TCPConnector(local_addr=("127.0.0.2", 0))
     try:
         await wait_until(lambda: app.parking is not None and app.parking.ready.is_set(),
@@ -93,20 +100,19 @@ async def test_entry_exit_and_payment_work_with_the_cloud_unreachable(tmp_path: 
                 "hikvision", f"{base}/lpr/hikvision/cam-out", ip="127.0.0.2",
                 session=session) as cam_out:
             assert (await cam_out.push_plate("粤A2B345")).status == 200
-        async with aiohttp.ClientSession() as http:
-            async with http.get(f"{base}/parking/lanes") as r:
+        async with aiohttp.ClientSession(headers=guard_headers(SECRET, "park-t")) as http:
+            async with http.get(f"{booth}/parking/lanes") as r:
                 lanes = {ln["lane"]: ln for ln in (await r.json())["lanes"]}
             assert lanes["lane-out"]["waiting"]["due"] == "5.00"
-            async with http.get(f"{base}/parking/lanes") as r:
+            async with http.get(f"{booth}/parking/lanes") as r:
                 (lot,) = (await r.json())["lots"]
             assert (lot["capacity"], lot["inside"], lot["free"]) == (10, 2, 8)
             assert barrier.arm_position == 0.0, "nothing paid: the barrier stays down"
-            async with http.post(f"{base}/parking/lanes/lane-out/pay",
+            async with http.post(f"{booth}/parking/lanes/lane-out/pay",
                                  json={"amount": "7", "method": "cash"}) as r:
                 assert r.status == 409 and "more than" in (await r.json())["error"]
-            async with http.post(f"{base}/parking/lanes/lane-out/pay",
-                                 json={"amount": "5.00", "method": "cash",
-                                       "operator": "booth-1"}) as r:
+            async with http.post(f"{booth}/parking/lanes/lane-out/pay",
+                                 json={"amount": "5.00", "method": "cash"}) as r:
                 assert r.status == 200 and (await r.json())["open"] is True
         await wait_until(lambda: barrier.arm_position == 1.0, what="barrier up")
         await barrier.vehicle_enters_loop()
@@ -121,6 +127,8 @@ async def test_entry_exit_and_payment_work_with_the_cloud_unreachable(tmp_path: 
         assert kinds.count("parking.entry") == 2 and "payment.recorded" in kinds
         exit_ = next(d for k, d in events if k == "parking.exit")
         assert (exit_["fee"], exit_["paid"], exit_["plate"]) == ("5.00", "5.00", "粤A2B345")
+        paid = next(d for k, d in events if k == "payment.recorded")
+        assert paid["operator"] == "值班保安 Wang (guard, user:7)"  # from the token
         opened = [d for k, d in events if k == "gate.opened"]
         assert {d["cause"] for d in opened} >= {"plate", "pay"}
         assert app.uplink is not None and not app.uplink.connected  # all of it without a cloud
