@@ -50,7 +50,7 @@ def _site(tmp: Path, broker: str, fire_port: int) -> Path:
     path = tmp / "site.yaml"
     path.write_text(f"""\
 site: {{id: {SITE}, name: 消防基准}}
-cloud: {{mqtt_url: "{broker}", username: {SITE}, password: bench}}
+cloud: {{mqtt_url: "{broker}", username: {SITE}, password: bench-fire-secret}}
 edge: {{data_dir: "{tmp / 'edge'}", health_port: {free_port()}}}
 fire:
   host: 127.0.0.1
@@ -129,7 +129,7 @@ def run(quick: bool = False) -> Figures:
         env = {k: v for k, v in os.environ.items() if not k.startswith("COURTYARD_")}
         env.update(COURTYARD_DATABASE_URL=db, COURTYARD_MQTT_URL=mosq.url,
                    COURTYARD_HTTP_PORT=str(http_port), COURTYARD_LOG_LEVEL="warning",
-                   COURTYARD_SITE_CREDENTIALS=f"{SITE}:bench")
+                   COURTYARD_SITE_CREDENTIALS=f"{SITE}:bench-fire-secret")
         site = _site(tmp, mosq.url, fire_port)
         cloud_log, edge_log = tmp / "cloud.log", tmp / "edge.log"
         cloud = subprocess.Popen([sys.executable, "-m", "courtyard", "cloud", "serve"], env=env,

@@ -1,114 +1,122 @@
-"""The embedded MQTT broker for a single-site install (amqtt, MQTT 3.1.1 only).
+"""The console's own Mosquitto, for installs that name no broker (``COURTYARD_MQTT_URL`` unset).
 
-Production uses Mosquitto or another clustered broker; this one exists so ``courtyard cloud
-serve`` works with nothing else installed. It enforces the same rules as the production ACL
-(DESIGN §2 security): every client logs in (amqtt drops the persistent session of anonymous
-clients, and the edge relies on its session to get acks it missed), a site publishes only under
-``courtyard/v1/{site}/up/#`` and reads only ``courtyard/v1/{site}/down/#``, and the cloud's own
-credential may do both for every site.
+``courtyard cloud serve`` starts ``/usr/sbin/mosquitto`` as a child process with a generated
+config: a loopback-only listener, logins required (one per site, the site's slug as username,
+plus the console's own), and the Courtyard ACL (``cloud.mosquitto_acl``), which Mosquitto also
+applies to Last Wills and retained messages. Its files live in the console's data dir
+(``COURTYARD_DATA_DIR``/mosquitto), written 0600 and run as the console's own user; sessions
+persist there, so an edge's queued acks survive a broker restart. If the broker dies it is
+logged and started again (the back-off doubles from 0.5 s to 10 s and resets once it has
+stayed up a minute); it is stopped with the console (SIGTERM, then SIGKILL after a timeout).
 """
 
 from __future__ import annotations
 
 import asyncio
-import hmac
-import logging
-from dataclasses import dataclass, field
+import contextlib
+import os
+import pwd
+import secrets
+import shutil
+import socket
+import time
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
 
 import structlog
-from amqtt.broker import Broker
-from amqtt.contexts import Action, BaseContext
-from amqtt.plugins.base import BaseAuthPlugin, BaseTopicPlugin
-from amqtt.session import Session
 
-from contract.topics import PREFIX
+from cloud.mosquitto_acl import acl_text, conf_text, password_file_text
 
 log = structlog.get_logger(__name__)
 
-_PREFIX_PARTS = PREFIX.split("/")
+MOSQUITTO_PATH = "/usr/sbin/mosquitto"
 START_TIMEOUT_S = 10.0
 STOP_TIMEOUT_S = 10.0
+#: A broker that stayed up this long restarts with the shortest back-off again.
+STABLE_AFTER_S = 60.0
 
 
-def site_may(site: str, topic: str, action: Action) -> bool:
-    """May the site with this username ``action`` on ``topic`` (a name or a filter)?
-
-    Publishing goes only to the site's own ``up/…``; subscribing and receiving only from its
-    own ``down/…``. Wildcards are allowed below ``down/`` only, so ``courtyard/v1/+/down/#``
-    (every site's commands) is refused.
-    """
-    parts = topic.split("/")
-    if len(parts) < 5 or parts[:2] != _PREFIX_PARTS or parts[2] != site:
-        return False
-    direction = "up" if action == Action.PUBLISH else "down"
-    return parts[3] == direction
+class BrokerError(OSError):
+    """The managed broker cannot run (missing program, busy port, bad config)."""
 
 
-def cloud_may(topic: str) -> bool:
-    """The cloud's credential works on every site's topics, and nothing else."""
-    parts = topic.split("/")
-    if parts[:1] == ["$share"] and len(parts) > 2:
-        parts = parts[2:]
-    return len(parts) >= 3 and parts[:2] == _PREFIX_PARTS
+def find_mosquitto() -> str:
+    """The mosquitto program: on PATH, else the Debian location; a clear error otherwise."""
+    found = shutil.which("mosquitto") or (MOSQUITTO_PATH if os.access(MOSQUITTO_PATH, os.X_OK)
+                                          else None)
+    if found is None:
+        raise BrokerError(
+            "找不到 Mosquitto：请安装 Debian 软件包 mosquitto（apt-get install mosquitto），"
+            "或用 COURTYARD_MQTT_URL 指定外部代理 / Mosquitto not found: install the Debian "
+            "package mosquitto (apt-get install mosquitto), or set COURTYARD_MQTT_URL to an "
+            "external broker")
+    return found
 
 
-class SiteAuthPlugin(BaseAuthPlugin):
-    """Username/password login; the username of a site is its slug."""
-
-    @dataclass
-    class Config:
-        users: dict[str, str] = field(default_factory=dict)
-
-    def __init__(self, context: BaseContext) -> None:
-        super().__init__(context)
-        self._users: dict[str, str] = dict(self.config.users)
-
-    async def authenticate(self, *, session: Session) -> bool | None:
-        username = session.username or ""
-        expected = self._users.get(username)
-        given = session.password or ""
-        # Compare even for unknown users so timing does not tell which usernames exist.
-        ok = hmac.compare_digest(given.encode(), (expected or "\x00" + given).encode())
-        if not (ok and expected is not None):
-            log.warning("broker.auth_refused", username=username[:64],
-                        client_id=session.client_id)
-            return False
-        return True
+def cloud_secret(directory: Path) -> str:
+    """The console's own broker password, made once and kept in ``directory`` (0600), so the
+    ingest's persistent session keeps its name across console restarts."""
+    path = directory / "cloud.secret"
+    with contextlib.suppress(FileNotFoundError):
+        secret = path.read_text().strip()
+        if len(secret) >= 24:
+            return secret
+    directory.mkdir(parents=True, exist_ok=True, mode=0o700)
+    secret = secrets.token_urlsafe(24)
+    _write_private(path, secret + "\n")
+    return secret
 
 
-class SiteTopicPlugin(BaseTopicPlugin):
-    """The per-site topic ACL (publish, subscribe and delivery are each checked)."""
-
-    @dataclass
-    class Config:
-        cloud_user: str = ""
-
-    async def topic_filtering(self, *, session: Session | None = None, topic: str | None = None,
-                              action: Action | None = None) -> bool | None:
-        if session is None or topic is None or action is None or not session.username:
-            return False
-        if session.username == self.config.cloud_user:
-            allowed = cloud_may(topic)
-        else:
-            allowed = site_may(session.username, topic, action)
-        if not allowed and action != Action.RECEIVE:
-            log.warning("broker.topic_refused", username=session.username, topic=topic[:200],
-                        action=action.value)
-        return allowed
+def _write_private(path: Path, text: str) -> None:
+    """Write ``text`` readable by this user only (created 0600, never briefly wider)."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as f:
+        f.write(text)
+    os.chmod(path, 0o600)
 
 
-class EmbeddedBroker:
-    """An in-process broker listening on ``host:port`` for the given site credentials."""
+def write_config(directory: Path, host: str, port: int, users: Mapping[str, str],
+                 ingest_user: str) -> Path:
+    """Write mosquitto.conf, the password file and the ACL into ``directory``; the conf path."""
+    directory.mkdir(parents=True, exist_ok=True, mode=0o700)
+    os.chmod(directory, 0o700)
+    passwd, acl = directory / "passwd", directory / "acl"
+    _write_private(passwd, password_file_text(users))
+    _write_private(acl, acl_text([ingest_user]))
+    conf = directory / "mosquitto.conf"
+    # ``user``: as root Mosquitto would switch to user "mosquitto", which cannot read these
+    # 0600 files; it runs as the console's user instead (ignored when not root).
+    _write_private(conf, conf_text(
+        port=port, host=host, password_file=str(passwd), acl_file=str(acl),
+        persistence_dir=str(directory), user=pwd.getpwuid(os.geteuid()).pw_name,
+        log_file=str(directory / "mosquitto.log")))
+    return conf
 
-    def __init__(self, host: str, port: int, credentials: dict[str, str], ingest_user: str,
-                 ingest_password: str) -> None:
+
+class ManagedMosquitto:
+    """A private Mosquitto on ``host:port`` for the given site credentials, supervised."""
+
+    def __init__(self, host: str, port: int, credentials: Mapping[str, str], ingest_user: str,
+                 ingest_password: str, directory: Path, *, min_backoff: float = 0.5,
+                 max_backoff: float = 10.0, stop_timeout: float = STOP_TIMEOUT_S) -> None:
         if ingest_user in credentials:
             raise ValueError(f"ingest user {ingest_user!r} collides with a site credential")
+        if host not in ("127.0.0.1", "::1", "localhost"):
+            raise ValueError(f"the managed broker listens on loopback only, not {host!r}")
         self.host = host
         self.port = port
+        self.directory = directory
         self._users = {**credentials, ingest_user: ingest_password}
         self._ingest_user = ingest_user
-        self._broker: Broker | None = None
+        self._min_backoff, self._max_backoff = min_backoff, max_backoff
+        self._stop_timeout = stop_timeout
+        self._proc: asyncio.subprocess.Process | None = None
+        self._supervisor: asyncio.Task[None] | None = None
+        self._ready = False
+        self._stopping = False
+        self._drain: asyncio.Task[None] | None = None
+        self.restarts = 0
         self._log = log.bind(host=host, port=port)
 
     @property
@@ -116,38 +124,150 @@ class EmbeddedBroker:
         return f"mqtt://{self.host}:{self.port}"
 
     @property
-    def running(self) -> bool:
-        return self._broker is not None and self._broker.transitions.state == "started"
+    def address(self) -> str:
+        return f"{self.host}:{self.port}"
 
-    def _config(self) -> dict[str, object]:
-        return {
-            "listeners": {"default": {"type": "tcp", "bind": f"{self.host}:{self.port}"}},
-            "timeout_disconnect_delay": 2,
-            "plugins": {
-                f"{__name__}.SiteAuthPlugin": {"users": dict(self._users)},
-                f"{__name__}.SiteTopicPlugin": {"cloud_user": self._ingest_user},
-            },
-        }
+    @property
+    def pid(self) -> int | None:
+        proc = self._proc
+        return proc.pid if proc is not None and proc.returncode is None else None
+
+    @property
+    def running(self) -> bool:
+        """Started, accepting connections, and not exited since."""
+        return self._ready and self.pid is not None
+
+    @property
+    def log_file(self) -> Path:
+        return self.directory / "mosquitto.log"
+
+    def status(self) -> dict[str, Any]:
+        """The ``broker`` part of /healthz."""
+        return {"ok": self.running, "managed": True, "pid": self.pid, "address": self.address,
+                "restarts": self.restarts}
 
     async def start(self) -> None:
-        if self._broker is not None:
+        if self._supervisor is not None:
             return
-        # amqtt logs every packet at INFO through stdlib logging; keep only its warnings.
-        logging.getLogger("amqtt").setLevel(logging.WARNING)
-        broker = Broker(self._config(), loop=asyncio.get_running_loop())
-        async with asyncio.timeout(START_TIMEOUT_S):
-            await broker.start()
-        self._broker = broker
-        self._log.info("broker.started", sites=sorted(u for u in self._users
-                                                      if u != self._ingest_user))
+        self._stopping = False
+        self._exe = find_mosquitto()
+        self._conf = write_config(self.directory, self.host, self.port, self._users,
+                                  self._ingest_user)
+        await self._spawn()
+        self._supervisor = asyncio.create_task(self._supervise(), name="mosquitto-supervisor")
+        self._log.info("broker.started", pid=self.pid, sites=sorted(
+            u for u in self._users if u != self._ingest_user))
+
+    def _check_port_free(self) -> None:
+        """Another program on our port would answer for Mosquitto: refuse to start instead."""
+        with socket.socket(socket.AF_INET6 if ":" in self.host else socket.AF_INET) as s:
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            try:
+                s.bind((self.host, self.port))
+            except OSError as exc:
+                raise BrokerError(
+                    f"Mosquitto 无法监听 {self.address}（端口被占用）/ Mosquitto cannot listen "
+                    f"on {self.address} (port in use): {exc.strerror}") from None
+
+    async def _spawn(self) -> None:
+        """Start the process and wait until it accepts connections (or say why not)."""
+        self._ready = False
+        self._check_port_free()
+        proc = await asyncio.create_subprocess_exec(
+            self._exe, "-c", str(self._conf), stdin=asyncio.subprocess.DEVNULL,
+            stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE)
+        self._proc = proc
+        deadline = time.monotonic() + START_TIMEOUT_S
+        while True:
+            if proc.returncode is not None or time.monotonic() > deadline:
+                reason = await self._why(proc)
+                if proc.returncode is None:
+                    await self._terminate(proc)
+                raise BrokerError(
+                    f"Mosquitto 未能在 {self.address} 启动（端口被占用？）/ Mosquitto did not "
+                    f"start on {self.address} (port in use?): {reason}")
+            try:
+                _, writer = await asyncio.open_connection(self.host, self.port)
+            except OSError:
+                await asyncio.sleep(0.05)
+                continue
+            writer.close()
+            with contextlib.suppress(OSError):
+                await writer.wait_closed()
+            break
+        self._ready = True
+        self._drain = asyncio.create_task(self._drain_stderr(proc))
+
+    async def _why(self, proc: asyncio.subprocess.Process) -> str:
+        err = b""
+        if proc.returncode is not None and proc.stderr is not None:
+            with contextlib.suppress(Exception):
+                err = await asyncio.wait_for(proc.stderr.read(4000), 1.0)
+        text = err.decode(errors="replace").strip() or self._log_tail()
+        return f"exit {proc.returncode}: {text[-800:]}"
+
+    def _log_tail(self) -> str:
+        with contextlib.suppress(OSError):
+            return " | ".join(self.log_file.read_text(errors="replace").splitlines()[-5:])
+        return ""
+
+    @staticmethod
+    async def _drain_stderr(proc: asyncio.subprocess.Process) -> None:
+        # Mosquitto logs to its file; anything on stderr is read so the pipe never fills.
+        if proc.stderr is not None:
+            with contextlib.suppress(Exception):
+                while await proc.stderr.read(4096):
+                    pass
+
+    async def _supervise(self) -> None:
+        """Restart the broker whenever it exits unasked."""
+        backoff = self._min_backoff
+        while True:
+            proc = self._proc
+            assert proc is not None
+            up_since = time.monotonic()
+            code = await proc.wait()
+            self._ready = False
+            if self._stopping:
+                return
+            if time.monotonic() - up_since > STABLE_AFTER_S:
+                backoff = self._min_backoff
+            self._log.error("broker.exited", exit_code=code, restart_in=round(backoff, 2),
+                            log_tail=self._log_tail()[-500:])
+            while True:
+                await asyncio.sleep(backoff)
+                backoff = min(backoff * 2, self._max_backoff)
+                try:
+                    await self._spawn()
+                except (BrokerError, OSError) as exc:
+                    self._log.error("broker.restart_failed", error=str(exc)[:500])
+                    continue
+                self.restarts += 1
+                self._log.warning("broker.restarted", pid=self.pid, restarts=self.restarts)
+                break
+
+    async def _terminate(self, proc: asyncio.subprocess.Process) -> None:
+        if proc.returncode is not None:
+            return
+        with contextlib.suppress(ProcessLookupError):
+            proc.terminate()
+        try:
+            await asyncio.wait_for(proc.wait(), self._stop_timeout)
+        except TimeoutError:
+            self._log.warning("broker.stop_timeout", note="killed")
+            with contextlib.suppress(ProcessLookupError):
+                proc.kill()
+            await proc.wait()
 
     async def stop(self) -> None:
-        broker, self._broker = self._broker, None
-        if broker is None:
-            return
-        try:
-            async with asyncio.timeout(STOP_TIMEOUT_S):
-                await broker.shutdown()
-        except TimeoutError:
-            self._log.warning("broker.stop_timeout")
-        self._log.info("broker.stopped")
+        self._stopping = True
+        supervisor, self._supervisor = self._supervisor, None
+        if supervisor is not None:
+            supervisor.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await supervisor
+        proc, self._proc = self._proc, None
+        self._ready = False
+        if proc is not None:
+            await self._terminate(proc)
+            self._log.info("broker.stopped", exit_code=proc.returncode)

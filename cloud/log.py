@@ -1,6 +1,6 @@
 """Logging for the cloud process: structlog on top of stdlib logging.
 
-Libraries we embed (amqtt, aiohttp's access log, Alembic) log through stdlib; routing both into
+Libraries we embed (aiohttp's access log, Alembic) log through stdlib; routing both into
 one stream keeps a single, timestamped, greppable log per process. ``json_lines`` (the
 console's ``COURTYARD_LOG_JSON``, read by ``cloud.settings``) switches to one JSON object per
 line for log shippers.
@@ -13,8 +13,7 @@ import sys
 
 import structlog
 
-_QUIET = {"amqtt": logging.WARNING, "aiohttp.access": logging.WARNING,
-          "alembic": logging.WARNING, "transitions": logging.WARNING}
+_QUIET = {"aiohttp.access": logging.WARNING, "alembic": logging.WARNING}
 
 
 def configure_logging(level: str = "INFO", json_lines: bool = False) -> None:

@@ -17,11 +17,14 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import hashlib
+import hmac
 import signal
 import socket
 import sys
 import threading
 from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 import structlog
@@ -31,7 +34,7 @@ import brokerurl
 from cloud.alarms import AlarmPolicyError, load_policy, run_escalation
 from cloud.alarms.routes import configure_alarms
 from cloud.app import REGISTRY, create_app
-from cloud.broker import EmbeddedBroker
+from cloud.broker import ManagedMosquitto, cloud_secret
 from cloud.db.engine import is_sqlite, make_engine, migrate, session_factory
 from cloud.ingest import Ingestor
 from cloud.ingest.worker import IngestWorker
@@ -77,6 +80,18 @@ def _host_port(url: str) -> str:
     return brokerurl.parse(url).address
 
 
+def ingest_client_id(password: str | None, shared: bool) -> str:
+    """The ingest's MQTT client id: stable (its persistent session survives restarts) yet
+    unguessable without the console's broker password, so no site can take the ingest's
+    session over by connecting with the same id (Mosquitto lets a logged-in client replace a
+    session of the same id)."""
+    base = f"courtyard-ingest-{socket.gethostname()[:40]}" if shared else "courtyard-ingest"
+    if not password:
+        return base
+    tag = hmac.new(password.encode(), b"courtyard ingest client id", hashlib.sha256)
+    return f"{base}-{tag.hexdigest()[:16]}"
+
+
 def _install_signals(stop: asyncio.Event) -> list[signal.Signals]:
     if threading.current_thread() is not threading.main_thread():
         return []
@@ -94,30 +109,32 @@ async def serve(settings: Settings, ready: asyncio.Event | None = None, *,
     """Run the console until SIGINT/SIGTERM, ``stop`` is set, or the task is cancelled."""
     clock = clock or SystemClock()
     stop = stop or asyncio.Event()
+    settings.check_site_secrets()
     alarm_policy = load_policy(settings.alarm_policy_path)  # None: the built-in policy
     rules = RuleEngine(startup_rules(settings), clock)
     ensure_database_dir(settings.database_url)
     await migrate(settings.database_url)
     engine = make_engine(settings.database_url)
     sessions = session_factory(engine)
-    broker = (EmbeddedBroker(settings.broker_host, settings.broker_port,
-                             dict(settings.site_credentials), settings.mqtt_username or "",
-                             settings.mqtt_password or "")
-              if settings.embedded_broker else None)
-    shared = settings.ingest_shared and broker is None
-    if settings.ingest_shared and broker is not None:
-        log.warning("ingest.shared_ignored", reason="the embedded broker has no shared "
-                                                    "subscriptions; run one ingest worker")
+    broker: ManagedMosquitto | None = None
+    if settings.embedded_broker:
+        broker_dir = settings.effective_data_dir / "mosquitto"
+        settings = replace(settings,
+                           mqtt_password=settings.mqtt_password or cloud_secret(broker_dir))
+        broker = ManagedMosquitto(settings.broker_host, settings.broker_port,
+                                  dict(settings.site_credentials), settings.mqtt_username or "",
+                                  settings.mqtt_password or "", broker_dir)
+    shared = settings.ingest_shared
     app = create_app(settings, sessions, clock, status=lambda: status(),
                      alarm_policy=alarm_policy, rules=rules)
     worker = IngestWorker(settings.effective_mqtt_url, settings.mqtt_username,
                           settings.mqtt_password, Ingestor(sessions, clock, app[REGISTRY]), clock,
-                          client_id=(f"courtyard-ingest-{socket.gethostname()}" if shared
-                                     else "courtyard-ingest"),
-                          shared=shared,
+                          client_id=ingest_client_id(settings.mqtt_password, shared),
+                          shared=shared, ca_file=settings.mqtt_ca,
                           store_concurrency=1 if is_sqlite(settings.database_url) else 4)
     publisher = SyncPublisher(settings.effective_mqtt_url, settings.mqtt_username,
-                              settings.mqtt_password, sessions=sessions)
+                              settings.mqtt_password, sessions=sessions,
+                              ca_file=settings.mqtt_ca)
     exporter: TelemetryExporter | None = None
     if settings.influx_enabled:
         # Imported only when configured: the InfluxDB client is slow to import.
@@ -129,7 +146,7 @@ async def serve(settings: Settings, ready: asyncio.Event | None = None, *,
 
     def status() -> Mapping[str, Mapping[str, Any]]:
         out: dict[str, dict[str, Any]] = {
-            "broker": ({"ok": broker.running, "embedded": True, "address": broker.url}
+            "broker": ({**broker.status(), "embedded": True}
                        if broker is not None else
                        {"ok": worker.connected, "embedded": False,
                         "address": _host_port(settings.effective_mqtt_url)}),
@@ -159,8 +176,8 @@ async def serve(settings: Settings, ready: asyncio.Event | None = None, *,
                 up = asyncio.Event()
                 tasks.append(tg.create_task(_hold(broker.start, broker.stop, up)))
                 await up.wait()
-                _say(f"内置 MQTT 代理 / embedded MQTT broker: {broker.url} "
-                     f"(站点 sites: {', '.join(sorted(settings.site_credentials))})")
+                _say(f"内置 MQTT 代理（Mosquitto）/ managed MQTT broker (Mosquitto): {broker.url} "
+                     f"(站点 sites: {', '.join(sorted(settings.site_credentials)) or '-'})")
             tasks.append(tg.create_task(worker.run()))
             tasks.append(tg.create_task(publisher.run()))
             if exporter is not None:
@@ -208,6 +225,7 @@ def main(argv: list[str]) -> int:
     args = parser.parse_args(argv)
     try:
         settings = Settings.from_env().with_http(args.host, args.port)
+        settings.check_site_secrets()
     except SettingsError as exc:
         print(f"配置错误 / configuration error: {exc}", file=sys.stderr)
         return 2

@@ -1,14 +1,16 @@
 """Cloud console settings, read once from ``COURTYARD_*`` environment variables.
 
-Everything has a default that makes ``courtyard cloud serve`` work on a bare machine (SQLite
-file, embedded broker, the demo site's credential); production overrides them. A bad value
+Everything but the site credentials has a default that makes ``courtyard cloud serve`` work
+on a bare machine (SQLite file, a managed Mosquitto); production overrides them. There is no
+shared default site secret: only ``courtyard demo`` (``COURTYARD_DEMO``) gets the demo site's
+well-known one, and a console outside demo mode refuses to start with it or any secret shorter
+than ``MIN_SITE_SECRET_LEN``. A bad value
 stops start-up with an error naming the variable, instead of failing later somewhere deep.
 """
 
 from __future__ import annotations
 
 import os
-import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -23,11 +25,15 @@ DEFAULT_BROKER_HOST = "127.0.0.1"
 DEFAULT_BROKER_PORT = 18830
 DEFAULT_HTTP_HOST = "127.0.0.1"
 DEFAULT_HTTP_PORT = 8080
-DEFAULT_SITE_CREDENTIALS = "demo:demo-secret"
+#: The demo site's well-known credential: only in demo mode (``courtyard demo``).
+DEMO_SITE_CREDENTIALS = "demo:demo-secret"
+DEMO_SECRET = "demo-secret"
+#: Outside demo mode a site secret must be at least this long (and not the demo's).
+MIN_SITE_SECRET_LEN = 12
 DEFAULT_TIMEZONE = "Asia/Shanghai"
 DEFAULT_LOG_LEVEL = "INFO"
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
-#: The cloud's own username on the embedded broker. SITE_RE refuses a leading underscore, so
+#: The cloud's own username on the managed broker. SITE_RE refuses a leading underscore, so
 #: no site can ever be configured with this name.
 DEFAULT_INGEST_USER = "_courtyard-cloud"
 
@@ -52,12 +58,19 @@ class Settings:
     Variable → field (default):
 
     - ``COURTYARD_DATABASE_URL`` → database_url (SQLite file ``var/cloud/courtyard.db``)
-    - ``COURTYARD_MQTT_URL`` → mqtt_url (unset: the embedded broker on
+    - ``COURTYARD_MQTT_URL`` → mqtt_url (unset: a managed Mosquitto on
       ``COURTYARD_BROKER_HOST``/``_PORT`` → broker_host/broker_port, 127.0.0.1:18830)
     - ``COURTYARD_MQTT_USERNAME``/``_PASSWORD`` → mqtt_username/mqtt_password (the URL's
-      credential; with the embedded broker ``_courtyard-cloud`` and a random password)
+      credential; with the managed broker ``_courtyard-cloud`` and a random password kept in
+      the data dir)
+    - ``COURTYARD_MQTT_CA`` → mqtt_ca (a CA file that signs an ``mqtts://`` broker's
+      certificate; unset: the system's trust store)
+    - ``COURTYARD_DATA_DIR`` → data_dir (unset: the SQLite file's folder, else ``var/cloud``;
+      the managed broker keeps its config and sessions in ``mosquitto/`` below it)
     - ``COURTYARD_HTTP_HOST``/``_PORT`` → http_host/http_port (127.0.0.1:8080)
-    - ``COURTYARD_SITE_CREDENTIALS`` → site_credentials (``demo:demo-secret``)
+    - ``COURTYARD_SITE_CREDENTIALS`` → site_credentials (none; in demo mode
+      ``demo:demo-secret``)
+    - ``COURTYARD_DEMO`` → demo (false; set by ``courtyard demo``)
     - ``COURTYARD_INFLUX_URL``/``_TOKEN``/``_ORG``/``_BUCKET`` → influx_* (unset: no export)
     - ``COURTYARD_INGEST_SHARED`` → ingest_shared (false)
     - ``COURTYARD_TIMEZONE`` → timezone (Asia/Shanghai)
@@ -70,16 +83,21 @@ class Settings:
     """
 
     database_url: str = DEFAULT_DATABASE_URL
-    #: An external broker; None means the embedded one on broker_host:broker_port.
+    #: An external broker; None means the managed one on broker_host:broker_port.
     mqtt_url: str | None = None
     broker_host: str = DEFAULT_BROKER_HOST
     broker_port: int = DEFAULT_BROKER_PORT
     mqtt_username: str | None = DEFAULT_INGEST_USER
     mqtt_password: str | None = None
+    #: CA file for an ``mqtts://`` broker with a private CA.
+    mqtt_ca: str | None = None
+    #: Where the console keeps files beside its database (None: see ``effective_data_dir``).
+    data_dir: str | None = None
     http_host: str = DEFAULT_HTTP_HOST
     http_port: int = DEFAULT_HTTP_PORT
-    site_credentials: Mapping[str, str] = field(
-        default_factory=lambda: {"demo": "demo-secret"}, hash=False)
+    site_credentials: Mapping[str, str] = field(default_factory=dict, hash=False)
+    #: ``courtyard demo``: the demo site's well-known secret is allowed (and the default).
+    demo: bool = False
     influx_url: str | None = None
     influx_token: str | None = None
     influx_org: str | None = None
@@ -129,13 +147,19 @@ class Settings:
         username = get("COURTYARD_MQTT_USERNAME") or (external.username if external else None)
         password = get("COURTYARD_MQTT_PASSWORD") or (external.password if external else None)
         if mqtt_url is None:
-            # Embedded broker: the cloud's credential only needs to be known to this process.
+            # Managed broker: without a password set, serve makes one and keeps it in the
+            # data dir (cloud.broker.cloud_secret).
             username = username or DEFAULT_INGEST_USER
-            password = password or secrets.token_urlsafe(24)
+        mqtt_ca = get("COURTYARD_MQTT_CA")
+        if mqtt_ca is not None and not Path(mqtt_ca).is_file():
+            raise SettingsError("COURTYARD_MQTT_CA",
+                                f"找不到 CA 文件 / CA file not found: {mqtt_ca}")
+        demo = _bool(get("COURTYARD_DEMO"), "COURTYARD_DEMO")
         http_host = get("COURTYARD_HTTP_HOST") or DEFAULT_HTTP_HOST
         http_port = _port(get("COURTYARD_HTTP_PORT"), "COURTYARD_HTTP_PORT", DEFAULT_HTTP_PORT)
+        raw_creds = get("COURTYARD_SITE_CREDENTIALS")
         creds = parse_site_credentials(
-            e.get("COURTYARD_SITE_CREDENTIALS", DEFAULT_SITE_CREDENTIALS))
+            raw_creds if raw_creds is not None else (DEMO_SITE_CREDENTIALS if demo else ""))
         if username in creds:
             raise SettingsError("COURTYARD_MQTT_USERNAME",
                                 f"与站点凭据重名 / same name as a site credential: {username}")
@@ -157,9 +181,12 @@ class Settings:
             broker_port=broker_port,
             mqtt_username=username,
             mqtt_password=password,
+            mqtt_ca=mqtt_ca,
+            data_dir=get("COURTYARD_DATA_DIR"),
             http_host=http_host,
             http_port=http_port,
             site_credentials=creds,
+            demo=demo,
             influx_url=influx_url,
             influx_token=get("COURTYARD_INFLUX_TOKEN"),
             influx_org=get("COURTYARD_INFLUX_ORG"),
@@ -183,7 +210,33 @@ class Settings:
 
     @property
     def embedded_broker(self) -> bool:
+        """No broker URL given: the console runs its own (a managed Mosquitto)."""
         return self.mqtt_url is None
+
+    @property
+    def effective_data_dir(self) -> Path:
+        """``data_dir``, else the SQLite file's folder, else ``var/cloud``."""
+        if self.data_dir:
+            return Path(self.data_dir)
+        path = sqlite_path(self.database_url)
+        return path.parent if path is not None else Path("var/cloud")
+
+    def check_site_secrets(self) -> None:
+        """Refuse the demo's well-known secret, and short ones, outside demo mode.
+
+        Anyone who read the docs knows ``demo-secret``: with it a stranger could publish as
+        the site (events that feed bills and alarms) and pull its parking data.
+        """
+        if self.demo:
+            return
+        for site, secret in self.site_credentials.items():
+            if secret == DEMO_SECRET or len(secret) < MIN_SITE_SECRET_LEN:
+                raise SettingsError(
+                    "COURTYARD_SITE_CREDENTIALS",
+                    f"站点 {site} 的密码是演示密码或短于 {MIN_SITE_SECRET_LEN} 个字符，控制台未启动"
+                    f"（演示请用 courtyard demo）/ the secret of site {site} is the demo secret "
+                    f"or shorter than {MIN_SITE_SECRET_LEN} characters; the console did not "
+                    "start (use courtyard demo for a demo)")
 
     @property
     def effective_mqtt_url(self) -> str:

@@ -161,6 +161,9 @@ async def _demo(site: Path, data: Path, http_port: int, speedup: float) -> int:
     env.setdefault("COURTYARD_EDGE_DATA", str(data / "edge"))
     env.setdefault("PYTHONUNBUFFERED", "1")
     env.setdefault("COURTYARD_LOG_JSON", "0")  # the demo is read by a person
+    # Demo mode: the demo site's well-known secret (configs/sites/demo.yaml) is accepted by
+    # this console only; `courtyard cloud serve` on its own refuses it.
+    env["COURTYARD_DEMO"] = "1"
     base = f"http://127.0.0.1:{env['COURTYARD_HTTP_PORT']}"
     parking = _parking_url(site, env)
     procs: list[tuple[str, asyncio.subprocess.Process]] = []

@@ -1,46 +1,41 @@
-"""The embedded broker: logins, per-site topic rules and persistent sessions, over real MQTT."""
+"""The console's managed Mosquitto: its generated files, logins, per-site topics, persistent
+sessions, supervision (killed -9 → restarted, edge and ingest reconnect), and the console's MQTT
+clients riding out a broker outage instead of ending the process."""
 
 from __future__ import annotations
 
 import asyncio
+import base64
+import os
+import shutil
+import signal
+import stat
+import subprocess
 from collections.abc import AsyncIterator
+from pathlib import Path
 
 import aiomqtt
 import pytest
 
-from cloud.broker import EmbeddedBroker
+import cloud.broker as broker_mod
+from cloud.broker import BrokerError, ManagedMosquitto
+from cloud.mosquitto_acl import password_line
+from cloud.parking.sync import SyncPublisher
 from contract import topics
+from tests.support import services
+from tests.support.managed_broker import (
+    CLOUD_USER,
+    SITES,
+    client,
+    console,
+    edge,
+    need_mosquitto,
+    next_message,
+    private_dir,
+)
 from tests.support.services import free_port
 
-CLOUD_USER = "_courtyard-cloud"
-CLOUD_PW = "cloud-pw"
-
-
-@pytest.fixture
-async def broker() -> AsyncIterator[EmbeddedBroker]:
-    b = EmbeddedBroker("127.0.0.1", free_port(), {"demo": "demo-secret", "north": "north-pw"},
-                       CLOUD_USER, CLOUD_PW)
-    await b.start()
-    try:
-        yield b
-    finally:
-        await b.stop()
-
-
-def client(b: EmbeddedBroker, user: str, password: str, ident: str,
-           clean: bool = True) -> aiomqtt.Client:
-    return aiomqtt.Client(b.host, b.port, username=user, password=password, identifier=ident,
-                          clean_session=clean, timeout=5)
-
-
-async def next_message(c: aiomqtt.Client, wait: float = 3.0) -> aiomqtt.Message | None:
-    try:
-        async with asyncio.timeout(wait):
-            async for m in c.messages:
-                return m
-    except TimeoutError:
-        return None
-    return None
+CLOUD_PW = "cloud-password-for-tests-0001"
 
 
 def _code(granted: object) -> int:
@@ -50,63 +45,159 @@ def _code(granted: object) -> int:
     return value
 
 
+@pytest.fixture
+async def managed() -> AsyncIterator[ManagedMosquitto]:
+    need_mosquitto()
+    d = private_dir("cy-managed-")
+    b = ManagedMosquitto("127.0.0.1", free_port(), SITES, CLOUD_USER, CLOUD_PW, d / "mosquitto")
+    await b.start()
+    try:
+        yield b
+    finally:
+        await b.stop()
+        shutil.rmtree(d, ignore_errors=True)
+
+
+async def _wait(condition: object, within: float = 10.0) -> None:
+    async with asyncio.timeout(within):
+        while not condition():  # type: ignore[operator]  # noqa: ASYNC110
+            await asyncio.sleep(0.05)
+
+
+def test_password_lines_are_what_mosquitto_passwd_writes(tmp_path: Path) -> None:
+    """Same salt and rounds → the same ``$7$`` line as Mosquitto 2.0's own tool."""
+    tool = shutil.which("mosquitto_passwd")
+    services.need(tool is not None, "mosquitto_passwd")
+    pw = tmp_path / "pw"
+    subprocess.run([str(tool), "-c", "-b", str(pw), "north", "north-secret-0001"], check=True,
+                   capture_output=True)
+    theirs = pw.read_text().strip()
+    _, _, rounds, salt, _ = theirs.split("$")
+    ours = password_line("north", "north-secret-0001", iterations=int(rounds),
+                         salt=base64.b64decode(salt))
+    assert ours == theirs
+    with pytest.raises(ValueError, match="username"):
+        password_line("bad user", "x")
+
+
+async def test_files_are_private_and_the_listener_is_loopback_only(
+        managed: ManagedMosquitto) -> None:
+    d = managed.directory
+    assert stat.S_IMODE(d.stat().st_mode) == 0o700
+    for name in ("mosquitto.conf", "passwd", "acl"):
+        assert stat.S_IMODE((d / name).stat().st_mode) == 0o600, name
+    conf = (d / "mosquitto.conf").read_text()
+    assert f"listener {managed.port} 127.0.0.1" in conf and "allow_anonymous false" in conf
+    assert "persistence true" in conf and f"persistence_location {d}/" in conf
+    passwd = (d / "passwd").read_text()
+    assert "north-secret-0001" not in passwd and passwd.count("$7$") == len(SITES) + 1
+    status = managed.status()
+    assert status["ok"] and status["pid"] and status["restarts"] == 0
+    assert status["address"] == f"127.0.0.1:{managed.port}"
+    with pytest.raises(ValueError, match="loopback"):
+        ManagedMosquitto("0.0.0.0", 1, {}, CLOUD_USER, CLOUD_PW, d)
+
+
+async def test_every_client_logs_in(managed: ManagedMosquitto) -> None:
+    for user, password in (("north", "wrong-secret-000"), ("nobody", SITES["north"]),
+                           (None, None), ("south", SITES["north"])):
+        with pytest.raises(aiomqtt.MqttError):
+            async with client(managed.port, user, password, f"x-{user}"):
+                pass
+    async with client(managed.port, "north", SITES["north"], "edge-north"):
+        pass
+
+
 async def test_persistent_session_keeps_qos1_messages_for_offline_site(
-        broker: EmbeddedBroker) -> None:
-    async with client(broker, "demo", "demo-secret", "edge-demo", clean=False) as edge:
-        await edge.subscribe(topics.down_filter("demo"), qos=1)
+        managed: ManagedMosquitto) -> None:
+    async with client(managed.port, "north", SITES["north"], "edge-north", clean=False) as e:
+        await e.subscribe(topics.down_filter("north"), qos=1)
     # The edge is offline now; the cloud acks two batches meanwhile.
-    async with client(broker, CLOUD_USER, CLOUD_PW, "cloud-1") as cloud:
-        await cloud.publish(topics.down_ack("demo"), b'{"upto": 7}', qos=1)
-        await cloud.publish(topics.down_ack("demo"), b'{"upto": 9}', qos=1)
-    async with client(broker, "demo", "demo-secret", "edge-demo", clean=False) as edge:
-        got = [await next_message(edge), await next_message(edge)]
+    async with client(managed.port, CLOUD_USER, CLOUD_PW, "cloud-1") as cloud:
+        await cloud.publish(topics.down_ack("north"), b'{"upto": 7}', qos=1)
+        await cloud.publish(topics.down_ack("north"), b'{"upto": 9}', qos=1)
+    async with client(managed.port, "north", SITES["north"], "edge-north", clean=False) as e:
+        got = [await next_message(e), await next_message(e)]
     assert [m.payload for m in got if m is not None] == [b'{"upto": 7}', b'{"upto": 9}']
 
 
-async def test_wrong_password_and_unknown_user_are_refused(broker: EmbeddedBroker) -> None:
-    with pytest.raises(aiomqtt.MqttError):
-        async with client(broker, "demo", "not-the-secret", "x1"):
-            pass
-    with pytest.raises(aiomqtt.MqttError):
-        async with client(broker, "nobody", "demo-secret", "x2"):
-            pass
-    with pytest.raises(aiomqtt.MqttError):
-        async with aiomqtt.Client(broker.host, broker.port, identifier="anon", timeout=5):
-            pass
-
-
-async def test_site_cannot_publish_as_another_site(broker: EmbeddedBroker) -> None:
-    async with client(broker, CLOUD_USER, CLOUD_PW, "cloud-1") as cloud:
-        await cloud.subscribe(topics.INGEST_FILTER, qos=1)
-        async with client(broker, "demo", "demo-secret", "edge-demo") as edge:
-            await edge.publish(topics.up_events("north"), b"forged", qos=1)
-            await edge.publish(topics.up_events("demo"), b"genuine", qos=1)
-        first = await next_message(cloud)
-        assert first is not None
-        assert (str(first.topic), first.payload) == (topics.up_events("demo"), b"genuine")
-        assert await next_message(cloud, 0.5) is None
-
-
-async def test_site_reads_only_its_own_down_topics(broker: EmbeddedBroker) -> None:
-    async with client(broker, "demo", "demo-secret", "edge-demo") as edge:
-        # Subscribing to another site's commands, or to every site's, is refused (SUBACK 0x80).
-        for refused in (topics.down_filter("north"), "courtyard/v1/+/down/#"):
-            granted = await edge.subscribe(refused, qos=1)
-            assert [_code(g) for g in granted] == [0x80]
-        granted = await edge.subscribe(topics.down_filter("demo"), qos=1)
+async def test_site_subscribes_only_to_its_own_down_topics(managed: ManagedMosquitto) -> None:
+    async with client(managed.port, "north", SITES["north"], "edge-north") as e:
+        granted = await e.subscribe(topics.down_filter("north"), qos=1)
         assert [_code(g) for g in granted] == [1]
-        async with client(broker, CLOUD_USER, CLOUD_PW, "cloud-1") as cloud:
-            await cloud.publish(topics.down_cmd("north"), b"open-gate", qos=1)
-            await cloud.publish(topics.down_ack("demo"), b'{"upto": 1}', qos=1)
-        m = await next_message(edge)
-        assert m is not None and str(m.topic) == topics.down_ack("demo")
-        assert await next_message(edge, 0.5) is None
+        async with client(managed.port, CLOUD_USER, CLOUD_PW, "cloud-1") as cloud:
+            await cloud.publish(topics.down_cmd("south"), b"open-gate", qos=1)
+            await cloud.publish(topics.down_ack("north"), b'{"upto": 1}', qos=1)
+        m = await next_message(e)
+        assert m is not None and str(m.topic) == topics.down_ack("north")
 
 
-async def test_site_cannot_publish_down_to_itself(broker: EmbeddedBroker) -> None:
-    """A site must not forge acks or commands, even on its own topics."""
-    async with client(broker, "demo", "demo-secret", "edge-a") as listener:
-        await listener.subscribe(topics.down_filter("demo"), qos=1)
-        async with client(broker, "demo", "demo-secret", "edge-b") as forger:
-            await forger.publish(topics.down_ack("demo"), b'{"upto": 999}', qos=1)
-        assert await next_message(listener, 0.7) is None
+async def test_missing_mosquitto_names_the_debian_package(
+        monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setenv("PATH", str(tmp_path))
+    monkeypatch.setattr(broker_mod, "MOSQUITTO_PATH", str(tmp_path / "none"))
+    b = ManagedMosquitto("127.0.0.1", free_port(), SITES, CLOUD_USER, CLOUD_PW, tmp_path / "m")
+    with pytest.raises(BrokerError) as info:
+        await b.start()
+    assert "apt-get install mosquitto" in str(info.value)
+    assert "COURTYARD_MQTT_URL" in str(info.value)
+
+
+async def test_busy_port_is_a_clear_start_error(tmp_path: Path) -> None:
+    need_mosquitto()
+    server = await asyncio.start_server(lambda r, w: None, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    try:
+        b = ManagedMosquitto("127.0.0.1", port, SITES, CLOUD_USER, CLOUD_PW, tmp_path / "m")
+        with pytest.raises(BrokerError, match="port in use"):
+            await b.start()
+        await b.stop()
+    finally:
+        server.close()
+
+
+async def test_killed_broker_is_restarted_and_edge_and_ingest_reconnect(
+        tmp_path: Path) -> None:
+    """kill -9 the console's broker: it is back within seconds on the same port, the edge and
+    the ingest reconnect by themselves, and the edge's next events are stored and acked."""
+    need_mosquitto()
+    async with console(tmp_path) as c, \
+            edge(tmp_path, "north", SITES["north"], c.mqtt_port) as e:
+        await e.wait_acked(await e.send(0, 20))
+        health = await c.healthz()
+        broker = health["broker"]
+        assert isinstance(broker, dict) and broker["ok"] and broker["restarts"] == 0
+        os.kill(int(broker["pid"]), signal.SIGKILL)
+        async with asyncio.timeout(20):
+            while True:
+                b = (await c.healthz())["broker"]
+                assert isinstance(b, dict)
+                if b["ok"] and b["restarts"] == 1 and b["pid"] != broker["pid"]:
+                    break
+                await asyncio.sleep(0.1)
+        assert not c.task.done()
+        await e.wait_acked(await e.send(20, 20), within=30)
+        ingest = (await c.healthz())["ingest"]
+        assert isinstance(ingest, dict) and ingest["connected"]
+        assert ingest["counters"]["ingest_worker_connects"] >= 2
+
+
+async def test_sync_publisher_rides_out_a_broker_outage() -> None:
+    """The MQTT error of a dropped link must cost a reconnect, not end the publisher (and with
+    it the console's TaskGroup)."""
+    with services.own_mosquitto() as mosq:
+        publisher = SyncPublisher(mosq.url, None, None)
+        task = asyncio.create_task(publisher.run())
+        try:
+            await _wait(lambda: publisher.connected)
+            mosq.stop()
+            # Reconnect attempts fail while the broker is away; the publisher keeps trying.
+            await _wait(lambda: publisher.counters["disconnects"] >= 3)
+            assert not task.done() and not publisher.connected
+            mosq.start()
+            await _wait(lambda: publisher.connected, within=10)
+            assert publisher.counters["connects"] == 2
+        finally:
+            task.cancel()
+            with pytest.raises(asyncio.CancelledError):
+                await task

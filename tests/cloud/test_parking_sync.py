@@ -162,7 +162,7 @@ async def test_serve_wires_the_publisher_and_the_site_credentials(tmp_path: Path
     http, mqtt = services.free_port(), services.free_port()
     settings = Settings(database_url=f"sqlite+aiosqlite:///{tmp_path / 'c.db'}",
                         broker_port=mqtt, http_port=http, mqtt_password="pw",
-                        site_credentials={"demo": "demo-secret"})
+                        site_credentials={"demo": "demo-secret-0001"})
     ready, stop = asyncio.Event(), asyncio.Event()
     task = asyncio.create_task(serve(settings, ready, stop=stop))
     try:
@@ -182,11 +182,11 @@ async def test_serve_wires_the_publisher_and_the_site_credentials(tmp_path: Path
             async with asyncio.timeout(15):
                 while True:
                     got = await retained(mqtt, topics.down_filter("demo"), 1, user="demo",
-                                         password="demo-secret", within=1.0)
+                                         password="demo-secret-0001", within=1.0)
                     if got:
                         break
             assert got == {topics.down_sync("demo"): {"dataset": "parking", "version": 1}}
-            auth = {"Authorization": aiohttp.encode_basic_auth("demo", "demo-secret")}
+            auth = {"Authorization": aiohttp.encode_basic_auth("demo", "demo-secret-0001")}
             async with s.get(f"{base}/dataset", headers=auth) as resp:
                 assert resp.status == 200 and resp.headers["ETag"] == '"parking-1"'
                 assert (await resp.json())["blacklist"] == [{"plate": "粤B44444",

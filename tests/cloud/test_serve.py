@@ -24,6 +24,7 @@ import pytest
 from cloud.db.engine import make_engine, session_factory
 from contract import Batch, Envelope, Priority, decode_ack, encode_batch, topics
 from tests.support.auth import admin_headers
+from tests.support.epochs import TEST_EPOCH
 from tests.support.services import Mosquitto, free_port
 
 REPO = Path(__file__).resolve().parents[2]
@@ -78,7 +79,7 @@ async def start_console(tmp_path: Path, *args: str, **env: str) -> Console:
         "COURTYARD_DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path / 'data' / 'cloud.db'}",
         "COURTYARD_BROKER_PORT": str(mqtt),
         "COURTYARD_HTTP_PORT": str(http),
-        "COURTYARD_SITE_CREDENTIALS": "demo:demo-secret,north:north-secret",
+        "COURTYARD_SITE_CREDENTIALS": "demo:demo-secret-0001,north:north-secret",
         "PYTHONUNBUFFERED": "1",
         **env,
     }
@@ -110,7 +111,7 @@ def batch(site: str) -> bytes:
         Envelope(seq=2, id=str(uuid.uuid4()), ts=ts, device="door-3", kind="door.forced",
                  data={"v": 1}, priority=Priority.ALARM),
     ]
-    return encode_batch(Batch(site=site, events=events), compress=True)
+    return encode_batch(Batch(epoch=TEST_EPOCH, site=site, events=events), compress=True)
 
 
 async def test_serve_ingests_a_batch_acks_it_and_stops_on_sigterm(console: Console) -> None:
@@ -118,14 +119,14 @@ async def test_serve_ingests_a_batch_acks_it_and_stops_on_sigterm(console: Conso
     assert health["broker"]["embedded"] is True and health["ingest"]["connected"] is True
 
     async with aiomqtt.Client("127.0.0.1", console.mqtt, username="demo",
-                              password="demo-secret", identifier="edge-demo",
+                              password="demo-secret-0001", identifier="edge-demo",
                               clean_session=False, timeout=5) as edge:
         await edge.subscribe(topics.down_ack("demo"), qos=1)
         await edge.publish(topics.up_events("demo"), batch("demo"), qos=1)
         async with asyncio.timeout(10):
             async for message in edge.messages:
                 assert isinstance(message.payload, bytes)
-                assert decode_ack(message.payload) == 2
+                assert decode_ack(message.payload) == (TEST_EPOCH, 2)
                 break
 
     status, body = await console.get("/api/sites/demo/events")
@@ -159,7 +160,7 @@ async def test_site_credential_is_enforced_by_the_console_broker(console: Consol
                                   password="guess", timeout=5):
             pass
     async with aiomqtt.Client("127.0.0.1", console.mqtt, username="demo",
-                              password="demo-secret", timeout=5) as edge:
+                              password="demo-secret-0001", timeout=5) as edge:
         await edge.publish(topics.up_events("north"), batch("north"), qos=1)
         await edge.publish(topics.up_events("demo"), batch("demo"), qos=1)
     async with asyncio.timeout(10):
@@ -209,7 +210,7 @@ async def test_serve_with_an_external_broker(tmp_path: Path, mosquitto: Mosquitt
             async with asyncio.timeout(10):
                 async for message in edge.messages:
                     assert isinstance(message.payload, bytes)
-                    assert decode_ack(message.payload) == 2
+                    assert decode_ack(message.payload) == (TEST_EPOCH, 2)
                     break
         c.proc.send_signal(signal.SIGTERM)
         async with asyncio.timeout(20):

@@ -29,16 +29,18 @@ rules:
 """
 
 
-def test_defaults_give_a_working_single_site_demo() -> None:
+def test_defaults_give_a_working_console_without_a_shared_site_secret() -> None:
     s = Settings.from_env({})
     assert s.database_url == "sqlite+aiosqlite:///var/cloud/courtyard.db"
     assert s.embedded_broker and s.effective_mqtt_url == "mqtt://127.0.0.1:18830"
     assert (s.http_host, s.http_port) == ("127.0.0.1", 8080)
-    assert dict(s.site_credentials) == {"demo": "demo-secret"}
+    # No site credential unless configured; only demo mode has the demo site's.
+    assert dict(s.site_credentials) == {} and not s.demo
+    demo = Settings.from_env({"COURTYARD_DEMO": "1"})
+    assert dict(demo.site_credentials) == {"demo": "demo-secret"}
     assert s.mqtt_username == DEFAULT_INGEST_USER
-    assert s.mqtt_password and len(s.mqtt_password) >= 24
-    # The cloud's embedded-broker password is not a well-known default.
-    assert Settings.from_env({}).mqtt_password != s.mqtt_password
+    # The cloud's managed-broker password is made and kept by serve (cloud.broker.cloud_secret).
+    assert s.mqtt_password is None and s.effective_data_dir == Path("var/cloud")
     assert s.timezone == "Asia/Shanghai" and not s.influx_enabled and not s.ingest_shared
     assert s.rules_path is None and s.alarm_policy_path is None
     assert (s.log_level, s.log_json, s.cookie_secure) == ("INFO", False, False)
@@ -100,7 +102,8 @@ def test_a_bad_broker_url_says_which_part_to_fix(url: str, says: str) -> None:
     ({"COURTYARD_INGEST_SHARED": "maybe"}, "COURTYARD_INGEST_SHARED"),
     ({"COURTYARD_DATABASE_URL": "courtyard.db"}, "COURTYARD_DATABASE_URL"),
     ({"COURTYARD_INFLUX_URL": "influx:8086"}, "COURTYARD_INFLUX_URL"),
-    ({"COURTYARD_MQTT_USERNAME": "demo"}, "COURTYARD_MQTT_USERNAME"),
+    ({"COURTYARD_MQTT_USERNAME": "demo",
+      "COURTYARD_SITE_CREDENTIALS": "demo:demo-secret-0001"}, "COURTYARD_MQTT_USERNAME"),
     ({"COURTYARD_LOG_LEVEL": "loud"}, "COURTYARD_LOG_LEVEL"),
     ({"COURTYARD_LOG_JSON": "maybe"}, "COURTYARD_LOG_JSON"),
     ({"COURTYARD_COOKIE_SECURE": "sometimes"}, "COURTYARD_COOKIE_SECURE"),
