@@ -3,7 +3,7 @@ schemas (``ImportResult``, ``ImportJob``) are declared by ``cloud.records.openap
 
 from __future__ import annotations
 
-from cloud.imports.reader import MAX_BYTES
+from cloud.imports.reader import MAX_BYTES, MAX_COLUMNS, MAX_ROWS, MAX_UNZIPPED
 from cloud.imports.register import JOB_THRESHOLD
 from cloud.records.import_kinds import IMPORT_KINDS
 from cloud.web.openapi import PATHS, _err, _ok, _p, _q, _ref
@@ -33,7 +33,10 @@ PATHS.update({
                        "bad row (row, column, reason) and changes nothing; an import "
                        "applies all rows or none. Re-importing is idempotent by natural "
                        f"key. Over {JOB_THRESHOLD} rows the answer is 202 with a job. "
-                       f"At most {MAX_BYTES // (1024 * 1024)} MiB. Permission imports.run.",
+                       f"At most {MAX_BYTES // (1024 * 1024)} MiB, {MAX_ROWS:,} rows below "
+                       f"the header and {MAX_COLUMNS} columns; an .xlsx at most "
+                       f"{MAX_UNZIPPED // (1024 * 1024)} MiB unpacked (413 with limit and "
+                       "count otherwise). Permission imports.run.",
         "parameters": [_p("kind", f"导入类型 / kind: {', '.join(IMPORT_KINDS)}"),
                        _q("site", {"type": "string", "maxLength": 63},
                           "站点标识（必填）/ site slug (required)"),
@@ -54,7 +57,8 @@ PATHS.update({
                     "job": _ref("ImportJob"), "url": {"type": "string"}}}}}},
             "400": _err("文件无法读取 / unreadable file"),
             "404": _err("类型或站点不存在 / unknown kind or site"),
-            "413": _err("文件过大 / file too large"),
+            "413": _err("文件过大：字节、行、列或解压后大小超限 / file too large: bytes, "
+                        "rows, columns or unpacked size over the limit"),
             "422": _ok("ImportResult", "有错误行，未导入任何行 / bad rows; nothing "
                                        "imported")}}},
     "/api/imports/jobs/{id}": {"get": {

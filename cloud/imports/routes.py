@@ -10,7 +10,7 @@ from aiohttp import BodyPartReader, web
 from cloud.auth.audit import actor_of
 from cloud.auth.guard import requires
 from cloud.imports.jobs import Job, Jobs, new_id
-from cloud.imports.reader import MAX_BYTES, SheetError, read_sheet
+from cloud.imports.reader import MAX_BYTES, SheetError, TooLarge, read_sheet
 from cloud.imports.register import JOB_THRESHOLD, ImportResult, import_sheet
 from cloud.imports.templates import template
 from cloud.parking.tables import PARKING_DATASET
@@ -94,7 +94,10 @@ async def run_import(request: web.Request) -> web.Response:
         site = await svc.visible_site(session, actor, slug)
     data, filename = await _upload(request)
     try:
-        sheet = await asyncio.to_thread(read_sheet, data)  # 50,000 rows take most of a second
+        sheet = await asyncio.to_thread(read_sheet, data)  # bounded: see reader.MAX_ROWS
+    except TooLarge as err:
+        raise ApiError(413, "too_large", err.zh, err.en, field="file", limit=err.limit,
+                       count=err.count) from None
     except SheetError as err:
         raise ApiError(400, "invalid_file", err.zh, err.en, field="file") from None
     sessions, now = request.app[SESSIONS], request.app[CLOCK].now()
