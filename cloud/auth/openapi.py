@@ -198,4 +198,27 @@ PATHS.update({
                "每页条数 / page size")],
         "responses": {"200": _ok("AuditPage", "审计记录 / entries"), "400": _BAD,
                       "401": _401, "403": _403, "404": _err("站点不存在 / unknown site")}}},
+    "/api/sites/{site}/edge-token": {"post": {
+        "summary": "签发边缘操作令牌（岗亭、人工抬杆、联动复位；离线可验，默认 12 小时，"
+                   "已审计）/ issue an edge operator token for this staff member (booth, "
+                   "manual open, linkage reset; checked offline by the edge; 12 h by default; "
+                   "audited)",
+        "parameters": [_p("site", "站点标识 / site slug")],
+        "requestBody": {"required": False, "content": {"application/json": {"schema": {
+            "type": "object", "additionalProperties": False, "properties": {
+                "hours": {"type": "integer", "minimum": 1, "maximum": 24}}}}}},
+        "responses": {"201": {"description": "令牌（Bearer，发往边缘操作端口）/ the token (send as "
+                                             "Bearer to the edge's operator port)",
+                              "content": {"application/json": {"schema": {
+                                  "type": "object", "properties": {
+                                      "token": {"type": "string"}, "site": {"type": "string"},
+                                      "sub": {"type": "string"}, "name": {"type": "string"},
+                                      "role": {"type": "string"},
+                                      "actions": {"type": "array",
+                                                  "items": {"type": "string"}},
+                                      "expires_at": _TIME}}}}},
+                      "400": _BAD, "401": _401,
+                      "403": _err("角色在边缘无可执行操作 / the role may do nothing at the edge"),
+                      "404": _err("站点不存在、不在服务范围或无凭据 / unknown site, not served, "
+                                  "or no credential")}}},
 })

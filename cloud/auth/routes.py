@@ -7,6 +7,7 @@ from aiohttp import web
 
 from cloud.auth import openapi as _openapi  # noqa: F401  (its paths join the document)
 from cloud.auth.audit_api import list_audit
+from cloud.auth.edge_tokens import create_edge_token
 from cloud.auth.login import change_password, login, login_asset, login_page, logout, me
 from cloud.auth.staff_api import (
     create_api_token,
@@ -41,3 +42,4 @@ def add_auth_routes(app: web.Application) -> None:
     r.add_post("/api/tokens", create_api_token)
     r.add_delete("/api/tokens/{id}", revoke_token, name="token")
     r.add_get("/api/audit", list_audit, name="audit")
+    r.add_post("/api/sites/{site}/edge-token", create_edge_token, name="edge_token")

@@ -284,9 +284,15 @@ class VirtualCamera:
                  serialno: str = "sim-00000001", device_name: str = "IVS",
                  timeout_s: float = 5.0, first_plateid: int = 1, width: int = 1280,
                  height: int = 720, images: bool = True, hik_namespace: bool = True,
-                 session: aiohttp.ClientSession | None = None) -> None:
+                 session: aiohttp.ClientSession | None = None, username: str | None = None,
+                 password: str | None = None, auth: str = "digest") -> None:
+        """``username``/``password``: the HTTP credentials the camera is set up to send
+        (Hikvision's alarm host answers a 401 challenge with ``auth="digest"``, or sends
+        ``"basic"`` up front); None sends none, as Vzenith's push does."""
         if vendor not in ("vzenith", "hikvision"):
             raise ValueError(f"unknown vendor {vendor!r}")
+        if auth not in ("digest", "basic"):
+            raise ValueError(f"auth must be digest or basic, not {auth!r}")
         self.vendor: Vendor = vendor
         self.url = url
         self.ip = ip
@@ -299,6 +305,20 @@ class VirtualCamera:
         self._plateids = itertools.count(first_plateid)
         self._session = session
         self._own_session = session is None
+        self._basic: dict[str, str] = {}
+        self.middlewares: tuple[Any, ...] = ()
+        if username is not None and auth == "basic":
+            pair = f"{username}:{password or ''}".encode()
+            self._basic = {"Authorization": f"Basic {base64.b64encode(pair).decode('ascii')}"}
+        elif username is not None:
+            self.middlewares = (aiohttp.DigestAuthMiddleware(username, password or ""),)
+
+    def _auth(self, headers: dict[str, str] | None = None) -> dict[str, Any]:
+        """The credential part of a request: a Basic header, or the Digest middleware."""
+        kw: dict[str, Any] = {"headers": {**(headers or {}), **self._basic}}
+        if self.middlewares:
+            kw["middlewares"] = self.middlewares
+        return kw
 
     async def __aenter__(self) -> VirtualCamera:
         if self._session is None:
@@ -377,7 +397,7 @@ class VirtualCamera:
                             ("serialno", self.serialno), ("channel_num", "1")):
             part = mp.append(value, {"Content-Type": "text/plain"})
             part.set_content_disposition("form-data", name=name)
-        async with self.session.post(self.url, data=mp) as resp:
+        async with self.session.post(self.url, data=mp, **self._auth()) as resp:
             await resp.read()
             return resp.status
 
@@ -385,19 +405,20 @@ class VirtualCamera:
                        content_type: str | None = None) -> tuple[int, str]:
         """Send anything (tests of malformed input); returns (status, body text)."""
         headers = {"Content-Type": content_type} if content_type else {}
-        async with self.session.post(self.url, data=body, headers=headers) as resp:
+        async with self.session.post(self.url, data=body, **self._auth(headers)) as resp:
             return resp.status, await resp.text()
 
     async def _post_hikvision(self, xml: bytes, full: bytes | None, crop: bytes | None
                               ) -> PushResult:
         t0 = time.perf_counter()
-        async with self.session.post(self.url, data=hikvision_multipart(xml, full, crop)) as r:
+        async with self.session.post(self.url, data=hikvision_multipart(xml, full, crop),
+                                     **self._auth()) as r:
             text = await r.text()
             return PushResult(status=r.status, body=text, latency_s=time.perf_counter() - t0)
 
     async def _post(self, body: bytes, headers: dict[str, str]) -> tuple[int, str, float]:
         t0 = time.perf_counter()
-        async with self.session.post(self.url, data=body, headers=headers) as resp:
+        async with self.session.post(self.url, data=body, **self._auth(headers)) as resp:
             text = await resp.text()
             return resp.status, text, time.perf_counter() - t0
 
@@ -420,11 +441,15 @@ def _parser() -> argparse.ArgumentParser:
     ap.add_argument("--heartbeat", action="store_true", help="send one heartbeat first")
     ap.add_argument("--ip", default="192.168.1.100", help="address the camera claims")
     ap.add_argument("--no-images", action="store_true")
+    ap.add_argument("--username", default=None, help="HTTP user the camera sends (Hikvision)")
+    ap.add_argument("--password", default=None, help="HTTP password the camera sends")
+    ap.add_argument("--auth", choices=("digest", "basic"), default="digest")
     return ap
 
 
 async def _main(args: argparse.Namespace) -> int:
-    async with VirtualCamera(args.vendor, args.url, ip=args.ip,
+    async with VirtualCamera(args.vendor, args.url, ip=args.ip, username=args.username,
+                             password=args.password, auth=args.auth,
                              images=not args.no_images) as cam:
         if args.heartbeat:
             print(json.dumps({"heartbeat": await cam.heartbeat()}))
