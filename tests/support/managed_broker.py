@@ -25,6 +25,8 @@ from tests.support import services
 from tests.support.services import free_port
 
 CLOUD_USER = DEFAULT_INGEST_USER
+#: The console's own broker password in these tests (serve otherwise makes and keeps one).
+CLOUD_PASSWORD = "console-broker-password-0001"
 #: Three sites, strong secrets (a console outside demo mode refuses weak ones).
 SITES = {"north": "north-secret-0001", "south": "south-secret-0002", "east": "east-secret-0003"}
 
@@ -138,6 +140,7 @@ async def console(directory: Path, sites: dict[str, str] | None = None,
     """``cloud.serve.serve`` in this process with its managed Mosquitto, on free ports."""
     from cloud.serve import serve
 
+    overrides.setdefault("mqtt_password", CLOUD_PASSWORD)
     settings = Settings(database_url=f"sqlite+aiosqlite:///{directory / 'cloud.db'}",
                         broker_port=free_port(), http_port=free_port(),
                         site_credentials=dict(SITES if sites is None else sites),
