@@ -35,23 +35,26 @@ from simulators.fire.uitd import VirtualUitd
 from simulators.gate.barrier import BarrierSimulator
 from tests.edge.helpers_cloud import wait_until
 from tests.support import services
+from tests.support.operator import guard_headers
 
 pytestmark = pytest.mark.slow
 
 REPO = Path(__file__).resolve().parents[2]
 SITE = "fire-e2e"
+SECRET = "fire-e2e-secret"
 SMOKE = 40  # point photoelectric smoke detector
 FIRE_BIT = 0x0002
 
 
 def _site(tmp: Path, *, broker: str, fire_port: int, elev_port: int, gate_port: int,
-          http_port: int, health_port: int) -> Path:
+          http_port: int, health_port: int, op_port: int) -> Path:
     (tmp / "dataset.yaml").write_text("version: 1\n", encoding="utf-8")
     path = tmp / "site.yaml"
     path.write_text(f"""\
 site: {{id: {SITE}, name: 消防联动验收}}
-cloud: {{mqtt_url: "{broker}", username: {SITE}}}
+cloud: {{mqtt_url: "{broker}", username: {SITE}, password: {SECRET}}}
 edge: {{data_dir: "{tmp / 'edge'}", health_host: 127.0.0.1, health_port: {health_port}}}
+operator: {{port: {op_port}}}
 buses:
   - {{id: elev, type: modbus_tcp, host: 127.0.0.1, port: {elev_port}, timeout: 0.5}}
   - {{id: gates, type: modbus_tcp, host: 127.0.0.1, port: {gate_port}, timeout: 0.5}}
@@ -101,10 +104,10 @@ async def cloud_db(pg_url: str) -> AsyncIterator[str]:
 async def test_fire_linkage_runs_offline_and_reaches_the_cloud_afterwards(
         tmp_path: Path, cloud_db: str, mosquitto: services.Mosquitto) -> None:
     fire_port, elev_port, gate_port = (services.free_port() for _ in range(3))
-    http_port, health_port = services.free_port(), services.free_port()
+    http_port, health_port, op_port = (services.free_port() for _ in range(3))
     config = load_site(_site(tmp_path, broker=mosquitto.url, fire_port=fire_port,
                              elev_port=elev_port, gate_port=gate_port, http_port=http_port,
-                             health_port=health_port))
+                             health_port=health_port, op_port=op_port))
     cars = {1: SimCar(start_floor=6, floor_s=0.1, door_s=0.1, dwell_s=0.5),
             2: SimCar(start_floor=4, floor_s=0.1, door_s=0.1, dwell_s=0.5)}
     elevators = ElevatorSimulator([ElevatorBox.from_profile(u, "generic", car)
@@ -180,11 +183,18 @@ async def test_fire_linkage_runs_offline_and_reaches_the_cloud_afterwards(
         assert {(x.action, x.target, x.result) for x in linked if x.kind == "linkage.action"} >= {
             ("raise_gate", "gate-out", "ok"), ("recall_elevator", "elev-1", "ok")}
 
-        # A guard resets linkage at the edge; the barrier is released.
-        async with aiohttp.ClientSession() as http, http.post(
-                f"http://127.0.0.1:{health_port}/linkage/reset",
-                json={"by": "guard-07", "reason": "火警已排除 / fire cleared"}) as r:
-            assert r.status == 200, await r.text()
+        # A guard resets linkage at the edge's operator listener with a console-issued
+        # token: refused while the panel still reports the fire, done once it has cleared.
+        reset = f"http://127.0.0.1:{op_port}/linkage/reset"
+        body = {"reason": "火警已排除 / fire cleared"}
+        async with aiohttp.ClientSession(headers=guard_headers(SECRET, SITE)) as http:
+            async with http.post(reset, json=body) as r:
+                assert r.status == 409, await r.text()
+            cleared = await uitd.send_component(1, 1, SMOKE, 10, 2, 0, "三层东侧走廊烟感")
+            assert cleared.ok
+            async with http.post(reset, json=body) as r:
+                assert r.status == 200, await r.text()
+                assert (await r.json())["operator"]["role"] == "guard"
     finally:
         await uitd.close()
         app.request_stop()

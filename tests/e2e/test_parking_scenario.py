@@ -40,12 +40,14 @@ from parkingrules.tariff_yaml import load_tariff
 from simulators.lpr.camera import VirtualCamera
 from tests.edge.helpers_cloud import wait_until
 from tests.support import services
+from tests.support.operator import guard_headers
 
 pytestmark = pytest.mark.slow
 
 REPO = Path(__file__).resolve().parents[2]
 TARIFF = REPO / "configs" / "tariffs" / "residential_standard.yaml"
 SITE = "park-e2e"
+SECRET = "park-e2e-secret"
 SCALE = 600.0  # site seconds per real second
 OUTAGE_S = 180.0
 CONFUSE = str.maketrans({"B": "8", "0": "D", "2": "Z", "5": "S", "6": "G"})
@@ -93,7 +95,8 @@ def _read(plate: str, confused: bool) -> str:
     return plate[:2] + plate[2:].translate(CONFUSE) if confused else plate
 
 
-def _site(tmp: Path, broker: str, http_port: int, cars: list[Car], start: datetime) -> Path:
+def _site(tmp: Path, broker: str, http_port: int, op_port: int, cars: list[Car],
+          start: datetime) -> Path:
     owners = "\n".join(f"  - {{plate: {c.plate}, holder: 业主{i}, unit: \"{i % 30}-{i % 9}01\"}}"
                        for i, c in enumerate(cars) if c.kind == "owner")
     passes = "\n".join(f"  - {{plate: {c.plate}, valid_from: \"2026-01-01\", "
@@ -114,8 +117,9 @@ def _site(tmp: Path, broker: str, http_port: int, cars: list[Car], start: dateti
     path = tmp / "site.yaml"
     path.write_text(f"""\
 site: {{id: {SITE}, name: 停车验收, timezone: Asia/Shanghai}}
-cloud: {{mqtt_url: "{broker}", username: {SITE}}}
+cloud: {{mqtt_url: "{broker}", username: {SITE}, password: {SECRET}}}
 edge: {{data_dir: "{tmp / 'edge'}", health_port: {services.free_port()}}}
+operator: {{port: {op_port}}}
 parking:
   http_host: 127.0.0.1
   http_port: {http_port}
@@ -139,7 +143,8 @@ async def cloud_db(pg_url: str) -> AsyncIterator[str]:
 
 
 async def _drive(car: Car, cams: list[VirtualCamera], exit_locks: list[asyncio.Lock],
-                 http: aiohttp.ClientSession, base: str, t0: float) -> None:
+                 http: aiohttp.ClientSession, booth: str, clock: ScaledClock,
+                 t0: float) -> None:
     await asyncio.sleep(max(0.0, t0 + car.arrive_s - time.monotonic()))
     k = hash(car.plate) % 2
     entry = await cams[k].push_plate(_read(car.plate, car.confused_entry))
@@ -154,12 +159,13 @@ async def _drive(car: Car, cams: list[VirtualCamera], exit_locks: list[asyncio.L
             return
         if car.kind != "temporary":
             car.refused.append(f"exit: {res.led_lines}")
-        async with http.get(f"{base}/parking/lanes") as r:
+        # The booth's guard token, from the console, on the site's (fast) clock.
+        guard = guard_headers(SECRET, SITE, now=clock.now(), name="岗亭 booth")
+        async with http.get(f"{booth}/parking/lanes", headers=guard) as r:
             lanes = {ln["lane"]: ln for ln in (await r.json())["lanes"]}
         due = lanes[f"lane-{out}"]["waiting"]["due"]
-        async with http.post(f"{base}/parking/lanes/lane-{out}/pay",
-                             json={"amount": due, "method": "wechat",
-                                   "operator": "booth"}) as r:
+        async with http.post(f"{booth}/parking/lanes/lane-{out}/pay",
+                             json={"amount": due, "method": "wechat"}, headers=guard) as r:
             body = await r.json()
             assert r.status == 200 and body["open"], body
         car.paid = Decimal(due)
@@ -173,8 +179,8 @@ async def test_500_vehicles_4_lanes_3_minute_cloud_outage(
     rng = random.Random(20261123)
     cars = _cars(rng)
     start = datetime(2026, 11, 23, 7, 0, tzinfo=UTC)
-    http_port = services.free_port()
-    config = load_site(_site(tmp_path, mosquitto.url, http_port, cars, start))
+    http_port, op_port = services.free_port(), services.free_port()
+    config = load_site(_site(tmp_path, mosquitto.url, http_port, op_port, cars, start))
     engine = make_engine(cloud_db)
     sessions = make_sessions(engine)
     ingestor = Ingestor(sessions, SystemClock(), default_registry())
@@ -183,7 +189,8 @@ async def test_500_vehicles_4_lanes_3_minute_cloud_outage(
         return IngestWorker(mosquitto.url, None, None, ingestor, SystemClock(),
                             client_id="park-ingest")
 
-    app = EdgeApp(config, ScaledClock(start),
+    clock = ScaledClock(start)
+    app = EdgeApp(config, clock,
                   uplink_overrides={"backoff_initial": 0.2, "backoff_cap": 2.0,
                                     "ack_timeout": 10.0, "replay_rate": 5000})
     edge = asyncio.create_task(app.run())
@@ -203,7 +210,9 @@ async def test_500_vehicles_4_lanes_3_minute_cloud_outage(
         t0 = time.monotonic()
         locks = [asyncio.Lock(), asyncio.Lock()]
         async with aiohttp.ClientSession() as http:
-            traffic = asyncio.gather(*(_drive(c, cams, locks, http, base, t0) for c in cars))
+            booth = f"http://127.0.0.1:{op_port}"
+            traffic = asyncio.gather(*(_drive(c, cams, locks, http, booth, clock, t0)
+                                       for c in cars))
             await asyncio.sleep(40)  # traffic flows and reaches the cloud…
             cloud.cancel()  # …then the cloud is down for three minutes while it goes on
             await asyncio.gather(cloud, return_exceptions=True)
