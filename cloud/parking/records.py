@@ -251,6 +251,14 @@ class Resource:
     entry: Callable[[Any], dict[str, Any]]
     #: Key of the list in the dataset document.
     doc_key: str
+    #: The audit log's name for a row (the same as ``/api/vehicles`` and ``/api/spaces`` write).
+    entity: str = ""
+
+    @property
+    def audited(self) -> tuple[str, ...]:
+        """The row's columns an audit entry shows before and after a change."""
+        return tuple(c.key for c in self.model.__table__.columns
+                     if c.key not in ("id", "site_id", "created_at", "updated_at"))
 
     def values(self, body: Mapping[str, Any]) -> Values:
         return self.parse(Body(body, self.fields))
@@ -264,13 +272,13 @@ VEHICLES = Resource(
     ("plate", "holder", "unit", "role", "lots", "force"), _vehicle,
     lambda r: {"plate": r.plate, "holder": r.holder, "unit": r.unit_ref, "role": r.role,
                "lots": list(r.lots or [])},
-    "vehicles")
+    "vehicles", "vehicle")
 SPACES = Resource(
     "spaces", ParkingSpace, "车位", "parking space", ("code", "lot"),
     ("code", "lot", "kind", "unit", "plate", "force"), _space,
     lambda r: {"lot": r.lot, "code": r.code, "kind": r.kind, "unit": r.unit_ref,
                "plate": r.plate},
-    "spaces")
+    "spaces", "space")
 PASSES = Resource(
     "passes", MonthlyPass, "月卡", "monthly pass", ("plate",),
     ("plate", "holder", "lots", "valid_from", "valid_to", "grace_days", "remind_days",
@@ -278,18 +286,18 @@ PASSES = Resource(
     lambda r: {"plate": r.plate, "holder": r.holder, "lots": list(r.lots or []),
                "valid_from": _day(r.valid_from), "valid_to": _day(r.valid_to),
                "grace_days": r.grace_days, "remind_days": r.remind_days},
-    "passes")
+    "passes", "monthly_pass")
 VISITORS = Resource(
     "visitors", VisitorPass, "访客车辆", "visitor pass", ("plate",),
     ("plate", "host_unit", "start", "end", "force"), _visitor,
     lambda r: {"plate": r.plate, "host_unit": r.host_unit, "start": _utc(r.start_at),
                "end": _utc(r.end_at)},
-    "visitors")
+    "visitors", "visitor_pass")
 BLACKLIST = Resource(
     "blacklist", Blacklist, "黑名单", "blacklist entry", ("plate",),
     ("plate", "reason", "force"), _barred,
     lambda r: {"plate": r.plate, "reason": r.reason},
-    "blacklist")
+    "blacklist", "blacklist_entry")
 
 RESOURCES: dict[str, Resource] = {r.name: r for r in
                                   (VEHICLES, SPACES, PASSES, VISITORS, BLACKLIST)}

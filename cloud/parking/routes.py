@@ -8,8 +8,10 @@ MQTT). Every other endpoint is for staff: ``parking.read`` / ``parking.write`` a
 actor serves (``cloud.auth``).
 
 Every edit runs in one transaction that first bumps the site's dataset version (which also
-serialises edits of one site), and only after the commit is the new version handed to the
-sync publisher, which never blocks or fails the request (``cloud.parking.sync``).
+serialises edits of one site) and writes its audit row (the same entries ``/api/vehicles``
+and ``/api/spaces`` write, with the row before and after), and only after the commit is
+the new version handed to the sync publisher, which never blocks or fails the request
+(``cloud.parking.sync``).
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from sqlalchemy import or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from cloud.auth.audit import actor_of, record, snapshot
 from cloud.auth.guard import PUBLIC, requires
 from cloud.db.dialect import dialect_insert
 from cloud.db.models import Site
@@ -32,7 +35,7 @@ from cloud.parking import dataset as ds
 from cloud.parking import records
 from cloud.parking.http import Handler, site_or_none, site_tz
 from cloud.parking.lanes import _image_handler, list_lanes
-from cloud.parking.pull import parking_dataset
+from cloud.parking.pull import PULL_LIMITS, PullLimits, parking_dataset
 from cloud.parking.records import RESOURCES, VISITORS, RecordError, Resource
 from cloud.parking.sync import SyncPublisher
 from cloud.parking.tables import PARKING_DATASET, Charge, LotTariff, ParkingSession
@@ -189,7 +192,11 @@ def _create_handler(res: Resource) -> Handler:
         values = res.values(await json_object(request, decimals=True))
 
         async def op(session: AsyncSession, site: Site, now: datetime) -> tuple[Any, Site]:
-            return await records.create(session, res, site.id, values, now), site
+            row = await records.create(session, res, site.id, values, now)
+            record(session, at=now, actor=actor_of(request), action="create",
+                   entity=res.entity, entity_id=row.id, site_id=site.id,
+                   after=snapshot(row, res.audited))
+            return row, site
 
         (row, site), version = await _write(request, op)
         return json_ok({**_item(res, row, site_tz(request, site)), "version": version},
@@ -203,7 +210,14 @@ def _replace_handler(res: Resource) -> Handler:
         values = res.values(await json_object(request, decimals=True))
 
         async def op(session: AsyncSession, site: Site, now: datetime) -> tuple[Any, Site]:
-            return await records.replace(session, res, site.id, row_id, values, now), site
+            before = snapshot(await records.get(session, res, site.id, row_id), res.audited)
+            row = await records.replace(session, res, site.id, row_id, values, now)
+            after = snapshot(row, res.audited)
+            if before != after:
+                record(session, at=now, actor=actor_of(request), action="update",
+                       entity=res.entity, entity_id=row.id, site_id=site.id, before=before,
+                       after=after)
+            return row, site
 
         (row, site), version = await _write(request, op)
         return json_ok({**_item(res, row, site_tz(request, site)), "version": version})
@@ -215,7 +229,10 @@ def _delete_handler(res: Resource) -> Handler:
         row_id = _row_id(request)
 
         async def op(session: AsyncSession, site: Site, now: datetime) -> None:
+            before = snapshot(await records.get(session, res, site.id, row_id), res.audited)
             await records.remove(session, res, site.id, row_id)
+            record(session, at=now, actor=actor_of(request), action="delete",
+                   entity=res.entity, entity_id=row_id, site_id=site.id, before=before)
 
         _, version = await _write(request, op)
         return json_ok({"deleted": row_id, "version": version})
@@ -293,12 +310,17 @@ async def put_tariff(request: web.Request) -> web.Response:
                                                                              bool]:
         row = await _find_tariff(session, site.id, lot)
         created = row is None
+        before = None if row is None else {"doc": row.doc}
         if row is None:
             row = LotTariff(site_id=site.id, lot=lot, doc=doc, created_at=now, updated_at=now)
             session.add(row)
         else:
             row.doc, row.updated_at = doc, now
         await session.flush()
+        if before != {"doc": doc}:
+            record(session, at=now, actor=actor_of(request),
+                   action="create" if created else "update", entity="parking_tariff",
+                   entity_id=lot, site_id=site.id, before=before, after={"doc": doc})
         return row, site, created
 
     (row, site, created), version = await _write(request, op)
@@ -313,6 +335,9 @@ async def delete_tariff(request: web.Request) -> web.Response:
         row = await _find_tariff(session, site.id, lot)
         if row is None:
             raise _no_tariff(lot)
+        record(session, at=now, actor=actor_of(request), action="delete",
+               entity="parking_tariff", entity_id=lot, site_id=site.id,
+               before={"doc": row.doc})
         await session.delete(row)
 
     _, version = await _write(request, op)
@@ -405,6 +430,7 @@ PREFIX = "/api/sites/{site}/parking"
 def add_parking_routes(app: web.Application) -> None:
     """Staff routes need parking.read / parking.write (the guard checks the ``{site}`` is
     theirs); the dataset is PUBLIC to the guard because it checks the site secret itself."""
+    app[PULL_LIMITS] = PullLimits()
     r = app.router
     read, write = requires("parking.read"), requires("parking.write")
     for res in RESOURCES.values():
