@@ -50,17 +50,6 @@ def _cloud_serve(args: argparse.Namespace) -> int:
     return main(argv)
 
 
-def _cloud_acl(args: argparse.Namespace) -> int:
-    from cloud.mosquitto_acl import acl_text
-
-    try:
-        sys.stdout.write(acl_text(args.ingest_user or ["ingest"]))
-    except ValueError as exc:
-        print(f"无效的用户名 / {exc}", file=sys.stderr)
-        return 2
-    return 0
-
-
 def _sim_site(args: argparse.Namespace) -> int:
     from simulators.site import main
 
@@ -139,11 +128,9 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--port", type=int)
     s.set_defaults(func=_cloud_serve)
 
-    acl = cloud.add_parser(
-        "mosquitto-acl", help="生成 Mosquitto 访问控制文件 / print the production Mosquitto ACL")
-    acl.add_argument("--ingest-user", action="append",
-                     help="控制台的 MQTT 用户名 / the console's MQTT username (repeatable)")
-    acl.set_defaults(func=_cloud_acl)
+    from courtyard.mosquitto_cli import add_mosquitto_command
+
+    add_mosquitto_command(cloud)
 
     sim = sub.add_parser("sim", help="设备模拟器 / device simulators").add_subparsers(
         dest="cmd", required=True)

@@ -6,8 +6,13 @@ with the documented demo secret."""
 
 from __future__ import annotations
 
+import asyncio
 import os
+import pwd
+import shutil
 import socket
+import ssl
+import stat
 import subprocess
 import sys
 from collections.abc import AsyncIterator
@@ -19,7 +24,10 @@ import pytest
 from cloud.serve import ingest_client_id
 from cloud.settings import Settings, SettingsError
 from contract import topics
+from courtyard.cli import main as cli_main
+from tests.support import services
 from tests.support.managed_broker import (
+    CLOUD_PASSWORD,
     CLOUD_USER,
     SITES,
     RunningConsole,
@@ -27,11 +35,13 @@ from tests.support.managed_broker import (
     connect_packet,
     console,
     edge,
+    make_test_pki,
     messages_until,
     need_mosquitto,
     next_message,
     raw_connect_and_drop,
 )
+from tests.support.services import free_port
 
 REPO = Path(__file__).resolve().parents[2]
 FORGED_ACK = b'{"upto": 999999999}'
@@ -193,3 +203,51 @@ def test_console_refuses_the_demo_secret_outside_demo_mode(tmp_path: Path) -> No
         Settings(site_credentials={"demo": "demo-secret"}).check_site_secrets()
     Settings(site_credentials={"demo": "demo-secret"}, demo=True).check_site_secrets()
     assert dict(Settings.from_env({}).site_credentials) == {}
+
+
+async def test_tls_listener_admits_only_clients_that_trust_its_ca(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The files ``courtyard cloud mosquitto-acl --out`` writes for a production broker, with a
+    TLS listener: the console (``COURTYARD_MQTT_CA``) and an edge (the CA in its trust store,
+    here ``SSL_CERT_FILE``) connect over ``mqtts://`` and deliver; a client that does not
+    trust the CA, and a plaintext client, are refused."""
+    need_mosquitto()
+    pki = make_test_pki(tmp_path)
+    out, data, port = tmp_path / "etc", tmp_path / "data", free_port()
+    data.mkdir()
+    monkeypatch.delenv("SSL_CERT_FILE", raising=False)
+    monkeypatch.delenv("COURTYARD_MQTT_URL", raising=False)
+    monkeypatch.setenv("COURTYARD_SITE_CREDENTIALS", f"north:{SITES['north']}")
+    monkeypatch.setenv("COURTYARD_MQTT_USERNAME", "ingest")
+    monkeypatch.setenv("COURTYARD_MQTT_PASSWORD", CLOUD_PASSWORD)
+    assert cli_main(["cloud", "mosquitto-acl", "--out", str(out), "--port", str(port),
+                     "--host", "127.0.0.1", "--cafile", str(pki.ca), "--certfile", str(pki.cert),
+                     "--keyfile", str(pki.key), "--persistence-dir", str(data),
+                     "--user", pwd.getpwuid(os.geteuid()).pw_name]) == 0
+    assert {p.name: stat.S_IMODE(p.stat().st_mode) for p in out.iterdir()} == dict.fromkeys(
+        ("courtyard.acl", "courtyard.passwd", "courtyard.conf"), 0o600)
+    exe = shutil.which("mosquitto") or "/usr/sbin/mosquitto"
+    broker = await asyncio.create_subprocess_exec(
+        exe, "-c", str(out / "courtyard.conf"), stdout=asyncio.subprocess.DEVNULL,
+        stderr=asyncio.subprocess.DEVNULL)
+    try:
+        await asyncio.to_thread(services.wait_port, "127.0.0.1", port)
+        untrusted = ssl.create_default_context()  # the system's CAs only
+        with pytest.raises(aiomqtt.MqttError):
+            async with aiomqtt.Client("127.0.0.1", port, username="north",
+                                      password=SITES["north"], tls_context=untrusted, timeout=5):
+                pass
+        with pytest.raises(aiomqtt.MqttError):  # plaintext to the TLS listener
+            async with client(port, "north", SITES["north"], "north-plain"):
+                pass
+        url = f"mqtts://127.0.0.1:{port}"
+        async with console(tmp_path / "console", sites={"north": SITES["north"]}, mqtt_url=url,
+                           mqtt_username="ingest", mqtt_ca=str(pki.ca)) as c:
+            monkeypatch.setenv("SSL_CERT_FILE", str(pki.ca))
+            async with edge(tmp_path, "north", SITES["north"], port, url=url) as e:
+                await e.wait_acked(await e.send(0, 10))
+            ingest = await _healthz_ingest(c)
+            assert ingest["connected"] is True
+    finally:
+        broker.terminate()
+        await asyncio.wait_for(broker.wait(), 10)

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 import shutil
 import tempfile
 from collections.abc import AsyncIterator
@@ -191,8 +192,10 @@ class Edge:
 
 
 @contextlib.asynccontextmanager
-async def edge(directory: Path, site: str, secret: str, port: int) -> AsyncIterator[Edge]:
-    settings = UplinkSettings(site=site, mqtt_url=f"mqtt://127.0.0.1:{port}", username=site,
+async def edge(directory: Path, site: str, secret: str, port: int,
+               url: str | None = None) -> AsyncIterator[Edge]:
+    """An edge for ``site`` on the broker at ``port`` (or ``url``, e.g. ``mqtts://…``)."""
+    settings = UplinkSettings(site=site, mqtt_url=url or f"mqtt://127.0.0.1:{port}", username=site,
                               password=secret, ack_timeout=5.0, backoff_cap=2.0,
                               telemetry_linger=0.0)
     async with await AsyncOutbox.open(directory / f"outbox-{site}.db") as box:
@@ -204,3 +207,56 @@ async def edge(directory: Path, site: str, secret: str, port: int) -> AsyncItera
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await task
+
+
+@dataclass
+class Pki:
+    """A throwaway CA and a server certificate for 127.0.0.1 / localhost signed by it."""
+
+    ca: Path
+    cert: Path
+    key: Path
+
+
+def make_test_pki(directory: Path) -> Pki:
+    import ipaddress
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    now = datetime.now(UTC)
+
+    def name(cn: str) -> x509.Name:
+        return x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, cn)])
+
+    ca_key = ec.generate_private_key(ec.SECP256R1())
+    ca = (x509.CertificateBuilder().subject_name(name("Courtyard test CA"))
+          .issuer_name(name("Courtyard test CA")).public_key(ca_key.public_key())
+          .serial_number(x509.random_serial_number())
+          .not_valid_before(now - timedelta(minutes=5)).not_valid_after(now + timedelta(days=1))
+          .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+          .add_extension(x509.KeyUsage(digital_signature=True, key_cert_sign=True, crl_sign=True,
+                                       content_commitment=False, key_encipherment=False,
+                                       data_encipherment=False, key_agreement=False,
+                                       encipher_only=False, decipher_only=False), critical=True)
+          .sign(ca_key, hashes.SHA256()))
+    key = ec.generate_private_key(ec.SECP256R1())
+    cert = (x509.CertificateBuilder().subject_name(name("localhost")).issuer_name(ca.subject)
+            .public_key(key.public_key()).serial_number(x509.random_serial_number())
+            .not_valid_before(now - timedelta(minutes=5)).not_valid_after(now + timedelta(days=1))
+            .add_extension(x509.SubjectAlternativeName([
+                x509.DNSName("localhost"), x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
+                critical=False)
+            .add_extension(x509.ExtendedKeyUsage([x509.ExtendedKeyUsageOID.SERVER_AUTH]),
+                           critical=False)
+            .sign(ca_key, hashes.SHA256()))
+    pki = Pki(directory / "ca.pem", directory / "server.pem", directory / "server.key")
+    pki.ca.write_bytes(ca.public_bytes(serialization.Encoding.PEM))
+    pki.cert.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    pki.key.write_bytes(key.private_bytes(serialization.Encoding.PEM,
+                                          serialization.PrivateFormat.PKCS8,
+                                          serialization.NoEncryption()))
+    os.chmod(pki.key, 0o600)
+    return pki
