@@ -10,14 +10,17 @@ contract and must stay backward compatible (``ENVELOPE_VERSION``).
 from contract import operator_token as operator_token  # edge operator tokens
 from contract.batch import (
     ENVELOPE_VERSION,
+    Ack,
     Batch,
     Rejected,
+    check_epoch,
     decode_ack,
     decode_batch,
     decode_batch_lenient,
     encode_ack,
     encode_batch,
     encode_wire_batch,
+    new_epoch,
 )
 from contract.clock import Clock, FakeClock, SystemClock, utc_now
 from contract.envelope import Envelope, NewEvent, WireEnvelope, wire_envelope
@@ -27,6 +30,7 @@ from contract.kinds import KINDS, Kind, Priority, priority_for
 __all__ = [
     "ENVELOPE_VERSION",
     "KINDS",
+    "Ack",
     "Batch",
     "Clock",
     "ContractError",
@@ -38,12 +42,14 @@ __all__ = [
     "Rejected",
     "SystemClock",
     "WireEnvelope",
+    "check_epoch",
     "decode_ack",
     "decode_batch",
     "decode_batch_lenient",
     "encode_ack",
     "encode_batch",
     "encode_wire_batch",
+    "new_epoch",
     "priority_for",
     "utc_now",
     "wire_envelope",

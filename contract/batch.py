@@ -2,11 +2,21 @@
 
 Wire format (JSON, UTF-8; a batch may be gzip-compressed, recognised by its magic bytes)::
 
-    batch: {"v": 1, "site": "demo", "events": [<envelope>...], "gaps": [[from, to], ...]}
-    ack: {"upto": 17}
+    batch: {"v": 2, "site": "demo", "epoch": "<26 chars>", "events": [<envelope>...],
+            "gaps": [[from, to], ...]}
+    ack: {"epoch": "<26 chars>", "upto": 17}
 
-``gaps`` lists inclusive seq ranges the edge dropped under its disk budget (DESIGN §2 rule 4)
-and will never send, so the cloud can advance its contiguous ack watermark past them.
+``epoch`` names the edge outbox that gave the events their seqs: random, made when the outbox
+is created (``new_epoch``), so a replaced box or a wiped data dir is a new epoch and its seq 1
+is never mistaken for the old box's seq 1. An event's position is (site, epoch, seq), its
+identity its ``id``. The ack names the epoch it covers; an edge ignores an ack for another.
+
+``gaps`` lists inclusive seq ranges (of this epoch) the edge dropped under its disk budget
+(DESIGN §2 rule 4) and will never send, so the cloud can advance its contiguous ack watermark
+past them. The cloud never lets a gap move the mark past the highest seq the batch carries.
+
+Version 2 added ``epoch`` (to the batch and the ack); a version 1 batch is refused with "upgrade
+the edge", since its seqs cannot be told apart from another outbox's.
 
 Both encoders end in ``encode_wire_batch``: the edge's uplink hands it envelopes straight from
 the outbox's stored columns (``Outbox.pending_wire``), everyone else ``encode_batch`` with
@@ -16,17 +26,22 @@ lays out the whole batch: cheaper than encoding each envelope on its own and joi
 
 from __future__ import annotations
 
+import base64
 import gzip
+import re
+import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 from contract import jsoncodec
 from contract.envelope import Envelope, WireEnvelope
 from contract.errors import ContractError
 
-ENVELOPE_VERSION = 1
-"""``v`` of a batch; a change of the envelope or batch layout is a new version."""
+ENVELOPE_VERSION = 2
+"""``v`` of a batch; a change of the envelope or batch layout is a new version (2: ``epoch``)."""
+EPOCH_RE = re.compile(r"[A-Za-z0-9_-]{16,64}")
+"""What an epoch may look like on the wire (``new_epoch`` makes 26 lower-case base32 chars)."""
 MAX_BATCH_BYTES = 8 * 1024 * 1024
 """A batch larger than this (decompressed) is refused."""
 GZIP_LEVEL = 3
@@ -34,11 +49,32 @@ GZIP_LEVEL = 3
 _GZIP_MAGIC = b"\x1f\x8b"
 
 
+def new_epoch() -> str:
+    """A fresh outbox epoch: 16 random bytes as 26 lower-case base32 characters."""
+    return base64.b32encode(secrets.token_bytes(16)).decode("ascii").rstrip("=").lower()
+
+
+def check_epoch(raw: Any, where: str = "epoch") -> str:
+    """``raw`` if it is a well-formed epoch, else ContractError naming ``where``."""
+    if not isinstance(raw, str) or EPOCH_RE.fullmatch(raw) is None:
+        raise ContractError(where, "must be 16-64 characters of A-Z a-z 0-9 _ -")
+    return raw
+
+
 @dataclass(frozen=True, slots=True)
 class Batch:
     site: str
     events: list[Envelope]
     gaps: list[tuple[int, int]] = field(default_factory=list)
+    #: The outbox epoch the events' seqs belong to (required; keyword-only).
+    epoch: str = field(kw_only=True)
+
+
+class Ack(NamedTuple):
+    """``down/ack``: every seq ≤ ``upto`` of outbox ``epoch`` is durably stored in the cloud."""
+
+    epoch: str
+    upto: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,11 +91,11 @@ class Rejected:
 # -- encoding -----------------------------------------------------------------------------
 
 
-def encode_wire_batch(site: str, events: Sequence[WireEnvelope],
+def encode_wire_batch(site: str, epoch: str, events: Sequence[WireEnvelope],
                       gaps: Sequence[tuple[int, int]] = ()) -> bytes:
     """The batch JSON of envelopes in their wire form (``wire_envelope``), uncompressed."""
-    return jsoncodec.dumpb({"v": ENVELOPE_VERSION, "site": site, "events": events,
-                            "gaps": [list(g) for g in gaps]})
+    return jsoncodec.dumpb({"v": ENVELOPE_VERSION, "site": site, "epoch": epoch,
+                            "events": events, "gaps": [list(g) for g in gaps]})
 
 
 def gzip_batch(raw: bytes) -> bytes:
@@ -69,7 +105,8 @@ def gzip_batch(raw: bytes) -> bytes:
 
 def encode_batch(batch: Batch, compress: bool = False) -> bytes:
     """The batch JSON of decoded envelopes: ``encode_wire_batch`` of their ``wire()`` form."""
-    raw = encode_wire_batch(batch.site, [e.wire() for e in batch.events], batch.gaps)
+    raw = encode_wire_batch(batch.site, batch.epoch, [e.wire() for e in batch.events],
+                            batch.gaps)
     return gzip_batch(raw) if compress else raw
 
 
@@ -103,10 +140,14 @@ def decode_batch_lenient(payload: bytes) -> tuple[Batch, list[Rejected]]:
     if not isinstance(raw, dict):
         raise ContractError("payload", "must be a JSON object")
     if raw.get("v") != ENVELOPE_VERSION:
+        if raw.get("v") == 1:
+            raise ContractError("v", "version 1 has no outbox epoch: upgrade the edge"
+                                " / 版本 1 没有发件箱纪元，请升级边缘网关")
         raise ContractError("v", f"unsupported version {raw.get('v')!r}")
     site = raw.get("site")
     if not isinstance(site, str) or not site:
         raise ContractError("site", "must be a non-empty string")
+    epoch = check_epoch(raw.get("epoch"))
     events_raw = raw.get("events")
     if not isinstance(events_raw, list):
         raise ContractError("events", "must be a list")
@@ -130,22 +171,27 @@ def decode_batch_lenient(payload: bytes) -> tuple[Batch, list[Rejected]]:
                 or not 1 <= g[0] <= g[1]):
             raise ContractError(f"gaps[{i}]", "must be [from, to] with 1 ≤ from ≤ to")
         gaps.append((g[0], g[1]))
-    return Batch(site=site, events=events, gaps=gaps), rejected
+    return Batch(site=site, epoch=epoch, events=events, gaps=gaps), rejected
 
 
 # -- the ack ------------------------------------------------------------------------------
 
 
-def encode_ack(upto: int) -> bytes:
-    return jsoncodec.dumpb({"upto": upto})
+def encode_ack(epoch: str, upto: int) -> bytes:
+    return jsoncodec.dumpb({"epoch": epoch, "upto": upto})
 
 
-def decode_ack(payload: bytes) -> int:
+def decode_ack(payload: bytes) -> Ack:
+    """Parse a ``down/ack``; raise ContractError naming the offending field (an ack without an
+    epoch, as version 1 sent, is refused: it cannot say which outbox it covers)."""
     try:
         raw = jsoncodec.loads(payload)
     except jsoncodec.JSONDecodeError as exc:
         raise ContractError("payload", f"not JSON: {exc}") from None
-    upto = raw.get("upto") if isinstance(raw, dict) else None
+    if not isinstance(raw, dict):
+        raise ContractError("payload", "must be a JSON object")
+    epoch = check_epoch(raw.get("epoch"))
+    upto = raw.get("upto")
     if not isinstance(upto, int) or isinstance(upto, bool) or upto < 0:
         raise ContractError("upto", "must be an integer ≥ 0")
-    return upto
+    return Ack(epoch, upto)

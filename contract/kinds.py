@@ -67,6 +67,8 @@ class Kind:
     PATROL_CHECKPOINT = "patrol.checkpoint"
     #: Stored by the cloud in place of an event that broke the contract, under its seq.
     INGEST_QUARANTINED = "ingest.quarantined"
+    #: Stored by the cloud when an event came to a stored (site, epoch, seq) with another id.
+    INGEST_CONFLICT = "ingest.conflict"
 
 
 KINDS: frozenset[str] = frozenset(

@@ -437,6 +437,20 @@ class IngestQuarantined(TypedDict):
     raw_truncated: bool
 
 
+class IngestConflict(TypedDict):
+    """Stored by the cloud (its own epoch, seq = the conflict's id) to raise the alarm."""
+
+    epoch: str
+    seq: int
+    stored_id: str
+    incoming_id: str
+    incoming_kind: str
+    incoming_device: str
+    conflict_id: int
+    #: It came above its epoch's acked mark, so the mark stays below it.
+    holds_mark: bool
+
+
 PAYLOADS: dict[str, type] = {
     Kind.METER_READING: MeterReading,
     Kind.DEVICE_ONLINE: DeviceOnline,
@@ -482,5 +496,6 @@ PAYLOADS: dict[str, type] = {
     Kind.LINKAGE_RESET: LinkageReset,
     Kind.PATROL_CHECKPOINT: PatrolCheckpoint,
     Kind.INGEST_QUARANTINED: IngestQuarantined,
+    Kind.INGEST_CONFLICT: IngestConflict,
 }
 """Every kind's payload type."""

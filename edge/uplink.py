@@ -4,13 +4,17 @@ Why it works this way (DESIGN §2):
 
 * One persistent MQTT 3.1.1 session per site (``clean_session=False``) so acks and commands
   sent while the edge was away are still delivered; a retained Last Will says ``offline``.
-* Sending never deletes. Only ``down/ack {"upto": n}`` does, through the outbox. Sending is
-  therefore free to go out of seq order (alarms first), and whatever the ack watermark has not
-  passed is sent again after a reconnect or when acks stop coming: the cloud drops duplicates.
+* Sending never deletes. Only ``down/ack {"epoch": e, "upto": n}`` does, through the outbox,
+  and only when ``e`` is this outbox's epoch (an ack for another epoch, forged or left over
+  from a replaced box, is logged and counted). Sending is therefore free to go out of seq
+  order (alarms first), and whatever the ack watermark has not passed is sent again after a
+  reconnect or when acks stop coming: the cloud drops duplicates by (epoch, seq, id).
 * After a (re)connect, events stored before it are "replay" and events stored after it are
   "live". Each batch takes, per priority (ALARM, ACCESS, TELEMETRY), live events first and
   then replay events, and replay is paced by a token bucket so a long backlog never delays a
   new alarm or a new gate event.
+* Reconnecting waits 0.5 s, doubling up to ``backoff_cap`` (5 s), each wait jittered ±50 %:
+  a broker back after an outage sees its edges within seconds, not all in the same instant.
 """
 
 from __future__ import annotations
@@ -28,6 +32,7 @@ import structlog
 
 import brokerurl
 from contract import (
+    Ack,
     Clock,
     ContractError,
     Priority,
@@ -69,7 +74,8 @@ class UplinkSettings:
     call_timeout: float = 10.0
     keepalive: int = 30
     backoff_initial: float = 0.5
-    backoff_cap: float = 30.0
+    #: Waits double from ``backoff_initial`` up to this, each jittered ±50 % (``backoff_wait``).
+    backoff_cap: float = 5.0
     max_inflight: int = 100
     #: Batches published and not yet PUBACKed; more keep the link busy while the broker and
     #: the cloud work (the cloud stores batches that queued up together in one transaction).
@@ -101,6 +107,9 @@ class UplinkCounters:
     batches: int = 0
     reconnects: int = 0
     acks: int = 0
+    #: Acks naming another outbox epoch (a forged ack, or one meant for a replaced box):
+    #: ignored, nothing deleted.
+    acks_other_epoch: int = 0
     resends: int = 0
     downlink_malformed: int = 0
     sync_messages: int = 0
@@ -172,7 +181,8 @@ class Uplink:
         self.rate = rate or RateMeter(self._clock)
         self.counters = UplinkCounters()
         self.connected = False
-        self._log = log.bind(site=settings.site, broker=f"{self._host}:{self._port}")
+        self._log = log.bind(site=settings.site, broker=f"{self._host}:{self._port}",
+                             epoch=outbox.epoch)
         self._wake = outbox.subscribe()
         self._acked = 0
         self._sent_upto = 0
@@ -200,7 +210,7 @@ class Uplink:
                 self._log.error("uplink session failed unexpectedly", exc_info=failure)
             if self._clock.monotonic() - started > 60:
                 delay = self.s.backoff_initial
-            wait = random.uniform(delay / 2, delay)
+            wait = backoff_wait(delay)
             self._log.warning("uplink disconnected; will retry", error=repr(failure),
                               retry_in_s=round(wait, 2))
             await asyncio.sleep(wait)
@@ -252,11 +262,11 @@ class Uplink:
         name = parsed[2] if parsed and parsed[0] == self.s.site and parsed[1] == "down" else None
         if name == "ack":
             try:
-                upto = decode_ack(payload)
+                ack = decode_ack(payload)
             except ContractError as exc:
                 self._malformed(topic, payload, str(exc))
                 return
-            await self._apply_ack(upto)
+            await self._apply_ack(ack)
         elif name == "sync":
             self.counters.sync_messages += 1
             if not payload:  # an empty retained message only clears the retained notice
@@ -301,9 +311,16 @@ class Uplink:
         self._log.warning("下行消息格式错误，已丢弃 / malformed downlink dropped", topic=topic,
                           reason=reason, payload=payload[:120].decode("utf-8", "replace"))
 
-    async def _apply_ack(self, upto: int) -> None:
+    async def _apply_ack(self, ack: Ack) -> None:
+        if ack.epoch != self._outbox.epoch:
+            self.counters.acks_other_epoch += 1
+            self._log.warning("确认消息属于其他纪元，已忽略 / ack for another outbox epoch ignored",
+                              ack_epoch=ack.epoch, upto=ack.upto)
+            return
         self.counters.acks += 1
-        deleted, acked = await self._outbox.read(lambda box: (box.ack(upto), box.acked()))
+        upto = ack.upto
+        deleted, acked = await self._outbox.read(
+            lambda box: (box.ack(ack.epoch, upto), box.acked()))
         if acked > self._acked:
             self._acked = acked
             self._last_progress = self._clock.monotonic()
@@ -410,7 +427,7 @@ class Uplink:
         if not batch:
             return None
         gaps = box.gaps()
-        raw = encode_wire_batch(self.s.site, [w for _, w in batch], gaps)
+        raw = encode_wire_batch(self.s.site, box.epoch, [w for _, w in batch], gaps)
         payload = gzip_batch(raw) if len(raw) > self.s.gzip_above else raw
         return _Outgoing(payload=payload, events=len(batch), first_seq=batch[0][0],
                          last_seq=max(seq for seq, _ in batch), gaps=len(gaps))
@@ -432,6 +449,11 @@ class _Outgoing:
     first_seq: int
     last_seq: int
     gaps: int
+
+
+def backoff_wait(delay: float) -> float:
+    """``delay`` jittered ±50 %, so edges reconnecting after one outage spread out."""
+    return random.uniform(delay * 0.5, delay * 1.5)
 
 
 def _reap(tasks: set[asyncio.Task[None]]) -> None:

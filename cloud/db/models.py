@@ -1,8 +1,8 @@
 """Cloud records: sites, devices, meters, the event log and what was derived from it.
 
-``events`` is the append-only log the edge delivers (unique per site and seq, so a redelivered
-batch is a no-op); everything else is derived from it inside the same transaction (DESIGN §2
-rule 3). ``readings`` keeps billing-relevant values as exact decimals.
+``events`` is the append-only log the edge delivers (unique per site, outbox epoch and seq, so
+a redelivered batch is a no-op); everything else is derived from it inside the same
+transaction (DESIGN §2 rule 3). ``readings`` keeps billing-relevant values as exact decimals.
 """
 
 from __future__ import annotations
@@ -57,7 +57,7 @@ class Site(Base):
     online: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     status_changed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     last_seen_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
-    #: Contiguous watermark: every seq ≤ acked_seq is stored or declared dropped.
+    #: The acked mark of the epoch that sent last (``IngestEpoch`` holds every epoch's).
     acked_seq: Mapped[int] = mapped_column(BigInteger, default=0, server_default=text("0"))
     last_batch_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
@@ -99,20 +99,27 @@ class Meter(Base):
     last_reading_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
+LEGACY_EPOCH = "legacy"
+"""The epoch of rows stored before outboxes had one (migration 0014); never on the wire."""
+
+
 class Event(Base):
-    """One envelope as delivered; (site_id, seq) is the exactly-once key.
+    """One envelope as delivered; (site_id, epoch, seq) is its position and ``uuid`` its
+    identity: the same position with another id is a conflict (``IngestConflict``).
 
     No foreign keys, like ``readings``: only the ingestor writes here, in the transaction that
     locks the site and creates the device (migration 0002)."""
 
     __tablename__ = "events"
     __table_args__ = (
-        UniqueConstraint("site_id", "seq"),
+        UniqueConstraint("site_id", "epoch", "seq"),
         Index(None, "site_id", "kind", "seq"),
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     site_id: Mapped[int] = mapped_column(Integer)
+    #: The edge outbox that gave ``seq`` (a random id made when the outbox was created).
+    epoch: Mapped[str] = mapped_column(String(64), server_default=LEGACY_EPOCH)
     seq: Mapped[int] = mapped_column(BigInteger)
     uuid: Mapped[str] = mapped_column(String(64))
     ts: Mapped[datetime] = mapped_column(UTCDateTime)
@@ -128,13 +135,56 @@ class SeqGap(Base):
     """An inclusive seq range the edge dropped under its disk budget and will never send."""
 
     __tablename__ = "seq_gaps"
-    __table_args__ = (UniqueConstraint("site_id", "seq_from", "seq_to"),)
+    __table_args__ = (UniqueConstraint("site_id", "epoch", "seq_from", "seq_to"),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     site_id: Mapped[int] = mapped_column(ForeignKey("sites.id", ondelete="CASCADE"))
+    epoch: Mapped[str] = mapped_column(String(64), server_default=LEGACY_EPOCH)
     seq_from: Mapped[int] = mapped_column(BigInteger)
     seq_to: Mapped[int] = mapped_column(BigInteger)
     declared_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class IngestEpoch(Base):
+    """One outbox epoch of a site and its contiguous acked mark: every seq ≤ ``acked_seq`` of
+    this epoch is stored or declared dropped. ``held_at``: the lowest seq of an unresolved
+    conflict above the mark; the mark stays below it."""
+
+    __tablename__ = "ingest_epochs"
+
+    site_id: Mapped[int] = mapped_column(ForeignKey("sites.id", ondelete="CASCADE"),
+                                         primary_key=True)
+    epoch: Mapped[str] = mapped_column(String(64), primary_key=True)
+    acked_seq: Mapped[int] = mapped_column(BigInteger, default=0, server_default=text("0"))
+    held_at: Mapped[int | None] = mapped_column(BigInteger)
+    first_seen_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    last_batch_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class IngestConflict(Base):
+    """An event that came to a stored position (site, epoch, seq) with another id: kept as
+    evidence once per incoming id, never stored as the event, never acked as stored.
+
+    ``holds``: it arrived above its epoch's mark, so the mark stops below it until the event
+    stored there is delivered again (``released_at``). ``event_id``: the ``ingest.conflict``
+    event the cloud stored to raise the alarm."""
+
+    __tablename__ = "ingest_conflicts"
+    __table_args__ = (UniqueConstraint("site_id", "epoch", "seq", "incoming_uuid"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    site_id: Mapped[int] = mapped_column(ForeignKey("sites.id", ondelete="CASCADE"))
+    epoch: Mapped[str] = mapped_column(String(64))
+    seq: Mapped[int] = mapped_column(BigInteger)
+    stored_uuid: Mapped[str] = mapped_column(String(64))
+    incoming_uuid: Mapped[str] = mapped_column(String(64))
+    raw: Mapped[dict[str, Any]] = mapped_column(JsonDoc)
+    holds: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    repeats: Mapped[int] = mapped_column(Integer, default=1, server_default=text("1"))
+    detected_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    last_seen_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    released_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    event_id: Mapped[int | None] = mapped_column(BigId)
 
 
 class Reading(Base):

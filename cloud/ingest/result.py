@@ -5,21 +5,28 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass, field
 
+from contract import Ack
+
 
 @dataclass(frozen=True, slots=True)
 class IngestResult:
     """Outcome of one MQTT message.
 
-    ``ack_upto`` is the site's contiguous watermark after commit (publish it as ``down/ack``);
-    it is None when nothing was committed. A refused message names the reason (``malformed``,
+    ``acks`` holds, per outbox epoch the message(s) carried, that epoch's contiguous watermark
+    after commit: publish each as ``down/ack``. ``epoch``/``ack_upto`` are the last of them
+    (None when nothing was committed). A refused message names the reason (``malformed``,
     ``wrong_site``, ``bad_topic``) and, for malformed payloads, the offending field.
     """
 
     ok: bool
     site: str | None = None
     ack_upto: int | None = None
+    epoch: str | None = None
+    acks: tuple[Ack, ...] = ()
     inserted: int = 0
     duplicates: int = 0
+    #: Events that came to a stored position with another id (quarantined, not stored).
+    conflicts: int = 0
     gaps: int = 0
     reason: str | None = None
     field: str | None = None
@@ -44,6 +51,12 @@ class IngestStats:
     status_updates: int = 0
     #: Events that broke the contract, stored as ``ingest.quarantined`` under their seq.
     quarantined: int = 0
+    #: Events that came to a stored (site, epoch, seq) with another id, each time...
+    conflicts: int = 0
+    #: ... and the distinct ones (each kept once in ``ingest_conflicts``, each an alarm).
+    conflicts_new: int = 0
+    #: Declared gaps cut at the highest seq their batch carried.
+    gaps_clipped: int = 0
     rejected: Counter[str] = field(default_factory=Counter)
     handlers: Counter[str] = field(default_factory=Counter)
 
@@ -56,6 +69,9 @@ class IngestStats:
             "ingest_gaps_declared": self.gaps_declared,
             "ingest_status_updates": self.status_updates,
             "ingest_quarantined": self.quarantined,
+            "ingest_conflicts": self.conflicts,
+            "ingest_conflicts_new": self.conflicts_new,
+            "ingest_gaps_clipped": self.gaps_clipped,
             "ingest_rejected": sum(self.rejected.values()),
         }
         out.update({f"ingest_rejected_{k}": v for k, v in sorted(self.rejected.items())})

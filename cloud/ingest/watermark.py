@@ -1,4 +1,5 @@
-"""The contiguous ack watermark: the highest N such that every seq ≤ N is stored or dropped.
+"""The contiguous ack watermark of one outbox epoch: the highest N such that every seq ≤ N of
+that epoch is stored or declared dropped (each epoch of a site has its own).
 
 The edge deletes what an ack covers, so the watermark must never pass a seq the cloud does not
 hold. In the common in-order case the batch itself advances it and one indexed look-up shows
@@ -38,19 +39,21 @@ def contiguous_upto(start: int, seqs: Iterable[int], gaps: Iterable[tuple[int, i
             return w
 
 
-async def advance_watermark(session: AsyncSession, site_id: int, current: int,
+async def advance_watermark(session: AsyncSession, site_id: int, epoch: str, current: int,
                             batch_seqs: Iterable[int],
                             batch_gaps: Iterable[tuple[int, int]]) -> int:
-    """New watermark of a site, inside the batch's transaction (the site row is locked)."""
+    """New watermark of a site's epoch, inside the batch's transaction (the site row is
+    locked). The batch's gaps must already be clipped (``ingestor.clip_gaps``)."""
     w = contiguous_upto(current, batch_seqs, batch_gaps)
     gap_rows = (await session.execute(
         select(SeqGap.seq_from, SeqGap.seq_to)
-        .where(SeqGap.site_id == site_id, SeqGap.seq_to > w)
+        .where(SeqGap.site_id == site_id, SeqGap.epoch == epoch, SeqGap.seq_to > w)
     )).all()
     gaps = [(int(a), int(b)) for a, b in gap_rows]
     while True:
         seqs = list((await session.scalars(
-            select(Event.seq).where(Event.site_id == site_id, Event.seq > w)
+            select(Event.seq).where(Event.site_id == site_id, Event.epoch == epoch,
+                                    Event.seq > w)
             .order_by(Event.seq).limit(PAGE)
         )).all())
         new_w = contiguous_upto(w, seqs, gaps)

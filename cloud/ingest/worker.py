@@ -277,17 +277,19 @@ class IngestWorker:
             return
         while len(self._ack_tasks) >= self._acks_in_flight:
             await asyncio.wait(self._ack_tasks, return_when=asyncio.FIRST_COMPLETED)
-        task = asyncio.create_task(self._publish_ack(client, site, result.ack_upto))
-        self._ack_tasks.add(task)
-        task.add_done_callback(self._ack_tasks.discard)
+        for epoch, upto in result.acks:  # one per outbox epoch the stored batches carried
+            task = asyncio.create_task(self._publish_ack(client, site, epoch, upto))
+            self._ack_tasks.add(task)
+            task.add_done_callback(self._ack_tasks.discard)
 
-    async def _publish_ack(self, client: aiomqtt.Client, site: str, upto: int) -> None:
+    async def _publish_ack(self, client: aiomqtt.Client, site: str, epoch: str,
+                           upto: int) -> None:
         try:
-            await client.publish(topics.down_ack(site), encode_ack(upto), qos=1,
+            await client.publish(topics.down_ack(site), encode_ack(epoch, upto), qos=1,
                                  timeout=self._timeout)
         except aiomqtt.MqttError as exc:
             self._counters["ack_failures"] += 1
-            log.warning("ingest.ack_failed", site=site, upto=upto, error=str(exc))
+            log.warning("ingest.ack_failed", site=site, epoch=epoch, upto=upto, error=str(exc))
             return
         self._counters["acks_published"] += 1
 

@@ -71,6 +71,11 @@ class AsyncOutbox:
     def path(self) -> Path:
         return self._box.path
 
+    @property
+    def epoch(self) -> str:
+        """The outbox's epoch (fixed for the life of the file)."""
+        return self._box.epoch
+
     async def __aenter__(self) -> AsyncOutbox:
         self.start()
         return self
@@ -135,8 +140,8 @@ class AsyncOutbox:
         hop. ``fn`` must only use the ``Outbox`` it is given, and must not block on the loop."""
         return await self._call(fn, self._box)
 
-    async def ack(self, upto: int) -> int:
-        return await self._call(self._box.ack, upto)
+    async def ack(self, epoch: str, upto: int) -> int:
+        return await self._call(self._box.ack, epoch, upto)
 
     async def gaps(self) -> list[tuple[int, int]]:
         return await self._call(self._box.gaps)
@@ -164,7 +169,8 @@ class AsyncOutbox:
         def read() -> dict[str, Any]:
             return {"depth": self._box.depth(), "oldest": self._box.oldest_unacked_ts(),
                     "bytes": self._box.size_bytes(), "dropped_total": self._box.dropped_total(),
-                    "high_water": self._box.high_water(), "acked": self._box.acked()}
+                    "high_water": self._box.high_water(), "acked": self._box.acked(),
+                    "epoch": self._box.epoch, "foreign_acks": self._box.foreign_acks}
         return await self._call(read)
 
     # -- internals -------------------------------------------------------------------------

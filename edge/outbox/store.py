@@ -5,11 +5,15 @@ Why it looks like this (DESIGN §2):
 * SQLite in WAL mode with ``synchronous=FULL``: a committed ``append`` survives ``kill -9`` and
   power loss, and one batch costs one fsync, so callers batch.
 * ``seq`` comes from a high-water mark in ``meta``, not from SQLite's rowid, so it is never
-  reused after deletes or restarts: the cloud de-duplicates by ``(site, seq)``.
-* Only an ack deletes, and only what it covers. The budget is the one exception: past it, the
-  oldest telemetry goes (never alarms or access events), the dropped seq ranges are kept so
-  the uplink can announce them as ``gaps``, and a ``buffer.dropped`` event records the loss in
-  the same transaction.
+  reused after deletes or restarts. The file also holds its ``epoch``, random and made when the
+  file is made: the cloud keys events by ``(site, epoch, seq)``, so a replaced box or a wiped
+  data dir (seq back at 1) is a new epoch, never a run of "duplicates" of the old box's seqs.
+  A file from before epochs gets one when opened, and declares the seqs it already had acked
+  (``[1, acked]``) as a gap, so the new epoch's mark can start past them.
+* Only an ack deletes, only an ack naming this file's epoch, and only what it covers. The
+  budget is the one exception: past it, the oldest telemetry goes (never alarms or access
+  events), the dropped seq ranges are kept so the uplink can announce them as ``gaps``, and a
+  ``buffer.dropped`` event records the loss in the same transaction.
 
 Blocking by design: ``edge.outbox.runner.AsyncOutbox`` runs it on one dedicated thread.
 """
@@ -25,7 +29,7 @@ from typing import Any
 
 import structlog
 
-from contract import Clock, Kind, NewEvent, Priority, SystemClock, jsoncodec
+from contract import Clock, Kind, NewEvent, Priority, SystemClock, jsoncodec, new_epoch
 from contract.envelope import Envelope, WireEnvelope, format_ts, parse_ts, wire_envelope
 
 log = structlog.get_logger("edge.outbox")
@@ -53,6 +57,7 @@ CREATE TABLE IF NOT EXISTS dropped (lo INTEGER NOT NULL, hi INTEGER NOT NULL);
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL);
 INSERT OR IGNORE INTO meta (key, value) VALUES
     ('high_water', 0), ('acked', 0), ('bytes', 0), ('dropped_total', 0);
+CREATE TABLE IF NOT EXISTS ident (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 """
 
 
@@ -89,9 +94,26 @@ class Outbox:
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.execute("PRAGMA synchronous=FULL")
             self._db.executescript(_SCHEMA)
+            self.epoch = self._load_epoch()
         except sqlite3.DatabaseError as exc:
             self._db.close()
             raise OutboxError(f"cannot open outbox {self.path}: {exc}") from exc
+        #: Acks naming another epoch, ignored since open (a forged or stale ack).
+        self.foreign_acks = 0
+        self._log = self._log.bind(epoch=self.epoch)
+
+    def _load_epoch(self) -> str:
+        """This file's epoch; made (in one transaction) when the file has none yet."""
+        with self._transaction():
+            row = self._db.execute("SELECT value FROM ident WHERE key = 'epoch'").fetchone()
+            if row is not None:
+                return str(row[0])
+            epoch = new_epoch()
+            self._db.execute("INSERT INTO ident (key, value) VALUES ('epoch', ?)", (epoch,))
+            acked = self._meta("acked")
+            if acked > 0:  # a file from before epochs: its acked seqs are not in this epoch
+                self._db.execute("INSERT INTO dropped (lo, hi) VALUES (1, ?)", (acked,))
+            return epoch  # the uplink logs it (bound to every line it writes)
 
     # -- writing ---------------------------------------------------------------------------
 
@@ -123,12 +145,18 @@ class Outbox:
             raise OutboxError(f"append of {len(batch)} events failed: {exc}") from exc
         return out
 
-    def ack(self, upto: int) -> int:
+    def ack(self, epoch: str, upto: int) -> int:
         """Delete every event (and dropped range) with seq ≤ ``upto``; return events deleted.
 
-        An ack below the current one is a harmless repeat. An ack beyond the last seq ever
-        assigned cannot be true for this outbox, so it is clamped rather than trusted.
+        An ack naming another epoch is about another outbox (a replaced box, a forged ack): it
+        is logged, counted (``foreign_acks``) and deletes nothing. An ack below the current one
+        is a harmless repeat. An ack beyond the last seq ever assigned cannot be true for this
+        outbox, so it is clamped rather than trusted.
         """
+        if epoch != self.epoch:
+            self.foreign_acks += 1
+            self._log.warning("ack for another epoch ignored", ack_epoch=epoch[:64], upto=upto)
+            return 0
         try:
             with self._transaction():
                 acked = self._meta("acked")

@@ -28,6 +28,7 @@ from cloud.ingest import Ingestor
 from cloud.settings import Settings
 from contract import Batch, Envelope, SystemClock, encode_batch, priority_for, topics
 from tests.support.auth import admin_headers, browser_login, create_staff
+from tests.support.epochs import TEST_EPOCH
 from tests.support.services import free_port
 
 if TYPE_CHECKING:
@@ -91,8 +92,8 @@ class Console:
         self.seq += 1
         env = Envelope(seq=self.seq, id=str(uuid.uuid4()), ts=datetime.now(UTC), device=device,
                        kind=kind, data=data, priority=priority_for(kind))
-        result = await self.ingestor.handle(topics.up_events(SITE),
-                                            encode_batch(Batch(site=SITE, events=[env])))
+        result = await self.ingestor.handle(
+            topics.up_events(SITE), encode_batch(Batch(epoch=TEST_EPOCH, site=SITE, events=[env])))
         assert result.ok, result
 
     async def api(self, method: str, path: str, body: Any = None) -> tuple[int, Any]:

@@ -24,6 +24,7 @@ from drivers.fire.appdata import decode_app_data
 from drivers.fire.codec import parse_frame
 from drivers.fire.events import EventMapper
 from drivers.fire.model import UitdConfig, ZoneLocation
+from tests.support.epochs import TEST_EPOCH
 
 T0 = datetime(2026, 11, 23, 2, 0, tzinfo=UTC)  # 10:00 in Shanghai
 
@@ -83,7 +84,7 @@ class Edge:
                         device=device, kind=kind, data=data, priority=priority_for(kind))
 
     def payload(self, *events: Envelope) -> bytes:
-        return encode_batch(Batch(site=self.site, events=list(events)))
+        return encode_batch(Batch(epoch=TEST_EPOCH, site=self.site, events=list(events)))
 
     async def send(self, *events: Envelope) -> IngestResult:
         result = await self.ingestor.handle(topics.up_events(self.site), self.payload(*events))

@@ -24,6 +24,7 @@ from cloud.ingest import Ingestor
 from cloud.settings import Settings
 from contract import Batch, Envelope, FakeClock, encode_batch, priority_for, topics
 from tests.support.auth import admin_headers
+from tests.support.epochs import TEST_EPOCH
 
 T0 = datetime(2026, 3, 1, 0, 0, tzinfo=UTC)  # 08:00 in Shanghai
 
@@ -47,8 +48,8 @@ class Api:
     sessions: Any
 
     async def ingest(self, site: str, events: list[Envelope]) -> None:
-        result = await self.ingestor.handle(topics.up_events(site),
-                                            encode_batch(Batch(site=site, events=events)))
+        result = await self.ingestor.handle(
+            topics.up_events(site), encode_batch(Batch(epoch=TEST_EPOCH, site=site, events=events)))
         assert result.ok, result
 
     async def get(self, path: str, status: int = 200) -> Any:

@@ -17,6 +17,7 @@ from cloud.db.models import Device, Event, Meter, Reading, SeqGap, Site
 from cloud.features import default_registry
 from cloud.ingest import Ingestor
 from contract import Batch, Envelope, FakeClock, Priority, encode_batch, topics
+from tests.support.epochs import TEST_EPOCH
 
 T0 = datetime(2026, 11, 23, 1, 0, tzinfo=UTC)
 
@@ -32,7 +33,7 @@ def reading(seq: int, device: str = "meter-1-101", kwh: float = 1234.56,
 
 
 def batch(site: str, events: list[Envelope], gaps: list[tuple[int, int]] | None = None) -> bytes:
-    return encode_batch(Batch(site=site, events=events, gaps=gaps or []))
+    return encode_batch(Batch(epoch=TEST_EPOCH, site=site, events=events, gaps=gaps or []))
 
 
 @pytest.fixture
@@ -101,11 +102,14 @@ async def test_declared_gaps_advance_the_watermark(
     assert r.ack_upto == 1
     r = await ingestor.handle(topic, batch("demo", [reading(2)], gaps=[(3, 7)]))
     assert r.ack_upto == 8
+    # Gaps alone move nothing; with events they stop at the highest seq the edge sent.
     r = await ingestor.handle(topic, batch("demo", [], gaps=[(9, 12)]))
-    assert r.ack_upto == 12
+    assert r.ack_upto == 8
+    r = await ingestor.handle(topic, batch("demo", [reading(13)], gaps=[(9, 12)]))
+    assert r.ack_upto == 13
     async with sessions() as s:
         site = (await s.scalars(select(Site))).one()
-        assert site.acked_seq == 12
+        assert site.acked_seq == 13
     assert await count(sessions, SeqGap) == 2
 
 
@@ -119,10 +123,13 @@ async def test_wrong_site_is_refused_and_nothing_stored(
 
 @pytest.mark.parametrize(("payload", "field"), [
     (b"{not json", "payload"),
-    (json.dumps({"v": 1, "events": []}).encode(), "site"),
-    (json.dumps({"v": 2, "site": "demo", "events": []}).encode(), "v"),
-    (json.dumps({"v": 1, "site": "demo", "events": [{"id": "no seq"}]}).encode(),
-     "events[0].seq"),
+    (json.dumps({"v": 2, "events": []}).encode(), "site"),
+    (json.dumps({"v": 3, "site": "demo", "events": []}).encode(), "v"),
+    (json.dumps({"v": 1, "site": "demo", "events": []}).encode(), "v"),  # upgrade the edge
+    (json.dumps({"v": 2, "site": "demo", "events": []}).encode(), "epoch"),
+    (json.dumps({"v": 2, "site": "demo", "epoch": "short", "events": []}).encode(), "epoch"),
+    (json.dumps({"v": 2, "site": "demo", "epoch": TEST_EPOCH,
+                 "events": [{"id": "no seq"}]}).encode(), "events[0].seq"),
 ])
 async def test_malformed_payload_names_the_field_and_stores_nothing(
         ingestor: Ingestor, sessions: async_sessionmaker[AsyncSession],
@@ -145,7 +152,7 @@ def _raw(seq: int, **over: object) -> dict[str, object]:
 
 async def test_a_bad_event_is_quarantined_under_its_seq_and_the_site_does_not_stall(
         ingestor: Ingestor, sessions: async_sessionmaker[AsyncSession]) -> None:
-    payload = json.dumps({"v": 1, "site": "demo", "events": [
+    payload = json.dumps({"v": 2, "site": "demo", "epoch": TEST_EPOCH, "events": [
         _raw(1),
         _raw(2, ts="yesterday"),
         _raw(3, device="d" * 300),

@@ -20,8 +20,18 @@ from cloud.db.models import Event, Site
 from cloud.features import default_registry
 from cloud.ingest import Ingestor, IngestWorker
 from cloud.mosquitto_acl import acl_text
-from contract import Batch, Envelope, Priority, SystemClock, decode_ack, encode_batch, topics
+from contract import (
+    Batch,
+    Envelope,
+    Priority,
+    SystemClock,
+    decode_ack,
+    encode_ack,
+    encode_batch,
+    topics,
+)
 from tests.support import services
+from tests.support.epochs import TEST_EPOCH
 
 T0 = datetime(2026, 11, 23, 1, 0, tzinfo=UTC)
 
@@ -30,7 +40,7 @@ def events(site: str, seqs: range) -> bytes:
     evs = [Envelope(seq=s, id=str(uuid.uuid4()), ts=T0 + timedelta(seconds=s), device="m1",
                     kind="meter.reading", data={"values": {"energy_import_kwh": 10.5 + s}},
                     priority=Priority.TELEMETRY) for s in seqs]
-    return encode_batch(Batch(site=site, events=evs), compress=True)
+    return encode_batch(Batch(epoch=TEST_EPOCH, site=site, events=evs), compress=True)
 
 
 async def wait_for(cond: Callable[[], bool], within: float = 10.0) -> None:
@@ -65,7 +75,7 @@ async def site_client(port: int, site: str, user: str | None = None,
 
         async def pump() -> None:
             async for msg in client.messages:
-                acks.put_nowait(decode_ack(bytes(msg.payload)))  # type: ignore[arg-type]
+                acks.put_nowait(decode_ack(bytes(msg.payload)).upto)  # type: ignore[arg-type]
         task = asyncio.create_task(pump())
         try:
             yield client, acks
@@ -164,8 +174,8 @@ async def _acl(broker: services.Mosquitto, sessions: async_sessionmaker[AsyncSes
         await edge_a.subscribe(topics.down_filter("site-b"), qos=1)
         async with aiomqtt.Client("127.0.0.1", broker.port, username="ingest",
                                   password="pi", timeout=10) as cloud:
-            await cloud.publish(topics.down_ack("site-b"), b'{"upto": 999}', qos=1)
-            await cloud.publish(topics.down_ack("site-a"), b'{"upto": 777}', qos=1)
+            await cloud.publish(topics.down_ack("site-b"), encode_ack(TEST_EPOCH, 999), qos=1)
+            await cloud.publish(topics.down_ack("site-a"), encode_ack(TEST_EPOCH, 777), qos=1)
         assert await asyncio.wait_for(acks.get(), 10) == 777
     slugs = set(await _all(sessions, select(Site.slug)))
     assert slugs == {"site-a"}

@@ -34,6 +34,7 @@ from edge.parking.datasets import MonthlyPass, Vehicle, parse_dataset
 from parkingrules.tariff_yaml import tariff_from_dict
 from tests.edge.parking.test_lanes import TARIFF, TZ, _rig
 from tests.support.auth import admin_headers
+from tests.support.epochs import TEST_EPOCH
 
 T0 = datetime(2026, 11, 23, 1, 0, tzinfo=UTC)  # 09:00 in Shanghai
 CREDENTIALS = {"demo": "demo-secret", "north": "north-secret"}
@@ -93,8 +94,8 @@ class Api:
             self.seq += 1
             envs.append(Envelope(seq=self.seq, id=str(uuid.uuid4()), ts=ts, device=device,
                                  kind=kind, data=data, priority=priority_for(kind)))
-        result = await self.ingestor.handle(topics.up_events("demo"),
-                                            encode_batch(Batch(site="demo", events=envs)))
+        payload = encode_batch(Batch(epoch=TEST_EPOCH, site="demo", events=envs))
+        result = await self.ingestor.handle(topics.up_events("demo"), payload)
         assert result.ok, result
         return [e.seq for e in envs]
 

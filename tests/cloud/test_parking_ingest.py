@@ -15,6 +15,7 @@ from cloud.ingest import Ingestor
 from cloud.parking.tables import Charge, ParkingSession
 from contract import Batch, Envelope, FakeClock, NewEvent, encode_batch, topics
 from tests.edge.parking.test_lanes import T0, _rig
+from tests.support.epochs import TEST_EPOCH
 
 
 async def _edge_day(tmp: Path) -> list[NewEvent]:
@@ -38,7 +39,7 @@ async def _edge_day(tmp: Path) -> list[NewEvent]:
 def _payload(events: list[tuple[int, NewEvent]]) -> bytes:
     envs = [Envelope(seq=seq, id=ev.id, ts=ev.ts, device=ev.device, kind=ev.kind, data=ev.data,
                      priority=ev.effective_priority()) for seq, ev in events]
-    return encode_batch(Batch(site="demo", events=envs))
+    return encode_batch(Batch(epoch=TEST_EPOCH, site="demo", events=envs))
 
 
 async def test_one_session_and_one_charge_per_stay_in_any_order(

@@ -17,6 +17,7 @@ from cloud.features import default_registry
 from cloud.ingest import Ingestor
 from cloud.sites.telemetry import TelemetryExporter
 from contract import Batch, Envelope, Priority, SystemClock, encode_batch, topics
+from tests.support.epochs import TEST_EPOCH
 from tests.support.victoria import Victoria, own_victoria
 
 NOW = datetime.now(UTC).replace(microsecond=0) - timedelta(minutes=5)  # inside VM retention
@@ -37,7 +38,7 @@ async def sessions(db_url: str) -> AsyncIterator[async_sessionmaker[AsyncSession
         sessions = make_sessions(engine)
         ingestor = Ingestor(sessions, SystemClock(), default_registry())
         events = [reading(s, 100.25 + s) for s in range(1, 4)]
-        payload = encode_batch(Batch(site="demo", events=events))
+        payload = encode_batch(Batch(epoch=TEST_EPOCH, site="demo", events=events))
         assert (await ingestor.handle(topics.up_events("demo"), payload)).inserted == 3
         yield sessions
     finally:

@@ -21,6 +21,7 @@ from cloud.rules.load import default_rules
 from cloud.workorders.service import check_sla
 from cloud.workorders.tables import Technician, WorkOrder
 from contract import Batch, Envelope, FakeClock, encode_batch, priority_for, topics
+from tests.support.epochs import TEST_EPOCH
 
 T0 = datetime(2026, 11, 23, 2, 0, tzinfo=UTC)  # 10:00 in Shanghai
 SITE = "demo"
@@ -41,7 +42,7 @@ class Edge:
                         data=data, priority=priority_for(kind))
 
     async def send(self, *events: Envelope) -> None:
-        payload = encode_batch(Batch(site=SITE, events=list(events)))
+        payload = encode_batch(Batch(epoch=TEST_EPOCH, site=SITE, events=list(events)))
         result = await self.ingestor.handle(topics.up_events(SITE), payload)
         assert result.ok, result
 

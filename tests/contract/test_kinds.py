@@ -72,7 +72,8 @@ def test_the_scan_would_see_a_retyped_kind() -> None:
 def test_kinds_the_parts_emit_are_in_the_contract() -> None:
     assert {Kind.GATE_CLOSED, Kind.GATE_RECOVERED, Kind.UITD_RESTORED} <= KINDS
     for kind in KINDS:
-        assert KIND_SHAPE.match(kind) or kind == Kind.INGEST_QUARANTINED, kind
+        assert KIND_SHAPE.match(kind) or kind in (Kind.INGEST_QUARANTINED,
+                                                  Kind.INGEST_CONFLICT), kind
 
 
 def test_every_kind_has_a_payload_type() -> None:
@@ -83,7 +84,7 @@ def test_every_kind_has_a_payload_type() -> None:
 def test_priorities_alarm_then_access_then_telemetry(kind: str) -> None:
     family = kind.split(".")[0]
     telemetry = {Kind.METER_READING, Kind.FIRE_ANALOG, Kind.ELEVATOR_STATE, Kind.PLATE_EVIDENCE,
-                 Kind.PATROL_CHECKPOINT, Kind.INGEST_QUARANTINED}
+                 Kind.PATROL_CHECKPOINT, Kind.INGEST_QUARANTINED, Kind.INGEST_CONFLICT}
     if kind in telemetry:
         expected = Priority.TELEMETRY
     elif family in ("fire", "uitd", "elevator", "linkage") or kind == Kind.DOOR_FORCED:

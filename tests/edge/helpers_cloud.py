@@ -51,6 +51,7 @@ class RecordingCloud:
                 await asyncio.sleep(0.2)
 
     async def _on_batch(self, client: aiomqtt.Client, batch: Batch) -> None:
+        """One outbox per test: the watermark is that epoch's (acks name it)."""
         self.batches.append(batch)
         for env in batch.events:
             self.arrivals.append(env.seq)
@@ -60,8 +61,8 @@ class RecordingCloud:
         while self.watermark + 1 in self.seqs or self.watermark + 1 in self.gaps:
             self.watermark += 1
         if self.acking:
-            await client.publish(topics.down_ack(self.site), encode_ack(self.watermark), qos=1,
-                                 timeout=5)
+            ack = encode_ack(batch.epoch, self.watermark)
+            await client.publish(topics.down_ack(self.site), ack, qos=1, timeout=5)
 
 
 @contextlib.asynccontextmanager

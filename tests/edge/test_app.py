@@ -106,7 +106,7 @@ async def test_healthz_reports_backlog_and_disconnected_uplink(tmp_path: Path) -
             assert isinstance(outbox, dict)
             assert outbox["depth"] == 5 and outbox["oldest_unacked_s"] >= 0
             assert outbox["bytes"] > 0
-            await uplink.handle_downlink("courtyard/v1/s1/down/ack", encode_ack(5))
+            await uplink.handle_downlink("courtyard/v1/s1/down/ack", encode_ack(box.epoch, 5))
             text = await get_text(f"{server.url}/metrics")
             assert "courtyard_outbox_depth 0" in text
             assert "courtyard_outbox_oldest_unacked_seconds 0" in text

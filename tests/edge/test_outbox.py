@@ -22,7 +22,7 @@ def test_seq_is_strictly_increasing_and_never_reused(tmp_path: Path) -> None:
     box = Outbox(tmp_path / "o.db")
     first = box.append([reading(n=i) for i in range(5)])
     assert [e.seq for e in first] == [1, 2, 3, 4, 5]
-    assert box.ack(5) == 5
+    assert box.ack(box.epoch, 5) == 5
     assert box.depth() == 0
     box.close()
     box = Outbox(tmp_path / "o.db")
@@ -48,10 +48,10 @@ def test_pending_orders_by_priority_then_seq_after_cursors(tmp_path: Path) -> No
 def test_ack_deletes_only_what_it_covers(tmp_path: Path) -> None:
     box = Outbox(tmp_path / "o.db")
     box.append([reading(n=i) for i in range(10)])
-    assert box.ack(4) == 4
+    assert box.ack(box.epoch, 4) == 4
     assert [e.seq for e in box.pending(limit=100)] == [5, 6, 7, 8, 9, 10]
-    assert box.ack(3) == 0, "an older ack repeated must not delete anything"
-    assert box.ack(1000) == 6, "an ack past the last seq is clamped, not trusted"
+    assert box.ack(box.epoch, 3) == 0, "an older ack repeated must not delete anything"
+    assert box.ack(box.epoch, 1000) == 6, "an ack past the last seq is clamped, not trusted"
     assert box.acked() == 10
     new = box.append([reading(n=11)])
     assert new[0].seq == 11 and box.depth() == 1
@@ -85,7 +85,7 @@ def test_budget_drops_oldest_telemetry_only_and_records_it(tmp_path: Path) -> No
     remaining = {e.seq for e in left}
     assert dropped.isdisjoint(remaining)
     assert dropped | remaining == set(range(1, 39)), "every seq is either kept or announced"
-    box.ack(ranges[0][1])
+    box.ack(box.epoch, ranges[0][1])
     assert box.gaps() == ranges[1:]
     box.close()
 
@@ -145,4 +145,38 @@ def test_emitted_events_survive_kill_9(tmp_path: Path) -> None:
     seqs = sorted(e.seq for e in stored)
     assert seqs == list(range(1, len(seqs) + 1)), "seq must be contiguous after a crash"
     assert box.high_water() == len(seqs)
+    box.close()
+
+
+def test_each_outbox_file_has_its_own_epoch_and_keeps_it(tmp_path: Path) -> None:
+    a, b = Outbox(tmp_path / "a.db"), Outbox(tmp_path / "b.db")
+    assert a.epoch != b.epoch and len(a.epoch) == 26
+    epoch = a.epoch
+    a.close()
+    b.close()
+    again = Outbox(tmp_path / "a.db")
+    assert again.epoch == epoch, "reopening is the same outbox, the same epoch"
+    again.close()
+
+
+def test_a_file_from_before_epochs_gets_one_and_declares_its_acked_seqs_a_gap(
+        tmp_path: Path) -> None:
+    box = Outbox(tmp_path / "o.db")
+    box.append([reading(n=i) for i in range(6)])
+    box.ack(box.epoch, 4)
+    box._db.execute("DELETE FROM ident")  # as an outbox written before epochs
+    box._db.execute("DELETE FROM dropped")
+    box.close()
+    box = Outbox(tmp_path / "o.db")
+    assert box.gaps() == [(1, 4)], "seqs 1-4 were acked under no epoch: not in this one"
+    assert [e.seq for e in box.pending(limit=10)] == [5, 6]
+    assert box.ack(box.epoch, 5) == 1 and box.gaps() == []
+    box.close()
+
+
+def test_an_ack_naming_another_epoch_deletes_nothing(tmp_path: Path) -> None:
+    box = Outbox(tmp_path / "o.db")
+    box.append([reading(n=i) for i in range(3)])
+    assert box.ack("another-epoch-000000000000", 3) == 0
+    assert box.depth() == 3 and box.acked() == 0 and box.foreign_acks == 1
     box.close()

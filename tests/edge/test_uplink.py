@@ -193,7 +193,8 @@ async def test_malformed_downlink_is_counted_and_harmless(tmp_path: Path,
                                  what="4 malformed downlinks counted")
                 await wait_until(lambda: uplink.counters.cmd_messages == 1, what="cmd counted")
                 assert await box.depth() == 5
-                await other.publish(topics.down_ack(SITE), encode_ack(3), qos=1, timeout=5)
+                await other.publish(topics.down_ack(SITE), encode_ack(box.epoch, 3), qos=1,
+                                    timeout=5)
             await wait_until(lambda: uplink.counters.acks == 1, what="good ack applied")
             assert [e.seq for e in await box.pending(limit=10)] == [4, 5]
             assert uplink.connected

@@ -19,6 +19,7 @@ from contract import (
     Priority,
     decode_batch,
     encode_batch,
+    new_epoch,
     topics,
 )
 from edge.outbox import AsyncOutbox
@@ -48,9 +49,9 @@ def _events() -> list[NewEvent]:
 
 
 async def _capture(mosquitto: Mosquitto, tmp_path: Path, gzip_above: int
-                   ) -> tuple[bytes, list[Envelope]]:
+                   ) -> tuple[bytes, list[Envelope], str]:
     """Run a real uplink over the outbox holding ``_events()``; the first ``up/events``
-    payload as the broker delivered it, and the stored envelopes."""
+    payload as the broker delivered it, the stored envelopes and the outbox's epoch."""
     box = await AsyncOutbox.open(tmp_path / "o.db")
     got: list[bytes] = []
     async with box, aiomqtt.Client(mosquitto.host, mosquitto.port,
@@ -67,19 +68,19 @@ async def _capture(mosquitto: Mosquitto, tmp_path: Path, gzip_above: int
                                        gzip_above=gzip_above, replay_rate=100_000.0), box)
         async with running(collect), running(uplink.run):
             await wait_until(lambda: bool(got), what="one batch on the wire")
-    return got[0], stored
+    return got[0], stored, box.epoch
 
 
 @pytest.mark.parametrize("gzip_above", [1 << 30, 0], ids=["plain", "gzip"])
 async def test_uplink_bytes_are_the_contract_encoding_of_the_same_envelopes(
         tmp_path: Path, mosquitto: Mosquitto, gzip_above: int) -> None:
-    payload, stored = await _capture(mosquitto, tmp_path, gzip_above)
+    payload, stored, epoch = await _capture(mosquitto, tmp_path, gzip_above)
     compressed = payload[:2] == b"\x1f\x8b"
     assert compressed == (gzip_above == 0)
     raw = gzip.decompress(payload) if compressed else payload
     # The uplink sends alarms first, then access, then telemetry, each in seq order.
     in_order = sorted(stored, key=lambda e: (int(e.priority), e.seq))
-    expected = Batch(site=SITE, events=in_order)
+    expected = Batch(site=SITE, epoch=epoch, events=in_order)
     assert raw == encode_batch(expected)
     assert decode_batch(payload) == expected
 
@@ -88,6 +89,6 @@ def test_decode_of_encode_is_the_identity_plain_and_gzipped() -> None:
     envs = [Envelope(seq=i + 1, id=str(uuid.uuid4()), ts=e.ts, device=e.device, kind=e.kind,
                      data=e.data, priority=e.effective_priority())
             for i, e in enumerate(_events())]
-    batch = Batch(site=SITE, events=envs, gaps=[(7, 9), (12, 12)])
+    batch = Batch(site=SITE, epoch=new_epoch(), events=envs, gaps=[(7, 9), (12, 12)])
     for compress in (False, True):
         assert decode_batch(encode_batch(batch, compress=compress)) == batch
