@@ -204,7 +204,7 @@ def _xlsx_rows(data: bytes) -> Iterator[list[Any]]:
             raise _too_many_rows(ws.max_row - 1)
         if ws.max_column is not None and ws.max_column > MAX_COLUMNS:
             raise _too_many_columns(ws.max_column)
-        for row in ws.iter_rows(max_col=MAX_COLUMNS, values_only=True):
+        for row in ws.iter_rows(values_only=True):  # rows as wide as declared or filled
             yield list(row)
     except SheetError:
         raise

@@ -1,6 +1,6 @@
 """Writing tables as CSV (UTF-8 with BOM, so Excel on Chinese Windows opens it right) or .xlsx.
 
-Cells are written as text except ints and Decimals (numbers keep their exact digits in xlsx:
+Cells are written as text except numbers (Decimals keep their exact digits in xlsx:
 a Decimal is written as a number only when it round-trips through float unchanged, otherwise
 as text), so amounts in fen never drift.
 
@@ -64,7 +64,7 @@ def _text(value: Any) -> str:
 def _cell(ws: WriteOnlyWorksheet, value: Any) -> Any:
     if value is None or isinstance(value, bool):
         return "" if value is None else str(value).lower()
-    if isinstance(value, int):
+    if isinstance(value, int | float):
         return value
     if isinstance(value, Decimal):
         return float(value) if Decimal(repr(float(value))) == value else str(value)
