@@ -2,7 +2,9 @@
 ≥ 10,000 events/s sustained for 60 s, and the same while draining a 1,000,000-event backlog).
 
 The edge side (outbox + uplink) runs in this process; the console runs as its own process
-(`courtyard cloud serve`), as in production, so the two share the machine's two cores.
+(`courtyard cloud serve`), as in production, so the two share the machine's two cores. The
+broker is the console's managed Mosquitto with logins and the per-site ACL on: the edge logs in
+with its site credential, the console with its own.
 """
 
 from __future__ import annotations
@@ -20,9 +22,10 @@ from benchmarks.common import Figures, header, reading
 from contract import SystemClock
 from edge.outbox import AsyncOutbox
 from edge.uplink import Uplink, UplinkSettings
-from tests.support.services import free_port, fresh_pg_database, own_mosquitto, port_open
+from tests.support.services import free_port, fresh_pg_database, port_open
 
 SITE = "bench"
+SECRET = "bench-site-secret-0001"
 
 
 async def _produce(box: AsyncOutbox, rate: float, seconds: float, start: int,
@@ -54,7 +57,7 @@ async def _wait_drained(box: AsyncOutbox, within: float) -> float:
 
 async def _bench(fig: Figures, broker: str, tmp: Path, sustain_s: float, backlog: int,
                  rate: float) -> None:
-    settings = UplinkSettings(site=SITE, mqtt_url=broker, username=SITE, password="x",
+    settings = UplinkSettings(site=SITE, mqtt_url=broker, username=SITE, password=SECRET,
                               replay_rate=1e9, ack_timeout=60.0)
     async with await AsyncOutbox.open(tmp / "outbox.db") as box:
         # 1. sustained live traffic
@@ -107,14 +110,16 @@ async def _bench(fig: Figures, broker: str, tmp: Path, sustain_s: float, backlog
 
 
 def run(quick: bool = False) -> Figures:
-    fig = header("end to end: outbox → Mosquitto → ingest → PostgreSQL")
+    fig = header("end to end: outbox → Mosquitto (managed, ACL on) → ingest → PostgreSQL")
     sustain_s, backlog, rate = (15.0, 100_000, 12_000.0) if quick else (60.0, 1_000_000, 12_000.0)
-    http_port = free_port()
-    with tempfile.TemporaryDirectory() as d, own_mosquitto() as mosq, \
-            fresh_pg_database() as db:
+    http_port, mqtt_port = free_port(), free_port()
+    with tempfile.TemporaryDirectory() as d, fresh_pg_database() as db:
         tmp = Path(d)
         env = {k: v for k, v in os.environ.items() if not k.startswith("COURTYARD_")}
-        env.update(COURTYARD_DATABASE_URL=db, COURTYARD_MQTT_URL=mosq.url,
+        # No COURTYARD_MQTT_URL: the console starts and manages its own Mosquitto.
+        env.update(COURTYARD_DATABASE_URL=db, COURTYARD_BROKER_PORT=str(mqtt_port),
+                   COURTYARD_DATA_DIR=str(tmp / "cloud"),
+                   COURTYARD_SITE_CREDENTIALS=f"{SITE}:{SECRET}",
                    COURTYARD_HTTP_PORT=str(http_port), COURTYARD_LOG_LEVEL="warning")
         cloud = subprocess.Popen([sys.executable, "-m", "courtyard", "cloud", "serve"], env=env,
                                  stdout=(tmp / "cloud.log").open("w"), stderr=subprocess.STDOUT)
@@ -125,7 +130,8 @@ def run(quick: bool = False) -> Figures:
                     raise RuntimeError("console did not start:\n"
                                        + (tmp / "cloud.log").read_text()[-3000:])
                 time.sleep(0.3)
-            asyncio.run(_bench(fig, mosq.url, tmp, sustain_s, backlog, rate))
+            asyncio.run(_bench(fig, f"mqtt://127.0.0.1:{mqtt_port}", tmp, sustain_s, backlog,
+                               rate))
         finally:
             cloud.terminate()
             try:
