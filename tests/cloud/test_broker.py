@@ -201,3 +201,25 @@ async def test_sync_publisher_rides_out_a_broker_outage() -> None:
             task.cancel()
             with pytest.raises(asyncio.CancelledError):
                 await task
+
+
+def test_mosquitto_acl_command_prints_and_writes_the_same_files(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    from courtyard.cli import main
+
+    assert main(["cloud", "mosquitto-acl"]) == 0
+    assert "pattern write courtyard/v1/%u/up/#" in capsys.readouterr().out
+    assert main(["cloud", "mosquitto-acl", "--conf", "--cafile", "ca.pem"]) == 2
+    assert "--certfile" in capsys.readouterr().err
+    monkeypatch.setenv("COURTYARD_MQTT_PASSWORD", "ingest-password-0001")
+    monkeypatch.setenv("COURTYARD_SITE_CREDENTIALS", "north:demo-secret")
+    assert main(["cloud", "mosquitto-acl", "--out", str(tmp_path / "x")]) == 2
+    assert "COURTYARD_SITE_CREDENTIALS" in capsys.readouterr().err
+    assert not (tmp_path / "x").exists()
+    monkeypatch.setenv("COURTYARD_SITE_CREDENTIALS", f"north:{SITES['north']}")
+    assert main(["cloud", "mosquitto-acl", "--out", str(tmp_path / "etc")]) == 0
+    conf = (tmp_path / "etc" / "courtyard.conf").read_text()
+    assert "listener 1883\n" in conf and "allow_anonymous false" in conf
+    passwd = (tmp_path / "etc" / "courtyard.passwd").read_text()
+    assert [line.split(":")[0] for line in passwd.splitlines()] == ["north", "ingest"]
