@@ -7,21 +7,28 @@ protocols with nothing hand-driven. Every few seconds a car arrives at an entry 
 owner from the site's local dataset file, a temporary car, now and then a read the camera's
 OCR got slightly wrong, a car the entry camera missed (it pays the lost-entry fee at the exit)
 or a blacklisted one (turned away). After its stay it leaves through an exit camera; when the
-booth API says something is due the scenario pays it (WeChat, operator ``sim``), and on a gate
+booth API says something is due the scenario pays it (WeChat, as a simulated booth guard
+holding an edge operator token), and on a gate
 driven by a Modbus relay board it moves the car over the vehicle loop so the gate closes after
 it. One line per car says what happened (zh / en).
 
 Wire facts only: cameras push as ``simulators.lpr.camera.VirtualCamera`` does, each from the
-address the site file lists for it (the edge accepts pushes only from there), the booth is
-plain HTTP + JSON, and the dataset file is read as YAML. Nothing here imports edge/, cloud/,
+address the site file lists for it (the edge accepts pushes only from there) with the HTTP
+credentials the site gives it, the booth is plain HTTP + JSON on the edge's operator listener
+with a ``cy1`` operator token signed here from the documented format (docs/operations.md),
+and the dataset file is read as YAML. Nothing here imports edge/, cloud/,
 drivers/ or contract/, so a bug there cannot hide behind the same bug here.
 """
 
 from __future__ import annotations
 
 import asyncio
+import base64
 import contextlib
+import hashlib
+import hmac
 import itertools
+import json
 import logging
 import random
 import socket
@@ -211,6 +218,21 @@ class BoothError(Exception):
     """The edge's booth API refused or failed; the message is zh / en."""
 
 
+def booth_token(secret: str, site: str, hours: int = 1) -> str:
+    """A guard's edge operator token: ``cy1.<b64url(claims)>.<b64url(HMAC-SHA256)>`` with the
+    key HMAC(site secret, "courtyard edge operator v1"), written from the format."""
+    def b64(raw: bytes) -> str:
+        return base64.urlsafe_b64encode(raw).rstrip(b"=").decode("ascii")
+
+    now = int(time.time())
+    claims = {"site": site, "sub": "sim:booth", "name": "模拟岗亭 simulated booth",
+              "role": "guard", "iat": now, "exp": now + hours * 3600}
+    signed = "cy1." + b64(json.dumps(claims, ensure_ascii=False).encode("utf-8"))
+    key = hmac.new(secret.encode("utf-8"), b"courtyard edge operator v1", hashlib.sha256)
+    mac = hmac.new(key.digest(), signed.encode("ascii"), hashlib.sha256).digest()
+    return f"{signed}.{b64(mac)}"
+
+
 class ParkingScenario:
     """Drives a site's parking until cancelled; ``stories`` keeps every car's outcome."""
 
@@ -228,6 +250,7 @@ class ParkingScenario:
         self.out = out or (lambda line: print(line, flush=True))
         self.http_timeout = http_timeout
         self.base = spec.base_url
+        self.booth = spec.operator_url
         self.plates, note = read_dataset_plates(spec.dataset)
         self.notes: list[str] = [note] if note else []
         self._cams = {c.id: c for c in spec.cameras}
@@ -287,7 +310,8 @@ class ParkingScenario:
         """Heartbeats and traffic until cancelled; ``car`` may be called while this runs."""
         timeout = aiohttp.ClientTimeout(total=self.http_timeout)
         async with contextlib.AsyncExitStack() as stack:
-            self._booth = await stack.enter_async_context(aiohttp.ClientSession(timeout=timeout))
+            self._booth = await stack.enter_async_context(aiohttp.ClientSession(
+                timeout=timeout, middlewares=(self._sign,)))
             # Each camera pushes from its own address: the edge accepts only the listed one.
             # Its plateid counter starts from the clock, so a restarted simulator's reads are
             # not taken for re-sent ones (a real camera keeps its counter across reboots).
@@ -301,7 +325,8 @@ class ParkingScenario:
                     "hikvision" if cam.vendor == "hikvision" else "vzenith",
                     f"{self.base}/lpr/{cam.vendor}/{cam.id}", ip=cam.address,
                     serialno=f"sim-{cam.id}", session=session, first_plateid=first,
-                    timeout_s=self.http_timeout)
+                    timeout_s=self.http_timeout, username=cam.username,
+                    password=cam.password)
             async with asyncio.TaskGroup() as tg:
                 for cid in sorted(self.usable_cameras):
                     if self._cams[cid].vendor == "vzenith":
@@ -311,6 +336,12 @@ class ParkingScenario:
                     tg.create_task(self._traffic(tg), name="parking-traffic")
                 # The cameras stay usable (``car``) after the last scheduled car.
                 tg.create_task(asyncio.Event().wait(), name="parking-idle")
+
+    async def _sign(self, req: aiohttp.ClientRequest,
+                    handler: aiohttp.ClientHandlerType) -> aiohttp.ClientResponse:
+        """Every booth request carries a fresh guard token (the console's job on a real site)."""
+        req.headers["Authorization"] = f"Bearer {booth_token(self.spec.secret, self.spec.site)}"
+        return await handler(req)
 
     async def _heartbeats(self, cam: CameraSpec) -> None:
         """A Vzenith camera says it is alive every few seconds, cars or not."""
@@ -325,7 +356,7 @@ class ParkingScenario:
         assert self._booth is not None
         while True:
             with contextlib.suppress(aiohttp.ClientError, TimeoutError, ValueError):
-                async with self._booth.get(f"{self.base}/parking/lanes") as r:
+                async with self._booth.get(f"{self.booth}/parking/lanes") as r:
                     if r.status == 200:
                         await r.json()
                         return
@@ -461,7 +492,7 @@ class ParkingScenario:
     async def _waiting(self, lane: str) -> dict[str, Any] | None:
         """The vehicle the booth sees waiting to pay at ``lane``, if any."""
         assert self._booth is not None
-        async with self._booth.get(f"{self.base}/parking/lanes") as r:
+        async with self._booth.get(f"{self.booth}/parking/lanes") as r:
             if r.status != 200:
                 raise BoothError(f"岗亭接口出错（HTTP {r.status}）/ booth API failed "
                                  f"(HTTP {r.status})")
@@ -474,8 +505,8 @@ class ParkingScenario:
 
     async def _pay(self, lane: str, amount: Decimal) -> bool:
         assert self._booth is not None
-        body = {"amount": f"{amount:.2f}", "method": "wechat", "operator": "sim"}
-        async with self._booth.post(f"{self.base}/parking/lanes/{lane}/pay", json=body) as r:
+        body = {"amount": f"{amount:.2f}", "method": "wechat"}
+        async with self._booth.post(f"{self.booth}/parking/lanes/{lane}/pay", json=body) as r:
             answer = await r.json()
             if r.status != 200:
                 raise BoothError(str(answer.get("error") if isinstance(answer, dict) else answer))
@@ -484,8 +515,8 @@ class ParkingScenario:
     async def _manual_open(self, lane: str, why: str) -> bool:
         """The guard opens the lane by hand (the edge records who and why)."""
         assert self._booth is not None
-        body = {"by": "sim", "reason": f"模拟岗亭人工放行 / simulated guard: {why}"[:200]}
-        async with self._booth.post(f"{self.base}/parking/lanes/{lane}/open", json=body) as r:
+        body = {"reason": f"模拟岗亭人工放行 / simulated guard: {why}"[:200]}
+        async with self._booth.post(f"{self.booth}/parking/lanes/{lane}/open", json=body) as r:
             answer = await r.json()
             if r.status != 200:
                 raise BoothError(str(answer.get("error") if isinstance(answer, dict) else answer))

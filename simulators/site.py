@@ -523,7 +523,7 @@ class SiteSimulator:
                 f"UITD {u.id}: address {u.address} → edge {host}:{port} (centre "
                 f"{fire.centre_address}, checksum {u.checksum}), heartbeat every {beat:g} s, "
                 f"{plays[1]}")
-            if u.peers and host.startswith("127.") and "127.0.0.1" not in u.peers:
+            if host.startswith("127.") and not ({"127.0.0.1", "any"} & set(u.peers)):
                 lines.append(f"注意：{u.id} 的 peers 不含 127.0.0.1，边缘会拒绝本机的模拟连接 / "
                              f"note: the peers of {u.id} leave out 127.0.0.1, so the edge refuses "
                              "this simulated UITD")

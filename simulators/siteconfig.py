@@ -92,6 +92,8 @@ class CameraSpec:
     id: str
     vendor: str                   # vzenith | hikvision
     address: str                  # the address the edge accepts its pushes from
+    username: str | None = None   # HTTP credentials the camera sends, when the site sets them
+    password: str | None = None
 
 
 @dataclass(frozen=True)
@@ -111,10 +113,16 @@ class ParkingSpec:
     lanes: list[LaneSpec]
     #: The local dataset file, resolved against the site file (None: the site names none).
     dataset: Path | None = None
+    #: The edge's operator listener (booth API) seen from this machine, and what the
+    #: simulated booth signs its operator tokens with (the site id and its cloud password,
+    #: as the console would).
+    operator_url: str = "http://127.0.0.1:9180"
+    site: str = ""
+    secret: str = ""
 
     @property
     def base_url(self) -> str:
-        """Where the edge serves camera pushes and the booth API, seen from this machine."""
+        """Where the edge serves camera pushes, seen from this machine."""
         host = self.http_host
         if host in ("", "0.0.0.0", "::"):
             host = "127.0.0.1"
@@ -131,7 +139,7 @@ class UitdSpec:
     address: int                  # its own (source) address
     checksum: str = "sum"         # sum | sum_from_command | xor
     building: str = ""
-    peers: tuple[str, ...] = ()   # the IPs the edge admits it from (empty: any)
+    peers: tuple[str, ...] = ()   # the IPs the edge admits it from ("any": anyone)
 
 
 @dataclass(frozen=True)
@@ -217,7 +225,8 @@ def load_site(site_yaml: Path, env: dict[str, str] | None = None) -> SiteSpec:
             slow_ms=_int(sim.get("slow_ms", 0), f"devices.{did}.simulate.slow_ms"),
             exception_code=_int(sim.get("exception_code", 4),
                                 f"devices.{did}.simulate.exception_code")))
-    parking = _parking(data.get("parking"), buses, site_yaml)
+    parking = _parking(data.get("parking"), buses, site_yaml, site=str(site.get("id", "")),
+                       cloud=data.get("cloud"), operator=data.get("operator"))
     elevators = _elevators(data.get("elevators"), buses)
     return SiteSpec(id=str(site.get("id", "")), timezone=str(site.get("timezone")
                                                             or "Asia/Shanghai"),
@@ -229,7 +238,15 @@ def _opt_int(raw: Any, what: str) -> int | None:
     return None if raw is None else _int(raw, what)
 
 
-def _parking(raw: Any, buses: dict[str, BusSpec], site_yaml: Path) -> ParkingSpec | None:
+def _operator_url(raw: Any) -> str:
+    op = raw if isinstance(raw, dict) else {}
+    host = str(op.get("host") or "127.0.0.1")
+    host = "127.0.0.1" if host in ("0.0.0.0", "::") else (f"[{host}]" if ":" in host else host)
+    return f"http://{host}:{_int(op.get('port', 9180), 'operator.port')}"
+
+
+def _parking(raw: Any, buses: dict[str, BusSpec], site_yaml: Path, *, site: str = "",
+             cloud: Any = None, operator: Any = None) -> ParkingSpec | None:
     """The parking section; Modbus gates are attached to their bus's BusSpec."""
     if not isinstance(raw, dict):
         return None
@@ -250,7 +267,9 @@ def _parking(raw: Any, buses: dict[str, BusSpec], site_yaml: Path) -> ParkingSpe
             closed_limit_input=_opt_int(g.get("closed_limit_input"), f"{w}.closed_limit_input"),
             loop_input=_opt_int(g.get("loop_input"), f"{w}.loop_input")))
     cameras = [CameraSpec(id=str(c.get("id", "")), vendor=str(c.get("vendor", "")),
-                          address=str(c.get("address", "")))
+                          address=str(c.get("address", "")),
+                          username=None if c.get("username") is None else str(c["username"]),
+                          password=None if c.get("password") is None else str(c["password"]))
                for c in raw.get("cameras") or [] if isinstance(c, dict)]
     lanes = [LaneSpec(id=str(ln.get("id", "")), lot=str(ln.get("lot", "")),
                       direction=str(ln.get("direction", "")), camera=str(ln.get("camera", "")),
@@ -264,7 +283,10 @@ def _parking(raw: Any, buses: dict[str, BusSpec], site_yaml: Path) -> ParkingSpe
             path = (site_yaml.resolve().parent / path).resolve()
     return ParkingSpec(http_host=str(raw.get("http_host") or "0.0.0.0"),
                        http_port=_int(raw.get("http_port"), "parking.http_port"),
-                       cameras=cameras, lanes=lanes, dataset=path)
+                       cameras=cameras, lanes=lanes, dataset=path,
+                       operator_url=_operator_url(operator), site=site,
+                       secret=str((cloud or {}).get("password") or "")
+                       if isinstance(cloud, dict) else "")
 
 
 def _elevators(raw: Any, buses: dict[str, BusSpec]) -> list[ElevatorSpec]:
@@ -321,6 +343,8 @@ def _fire(raw: Any) -> FireSpec | None:
             raise SiteError(f"{w}.checksum 应为 {' | '.join(CHECKSUMS)} 之一 / must be one of "
                             f"{', '.join(CHECKSUMS)}, got {checksum!r}")
         peers = u.get("peers") or []
+        if peers == "any":
+            peers = ["any"]
         if not isinstance(peers, list):
             raise SiteError(f"{w}.peers 应为 IP 列表 / must be a list of IPs, got {peers!r}")
         uitds.append(UitdSpec(id=uid, address=_address(u.get("address"), f"{w}.address"),

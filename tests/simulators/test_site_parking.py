@@ -64,8 +64,9 @@ def _site(tmp: Path, *, http_port: int, bus_port: int, mqtt_port: int) -> Path:
     (tmp / "data" / "dataset.yaml").write_text(DATASET, encoding="utf-8")
     text = f"""\
 site: {{id: park-sim, name: 停车模拟}}
-cloud: {{mqtt_url: "mqtt://127.0.0.1:{mqtt_port}", username: park-sim}}
+cloud: {{mqtt_url: "mqtt://127.0.0.1:{mqtt_port}", username: park-sim, password: sim-secret}}
 edge: {{data_dir: "{tmp / 'edge'}", health_port: {free_port()}}}
+operator: {{port: {free_port()}}}
 buses:
   # one converter port: a meter (unit 1) and the exit barrier's relay board (unit 10)
   - {{id: shared, type: modbus_tcp, host: 127.0.0.1, port: {bus_port}, timeout: 0.5}}
@@ -246,7 +247,8 @@ async def test_each_kind_of_car_through_the_real_edge(
     kinds = [k for k, _ in events]
     assert kinds.count("parking.entry") == 3 and kinds.count("parking.exit") == 4
     (pay,) = [d for k, d in events if k == "payment.recorded"]
-    assert (pay["amount"], pay["method"], pay["operator"]) == ("50.00", "wechat", "sim")
+    assert (pay["amount"], pay["method"], pay["operator"]) == (
+        "50.00", "wechat", "模拟岗亭 simulated booth (guard, sim:booth)")
     refused = [d["plate"] for k, d in events if k == "parking.refused"]
     assert refused == [missed.plate, BARRED], "held for payment, then turned away"
 
@@ -289,4 +291,5 @@ async def test_a_car_held_with_nothing_to_pay_is_let_out_by_the_guard(
         with pytest.raises(asyncio.CancelledError):
             await task
     opened = [d for k, d in _events(app.outbox_path) if k == "gate.opened"]
-    assert [(d["cause"], d["by"]) for d in opened][-1] == ("manual", "sim")
+    assert [(d["cause"], d["by"]) for d in opened][-1] == (
+        "manual", "模拟岗亭 simulated booth (guard, sim:booth)")
