@@ -83,12 +83,12 @@ async def _wait_for(session: aiohttp.ClientSession, url: str, within: float,
 
 
 def _parking_url(site: Path, env: dict[str, str]) -> str | None:
-    """The edge's parking address (camera pushes, booth API) when the site has parking."""
+    """The edge's booth API (its operator listener) when the site has parking."""
     try:
         parking = load_site(site, env).parking
     except SiteError:
         return None
-    return parking.base_url if parking is not None else None
+    return parking.operator_url if parking is not None else None
 
 
 def _safety_args(site: Path, env: dict[str, str]) -> list[str]:
@@ -103,8 +103,10 @@ def _safety_args(site: Path, env: dict[str, str]) -> list[str]:
 
 def _print_parking(edge_url: str, base: str) -> None:
     print(f"[demo ] 停车车道 / parking lanes:  {edge_url}/parking/lanes  "
-          "（边缘岗亭接口：车道、场内车辆、待缴费 / the edge's booth API: lanes, cars inside, "
-          "who is waiting to pay）")
+          "（边缘岗亭接口：车道、场内车辆、待缴费；须 Bearer 操作令牌，由 POST "
+          f"{base}/api/sites/demo/edge-token 签发 / the edge's booth API: lanes, cars inside, "
+          "who is waiting to pay; send the Bearer operator token that POST …/edge-token "
+          "issues）")
     print(f"[demo ] 出场记录 / exits:          {base}/api/sites/demo/events?kind=parking.exit")
     print(f"[demo ] 停车费 / charges:          {base}/api/sites/demo/parking/charges")
 
@@ -112,9 +114,38 @@ def _print_parking(edge_url: str, base: str) -> None:
 DEMO_ADMIN = "admin"
 
 
+DEMO_TOKEN_CREATOR = "demo"
+
+
+async def revoke_demo_tokens(database_url: str) -> int:
+    """Revoke every token the demo launcher made that is still usable; how many.
+
+    Run when the demo stops, and before it makes a new one (a demo killed with SIGKILL could
+    not clean up), so no admin token outlives the demo that used it.
+    """
+    from datetime import UTC, datetime
+
+    from sqlalchemy import update
+
+    from cloud.auth.tables import ApiToken
+    from cloud.db.engine import make_engine, session_factory
+
+    engine = make_engine(database_url)
+    try:
+        async with session_factory(engine)() as session, session.begin():
+            done = await session.execute(
+                update(ApiToken).where(ApiToken.created_by == DEMO_TOKEN_CREATOR,
+                                       ApiToken.revoked_at.is_(None))
+                .values(revoked_at=datetime.now(UTC)))
+            return int(getattr(done, "rowcount", 0) or 0)
+    finally:
+        await engine.dispose()
+
+
 async def demo_credentials(database_url: str) -> tuple[str, str, str]:
     """The demo's admin account (created, or reused with a fresh password) and a token the
-    launcher polls the API with: (username, password, token)."""
+    launcher polls the API with: (username, password, token). Tokens of earlier demo runs
+    are revoked first."""
     import secrets
     from datetime import UTC, datetime
 
@@ -129,6 +160,7 @@ async def demo_credentials(database_url: str) -> tuple[str, str, str]:
     password = secrets.token_urlsafe(9)
     now = datetime.now(UTC)
     await migrate(database_url)
+    await revoke_demo_tokens(database_url)
     engine = make_engine(database_url)
     try:
         async with session_factory(engine)() as session, session.begin():
@@ -142,7 +174,7 @@ async def demo_credentials(database_url: str) -> tuple[str, str, str]:
                 user.active, user.locked_until, user.failed_logins = True, None, 0
                 user.password_changed_at = user.updated_at = now
             _, token = await create_token(session, name="demo launcher", role="admin",
-                                          site_ids=None, created_by="demo", now=now,
+                                          site_ids=None, created_by=DEMO_TOKEN_CREATOR, now=now,
                                           expires_days=1)
     finally:
         await engine.dispose()
@@ -168,6 +200,7 @@ async def _demo(site: Path, data: Path, http_port: int, speedup: float) -> int:
     parking = _parking_url(site, env)
     procs: list[tuple[str, asyncio.subprocess.Process]] = []
     started = time.monotonic()
+    made_token = False
     try:
         print("[demo ] 启动云端控制台 / starting the cloud console …")
         procs.append(("cloud", await _start("cloud", ["cloud", "serve"], env)))
@@ -175,6 +208,7 @@ async def _demo(site: Path, data: Path, http_port: int, speedup: float) -> int:
             if not await _wait_for(probe, f"{base}/healthz", 60, stop):
                 print("[demo ] 控制台未能启动 / the console did not come up", file=sys.stderr)
                 return 1
+        made_token = True  # set first: a failure half-way still cleans up
         username, password, token = await demo_credentials(env["COURTYARD_DATABASE_URL"])
         async with aiohttp.ClientSession(headers={"Authorization": f"Bearer {token}"}) as session:
             print("[demo ] 启动设备模拟器 / starting the simulated devices …")
@@ -226,6 +260,12 @@ async def _demo(site: Path, data: Path, http_port: int, speedup: float) -> int:
         print("[demo ] 正在停止 / stopping …")
         for name, proc in reversed(procs):
             await _stop(name, proc)
+        if made_token:
+            try:
+                await revoke_demo_tokens(env["COURTYARD_DATABASE_URL"])
+            except Exception as exc:  # the processes are stopped; say so rather than hide it
+                print(f"[demo ] 无法吊销演示令牌 / could not revoke the demo token: {exc!r}",
+                      file=sys.stderr)
         print("[demo ] 已停止 / stopped")
 
 

@@ -1,18 +1,24 @@
 """Logging in and out: ``/login`` (the page), ``POST /api/login``, ``POST /api/logout``,
 ``GET /api/me`` and ``POST /api/me/password``.
 
-A login is refused alike for an unknown name and a wrong password (same message, same argon2
-time). Failures count per account: after ``login_max_failures`` in a row it is locked for
-``login_lockout_minutes``; independently, attempts per remote address and per username are
-rate-limited (429 with Retry-After). Every login and failed login is in the audit log, never
-with the password.
+A login is refused alike for an unknown name, a wrong password and a locked account (same
+status, same body, the same argon2 time: the password is checked even when the answer is
+already known), so the answer never tells which usernames exist. Failures count per account:
+after ``login_max_failures`` in a row it is locked for ``login_lockout_minutes`` (the audit log
+says so; an administrator can unlock it); independently, attempts per remote address and per
+username are rate-limited (429 with Retry-After). Every login and failed login is in the
+audit log, never with the password.
+
+Where the browser goes after logging in (``next``) is decided here, not by the page: only a
+path on this console (``safe_next``), so ``/login?next=…`` cannot send anyone off-site.
 """
 
 from __future__ import annotations
 
 import asyncio
-from datetime import datetime
+import re
 from typing import Any
+from urllib.parse import unquote, urlsplit
 
 from aiohttp import web
 from sqlalchemy import delete, select
@@ -56,14 +62,34 @@ def _too_many(seconds: int) -> ApiError:
 
 
 def _invalid() -> ApiError:
-    return ApiError(401, "invalid_credentials", "用户名或密码错误",
-                    "wrong username or password", field="password")
+    """The one refusal for an unknown name, a wrong password and a locked account."""
+    return ApiError(401, "invalid_credentials",
+                    "用户名或密码错误（连续失败多次后账号会暂时锁定）",
+                    "wrong username or password (after repeated failures the account is "
+                    "locked for a while)", field="password")
 
 
-def _locked(until: datetime) -> ApiError:
-    return ApiError(423, "account_locked", f"登录失败次数过多，账号已锁定至 {utc_iso(until)}",
-                    f"too many failed logins; the account is locked until {utc_iso(until)}",
-                    field="username", locked_until=utc_iso(until))
+_UNSAFE_IN_PATH = re.compile(r"[\x00-\x20\x7f\\]")
+MAX_NEXT = 2000
+
+
+def safe_next(raw: object) -> str:
+    """``raw`` when it is a path on this console, else ``/``.
+
+    It must start with a single ``/`` (``//host`` is another site), and neither it nor its
+    percent-decoded forms may hold a backslash, whitespace or a control character (browsers
+    drop a tab or newline from ``/%09/evil`` and read ``//evil``).
+    """
+    if not isinstance(raw, str) or not raw or len(raw) > MAX_NEXT:
+        return "/"
+    text = raw
+    for _ in range(3):  # a double-encoded %2509 too
+        parts = urlsplit(text)
+        if (not text.startswith("/") or text.startswith("//") or parts.scheme
+                or parts.netloc or _UNSAFE_IN_PATH.search(text)):
+            return "/"
+        text = unquote(text)
+    return raw
 
 
 def _login_actor(user: StaffUser | None, username: str) -> Actor:
@@ -80,7 +106,7 @@ async def login(request: web.Request) -> web.Response:
     if not _same_origin(request):
         raise ApiError(403, "cross_origin", "拒绝跨站登录", "cross-origin login refused",
                        field="Origin")
-    body = await json_object(request, allowed=("username", "password"))
+    body = await json_object(request, allowed=("username", "password", "next"))
     username = text_field(body, "username", 64)
     password = body.get("password")
     if not isinstance(password, str) or not password or len(password) > MAX_LENGTH:
@@ -105,12 +131,14 @@ async def login(request: web.Request) -> web.Response:
                 StaffUser.username == username))).one_or_none()
             actor = _login_actor(user, username)
             detail: dict[str, Any] = {"remote": remote, "username": username}
+            # The hash is checked in every case, so a locked or unknown name costs the same.
+            ok = await asyncio.to_thread(
+                verify_password, None if user is None else user.password_hash, password)
             if user is not None and user.locked_until is not None and user.locked_until > now:
-                failure = _locked(user.locked_until)
+                failure = _invalid()
                 detail["reason"] = "locked"
+                detail["locked_until"] = utc_iso(user.locked_until)
             else:
-                ok = await asyncio.to_thread(
-                    verify_password, None if user is None else user.password_hash, password)
                 if user is None or not ok:
                     failure = _invalid()
                     detail["reason"] = "unknown_user" if user is None else "wrong_password"
@@ -120,7 +148,6 @@ async def login(request: web.Request) -> web.Response:
                             user.locked_until = now + config.lockout
                             user.failed_logins = 0
                             detail["locked_until"] = utc_iso(user.locked_until)
-                            failure = _locked(user.locked_until)
                 elif not user.active:
                     failure = ApiError(403, "account_disabled", "账号已停用",
                                        "this account is disabled", field="username")
@@ -142,7 +169,7 @@ async def login(request: web.Request) -> web.Response:
             raise failure
         assert user is not None and sid is not None
         me = await me_json(session, user_actor(user), "user", csrf_for(sid), user)
-    resp = json_ok(me)
+    resp = json_ok(me | {"next": safe_next(body.get("next", "/"))})
     resp.set_cookie(SESSION_COOKIE, sid, httponly=True, samesite="Lax", path="/",
                     secure=config.cookie_secure,
                     max_age=int(config.absolute.total_seconds()))

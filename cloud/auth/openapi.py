@@ -94,12 +94,18 @@ PATHS.update({
             "type": "object", "required": ["username", "password"],
             "additionalProperties": False, "properties": {
                 "username": {"type": "string", "minLength": 1, "maxLength": 64},
-                "password": {"type": "string", "minLength": 1, "maxLength": MAX_LENGTH}}}),
-        "responses": {"200": _ok("Me", "已登录（Set-Cookie）/ logged in (Set-Cookie)"),
+                "password": {"type": "string", "minLength": 1, "maxLength": MAX_LENGTH},
+                "next": {"type": "string", "description":
+                         "登录后去往的本站路径；响应的 next 为核对后的结果（非本站路径为 /）/ "
+                         "where to go after logging in; the response's next is the checked "
+                         "value (/ unless a path on this console)"}}}),
+        "responses": {"200": _ok("Me", "已登录（Set-Cookie），另含 next / logged in "
+                                 "(Set-Cookie), plus next"),
                       "400": _BAD,
-                      "401": _err("用户名或密码错误 / wrong username or password"),
+                      "401": _err("用户名或密码错误，或账号已暂时锁定（同一答复）/ wrong "
+                                  "username or password, or the account is locked (one "
+                                  "answer for all)"),
                       "403": _err("账号停用或跨站请求 / account disabled, or cross-origin"),
-                      "423": _err("失败次数过多已锁定 / locked after too many failures"),
                       "429": _err("尝试过于频繁（Retry-After）/ too many attempts "
                                   "(Retry-After)")}}},
     "/api/logout": {"post": {

@@ -5,11 +5,9 @@
   const error = document.getElementById("error");
   const submit = document.getElementById("submit");
 
-  // Only a path on this console: never an absolute URL (an open redirect).
-  function target() {
-    const next = new URLSearchParams(window.location.search).get("next") || "/";
-    return next.startsWith("/") && !next.startsWith("//") && !next.startsWith("/\\") ? next : "/";
-  }
+  // Where to go next is the console's answer (only a path on this console, never another
+  // site: the rule lives in one place, cloud/auth/login.py safe_next).
+  const next = new URLSearchParams(window.location.search).get("next") || "/";
 
   function show(text) {
     error.hidden = !text;
@@ -30,10 +28,11 @@
       const resp = await fetch("/api/login", {
         method: "POST", cache: "no-store", credentials: "same-origin",
         headers: { "Content-Type": "application/json", Accept: "application/json" },
-        body: JSON.stringify({ username, password }),
+        body: JSON.stringify({ username, password, next }),
       });
       if (resp.ok) {
-        window.location.assign(target());
+        const me = await resp.json().catch(() => ({}));
+        window.location.assign(typeof me.next === "string" ? me.next : "/");
         return;
       }
       const data = await resp.json().catch(() => ({}));

@@ -1,0 +1,217 @@
+"""Staff of one community act only there, and only as who they are.
+
+Each test is an attack by site-A (``north``) staff on site B (``south``), or by a technician
+posing as someone else, performed against the real console, and shown to change nothing.
+The last test walks the whole route table: every route that names a site (in its path, its
+query or its body) or a record of a site is tried by site-A staff of the strongest role
+against site B, and must answer 403 or 404; a route missing from the table fails the test.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Any
+
+import pytest
+from sqlalchemy import func, select
+
+from cloud.maintenance.store import plan_to_json
+from cloud.rules.tables import RuleSetVersion
+from cloud.workorders.tables import WorkOrder
+from tests.support.two_sites import SITE_A, SITE_B, TwoSites, two_sites
+
+DAY = 86400
+
+
+@pytest.fixture
+async def world(db_url: str) -> AsyncIterator[TwoSites]:
+    async with two_sites(db_url) as w:
+        yield w
+
+
+async def _orders_at(world: TwoSites, slug: str) -> int:
+    from cloud.db.models import Site
+
+    async with world.sessions() as session:
+        return int((await session.execute(select(func.count()).select_from(WorkOrder).join(
+            Site, Site.id == WorkOrder.site_id).where(Site.slug == slug))).scalar_one())
+
+
+def _elevator_plan() -> dict[str, Any]:
+    from cloud.maintenance.loader import load_plans
+    from tests.support.procs import REPO
+
+    plan = next(p for p in load_plans(REPO / "configs/maintenance/plans.yaml")
+                if p.id == "elevator-tsg-t5002")
+    return plan_to_json(plan)
+
+
+# --- maintenance generation -----------------------------------------------------------------
+
+
+async def test_a_lead_of_site_a_cannot_generate_maintenance_orders_at_site_b(
+        world: TwoSites) -> None:
+    for slug in (SITE_A, SITE_B):
+        await world.admin.call("POST", "/api/assets", 201, {
+            "site": slug, "code": "EL-1", "kind": "elevator", "name": "1 号梯",
+            "install_date": "2020-05-01"})
+        await world.admin.call("POST", "/api/maintenance-plans", 201,
+                               {"site": slug, "plan": _elevator_plan()})
+    world.clock.advance(58 * DAY)  # 2027-01-20: two visits of each lift are due
+    lead = await world.staff("lead-a", "operations_lead", [SITE_A])
+
+    # Naming site B: the same answer as a site that does not exist.
+    err = await lead.call("POST", f"/api/maintenance-plans/generate?site={SITE_B}", 404)
+    assert err["error"]["field"] == "site"
+    # Any date far ahead (releasing a year of visits at once) is refused by name.
+    err = await lead.call("POST", "/api/maintenance-plans/generate?today=2027-12-31", 400)
+    assert err["error"]["field"] == "today"
+    # Without a site: only the lead's own.
+    made = await lead.call("POST", "/api/maintenance-plans/generate", 200)
+    assert len(made["created"]) == 2
+    assert await _orders_at(world, SITE_A) == 2
+    assert await _orders_at(world, SITE_B) == 0  # the attack of the finding made 7 here
+
+    # Site B's own run still makes its orders.
+    made = await world.admin.call("POST", f"/api/maintenance-plans/generate?site={SITE_B}")
+    assert len(made["created"]) == 2
+
+
+# --- rules ---------------------------------------------------------------------------------
+
+
+async def test_rules_are_changed_only_by_a_login_serving_every_site_and_audited(
+        world: TwoSites) -> None:
+    current = await world.admin.call("GET", "/api/rules")
+    text = current["yaml"] + "\n# 北苑主管改的 / edited by north's lead\n"
+    yaml = {"Content-Type": "application/yaml"}
+    lead_a = await world.staff("lead-a", "operations_lead", [SITE_A])
+    async with lead_a.http.put("/api/rules", data=text.encode(),
+                               headers={**lead_a.headers, **yaml}) as resp:
+        assert resp.status == 403, await resp.text()
+    # Naming someone else as the author is refused too.
+    head = await world.staff("lead-all", "operations_lead", None, name="总部主管")
+    async with head.http.put("/api/rules?by=%E5%88%AB%E4%BA%BA", data=text.encode(),
+                             headers={**head.headers, **yaml}) as resp:
+        assert resp.status == 400 and (await resp.json())["error"]["field"] == "by"
+    async with world.sessions() as session:
+        assert (await session.execute(select(func.count()).select_from(
+            RuleSetVersion))).scalar_one() == 0
+
+    async with head.http.put("/api/rules", data=text.encode(),
+                             headers={**head.headers, **yaml}) as resp:
+        assert resp.status == 200, await resp.text()
+        saved = await resp.json()
+    assert saved["by"] == "总部主管"
+    [entry] = await world.audit("rules")
+    assert entry.actor.startswith("user:") and entry.actor_name == "总部主管"
+    assert entry.action == "update" and entry.entity_id == str(saved["version"])
+    assert entry.after is not None and entry.after["yaml"] == text
+
+
+# --- technicians ---------------------------------------------------------------------------
+
+
+async def test_site_a_staff_do_not_see_site_b_technicians(world: TwoSites) -> None:
+    await world.admin.call("POST", "/api/technicians", 201, {
+        "name": "北苑王师傅", "phone": "13800000001", "skills": ["plumbing"],
+        "sites": [SITE_A]})
+    await world.admin.call("POST", "/api/technicians", 201, {
+        "name": "南苑李师傅", "phone": "13900000002", "skills": ["plumbing"],
+        "sites": [SITE_B]})
+    await world.admin.call("POST", "/api/technicians", 201, {
+        "name": "两边跑的赵师傅", "phone": "13700000003", "skills": ["electrical"],
+        "sites": [SITE_A, SITE_B]})
+    for role in ("operations_lead", "technician", "guard"):
+        caller = await world.token(role, [SITE_A])
+        got = await caller.call("GET", "/api/technicians")
+        names = {t["name"]: t for t in got["technicians"]}
+        assert set(names) == {"北苑王师傅", "两边跑的赵师傅"}, role
+        assert "13900000002" not in str(got)
+        assert names["两边跑的赵师傅"]["sites"] == [SITE_A]  # site B is not even named
+        # Adding a technician to site B is refused as for an unknown site.
+        if role == "operations_lead":
+            await caller.call("POST", "/api/technicians", 404, {
+                "name": "冒名", "skills": [], "sites": [SITE_B]})
+
+
+# --- work-order roles ----------------------------------------------------------------------
+
+
+async def test_a_technician_cannot_act_as_the_requester_or_for_someone_else(
+        world: TwoSites) -> None:
+    wang = (await world.admin.call("POST", "/api/technicians", 201, {
+        "name": "王师傅", "skills": ["plumbing"], "sites": [SITE_A], "on_duty": True}))["id"]
+    li = (await world.admin.call("POST", "/api/technicians", 201, {
+        "name": "李师傅", "skills": ["plumbing"], "sites": [SITE_A]}))["id"]
+    tech = await world.staff("wang", "technician", [SITE_A], name="王师傅")
+    desk = await world.staff("desk", "customer_service", [SITE_A], name="前台小周")
+    lead = await world.staff("lead", "operations_lead", [SITE_A], name="赵主管")
+
+    async def order(title: str) -> int:
+        got = await desk.call("POST", "/api/workorders", 201, {
+            "site": SITE_A, "category": "plumbing", "title": title,
+            "requested_by": "3-2-101 业主"})
+        assert got["assignee_ids"] == [wang]  # dispatched to the one on duty
+        return int(got["id"])
+
+    async def state(oid: int) -> str:
+        return str((await world.admin.call("GET", f"/api/workorders/{oid}"))["state"])
+
+    oid = await order("厨房漏水")
+    # The spoof of the finding: a body naming the role (or a person) is refused by name.
+    for spoof in ({"role": "requester", "note": "不修了"}, {"by": "3-2-101 业主",
+                                                              "note": "不修了"}):
+        err = await tech.call("POST", f"/api/workorders/{oid}/cancel", 400, spoof)
+        assert err["error"]["field"] in spoof
+    # Without it the technician acts as the technician, who may not cancel.
+    err = await tech.call("POST", f"/api/workorders/{oid}/cancel", 403, {"note": "不修了"})
+    assert err["error"]["field"] == "role" and "technician" in err["error"]["message"]
+    assert await state(oid) == "assigned"
+
+    for action in ("accept", "start"):
+        await tech.call("POST", f"/api/workorders/{oid}/{action}", 200, {})
+    await tech.call("POST", f"/api/workorders/{oid}/complete", 200, {"note": "换了角阀"})
+    # Closing (verifying his own fix), reopening and rating are the requester's.
+    for action, body in (("close", {}), ("reopen", {"note": "再看看"}), ("rate", {"rating": 5})):
+        err = await tech.call("POST", f"/api/workorders/{oid}/{action}", (403, 409), body)
+        assert err["error"]["code"] in ("forbidden", "invalid_transition")
+    assert await state(oid) == "completed"
+    await desk.call("POST", f"/api/workorders/{oid}/close", 200, {})
+    err = await tech.call("POST", f"/api/workorders/{oid}/rate", 403, {"rating": 5})
+    assert err["error"]["field"] == "role"
+    err = await tech.call("POST", f"/api/workorders/{oid}/reopen", 403, {"note": "x"})
+    rated = await desk.call("POST", f"/api/workorders/{oid}/rate", 200, {"rating": 4})
+    assert rated["rating"] == 4
+    history = rated["history"]
+    assert [(h["action"], h["by"]) for h in history if h["action"] in (
+        "accept", "complete", "close", "rate")] == [
+        ("accept", "王师傅"), ("complete", "王师傅"), ("close", "前台小周"), ("rate", "前台小周")]
+
+    # Not his order: someone else's steps are not his to take.
+    other = await order("阳台漏水")
+    await lead.call("POST", f"/api/workorders/{other}/transfer", 200,
+                    {"assignee_ids": [li], "note": "李师傅更近"})
+    err = await tech.call("POST", f"/api/workorders/{other}/accept", 403, {})
+    assert err["error"]["field"] == "id"
+    # Nor may he grab a pooled order in a colleague's name.
+    pooled = (await world.admin.call("POST", "/api/workorders", 201, {
+        "site": SITE_A, "category": "electrical", "title": "路灯不亮"}))["id"]
+    err = await tech.call("POST", f"/api/workorders/{pooled}/grab", 403, {"technician_id": li})
+    assert err["error"]["field"] == "technician_id"
+    grabbed = await tech.call("POST", f"/api/workorders/{pooled}/grab", 200, {})
+    assert grabbed["assignee_ids"] == [wang]
+    # The lead dispatches and verifies, but rating is the resident's (through the desk).
+    assert await state(other) == "assigned"
+    err = await lead.call("POST", f"/api/workorders/{oid}/rate", (403, 400), {"rating": 1})
+    assert err["error"]["field"] in ("role", "rating")
+
+
+async def test_site_a_staff_cannot_act_on_a_site_b_work_order(world: TwoSites) -> None:
+    oid = (await world.admin.call("POST", "/api/workorders", 201, {
+        "site": SITE_B, "category": "plumbing", "title": "南苑漏水"}))["id"]
+    lead = await world.token("admin", [SITE_A])  # the strongest role, one site
+    for action, body in (("assign", {"assignee_ids": [1]}), ("cancel", {"note": "x"})):
+        err = await lead.call("POST", f"/api/workorders/{oid}/{action}", 404, body)
+        assert err["error"]["field"] == "id"
+    assert (await world.admin.call("GET", f"/api/workorders/{oid}"))["state"] == "pool"
