@@ -57,7 +57,7 @@ fire:
   port: {fire_port}
   centre_address: 88888
   uitds:
-    - {{id: uitd-1, address: 889, building: "1", heartbeat_timeout: 600}}
+    - {{id: uitd-1, address: 889, building: "1", heartbeat_timeout: 600, peers: [127.0.0.1]}}
 linkage: {{rules: []}}
 """, encoding="utf-8")
     return path

@@ -37,6 +37,7 @@ log = structlog.get_logger("edge.operator")
 OPERATOR_KEY = web.RequestKey("edge_operator", OperatorToken)
 _ACTION_ATTR = "__edge_action__"
 MAX_BODY_BYTES = 64 * 1024
+BIND_RETRY_S = 5.0
 H = TypeVar("H", bound=Callable[..., Awaitable[web.StreamResponse]])
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
@@ -142,12 +143,22 @@ class OperatorServer:
         return await handler(request)
 
     async def serve(self) -> None:
-        """Listen until cancelled, then close the socket."""
+        """Listen until cancelled, then close the socket. A port that cannot be bound is
+        logged and tried again every ``BIND_RETRY_S``: the booth being unreachable must not
+        take fire linkage, the gates or the outbox down with it."""
         runner = web.AppRunner(self.app(), access_log=None)
         await runner.setup()
         try:
-            site = web.TCPSite(runner, self.host, self.port)
-            await site.start()
+            while True:
+                try:
+                    await web.TCPSite(runner, self.host, self.port).start()
+                    break
+                except OSError as exc:
+                    self.stats.inc("operator_bind_failures")
+                    self._log.error("值班操作接口无法监听，稍后重试 / operator listener cannot "
+                                    "bind: retrying", url=self.url, error=str(exc),
+                                    retry_s=BIND_RETRY_S)
+                    await asyncio.sleep(BIND_RETRY_S)
             self._log.info("值班操作接口已启动 / operator listener ready", url=self.url,
                            routes=len(self._routes))
             self.ready.set()

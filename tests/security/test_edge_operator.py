@@ -297,3 +297,28 @@ async def test_reset_while_the_panel_still_reports_fire_is_refused(edge: Edge) -
         assert "linkage.reset" not in edge.kinds()
     finally:
         writer.close()
+
+
+async def test_a_taken_operator_port_does_not_stop_the_edge(tmp_path: Path) -> None:
+    """Another process on the operator port: the booth is unreachable (logged, counted,
+    retried), but the cameras, the fire receiver and linkage keep running."""
+    with socket.socket() as squatter:
+        squatter.bind(("127.0.0.1", 0))
+        squatter.listen()
+        op = squatter.getsockname()[1]
+        cam, fire, health = free_port(), free_port(), free_port()
+        app = EdgeApp(load_site(_site(tmp_path, cam_port=cam, op_port=op, fire_port=fire,
+                                      health_port=health), PROFILES),
+                      uplink_overrides={"backoff_initial": 0.2, "backoff_cap": 0.5})
+        task = asyncio.create_task(app.run())
+        try:
+            await until(lambda: app.operator is not None
+                        and app.operator.stats.get("operator_bind_failures") >= 1,
+                        "the bind failure counted")
+            await until(lambda: app.parking is not None and app.parking.ready.is_set()
+                        and app.safety is not None and app.safety.fire is not None
+                        and app.safety.fire.ready.is_set(), "cameras and fire receiver up")
+            assert not task.done()
+        finally:
+            app.request_stop()
+            await asyncio.wait_for(task, 15)
