@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from cloud.db.models import Device, Event, Meter, Reading, SeqGap, Site
 from cloud.features import default_registry
 from cloud.ingest import Ingestor
+from cloud.ingest.ingestor import Decoded
 from contract import Batch, Envelope, FakeClock, Priority, encode_batch, topics
 from tests.support.epochs import TEST_EPOCH
 
@@ -111,6 +112,28 @@ async def test_declared_gaps_advance_the_watermark(
         site = (await s.scalars(select(Site))).one()
         assert site.acked_seq == 13
     assert await count(sessions, SeqGap) == 2
+
+
+async def test_two_epochs_of_one_site_in_one_transaction_each_get_their_ack(
+        ingestor: Ingestor, sessions: async_sessionmaker[AsyncSession]) -> None:
+    """A replaced box (new epoch, seq from 1) beside the old box's resends, queued together."""
+    old, new = "old-box-epoch-000000000000", "new-box-epoch-000000000000"
+    topic = topics.up_events("demo")
+    first = [reading(s) for s in (1, 2, 3)]
+    r = await ingestor.handle(topic, encode_batch(Batch(site="demo", epoch=old, events=first)))
+    assert r.acks == ((old, 3),)
+    decoded = [ingestor.decode(topic, encode_batch(Batch(site="demo", epoch=e, events=evs)))
+               for e, evs in ((new, [reading(1), reading(2)]),
+                              (old, [*first, reading(4)]),
+                              (new, [reading(3)]))]
+    assert all(isinstance(d, Decoded) for d in decoded)
+    r = await ingestor.store([d for d in decoded if isinstance(d, Decoded)])
+    assert (r.inserted, r.duplicates, r.conflicts) == (4, 3, 0)
+    assert r.acks == ((new, 3), (old, 4)), "one ack per epoch, each its own watermark"
+    async with sessions() as s:
+        rows = (await s.execute(select(Event.epoch, Event.seq).order_by(Event.id))).all()
+    assert sorted(rows) == sorted([(old, 1), (old, 2), (old, 3), (new, 1), (new, 2),
+                                   (new, 3), (old, 4)])
 
 
 async def test_wrong_site_is_refused_and_nothing_stored(
