@@ -79,7 +79,8 @@ def _demo(args: argparse.Namespace) -> int:
     from courtyard.demo import run_demo
 
     site = Path(args.site) if args.site else None
-    return run_demo(site, http_port=args.port, speedup=args.speedup)
+    return run_demo(site, http_port=args.port, speedup=args.speedup,
+                    fire_scenario=args.fire_scenario)
 
 
 def _tariff_check(args: argparse.Namespace) -> int:
@@ -195,6 +196,9 @@ def build_parser() -> argparse.ArgumentParser:
     d.add_argument("--port", type=int, default=8080, help="控制台端口 / console HTTP port")
     d.add_argument("--speedup", type=float, default=60.0,
                    help="模拟时间倍速 / simulated time runs this many times faster")
+    d.add_argument("--fire-scenario", metavar="NAME", default=None,
+                   help="模拟传输装置连接后播放的消防场景（如 fire）/ fire scenario the simulated "
+                        "UITD plays once connected (e.g. fire)")
     d.set_defaults(func=_demo)
     return p
 

@@ -181,7 +181,8 @@ async def demo_credentials(database_url: str) -> tuple[str, str, str]:
     return DEMO_ADMIN, password, token
 
 
-async def _demo(site: Path, data: Path, http_port: int, speedup: float) -> int:
+async def _demo(site: Path, data: Path, http_port: int, speedup: float,
+                fire_scenario: str | None = None) -> int:
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -214,7 +215,9 @@ async def _demo(site: Path, data: Path, http_port: int, speedup: float) -> int:
             print("[demo ] 启动设备模拟器 / starting the simulated devices …")
             procs.append(("sim", await _start(
                 "sim", ["sim", "site", str(site), "--speedup", str(speedup),
-                        *_safety_args(site, env)], env)))
+                        *_safety_args(site, env),
+                        *(["--fire-scenario", fire_scenario] if fire_scenario else [])],
+                       env)))
             await asyncio.sleep(2.0)
             print("[demo ] 启动边缘网关 / starting the edge …")
             procs.append(("edge", await _start("edge", ["edge", "run", str(site)], env)))
@@ -269,7 +272,8 @@ async def _demo(site: Path, data: Path, http_port: int, speedup: float) -> int:
         print("[demo ] 已停止 / stopped")
 
 
-def run_demo(site: Path | None = None, http_port: int = 8080, speedup: float = 60.0) -> int:
+def run_demo(site: Path | None = None, http_port: int = 8080, speedup: float = 60.0,
+             fire_scenario: str | None = None) -> int:
     """Run the demo on ``site`` (default: the shipped demo site, which an installed package
     carries as data, so the demo works from any directory)."""
     site = site if site is not None else configs.path("sites", "demo.yaml")
@@ -278,4 +282,4 @@ def run_demo(site: Path | None = None, http_port: int = 8080, speedup: float = 6
         return 2
     data = Path(os.environ.get("COURTYARD_DEMO_DIR", "var/demo")).resolve()
     data.mkdir(parents=True, exist_ok=True)
-    return asyncio.run(_demo(site, data, http_port, speedup))
+    return asyncio.run(_demo(site, data, http_port, speedup, fire_scenario))
