@@ -55,6 +55,8 @@ _READ = 1024 * 1024
 #: ``bytes.count``, ten times faster than the regular expression.
 _PREFIXED_ROW = re.compile(rb"<[A-Za-z_][\w.-]*:row[\s/>]")
 _PLAIN_ROW = (b"<row ", b"<row>", b"<row/", b"<row\n", b"<row\r", b"<row\t")
+#: What Excel, WPS and LibreOffice write: zipfile unpacks these a bounded piece at a time.
+_PACKINGS = (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED)
 _ZIP_ERRORS = (zipfile.BadZipFile, zipfile.LargeZipFile, RuntimeError, NotImplementedError,
                EOFError, OSError, zlib.error)
 
@@ -170,6 +172,11 @@ def check_xlsx(data: bytes) -> None:
                 raise TooLarge(f".xlsx 中的文件过多：{len(infos):,} 个，最多 {MAX_MEMBERS:,} 个",
                                f"the .xlsx holds too many parts: {len(infos):,}; at most "
                                f"{MAX_MEMBERS:,}", MAX_MEMBERS, len(infos))
+            odd = next((i for i in infos if i.compress_type not in _PACKINGS), None)
+            if odd is not None:  # bzip2 and lzma unpack a whole read at once, unbounded
+                raise SheetError(f".xlsx 中 {odd.filename[:80]} 的压缩方式不受支持",
+                                 f"{odd.filename[:80]} in the .xlsx is packed with a method "
+                                 "other than deflate")
             unzipped = sum(i.file_size for i in infos)
             if unzipped > MAX_UNZIPPED:
                 mib, cap = unzipped / 2**20, MAX_UNZIPPED // 2**20

@@ -443,6 +443,19 @@ async def test_billion_laughs_in_an_xlsx_is_refused_quickly(
     assert m.seconds < 1 and m.peak_bytes < 20 * MB, (m.seconds, m.peak_bytes)
 
 
+async def test_a_member_packed_other_than_deflate_is_refused_unopened(
+        console: Console) -> None:
+    """bzip2 unpacks each read whole (up to millions to one): only deflate is opened."""
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as z:
+        src = zipfile.ZipFile(io.BytesIO(_small_xlsx()))
+        for info in src.infolist():
+            z.writestr(info.filename, src.read(info))
+        z.writestr("xl/media/image1.bin", bytes(MB), compress_type=zipfile.ZIP_BZIP2)
+    err = error_of(await _import(console, out.getvalue(), "units.xlsx", 400))
+    assert err["field"] == "file" and "deflate" in err["message"], err
+
+
 def _sheet_xml(dimension: str | None, rows: str) -> bytes:
     dim = f'<dimension ref="{dimension}"/>' if dimension else ""
     return (b'<?xml version="1.0"?><worksheet xmlns="http://schemas.openxmlformats.org/'
