@@ -25,7 +25,7 @@ from sqlalchemy import Table, bindparam, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from cloud.db.dialect import dialect_insert, dialect_name, pg_driver
-from cloud.db.models import Device, Event, IngestConflict, IngestEpoch, SeqGap, Site
+from cloud.db.models import LEGACY_EPOCH, Device, Event, IngestConflict, IngestEpoch, SeqGap, Site
 from cloud.ingest.handlers import HandlerContext, HandlerRegistry, StoredEvent
 from cloud.ingest.result import IngestResult, IngestStats
 from cloud.ingest.watermark import advance_watermark
@@ -133,6 +133,9 @@ class Ingestor:
         self._clock = clock
         self.registry = registry
         self.stats = IngestStats()
+        #: Per site, the highest seq stored before epochs (0: none). Those rows never change,
+        #: so any worker may cache it.
+        self._legacy_top: dict[int, int] = {}
 
     def _refuse(self, reason: str, topic: str, site: str | None = None,
                 field: str | None = None, detail: str | None = None) -> IngestResult:
@@ -270,6 +273,11 @@ class Ingestor:
                 later.append(e)
         events = [batch.events[i] for i in first.values()]
         data_json = [texts[i] for i in first.values()]
+        twins = await self._legacy_twins(session, site_id, epoch, events)
+        if twins:
+            data_json = [t for e, t in zip(events, data_json, strict=True) if e.seq not in twins]
+            events = [e for e in events if e.seq not in twins]
+            blog.info("ingest.stored_before_epochs", events=len(twins))
         pg = dialect_name(session) == "postgresql"
         keys = {e.device for e in events}
         if pg:
@@ -287,6 +295,8 @@ class Ingestor:
         gaps = batch.gaps
         if gaps:
             gaps = await self._clip(session, site_id, epoch, gaps, events, blog)
+        if twins:  # stored under ``legacy``: this epoch's positions are accounted for
+            gaps = list(dict.fromkeys([*gaps, *_runs(sorted(twins))]))
         if gaps:
             await session.execute(
                 dialect_insert(session, GAPS)
@@ -317,6 +327,7 @@ class Ingestor:
                 self.stats.handlers[name] += n
         upto = await advance_watermark(session, site_id, epoch, acked,
                                        (e.seq for e in events), gaps)
+        duplicates.extend(batch.events[first[s]] for s in twins)
         if held is not None:
             upto = max(acked, min(upto, held - 1))
         await session.execute(
@@ -326,6 +337,34 @@ class Ingestor:
         return IngestResult(ok=True, site=batch.site, epoch=epoch, ack_upto=upto,
                             inserted=stored, duplicates=len(duplicates),
                             conflicts=len(conflicting), gaps=len(gaps))
+
+    async def _legacy_twins(self, session: AsyncSession, site_id: int, epoch: str,
+                            events: Sequence[Envelope]) -> set[int]:
+        """Seqs of ``events`` already stored before epochs, same seq and same id.
+
+        An outbox upgraded past epochs keeps its seqs and resends, under its new epoch, what no
+        ack had covered; some of that the cloud may have stored under ``legacy`` (the ack was
+        lost). Those are the same events: storing them again would double their effects."""
+        if epoch == LEGACY_EPOCH or not events:
+            return set()
+        top = self._legacy_top.get(site_id)
+        if top is None:
+            top = int((await session.execute(
+                select(func.max(EVENTS.c.seq)).where(EVENTS.c.site_id == site_id,
+                                                     EVENTS.c.epoch == LEGACY_EPOCH))
+            ).scalar_one() or 0)
+            self._legacy_top[site_id] = top
+        low = sorted({e.seq for e in events if e.seq <= top})
+        if not low:
+            return set()
+        ids: dict[int, str] = {}
+        for i in range(0, len(low), IN_CHUNK):
+            rows = await session.execute(
+                select(EVENTS.c.seq, EVENTS.c.uuid).where(
+                    EVENTS.c.site_id == site_id, EVENTS.c.epoch == LEGACY_EPOCH,
+                    EVENTS.c.seq.in_(low[i:i + IN_CHUNK])))
+            ids.update((int(q), str(u)) for q, u in rows.all())
+        return {e.seq for e in events if ids.get(e.seq) == e.id}
 
     async def _clip(self, session: AsyncSession, site_id: int, epoch: str,
                     gaps: list[tuple[int, int]], events: Sequence[Envelope],
@@ -559,6 +598,17 @@ async def _pg_touch_devices(driver: Any, new: Sequence[StoredEvent]) -> None:
 
 
 # -- identity: duplicates, conflicts, holds ----------------------------------------------------
+
+
+def _runs(seqs: Sequence[int]) -> list[tuple[int, int]]:
+    """Sorted seqs as inclusive runs of consecutive integers."""
+    out: list[tuple[int, int]] = []
+    for q in seqs:
+        if out and q == out[-1][1] + 1:
+            out[-1] = (out[-1][0], q)
+        else:
+            out.append((q, q))
+    return out
 
 
 def _merge(site: str, epoch: str, group: Sequence[Decoded]) -> tuple[Batch, list[str]]:

@@ -10,7 +10,7 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from cloud.db.models import Device, Event, Meter, Reading, SeqGap, Site
@@ -134,6 +134,24 @@ async def test_two_epochs_of_one_site_in_one_transaction_each_get_their_ack(
         rows = (await s.execute(select(Event.epoch, Event.seq).order_by(Event.id))).all()
     assert sorted(rows) == sorted([(old, 1), (old, 2), (old, 3), (new, 1), (new, 2),
                                    (new, 3), (old, 4)])
+
+
+async def test_an_upgraded_edge_resending_what_was_stored_before_epochs_doubles_nothing(
+        ingestor: Ingestor, sessions: async_sessionmaker[AsyncSession]) -> None:
+    topic = topics.up_events("demo")
+    before = [reading(s) for s in (1, 2, 3, 4)]
+    await ingestor.handle(topic, batch("demo", before))
+    async with sessions() as s, s.begin():  # what migration 0014 makes of rows stored before
+        await s.execute(update(Event).values(epoch="legacy"))
+    # The edge had seen the ack for 2 only; upgraded, it opens a new epoch, declares [1, 2] a
+    # gap and resends 3 and 4 (the cloud's ack for them was lost) with its new 5.
+    new = "upgraded-box-epoch-0000000000"
+    ingestor = Ingestor(sessions, FakeClock(T0 + timedelta(hours=2)), default_registry())
+    r = await ingestor.handle(topic, encode_batch(Batch(
+        site="demo", epoch=new, events=[*before[2:], reading(5)], gaps=[(1, 2)])))
+    assert (r.inserted, r.duplicates, r.acks) == (1, 2, ((new, 5),))
+    assert await count(sessions, Event) == 5
+    assert await count(sessions, Reading) == 10, "no reading stored twice"
 
 
 async def test_wrong_site_is_refused_and_nothing_stored(
