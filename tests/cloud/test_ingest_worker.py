@@ -114,9 +114,10 @@ async def _acked_after_commit(mosquitto: services.Mosquitto,
                           client_id=f"ingest-{uuid.uuid4().hex[:8]}")
     async with running(worker), site_client(mosquitto.port, "demo") as (edge, acks):
         await edge.publish(topics.up_events("demo"), b"\x1f\x8bnot gzip", qos=1)
-        await edge.publish(topics.up_events("demo"), events("demo", range(1, 51)), qos=1)
+        payload = events("demo", range(1, 51))
+        await edge.publish(topics.up_events("demo"), payload, qos=1)
         assert await asyncio.wait_for(acks.get(), 10) == 50
-        await edge.publish(topics.up_events("demo"), events("demo", range(1, 51)), qos=1)
+        await edge.publish(topics.up_events("demo"), payload, qos=1)
         assert await asyncio.wait_for(acks.get(), 10) == 50  # redelivery: acked, not re-stored
         await edge.publish(topics.up_status("demo"), b"online", qos=1, retain=True)
         await wait_for(lambda: worker.counters["ingest_status_updates"] == 1)
