@@ -179,14 +179,16 @@ def _safety(ctx: Ctx, raw: RecordValue, buses: list[RecordValue],
     ports: dict[int, str] = {}
     edge = raw.get("edge")
     operator = raw.get("operator")
+    if not (isinstance(operator, RecordValue) and "port" in operator) and (
+            isinstance(parking, RecordValue) or isinstance(fire, RecordValue)
+            or isinstance(linkage, RecordValue)):
+        # The operators' listener runs on its default port when the site has anything to
+        # operate (booth, linkage reset).
+        ports[DEFAULT_OPERATOR_PORT] = "operator.port（默认 / default）"
     for owner, section, key in (("edge.health_port", edge, "health_port"),
                                 ("operator.port", operator, "port"),
                                 ("parking.http_port", parking, "http_port"),
                                 ("fire.port", fire, "port")):
-        if owner == "operator.port" and not (isinstance(operator, RecordValue)
-                                             and "port" in operator):
-            ports.setdefault(DEFAULT_OPERATOR_PORT, "operator.port")  # its default
-            continue
         if isinstance(section, RecordValue) and isinstance(section.get(key), int):
             port = section[key]
             if port in ports:
