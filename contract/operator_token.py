@@ -32,14 +32,14 @@ MAX_TOKEN_CHARS: Final = 2048
 #: Clock skew between console and edge tolerated on ``iat``.
 SKEW: Final = timedelta(minutes=5)
 
-#: Edge action → roles that may do it. ``lanes.read``: the booth's view of its lanes;
-#: ``gate.open``: a manual barrier opening; ``parking.pay``: a payment taken at the booth
-#: (it opens the exit and reaches the cloud as money); ``linkage.reset``: end a fire linkage.
+#: Edge action → roles that may do it. ``read_lanes``: the booth's view of its lanes;
+#: ``open_gate``: a manual barrier opening; ``take_payment``: a payment taken at the booth
+#: (it opens the exit and reaches the cloud as money); ``reset_linkage``: end a fire linkage.
 EDGE_ACTIONS: Final[dict[str, frozenset[str]]] = {
-    "lanes.read": frozenset({"admin", "guard", "operations_lead", "customer_service"}),
-    "gate.open": frozenset({"admin", "guard", "operations_lead"}),
-    "parking.pay": frozenset({"admin", "guard", "operations_lead"}),
-    "linkage.reset": frozenset({"admin", "guard", "operations_lead"}),
+    "read_lanes": frozenset({"admin", "guard", "operations_lead", "customer_service"}),
+    "open_gate": frozenset({"admin", "guard", "operations_lead"}),
+    "take_payment": frozenset({"admin", "guard", "operations_lead"}),
+    "reset_linkage": frozenset({"admin", "guard", "operations_lead"}),
 }
 
 

@@ -4,7 +4,7 @@
 Local on purpose: the guard room must see and reset linkage with the cloud unreachable.
 ``GET /linkage`` only reads and stays on the health port. ``POST /linkage/reset`` ends an
 incident (barriers come down, doors lock again), so it lives behind ``edge.operator``: a
-console-issued token whose role may ``linkage.reset``, JSON only, same origin only; the
+console-issued token whose role may ``reset_linkage``, JSON only, same origin only; the
 reset is recorded as that staff member. It is refused 409 while a panel still reports fire
 — a reset then would drop the barriers on the evacuation. A refusal says which field and why
 (zh / en).
@@ -48,7 +48,7 @@ def reset_routes(linkage: Linkage, active_fires: ActiveFires | None = None
                  ) -> list[web.RouteDef]:
     """``POST /linkage/reset`` ``{"reason": ...}`` for the operators' listener."""
 
-    @needs("linkage.reset")
+    @needs("reset_linkage")
     async def reset(request: web.Request) -> web.Response:
         try:
             body = await request.json(loads=jsoncodec.loads)

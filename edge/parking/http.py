@@ -53,7 +53,7 @@ def parking_routes(source: LanesSource) -> list[web.RouteDef]:
                 {"error": NOT_READY, "field": None}), content_type="application/json")
         return lanes
 
-    @needs("parking.pay")
+    @needs("take_payment")
     async def pay(request: web.Request) -> web.Response:
         lanes = lanes_or_503()
         body = await _body(request)
@@ -70,7 +70,7 @@ def parking_routes(source: LanesSource) -> list[web.RouteDef]:
                       "session": d.session.id if d.session else None, "led": d.led,
                       "operator": who.who()})
 
-    @needs("gate.open")
+    @needs("open_gate")
     async def manual_open(request: web.Request) -> web.Response:
         lanes = lanes_or_503()
         body = await _body(request)
@@ -85,7 +85,7 @@ def parking_routes(source: LanesSource) -> list[web.RouteDef]:
         return _json({"lane": request.match_info["lane"], "opened": True,
                       "by": operator_label(who), "operator": who.who()})
 
-    @needs("lanes.read")
+    @needs("read_lanes")
     async def lane_states(request: web.Request) -> web.Response:
         lanes = lanes_or_503()
         out = []

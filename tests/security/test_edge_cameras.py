@@ -193,7 +193,7 @@ async def test_site_a_staff_cannot_get_a_site_b_edge_token(console: Any) -> None
     body = await resp.json()
     token = verify(body["token"], "secret-a", site="site-a", now=clock.now())
     assert (token.role, token.exp - token.iat) == ("guard", timedelta(hours=8))
-    assert token.may("gate.open") and token.may("linkage.reset")
+    assert token.may("open_gate") and token.may("reset_linkage")
     # The edge of site B refuses it even if it were carried there.
     with pytest.raises(ValueError):
         verify(body["token"], "secret-b", site="site-b", now=clock.now())
