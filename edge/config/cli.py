@@ -36,7 +36,9 @@ def summary(config: SiteConfig) -> Iterator[str]:
         yield (f"  电梯 / elevators: {len(config.elevators)} 部 / cars in "
                f"{len(buildings)} 栋 / buildings ({', '.join(buildings)})")
     op = config.operator
-    yield f"  值班操作 / operators: http {op.host}:{op.port}（须操作令牌 / staff token required）"
+    if config.parking is not None or config.fire is not None or config.linkage_rules:
+        yield (f"  值班操作 / operators: http {op.host}:{op.port}"
+               "（须操作令牌 / staff token required）")
     for warning in config.warnings:
         where = f"{warning.file}:{warning.line}:{warning.col}"
         yield f"{where}: 警告 / warning: {warning.what} — {warning.fix}"
