@@ -235,14 +235,15 @@ class Ingestor:
         results: list[IngestResult] = []
         async with self._sessions() as session, session.begin():
             now = self._clock.now()
-            site_id = await self._lock_site(session, site, now)
+            site_id, shown = await self._lock_site(session, site, now)
             for epoch, group in by_epoch.items():
                 batch, texts = _merge(site, epoch, group)
                 results.append(await self._apply(session, site_id, batch, texts, now,
                                                  bound.bind(epoch=epoch)))
             last = results[-1]
-            await session.execute(update(SITES).where(SITES.c.id == site_id)
-                                  .values(acked_seq=last.ack_upto))
+            if last.ack_upto != shown:
+                await session.execute(update(SITES).where(SITES.c.id == site_id)
+                                      .values(acked_seq=last.ack_upto))
         result = IngestResult(
             ok=True, site=site, ack_upto=last.ack_upto, epoch=last.epoch,
             acks=tuple(Ack(r.epoch, r.ack_upto) for r in results
@@ -266,6 +267,7 @@ class Ingestor:
                      texts: Sequence[str], now: datetime, blog: Any) -> IngestResult:
         epoch = batch.epoch
         acked, held = await self._lock_epoch(session, site_id, epoch, now)
+        held_before = held
         first: dict[int, int] = {}
         later: list[Envelope] = []  # another copy of a position already in this batch
         for i, e in enumerate(batch.events):
@@ -290,7 +292,8 @@ class Ingestor:
             inserted = await self._insert_events(session, site_id, epoch, events, device_ids,
                                                  now)
         again = [e for e in events if e.seq not in inserted] + later
-        duplicates, conflicting = await _classify(session, site_id, epoch, again, inserted,
+        duplicates, conflicting = await _classify(session, driver if pg else None, site_id,
+                                                  epoch, again, inserted,
                                                   {e.seq: e.id for e in events})
         gaps = batch.gaps
         if gaps:
@@ -330,9 +333,10 @@ class Ingestor:
         duplicates.extend(batch.events[first[s]] for s in twins)
         if held is not None:
             upto = max(acked, min(upto, held - 1))
-        await session.execute(
-            update(EPOCHS).where(EPOCHS.c.site_id == site_id, EPOCHS.c.epoch == epoch)
-            .values(acked_seq=upto, held_at=held))
+        if (upto, held) != (acked, held_before):
+            await session.execute(
+                update(EPOCHS).where(EPOCHS.c.site_id == site_id, EPOCHS.c.epoch == epoch)
+                .values(acked_seq=upto, held_at=held))
         stored = sum(1 for e in events if e.seq in inserted)
         return IngestResult(ok=True, site=batch.site, epoch=epoch, ack_upto=upto,
                             inserted=stored, duplicates=len(duplicates),
@@ -359,10 +363,11 @@ class Ingestor:
             return set()
         ids: dict[int, str] = {}
         for i in range(0, len(low), IN_CHUNK):
+            part = low[i:i + IN_CHUNK]
             rows = await session.execute(
                 select(EVENTS.c.seq, EVENTS.c.uuid).where(
                     EVENTS.c.site_id == site_id, EVENTS.c.epoch == LEGACY_EPOCH,
-                    EVENTS.c.seq.in_(low[i:i + IN_CHUNK])))
+                    EVENTS.c.seq.between(part[0], part[-1]), EVENTS.c.seq.in_(part)))
             ids.update((int(q), str(u)) for q, u in rows.all())
         return {e.seq for e in events if ids.get(e.seq) == e.id}
 
@@ -443,8 +448,10 @@ class Ingestor:
                          incoming_id=ev.id, kind=ev.kind, device=ev.device, holds_mark=holds)
         return out, held
 
-    async def _lock_site(self, session: AsyncSession, slug: str, now: datetime) -> int:
-        """Create the site on first contact and lock its row for the rest of the transaction.
+    async def _lock_site(self, session: AsyncSession, slug: str,
+                         now: datetime) -> tuple[int, int]:
+        """Create the site on first contact and lock its row for the rest of the transaction;
+        its id and the acked mark it shows.
 
         The upsert's DO UPDATE takes the row lock on PostgreSQL (a concurrent batch of the same
         site waits here, so the watermarks are read and written by one transaction at a time);
@@ -456,8 +463,9 @@ class Ingestor:
             index_elements=["slug"],
             set_={"last_batch_at": ins.excluded.last_batch_at,
                   "last_seen_at": ins.excluded.last_seen_at},
-        ).returning(SITES.c.id)
-        return int((await session.execute(stmt)).scalar_one())
+        ).returning(SITES.c.id, SITES.c.acked_seq)
+        row = (await session.execute(stmt)).one()
+        return int(row[0]), int(row[1])
 
     async def _lock_epoch(self, session: AsyncSession, site_id: int, epoch: str,
                           now: datetime) -> tuple[int, int | None]:
@@ -530,7 +538,7 @@ class Ingestor:
         online = text == "online"
         now = self._clock.now()
         async with self._sessions() as session, session.begin():
-            site_id = await self._lock_site(session, site, now)
+            site_id, _ = await self._lock_site(session, site, now)
             changed = await session.execute(
                 update(SITES).where(SITES.c.id == site_id, SITES.c.online.is_not(online))
                 .values(online=online, status_changed_at=now))
@@ -555,6 +563,11 @@ _PG_INSERT_EVENTS = (
     " $8::int[], $9::smallint[], $10::text[])"
     " AS v(seq, uuid, ts, kind, device, device_id, priority, data)"
     " ON CONFLICT (site_id, epoch, seq) DO NOTHING RETURNING seq, id")
+#: The range bounds make the index scan stop at the batch's seqs (a generic plan would filter
+#: ``= ANY`` over every row of the epoch).
+_PG_STORED_IDS = (
+    "SELECT seq, uuid FROM events WHERE site_id = $1 AND epoch = $2"
+    " AND seq BETWEEN $3 AND $4 AND seq = ANY($5::bigint[])")
 _PG_TOUCH_DEVICES = (
     "UPDATE devices AS d SET last_event_at = v.ts"
     " FROM unnest($1::int[], $2::timestamptz[]) AS v(id, ts)"
@@ -621,20 +634,27 @@ def _merge(site: str, epoch: str, group: Sequence[Decoded]) -> tuple[Batch, list
             [t for d in group for t in d.data_json])
 
 
-async def _classify(session: AsyncSession, site_id: int, epoch: str, again: list[Envelope],
-                    inserted: dict[int, int], first_ids: dict[int, str]
+async def _classify(session: AsyncSession, driver: Any, site_id: int, epoch: str,
+                    again: list[Envelope], inserted: dict[int, int], first_ids: dict[int, str]
                     ) -> tuple[list[Envelope], list[tuple[Envelope, str]]]:
     """Split events whose position was taken into duplicates (the stored row has their id)
-    and conflicts (``(event, stored id)``). Costs a query only when something came again."""
+    and conflicts (``(event, stored id)``). Costs a query only when something came again
+    (on PostgreSQL one array-bound statement, however many: resends are common)."""
     if not again:
         return [], []
     stored: dict[int, str] = {}
     seqs = sorted({e.seq for e in again if e.seq not in inserted})
+    if driver is not None and seqs:
+        stored.update((int(r[0]), str(r[1]))
+                      for r in await driver.fetch(_PG_STORED_IDS, site_id, epoch, seqs[0],
+                                                  seqs[-1], seqs))
+        seqs = []
     for i in range(0, len(seqs), IN_CHUNK):
+        part = seqs[i:i + IN_CHUNK]
         rows = await session.execute(
             select(EVENTS.c.seq, EVENTS.c.uuid).where(
                 EVENTS.c.site_id == site_id, EVENTS.c.epoch == epoch,
-                EVENTS.c.seq.in_(seqs[i:i + IN_CHUNK])))
+                EVENTS.c.seq.between(part[0], part[-1]), EVENTS.c.seq.in_(part)))
         stored.update((int(s), str(u)) for s, u in rows.all())
     duplicates: list[Envelope] = []
     conflicts: list[tuple[Envelope, str]] = []
