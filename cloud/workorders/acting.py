@@ -24,6 +24,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from cloud.auth.audit import Actor
 from cloud.auth.tables import AuditEntry
+from cloud.workorders.service import InvalidField
 from cloud.workorders.states import STAFF_ACTS_AS, TRANSITIONS
 from cloud.workorders.tables import Technician, WorkOrder
 
@@ -68,6 +69,24 @@ async def filed_by(session: AsyncSession, order_id: int) -> str | None:
         AuditEntry.action == "create").order_by(AuditEntry.id).limit(1))).first()
 
 
+async def check_site_technicians(session: AsyncSession, order: WorkOrder,
+                                 fields: dict[str, Any]) -> None:
+    """Technicians named by an action must serve the order's site: another community's
+    technician is refused as if unknown (their id reveals nothing, and they get no work)."""
+    for name in ("assignee_ids", "technician_id"):
+        value = fields.get(name)
+        ids = value if isinstance(value, list) else [value] if value is not None else []
+        wanted = {i for i in ids if isinstance(i, int) and not isinstance(i, bool)}
+        if not wanted:
+            continue
+        serving = {t.id for t in (await session.scalars(select(Technician).where(
+            Technician.id.in_(sorted(wanted))))).all() if order.site_id in (t.site_ids or [])}
+        if wanted - serving:
+            raise InvalidField(name, f"技工不存在或不服务此站点：{sorted(wanted - serving)}",
+                               "no such technician serving this site: "
+                               f"{sorted(wanted - serving)}")
+
+
 async def acting_as(session: AsyncSession, actor: Actor, order: WorkOrder, action: str,
                     fields: dict[str, Any]) -> Acting:
     """The role the principal does ``action`` in, or NotPermitted naming who may."""
@@ -98,6 +117,7 @@ async def acting_as(session: AsyncSession, actor: Actor, order: WorkOrder, actio
                 raise NotPermitted("只能以本人身份登记（technician_id 须为你自己的）",
                                    "you can act only as yourself (technician_id must be yours)",
                                    "technician_id")
+        await check_site_technicians(session, order, fields)
         return Acting(role, actor.name[:64], fields)
     raise NotPermitted(
         f"“{t.zh}”只能由 {', '.join(t.roles)} 执行；当前登录可作为："

@@ -207,6 +207,19 @@ async def test_a_technician_cannot_act_as_the_requester_or_for_someone_else(
     assert err["error"]["field"] in ("role", "rating")
 
 
+async def test_a_site_b_technician_cannot_be_put_on_a_site_a_order(world: TwoSites) -> None:
+    south = (await world.admin.call("POST", "/api/technicians", 201, {
+        "name": "南苑李师傅", "skills": ["plumbing"], "sites": [SITE_B]}))["id"]
+    lead = await world.token("operations_lead", [SITE_A])
+    oid = (await lead.call("POST", "/api/workorders", 201, {
+        "site": SITE_A, "category": "plumbing", "title": "北苑漏水"}))["id"]
+    err = await lead.call("POST", f"/api/workorders/{oid}/assign", 400,
+                          {"assignee_ids": [south]})
+    assert err["error"]["field"] == "assignee_ids"
+    got = await world.admin.call("GET", f"/api/workorders/{oid}")
+    assert (got["state"], got["assignee_ids"]) == ("pool", [])
+
+
 async def test_site_a_staff_cannot_act_on_a_site_b_work_order(world: TwoSites) -> None:
     oid = (await world.admin.call("POST", "/api/workorders", 201, {
         "site": SITE_B, "category": "plumbing", "title": "南苑漏水"}))["id"]
