@@ -9,7 +9,7 @@ import aiomqtt
 
 from contract import Priority, encode_ack, topics
 from edge.outbox import AsyncOutbox
-from edge.uplink import Uplink, UplinkSettings
+from edge.uplink import Uplink, UplinkSettings, backoff_wait
 from tests.edge.helpers_cloud import RecordingCloud, running, wait_until
 from tests.edge.helpers_events import access, alarm, reading
 from tests.support.services import Mosquitto
@@ -219,3 +219,17 @@ async def test_readings_wait_to_travel_together_and_an_alarm_takes_them_at_once(
                              what="the alarm, with the waiting readings")
             assert len(cloud.batches) == 1, "they travelled in one batch"
             assert cloud.arrivals[0] == 4, "the alarm first"
+
+
+def test_reconnect_waits_stay_within_a_few_seconds_and_are_spread() -> None:
+    s = UplinkSettings(site=SITE, mqtt_url="mqtt://127.0.0.1:1")
+    assert (s.backoff_initial, s.backoff_cap) == (0.5, 5.0)
+    delay, waits = s.backoff_initial, []
+    for _ in range(12):  # a long outage: the delay doubles up to the cap
+        waits.append(backoff_wait(delay))
+        delay = min(s.backoff_cap, delay * 2)
+    assert max(waits) <= 7.5, "an edge is back within 7.5 s of its broker, never 30 s"
+    assert min(waits) >= 0.25
+    late = [backoff_wait(s.backoff_cap) for _ in range(200)]
+    assert min(late) >= 2.5 and max(late) <= 7.5 and max(late) - min(late) > 2.0, \
+        "±50 % jitter: edges that lost the same broker do not return in one instant"
