@@ -15,7 +15,7 @@ from tests.support.procs import REPO, DemoRun, base_env, get_json
 
 pytestmark = pytest.mark.slow
 
-DEMO_PORTS = (15020, 18830, 19100)  # fixed in configs/sites/demo.yaml
+DEMO_PORTS = (15020, 18830, 19100, 19180)  # fixed in configs/sites/demo.yaml
 
 
 def test_demo_shows_readings_within_60_s_and_stops_on_ctrl_c(tmp_path: Path) -> None:
