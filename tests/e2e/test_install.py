@@ -26,7 +26,8 @@ from tests.support.procs import REPO, DemoRun, base_env
 
 pytestmark = pytest.mark.slow
 
-DEMO_PORTS = (9001, 15020, 15021, 15022, 18088, 18830, 19100, 19180)  # fixed in configs/sites/demo.yaml
+#: Fixed in configs/sites/demo.yaml.
+DEMO_PORTS = (9001, 15020, 15021, 15022, 18088, 18830, 19100, 19180)
 #: Folders whose every file the installed console, edge or simulators read at run time.
 DATA_DIRS = ("configs", "dashboards", "cloud/migrations")
 #: Not part of the package: the build copies the source tree without these.
