@@ -51,7 +51,10 @@ SCHEMAS |= {
     "Event": {
         "type": "object",
         "properties": {
-            "seq": {"type": "integer"}, "id": {"type": "string"},
+            "seq": {"type": "integer"},
+            "epoch": {"type": "string", "description": "发出该序号的边缘发件箱纪元 / the edge "
+                                                       "outbox epoch that gave the seq"},
+            "id": {"type": "string"},
             "ts": _TIME, "ts_local": _LOCAL, "device": {"type": "string"},
             "kind": {"type": "string"}, "priority": {"type": "integer"},
             "data": {"type": "object"}, "received_at": _TIME, "received_at_local": _LOCAL,
@@ -105,6 +108,9 @@ PATHS |= {
                "只返回序号大于此值的事件 / only events with a greater seq"),
             _q("kind", {"type": "string", "maxLength": 64},
                "事件类型，例如 meter.reading / event kind, e.g. meter.reading"),
+            _q("epoch", {"type": "string", "maxLength": 64},
+               "只看一个边缘发件箱纪元的事件（换过网关的站点每台一个）/ only one edge outbox "
+               "epoch (a site that replaced its box has one per box)"),
             _q("limit", {"type": "integer", "minimum": 1, "maximum": 1000, "default": 100},
                "每页条数 / page size"),
         ],

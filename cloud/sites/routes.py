@@ -45,21 +45,33 @@ async def list_devices(request: web.Request) -> web.Response:
 
 @requires("devices.read")
 async def list_events(request: web.Request) -> web.Response:
-    """Events in seq order after a cursor; ``next_after_seq`` is null once nothing is left."""
+    """Events in seq order after a cursor; ``next_after_seq`` is null once nothing is left.
+
+    A site that replaced its edge box has one seq run per outbox epoch, so the same seq can
+    appear once per epoch: ``epoch`` narrows the page to one run; without it a page never ends
+    inside a seq, so the cursor cannot skip the other epochs' events at that seq."""
     slug = request.match_info["site"]
     after = int_param(request, "after_seq", 0, 0, MAX_SEQ)
     limit = int_param(request, "limit", EVENTS_DEFAULT_LIMIT, 1, EVENTS_MAX_LIMIT)
     kind = text_param(request, "kind", 64)
+    epoch = text_param(request, "epoch", 64)
     default_tz = request.app[DEFAULT_TZ]
     async with request.app[SESSIONS]() as session:
         site = await site_by_slug(session, slug)
         query = select(Event).where(Event.site_id == site.id, Event.seq > after)
         if kind is not None:
             query = query.where(Event.kind == kind)
+        if epoch is not None:
+            query = query.where(Event.epoch == epoch)
         rows = list((await session.execute(
-            query.order_by(Event.seq).limit(limit + 1))).scalars().all())
-    more = len(rows) > limit
-    rows = rows[:limit]
+            query.order_by(Event.seq, Event.id).limit(limit + 1))).scalars().all())
+        more = len(rows) > limit
+        if more:
+            cut = rows[limit].seq  # the first seq not on this page
+            rows = [e for e in rows[:limit] if e.seq != cut]
+            if not rows:  # one seq holds more epochs than the page: take all of them
+                rows = list((await session.execute(
+                    query.where(Event.seq == cut).order_by(Event.id))).scalars().all())
     tz = zone(site.timezone or default_tz, default_tz)
     return json_ok({
         "site": site.slug,

@@ -95,6 +95,7 @@ def device_json(dev: Device, meter: Meter | None, tz: ZoneInfo) -> dict[str, Any
 def event_json(ev: Event, tz: ZoneInfo) -> dict[str, Any]:
     return {
         "seq": int(ev.seq),
+        "epoch": ev.epoch,
         "id": ev.uuid,
         **times("ts", ev.ts, tz),
         "device": ev.device,

@@ -155,6 +155,30 @@ async def test_events_page_by_seq_cursor_until_exhausted(api: Api) -> None:
     assert body["next_after_seq"] is None
 
 
+async def test_events_of_two_epochs_page_without_skipping_and_filter_by_epoch(
+        api: Api) -> None:
+    """A replaced box starts its seqs again at 1: paging by seq must not skip the old box's
+    events that share a seq with the new one's, and ``epoch`` shows one box's run."""
+    await api.ingest("demo", [reading(s, "meter-1", T0, voltage=1.0) for s in range(1, 6)])
+    other = "box-b-epoch-000000000000000"
+    result = await api.ingestor.handle(topics.up_events("demo"), encode_batch(Batch(
+        epoch=other, site="demo",
+        events=[reading(s, "meter-2", T0, voltage=2.0) for s in range(1, 4)])))
+    assert result.ok, result
+    for limit in (1, 2, 3, 4):
+        seen: list[tuple[str, int]] = []
+        cursor: int | None = 0
+        while cursor is not None:
+            body = await api.get(f"/api/sites/demo/events?after_seq={cursor}&limit={limit}")
+            seen += [(e["epoch"], e["seq"]) for e in body["events"]]
+            cursor = body["next_after_seq"]
+        assert sorted(seen) == sorted([(TEST_EPOCH, s) for s in range(1, 6)]
+                                      + [(other, s) for s in range(1, 4)]), limit
+    body = await api.get(f"/api/sites/demo/events?epoch={other}")
+    assert [(e["epoch"], e["seq"], e["device"]) for e in body["events"]] == [
+        (other, 1, "meter-2"), (other, 2, "meter-2"), (other, 3, "meter-2")]
+
+
 async def test_events_default_limit_is_100(api: Api) -> None:
     await api.ingest("demo", [env(seq, "door-1", "access.denied", {"card": str(seq)}, T0)
                               for seq in range(1, 131)])
