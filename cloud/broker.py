@@ -8,6 +8,8 @@ applies to Last Wills and retained messages. Its files live in the console's dat
 persist there, so an edge's queued acks survive a broker restart. If the broker dies it is
 logged and started again (the back-off doubles from 0.5 s to 10 s and resets once it has
 stayed up a minute); it is stopped with the console (SIGTERM, then SIGKILL after a timeout).
+A broker left running by a console that was killed (SIGKILL leaves no time to stop it) is found
+by its pid file at the next start and stopped, so it cannot hold the port with old logins.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ import os
 import pwd
 import secrets
 import shutil
+import signal
 import socket
 import time
 from collections.abc import Mapping
@@ -146,11 +149,40 @@ class ManagedMosquitto:
         return {"ok": self.running, "managed": True, "pid": self.pid, "address": self.address,
                 "restarts": self.restarts}
 
+    @property
+    def _pid_file(self) -> Path:
+        return self.directory / "mosquitto.pid"
+
+    def _leftover_pid(self) -> int | None:
+        """The pid of a broker a killed console left behind: its pid file names a live
+        process whose command line holds our config path (else the pid was reused)."""
+        try:
+            pid = int(self._pid_file.read_text().strip())
+            cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
+        except (OSError, ValueError):
+            return None
+        return pid if str(self.directory / "mosquitto.conf").encode() in cmdline else None
+
+    async def _stop_leftover(self) -> None:
+        pid = self._leftover_pid()
+        if pid is None:
+            return
+        self._log.warning("broker.leftover_stopped", pid=pid)
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGTERM)
+        deadline = time.monotonic() + self._stop_timeout
+        while self._leftover_pid() == pid and time.monotonic() < deadline:  # noqa: ASYNC110
+            await asyncio.sleep(0.05)
+        if self._leftover_pid() == pid:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+
     async def start(self) -> None:
         if self._supervisor is not None:
             return
         self._stopping = False
         self._exe = find_mosquitto()
+        await self._stop_leftover()
         self._conf = write_config(self.directory, self.host, self.port, self._users,
                                   self._ingest_user)
         await self._spawn()
@@ -177,6 +209,7 @@ class ManagedMosquitto:
             self._exe, "-c", str(self._conf), stdin=asyncio.subprocess.DEVNULL,
             stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE)
         self._proc = proc
+        _write_private(self._pid_file, f"{proc.pid}\n")
         deadline = time.monotonic() + START_TIMEOUT_S
         while True:
             if proc.returncode is not None or time.monotonic() > deadline:

@@ -223,3 +223,24 @@ def test_mosquitto_acl_command_prints_and_writes_the_same_files(
     assert "listener 1883\n" in conf and "allow_anonymous false" in conf
     passwd = (tmp_path / "etc" / "courtyard.passwd").read_text()
     assert [line.split(":")[0] for line in passwd.splitlines()] == ["north", "ingest"]
+
+
+async def test_a_broker_left_by_a_killed_console_is_stopped_at_the_next_start(
+        managed: ManagedMosquitto) -> None:
+    """SIGKILL gives the console no time to stop its broker; the next start finds the old
+    process by its pid file, stops it, and takes the port with the current logins."""
+    old_pid = managed.pid
+    assert old_pid is not None
+    successor = ManagedMosquitto(managed.host, managed.port, {"north": SITES["north"]},
+                                 CLOUD_USER, CLOUD_PW, managed.directory)
+    await successor.start()
+    try:
+        assert successor.running and successor.pid != old_pid
+        assert managed.pid is None  # the old process is gone
+        with pytest.raises(aiomqtt.MqttError):  # the old broker's logins are gone with it
+            async with client(managed.port, "south", SITES["south"], "edge-south"):
+                pass
+        async with client(managed.port, "north", SITES["north"], "edge-north"):
+            pass
+    finally:
+        await successor.stop()
