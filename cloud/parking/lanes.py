@@ -21,7 +21,7 @@ from cloud.db.models import Device, Event
 from cloud.parking.http import Handler, site_or_none, site_tz
 from cloud.web.errors import ApiError, bad_param, not_found
 from cloud.web.keys import SESSIONS
-from cloud.web.params import int_param, names_param
+from cloud.web.params import int_param, names_param, text_param
 from cloud.web.present import times
 from cloud.web.respond import json_ok
 from contract import Kind
@@ -99,31 +99,34 @@ async def _cameras(session: AsyncSession, site_id: int, wanted: list[str]) -> li
 
 async def _last_reads(session: AsyncSession, site_id: int, camera: str,
                       limit: int) -> list[Any]:
-    """(seq, uuid, ts, has evidence, has crop, *_READ_FIELDS), newest first; never the
-    images themselves."""
+    """(seq, uuid, ts, has evidence, has crop, epoch, *_READ_FIELDS), newest first; never
+    the images themselves."""
     fields = [Event.data[k].as_string() for k in _READ_FIELDS]
     return list((await session.execute(
         select(Event.seq, Event.uuid, Event.ts, _has(IMAGES["evidence"]),
-               _has(IMAGES["crop"]), *fields)
+               _has(IMAGES["crop"]), Event.epoch, *fields)
         .where(Event.site_id == site_id, Event.device == camera, PLATE_READS)
         .order_by(Event.seq.desc()).limit(limit))).all())
 
 
 def _read_json(row: Any, later: dict[str, dict[str, bool]], base: str,
                tz: ZoneInfo) -> dict[str, Any]:
-    seq, read_id, ts, evidence, crop, *values = row
+    seq, read_id, ts, evidence, crop, epoch, *values = row
     data = dict(zip(_READ_FIELDS, values, strict=True))
     sent_later = later.get(read_id, {})
     raw = data["plate_raw"]
+    # A replaced edge box numbers its reads from 1 again: the epoch says which box's seq.
+    box = f"?epoch={quote(str(epoch), safe='')}"
     return {
         "seq": int(seq), "id": read_id, **times("ts", ts, tz),
         "plate": normalize(str(raw)) if raw is not None else None, "plate_raw": raw,
         "direction": data["direction"], "confidence": _num(data["confidence"]),
         "colour": data["colour_name"], "offline": _flag(data["offline"]),
         "vendor": data["vendor"],
-        "evidence_url": (f"{base}/{seq}/evidence.jpg"
+        "evidence_url": (f"{base}/{seq}/evidence.jpg{box}"
                          if evidence or sent_later.get("evidence") else None),
-        "crop_url": f"{base}/{seq}/crop.jpg" if crop or sent_later.get("crop") else None,
+        "crop_url": (f"{base}/{seq}/crop.jpg{box}"
+                     if crop or sent_later.get("crop") else None),
     }
 
 
@@ -163,11 +166,16 @@ def _image_handler(which: str) -> Handler:
             raise bad_param("seq", f"须为正整数，收到 {raw[:40]!r}",
                             f"must be a positive integer, got {raw[:40]!r}")
         seq = int(raw)
+        epoch = text_param(request, "epoch", 64)
         async with request.app[SESSIONS]() as session:
             site = await site_or_none(session, request, request.match_info["site"])
-            row = None if site is None else (await session.execute(
-                select(Event.uuid, Event.data[key].as_string())
-                .where(Event.site_id == site.id, Event.seq == seq, PLATE_READS))).first()
+            query = (select(Event.uuid, Event.data[key].as_string(), Event.epoch)
+                     .where(Event.site_id == site.id, Event.seq == seq, PLATE_READS)
+                     if site is not None else None)
+            if query is not None and epoch is not None:
+                query = query.where(Event.epoch == epoch)
+            row = None if query is None else (await session.execute(
+                query.order_by(Event.id.desc()).limit(1))).first()
             if site is None or row is None:
                 raise not_found("seq", "车牌识别记录", "plate read", raw)
             b64 = row[1]
@@ -175,6 +183,7 @@ def _image_handler(which: str) -> Handler:
                 b64 = (await session.scalars(
                     select(Event.data[key].as_string())
                     .where(Event.site_id == site.id, Event.kind == PLATE_EVIDENCE,
+                           Event.epoch == row[2],
                            Event.seq > seq, Event.seq <= seq + EVIDENCE_SEQ_WINDOW,
                            Event.data["read"].as_string() == row[0])
                     .order_by(Event.seq).limit(1))).first()

@@ -251,7 +251,12 @@ def _parking_paths() -> dict[str, Any]:
         out[f"{base}/reads/{{seq}}/{which}.jpg"] = {"get": {
             "summary": f"车牌识别的{zh}",
             "parameters": [_SITE_P, _p("seq", "plate.read 事件的序号（见 lanes）/ the seq of "
-                                              "the plate.read event (see lanes)")],
+                                              "the plate.read event (see lanes)"),
+                           {"name": "epoch", "in": "query", "required": False,
+                            "schema": {"type": "string", "maxLength": 64},
+                            "description": "该序号所属的边缘发件箱纪元（lanes 给出的链接已带上；"
+                                           "缺省取最新的）/ the edge outbox epoch of the seq "
+                                           "(lanes links carry it; default: the newest)"}],
             "responses": {"200": jpeg, "400": bad,
                           "404": _err("没有该识别记录或没有图片 / no such read, or no image")}}}
     out[f"{base}/dataset"] = {"get": {

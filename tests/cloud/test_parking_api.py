@@ -467,10 +467,10 @@ async def test_lanes_show_each_cameras_last_reads_with_their_snapshots(api: Api)
     assert newest["evidence_url"] is None and newest["crop_url"] is None
     assert shot["plate_raw"] == "粤b·22222" and shot["confidence"] == 92
     assert shot["ts_local"] == "2026-11-23T09:00:05.000+08:00" and shot["offline"] is False
-    assert shot["evidence_url"] == f"{P}/reads/{seqs[2]}/evidence.jpg"
-    assert shot["crop_url"] == f"{P}/reads/{seqs[2]}/crop.jpg"
+    assert shot["evidence_url"] == f"{P}/reads/{seqs[2]}/evidence.jpg?epoch={TEST_EPOCH}"
+    assert shot["crop_url"] == f"{P}/reads/{seqs[2]}/crop.jpg?epoch={TEST_EPOCH}"
     [exit_read] = cam_out["reads"]
-    assert exit_read["evidence_url"] == f"{P}/reads/{out_read}/evidence.jpg"
+    assert exit_read["evidence_url"] == f"{P}/reads/{out_read}/evidence.jpg?epoch={TEST_EPOCH}"
     assert exit_read["crop_url"] is None
     only = await api.get(f"{P}/lanes?camera=cam-out&limit=5")
     assert [lane["camera"] for lane in only["lanes"]] == ["cam-out"]
@@ -485,4 +485,6 @@ async def test_lanes_show_each_cameras_last_reads_with_their_snapshots(api: Api)
     await api.get(f"{P}/reads/{out_read}/crop.jpg", 404)
     assert error(await api.get(f"{P}/reads/{seqs[1]}/evidence.jpg", 404))[0] == "not_found"
     await api.get(f"{P}/reads/999/evidence.jpg", 404)
+    # Another edge box (epoch) has no read at that seq.
+    await api.get(f"{P}/reads/{seqs[2]}/evidence.jpg?epoch=another-box-00000000000000", 404)
     assert error(await api.get(f"{P}/reads/abc/evidence.jpg", 400))[1] == "seq"
