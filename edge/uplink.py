@@ -66,6 +66,8 @@ class UplinkSettings:
     mqtt_url: str
     username: str | None = None
     password: str | None = None
+    #: A private CA (PEM) that signed the broker's certificate; None: the system's store.
+    ca_file: str | None = None
     batch_size: int = 500
     gzip_above: int = 8 * 1024
     replay_rate: float = 2000.0
@@ -96,6 +98,7 @@ class UplinkSettings:
             "site": cfg.site.id, "mqtt_url": cfg.cloud.mqtt_url,
             "username": cfg.cloud.username or None, "password": cfg.cloud.password or None,
             "replay_rate": cfg.edge.replay_rate,
+            "ca_file": str(cfg.cloud.ca_file) if cfg.cloud.ca_file else None,
         }
         base.update(overrides)
         return cls(**base)
@@ -175,7 +178,12 @@ class Uplink:
             raise ValueError(f"cloud.mqtt_url: {exc}") from None
         self.s = settings
         self._host, self._port = broker.host, broker.port
-        self._tls = ssl.create_default_context() if broker.tls else None
+        try:
+            self._tls = (ssl.create_default_context(cafile=settings.ca_file) if broker.tls
+                         else None)
+        except (OSError, ssl.SSLError) as exc:
+            raise ValueError(f"cloud.ca_file: 无法读取 CA 证书 / cannot load the CA "
+                             f"{settings.ca_file}: {exc}") from None
         self._outbox = outbox
         self._clock: Clock = clock or SystemClock()
         self.rate = rate or RateMeter(self._clock)

@@ -164,6 +164,8 @@ def _build(path: Path, raw: RecordValue, profiles: dict[str, Profile | None],
         devices.append(_device(d, profile))
     cloud = dict(raw["cloud"])
     cloud["http_url"] = str(cloud.get("http_url") or "").rstrip("/") or None
+    ca = Path(str(cloud.get("ca_file") or "")).expanduser() if cloud.get("ca_file") else None
+    cloud["ca_file"] = ca if ca is None or ca.is_absolute() else (path.parent / ca).resolve()
     buses = tuple(_bus(b) for b in raw.get("buses", []))
     return SiteConfig(path=path, site=SiteInfo(**raw["site"]), cloud=CloudLink(**cloud),
                       edge=EdgeSettings(**edge), buses=buses,

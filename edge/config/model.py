@@ -28,6 +28,8 @@ class CloudLink:
     #: The console's base URL (``http(s)://host[:port]``, no trailing slash) the edge pulls
     #: datasets from after a ``down/sync``; None: the edge only uses what it has.
     http_url: str | None = None
+    #: A private CA (PEM) for ``mqtts://`` and ``https://`` to the cloud; None: the system's.
+    ca_file: Path | None = None
 
 
 @dataclass(frozen=True, slots=True)

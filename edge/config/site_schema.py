@@ -301,6 +301,9 @@ SITE = Record(fields={
         "password": Field(Str(empty_ok=True), required=False),
         # The console's base URL; the edge pulls datasets from it (DESIGN §2, down/sync).
         "http_url": Field(Str(empty_ok=True, extra=check_http_url), required=False),
+        # A private CA (PEM) that signed the broker's and the console's TLS certificates;
+        # relative to the site file. Unset: the system's trust store.
+        "ca_file": Field(Str(empty_ok=True), required=False, example="ca_file: ca.pem"),
     }), example="cloud: {mqtt_url: mqtt://127.0.0.1:1883, username: demo}"),
     "edge": Field(Record(fields={
         "data_dir": Field(Str(zh="目录路径", en="a directory path"),

@@ -69,7 +69,8 @@ class ParkingService:
         self.sync: DatasetSync | None = None
         if cloud.http_url:
             self.sync = DatasetSync(config.site.id, cloud.http_url, cloud.username,
-                                    cloud.password, self.store, stats=self.stats)
+                                    cloud.password, self.store, stats=self.stats,
+                                    ca_file=str(cloud.ca_file) if cloud.ca_file else None)
 
     def on_sync(self, dataset: str, version: int) -> None:
         """The uplink's ``down/sync`` callback (runs on the MQTT receive loop: never blocks)."""

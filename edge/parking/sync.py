@@ -26,6 +26,7 @@ import base64
 import contextlib
 import os
 import random
+import ssl
 from enum import StrEnum
 from pathlib import Path
 from typing import Any
@@ -70,8 +71,10 @@ class DatasetSync:
     def __init__(self, site: str, base_url: str, username: str, password: str,
                  store: DatasetStore, *, stats: DriverStats | None = None,
                  timeout: float = 10.0, backoff_initial: float = 1.0, backoff_cap: float = 60.0,
-                 max_bytes: int = MAX_BYTES) -> None:
+                 max_bytes: int = MAX_BYTES, ca_file: str | None = None) -> None:
         self.url = f"{base_url.rstrip('/')}/api/sites/{site}/{DATASET}/dataset"
+        #: A private CA for an https:// console; None: the system's trust store.
+        self._ssl = ssl.create_default_context(cafile=ca_file) if ca_file else True
         self.store = store
         self.stats = stats or DriverStats()
         self.timeout = timeout
@@ -135,7 +138,9 @@ class DatasetSync:
             self._consider(early, lanes.chain.data.version)
         self._etag = await asyncio.to_thread(self._read_etag, lanes.chain.data.version)
         timeout = aiohttp.ClientTimeout(total=self.timeout)
-        async with aiohttp.ClientSession(headers=self._headers, timeout=timeout) as session:
+        async with aiohttp.ClientSession(headers=self._headers, timeout=timeout,
+                                         connector=aiohttp.TCPConnector(ssl=self._ssl)
+                                         ) as session:
             at_start = True
             delay = self.backoff_initial
             while True:

@@ -208,8 +208,8 @@ def test_console_refuses_the_demo_secret_outside_demo_mode(tmp_path: Path) -> No
 async def test_tls_listener_admits_only_clients_that_trust_its_ca(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """The files ``courtyard cloud mosquitto-acl --out`` writes for a production broker, with a
-    TLS listener: the console (``COURTYARD_MQTT_CA``) and an edge (the CA in its trust store,
-    here ``SSL_CERT_FILE``) connect over ``mqtts://`` and deliver; a client that does not
+    TLS listener: the console (``COURTYARD_MQTT_CA``) and an edge (``cloud.ca_file``) connect
+    over ``mqtts://`` and deliver; a client that does not
     trust the CA, and a plaintext client, are refused."""
     need_mosquitto()
     pki = make_test_pki(tmp_path)
@@ -243,8 +243,8 @@ async def test_tls_listener_admits_only_clients_that_trust_its_ca(
         url = f"mqtts://127.0.0.1:{port}"
         async with console(tmp_path / "console", sites={"north": SITES["north"]}, mqtt_url=url,
                            mqtt_username="ingest", mqtt_ca=str(pki.ca)) as c:
-            monkeypatch.setenv("SSL_CERT_FILE", str(pki.ca))
-            async with edge(tmp_path, "north", SITES["north"], port, url=url) as e:
+            async with edge(tmp_path, "north", SITES["north"], port, url=url,
+                            ca_file=str(pki.ca)) as e:
                 await e.wait_acked(await e.send(0, 10))
             ingest = await _healthz_ingest(c)
             assert ingest["connected"] is True

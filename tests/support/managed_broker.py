@@ -193,11 +193,11 @@ class Edge:
 
 @contextlib.asynccontextmanager
 async def edge(directory: Path, site: str, secret: str, port: int,
-               url: str | None = None) -> AsyncIterator[Edge]:
+               url: str | None = None, ca_file: str | None = None) -> AsyncIterator[Edge]:
     """An edge for ``site`` on the broker at ``port`` (or ``url``, e.g. ``mqtts://…``)."""
     settings = UplinkSettings(site=site, mqtt_url=url or f"mqtt://127.0.0.1:{port}", username=site,
                               password=secret, ack_timeout=5.0, backoff_cap=2.0,
-                              telemetry_linger=0.0)
+                              telemetry_linger=0.0, ca_file=ca_file)
     async with await AsyncOutbox.open(directory / f"outbox-{site}.db") as box:
         uplink = Uplink(settings, box, SystemClock())
         task = asyncio.create_task(uplink.run())

@@ -72,3 +72,19 @@ def test_the_operator_port_may_not_collide(write_site: WriteSite) -> None:
     text = BASE_SITE + PARKING + "operator: {port: 8088}\n"
     (problem,) = _problems(write_site(text))
     assert "parking.http_port uses port 8088 like operator.port" in problem.what
+
+
+def test_a_private_ca_is_found_next_to_the_site_file_and_a_missing_one_stops_the_uplink(
+        write_site: WriteSite) -> None:
+    from edge.uplink import Uplink, UplinkSettings
+
+    site = BASE_SITE.replace("  username: court-7\n",
+                             "  username: court-7\n  ca_file: pki/ca.pem\n")
+    site = site.replace("mqtt://10.0.0.2:1883", "mqtts://10.0.0.2:8883")
+    path = write_site(site)
+    config = load_site(path, FIXTURE_PROFILES)
+    assert config.cloud.ca_file == (path.parent / "pki" / "ca.pem").resolve()
+    settings = UplinkSettings.from_site(config)
+    assert settings.ca_file == str(config.cloud.ca_file)
+    with pytest.raises(ValueError, match=r"cloud\.ca_file"):
+        Uplink(settings, outbox=None)  # type: ignore[arg-type]
