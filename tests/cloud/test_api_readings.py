@@ -115,7 +115,8 @@ async def test_openapi_documents_every_route_and_parameter(api: Api) -> None:
                                    if seg.startswith("{")}, path
             assert op["responses"], path
     events = doc["paths"]["/api/sites/{site}/events"]["get"]
-    assert {p["name"] for p in events["parameters"]} == {"site", "after_seq", "kind", "limit"}
+    assert {p["name"] for p in events["parameters"]} == {
+        "site", "after_seq", "kind", "epoch", "limit"}
     readings = doc["paths"]["/api/devices/{device}/readings"]["get"]
     assert {p["name"] for p in readings["parameters"]} == {
         "device", "site", "since", "until", "name", "limit"}
