@@ -14,7 +14,6 @@ can move the mark past what the edge really sent.
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
@@ -25,8 +24,17 @@ from sqlalchemy import Table, bindparam, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from cloud.db.dialect import dialect_insert, dialect_name, pg_driver
-from cloud.db.models import LEGACY_EPOCH, Device, Event, IngestConflict, IngestEpoch, SeqGap, Site
+from cloud.db.models import LEGACY_EPOCH, Device, Event, IngestEpoch, SeqGap, Site
 from cloud.ingest.handlers import HandlerContext, HandlerRegistry, StoredEvent
+from cloud.ingest.identity import (
+    IN_CHUNK,
+    classify,
+    clip_gaps,
+    record_conflicts,
+    release_holds,
+    runs,
+)
+from cloud.ingest.pg_steps import pg_ensure_devices, pg_insert_events, pg_touch_devices
 from cloud.ingest.result import IngestResult, IngestStats
 from cloud.ingest.watermark import advance_watermark
 from contract import (
@@ -53,20 +61,6 @@ DEVICES = cast(Table, Device.__table__)
 SITES = cast(Table, Site.__table__)
 GAPS = cast(Table, SeqGap.__table__)
 EPOCHS = cast(Table, IngestEpoch.__table__)
-CONFLICTS = cast(Table, IngestConflict.__table__)
-
-CONFLICT_EPOCH = "cloud:conflict"
-"""Where the cloud stores its ``ingest.conflict`` events (seq = the conflict's row id); the
-colon keeps it apart from every epoch an edge can send (``contract.batch.EPOCH_RE``)."""
-CONFLICT_DEVICE = "(ingest)"
-IN_CHUNK = 5000
-
-
-def clip_gaps(gaps: Sequence[tuple[int, int]], top: int) -> list[tuple[int, int]]:
-    """``gaps`` cut at ``top``, the highest seq the edge really sent in the epoch (this batch
-    or one stored before): a declared gap never moves the mark past it."""
-    return [(a, min(b, top)) for a, b in gaps if a <= top]
-
 
 def _stored_limit_problem(ev: Envelope) -> tuple[str, str] | None:
     """What the database would refuse in this event (field, reason), checked up front so one
@@ -284,22 +278,22 @@ class Ingestor:
         keys = {e.device for e in events}
         if pg:
             driver = await pg_driver(session)
-            device_ids = await _pg_ensure_devices(driver, site_id, keys)
-            inserted = await _pg_insert_events(driver, site_id, epoch, events, data_json,
+            device_ids = await pg_ensure_devices(driver, site_id, keys)
+            inserted = await pg_insert_events(driver, site_id, epoch, events, data_json,
                                                device_ids, now)
         else:
             device_ids = await self._ensure_devices(session, site_id, keys)
             inserted = await self._insert_events(session, site_id, epoch, events, device_ids,
                                                  now)
         again = [e for e in events if e.seq not in inserted] + later
-        duplicates, conflicting = await _classify(session, driver if pg else None, site_id,
+        duplicates, conflicting = await classify(session, driver if pg else None, site_id,
                                                   epoch, again, inserted,
                                                   {e.seq: e.id for e in events})
         gaps = batch.gaps
         if gaps:
             gaps = await self._clip(session, site_id, epoch, gaps, events, blog)
         if twins:  # stored under ``legacy``: this epoch's positions are accounted for
-            gaps = list(dict.fromkeys([*gaps, *_runs(sorted(twins))]))
+            gaps = list(dict.fromkeys([*gaps, *runs(sorted(twins))]))
         if gaps:
             await session.execute(
                 dialect_insert(session, GAPS)
@@ -312,14 +306,15 @@ class Ingestor:
                for e in events if e.seq in inserted]
         new.sort(key=lambda e: e.seq)
         if duplicates and held is not None:
-            held = await _release_holds(session, site_id, epoch, duplicates, now, blog)
+            held = await release_holds(session, site_id, epoch, duplicates, now, blog)
         if conflicting:
-            alarms, held = await self._conflicts(session, site_id, batch.site, epoch,
-                                                 conflicting, acked, held, now, blog)
+            alarms, held = await record_conflicts(session, site_id, epoch, conflicting, acked,
+                                                  held, now, blog, self.stats,
+                                                  self._ensure_devices)
             new.extend(alarms)
         if new:
             if pg:
-                await _pg_touch_devices(driver, new)
+                await pg_touch_devices(driver, new)
             else:
                 await self._touch_devices(session, new)
             ctx = HandlerContext(session=session, site_id=site_id, site=batch.site, now=now,
@@ -388,65 +383,6 @@ class Ingestor:
             self.stats.gaps_clipped += sum(1 for g in gaps if g not in kept)
             blog.warning("ingest.gaps_clipped", declared=gaps[:8], kept=kept[:8], top=top)
         return kept
-
-    async def _conflicts(self, session: AsyncSession, site_id: int, site: str, epoch: str,
-                         conflicting: list[tuple[Envelope, str]], acked: int, held: int | None,
-                         now: datetime, blog: Any) -> tuple[list[StoredEvent], int | None]:
-        """Keep each conflict once (a repeat counts ``repeats``); a new one also becomes an
-        ``ingest.conflict`` event for the alarm handlers. One above the mark holds the mark.
-        Returns those events and the epoch's new ``held_at``."""
-        seqs = sorted({e.seq for e, _ in conflicting})
-        known = {(int(s), str(u)): int(i) for s, u, i in (await session.execute(
-            select(CONFLICTS.c.seq, CONFLICTS.c.incoming_uuid, CONFLICTS.c.id).where(
-                CONFLICTS.c.site_id == site_id, CONFLICTS.c.epoch == epoch,
-                CONFLICTS.c.seq.in_(seqs)))).all()}
-        fresh: list[tuple[Envelope, str]] = []
-        for ev, stored_id in conflicting:
-            key = (ev.seq, ev.id)
-            if key in known:
-                await session.execute(
-                    update(CONFLICTS).where(CONFLICTS.c.id == known[key])
-                    .values(repeats=CONFLICTS.c.repeats + 1, last_seen_at=now))
-            elif key not in {(e.seq, e.id) for e, _ in fresh}:
-                fresh.append((ev, stored_id))
-        for ev, _ in conflicting:
-            if ev.seq > acked:
-                held = ev.seq if held is None else min(held, ev.seq)
-        self.stats.conflicts_new += len(fresh)
-        if not fresh:
-            return [], held
-        device_id = (await self._ensure_devices(session, site_id, {CONFLICT_DEVICE}))[
-            CONFLICT_DEVICE]
-        out: list[StoredEvent] = []
-        for ev, stored_id in fresh:
-            holds = ev.seq > acked
-            raw = ev.to_dict()
-            conflict_id = int((await session.execute(
-                dialect_insert(session, CONFLICTS).values(
-                    site_id=site_id, epoch=epoch, seq=ev.seq, stored_uuid=stored_id[:64],
-                    incoming_uuid=ev.id[:64], raw=raw, holds=holds, repeats=1,
-                    detected_at=now, last_seen_at=now)
-                .returning(CONFLICTS.c.id))).scalar_one())
-            data = {"epoch": epoch, "seq": ev.seq, "stored_id": stored_id,
-                    "incoming_id": ev.id, "incoming_kind": ev.kind,
-                    "incoming_device": ev.device, "conflict_id": conflict_id,
-                    "holds_mark": holds}
-            row_id = int((await session.execute(
-                dialect_insert(session, EVENTS).values(
-                    site_id=site_id, epoch=CONFLICT_EPOCH, seq=conflict_id,
-                    uuid=str(uuid.uuid4()), ts=now, kind=Kind.INGEST_CONFLICT,
-                    device=CONFLICT_DEVICE, device_id=device_id,
-                    priority=int(Priority.ALARM), data=data, received_at=now)
-                .returning(EVENTS.c.id))).scalar_one())
-            await session.execute(update(CONFLICTS).where(CONFLICTS.c.id == conflict_id)
-                                  .values(event_id=row_id))
-            out.append(StoredEvent(id=row_id, seq=conflict_id, ts=now,
-                                   kind=Kind.INGEST_CONFLICT, device=CONFLICT_DEVICE,
-                                   device_id=device_id, data=data,
-                                   priority=int(Priority.ALARM)))
-            blog.warning("ingest.conflict", seq=ev.seq, stored_id=stored_id,
-                         incoming_id=ev.id, kind=ev.kind, device=ev.device, holds_mark=holds)
-        return out, held
 
     async def _lock_site(self, session: AsyncSession, slug: str,
                          now: datetime) -> tuple[int, int]:
@@ -548,82 +484,6 @@ class Ingestor:
         return IngestResult(ok=True, site=site)
 
 
-# -- PostgreSQL: one statement per step, rows as arrays (no per-row SQLAlchemy work) ---------
-
-_PG_SELECT_DEVICES = "SELECT key, id FROM devices WHERE site_id = $1 AND key = ANY($2::text[])"
-_PG_INSERT_DEVICES = (
-    "INSERT INTO devices (site_id, key, online) SELECT $1, k, true FROM unnest($2::text[]) AS k"
-    " ON CONFLICT (site_id, key) DO NOTHING")
-_PG_INSERT_EVENTS = (
-    "INSERT INTO events (site_id, epoch, seq, uuid, ts, kind, device, device_id, priority,"
-    " data, received_at)"
-    " SELECT $1, $11, v.seq, v.uuid, v.ts, v.kind, v.device, v.device_id, v.priority,"
-    " v.data::jsonb, $2"
-    " FROM unnest($3::bigint[], $4::text[], $5::timestamptz[], $6::text[], $7::text[],"
-    " $8::int[], $9::smallint[], $10::text[])"
-    " AS v(seq, uuid, ts, kind, device, device_id, priority, data)"
-    " ON CONFLICT (site_id, epoch, seq) DO NOTHING RETURNING seq, id")
-#: The range bounds make the index scan stop at the batch's seqs (a generic plan would filter
-#: ``= ANY`` over every row of the epoch).
-_PG_STORED_IDS = (
-    "SELECT seq, uuid FROM events WHERE site_id = $1 AND epoch = $2"
-    " AND seq BETWEEN $3 AND $4 AND seq = ANY($5::bigint[])")
-_PG_TOUCH_DEVICES = (
-    "UPDATE devices AS d SET last_event_at = v.ts"
-    " FROM unnest($1::int[], $2::timestamptz[]) AS v(id, ts)"
-    " WHERE d.id = v.id AND (d.last_event_at IS NULL OR d.last_event_at < v.ts)")
-
-
-async def _pg_ensure_devices(driver: Any, site_id: int, keys: set[str]) -> dict[str, int]:
-    if not keys:
-        return {}
-    wanted = sorted(keys)
-    found = {r[0]: int(r[1]) for r in await driver.fetch(_PG_SELECT_DEVICES, site_id, wanted)}
-    missing = [k for k in wanted if k not in found]
-    if missing:
-        await driver.execute(_PG_INSERT_DEVICES, site_id, missing)
-        found.update((r[0], int(r[1]))
-                     for r in await driver.fetch(_PG_SELECT_DEVICES, site_id, missing))
-    return found
-
-
-async def _pg_insert_events(driver: Any, site_id: int, epoch: str,
-                            events: Sequence[Envelope], data_json: Sequence[str],
-                            device_ids: dict[str, int], now: datetime) -> dict[int, int]:
-    """Insert what is new in one statement; return ``{seq: row id}`` of the inserted rows."""
-    if not events:
-        return {}
-    rows = await driver.fetch(
-        _PG_INSERT_EVENTS, site_id, now,
-        [e.seq for e in events], [e.id for e in events], [e.ts for e in events],
-        [e.kind for e in events], [e.device for e in events],
-        [device_ids[e.device] for e in events], [int(e.priority) for e in events],
-        list(data_json), epoch)
-    return {int(r[0]): int(r[1]) for r in rows}
-
-
-async def _pg_touch_devices(driver: Any, new: Sequence[StoredEvent]) -> None:
-    latest: dict[int, datetime] = {}
-    for e in new:
-        if e.device_id not in latest or e.ts > latest[e.device_id]:
-            latest[e.device_id] = e.ts
-    await driver.execute(_PG_TOUCH_DEVICES, list(latest), list(latest.values()))
-
-
-# -- identity: duplicates, conflicts, holds ----------------------------------------------------
-
-
-def _runs(seqs: Sequence[int]) -> list[tuple[int, int]]:
-    """Sorted seqs as inclusive runs of consecutive integers."""
-    out: list[tuple[int, int]] = []
-    for q in seqs:
-        if out and q == out[-1][1] + 1:
-            out[-1] = (out[-1][0], q)
-        else:
-            out.append((q, q))
-    return out
-
-
 def _merge(site: str, epoch: str, group: Sequence[Decoded]) -> tuple[Batch, list[str]]:
     """The batches of one epoch as one (events in arrival order, gaps once each)."""
     if len(group) == 1:
@@ -632,58 +492,3 @@ def _merge(site: str, epoch: str, group: Sequence[Decoded]) -> tuple[Batch, list
     return (Batch(site=site, epoch=epoch, events=[e for d in group for e in d.batch.events],
                   gaps=gaps),
             [t for d in group for t in d.data_json])
-
-
-async def _classify(session: AsyncSession, driver: Any, site_id: int, epoch: str,
-                    again: list[Envelope], inserted: dict[int, int], first_ids: dict[int, str]
-                    ) -> tuple[list[Envelope], list[tuple[Envelope, str]]]:
-    """Split events whose position was taken into duplicates (the stored row has their id)
-    and conflicts (``(event, stored id)``). Costs a query only when something came again
-    (on PostgreSQL one array-bound statement, however many: resends are common)."""
-    if not again:
-        return [], []
-    stored: dict[int, str] = {}
-    seqs = sorted({e.seq for e in again if e.seq not in inserted})
-    if driver is not None and seqs:
-        stored.update((int(r[0]), str(r[1]))
-                      for r in await driver.fetch(_PG_STORED_IDS, site_id, epoch, seqs[0],
-                                                  seqs[-1], seqs))
-        seqs = []
-    for i in range(0, len(seqs), IN_CHUNK):
-        part = seqs[i:i + IN_CHUNK]
-        rows = await session.execute(
-            select(EVENTS.c.seq, EVENTS.c.uuid).where(
-                EVENTS.c.site_id == site_id, EVENTS.c.epoch == epoch,
-                EVENTS.c.seq.between(part[0], part[-1]), EVENTS.c.seq.in_(part)))
-        stored.update((int(s), str(u)) for s, u in rows.all())
-    duplicates: list[Envelope] = []
-    conflicts: list[tuple[Envelope, str]] = []
-    for e in again:
-        held_id = first_ids[e.seq] if e.seq in inserted else stored.get(e.seq)
-        if held_id is None:  # cannot happen: the position was taken in this transaction
-            raise RuntimeError(f"event position {epoch}/{e.seq} vanished during ingest")
-        if held_id == e.id:
-            duplicates.append(e)
-        else:
-            conflicts.append((e, held_id))
-    return duplicates, conflicts
-
-
-async def _release_holds(session: AsyncSession, site_id: int, epoch: str,
-                         duplicates: Sequence[Envelope], now: datetime,
-                         blog: Any) -> int | None:
-    """The event stored at a held position came again: the edge that owns the mark holds
-    that event, so the conflicting one was the stranger; release its hold. Returns the
-    epoch's new ``held_at`` (the lowest hold left, or None)."""
-    open_hold = (CONFLICTS.c.site_id == site_id, CONFLICTS.c.epoch == epoch,
-                 CONFLICTS.c.holds.is_(True), CONFLICTS.c.released_at.is_(None))
-    seqs = sorted({e.seq for e in duplicates})
-    for i in range(0, len(seqs), IN_CHUNK):
-        released = await session.execute(
-            update(CONFLICTS).where(*open_hold, CONFLICTS.c.seq.in_(seqs[i:i + IN_CHUNK]))
-            .values(released_at=now).returning(CONFLICTS.c.seq))
-        for (seq,) in released.all():
-            blog.info("ingest.conflict_hold_released", seq=int(seq))
-    low = (await session.execute(
-        select(func.min(CONFLICTS.c.seq)).where(*open_hold))).scalar_one()
-    return None if low is None else int(low)

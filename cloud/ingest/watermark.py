@@ -43,7 +43,7 @@ async def advance_watermark(session: AsyncSession, site_id: int, epoch: str, cur
                             batch_seqs: Iterable[int],
                             batch_gaps: Iterable[tuple[int, int]]) -> int:
     """New watermark of a site's epoch, inside the batch's transaction (the site row is
-    locked). The batch's gaps must already be clipped (``ingestor.clip_gaps``)."""
+    locked). The batch's gaps must already be clipped (``identity.clip_gaps``)."""
     w = contiguous_upto(current, batch_seqs, batch_gaps)
     gap_rows = (await session.execute(
         select(SeqGap.seq_from, SeqGap.seq_to)
