@@ -44,6 +44,21 @@ _PG_STORED_IDS = (
     " AND seq BETWEEN $3 AND $4 AND seq = ANY($5::bigint[])")
 
 
+async def stored_ids(session: AsyncSession, site_id: int, epoch: str,
+                     seqs: Sequence[int]) -> dict[int, str]:
+    """``{seq: id}`` of the events stored at these sorted seqs of the epoch (range-bounded
+    chunks: the index scan stops at the batch's seqs)."""
+    out: dict[int, str] = {}
+    for i in range(0, len(seqs), IN_CHUNK):
+        part = seqs[i:i + IN_CHUNK]
+        rows = await session.execute(
+            select(EVENTS.c.seq, EVENTS.c.uuid).where(
+                EVENTS.c.site_id == site_id, EVENTS.c.epoch == epoch,
+                EVENTS.c.seq.between(part[0], part[-1]), EVENTS.c.seq.in_(part)))
+        out.update((int(q), str(u)) for q, u in rows.all())
+    return out
+
+
 def runs(seqs: Sequence[int]) -> list[tuple[int, int]]:
     """Sorted seqs as inclusive runs of consecutive integers."""
     out: list[tuple[int, int]] = []
@@ -70,13 +85,7 @@ async def classify(session: AsyncSession, driver: Any, site_id: int, epoch: str,
                       for r in await driver.fetch(_PG_STORED_IDS, site_id, epoch, seqs[0],
                                                   seqs[-1], seqs))
         seqs = []
-    for i in range(0, len(seqs), IN_CHUNK):
-        part = seqs[i:i + IN_CHUNK]
-        rows = await session.execute(
-            select(EVENTS.c.seq, EVENTS.c.uuid).where(
-                EVENTS.c.site_id == site_id, EVENTS.c.epoch == epoch,
-                EVENTS.c.seq.between(part[0], part[-1]), EVENTS.c.seq.in_(part)))
-        stored.update((int(s), str(u)) for s, u in rows.all())
+    stored.update(await stored_ids(session, site_id, epoch, seqs))
     duplicates: list[Envelope] = []
     conflicts: list[tuple[Envelope, str]] = []
     for e in again:

@@ -27,12 +27,12 @@ from cloud.db.dialect import dialect_insert, dialect_name, pg_driver
 from cloud.db.models import LEGACY_EPOCH, Device, Event, IngestEpoch, SeqGap, Site
 from cloud.ingest.handlers import HandlerContext, HandlerRegistry, StoredEvent
 from cloud.ingest.identity import (
-    IN_CHUNK,
     classify,
     clip_gaps,
     record_conflicts,
     release_holds,
     runs,
+    stored_ids,
 )
 from cloud.ingest.pg_steps import pg_ensure_devices, pg_insert_events, pg_touch_devices
 from cloud.ingest.result import IngestResult, IngestStats
@@ -356,14 +356,7 @@ class Ingestor:
         low = sorted({e.seq for e in events if e.seq <= top})
         if not low:
             return set()
-        ids: dict[int, str] = {}
-        for i in range(0, len(low), IN_CHUNK):
-            part = low[i:i + IN_CHUNK]
-            rows = await session.execute(
-                select(EVENTS.c.seq, EVENTS.c.uuid).where(
-                    EVENTS.c.site_id == site_id, EVENTS.c.epoch == LEGACY_EPOCH,
-                    EVENTS.c.seq.between(part[0], part[-1]), EVENTS.c.seq.in_(part)))
-            ids.update((int(q), str(u)) for q, u in rows.all())
+        ids = await stored_ids(session, site_id, LEGACY_EPOCH, low)
         return {e.seq for e in events if ids.get(e.seq) == e.id}
 
     async def _clip(self, session: AsyncSession, site_id: int, epoch: str,
