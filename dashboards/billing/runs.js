@@ -4,10 +4,20 @@
   const site = document.body.dataset.site;
   const err = document.getElementById("error");
   function show(message) { err.textContent = message; err.hidden = !message; }
+  // The console refuses a state change without the session's CSRF token (from /api/me).
+  let csrf = null;
+  async function token() {
+    if (csrf === null) {
+      const me = await fetch("/api/me", { credentials: "same-origin" });
+      csrf = me.ok ? ((await me.json()).csrf_token || "") : "";
+    }
+    return csrf;
+  }
   async function call(method, path, body) {
+    const headers = { "Content-Type": "application/json" };
+    if (method !== "GET") headers["X-CSRF-Token"] = await token();
     const resp = await fetch(path, {
-      method, credentials: "same-origin",
-      headers: { "Content-Type": "application/json" },
+      method, credentials: "same-origin", headers,
       body: body === undefined ? undefined : JSON.stringify(body),
     });
     const data = await resp.json().catch(() => ({}));

@@ -1,0 +1,93 @@
+"""The bill-run page in a real Chromium against the real console: a finance clerk logged in
+through /login starts the month's run with 出账 and releases the held bill with 放行, and the
+API shows both took effect (the page must send the session's CSRF token with each)."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import TYPE_CHECKING, Any
+
+import aiohttp
+import pytest
+from aiohttp import web
+
+from cloud.app import create_app
+from cloud.db.engine import make_engine, migrate, session_factory
+from cloud.settings import Settings
+from contract import SystemClock
+from tests.billing.conftest import load_sample
+from tests.support.auth import browser_login, create_staff, token_headers
+from tests.support.services import free_port
+
+if TYPE_CHECKING:
+    from playwright.async_api import Browser, Page
+
+
+class Console:
+    def __init__(self, url: str, headers: dict[str, str]) -> None:
+        self.url = url
+        self.headers = headers
+
+    async def get(self, path: str) -> Any:
+        async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=5),
+                                         headers=self.headers) as s, \
+                s.get(self.url + path) as resp:
+            assert resp.status == 200, (resp.status, await resp.text())
+            return await resp.json()
+
+
+@pytest.fixture
+async def console(db_url: str) -> AsyncIterator[Console]:
+    await migrate(db_url)
+    engine = make_engine(db_url)
+    sessions = session_factory(engine)
+    await load_sample(sessions)
+    await create_staff(sessions, "caiwu", "page-password", "finance")
+    url = f"http://127.0.0.1:{free_port()}"
+    runner = web.AppRunner(create_app(Settings(database_url=db_url), sessions, SystemClock()),
+                           access_log=None)
+    await runner.setup()
+    await web.TCPSite(runner, "127.0.0.1", int(url.rsplit(":", 1)[1])).start()
+    try:
+        yield Console(url, await token_headers(sessions, "finance"))
+    finally:
+        await runner.cleanup()
+        await engine.dispose()
+
+
+@pytest.fixture
+async def page(browser: Browser) -> AsyncIterator[Page]:
+    context = await browser.new_context(viewport={"width": 1920, "height": 1080},
+                                        locale="zh-CN", timezone_id="Asia/Shanghai")
+    p = await context.new_page()
+    errors: list[str] = []
+    p.on("pageerror", lambda exc: errors.append(str(exc)))
+    try:
+        yield p
+    finally:
+        await context.close()
+    assert not errors, f"script errors on the page: {errors}"
+
+
+async def test_a_clerk_runs_the_month_and_releases_the_held_bill_from_the_page(
+        console: Console, page: Page) -> None:
+    from playwright.async_api import expect
+
+    await browser_login(page, console.url, "caiwu", "page-password",
+                        then="/billing/runs?site=sunny")
+    await page.fill("#period", "2026-11")
+    await page.click("#start")
+    # The page polls the run and reloads when it is done: the held bill then waits below.
+    held = page.locator("#held tr[data-bill]")
+    await expect(held).to_have_count(1, timeout=30_000)
+    await expect(page.locator("#error")).to_be_hidden()
+    runs = await console.get("/api/bill-runs?site=sunny")
+    [run] = [r for r in runs["bill_runs"] if r["period"] == "2026-11"]
+    assert (run["state"], run["bills"], run["held"]) == ("done", 10, 1)
+
+    await held.locator(".note").fill("抄表员核实，读数无误")
+    await held.locator("button.release").click()
+    await expect(held).to_have_count(0)
+    await expect(page.locator("#error")).to_be_hidden()
+    left = await console.get("/api/bills?site=sunny&state=held")
+    assert left["count"] == 0
