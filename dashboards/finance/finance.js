@@ -50,7 +50,7 @@
     return q.toString();
   }
 
-  async function lookup() {
+  async function lookup(quiet) {
     const data = await api("GET", `/api/balances?${qs({ site: site(), unit: $("unit").value.trim() })}`);
     $("account").hidden = false;
     $("acc-unit").textContent = data.unit;
@@ -84,21 +84,45 @@
       body.appendChild(tr);
     }
     $("amount").value = due ? (due / 100).toFixed(2) : "";
-    say(`已找到 ${data.unit} / found ${data.unit}`);
+    if (quiet !== true) say(`已找到 ${data.unit} / found ${data.unit}`);
+  }
+
+  // One idempotency key per payment the clerk means to take: a double-click, or a retry after
+  // a lost answer, sends the same key, so the console books it once. A new key only once a
+  // payment went through or the clerk changed the form (another amount is another payment).
+  let payKey = null;
+  let paying = false;
+  function newKey() {
+    return crypto.randomUUID ? crypto.randomUUID()
+      : `${Date.now()}-${Math.random().toString(16).slice(2)}`;
   }
 
   async function pay() {
+    if (paying) return;  // the button is disabled too; this covers Enter pressed twice
+    const button = $("pay").querySelector("button[type=submit]");
+    paying = true;
+    button.disabled = true;
+    try {
+      await takePayment();
+    } finally {
+      paying = false;
+      button.disabled = false;
+    }
+  }
+
+  async function takePayment() {
     const bills = [...document.querySelectorAll(".pick:checked")].map((c) => Number(c.value));
+    if (payKey === null) payKey = newKey();
     const body = {
       site: site(), unit: $("acc-unit").textContent, amount: $("amount").value.trim(),
-      method: $("method").value, idempotency_key: crypto.randomUUID ? crypto.randomUUID()
-        : `${Date.now()}-${Math.random().toString(16).slice(2)}`,
+      method: $("method").value, idempotency_key: payKey,
     };
     if ($("reference").value.trim()) body.reference = $("reference").value.trim();
     if ($("payer").value.trim()) body.payer = $("payer").value.trim();
     if ($("prepay").checked) body.prepay = true;
     if (bills.length) body.bills = bills;
     const p = await api("POST", "/api/payments", body);
+    payKey = null;
     const link = $("receipt-link");
     link.replaceChildren();
     const a = document.createElement("a");
@@ -106,8 +130,8 @@
     a.target = "_blank";
     a.textContent = `打印收据 ${p.receipt} / print receipt`;
     link.appendChild(a);
+    await lookup(true);  // the bills as they stand now; the message stays the payment's
     say(`收款成功 ${p.amount} 元，收据 ${p.receipt} / payment taken`);
-    await lookup();
   }
 
   function arrearsQuery() {
@@ -167,6 +191,8 @@
     $("site").value = params.get("site") || localStorage.getItem("courtyard.finance.site") || "";
     on("lookup", lookup);
     on("pay", pay);
+    for (const ev of ["input", "change"]) $("pay").addEventListener(ev, () => { payKey = null; });
+    $("bills").addEventListener("change", () => { payKey = null; });
     on("arrears-form", arrears);
     on("collection-form", collection);
     api("GET", "/api/me").then((me) => {

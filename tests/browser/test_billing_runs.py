@@ -1,6 +1,7 @@
-"""The bill-run page in a real Chromium against the real console: a finance clerk logged in
-through /login starts the month's run with 出账 and releases the held bill with 放行, and the
-API shows both took effect (the page must send the session's CSRF token with each)."""
+"""The bill-run page and the cashier's desk in a real Chromium against the real console: a
+finance clerk logged in through /login starts the month's run with 出账 and releases the held
+bill with 放行 (the page must send the session's CSRF token), and a double-click on 确认收款
+books one payment."""
 
 from __future__ import annotations
 
@@ -10,9 +11,12 @@ from typing import TYPE_CHECKING, Any
 import aiohttp
 import pytest
 from aiohttp import web
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from cloud.app import create_app
 from cloud.db.engine import make_engine, migrate, session_factory
+from cloud.payments.tables import Payment
 from cloud.settings import Settings
 from contract import SystemClock
 from tests.billing.conftest import load_sample
@@ -24,9 +28,11 @@ if TYPE_CHECKING:
 
 
 class Console:
-    def __init__(self, url: str, headers: dict[str, str]) -> None:
+    def __init__(self, url: str, headers: dict[str, str],
+                 sessions: async_sessionmaker[AsyncSession]) -> None:
         self.url = url
         self.headers = headers
+        self.sessions = sessions
 
     async def get(self, path: str) -> Any:
         async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=5),
@@ -49,7 +55,7 @@ async def console(db_url: str) -> AsyncIterator[Console]:
     await runner.setup()
     await web.TCPSite(runner, "127.0.0.1", int(url.rsplit(":", 1)[1])).start()
     try:
-        yield Console(url, await token_headers(sessions, "finance"))
+        yield Console(url, await token_headers(sessions, "finance"), sessions)
     finally:
         await runner.cleanup()
         await engine.dispose()
@@ -91,3 +97,43 @@ async def test_a_clerk_runs_the_month_and_releases_the_held_bill_from_the_page(
     await expect(page.locator("#error")).to_be_hidden()
     left = await console.get("/api/bills?site=sunny&state=held")
     assert left["count"] == 0
+
+
+async def test_a_double_click_on_take_payment_takes_one_payment(
+        console: Console, page: Page) -> None:
+    from playwright.async_api import expect
+
+    await browser_login(page, console.url, "caiwu", "page-password",
+                        then="/billing/runs?site=sunny")
+    await page.fill("#period", "2026-11")
+    await page.click("#start")
+    await expect(page.locator("#held tr[data-bill]")).to_have_count(1, timeout=30_000)
+    bills = await console.get("/api/bills?site=sunny&state=open")
+    unit = bills["bills"][0]["unit"]
+
+    before = await _payments(console)
+    await page.goto(f"{console.url}/finance?site=sunny")
+    await page.fill("#unit", unit)
+    await page.click("#lookup button[type=submit]")
+    await expect(page.locator("#acc-unit")).to_have_text(unit)
+    await page.fill("#amount", "10.00")
+    await page.locator("#pay button[type=submit]").dblclick()
+    await expect(page.locator("#message")).to_contain_text("收款成功")
+    await expect(page.locator("#pay button[type=submit]")).to_be_enabled()
+    receipt = await page.locator("#receipt-link a").text_content()
+    assert receipt is not None and "打印收据" in receipt
+    assert (await _payments(console))[len(before):] == ["10.00"], (
+        "a double-click booked the payment twice")
+
+    # The next payment is a new one (a new key), and goes through as a second payment.
+    await page.fill("#amount", "5.00")
+    await page.locator("#pay button[type=submit]").click()
+    await expect(page.locator("#message")).to_contain_text("5.00")
+    assert (await _payments(console))[len(before):] == ["10.00", "5.00"]
+
+
+async def _payments(console: Console) -> list[str]:
+    async with console.sessions() as session:
+        amounts = (await session.execute(select(Payment.amount).order_by(Payment.id))
+                   ).scalars().all()
+    return [str(a) for a in amounts]
