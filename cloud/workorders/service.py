@@ -242,6 +242,12 @@ async def _values(session: AsyncSession, order: WorkOrder, action: str, by: str,
     elif action == "grab":
         tech = (await _technicians(session, [fields.get("technician_id")],
                                    "technician_id"))[0]
+        if order.skill and order.skill not in (tech.skills or []):
+            # Dispatch only offers an order to those with its skill; grabbing is no way round.
+            raise InvalidField("technician_id",
+                               f"{tech.name} 不具备此工单所需技能 {order.skill}，请由主管派单",
+                               f"{tech.name} lacks the skill this order needs "
+                               f"({order.skill}); a supervisor can assign it")
         values["assignee_ids"] = [tech.id]
         tech.last_assigned_at = now
     if action in ("grab", "accept", "start") and order.responded_at is None:

@@ -137,6 +137,24 @@ async def test_nobody_on_duty_leaves_the_order_in_the_pool_to_be_grabbed(
             "accepted", [night.id], T0)
 
 
+async def test_a_technician_cannot_grab_an_order_needing_a_skill_he_lacks(
+        sessions: async_sessionmaker[AsyncSession]) -> None:
+    async with sessions() as session, session.begin():
+        site = await _site(session)
+        plumber = await _tech(session, "水工", ["plumbing"], [site], None)
+        lift = await _tech(session, "电梯工", ["elevator"], [site], None)
+        order, _ = await _trapped(session, site, T0, T0)
+        assert await auto_assign(session, order, T0) is None  # nobody on duty
+        with pytest.raises(InvalidField) as refused:
+            await act(session, order.id, "grab", "水工", None, T0, role="technician",
+                      technician_id=plumber.id)
+        assert refused.value.field == "technician_id" and "elevator" in str(refused.value.en)
+        assert order.state == "pool"
+        order = await act(session, order.id, "grab", "电梯工", None, T0, role="technician",
+                          technician_id=lift.id)
+        assert (order.state, order.assignee_ids) == ("accepted", [lift.id])
+
+
 async def test_least_loaded_and_round_robin(
         sessions: async_sessionmaker[AsyncSession]) -> None:
     async with sessions() as session, session.begin():

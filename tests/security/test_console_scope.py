@@ -17,7 +17,7 @@ from sqlalchemy import func, select
 
 from cloud.maintenance.store import plan_to_json
 from cloud.rules.tables import RuleSetVersion
-from cloud.workorders.tables import WorkOrder
+from cloud.workorders.tables import Technician, WorkOrder
 from tests.support.two_sites import SITE_A, SITE_B, TwoSites, two_sites
 
 DAY = 86400
@@ -194,11 +194,17 @@ async def test_a_technician_cannot_act_as_the_requester_or_for_someone_else(
                     {"assignee_ids": [li], "note": "李师傅更近"})
     err = await tech.call("POST", f"/api/workorders/{other}/accept", 403, {})
     assert err["error"]["field"] == "id"
-    # Nor may he grab a pooled order in a colleague's name.
+    # Nor may he grab a pooled order in a colleague's name, nor one needing a skill he lacks.
     pooled = (await world.admin.call("POST", "/api/workorders", 201, {
         "site": SITE_A, "category": "electrical", "title": "路灯不亮"}))["id"]
     err = await tech.call("POST", f"/api/workorders/{pooled}/grab", 403, {"technician_id": li})
     assert err["error"]["field"] == "technician_id"
+    err = await tech.call("POST", f"/api/workorders/{pooled}/grab", 400, {})
+    assert err["error"]["field"] == "technician_id" and "electrical" in err["error"]["message"]
+    async with world.sessions() as session, session.begin():  # he trains as an electrician
+        record = await session.get(Technician, wang)
+        assert record is not None
+        record.skills = ["plumbing", "electrical"]
     grabbed = await tech.call("POST", f"/api/workorders/{pooled}/grab", 200, {})
     assert grabbed["assignee_ids"] == [wang]
     # The lead dispatches and verifies, but rating is the resident's (through the desk).
