@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from datetime import datetime
 
 from sqlalchemy import select
@@ -86,6 +86,16 @@ async def slugs_of(session: AsyncSession, site_ids: list[int] | None) -> list[st
         return []
     rows = await session.scalars(select(Site.slug).where(Site.id.in_(site_ids)))
     return sorted(rows.all())
+
+
+async def site_names(session: AsyncSession,
+                     site_ids: Collection[int] | None) -> dict[str, str]:
+    """``{slug: name}`` of the sites the principal serves (every site: None), so pages offer
+    小区 by name; staff never need to know a slug."""
+    query = select(Site.slug, Site.name).order_by(Site.name)
+    if site_ids is not None:
+        query = query.where(Site.id.in_(sorted(site_ids)))
+    return {slug: name or slug for slug, name in (await session.execute(query)).all()}
 
 
 async def create_user(session: AsyncSession, *, username: str, role: str, password: str,

@@ -23,7 +23,7 @@ from urllib.parse import unquote, urlsplit
 from aiohttp import web
 from sqlalchemy import delete, select
 
-from cloud.auth.accounts import slugs_of, user_actor
+from cloud.auth.accounts import site_names, slugs_of, user_actor
 from cloud.auth.audit import Actor, actor_of, record
 from cloud.auth.config import AUTH, SESSION_COOKIE
 from cloud.auth.guard import PUBLIC, SIGNED_IN, requires
@@ -198,8 +198,10 @@ async def me_json(session: Any, actor: Actor, kind: str, csrf: str | None,
             "role": actor.role, "role_label": ROLE_LABELS.get(actor.role, actor.role),
             "sites": await slugs_of(session, None if actor.sites is None
                                     else sorted(actor.sites)),
+            "site_names": await site_names(session, actor.sites),
             "permissions": [p for p in PERMISSIONS if p in ROLES.get(actor.role, ())],
             "csrf_token": csrf}
+
 
 
 @requires(SIGNED_IN)

@@ -38,6 +38,9 @@ SCHEMAS.update({
         "name": {"type": "string"}, "username": {"type": ["string", "null"]},
         "role": {"type": "string"}, "role_label": {"type": "string"},
         "sites": {"type": ["array", "null"], "items": {"type": "string"}},
+        "site_names": {"type": "object", "additionalProperties": {"type": "string"},
+                       "description": "可服务的小区：标识 → 名称 / the sites served, "
+                                      "slug → name (every site for an all-sites login)"},
         "permissions": {"type": "array", "items": {"enum": list(PERMISSIONS)}},
         "csrf_token": {"type": ["string", "null"],
                        "description": "以 Cookie 登录时，非 GET 请求须在 X-CSRF-Token 头中带上 / "

@@ -188,7 +188,7 @@
 
   document.addEventListener("DOMContentLoaded", () => {
     const params = new URLSearchParams(location.search);
-    $("site").value = params.get("site") || localStorage.getItem("courtyard.finance.site") || "";
+    const wanted = params.get("site") || localStorage.getItem("courtyard.finance.site") || "";
     on("lookup", lookup);
     on("pay", pay);
     for (const ev of ["input", "change"]) $("pay").addEventListener(ev, () => { payKey = null; });
@@ -197,6 +197,15 @@
     on("collection-form", collection);
     api("GET", "/api/me").then((me) => {
       csrf = me.csrf_token || null;
+      // 小区 by name: the sites this login serves (the slug stays the option's value).
+      const pick = $("site");
+      for (const [slug, name] of Object.entries(me.site_names || {})) {
+        const opt = document.createElement("option");
+        opt.value = slug;
+        opt.textContent = name;
+        pick.appendChild(opt);
+      }
+      if ([...pick.options].some((o) => o.value === wanted)) pick.value = wanted;
       if (me.name) $("who").textContent = `${me.name}`;
     }).catch(() => {});
   });

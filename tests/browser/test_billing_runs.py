@@ -113,6 +113,9 @@ async def test_a_double_click_on_take_payment_takes_one_payment(
 
     before = await _payments(console)
     await page.goto(f"{console.url}/finance?site=sunny")
+    # 小区 is chosen by its name; the slug stays behind the option.
+    await expect(page.locator("#site")).to_have_value("sunny")
+    await expect(page.locator("#site option:checked")).to_have_text("阳光花园")
     await page.fill("#unit", unit)
     await page.click("#lookup button[type=submit]")
     await expect(page.locator("#acc-unit")).to_have_text(unit)

@@ -604,3 +604,12 @@ async def _fingerprint(world: TwoSites) -> dict[str, Any]:
             out[model.__name__] = [(r.id, getattr(r, "state", None),
                                     str(getattr(r, "updated_at", None))) for r in rows]
     return out
+
+
+async def test_a_login_is_offered_only_its_own_sites_by_name(world: TwoSites) -> None:
+    """Pages offer 小区 by name from /api/me: a site-A clerk never sees site B's name."""
+    clerk = await world.staff("clerk-a", "finance", [SITE_A])
+    me = await clerk.call("GET", "/api/me")
+    assert list(me["site_names"]) == [SITE_A] and me["sites"] == [SITE_A]
+    everyone = await world.staff("admin-all", "admin", None)
+    assert set((await everyone.call("GET", "/api/me"))["site_names"]) == {SITE_A, SITE_B}
