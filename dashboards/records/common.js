@@ -44,14 +44,17 @@ const REC = (() => {
     box.hidden = !err;
   }
 
+  /** The sites this login serves, by name (/api/me: every role may read it; the device list
+      at /api/sites needs devices.read, which a customer-service clerk does not hold). */
   async function fillSites(select) {
-    const { sites } = await get("/api/sites");
+    const me = await get("/api/me");
+    if (csrf === null) csrf = me.csrf_token || "";
     const wanted = new URLSearchParams(location.search).get("site");
-    for (const s of sites) {
+    for (const [slug, name] of Object.entries(me.site_names || {})) {
       const opt = document.createElement("option");
-      opt.value = s.slug;
-      opt.textContent = `${s.name} (${s.slug})`;
-      if (s.slug === wanted) opt.selected = true;
+      opt.value = slug;
+      opt.textContent = name;
+      if (slug === wanted) opt.selected = true;
       select.append(opt);
     }
   }

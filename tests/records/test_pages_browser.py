@@ -37,6 +37,7 @@ async def console_url(sqlite_url: str) -> AsyncIterator[str]:
     async with sessions() as session, session.begin():
         session.add(Site(slug="garden", name="花园小区"))
     await create_staff(sessions, "installer-1", "page-password", "installer", sites=["garden"])
+    await create_staff(sessions, "kefu-1", "page-password", "customer_service", sites=["garden"])
     await admin_headers(sessions)
     url = f"http://127.0.0.1:{free_port()}"
     runner = web.AppRunner(create_app(Settings(database_url=sqlite_url), sessions,
@@ -101,3 +102,15 @@ async def test_installer_checks_then_imports_a_sheet_with_progress(
     await expect(page.locator("#units tr")).to_have_count(1)
     await page.locator("#units tr").first.click()
     await expect(page.locator("#detail")).to_contain_text("业主 Owners")
+
+
+async def test_a_customer_service_clerk_gets_the_register_with_her_site_by_name(
+        console_url: str, page: Page) -> None:
+    """The clerk's role holds no devices.read: the site list must not come from the device
+    API (it once showed a red devices.read error and an empty list)."""
+    from playwright.async_api import expect
+
+    await browser_login(page, console_url, "kefu-1", "page-password", then="/records")
+    await expect(page.locator("#site option")).to_have_count(1)
+    await expect(page.locator("#site option")).to_have_text("花园小区")
+    await expect(page.locator("#error")).to_be_hidden()
