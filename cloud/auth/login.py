@@ -35,7 +35,7 @@ from cloud.auth.passwords import (
     password_problem,
     verify_password,
 )
-from cloud.auth.roles import PERMISSIONS, ROLE_LABELS, ROLES
+from cloud.auth.roles import PERMISSIONS, ROLE_HOME, ROLE_LABELS, ROLES
 from cloud.auth.sessions import close_session, csrf_for, open_session
 from cloud.auth.tables import StaffSession, StaffUser
 from cloud.auth.tokens import digest
@@ -169,7 +169,9 @@ async def login(request: web.Request) -> web.Response:
             raise failure
         assert user is not None and sid is not None
         me = await me_json(session, user_actor(user), "user", csrf_for(sid), user)
-    resp = json_ok(me | {"next": safe_next(body.get("next", "/"))})
+    # No page asked for (or an unsafe one): the role's own home, not a page it may not open.
+    landing = safe_next(body.get("next", "/"))
+    resp = json_ok(me | {"next": landing if landing != "/" else me["home"]})
     resp.set_cookie(SESSION_COOKIE, sid, httponly=True, samesite="Lax", path="/",
                     secure=config.cookie_secure,
                     max_age=int(config.absolute.total_seconds()))
@@ -196,6 +198,7 @@ async def me_json(session: Any, actor: Actor, kind: str, csrf: str | None,
     return {"kind": kind, "ref": actor.ref, "name": actor.name,
             "username": None if user is None else user.username,
             "role": actor.role, "role_label": ROLE_LABELS.get(actor.role, actor.role),
+            "home": ROLE_HOME.get(actor.role, "/"),
             "sites": await slugs_of(session, None if actor.sites is None
                                     else sorted(actor.sites)),
             "site_names": await site_names(session, actor.sites),

@@ -37,6 +37,7 @@ SCHEMAS.update({
         "ref": {"type": "string", "examples": ["user:1", "token:3"]},
         "name": {"type": "string"}, "username": {"type": ["string", "null"]},
         "role": {"type": "string"}, "role_label": {"type": "string"},
+        "home": {"type": "string", "description": "该角色的首页 / the role's home page"},
         "sites": {"type": ["array", "null"], "items": {"type": "string"}},
         "site_names": {"type": "object", "additionalProperties": {"type": "string"},
                        "description": "可服务的小区：标识 → 名称 / the sites served, "

@@ -64,6 +64,19 @@ ROLE_LABELS: Final[dict[str, str]] = {
 }
 
 
+#: Where each role lands after logging in (unless the login was asked for another page): the
+#: page that role works in all day.
+ROLE_HOME: Final[dict[str, str]] = {
+    "admin": "/",
+    "finance": "/finance",
+    "customer_service": "/records",
+    "guard": "/guard",
+    "operations_lead": "/workorders/board",
+    "technician": "/workorders/tech",
+    "installer": "/records/import",
+}
+
+
 def allows(role: str, permission: str) -> bool:
     """Whether ``role`` holds ``permission`` (unknown roles hold nothing)."""
     if permission not in _ALL:

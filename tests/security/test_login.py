@@ -17,6 +17,7 @@ from urllib.parse import quote, urlsplit
 import aiohttp
 import pytest
 
+from cloud.auth.roles import ROLE_HOME, ROLES
 from tests.browser import conftest as real_browser
 from tests.support.auth import create_staff
 from tests.support.two_sites import PASSWORD, TwoSites, two_sites
@@ -75,12 +76,13 @@ async def test_locked_unknown_and_wrong_get_one_answer_in_comparable_time(
     assert "locked" in reasons and "unknown_user" in reasons
 
 
-@pytest.mark.parametrize(("asked", "kept"), [
-    ("//evil.example", "/"),
-    ("/%09/evil.example", "/"),
-    ("/\\evil.example", "/"),
-    ("https://evil.example", "/"),
-    ("/%2F%2Fevil.example", "/"),
+@pytest.mark.parametrize(("asked", "kept"), [  # a guard: refused ones land on the guard board
+    ("//evil.example", "/guard"),
+    ("/%09/evil.example", "/guard"),
+    ("/\\evil.example", "/guard"),
+    ("https://evil.example", "/guard"),
+    ("/%2F%2Fevil.example", "/guard"),
+    ("", "/guard"),
     ("/ok", "/ok"),
     ("/guard?site=north", "/guard?site=north"),
 ])
@@ -92,11 +94,26 @@ async def test_next_is_only_a_path_on_this_console(world: TwoSites, asked: str,
     assert status == 200 and me["next"] == kept
 
 
+async def test_each_role_lands_on_a_home_it_may_open(world: TwoSites) -> None:
+    """Logging in without a page asked for leads each role to the page it works in, and that
+    page opens for it (a customer-service clerk once landed on a bare 403 line)."""
+    assert set(ROLE_HOME) == set(ROLES)
+    for role, home in ROLE_HOME.items():
+        await create_staff(world.sessions, f"home-{role}", PASSWORD, role)
+        async with aiohttp.ClientSession(base_url=world.url(),
+                                         cookie_jar=aiohttp.CookieJar(unsafe=True)) as http:
+            status, me, _ = await _try(http, f"home-{role}", PASSWORD)
+            assert status == 200 and me["next"] == home == me["home"], (role, me)
+            async with http.get(home, allow_redirects=False) as page:
+                assert page.status == 200, (role, home, page.status)
+                assert page.content_type == "text/html", (role, home)
+
+
 @pytest.mark.parametrize("asked", ["/%09/evil.example", "//evil.example", "/\\evil.example"])
 async def test_the_login_page_never_leaves_the_console(world: TwoSites, browser: Browser,
                                                        asked: str) -> None:
     """In a real Chromium: the page that was sent off-site by ``/%09/evil`` (the browser
-    drops the tab and reads ``//evil``) lands on the console's own start page."""
+    drops the tab and reads ``//evil``) lands on the console's own page: the guard's board."""
     await create_staff(world.sessions, "zhou", PASSWORD, "guard")
     context = await browser.new_context()
     try:
@@ -107,6 +124,6 @@ async def test_the_login_page_never_leaves_the_console(world: TwoSites, browser:
         async with page.expect_navigation():
             await page.click("#submit")
         landed = urlsplit(page.url)
-        assert (landed.netloc, landed.path) == (urlsplit(world.url()).netloc, "/"), page.url
+        assert (landed.netloc, landed.path) == (urlsplit(world.url()).netloc, "/guard"), page.url
     finally:
         await context.close()
