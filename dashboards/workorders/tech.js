@@ -6,7 +6,10 @@
   const TECH_ACTIONS = ["grab", "accept", "start", "pause", "resume", "complete"];
   const NOTE_ACTIONS = ["pause", "complete"];
   const OPEN = ["assigned", "accepted", "in_progress", "paused"];
-  const techId = Number(new URLSearchParams(location.search).get("tech"));
+  // Whose list: a technician login sees its own (the technician record of its name; the
+  // address cannot make it someone else); a supervisor may look at anyone's with ?tech=<id>.
+  const asked = Number(new URLSearchParams(location.search).get("tech"));
+  let techId = 0;
   const state = { tab: "mine", tech: null, lists: { mine: [], pool: [], overdue: [] }, errors: {} };
   const $ = (id) => document.getElementById(id);
 
@@ -21,16 +24,20 @@
   }
 
   async function load() {
-    if (!Number.isInteger(techId) || techId <= 0) {
-      showError("请在地址中指定技工：?tech=编号 / add ?tech=<id> to the address");
-      return;
-    }
     try {
       if (!state.tech) {
+        const me = await WO.api("GET", "/api/me");
         const techs = (await WO.api("GET", "/api/technicians")).technicians;
-        state.tech = techs.find((t) => t.id === techId) || null;
-        if (!state.tech) throw new Error(`技工 ${techId} 不存在 / no technician ${techId}`);
-        $("who").textContent = `${state.tech.name} · #${techId}`;
+        const own = me.role === "technician" || !(Number.isInteger(asked) && asked > 0);
+        state.tech = (own ? techs.find((t) => t.name === me.name)
+          : techs.find((t) => t.id === asked)) || null;
+        if (!state.tech) {
+          throw new Error(own
+            ? `当前登录（${me.name}）没有对应的技工档案 / your login has no technician record`
+            : `技工 ${asked} 不存在 / no technician ${asked}`);
+        }
+        techId = state.tech.id;
+        $("who").textContent = state.tech.name;
       }
       const mySites = state.tech.sites;
       const mine = (await WO.api("GET", `/api/workorders?assignee=${techId}&state=${OPEN}&limit=1000`)).workorders;
