@@ -7,6 +7,7 @@ CI (``CI=true``) it fails them, like every other missing service.
 
 from __future__ import annotations
 
+import contextlib
 import os
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -17,7 +18,7 @@ import pytest
 from tests.support.services import need
 
 if TYPE_CHECKING:
-    from playwright.async_api import Browser
+    from playwright.async_api import Browser, Page
 
 CHROMIUM = Path(os.environ.get("COURTYARD_CHROMIUM", "/usr/bin/chromium"))
 INSTALL_HINT = "scripts/bootstrap.sh --test installs it"
@@ -44,3 +45,19 @@ async def browser(chromium: Path) -> AsyncIterator[Browser]:
             yield browser
         finally:
             await browser.close()
+
+
+@contextlib.asynccontextmanager
+async def checked_page(browser: Browser, width: int = 1280,
+                       height: int = 720) -> AsyncIterator[Page]:
+    """A zh-CN page in the site's time zone that fails the test on any script error."""
+    context = await browser.new_context(viewport={"width": width, "height": height},
+                                        locale="zh-CN", timezone_id="Asia/Shanghai")
+    page = await context.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    try:
+        yield page
+    finally:
+        await context.close()
+    assert not errors, f"script errors on the page: {errors}"

@@ -20,6 +20,7 @@ from cloud.payments.tables import Payment
 from cloud.settings import Settings
 from contract import SystemClock
 from tests.billing.conftest import load_sample
+from tests.browser.conftest import checked_page
 from tests.support.auth import browser_login, create_staff, token_headers
 from tests.support.services import free_port
 
@@ -63,16 +64,8 @@ async def console(db_url: str) -> AsyncIterator[Console]:
 
 @pytest.fixture
 async def page(browser: Browser) -> AsyncIterator[Page]:
-    context = await browser.new_context(viewport={"width": 1920, "height": 1080},
-                                        locale="zh-CN", timezone_id="Asia/Shanghai")
-    p = await context.new_page()
-    errors: list[str] = []
-    p.on("pageerror", lambda exc: errors.append(str(exc)))
-    try:
+    async with checked_page(browser, width=1920, height=1080) as p:
         yield p
-    finally:
-        await context.close()
-    assert not errors, f"script errors on the page: {errors}"
 
 
 async def test_a_clerk_runs_the_month_and_releases_the_held_bill_from_the_page(

@@ -23,6 +23,7 @@ from cloud.db.models import Site
 from cloud.settings import Settings
 from cloud.workorders.service import Source, open_or_fold
 from contract import SystemClock
+from tests.browser.conftest import checked_page
 from tests.support.auth import admin_headers, browser_login, create_staff
 from tests.support.services import free_port
 
@@ -112,16 +113,8 @@ async def console(db_url: str) -> AsyncIterator[Console]:
 @pytest.fixture
 async def page(browser: Browser) -> AsyncIterator[Page]:
     """A phone-sized page that fails the test on any script error."""
-    context = await browser.new_context(viewport={"width": 390, "height": 844},
-                                        locale="zh-CN", timezone_id="Asia/Shanghai")
-    p = await context.new_page()
-    errors: list[str] = []
-    p.on("pageerror", lambda exc: errors.append(str(exc)))
-    try:
+    async with checked_page(browser, width=390, height=844) as p:
         yield p
-    finally:
-        await context.close()
-    assert not errors, f"script errors on the page: {errors}"
 
 
 def card(page: Page, title: str) -> Locator:

@@ -17,7 +17,7 @@ from cloud.db.engine import make_engine, migrate, session_factory
 from cloud.db.models import Site
 from cloud.settings import Settings
 from contract import SystemClock
-from tests.browser.conftest import browser, chromium  # noqa: F401
+from tests.browser.conftest import browser, checked_page, chromium  # noqa: F401
 from tests.support.auth import admin_headers, browser_login, create_staff
 from tests.support.services import free_port
 
@@ -53,15 +53,8 @@ async def console_url(sqlite_url: str) -> AsyncIterator[str]:
 
 @pytest.fixture
 async def page(browser: Browser) -> AsyncIterator[Page]:  # noqa: F811
-    context = await browser.new_context(locale="zh-CN", timezone_id="Asia/Shanghai")
-    p = await context.new_page()
-    errors: list[str] = []
-    p.on("pageerror", lambda exc: errors.append(str(exc)))
-    try:
+    async with checked_page(browser) as p:
         yield p
-    finally:
-        await context.close()
-    assert not errors, f"script errors on the page: {errors}"
 
 
 async def test_installer_checks_then_imports_a_sheet_with_progress(
