@@ -98,6 +98,17 @@ async def site_names(session: AsyncSession,
     return {slug: name or slug for slug, name in (await session.execute(query)).all()}
 
 
+async def site_list(session: AsyncSession, site_ids: Collection[int] | None,
+                    default_tz: str) -> list[dict[str, str]]:
+    """``[{slug, name, timezone}]`` of the sites the principal serves, by name: the shell's
+    小区 switcher, and the zone each page shows that site's times in."""
+    query = select(Site.slug, Site.name, Site.timezone).order_by(Site.name)
+    if site_ids is not None:
+        query = query.where(Site.id.in_(sorted(site_ids)))
+    return [{"slug": slug, "name": name or slug, "timezone": tz or default_tz}
+            for slug, name, tz in (await session.execute(query)).all()]
+
+
 async def create_user(session: AsyncSession, *, username: str, role: str, password: str,
                       now: datetime, display_name: str | None = None,
                       site_ids: list[int] | None = None, active: bool = True) -> StaffUser:

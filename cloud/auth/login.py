@@ -23,11 +23,12 @@ from urllib.parse import unquote, urlsplit
 from aiohttp import web
 from sqlalchemy import delete, select
 
-from cloud.auth.accounts import site_names, slugs_of, user_actor
+from cloud.auth.accounts import site_list, site_names, slugs_of, user_actor
 from cloud.auth.audit import Actor, actor_of, record
 from cloud.auth.config import AUTH, SESSION_COOKIE
 from cloud.auth.guard import PUBLIC, SIGNED_IN, requires
 from cloud.auth.middleware import SESSION_ID_KEY, _same_origin
+from cloud.auth.nav import nav_for
 from cloud.auth.passwords import (
     MAX_LENGTH,
     hash_password,
@@ -41,7 +42,7 @@ from cloud.auth.tables import StaffSession, StaffUser
 from cloud.auth.tokens import digest
 from cloud.web.body import json_object, text_field
 from cloud.web.errors import ApiError, bad_param
-from cloud.web.keys import CLOCK, SESSIONS
+from cloud.web.keys import CLOCK, DEFAULT_TZ, SESSIONS
 from cloud.web.pages import PageSet
 from cloud.web.present import utc_iso
 from cloud.web.respond import json_ok
@@ -168,7 +169,8 @@ async def login(request: web.Request) -> web.Response:
         if failure is not None:
             raise failure
         assert user is not None and sid is not None
-        me = await me_json(session, user_actor(user), "user", csrf_for(sid), user)
+        me = await me_json(session, user_actor(user), "user", csrf_for(sid), user,
+                           request.app[DEFAULT_TZ])
     # No page asked for (or an unsafe one): the role's own home, not a page it may not open.
     landing = safe_next(body.get("next", "/"))
     resp = json_ok(me | {"next": landing if landing != "/" else me["home"]})
@@ -194,7 +196,8 @@ async def logout(request: web.Request) -> web.Response:
 
 
 async def me_json(session: Any, actor: Actor, kind: str, csrf: str | None,
-                  user: StaffUser | None = None) -> dict[str, Any]:
+                  user: StaffUser | None = None, default_tz: str = "Asia/Shanghai"
+                  ) -> dict[str, Any]:
     return {"kind": kind, "ref": actor.ref, "name": actor.name,
             "username": None if user is None else user.username,
             "role": actor.role, "role_label": ROLE_LABELS.get(actor.role, actor.role),
@@ -202,6 +205,9 @@ async def me_json(session: Any, actor: Actor, kind: str, csrf: str | None,
             "sites": await slugs_of(session, None if actor.sites is None
                                     else sorted(actor.sites)),
             "site_names": await site_names(session, actor.sites),
+            "site_list": await site_list(session, actor.sites, default_tz),
+            "timezone": default_tz,
+            "nav": nav_for(actor.role),
             "permissions": [p for p in PERMISSIONS if p in ROLES.get(actor.role, ())],
             "csrf_token": csrf}
 
@@ -217,7 +223,8 @@ async def me(request: web.Request) -> web.Response:
         if actor.ref.startswith("user:"):
             user = await session.get(StaffUser, int(actor.ref[5:]))
         return json_ok(await me_json(session, actor, "user" if user else "token",
-                                     csrf_for(sid) if isinstance(sid, str) else None, user))
+                                     csrf_for(sid) if isinstance(sid, str) else None, user,
+                                     request.app[DEFAULT_TZ]))
 
 
 @requires(SIGNED_IN)

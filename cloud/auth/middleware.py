@@ -24,11 +24,14 @@ from cloud.auth.accounts import token_actor, user_actor
 from cloud.auth.audit import ACTOR_KEY, Actor
 from cloud.auth.config import AUTH, CSRF_HEADER, SESSION_COOKIE, TOUCH_EVERY
 from cloud.auth.guard import PUBLIC, SIGNED_IN, permission_of
+from cloud.auth.roles import ROLE_HOME
 from cloud.auth.scope import check_site_slug
 from cloud.auth.sessions import csrf_for, session_user
 from cloud.auth.tokens import VERIFIED, digest, token_by_secret, token_usable
 from cloud.web.errors import ApiError
 from cloud.web.keys import CLOCK, SESSIONS
+from cloud.web.labels import LABELS
+from cloud.web.pages import error_page
 
 log = structlog.get_logger(__name__)
 
@@ -47,6 +50,23 @@ class Resolved:
 def unauthenticated() -> ApiError:
     return ApiError(401, "unauthenticated", "请先登录（或提供 API 令牌）",
                     "log in first (or send an API token)", field="authorization")
+
+
+def forbidden_page(request: web.Request, actor: Actor, permission: str) -> web.StreamResponse:
+    """A page the role may not open: say which right it needs and send the person home (the
+    overview ``/`` simply is the home of each role that may not see it)."""
+    home = ROLE_HOME.get(actor.role, "/")
+    if request.path == "/" and home != "/":
+        raise web.HTTPFound(home)
+    role_zh, role_en = LABELS["role"].get(actor.role, (actor.role, actor.role))
+    right_zh, right_en = LABELS["permission"].get(permission, (permission, permission))
+    return error_page(
+        403, ("没有权限打开此页", "You may not open this page"),
+        (f"你的角色（{role_zh}）没有“{right_zh}”的权限。需要时请联系管理员调整角色；"
+         "你的工作页面在下面。",
+         f"Your role ({role_en}) may not {right_en}. Ask an administrator if you need it; "
+         "your own pages are below."),
+        (home, "去我的首页", "Go to my home page"))
 
 
 def forbidden(permission: str) -> ApiError:
@@ -136,7 +156,7 @@ async def guard_middleware(request: web.Request, handler: Handler) -> web.Stream
     needed = permission or "staff.admin"  # unmarked: administrators only
     if needed != SIGNED_IN and not actor.can(needed):
         if _is_page(request):
-            raise web.HTTPForbidden(text=f"当前角色没有权限 / your role lacks: {needed}")
+            return forbidden_page(request, actor, needed)
         raise forbidden(needed)
     if actor.sites is not None:
         slugs = {s for s in (match.get("site"), request.query.get("site")) if s}

@@ -9,6 +9,7 @@ from cloud.auth import openapi as _openapi  # noqa: F401  (its paths join the do
 from cloud.auth.audit_api import list_audit
 from cloud.auth.edge_tokens import create_edge_token
 from cloud.auth.login import change_password, login, login_asset, login_page, logout, me
+from cloud.auth.shell import add_shell_routes
 from cloud.auth.staff_api import (
     create_api_token,
     create_staff,
@@ -22,8 +23,9 @@ from cloud.ingest.handlers import HandlerRegistry
 
 
 def setup(app: web.Application, registry: HandlerRegistry) -> None:
-    """Login, logout, the staff and token API and the audit log."""
+    """Login, logout, the shell's files, the staff and token API and the audit log."""
     add_auth_routes(app)
+    add_shell_routes(app)
 
 
 def add_auth_routes(app: web.Application) -> None:

@@ -12,6 +12,7 @@ from typing import Any
 import structlog
 from aiohttp import web
 
+from cloud.web.pages import error_page
 from cloud.web.respond import json_ok
 
 log = structlog.get_logger(__name__)
@@ -46,6 +47,23 @@ def not_found(field: str, what_zh: str, what_en: str, value: str) -> ApiError:
                     f"no such {what_en}: {value}", field=field)
 
 
+def wants_page(request: web.Request) -> bool:
+    """A person's browser asking for a page (not the API, a script or an image)."""
+    return (request.method in ("GET", "HEAD") and not request.path.startswith("/api/")
+            and "text/html" in request.headers.get("Accept", ""))
+
+
+def not_found_page(exc: web.HTTPException) -> web.Response:
+    """404 as a page that says what to do; a handler's own text (``中文 / English``) is kept."""
+    zh, _, en = (exc.text or "").partition(" / ")
+    if not en or exc.text == "404: Not Found":
+        zh, en = ("地址可能输错了，或页面已经移动。请从左侧菜单或首页继续。",
+                  "The address may be mistyped or the page has moved. Go on from the menu "
+                  "or your home page.")
+    return error_page(404, ("找不到这个页面", "Page not found"), (zh, en),
+                      ("/", "回到首页", "Go to my home page"))
+
+
 def json_error(err: ApiError) -> web.Response:
     return json_ok(err.body(), status=err.status)
 
@@ -57,6 +75,8 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
     except ApiError as err:
         return json_error(err)
     except web.HTTPException as exc:
+        if exc.status == 404 and wants_page(request):
+            return not_found_page(exc)
         if exc.status < 400 or not request.path.startswith("/api/"):
             raise
         code = "not_found" if exc.status == 404 else "http_error"

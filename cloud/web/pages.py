@@ -88,3 +88,33 @@ class PageSet:
             raise web.HTTPNotFound(text=f"没有这个文件 / no such file: {name}")
         return web.FileResponse(path, headers={**HEADERS,
                                                "Content-Type": CONTENT_TYPES[match.group(1)]})
+
+
+#: The shell every page loads: one style, the label table, then the shell script.
+SHELL_HEAD = ('<link rel="stylesheet" href="/ui/shell.css">'
+              '<script src="/ui/labels.js" defer></script>'
+              '<script src="/ui/shell.js" defer></script>')
+
+
+def error_page(status: int, title: tuple[str, str], advice: tuple[str, str],
+               link: tuple[str, str, str] | None = None) -> web.Response:
+    """A 403/404 a person can act on: what happened and what to do, inside the shell.
+
+    ``title`` and ``advice`` are (zh-CN, English); ``link`` is (path, zh, en) of the way on.
+    """
+    parts = [
+        '<!doctype html><html lang="zh-CN"><head><meta charset="utf-8">',
+        '<meta name="viewport" content="width=device-width, initial-scale=1">',
+        f"<title>{escape(title[0])} · Courtyard</title>", SHELL_HEAD,
+        f'</head><body data-site="none" data-crumbs="{escape(title[0])}|{escape(title[1])}">',
+        f'<main class="cy-error"><p class="cy-status">{status}</p>',
+        f'<h1 data-en="{escape(title[1])}">{escape(title[0])}</h1>',
+        f'<p data-en="{escape(advice[1])}">{escape(advice[0])}</p>',
+    ]
+    if link is not None:
+        path, zh, en = link
+        parts.append(f'<p><a class="cy-button" href="{escape(path)}" '
+                     f'data-en="{escape(en)}">{escape(zh)}</a></p>')
+    parts.append("</main></body></html>")
+    return web.Response(text="".join(parts), status=status, content_type="text/html",
+                        charset="utf-8", headers={**HEADERS, "Content-Security-Policy": CSP})

@@ -15,7 +15,8 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from tests.support.services import need
+from tests.support.services import fresh_pg_database, need
+from tests.support.staff_console import StaffConsole, staff_console
 
 if TYPE_CHECKING:
     from playwright.async_api import Browser, Page
@@ -61,3 +62,13 @@ async def checked_page(browser: Browser, width: int = 1280,
     finally:
         await context.close()
     assert not errors, f"script errors on the page: {errors}"
+
+
+@pytest.fixture
+async def staff() -> AsyncIterator[StaffConsole]:
+    """The console on PostgreSQL with 阳光花园 and one login per role
+    (tests/support/staff_console.py). One engine: the pages are what is under test here; both
+    engines are covered by the API tests."""
+    with fresh_pg_database(migrated=True) as url:
+        async with staff_console(url) as console:
+            yield console

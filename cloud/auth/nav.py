@@ -1,0 +1,42 @@
+"""The console's menu: which pages each role is offered, in the order staff work in them.
+
+One table, read by ``/api/me`` (the shell draws the left navigation from it) and by the tests
+(every item must open for every role it is offered to). A role is offered the pages of its
+day, not every page its permissions would open: a technician may read the guard board but
+works from 我的工单.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Final
+
+
+@dataclass(frozen=True)
+class NavItem:
+    path: str
+    zh: str
+    en: str
+    roles: frozenset[str]
+
+
+def _item(path: str, zh: str, en: str, *roles: str) -> NavItem:
+    return NavItem(path, zh, en, frozenset(roles))
+
+
+NAV: Final[tuple[NavItem, ...]] = (
+    _item("/", "概览", "Overview", "admin", "operations_lead", "installer"),
+    _item("/guard", "保安看板", "Guard board", "admin", "guard", "operations_lead"),
+    _item("/workorders/board", "工单看板", "Work-order board", "admin", "operations_lead"),
+    _item("/workorders/tech", "我的工单", "My orders", "technician"),
+    _item("/records", "房屋档案", "Register", "admin", "customer_service", "finance",
+          "operations_lead", "installer"),
+    _item("/records/import", "批量导入", "Imports", "admin", "installer", "finance"),
+    _item("/finance", "收费台", "Cashier's desk", "admin", "finance"),
+    _item("/billing/runs", "出账", "Bill runs", "admin", "finance"),
+)
+
+
+def nav_for(role: str) -> list[dict[str, str]]:
+    """The menu of ``role`` as ``/api/me`` gives it."""
+    return [{"path": i.path, "zh": i.zh, "en": i.en} for i in NAV if role in i.roles]

@@ -1,0 +1,201 @@
+"""One label table: every stored code a page may show, in zh-CN and English.
+
+Codes are what the database and the API keep (``residential``, ``bank_transfer``,
+``gate_fault``); staff read the label. Pages get this table as ``/ui/labels.js`` and show
+every code through it (``Shell.label(table, code)``), so a code never reaches the screen and a
+new code is named here once. The feature tables that define the codes are checked against this
+one by ``tests/cloud/test_labels.py``.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Final
+
+Label = tuple[str, str]  # (zh-CN, English)
+
+LABELS: Final[dict[str, dict[str, Label]]] = {
+    "unit_type": {
+        "residential": ("住宅", "Residential"),
+        "commercial": ("商铺", "Shop"),
+        "office": ("办公", "Office"),
+        "storage": ("储藏室", "Storage room"),
+        "parking": ("车位", "Parking space"),
+    },
+    "unit_status": {
+        "unsold": ("未售", "Unsold"),
+        "occupied": ("自住", "Owner-occupied"),
+        "rented": ("出租", "Rented"),
+        "vacant": ("空置", "Vacant"),
+    },
+    "resident_role": {
+        "owner": ("业主", "Owner"),
+        "tenant": ("租户", "Tenant"),
+        "staff": ("员工", "Staff"),
+    },
+    "utility": {
+        "electricity": ("电", "Electricity"),
+        "water": ("水", "Water"),
+        "gas": ("燃气", "Gas"),
+    },
+    "meter_scope": {
+        "unit": ("分户表", "Unit meter"),
+        "shared": ("公摊表", "Shared meter"),
+    },
+    "space_kind": {
+        "owned": ("产权车位", "Owned space"),
+        "rented": ("租赁车位", "Rented space"),
+        "public": ("公共车位", "Public space"),
+    },
+    "fee_kind": {
+        "area": ("按面积", "By floor area"),
+        "fixed": ("固定金额", "Fixed amount"),
+        "metered": ("按用量", "Metered"),
+        "shared": ("公摊分摊", "Shared apportionment"),
+        "parking_pass": ("月卡停车", "Parking pass"),
+        "parking_temp": ("临时停车", "Visitor parking"),
+    },
+    "cycle": {
+        "monthly": ("按月", "Monthly"),
+        "quarterly": ("按季", "Quarterly"),
+        "yearly": ("按年", "Yearly"),
+    },
+    "bill_state": {
+        "held": ("待复核", "Held for review"),
+        "open": ("未缴", "Unpaid"),
+        "partial": ("部分缴纳", "Part paid"),
+        "paid": ("已缴清", "Paid"),
+        "void": ("已作废", "Void"),
+    },
+    "run_state": {
+        "running": ("出账中", "Running"),
+        "done": ("已完成", "Done"),
+        "failed": ("失败", "Failed"),
+    },
+    "payment_method": {
+        "cash": ("现金", "Cash"),
+        "card": ("银行卡", "Card"),
+        "wechat": ("微信支付", "WeChat Pay"),
+        "alipay": ("支付宝", "Alipay"),
+        "bank_transfer": ("银行转账", "Bank transfer"),
+        "prepaid": ("预存款抵扣", "From prepaid"),
+    },
+    "payment_kind": {
+        "payment": ("收款", "Payment"),
+        "reversal": ("红冲", "Reversal"),
+    },
+    "workorder_state": {
+        "pool": ("待派单", "Unassigned"),
+        "assigned": ("已派单", "Assigned"),
+        "accepted": ("已接单", "Accepted"),
+        "in_progress": ("处理中", "In progress"),
+        "paused": ("已暂停", "Paused"),
+        "completed": ("已完工", "Completed"),
+        "closed": ("已关闭", "Closed"),
+        "cancelled": ("已取消", "Cancelled"),
+    },
+    "priority": {
+        "urgent": ("紧急", "Urgent"),
+        "high": ("高", "High"),
+        "normal": ("普通", "Normal"),
+        "low": ("低", "Low"),
+    },
+    "category": {
+        "elevator_rescue": ("电梯困人救援", "Elevator rescue"),
+        "elevator_fault": ("电梯故障", "Elevator fault"),
+        "fire_fault": ("消防设备故障", "Fire equipment fault"),
+        "gate_fault": ("门禁道闸故障", "Gate or door fault"),
+        "camera": ("监控故障", "Camera fault"),
+        "meter": ("表计异常", "Meter problem"),
+        "network": ("设备离线", "Device offline"),
+        "plumbing": ("水暖", "Plumbing"),
+        "electrical": ("电气", "Electrical"),
+        "public_area": ("公共区域", "Public area"),
+        "other": ("其他", "Other"),
+        "complaint": ("投诉", "Complaint"),
+    },
+    "skill": {
+        "elevator": ("电梯", "Elevators"),
+        "fire": ("消防", "Fire systems"),
+        "access": ("门禁道闸", "Gates and doors"),
+        "cctv": ("监控", "CCTV"),
+        "meter": ("表计", "Meters"),
+        "network": ("网络", "Network"),
+        "plumbing": ("水暖", "Plumbing"),
+        "electrical": ("电气", "Electrical"),
+        "general": ("综合维修", "General repairs"),
+    },
+    "alarm_state": {
+        "open": ("未处理", "Open"),
+        "acknowledged": ("已确认", "Acknowledged"),
+        "in_progress": ("处理中", "In progress"),
+        "resolved": ("已解除", "Resolved"),
+        "false_alarm": ("误报", "False alarm"),
+    },
+    "severity": {
+        "critical": ("紧急", "Critical"),
+        "major": ("重要", "Major"),
+        "minor": ("一般", "Minor"),
+        "info": ("提示", "Info"),
+    },
+    "linkage_result": {
+        "ok": ("已执行", "Done"),
+        "failed": ("执行失败", "Failed"),
+        "noop": ("无需动作", "Nothing to do"),
+        "refused": ("被拒绝", "Refused"),
+    },
+    "direction": {
+        "in": ("入场", "Entry"),
+        "out": ("出场", "Exit"),
+    },
+    "role": {
+        "admin": ("管理员", "Administrator"),
+        "finance": ("财务", "Finance"),
+        "customer_service": ("客服", "Customer service"),
+        "guard": ("保安", "Guard"),
+        "operations_lead": ("运营主管", "Operations lead"),
+        "technician": ("维修技师", "Technician"),
+        "installer": ("实施工程师", "Installer"),
+    },
+    "permission": {
+        "devices.read": ("查看设备与事件", "view devices and events"),
+        "records.read": ("查看档案", "view the register"),
+        "records.write": ("修改档案", "edit the register"),
+        "people.read": ("查看住户个人信息", "view residents' personal data"),
+        "people.write": ("修改住户个人信息", "edit residents' personal data"),
+        "imports.run": ("批量导入", "run imports"),
+        "billing.read": ("查看账单", "view bills"),
+        "billing.write": ("收费与出账", "take payments and run bills"),
+        "parking.read": ("查看停车", "view parking"),
+        "parking.write": ("修改停车", "edit parking"),
+        "alarms.read": ("查看告警", "view alarms"),
+        "alarms.act": ("处理告警", "handle alarms"),
+        "workorders.read": ("查看工单", "view work orders"),
+        "workorders.act": ("处理工单", "work on orders"),
+        "workorders.admin": ("工单管理", "manage work orders"),
+        "audit.read": ("查看审计日志", "read the audit log"),
+        "staff.admin": ("员工账号管理", "manage staff accounts"),
+    },
+}
+
+
+def label(table: str, code: str, lang: str = "zh") -> str:
+    """The label of ``code``, or the code itself when the table does not know it."""
+    pair = LABELS.get(table, {}).get(code)
+    if pair is None:
+        return code
+    return pair[1] if lang == "en" else pair[0]
+
+
+def bilingual(table: str, code: str) -> str:
+    """``中文 / English`` for places that show both (an API message, a CSV header)."""
+    pair = LABELS.get(table, {}).get(code)
+    return code if pair is None else f"{pair[0]} / {pair[1]}"
+
+
+def labels_script() -> str:
+    """``/ui/labels.js``: the table as a global the pages read."""
+    doc = {table: {code: list(pair) for code, pair in codes.items()}
+           for table, codes in LABELS.items()}
+    return ("/* 代码标签表 / the label table, generated from cloud/web/labels.py */\n"
+            f"window.CY_LABELS = {json.dumps(doc, ensure_ascii=False, sort_keys=True)};\n")

@@ -1,0 +1,71 @@
+"""A real console on a free port with the sample community 阳光花园 and one login per role:
+what the browser tests drive as staff do (``staff_console`` fixture in tests/browser).
+
+Every role's account is its role name with ``-`` for ``_`` (``customer-service``) and the
+password ``PASSWORD``. ``api`` calls the console with an admin token so a test can assert what
+a click changed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+import aiohttp
+from aiohttp import web
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from cloud.app import create_app
+from cloud.auth.roles import ROLES
+from cloud.db.engine import make_engine, migrate, session_factory
+from cloud.settings import Settings
+from contract import SystemClock
+from tests.support.auth import create_staff, token_headers
+from tests.support.services import free_port
+
+PASSWORD = "page-password"
+
+
+class StaffConsole:
+    def __init__(self, url: str, admin: dict[str, str],
+                 sessions: async_sessionmaker[AsyncSession]) -> None:
+        self.url = url
+        self.admin = admin
+        self.sessions = sessions
+
+    async def api(self, method: str, path: str, json: Any = None,
+                  expect: int | None = 200) -> Any:
+        """The console's JSON answer to an admin token (``expect`` None: any status)."""
+        async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=10),
+                                         headers=self.admin) as s, \
+                s.request(method, self.url + path, json=json) as resp:
+            body = await resp.json(content_type=None)
+            if expect is not None:
+                assert resp.status == expect, (resp.status, body)
+            return body
+
+    async def get(self, path: str) -> Any:
+        return await self.api("GET", path)
+
+
+@asynccontextmanager
+async def staff_console(db_url: str) -> AsyncIterator[StaffConsole]:
+    from tests.billing.conftest import load_sample
+
+    await migrate(db_url)
+    engine = make_engine(db_url)
+    sessions = session_factory(engine)
+    await load_sample(sessions)
+    for role in ROLES:
+        await create_staff(sessions, role.replace("_", "-"), PASSWORD, role)
+    port = free_port()
+    runner = web.AppRunner(create_app(Settings(database_url=db_url), sessions, SystemClock()),
+                           access_log=None)
+    await runner.setup()
+    await web.TCPSite(runner, "127.0.0.1", port).start()
+    try:
+        yield StaffConsole(f"http://127.0.0.1:{port}", await token_headers(sessions), sessions)
+    finally:
+        await runner.cleanup()
+        await engine.dispose()
