@@ -67,6 +67,33 @@ LABELS: Final[dict[str, dict[str, Label]]] = {
         "paid": ("已缴清", "Paid"),
         "void": ("已作废", "Void"),
     },
+    "bill_line_kind": {
+        "charge": ("费用", "Charge"),
+        "discount": ("优惠", "Discount"),
+        "late_fee": ("滞纳金", "Late fee"),
+        "adjustment": ("调整", "Adjustment"),
+    },
+    "share_basis": {
+        "area": ("按面积分摊", "By floor area"),
+        "usage": ("按用量分摊", "By usage"),
+    },
+    "tariff_rounding": {
+        "fen": ("到分", "To the fen"),
+        "jiao": ("到角", "To the jiao"),
+        "yuan": ("到元", "To the yuan"),
+    },
+    "cap_window": {
+        "entry_24h": ("入场起每 24 小时", "Every 24 h from entry"),
+        "calendar_day": ("每个自然日", "Each calendar day"),
+    },
+    "lost_entry": {
+        "flat": ("按固定金额", "A flat fee"),
+        "daily_cap": ("按一天封顶金额", "One daily cap"),
+    },
+    "night_mode": {
+        "per_unit": ("按时段计费", "Per time unit"),
+        "flat": ("每晚固定金额", "Flat per night"),
+    },
     "run_state": {
         "running": ("出账中", "Running"),
         "done": ("已完成", "Done"),
