@@ -36,7 +36,8 @@ ROLES: Final[dict[str, frozenset[str]]] = {
     "admin": _ALL,
     "finance": frozenset({
         "devices.read", "records.read", "people.read", "imports.run",
-        "billing.read", "billing.write", "parking.read"}),
+        "billing.read", "billing.write", "parking.read",
+        "parking.write"}),  # parking prices (tariffs) and monthly passes are money
     "customer_service": frozenset({
         "records.read", "records.write", "people.read", "people.write", "billing.read",
         "parking.read", "parking.write", "alarms.read", "workorders.read", "workorders.act"}),
