@@ -20,12 +20,13 @@ def setup(app: web.Application, registry: HandlerRegistry) -> None:
     from cloud.sites import openapi as _openapi  # noqa: F401  (its paths join the document)
     from cloud.sites.device_handlers import on_buffer_dropped, on_device_status
     from cloud.sites.health import healthz
-    from cloud.sites.index import index
+    from cloud.sites.index import index, overview_asset
     from cloud.sites.meter_handlers import on_meter_reading
     from cloud.sites.readings import device_readings
     from cloud.sites.routes import list_devices, list_events, list_sites
 
     app.router.add_get("/", index, name="index")
+    app.router.add_get("/overview/static/{name}", overview_asset, name="overview_asset")
     app.router.add_get("/healthz", healthz, name="healthz")
     app.router.add_get("/api/sites", list_sites, name="sites")
     app.router.add_get("/api/sites/{site}/devices", list_devices, name="site_devices")

@@ -250,9 +250,9 @@ async def test_index_page_lists_sites_devices_and_escapes(api: Api) -> None:
     assert resp.status == 200
     assert resp.content_type == "text/html"
     page = await resp.text()
-    assert page.index("智慧社区控制台") < page.index("Courtyard console")
-    assert "meter-1" in page and "1235.5" in page and "230.1" in page
-    assert "离线 offline" in page  # meter-2
-    assert "<script>" not in page
+    assert '<script src="/ui/shell.js" defer>' in page  # inside the console shell
+    assert "meter-1" in page and "1235.5" in page and "电压 V 230.1" in page
+    assert 'data-en="Offline">离线' in page  # meter-2
+    assert "<script>alert" not in page
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page
-    assert 'href="/api/sites/demo/devices"' in page
+    assert "T0" not in page and "+08:00" not in page  # site time to the minute, no ISO

@@ -256,6 +256,7 @@ TABLE: dict[tuple[str, str], Probe | str] = {
     ("GET", "/login/static/{name}"): "public page asset",
     ("GET", "/ui/{name}"): "public shell asset (no data)",
     ("GET", "/ui/labels.js"): "public label table (no data)",
+    ("GET", "/overview/static/{name}"): "public page asset",
     ("GET", "/guard"): "page shell (its data: /api/alarms…); ?site= is checked by the guard",
     ("GET", "/guard/"): "page shell",
     ("GET", "/guard/static/{name}"): "public page asset",
