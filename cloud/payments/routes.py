@@ -228,9 +228,14 @@ async def list_payments(request: web.Request) -> web.Response:
     async with request.app[SESSIONS]() as session:
         site = await visible_site(session, actor_of(request), slug)
         rows = await _payments(session, site, code, since, until, limit)
-        allocs = await allocations_of(session, [p.id for p, _ in rows])
+        ids = [p.id for p, _ in rows]
+        allocs = await allocations_of(session, ids)
+        # The desk's receipt list shows which payments a 红冲 undid, without one call each.
+        reversed_by = dict((await session.execute(select(Payment.reverses_id, Payment.id).where(
+            Payment.reverses_id.in_(ids)))).tuples().all()) if ids else {}
         return json_ok({"site": site.slug, "payments": [
-            payment_json(p, site, u, allocs[p.id]) for p, u in rows]})
+            {**payment_json(p, site, u, allocs[p.id]), "reversed_by": reversed_by.get(p.id)}
+            for p, u in rows]})
 
 
 async def _payments(session: AsyncSession, site: Site, code: str | None, since: date | None,

@@ -175,9 +175,11 @@ async def record_payment(session: AsyncSession, *, site: Site, unit: Unit, amoun
     debt = sum((max(b.total - b.paid, ZERO) for b in bills), ZERO)
     if amount > debt and not prepay:
         raise Refused(422, "amount_exceeds_debt",
-                      f"金额 {amount} 超过欠款 {debt}；如需将余额存入预存款，请设置 prepay",
-                      f"amount {amount} is more than the debt {debt}; set prepay to keep the "
-                      "surplus as a prepaid balance", "amount", debt=str(debt))
+                      f"金额 {amount} 元超过欠款 {debt} 元；如需将多余部分存入预存款，"
+                      "请勾选“多余部分存入预存款”",
+                      f"the amount {amount} is more than the debt {debt}; tick “keep the surplus "
+                      "as prepaid” to put the rest on the prepaid balance",
+                      "amount", debt=str(debt))
     payment = Payment(site_id=site.id, unit_id=unit.id, kind="payment", method=method,
                       amount=amount, to_balance=ZERO, reference=reference, payer=payer,
                       idempotency_key=key, taken_by=actor.ref[:64],

@@ -266,7 +266,8 @@ TABLE: dict[tuple[str, str], Probe | str] = {
     ("GET", "/records"): "page shell (its data: /api/units…)",
     ("GET", "/records/import"): "page shell (its data: /api/imports…)",
     ("GET", "/records/static/{name}"): "public page asset",
-    ("GET", "/billing/runs"): ("/billing/runs?site={site}", None),
+    ("GET", "/billing/runs"): "page shell (its data: /api/bill-runs…, /api/bills…)",
+    ("GET", "/billing/fee-items"): "page shell (its data: /api/fee-items…, parking tariffs)",
     ("GET", "/billing/static/{name}"): "page asset",
     ("GET", "/finance"): "page shell (its data: /api/payments…)",
     ("GET", "/finance/receipts/{number}"): ("/finance/receipts/{receipt}", None),
@@ -341,6 +342,7 @@ TABLE: dict[tuple[str, str], Probe | str] = {
                                                      None),
     ("POST", "/api/meters/{id}/replace"): ("/api/meters/{meter}/replace", {}),
     ("GET", "/api/imports/templates/{file}"): NO_SITE + " (an empty template)",
+    ("GET", "/api/search"): ("/api/search?site={site}&q=1", None),
     ("POST", "/api/imports/{kind}"): ("/api/imports/units?site={site}", None),
     ("GET", "/api/imports/jobs/{id}"): ("/api/imports/jobs/{job}", None),
     # billing and payments

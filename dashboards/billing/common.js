@@ -1,0 +1,129 @@
+/* 收费页面公用 / shared by the finance pages (收费台, 出账, 收费项目): money as the API's decimal
+ * strings (never float arithmetic on money), one bill's lines, buttons that act once, and the
+ * API's refusals shown next to the field they name. Needs the shell (window.Shell). */
+"use strict";
+
+window.Fin = (() => {
+  const S = window.Shell;
+
+  /* "850.000000" → "850.00", "-12.5" → "-12.50", "0.125" → "0.13" (half up, as the console
+     rounds): string and BigInt arithmetic only. */
+  function yuan(value) {
+    if (value === null || value === undefined || value === "") return "—";
+    const m = /^\s*(-?)(\d*)(?:\.(\d*))?\s*$/.exec(String(value));
+    if (!m) return String(value);
+    const frac = (m[3] || "").padEnd(3, "0");
+    let fen = BigInt((m[2] || "0") + frac.slice(0, 2));
+    if (Number(frac[2]) >= 5) fen += 1n;
+    const text = fen.toString().padStart(3, "0");
+    const sign = m[1] && fen !== 0n ? "-" : "";
+    return `${sign}${text.slice(0, -2)}.${text.slice(-2)}`;
+  }
+
+  /* A quantity or price without trailing zeros: "185.500000" → "185.5", "2.000000" → "2". */
+  function qty(value) {
+    if (value === null || value === undefined || value === "") return "—";
+    const s = String(value);
+    return s.includes(".") ? s.replace(/0+$/, "").replace(/\.$/, "") : s;
+  }
+
+  /* Fen as a BigInt from a decimal string, for sums shown on screen. */
+  function fen(value) {
+    const y = yuan(value);
+    return y === "—" ? 0n : BigInt(y.replace(".", ""));
+  }
+
+  function fromFen(n) {
+    const neg = n < 0n;
+    const t = (neg ? -n : n).toString().padStart(3, "0");
+    return `${neg ? "-" : ""}${t.slice(0, -2)}.${t.slice(-2)}`;
+  }
+
+  function cell(row, text, cls) {
+    const td = S.el("td", { class: cls || null, text: text === null || text === undefined ? "—" : String(text) });
+    row.append(td);
+    return td;
+  }
+
+  function empty(body, cols, zh, en) {
+    const tr = S.el("tr", { class: "empty" });
+    cell(tr, S.t(zh, en)).colSpan = cols;
+    body.replaceChildren(tr);
+  }
+
+  /* Run fn with button disabled until the answer: a double-click acts once. */
+  async function once(button, fn) {
+    if (button.disabled) return undefined;
+    button.disabled = true;
+    try {
+      return await fn();
+    } finally {
+      button.disabled = false;
+    }
+  }
+
+  /* Show an API refusal next to the field it names (an element with data-field, or an input
+     whose name is the field), else in the form's own message line. Nothing typed is lost. */
+  function showError(form, err) {
+    clearErrors(form);
+    const text = err && err.message ? err.message : String(err);
+    const field = err && err.field;
+    let spot = null;
+    if (field) {
+      spot = form.querySelector(`[data-field="${CSS.escape(field)}"]`)
+        || form.querySelector(`[name="${CSS.escape(field)}"]`);
+    }
+    if (spot) {
+      const note = S.el("span", { class: "field-error", role: "alert", text });
+      const holder = spot.closest("label") || spot;
+      holder.classList.add("has-error");
+      holder.after(note);
+      return;
+    }
+    const line = form.querySelector(".form-error");
+    if (line) { line.textContent = text; line.hidden = false; } else S.toast(text, true);
+  }
+
+  function clearErrors(form) {
+    for (const n of form.querySelectorAll(".field-error")) n.remove();
+    for (const n of form.querySelectorAll(".has-error")) n.classList.remove("has-error");
+    const line = form.querySelector(".form-error");
+    if (line) { line.textContent = ""; line.hidden = true; }
+  }
+
+  /* One bill with its lines (GET /api/bills/{id}) into box. */
+  async function showBill(id, box) {
+    const b = await S.api(`/api/bills/${encodeURIComponent(id)}`);
+    const head = S.el("p", { class: "bill-head" },
+      S.el("strong", { text: b.number }), ` · ${S.t("账期", "Period")} ${b.period}`,
+      ` · ${S.label("bill_state", b.state)}`,
+      ` · ${S.t("应收", "Total")} ${yuan(b.total)} ${S.t("元", "yuan")}`,
+      ` · ${S.t("已收", "Paid")} ${yuan(b.paid)}`,
+      ` · ${S.t("到期日", "Due")} ${b.due_date}`);
+    const rows = S.el("tbody");
+    for (const ln of b.lines) {
+      const tr = S.el("tr", { "data-line": ln.id });
+      cell(tr, S.label("bill_line_kind", ln.kind));
+      cell(tr, S.msg(ln.description));
+      cell(tr, qty(ln.quantity), "num");
+      cell(tr, qty(ln.unit_price), "num");
+      cell(tr, yuan(ln.amount), "num");
+      rows.append(tr);
+    }
+    if (!b.lines.length) empty(rows, 5, "这张账单没有明细", "This bill has no lines");
+    const table = S.el("table", { class: "lines" },
+      S.el("thead", {}, S.el("tr", {}, ...[["类别", "Kind"], ["项目", "Item"], ["数量", "Quantity"],
+        ["单价", "Unit price"], ["金额（元）", "Amount (yuan)"]].map(([zh, en]) =>
+        S.el("th", { text: S.t(zh, en) })))), rows);
+    const parts = [head, table];
+    for (const r of b.hold_reasons || []) {
+      parts.push(S.el("p", { class: "hold-reason", text: S.msg(r.message || "") }));
+    }
+    if (b.void_reason) parts.push(S.el("p", { text: `${S.t("作废原因", "Void reason")}：${b.void_reason}` }));
+    box.replaceChildren(...parts);
+    box.hidden = false;
+    return b;
+  }
+
+  return { yuan, qty, fen, fromFen, cell, empty, once, showError, clearErrors, showBill };
+})();
