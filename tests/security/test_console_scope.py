@@ -343,7 +343,6 @@ TABLE: dict[tuple[str, str], Probe | str] = {
     ("POST", "/api/meters/{id}/replace"): ("/api/meters/{meter}/replace", {}),
     ("GET", "/api/imports/templates/{file}"): NO_SITE + " (an empty template)",
     ("GET", "/api/search"): ("/api/search?site={site}&q=1", None),
-    ("GET", "/api/search"): ("/api/search?site={site}&q=1", None),
     ("POST", "/api/imports/{kind}"): ("/api/imports/units?site={site}", None),
     ("GET", "/api/imports/jobs/{id}"): ("/api/imports/jobs/{job}", None),
     # billing and payments
