@@ -28,6 +28,7 @@ CATEGORIES: dict[str, Category] = {c.name: c for c in (
     Category("electrical", "电气", "electrical"),
     Category("public_area", "公共区域", "general"),
     Category("other", "其他", "general"),
+    Category("complaint", "投诉", "general"),
 )}
 
 #: (response, resolve) seconds for a request of each priority.
