@@ -33,6 +33,9 @@ if [ $want_test = 1 ]; then
   # Debian's own Chromium, driven by pip Playwright: `playwright install` downloads a browser
   # build of its own, which these machines cannot fetch, so it is never run.
   pkgs+=(chromium)
+  # Chinese glyphs for the pages' screenshots (COURTYARD_SCREENSHOTS=1): without them every
+  # label is a box.
+  pkgs+=(fonts-noto-cjk)
 fi
 apt_install "${pkgs[@]}"
 
