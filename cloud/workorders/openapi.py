@@ -40,6 +40,8 @@ def _workorder_schemas() -> dict[str, Any]:
         "title": {"type": "object", "properties": {"zh": {"type": "string"},
                                                    "en": {"type": "string"}}},
         "description": {"type": "string"},
+        "unit": {"type": ["string", "null"], "description": "房号（住户报事报修）/ the unit "
+                                                            "a resident's call is about"},
         "source": {"type": "object", "description": "来源：设备事件、报修或计划 / from a "
                                                      "device event, a request or a plan"},
         "count": {"type": "integer", "description": "同一故障合并的次数 / repeats folded in"},
@@ -85,7 +87,7 @@ def _workorder_schemas() -> dict[str, Any]:
             "cost_total": _MONEY,
             "allowed": {"type": "array", "items": {"type": "string"}}}}]},
         "WorkOrderRequest": {
-            "type": "object", "required": ["site", "category", "title", "requested_by"],
+            "type": "object", "required": ["site", "category", "title"],
             "additionalProperties": False, "properties": {
                 "site": {"type": "string"}, "category": {"enum": list(CATEGORIES)},
                 "title": {"type": "string", "maxLength": 200},
@@ -94,7 +96,10 @@ def _workorder_schemas() -> dict[str, Any]:
                 "request_id": {"type": "string", "maxLength": 64, "description":
                                "客户端生成的请求号，重复提交返回 409 / client-made id; a "
                                "resubmission is a 409"},
-                "requested_by": {"type": "string", "maxLength": 64}}},
+                "requested_by": {"type": "string", "maxLength": 64,
+                                 "description": "缺省为登录者 / defaults to the login"},
+                "unit": {"type": "string", "maxLength": 64,
+                         "description": "房号，须为本小区房屋 / a unit code of the site"}}},
         "WorkOrderAction": {
             "type": "object", "additionalProperties": False,
             "description": "操作人与角色由登录身份决定（by、role 字段会被拒绝）/ who acts and "
@@ -130,6 +135,7 @@ def _workorder_paths() -> dict[str, Any]:
                 "parameters": [
                     _q("state", {"type": "string"}, "状态，可逗号分隔 / state(s)"),
                     _q("site", {"type": "string"}, "站点标识 / site slug"),
+                    _q("unit", {"type": "string", "maxLength": 64}, "房号 / unit code"),
                     _q("assignee", {"type": "integer"}, "技工 id / technician id"),
                     _q("overdue", {"type": "integer", "enum": [0, 1]},
                        "1：只看超时未响应或未完成的 / 1: only orders past a deadline"),

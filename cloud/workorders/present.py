@@ -25,6 +25,7 @@ def order_json(o: WorkOrder, site: str, tz: ZoneInfo) -> dict[str, Any]:
         "id": o.id, "number": o.number, "site": site, "category": o.category,
         "priority": o.priority, "state": o.state,
         "title": {"zh": o.title_zh, "en": o.title_en}, "description": o.description,
+        "unit": o.unit,
         "source": {"kind": o.source_kind, "device": o.source_device,
                    "event_uuid": o.source_event_uuid, "request_id": o.request_id,
                    "requested_by": o.requested_by},

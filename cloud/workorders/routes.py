@@ -20,6 +20,7 @@ from cloud.auth.audit import actor_of, record
 from cloud.auth.guard import requires
 from cloud.auth.scope import allowed_sites, ensure_visible, scoped
 from cloud.db.models import Site
+from cloud.records.tables import Unit
 from cloud.web.body import json_object, text_field, unknown_fields
 from cloud.web.errors import ApiError, bad_param, not_found
 from cloud.web.keys import CLOCK, DEFAULT_TZ, SESSIONS
@@ -95,7 +96,8 @@ def _tz(request: web.Request, site: Site) -> Any:
 
 @requires("workorders.read")
 async def list_workorders(request: web.Request) -> web.Response:
-    """Orders newest first, by state, site, assignee (technician id) and ``overdue=1``."""
+    """Orders newest first, by state, site, unit, assignee (technician id) and
+    ``overdue=1``."""
     states = names_param(request, "state", 16)
     for s in states:
         if s not in STATES:
@@ -104,6 +106,7 @@ async def list_workorders(request: web.Request) -> web.Response:
     site = text_param(request, "site", 63)
     assignee = int_param(request, "assignee", 0, 1, MAX_ID)
     overdue = int_param(request, "overdue", 0, 0, 1)
+    unit = text_param(request, "unit", 64)
     limit = int_param(request, "limit", LIST_DEFAULT_LIMIT, 1, LIST_MAX_LIMIT)
     now = request.app[CLOCK].now()
     query = scoped(select(WorkOrder, Site).join(Site, Site.id == WorkOrder.site_id),
@@ -112,6 +115,8 @@ async def list_workorders(request: web.Request) -> web.Response:
         query = query.where(Site.slug == site)
     if states:
         query = query.where(WorkOrder.state.in_(states))
+    if unit is not None:
+        query = query.where(WorkOrder.unit == unit)
     if overdue:
         query = query.where(WorkOrder.state.in_(OPEN_STATES), or_(
             and_(WorkOrder.responded_at.is_(None), WorkOrder.response_due <= now),
@@ -151,7 +156,7 @@ async def get_workorder(request: web.Request) -> web.Response:
 
 
 CREATE_FIELDS = ("site", "category", "title", "description", "priority", "request_id",
-                 "requested_by")
+                 "requested_by", "unit")
 
 
 @requires("workorders.act")
@@ -172,6 +177,7 @@ async def create_workorder(request: web.Request) -> web.Response:
         raise bad_param("priority", f"优先级须为 {', '.join(PRIORITIES)}",
                         f"priority must be one of {', '.join(PRIORITIES)}")
     request_id = text_field(body, "request_id", 64, required=False) or uuid.uuid4().hex
+    unit = text_field(body, "unit", 64, required=False)
     requested_by = (text_field(body, "requested_by", 64, required=False)
                     or actor_of(request).name[:64])
     now = request.app[CLOCK].now()
@@ -182,6 +188,10 @@ async def create_workorder(request: web.Request) -> web.Response:
             async with session.begin():
                 site = await site_by_slug(session, slug)
                 ensure_visible(request, site.id, "site", "站点", "site", slug)
+                if unit is not None and (await session.scalars(select(Unit.id).where(
+                        Unit.site_id == site.id, Unit.code == unit))).first() is None:
+                    raise bad_param("unit", f"本小区没有房屋 {unit}",
+                                    f"no unit {unit} in this site")
                 order, _ = await open_or_fold(
                     session, site_id=site.id, fold_key=f"request:{request_id}",
                     category=category, priority=priority, sla_response_s=response_s,
@@ -189,12 +199,13 @@ async def create_workorder(request: web.Request) -> web.Response:
                     title=(title, title), cause_ts=now, description=description,
                     source=Source("request", request_id=request_id,
                                   requested_by=requested_by), now=now)
+                order.unit = unit
                 await auto_assign(session, order, now)
                 order_id = order.id
                 record(session, at=now, actor=actor_of(request), action="create",
                        entity="work_order", entity_id=order_id, site_id=site.id,
                        after={"category": category, "title": title, "priority": priority,
-                              "requested_by": requested_by})
+                              "requested_by": requested_by, "unit": unit})
         except DuplicateRequest as dup:
             raise ApiError(409, "duplicate_request", f"该报修已提交（工单 {dup.order_id}）",
                            f"this request was already filed (work order {dup.order_id})",

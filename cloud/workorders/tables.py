@@ -46,6 +46,7 @@ class WorkOrder(Base):
         Index(None, "site_id", "request_id", unique=True),
         Index(None, "state"),
         Index(None, "site_id", "opened_at"),
+        Index(None, "site_id", "unit"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -58,6 +59,8 @@ class WorkOrder(Base):
     title_zh: Mapped[str] = mapped_column(String(200))
     title_en: Mapped[str] = mapped_column(String(200))
     description: Mapped[str] = mapped_column(Text, default="")
+    #: The unit (房号, its code as the register writes it) a resident's call is about.
+    unit: Mapped[str | None] = mapped_column(String(64))
     #: Where it came from: ``event`` (a device), ``request`` (staff/owner), ``plan`` (PM).
     source_kind: Mapped[str] = mapped_column(String(16))
     source_device: Mapped[str | None] = mapped_column(String(128))
