@@ -3,13 +3,15 @@
 - ``policy``: which events open alarms (severity, title, fold key), escalation, lifecycle.
 - ``extract``: fold keys, place and evidence from event data.
 - ``lifecycle``: a guard's action (acknowledge, start, resolve, false alarm).
+- ``incidents``: which alarms are one incident (one card, one click on the board).
+- ``linkage_state``: what each site's edge last reported about fire linkage.
 - ``escalation``: the loop that moves unacknowledged alarms up the chain of roles.
 - ``notify`` / ``hub``: committed changes to the live feed (PostgreSQL LISTEN/NOTIFY, or
   in-process for the embedded SQLite mode).
 - ``present``: the alarm JSON shared by the API and the live feed.
 
 The ingest handlers live in ``cloud.alarms.handlers``, the HTTP API in
-``cloud.alarms.routes``.
+``cloud.alarms.routes`` (incidents: ``cloud.alarms.incident_routes``).
 """
 
 from __future__ import annotations
@@ -62,8 +64,12 @@ def setup(app: web.Application, registry: HandlerRegistry) -> None:
     from cloud.alarms import openapi as _openapi  # noqa: F401  (its paths join the document)
     from cloud.alarms.board import add_board_routes
     from cloud.alarms.handlers import register_alarm_handlers
+    from cloud.alarms.incident_routes import add_incident_routes
+    from cloud.alarms.linkage_state import add_linkage_routes
     from cloud.alarms.routes import add_alarm_routes
 
+    add_linkage_routes(app)  # before /api/alarms/{id}, which would take "linkage" as an id
     add_alarm_routes(app)
+    add_incident_routes(app)
     add_board_routes(app)
     register_alarm_handlers(registry, app.get(POLICY))

@@ -15,6 +15,7 @@ import structlog
 from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from cloud.alarms.incidents import incident_ids
 from cloud.alarms.notify import announce
 from cloud.alarms.policy import LIFECYCLE, TRANSITIONS
 from cloud.alarms.present import alarm_json, with_site
@@ -70,7 +71,8 @@ async def act(sessions: async_sessionmaker[AsyncSession], alarm_id: int, action:
             await announce(session, [alarm_id])
             await session.flush()
             await session.refresh(alarm)
+            incident = (await incident_ids(session, [alarm]))[alarm.id]
         log.info("alarm.action", alarm=alarm_id, site=slug, action=action, by=by,
                  state_from=before, state_to=t.after(before))
-        return alarm_json(alarm, slug, tz)
+        return alarm_json(alarm, slug, tz, incident)
     raise LIFECYCLE.refused(action, alarm.state)

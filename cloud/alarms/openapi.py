@@ -33,6 +33,11 @@ def _alarm_schemas() -> dict[str, Any]:
     local = {f"{name}_local": _LOCAL for name in times}
     alarm = {"type": "object", "properties": {
         "id": {"type": "integer"}, "site": {"type": "string"},
+        "incident": {"type": "integer", "description":
+                     "所属事件的 id（其第一条告警的 id）：同一小区、同一设备、同类、"
+                     "时间相连的告警为一个事件 / the incident's id (its first alarm's id): "
+                     "alarms of one site, device and kind, each within 30 min of the latest "
+                     "before it"},
         "kind": {"type": "string", "examples": ["fire.alarm", "elevator.trapped"]},
         "severity": _SEVERITY, "state": _ALARM_STATE,
         "title": {"type": "object", "properties": {"zh": {"type": "string"},
@@ -77,13 +82,34 @@ def _alarm_schemas() -> dict[str, Any]:
         "AlarmDetail": {"allOf": [_ref("Alarm"), {"type": "object", "properties": {
             "history": {"type": "array", "items": _ref("AlarmStep")},
             "linkage": {"type": "array", "items": _ref("AlarmLinkage")}}}]},
-        "AlarmAction": {"type": "object", "required": ["by"], "additionalProperties": False,
+        "AlarmAction": {"type": "object", "additionalProperties": False,
+                        "description": "操作人即当前登录；请求中带 by 或 role 将被拒绝（400）/ "
+                                       "who acts is the login; a body with by or role is "
+                                       "refused (400)",
                         "properties": {
-                            "by": {"type": "string", "minLength": 1, "maxLength": 64,
-                                   "description": "操作人 / who acted"},
                             "note": {"type": "string", "maxLength": 2000,
-                                     "description": "处理说明（处理完毕与误报必填）/ note "
-                                                    "(required to resolve or mark false)"}}},
+                                     "description": "处理说明（误报必填）/ note (required to "
+                                                    "mark a false alarm)"}}},
+        "IncidentAction": {"type": "object", "additionalProperties": False, "properties": {
+            "note": {"type": "string", "maxLength": 2000,
+                     "description": "处理说明（误报必填）/ note (required for a false alarm)"},
+            "alarms": {"type": "array", "items": {"type": "integer"}, "description":
+                       "只处理这些成员（看板显示的）/ act on these members only (those the "
+                       "board showed)"}}},
+        "IncidentResult": {"type": "object", "properties": {
+            "incident": {"type": "integer"}, "action": {"type": "string"},
+            "acted": {"type": "array", "items": {"type": "integer"}},
+            "skipped": {"type": "array", "items": {"type": "integer"}},
+            "alarms": {"type": "array", "items": _ref("Alarm")}}},
+        "LinkageState": {"type": "object", "properties": {"sites": {"type": "array", "items": {
+            "type": "object", "properties": {
+                "site": {"type": "string"}, "name": {"type": "string"},
+                "timezone": {"type": "string"},
+                "state": {"enum": ["none", "active", "reset"]},
+                "incident": {"type": "string"}, "since": _TIME, "reported": _TIME,
+                "reset": _TIME, "reset_by": {"type": ["string", "null"]},
+                "actions": {"type": "array", "items": {"type": "object"}},
+                "undone": {"type": "array", "items": {"type": "object"}}}}}}},
     }
 
 
@@ -131,14 +157,26 @@ def _alarm_paths() -> dict[str, Any]:
     for segment, zh, en in (
             ("acknowledge", "确认", "acknowledge (open → acknowledged)"),
             ("start", "开始处理", "start (open or acknowledged → in_progress)"),
-            ("resolve", "处理完毕", "resolve (open, acknowledged or in_progress → resolved; "
-                                    "note required)"),
+            ("resolve", "处理完毕", "resolve (open, acknowledged or in_progress → resolved)"),
             ("false-alarm", "误报", "false alarm (→ false_alarm; note required)")):
         out[f"/api/alarms/{{id}}/{segment}"] = {"post": {
             "summary": f"{zh} / {en}",
             "parameters": [_ALARM_ID_P], "requestBody": _body("AlarmAction"),
             "responses": {"200": _ok("Alarm", "操作后的告警 / the alarm after the action"),
                           "400": bad, "404": missing, "409": conflict}}}
+        out[f"/api/incidents/{{id}}/{segment}"] = {"post": {
+            "summary": f"{zh}（整个事件的每条告警）/ {en}, for every alarm of the incident",
+            "parameters": [_p("id", "事件 id（告警的 incident）/ incident id (an alarm's "
+                              "incident)")],
+            "requestBody": _body("IncidentAction"),
+            "responses": {"200": _ok("IncidentResult", "事件的全部告警 / the incident's alarms"),
+                          "400": bad, "404": _err("事件不存在 / unknown incident"),
+                          "409": conflict}}}
+    out["/api/alarms/linkage"] = {"get": {
+        "summary": "各小区边缘网关最近报告的消防联动状态 / what each site's edge last reported "
+                   "about fire linkage",
+        "parameters": [_q("site", {"type": "string"}, "站点标识 / site slug")],
+        "responses": {"200": _ok("LinkageState", "联动状态 / linkage state"), "404": missing}}}
     return out
 
 

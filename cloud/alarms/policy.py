@@ -25,14 +25,15 @@ SEVERITY_RANK = {s: i for i, s in enumerate(reversed(SEVERITIES))}  # minor 0 �
 #: A guard's actions. Acknowledge may be skipped: an open alarm may go straight to in
 #: progress, resolved or false alarm. Everything not listed here is refused (HTTP 409) with
 #: the current state. The last two states end an alarm (a repeat afterwards opens a new one).
+#: Only a false alarm needs a note (why it was not real); a resolved alarm's record is its
+#: events, the edge's linkage reports and who resolved it, so clearing a fire is one click.
 LIFECYCLE = Lifecycle({
     "open": "未确认", "acknowledged": "已确认", "in_progress": "处理中", "resolved": "已处理",
     "false_alarm": "误报",
 }, (
     Transition("acknowledge", "确认", ("open",), "acknowledged"),
     Transition("start", "开始处理", ("open", "acknowledged"), "in_progress"),
-    Transition("resolve", "处理完毕", ("open", "acknowledged", "in_progress"), "resolved",
-               note_required=True),
+    Transition("resolve", "处理完毕", ("open", "acknowledged", "in_progress"), "resolved"),
     Transition("false_alarm", "误报", ("open", "acknowledged", "in_progress"), "false_alarm",
                note_required=True),
 ), Refusal("告警当前状态为“{state_zh}”，不能{action_zh}",

@@ -15,6 +15,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from sqlalchemy import Select, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from cloud.alarms.incidents import incident_ids
 from cloud.alarms.tables import Alarm, AlarmAction, AlarmLinkage
 from cloud.db.models import Site
 
@@ -43,10 +44,13 @@ def _times(name: str, ts: datetime | None, tz: ZoneInfo) -> dict[str, str | None
     return {name: _utc(ts), f"{name}_local": local}
 
 
-def alarm_json(alarm: Alarm, site: str, timezone: str | None) -> dict[str, Any]:
+def alarm_json(alarm: Alarm, site: str, timezone: str | None,
+               incident: int | None = None) -> dict[str, Any]:
+    """``incident``: the id of the alarm's incident (``cloud.alarms.incidents``)."""
     tz = _zone(timezone or DEFAULT_TZ)
     out: dict[str, Any] = {
         "id": alarm.id,
+        "incident": incident if incident is not None else alarm.id,
         "site": site,
         "kind": alarm.kind,
         "severity": alarm.severity,
@@ -96,7 +100,14 @@ async def load_alarms(session: AsyncSession, ids: Iterable[int]) -> list[dict[st
         return []
     rows = (await session.execute(with_site().where(Alarm.id.in_(wanted))
                                   .order_by(Alarm.id))).all()
-    return [alarm_json(a, slug, tz) for a, slug, tz in rows]
+    return await rows_json(session, rows)
+
+
+async def rows_json(session: AsyncSession,
+                    rows: Sequence[Any]) -> list[dict[str, Any]]:
+    """``with_site()`` rows as alarm JSON, each with its incident."""
+    incidents = await incident_ids(session, [a for a, _, _ in rows])
+    return [alarm_json(a, slug, tz, incidents.get(a.id)) for a, slug, tz in rows]
 
 
 async def history(session: AsyncSession, alarm_id: int,

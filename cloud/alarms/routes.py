@@ -1,10 +1,12 @@
 """Alarms under ``/api/alarms``: list and filter, one alarm with its history and linkage, a
 guard's actions as POSTs, and the live feed the guard board listens to (WebSocket).
 
-Actions name who acted (``by``, by default the logged-in staff member, whose account is also
-written to the audit log) and, to close an alarm, why (``note``). An action the current
-state does not allow is a 409 that says the state and what is allowed from it, so a board
-that lost a race with another guard can show what happened instead of a generic error.
+Who acted is the login (``actor_of``): a body naming someone (``by``) or a role (``role``) is
+refused with 400 naming the field, so a page cannot record a name its user typed. A note says
+why (required for a false alarm). An action the current state does not allow is a 409 that
+says the state and what is allowed from it, so a board that lost a race with another guard can
+show what happened instead of a generic error. Each alarm carries its ``incident``
+(``cloud.alarms.incidents``); ``cloud.alarms.incident_routes`` acts on a whole incident.
 
 The live feed sends ``{"type": "snapshot", "alarms": [...]}`` (every active alarm) first,
 then ``{"type": "alarm", "alarm": {...}}`` on every change, and ``{"type": "ping"}`` now
@@ -33,7 +35,7 @@ from cloud.alarms.lifecycle import (
     act,
 )
 from cloud.alarms.policy import ACTIVE_STATES, SEVERITIES, STATES, TRANSITIONS
-from cloud.alarms.present import alarm_json, history, with_site
+from cloud.alarms.present import history, rows_json, with_site
 from cloud.alarms.tables import Alarm
 from cloud.auth.audit import actor_of, record
 from cloud.auth.guard import requires
@@ -147,7 +149,8 @@ async def list_alarms(request: web.Request) -> web.Response:
     async with request.app[SESSIONS]() as session:
         rows = (await session.execute(
             query.order_by(Alarm.opened_at.desc(), Alarm.id.desc()).limit(limit))).all()
-    return json_ok({"alarms": [alarm_json(a, slug, tz) for a, slug, tz in rows]})
+        alarms = await rows_json(session, rows)
+    return json_ok({"alarms": alarms})
 
 
 def _alarm_id(request: web.Request) -> int:
@@ -165,24 +168,27 @@ async def get_alarm(request: web.Request) -> web.Response:
         row = (await session.execute(with_site().where(Alarm.id == alarm_id))).first()
         if row is None:
             raise not_found("id", "告警", "alarm", str(alarm_id))
-        alarm, slug, tz = row
+        alarm, _slug, tz = row
         ensure_visible(request, alarm.site_id, "id", "告警", "alarm", alarm_id)
         steps, linkage = await history(session, alarm_id, tz)
-    return json_ok({**alarm_json(alarm, slug, tz), "history": steps, "linkage": linkage})
+        [shown] = await rows_json(session, [row])
+    return json_ok({**shown, "history": steps, "linkage": linkage})
 
 
 # --- acting -----------------------------------------------------------------------------------
 
 
-async def _action_body(request: web.Request, note_required: bool) -> tuple[str, str | None]:
-    """Who acted (the logged-in guard unless ``by`` names someone) and the note."""
-    body = await json_object(request, allowed=("by", "note"))
-    by = body.get("by") or actor_of(request).name
-    if not isinstance(by, str) or not by.strip():
-        raise bad_param("by", "必须填写操作人", "who acted is required (a non-empty string)")
-    by = by.strip()
-    if len(by) > MAX_BY:
-        raise bad_param("by", f"长度不能超过 {MAX_BY}", f"must be at most {MAX_BY} characters")
+#: Body fields that used to name the actor; refused now (the login is the actor).
+ACTOR_FIELDS = ("by", "role")
+
+
+def acting_name(request: web.Request) -> str:
+    """The name an action is recorded under: the login's display name."""
+    return actor_of(request).name.strip()[:MAX_BY] or actor_of(request).ref[:MAX_BY]
+
+
+def check_note(body: dict[str, Any], note_required: bool) -> str | None:
+    """The body's note, stripped; refused by name when wrong or missing where required."""
     note = body.get("note")
     if note is not None and not isinstance(note, str):
         raise bad_param("note", "备注必须是文本", "note must be a string")
@@ -191,8 +197,23 @@ async def _action_body(request: web.Request, note_required: bool) -> tuple[str, 
         raise bad_param("note", f"长度不能超过 {MAX_NOTE}",
                         f"must be at most {MAX_NOTE} characters")
     if note_required and not note:
-        raise bad_param("note", "关闭告警须填写处理说明", "a note is required to close an alarm")
-    return by, note
+        raise bad_param("note", "标记误报须填写说明", "a note is required to mark a false alarm")
+    return note
+
+
+def refuse_actor_fields(body: dict[str, Any]) -> None:
+    """400 naming ``by`` or ``role`` when the body names who acts."""
+    named = next((f for f in ACTOR_FIELDS if f in body), None)
+    if named is not None:
+        raise bad_param(named, "操作人即当前登录，不能在请求中指定",
+                        "who acts is the login; a request cannot name someone")
+
+
+async def _action_body(request: web.Request, note_required: bool) -> tuple[str, str | None]:
+    """Who acted (the login) and the note."""
+    body = await json_object(request, allowed=("note", *ACTOR_FIELDS))
+    refuse_actor_fields(body)
+    return acting_name(request), check_note(body, note_required)
 
 
 def _action_handler(action: str) -> Any:
@@ -235,7 +256,7 @@ async def _snapshot(request: web.Request, site: str | None) -> list[dict[str, An
     async with request.app[SESSIONS]() as session:
         rows = (await session.execute(
             query.order_by(Alarm.opened_at.desc(), Alarm.id.desc()).limit(SNAPSHOT_LIMIT))).all()
-    return [alarm_json(a, slug, tz) for a, slug, tz in rows]
+        return await rows_json(session, rows)
 
 
 @requires("alarms.read")

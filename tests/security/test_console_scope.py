@@ -302,6 +302,12 @@ TABLE: dict[tuple[str, str], Probe | str] = {
     ("POST", "/api/alarms/{id}/resolve"): ("/api/alarms/{alarm}/resolve", {"note": "x"}),
     ("POST", "/api/alarms/{id}/false-alarm"): ("/api/alarms/{alarm}/false-alarm",
                                                {"note": "x"}),
+    ("GET", "/api/alarms/linkage"): ("/api/alarms/linkage?site={site}", None),
+    ("POST", "/api/incidents/{id}/acknowledge"): ("/api/incidents/{alarm}/acknowledge", {}),
+    ("POST", "/api/incidents/{id}/start"): ("/api/incidents/{alarm}/start", {}),
+    ("POST", "/api/incidents/{id}/resolve"): ("/api/incidents/{alarm}/resolve", {}),
+    ("POST", "/api/incidents/{id}/false-alarm"): ("/api/incidents/{alarm}/false-alarm",
+                                                  {"note": "x"}),
     # work orders, technicians, assets, maintenance, rules
     ("GET", "/api/workorders"): ("/api/workorders?site={site}", None),
     ("POST", "/api/workorders"): ("/api/workorders", {"site": "{site}", "category": "plumbing",
