@@ -1,15 +1,16 @@
 """The finance pages: the cashier's desk and reports (``/finance``) and printable receipts.
 
 Plain files in ``dashboards/finance`` served by the console with the same strict
-Content-Security-Policy as the other pages (no CDN, no inline script). The desk page talks to
-the payments API; a receipt is rendered on the server so it prints the same everywhere.
+Content-Security-Policy as the other pages (no CDN, no inline script). The desk lives in the
+console shell and talks to the search, billing and payments APIs; a receipt is rendered on the
+server, outside the shell, so it prints the same everywhere.
 """
 
 from __future__ import annotations
 
 from aiohttp import web
 
-from cloud.auth.guard import PUBLIC, SIGNED_IN, requires
+from cloud.auth.guard import PUBLIC, requires
 from cloud.payments.receipts import receipt_html
 from cloud.payments.routes import load_receipt
 from cloud.web.errors import ApiError
@@ -26,9 +27,10 @@ def add_finance_pages(app: web.Application) -> None:
     app.router.add_get("/finance/static/{name}", finance_asset, name="finance_asset")
 
 
-@requires(SIGNED_IN)
+@requires("billing.read")
 async def finance_page(request: web.Request) -> web.Response:
-    """The desk: unit lookup, open bills, balance, payment, arrears and collection rate."""
+    """The desk in the shell: find a unit, its bills and their lines, take a payment, the
+    site's receipts (reprint, 红冲), arrears and collection rate."""
     del request
     return await FINANCE.page("finance.html")
 

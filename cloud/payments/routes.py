@@ -231,8 +231,10 @@ async def list_payments(request: web.Request) -> web.Response:
         ids = [p.id for p, _ in rows]
         allocs = await allocations_of(session, ids)
         # The desk's receipt list shows which payments a 红冲 undid, without one call each.
-        reversed_by = dict((await session.execute(select(Payment.reverses_id, Payment.id).where(
-            Payment.reverses_id.in_(ids)))).tuples().all()) if ids else {}
+        reversed_by: dict[int | None, int] = {
+            of: rid for of, rid in (await session.execute(select(
+                Payment.reverses_id, Payment.id).where(Payment.reverses_id.in_(ids)))).all()
+        } if ids else {}
         return json_ok({"site": site.slug, "payments": [
             {**payment_json(p, site, u, allocs[p.id]), "reversed_by": reversed_by.get(p.id)}
             for p, u in rows]})

@@ -74,6 +74,10 @@
       ev.preventDefault();
       F.once(pass, async () => {
         F.clearErrors(form);
+        if (!note.value.trim()) {
+          F.showError(form, { field: "note", message: S.t("请写下复核说明：核实了什么", "Say what you checked") });
+          return;
+        }
         try {
           await S.api(`/api/bills/${b.id}/release`, { method: "POST", json: { note: note.value.trim() } });
           tr.remove();

@@ -1,212 +1,171 @@
-/* 收费台 / finance desk: unit lookup, payment, receipt, arrears and collection rate.
-   No libraries, no build step; talks to the payments API only. */
+/* 收费台 / the cashier's desk: find the unit (owner's name, phone, plate or unit code through
+ * /api/search), see its open bills and their lines, take a payment and print the receipt.
+ * Money stays the API's decimal strings; sums are in fen (BigInt). Other parts of the page
+ * hear "fin:paid" after a payment and tell the desk "fin:changed" after a reversal. */
 "use strict";
 
 (() => {
+  const S = window.Shell;
+  const F = window.Fin;
   const $ = (id) => document.getElementById(id);
-  let csrf = null;
-  const STATE = { open: "未缴 Open", partial: "部分缴 Partial", paid: "已缴 Paid" };
+  const METHODS = ["cash", "wechat", "alipay", "card", "bank_transfer"];
+  let site = "";
+  let unit = null;  // the unit code whose account is open
+  let found = null;  // its search result (residents, plates), when it came from a search
 
-  function say(text, bad) {
+  function say(text, good) {
     $("message").textContent = text;
-    $("message").className = bad ? "bad" : "ok";
+    $("message").className = good ? "ok" : "";
   }
 
-  async function api(method, path, body) {
-    const init = { method, headers: { Accept: "application/json" }, credentials: "same-origin" };
-    if (body !== undefined) {
-      init.headers["Content-Type"] = "application/json";
-      if (csrf) init.headers["X-CSRF-Token"] = csrf;
-      init.body = JSON.stringify(body);
+  /* ---- finding the unit ---- */
+
+  function describe(r) {
+    const people = (r.residents || []).map((p) => `${S.label("resident_role", p.role)} ${p.name}`);
+    return [r.unit, r.building, ...people, ...(r.plates || [])].filter(Boolean).join(" · ");
+  }
+
+  async function lookup() {
+    const form = $("lookup");
+    F.clearErrors(form);
+    const q = $("q").value.trim();
+    const list = $("results");
+    list.hidden = true;
+    let results;
+    try {
+      results = (await S.api(`/api/search?${new URLSearchParams({ site, q })}`)).results;
+    } catch (e) {
+      F.showError(form, e);
+      return;
     }
-    const resp = await fetch(path, init);
-    const data = await resp.json().catch(() => ({}));
-    if (!resp.ok) {
-      const err = data.error || {};
-      const extra = err.debt ? `（欠款 debt ${err.debt}）` : "";
-      throw new Error(`${err.message || "HTTP " + resp.status}${extra}`);
+    if (results.length === 1) {
+      await open(results[0].unit, results[0]);
+      return;
     }
+    if (!results.length) {
+      F.showError(form, { field: "q", message: S.t(`没有找到“${q}”：请换姓名、电话后四位、车牌或房号再试`,
+        `Nothing found for “${q}”: try a name, the last four digits of a phone, a plate or a unit code`) });
+      return;
+    }
+    list.replaceChildren(...results.map((r) => S.el("li", {}, S.el("button", {
+      type: "button", class: "pick-unit", "data-unit": r.unit, text: describe(r),
+      onclick: () => open(r.unit, r).catch((e) => F.showError(form, e)) }))));
+    list.hidden = false;
+  }
+
+  /* ---- the account ---- */
+
+  function billRow(b) {
+    const tr = S.el("tr", { "data-bill": b.id });
+    const pick = S.el("input", { type: "checkbox", class: "pick", value: b.id,
+      "aria-label": S.t(`缴 ${b.number}`, `Pay ${b.number}`) });
+    pick.dataset.due = b.due;
+    F.cell(tr, "").append(pick);
+    F.cell(tr, "").append(S.el("button", { type: "button", class: "link open-bill", text: b.number,
+      onclick: () => F.showBill(b.id, $("bill-detail")).catch((e) => S.toast(e.message, true)) }));
+    F.cell(tr, b.period);
+    F.cell(tr, S.label("bill_state", b.state));
+    F.cell(tr, F.yuan(b.total), "num");
+    F.cell(tr, F.yuan(b.paid), "num");
+    F.cell(tr, F.yuan(b.due), "num");
+    F.cell(tr, b.due_date);
+    return tr;
+  }
+
+  /* The amount: the picked bills' debt, or every open bill's when none is picked. */
+  function suggestAmount() {
+    const picks = [...document.querySelectorAll(".pick")];
+    const chosen = picks.filter((p) => p.checked);
+    const total = (chosen.length ? chosen : picks).reduce((sum, p) => sum + F.fen(p.dataset.due), 0n);
+    $("amount").value = total > 0n ? F.fromFen(total) : "";
+  }
+
+  async function open(code, result) {
+    const data = await S.api(`/api/balances?${new URLSearchParams({ site, unit: code })}`);
+    unit = data.unit;
+    if (result !== undefined) found = result;
+    $("results").hidden = true;
+    $("account").hidden = false;
+    $("bill-detail").hidden = true;
+    $("acc-unit").textContent = data.unit;
+    $("acc-building").textContent = (found && found.unit === unit && found.building) || data.building || "";
+    const people = found && found.unit === unit ? found.residents || [] : [];
+    $("acc-people").textContent = people.map((p) => `${S.label("resident_role", p.role)} ${p.name}`).join("、")
+      || S.t("未登记住户", "No residents on record");
+    $("acc-balance").textContent = F.yuan(data.balance);
+    const body = $("bills");
+    if (data.open_bills.length) body.replaceChildren(...data.open_bills.map(billRow));
+    else F.empty(body, 8, "没有未缴账单", "No unpaid bills");
+    suggestAmount();
+    payKey = null;
     return data;
   }
 
-  function cell(row, text, cls) {
-    const td = document.createElement("td");
-    td.textContent = text === null || text === undefined ? "—" : String(text);
-    if (cls) td.className = cls;
-    row.appendChild(td);
-    return td;
-  }
-
-  function site() {
-    const s = $("site").value.trim();
-    if (!s) throw new Error("请先填写小区 / enter the site first");
-    localStorage.setItem("courtyard.finance.site", s);
-    return s;
-  }
-
-  function qs(params) {
-    const q = new URLSearchParams();
-    for (const [k, v] of Object.entries(params)) if (v) q.set(k, v);
-    return q.toString();
-  }
-
-  async function lookup(quiet) {
-    const data = await api("GET", `/api/balances?${qs({ site: site(), unit: $("unit").value.trim() })}`);
-    $("account").hidden = false;
-    $("acc-unit").textContent = data.unit;
-    $("acc-building").textContent = data.building || "—";
-    $("acc-balance").textContent = data.balance;
-    const body = $("bills");
-    body.replaceChildren();
-    let due = 0;
-    for (const b of data.open_bills) {
-      const tr = document.createElement("tr");
-      const pick = document.createElement("input");
-      pick.type = "checkbox";
-      pick.value = b.id;
-      pick.className = "pick";
-      const td = document.createElement("td");
-      td.appendChild(pick);
-      tr.appendChild(td);
-      cell(tr, b.number);
-      cell(tr, b.period);
-      cell(tr, STATE[b.state] || b.state);
-      cell(tr, b.total, "num");
-      cell(tr, b.paid, "num");
-      cell(tr, b.due, "num");
-      cell(tr, b.due_date);
-      body.appendChild(tr);
-      due += Math.round(Number(b.due) * 100);
-    }
-    if (!data.open_bills.length) {
-      const tr = document.createElement("tr");
-      cell(tr, "没有未缴账单 / no open bills").colSpan = 8;
-      body.appendChild(tr);
-    }
-    $("amount").value = due ? (due / 100).toFixed(2) : "";
-    if (quiet !== true) say(`已找到 ${data.unit} / found ${data.unit}`);
-  }
-
-  // One idempotency key per payment the clerk means to take: a double-click, or a retry after
-  // a lost answer, sends the same key, so the console books it once. A new key only once a
-  // payment went through or the clerk changed the form (another amount is another payment).
+  /* ---- the payment ----
+     One idempotency key per payment the clerk means to take: a double-click, or a retry after
+     a lost answer, sends the same key, so the console books it once. A new key only once a
+     payment went through or the clerk changed the form (another amount is another payment). */
   let payKey = null;
-  let paying = false;
   function newKey() {
     return crypto.randomUUID ? crypto.randomUUID()
       : `${Date.now()}-${Math.random().toString(16).slice(2)}`;
   }
 
-  async function pay() {
-    if (paying) return;  // the button is disabled too; this covers Enter pressed twice
-    const button = $("pay").querySelector("button[type=submit]");
-    paying = true;
-    button.disabled = true;
-    try {
-      await takePayment();
-    } finally {
-      paying = false;
-      button.disabled = false;
-    }
-  }
-
   async function takePayment() {
+    const form = $("pay");
+    F.clearErrors(form);
     const bills = [...document.querySelectorAll(".pick:checked")].map((c) => Number(c.value));
     if (payKey === null) payKey = newKey();
-    const body = {
-      site: site(), unit: $("acc-unit").textContent, amount: $("amount").value.trim(),
-      method: $("method").value, idempotency_key: payKey,
-    };
+    const body = { site, unit, amount: $("amount").value.trim(), method: $("method").value,
+      idempotency_key: payKey };
     if ($("reference").value.trim()) body.reference = $("reference").value.trim();
     if ($("payer").value.trim()) body.payer = $("payer").value.trim();
     if ($("prepay").checked) body.prepay = true;
     if (bills.length) body.bills = bills;
-    const p = await api("POST", "/api/payments", body);
+    let p;
+    try {
+      p = await S.api("/api/payments", { method: "POST", json: body });
+    } catch (e) {
+      F.showError(form, e);
+      return;
+    }
     payKey = null;
-    const link = $("receipt-link");
-    link.replaceChildren();
-    const a = document.createElement("a");
-    a.href = `/finance/receipts/${encodeURIComponent(p.receipt)}`;
-    a.target = "_blank";
-    a.textContent = `打印收据 ${p.receipt} / print receipt`;
-    link.appendChild(a);
-    await lookup(true);  // the bills as they stand now; the message stays the payment's
-    say(`收款成功 ${p.amount} 元，收据 ${p.receipt} / payment taken`);
-  }
-
-  function arrearsQuery() {
-    return qs({ site: site(), building: $("a-building").value.trim(),
-      period: $("a-period").value.trim(), fee: $("a-fee").value.trim() });
-  }
-
-  async function arrears() {
-    const q = arrearsQuery();
-    $("export-csv").href = `/api/arrears/export?${q}&format=csv`;
-    $("export-xlsx").href = `/api/arrears/export?${q}&format=xlsx`;
-    const data = await api("GET", `/api/arrears?${q}`);
-    $("arrears-total").textContent = `共 ${data.units} 户，欠款 ${data.total} 元 / ${data.units} units owe ${data.total}`;
-    const body = $("arrears");
-    body.replaceChildren();
-    for (const r of data.arrears) {
-      const tr = document.createElement("tr");
-      for (const v of [r.unit, r.building, r.owner, r.phone, r.bills]) cell(tr, v);
-      cell(tr, r.unpaid, "num");
-      cell(tr, r.oldest_due);
-      cell(tr, r.days_overdue, "num");
-      body.appendChild(tr);
-    }
-  }
-
-  function rateRows(id, groups, total) {
-    const body = $(id);
-    body.replaceChildren();
-    for (const g of [...groups, { label: "合计 Total", ...total }]) {
-      const tr = document.createElement("tr");
-      cell(tr, g.key && g.label !== g.key ? `${g.label} (${g.key})` : g.label);
-      cell(tr, g.billed, "num");
-      cell(tr, g.collected, "num");
-      cell(tr, g.outstanding, "num");
-      cell(tr, g.rate === null ? "—" : `${(Number(g.rate) * 100).toFixed(2)}%`, "num");
-      body.appendChild(tr);
-    }
-  }
-
-  async function collection() {
-    const period = $("c-period").value.trim();
-    for (const [by, id] of [["building", "by-building"], ["fee", "by-fee"]]) {
-      const data = await api("GET", `/api/stats/collection?${qs({ site: site(), period, by })}`);
-      rateRows(id, data.groups, data.total);
-    }
-  }
-
-  function on(id, fn) {
-    $(id).addEventListener("submit", (ev) => {
-      ev.preventDefault();
-      fn().catch((e) => say(e.message, true));
-    });
+    $("receipt-link").replaceChildren(S.el("a", {
+      href: `/finance/receipts/${encodeURIComponent(p.receipt)}`, target: "_blank",
+      class: "cy-button", text: S.t(`打印收据 ${p.receipt}`, `Print receipt ${p.receipt}`) }));
+    await open(unit);  // the bills as they stand now; the message stays the payment's
+    $("reference").value = "";
+    $("payer").value = "";
+    $("prepay").checked = false;
+    say(S.t(`收款成功：${F.yuan(p.amount)} 元，收据 ${p.receipt}`,
+      `Payment taken: ${F.yuan(p.amount)} yuan, receipt ${p.receipt}`), true);
+    document.dispatchEvent(new CustomEvent("fin:paid", { detail: p }));
   }
 
   document.addEventListener("DOMContentLoaded", () => {
-    const params = new URLSearchParams(location.search);
-    const wanted = params.get("site") || localStorage.getItem("courtyard.finance.site") || "";
-    on("lookup", lookup);
-    on("pay", pay);
+    $("q").focus();  // the clerk types the name straight away
+    $("method").replaceChildren(...METHODS.map((m) => S.el("option", { value: m, text: S.label("payment_method", m) })));
+    $("lookup").addEventListener("submit", (ev) => {
+      ev.preventDefault();
+      F.once($("lookup").querySelector("button"), lookup).catch((e) => S.toast(e.message, true));
+    });
+    $("pay").addEventListener("submit", (ev) => {
+      ev.preventDefault();
+      say("");
+      F.once($("pay-button"), takePayment).catch((e) => S.toast(e.message, true));
+    });
     for (const ev of ["input", "change"]) $("pay").addEventListener(ev, () => { payKey = null; });
-    $("bills").addEventListener("change", () => { payKey = null; });
-    on("arrears-form", arrears);
-    on("collection-form", collection);
-    api("GET", "/api/me").then((me) => {
-      csrf = me.csrf_token || null;
-      // 小区 by name: the sites this login serves (the slug stays the option's value).
-      const pick = $("site");
-      for (const [slug, name] of Object.entries(me.site_names || {})) {
-        const opt = document.createElement("option");
-        opt.value = slug;
-        opt.textContent = name;
-        pick.appendChild(opt);
-      }
-      if ([...pick.options].some((o) => o.value === wanted)) pick.value = wanted;
-      if (me.name) $("who").textContent = `${me.name}`;
-    }).catch(() => {});
+    $("bills").addEventListener("change", () => { payKey = null; suggestAmount(); });
+    document.addEventListener("fin:changed", (ev) => {
+      if (unit !== null && ev.detail && ev.detail.unit === unit) open(unit).catch(() => {});
+    });
+    S.onSite((slug) => {
+      site = slug;
+      unit = null;
+      found = null;
+      $("account").hidden = true;
+      $("results").hidden = true;
+      say("");
+    });
   });
 })();
