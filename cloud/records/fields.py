@@ -162,6 +162,8 @@ def _choice(f: Field, raw: Any) -> str:
     text = str(raw).strip() if isinstance(raw, str) else raw
     if text in f.choices:
         return str(text)
+    if isinstance(text, str) and text.lower() in f.choices:  # "Residential" from a sheet
+        return text.lower()
     for value, label in f.choices.items():
         if text == label:
             return value

@@ -18,6 +18,7 @@ from cloud.parking.tables import ParkingSpace, ParkingVehicle
 from cloud.records.fields import Field, parse_field
 from cloud.records.tables import (
     UNIT_STATUSES,
+    UNIT_TYPES,
     UTILITIES,
     BillingMeter,
     Building,
@@ -28,11 +29,14 @@ from cloud.records.tables import (
 from cloud.web.present import decimal_str, times
 
 STATUS_ZH = {"unsold": "未售", "occupied": "自住", "rented": "出租", "vacant": "空置"}
+UNIT_TYPE_ZH = {"residential": "住宅", "commercial": "商铺", "office": "办公", "storage": "储藏室",
+                "parking": "车位"}
 UTILITY_ZH = {"electricity": "电", "water": "水", "gas": "燃气"}
 SCOPE_ZH = {"unit": "分户", "shared": "公摊"}
 VEHICLE_ROLE_ZH = {"owner": "业主", "tenant": "租户", "staff": "员工"}
 SPACE_KIND_ZH = {"owned": "产权", "rented": "租用", "public": "公共"}
 assert tuple(STATUS_ZH) == UNIT_STATUSES and tuple(UTILITY_ZH) == UTILITIES
+assert tuple(UNIT_TYPE_ZH) == UNIT_TYPES
 
 #: Reference fields: the input is a code, the row holds an id (or the code, for parking).
 BUILDING_REF = "building"
@@ -180,8 +184,10 @@ UNITS = Kind(
      Field("area", "建筑面积", "gross area m²", "area", required=True, positive=True,
            example="89.50", note="平方米，>0 / m², > 0"),
      Field("inner_area", "套内面积", "inner area m²", "area", positive=True, example="72.30"),
-     Field("unit_type", "类型", "unit type", max_len=32, default="residential",
-           example="residential", note="residential / commercial / office / storage …"),
+     Field("unit_type", "类型", "unit type", "choice", choices=UNIT_TYPE_ZH,
+           default="residential", example="residential",
+           note="residential 住宅 / commercial 商铺 / office 办公 / storage 储藏室 / "
+                "parking 车位"),
      Field("status", "状态", "status", "choice", choices=STATUS_ZH, default="vacant",
            example="occupied", note="unsold 未售 / occupied 自住 / rented 出租 / vacant 空置")),
     key=("code",), check=_check_unit)

@@ -135,7 +135,7 @@ async def _filters(kind: Kind, request: web.Request, query: Select[Any],
         status = _choice(request, "status", UNITS.by_key("status").choices)
         if status is not None:
             query = query.where(Unit.status == status)
-        utype = text_param(request, "type", 32)
+        utype = _choice(request, "type", UNITS.by_key("unit_type").choices)
         if utype is not None:
             query = query.where(Unit.unit_type == utype)
         return svc.search(query, [Unit.code], q)

@@ -42,6 +42,8 @@ from cloud.db.types import Quantity, UTCDateTime
 Area = Numeric(10, 2, asdecimal=True)
 
 UNIT_STATUSES = ("unsold", "occupied", "rented", "vacant")
+#: Property-fee rates are per unit type, so a type is one of these, never free text.
+UNIT_TYPES = ("residential", "commercial", "office", "storage", "parking")
 RESIDENT_ROLES = ("owner", "tenant")
 UTILITIES = ("electricity", "water", "gas")
 METER_SCOPES = ("unit", "shared")
@@ -99,7 +101,7 @@ class Unit(_Stamped, Base):
     #: Gross floor area (建筑面积) and inner area (套内面积), m².
     area: Mapped[Decimal] = mapped_column(Area)
     inner_area: Mapped[Decimal | None] = mapped_column(Area)
-    #: residential | commercial | office | storage | …: property-fee rates are per type.
+    #: One of UNIT_TYPES: property-fee rates are per type.
     unit_type: Mapped[str] = mapped_column(String(32))
     status: Mapped[str] = mapped_column(String(16))  # UNIT_STATUSES
 
