@@ -17,20 +17,22 @@ from aiohttp import web
 from cloud.auth.guard import PUBLIC, requires
 from cloud.web.pages import PageSet, default_tz
 from cloud.workorders.categories import CATEGORIES
-from cloud.workorders.states import STATE_ZH, TRANSITIONS
+from cloud.workorders.states import PRIORITIES, STATES, TRANSITIONS
 
 WORKORDERS = PageSet("workorders", "页面文件缺失 / work-order page files are missing")
 _TABLE_PLACEHOLDER = "__COURTYARD_TRANSITIONS__"
 
 
 def transitions_json() -> str:
-    """The table as the pages read it (action → sources, target, roles), with the Chinese
-    names of states and categories."""
+    """The table as the pages read it (action → sources, target, roles, whether a note is
+    needed), the states in order, the categories a request may name (with the skill each
+    needs) and the priorities: the codes only; their names come from the label table."""
     return json.dumps({
-        "actions": {t.action: {"zh": t.zh, "sources": list(t.sources), "target": t.target,
+        "actions": {t.action: {"sources": list(t.sources), "target": t.target,
                                "roles": list(t.roles), "note_required": t.note_required}
                     for t in TRANSITIONS.values()},
-        "states": STATE_ZH, "categories": {c.name: c.zh for c in CATEGORIES.values()}},
+        "states": list(STATES), "priorities": list(PRIORITIES),
+        "categories": {c.name: c.skill for c in CATEGORIES.values()}},
         ensure_ascii=False, separators=(",", ":"))
 
 
@@ -49,7 +51,7 @@ async def _page(request: web.Request, file: str) -> web.Response:
 
 @requires("workorders.read")
 async def tech_page(request: web.Request) -> web.Response:
-    """The technician's list; ``?tech=<id>`` says whose."""
+    """The technician's list: the login's own; a supervisor may add ``?tech=<id>``."""
     return await _page(request, "tech.html")
 
 

@@ -1,16 +1,18 @@
-/* 技工工单列表 / the technician's list: 我的 Mine (sorted by the SLA due), 待抢单 Pool and
-   已超时 Overdue; polls every 10 s and after each action. */
+/* 技工工单 / the technician's phone page: 我的 (his open orders by SLA due), 待抢单 (the pool he
+   may grab from: his sites, his skills — the console refuses the rest) and 已超时, with a big button per step the table allows — grab, accept, start,
+   pause, resume, complete — and 登记工时与备件 (hours, or a part used). A step that needs a
+   note (pause) asks for it on the card first. Whose list is the login's (the technician record
+   of its name); a supervisor may look at someone's with ?tech=<id>. Polls every 10 s. */
 "use strict";
 
 (() => {
-  const TECH_ACTIONS = ["grab", "accept", "start", "pause", "resume", "complete"];
-  const NOTE_ACTIONS = ["pause", "complete"];
+  const STEPS = ["grab", "accept", "start", "pause", "resume", "complete", "log_work"];
   const OPEN = ["assigned", "accepted", "in_progress", "paused"];
-  // Whose list: a technician login sees its own (the technician record of its name; the
-  // address cannot make it someone else); a supervisor may look at anyone's with ?tech=<id>.
+  const WORK_FIELDS = [
+    ["hours", "工时（小时）", "Hours", "decimal"], ["part", "备件名称", "Part used", "text"],
+    ["qty", "数量", "Quantity", "decimal"], ["unit_price", "单价（元）", "Unit price (yuan)", "decimal"]];
   const asked = Number(new URLSearchParams(location.search).get("tech"));
-  let techId = 0;
-  const state = { tab: "mine", tech: null, lists: { mine: [], pool: [], overdue: [] }, errors: {} };
+  const state = { tab: "mine", tech: null, lists: { mine: [], pool: [], overdue: [] }, asking: {} };
   const $ = (id) => document.getElementById(id);
 
   function showError(msg) {
@@ -18,90 +20,100 @@
     $("error").hidden = !msg;
   }
 
-  function dueMs(o) {
-    const d = WO.due(o);
-    return d ? Date.parse(d.at) : Infinity;
+  function notice(text) {
+    $("notice").textContent = text;
+    $("notice").hidden = !text;
+  }
+
+  const dueMs = (o) => { const d = WO.due(o); return d ? Date.parse(d.at) : Infinity; };
+  // The pool he may grab from: his sites, and orders needing no skill or one he has.
+  const serves = (o) => state.tech.sites.includes(o.site)
+    && (!o.skill || state.tech.skills.includes(o.skill));
+
+  async function whose(me) {
+    const techs = (await Shell.api("/api/technicians")).technicians;
+    const own = me.role === "technician" || !(Number.isInteger(asked) && asked > 0);
+    const tech = own ? techs.find((t) => t.name === me.name && t.active)
+      : techs.find((t) => t.id === asked);
+    if (!tech) {
+      throw new Error(own
+        ? Shell.t(`当前登录（${me.name}）没有对应的技工档案，请主管添加同名技工`,
+          `Your login (${me.name}) has no technician record: ask a supervisor to add one of that name`)
+        : Shell.t(`技工 ${asked} 不存在`, `No technician ${asked}`));
+    }
+    return tech;
   }
 
   async function load() {
     try {
+      const me = await Shell.ready;
+      if (!me) return;
       if (!state.tech) {
-        const me = await WO.api("GET", "/api/me");
-        const techs = (await WO.api("GET", "/api/technicians")).technicians;
-        const own = me.role === "technician" || !(Number.isInteger(asked) && asked > 0);
-        state.tech = (own ? techs.find((t) => t.name === me.name)
-          : techs.find((t) => t.id === asked)) || null;
-        if (!state.tech) {
-          throw new Error(own
-            ? `当前登录（${me.name}）没有对应的技工档案 / your login has no technician record`
-            : `技工 ${asked} 不存在 / no technician ${asked}`);
-        }
-        techId = state.tech.id;
+        state.tech = await whose(me);
         $("who").textContent = state.tech.name;
       }
-      const mySites = state.tech.sites;
-      const mine = (await WO.api("GET", `/api/workorders?assignee=${techId}&state=${OPEN}&limit=1000`)).workorders;
-      const pool = (await WO.api("GET", "/api/workorders?state=pool&limit=1000")).workorders
-        .filter((o) => !mySites.length || mySites.includes(o.site));
-      const late = (await WO.api("GET", "/api/workorders?overdue=1&limit=1000")).workorders
-        .filter((o) => o.assignee_ids.includes(techId)
-          || (o.state === "pool" && (!mySites.length || mySites.includes(o.site))));
+      const id = state.tech.id;
+      const [mine, pool, late] = await Promise.all([
+        Shell.api(`/api/workorders?assignee=${id}&state=${OPEN}&limit=1000`),
+        Shell.api("/api/workorders?state=pool&limit=1000"),
+        Shell.api("/api/workorders?overdue=1&limit=1000")]);
       const bySla = (a, b) => dueMs(a) - dueMs(b);
-      state.lists = { mine: mine.sort(bySla), pool: pool.sort(bySla), overdue: late.sort(bySla) };
+      state.lists = {
+        mine: mine.workorders.sort(bySla),
+        pool: pool.workorders.filter(serves).sort(bySla),
+        overdue: late.workorders.filter((o) => o.assignee_ids.includes(id)
+          || (o.state === "pool" && serves(o))).sort(bySla),
+      };
       showError("");
     } catch (err) {
-      showError(`加载失败 / could not load: ${err.message}`);
+      showError(`${Shell.t("加载失败", "Could not load")}: ${err.message}`);
     }
-    render();
+    WO.keepTyped($("orders"), render);
+  }
+
+  function input(name, zh, en, kind) {
+    const i = WO.el("input", name === "note" ? "note" : "field");
+    i.name = name;
+    i.placeholder = Shell.t(zh, en);
+    i.setAttribute("aria-label", i.placeholder);
+    if (kind === "decimal") i.inputMode = "decimal";
+    i.maxLength = name === "note" ? 2000 : 128;
+    return i;
+  }
+
+  /** What a step needs typed before it goes: a note to pause, hours or a part to log work. */
+  function ask(action) {
+    const box = WO.el("div", "ask");
+    if (action === "log_work") {
+      for (const [name, zh, en, kind] of WORK_FIELDS) box.append(input(name, zh, en, kind));
+    } else {
+      box.append(input("note", `${WO.actionLabel(action)}原因（必填）`,
+        `Why ${WO.actionLabel(action).toLowerCase()} (required)`));
+    }
+    const ok = WO.button(action, "confirm", Shell.t(`确认${WO.actionLabel(action)}`,
+      `Confirm: ${WO.actionLabel(action)}`));
+    ok.dataset.confirm = "1";
+    const back = WO.el("button", "back", Shell.t("返回", "Back"));
+    back.type = "button";
+    back.dataset.back = "1";
+    box.append(ok, back);
+    return box;
   }
 
   function card(o, now) {
-    const li = WO.el("li", "order");
-    li.dataset.id = o.id;
-    li.dataset.priority = o.priority;
-    li.dataset.state = o.state;
-    const late = WO.overdue(o, now) || o.response_breached || o.resolve_breached;
-    li.classList.toggle("overdue", late);
-    const head = WO.el("div", "head");
-    head.append(WO.el("span", "prio", WO.PRIORITY[o.priority] || o.priority),
-      WO.el("span", "cat", WO.categoryLabel(o.category)),
-      WO.el("span", "state", WO.stateLabel(o.state)));
-    if (o.count > 1) head.append(WO.el("span", "count", `×${o.count}`));
-    li.append(head, WO.el("h2", "title", o.title.zh === o.title.en ? o.title.zh
-      : `${o.title.zh} ${o.title.en}`));
-    const where = [o.site, o.source.device, o.source.requested_by].filter(Boolean).join(" · ");
-    li.append(WO.el("div", "place", `${o.number || `#${o.id}`} · ${where}`));
-    const sla = WO.el("div", "sla", WO.slaText(o, now));
-    sla.classList.toggle("breached", late);
-    li.append(sla);
-    const actions = WO.allowed(o.state).filter((a) => TECH_ACTIONS.includes(a));
+    const li = WO.card(o, now);
+    const steps = WO.allowed(o.state).filter((a) => STEPS.includes(a));
     const box = WO.el("div", "actions");
-    if (actions.some((a) => NOTE_ACTIONS.includes(a))) {
-      const note = WO.el("input", "note");
-      note.type = "text";
-      note.maxLength = 2000;
-      note.placeholder = "说明（暂停必填）/ note (required to pause)";
-      note.setAttribute("aria-label", "说明 / note");
-      box.append(note);
-    }
-    for (const a of actions) {
-      const b = WO.el("button", `act ${a}`, WO.actionLabel(a));
-      b.type = "button";
-      b.dataset.action = a;
-      box.append(b);
-    }
-    // A refusal stays on its card until the next action on it, refreshes notwithstanding.
-    const err = state.errors[o.id];
-    li.append(box, Object.assign(WO.el("div", "error", err || ""), { hidden: !err }));
+    const asking = state.asking[o.id];
+    if (asking) box.append(ask(asking));
+    else for (const a of steps) box.append(WO.button(a));
+    if (box.childElementCount) li.append(box);
+    li.append(WO.errorLine(o.id));
     return li;
   }
 
   function render() {
     const now = Date.now();
-    const notes = {};
-    for (const input of document.querySelectorAll("li.order input.note")) {
-      notes[input.closest("li").dataset.id] = input.value;
-    }
     for (const tab of ["mine", "pool", "overdue"]) {
       $(`n-${tab}`).textContent = String(state.lists[tab].length);
       $(`tab-${tab}`).setAttribute("aria-selected", String(tab === state.tab));
@@ -109,45 +121,59 @@
     $("n-overdue").classList.toggle("alert", state.lists.overdue.length > 0);
     const list = state.lists[state.tab];
     $("orders").replaceChildren(...list.map((o) => card(o, now)));
-    for (const input of document.querySelectorAll("li.order input.note")) {
-      input.value = notes[input.closest("li").dataset.id] || "";
-    }
+    WO.holdBusy($("orders"));
     $("empty").hidden = list.length > 0;
   }
 
-  async function act(li, action) {
-    const err = li.querySelector(".error");
-    delete state.errors[li.dataset.id];
-    const noteInput = li.querySelector("input.note");
-    const note = noteInput && NOTE_ACTIONS.includes(action) ? noteInput.value.trim() : "";
-    const body = {};  // who acts, and as what, is the login: the console derives it
-    if (note) body.note = note;
-    if (action === "grab") body.technician_id = techId;
-    try {
-      await WO.api("POST", `/api/workorders/${li.dataset.id}/${action}`, body);
-      if (noteInput) noteInput.value = "";
-    } catch (e) {
-      state.errors[li.dataset.id] = e.message;
-      err.textContent = e.message;
-      err.hidden = false;
+  function typed(li) {
+    const body = {};
+    for (const i of li.querySelectorAll(".ask input")) {
+      const v = i.value.trim();
+      if (v) body[i.name] = v;
+    }
+    return body;
+  }
+
+  async function step(li, action, confirmed) {
+    const id = li.dataset.id;
+    if ((WO.needsNote(action) || action === "log_work") && !confirmed) {
+      state.asking[id] = action;
+      WO.keepTyped($("orders"), render);
+      const first = document.querySelector(`li.order[data-id="${id}"] .ask input`);
+      if (first) first.focus();
       return;
     }
-    await load();
+    // Who acts is the login; technician_id only says whose list this is (the console checks).
+    const body = confirmed ? typed(li) : {};
+    if (action === "grab" || action === "log_work") body.technician_id = state.tech.id;
+    await WO.act(li, action, body, async (o) => {
+      delete state.asking[id];
+      notice(WO.answer(o));
+      if (action === "grab") state.tab = "mine";
+      await load();
+    });
   }
 
   document.querySelector(".tabs").addEventListener("click", (ev) => {
     const tab = ev.target.closest("[data-tab]");
     if (!tab) return;
     state.tab = tab.dataset.tab;
-    render();
+    WO.keepTyped($("orders"), render);
   });
   $("orders").addEventListener("click", (ev) => {
-    const b = ev.target.closest("button[data-action]");
-    if (b && state.tech) act(b.closest("li.order"), b.dataset.action);
+    const b = ev.target.closest("button");
+    if (!b || b.disabled || !state.tech) return;
+    const li = b.closest("li.order");
+    if (b.dataset.back) {
+      delete state.asking[li.dataset.id];
+      WO.keepTyped($("orders"), render);
+    } else if (b.dataset.action) {
+      step(li, b.dataset.action, Boolean(b.dataset.confirm));
+    }
   });
   load();
   setInterval(() => {
-    // Not while a note is being typed: a redraw would take the keyboard away.
-    if (!(document.activeElement && document.activeElement.matches("input.note"))) load();
+    // Not while something is typed on a card: a redraw would take the keyboard away.
+    if (!WO.inUse($("orders")) && !Object.keys(state.asking).length) load();
   }, WO.REFRESH_MS);
 })();
