@@ -38,6 +38,21 @@ LABELS: Final[dict[str, dict[str, Label]]] = {
         "water": ("水", "Water"),
         "gas": ("燃气", "Gas"),
     },
+    "search_match": {
+        "unit": ("房号", "Unit"),
+        "name": ("姓名", "Name"),
+        "phone": ("电话", "Phone"),
+        "plate": ("车牌", "Plate"),
+    },
+    "record_action": {
+        "create": ("新建", "Created"),
+        "update": ("修改", "Changed"),
+        "delete": ("删除", "Deleted"),
+        "replace": ("换表", "Replaced"),
+        "assign_site": ("分配小区", "Site assigned"),
+        "unassign_site": ("取消小区", "Site unassigned"),
+        "view": ("查看", "Viewed"),
+    },
     "meter_scope": {
         "unit": ("分户表", "Unit meter"),
         "shared": ("公摊表", "Shared meter"),
