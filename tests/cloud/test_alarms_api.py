@@ -79,10 +79,10 @@ def error(body: dict[str, Any]) -> tuple[str, str | None, str, str]:
     return err["code"], err["field"], zh, en
 
 
-ALARM_KEYS = {"id", "incident", "site", "kind", "severity", "state", "title", "location", "location_text",
-              "device", "count", "first_ts", "last_ts", "opened_at", "acknowledged_at",
-              "acknowledged_by", "resolved_at", "resolved_by", "note", "escalated",
-              "escalation_level", "restored_at", "event_uuid", "evidence"}
+ALARM_KEYS = {"id", "incident", "site", "kind", "severity", "state", "title", "location",
+              "location_text", "device", "count", "first_ts", "last_ts", "opened_at",
+              "acknowledged_at", "acknowledged_by", "resolved_at", "resolved_by", "note",
+              "escalated", "escalation_level", "restored_at", "event_uuid", "evidence"}
 TIME_KEYS = {"first_ts", "last_ts", "opened_at", "acknowledged_at", "resolved_at",
              "restored_at"}
 
