@@ -34,6 +34,7 @@ NAV: Final[tuple[NavItem, ...]] = (
     _item("/records/import", "批量导入", "Imports", "admin", "installer", "finance"),
     _item("/finance", "收费台", "Cashier's desk", "admin", "finance"),
     _item("/billing/runs", "出账", "Bill runs", "admin", "finance"),
+    _item("/billing/fee-items", "收费项目", "Fee items", "admin", "finance"),
 )
 
 

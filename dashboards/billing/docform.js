@@ -1,0 +1,161 @@
+/* 规则表单 / a nested JSON rule (a fee item's rule and late fee, a car park's tariff) as a
+ * form: one labelled input per leaf, named by its path (rule.rates.residential), so an API
+ * refusal naming that path lands next to its input. Codes are choices through the label table;
+ * numbers keep their type; lists stay JSON text. Keys are shown by their words, never raw. */
+"use strict";
+
+window.DocForm = (() => {
+  const S = window.Shell;
+
+  /* Words for each key (zh, en); a rates.<unit type> key is named by the unit type. */
+  const WORDS = {
+    rates: ["单价（元/㎡·月）", "price (yuan/m² per month)"],
+    vacant_share: ["空置房收费比例（0–1）", "share a vacant unit pays (0–1)"],
+    prepay_discount: ["预缴折扣（0–1）", "prepay discount (0–1)"],
+    amount: ["金额（元/月）", "amount (yuan per month)"],
+    unit_types: ["适用房屋类型", "unit types"],
+    exclude_vacant: ["空置房不收", "vacant units do not pay"],
+    utility: ["能源类型", "utility"],
+    tiers: ["阶梯价", "tiers"],
+    price: ["价格（元）", "price (yuan)"],
+    anomaly: ["异常判定", "anomaly check"],
+    spike_factor: ["突增倍数", "spike factor"],
+    spike_periods: ["参考账期数", "periods compared"],
+    spike_cap: ["用量上限", "usage cap"],
+    stuck_periods: ["不走字账期数", "stuck periods"],
+    boundary_hours: ["读数时间容差（小时）", "reading tolerance (hours)"],
+    basis: ["分摊方式", "basis"],
+    buildings: ["楼栋", "buildings"],
+    daily_rate: ["滞纳金日费率", "late fee per day"],
+    grace_days: ["宽限天数", "grace days"],
+    cap: ["滞纳金封顶比例", "late fee cap"],
+    id: ["标准编号", "tariff id"],
+    name: ["名称", "name"],
+    timezone: ["时区", "time zone"],
+    rounding: ["取整", "rounding"],
+    free_minutes: ["免费时长（分钟）", "free minutes"],
+    deduct_free_minutes: ["计费时扣除免费时长", "deduct the free minutes"],
+    grace_minutes: ["缴费后离场时限（分钟）", "minutes to leave after paying"],
+    daily_cap_window: ["封顶窗口", "cap window"],
+    lost_entry: ["无入场记录时", "without an entry record"],
+    new_energy: ["新能源车", "new-energy vehicles"],
+    discount_percent: ["折扣（%）", "discount (%)"],
+    extra_free_minutes: ["额外免费分钟", "extra free minutes"],
+    small: ["小型车", "small vehicles"],
+    large: ["大型车", "large vehicles"],
+    first_period: ["首段", "first period"],
+    unit: ["之后每段", "then per period"],
+    minutes: ["分钟", "minutes"],
+    daily_cap: ["每日封顶（元）", "daily cap (yuan)"],
+    lost_entry_fee: ["无入场记录收费（元）", "fee without entry record (yuan)"],
+    night: ["夜间", "night"],
+    mode: ["计费方式", "mode"],
+    day: ["白天时段", "day hours"],
+    start: ["开始", "start"],
+    end: ["结束", "end"],
+  };
+  /* Keys whose values are codes: the label table that names them. */
+  const CHOICES = { utility: "utility", basis: "share_basis", rounding: "tariff_rounding",
+    daily_cap_window: "cap_window", lost_entry: "lost_entry", mode: "night_mode" };
+  const HIDDEN = new Set(["rule", "late_fee", "prices"]);
+
+  function words(path) {
+    const parts = path.split(".");
+    const out = [];
+    parts.forEach((key, i) => {
+      if (HIDDEN.has(key) && i < parts.length - 1) return;
+      if (parts[i - 1] === "rates") {
+        out.push(S.label("unit_type", key));
+        return;
+      }
+      const w = WORDS[key];
+      out.push(w ? S.t(w[0], w[1]) : key);
+    });
+    return out.join(" · ");
+  }
+
+  /* [path, value] for every leaf of doc; lists are leaves (edited as JSON text). */
+  function flatten(doc, prefix) {
+    const out = [];
+    for (const [key, value] of Object.entries(doc || {})) {
+      const path = prefix ? `${prefix}.${key}` : key;
+      if (value !== null && typeof value === "object" && !Array.isArray(value)) {
+        out.push(...flatten(value, path));
+      } else {
+        out.push([path, value]);
+      }
+    }
+    return out;
+  }
+
+  /* Types a blank template says: "int", "bool", "json", "text" (decimal strings are text). */
+  function typeOf(value) {
+    if (typeof value === "boolean") return "bool";
+    if (typeof value === "number") return "int";
+    if (Array.isArray(value)) return "json";
+    return "text";
+  }
+
+  function input(path, value, type) {
+    const key = path.split(".").pop();
+    const attrs = { name: path, "data-field": path, "data-type": type };
+    let node;
+    if (type === "bool") {
+      node = S.el("input", { ...attrs, type: "checkbox" });
+      node.checked = !!value;
+      return S.el("label", { class: "check" }, node, S.el("span", { text: words(path) }));
+    }
+    if (CHOICES[key] && type === "text") {
+      const table = CHOICES[key];
+      node = S.el("select", attrs, ...Object.keys(window.CY_LABELS[table] || {}).map((code) =>
+        S.el("option", { value: code, text: S.label(table, code) })));
+      node.value = value || node.options[0].value;
+    } else {
+      node = S.el("input", { ...attrs, size: type === "json" ? "28" : "10",
+        inputmode: type === "int" ? "numeric" : null });
+      node.value = value === null || value === undefined ? ""
+        : type === "json" ? JSON.stringify(value) : String(value);
+    }
+    return S.el("label", {}, S.el("span", { text: words(path) }), node);
+  }
+
+  /* Fill box with one input per leaf of doc (under prefix). */
+  function render(box, doc, prefix) {
+    box.replaceChildren(...flatten(doc, prefix).map(([path, value]) => input(path, value, typeOf(value))));
+  }
+
+  function put(doc, path, value) {
+    const parts = path.split(".");
+    let at = doc;
+    for (const p of parts.slice(0, -1)) at = at[p] || (at[p] = {});
+    at[parts[parts.length - 1]] = value;
+  }
+
+  /* The document the inputs in box say; blank text is left out. Throws {field, message}. */
+  function collect(box, prefix) {
+    const doc = {};
+    for (const node of box.querySelectorAll("[data-field]")) {
+      const path = node.dataset.field;
+      const rel = prefix ? path.slice(prefix.length + 1) : path;
+      const type = node.dataset.type;
+      const raw = node.type === "checkbox" ? null : node.value.trim();
+      if (type === "bool") put(doc, rel, node.checked);
+      else if (raw === "") continue;
+      else if (type === "int") {
+        if (!/^-?\d+$/.test(raw)) {
+          throw Object.assign(new Error(S.t("须为整数", "must be a whole number")), { field: path });
+        }
+        put(doc, rel, Number(raw));
+      } else if (type === "json") {
+        try {
+          put(doc, rel, JSON.parse(raw));
+        } catch (e) {
+          throw Object.assign(new Error(S.t("格式不对", "cannot be read")), { field: path });
+        }
+      } else put(doc, rel, raw);
+    }
+    return doc;
+  }
+
+  return { render, collect, flatten, words };
+})();
