@@ -29,6 +29,7 @@ NAV: Final[tuple[NavItem, ...]] = (
     _item("/guard", "保安看板", "Guard board", "admin", "guard", "operations_lead"),
     _item("/workorders/board", "工单看板", "Work-order board", "admin", "operations_lead"),
     _item("/workorders/tech", "我的工单", "My orders", "technician"),
+    _item("/desk", "客服台", "Service desk", "admin", "customer_service"),
     _item("/records", "房屋档案", "Register", "admin", "customer_service", "finance",
           "operations_lead", "installer"),
     _item("/records/import", "批量导入", "Imports", "admin", "installer", "finance"),
