@@ -70,7 +70,7 @@ ROLE_LABELS: Final[dict[str, str]] = {
 ROLE_HOME: Final[dict[str, str]] = {
     "admin": "/",
     "finance": "/finance",
-    "customer_service": "/records",
+    "customer_service": "/desk",
     "guard": "/guard",
     "operations_lead": "/workorders/board",
     "technician": "/workorders/tech",
