@@ -266,6 +266,8 @@ TABLE: dict[tuple[str, str], Probe | str] = {
     ("GET", "/records"): "page shell (its data: /api/units…)",
     ("GET", "/records/import"): "page shell (its data: /api/imports…)",
     ("GET", "/records/static/{name}"): "public page asset",
+    ("GET", "/desk"): "page shell (its data: /api/search, /api/units…, /api/workorders…)",
+    ("GET", "/desk/static/{name}"): "public page asset",
     ("GET", "/billing/runs"): "page shell (its data: /api/bill-runs…, /api/bills…)",
     ("GET", "/billing/fee-items"): "page shell (its data: /api/fee-items…, parking tariffs)",
     ("GET", "/billing/static/{name}"): "page asset",
