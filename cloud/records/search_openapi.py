@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from cloud.web.openapi import PATHS, SCHEMAS, _err, _ok, _q
+from cloud.web.openapi import PATHS, SCHEMAS, _assets, _err, _ok, _p, _page, _q
 
 SCHEMAS["UnitSearch"] = {"type": "object", "properties": {
     "site": {"type": "string"}, "q": {"type": "string"},
@@ -40,3 +40,7 @@ PATHS["/api/search"] = {"get": {
                   "400": _err("缺少或无效的 q / site（error.field 指明）/ q or site missing or "
                               "invalid, named in error.field"),
                   "404": _err("站点不存在或不可见 / unknown or hidden site")}}}
+
+PATHS["/desk"] = _page("客服台（查找房屋、房屋卡片、报事报修）/ the customer-service desk (HTML)")
+PATHS["/desk/static/{name}"] = _assets("客服台的脚本与样式 / the desk page's scripts and styles",
+                                       _p("name", "文件名 / file name"))

@@ -1,71 +1,137 @@
-/* 档案页面共用 / shared by the register pages: API calls with the CSRF token, site list. */
+/* 档案与客服台共用 / shared by the register pages and the desk: table cells, buttons that act
+ * once, API refusals shown next to the field they name, choices from the label table, and a
+ * record's history in words. Needs the shell (window.Shell). */
 "use strict";
 
-const REC = (() => {
-  let csrf = null;
+window.Rec = (() => {
+  const S = window.Shell;
 
-  async function token() {
-    if (csrf !== null) return csrf;
-    try {
-      const r = await fetch("/api/me", { credentials: "same-origin" });
-      csrf = r.ok ? ((await r.json()).csrf_token || "") : "";
-    } catch (e) {
-      csrf = "";
-    }
-    return csrf;
-  }
-
-  async function message(r) {
-    try {
-      const body = await r.json();
-      return (body.error && body.error.message) || `HTTP ${r.status}`;
-    } catch (e) {
-      return `HTTP ${r.status}`;
-    }
-  }
-
-  async function get(path) {
-    const r = await fetch(path, { credentials: "same-origin" });
-    if (!r.ok) throw new Error(await message(r));
-    return r.json();
-  }
-
-  /** POST with X-CSRF-Token; resolves to {status, body} for 2xx and 422, throws otherwise. */
-  async function post(path, body) {
-    const headers = { "X-CSRF-Token": await token() };
-    const r = await fetch(path, { method: "POST", body, headers, credentials: "same-origin" });
-    if (!r.ok && r.status !== 422) throw new Error(await message(r));
-    return { status: r.status, body: await r.json() };
-  }
-
-  function showError(err) {
-    const box = document.getElementById("error");
-    box.textContent = err ? String(err.message || err) : "";
-    box.hidden = !err;
-  }
-
-  /** The sites this login serves, by name (/api/me: every role may read it; the device list
-      at /api/sites needs devices.read, which a customer-service clerk does not hold). */
-  async function fillSites(select) {
-    const me = await get("/api/me");
-    if (csrf === null) csrf = me.csrf_token || "";
-    const wanted = new URLSearchParams(location.search).get("site");
-    for (const [slug, name] of Object.entries(me.site_names || {})) {
-      const opt = document.createElement("option");
-      opt.value = slug;
-      opt.textContent = name;
-      if (slug === wanted) opt.selected = true;
-      select.append(opt);
-    }
-  }
-
-  function cell(tr, text, cls) {
-    const td = document.createElement("td");
-    td.textContent = text === null || text === undefined ? "" : String(text);
-    if (cls) td.className = cls;
-    tr.append(td);
+  function cell(row, text, cls) {
+    const td = S.el("td", { class: cls || null,
+                            text: text === null || text === undefined || text === "" ? "—" : String(text) });
+    row.append(td);
     return td;
   }
 
-  return { get, post, showError, fillSites, cell };
+  function empty(body, cols, zh, en) {
+    const tr = S.el("tr", { class: "empty" });
+    cell(tr, S.t(zh, en)).colSpan = cols;
+    body.replaceChildren(tr);
+  }
+
+  /* Run fn with the button disabled until the answer: a double-click acts once. */
+  async function once(button, fn) {
+    if (button.disabled) return undefined;
+    button.disabled = true;
+    try {
+      return await fn();
+    } finally {
+      button.disabled = false;
+    }
+  }
+
+  function clearErrors(form) {
+    for (const n of form.querySelectorAll(".field-error")) n.remove();
+    for (const n of form.querySelectorAll(".has-error")) n.classList.remove("has-error");
+    const line = form.querySelector(".form-error");
+    if (line) { line.textContent = ""; line.hidden = true; }
+  }
+
+  /* The refusal next to the field it names (data-field or name), else on the form's line. */
+  function showError(form, err) {
+    clearErrors(form);
+    const text = err && err.message ? err.message : String(err);
+    const field = err && err.field;
+    const spot = field && (form.querySelector(`[data-field="${CSS.escape(field)}"]`)
+      || form.querySelector(`[name="${CSS.escape(field)}"]`));
+    if (spot) {
+      const holder = spot.closest("label") || spot;
+      holder.classList.add("has-error");
+      holder.after(S.el("span", { class: "field-error", role: "alert", text }));
+      return;
+    }
+    const line = form.querySelector(".form-error");
+    if (line) { line.textContent = text; line.hidden = false; } else S.toast(text, true);
+  }
+
+  /* <option>s for the codes of a label table (all of them, or the given ones, in order). */
+  function choices(select, table, codes, blank) {
+    const list = codes || Object.keys((window.CY_LABELS || {})[table] || {});
+    const opts = list.map((code) => S.el("option", { value: code, text: S.label(table, code) }));
+    if (blank) opts.unshift(S.el("option", { value: "", text: blank }));
+    select.replaceChildren(...opts);
+  }
+
+  /* "89.500000" → "89.5"; "2.00" stays as the register writes areas. */
+  function number(value) {
+    if (value === null || value === undefined) return "";
+    const s = String(value);
+    return /^-?\d+\.\d{3,}$/.test(s) ? s.replace(/0+$/, "").replace(/\.$/, "") : s;
+  }
+
+  /* Field names of the register as staff say them; codes go through their label table. */
+  const FIELDS = {
+    code: ["编号", "Code"], building_id: ["楼栋", "Building"], floor: ["楼层", "Floor"],
+    area: ["建筑面积", "Floor area"], inner_area: ["套内面积", "Inner area"],
+    unit_type: ["类型", "Type"], status: ["状态", "Status"], unit_id: ["房屋", "Unit"],
+    unit_ref: ["房号", "Unit"], role: ["身份", "Role"], name: ["姓名", "Name"],
+    phone: ["电话", "Phone"], id_number: ["证件号", "ID number"], email: ["邮箱", "E-mail"],
+    move_in: ["入住日期", "Moved in"], move_out: ["迁出日期", "Moved out"],
+    lease_start: ["租期开始", "Lease start"], lease_end: ["租期结束", "Lease end"],
+    note: ["备注", "Note"], plate: ["车牌", "Plate"], holder: ["车主", "Holder"],
+    lots: ["可用车场", "Car parks"], site_id: ["小区", "Community"],
+  };
+  const VALUE_TABLES = { unit_type: "unit_type", status: "unit_status", role: "resident_role" };
+  const HIDDEN = new Set(["site_id"]);
+
+  function valueText(key, value) {
+    if (value === null || value === undefined || value === "") return S.t("（空）", "(empty)");
+    if (VALUE_TABLES[key]) return S.label(VALUE_TABLES[key], value);
+    if (Array.isArray(value)) return value.length ? value.join("、") : S.t("全部", "all");
+    if (key === "building_id" || key === "unit_id") return "";  // an id says nothing to staff
+    return number(value);
+  }
+
+  function changes(entry) {
+    const after = entry.after || {};
+    const before = entry.before || {};
+    const keys = Object.keys(entry.action === "delete" ? before : after).filter((k) => !HIDDEN.has(k));
+    const parts = [];
+    for (const key of keys) {
+      const name = FIELDS[key] ? S.t(FIELDS[key][0], FIELDS[key][1]) : key;
+      if (entry.action === "update") {
+        const from = valueText(key, before[key]);
+        const to = valueText(key, after[key]);
+        parts.push(from || to ? `${name}：${from} → ${to}` : S.t(`${name}已修改`, `${name} changed`));
+      } else if (entry.action === "create") {
+        const v = after[key];
+        if (v !== null && v !== undefined && v !== "" && !(Array.isArray(v) && !v.length)) {
+          const text = valueText(key, v);
+          if (text) parts.push(`${name}：${text}`);
+        }
+      }
+    }
+    return parts.join("；");
+  }
+
+  /* GET /api/{kind}/{id}/history into a table under a form: who, when (site time), what. */
+  async function history(kind, id, box) {
+    box.replaceChildren(S.el("h4", { text: S.t("修改记录", "History") }));
+    const data = await S.api(`/api/${kind}/${encodeURIComponent(id)}/history?limit=50`);
+    const body = S.el("tbody");
+    for (const e of data.history.slice().reverse()) {
+      const tr = S.el("tr", { "data-history": e.id });
+      cell(tr, S.time(e.at));
+      cell(tr, e.actor_name || S.t("系统", "system"));
+      cell(tr, S.label("record_action", e.action));
+      cell(tr, changes(e), "what");
+      body.append(tr);
+    }
+    if (!data.history.length) empty(body, 4, "暂无记录", "No changes yet");
+    box.append(S.el("table", { class: "history" },
+      S.el("thead", {}, S.el("tr", {}, ...[["时间", "When"], ["操作人", "Who"], ["操作", "Action"],
+        ["内容", "What changed"]].map(([zh, en]) => S.el("th", { text: S.t(zh, en) })))), body));
+  }
+
+  return { cell, empty, once, showError, clearErrors, choices, number, history };
 })();
