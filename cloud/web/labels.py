@@ -205,6 +205,14 @@ LABELS: Final[dict[str, dict[str, Label]]] = {
         "noop": ("无需动作", "Nothing to do"),
         "refused": ("被拒绝", "Refused"),
     },
+    "linkage_action": {
+        "raise_gate": ("道闸常开", "Barrier held open"),
+        "unlock_doors": ("疏散门解锁", "Egress doors unlocked"),
+        "recall_elevator": ("电梯迫降", "Elevator recalled"),
+        "alarm": ("紧急告警", "Critical alarm"),
+        "release_gate": ("解除道闸常开", "Barrier hold released"),
+        "restore_doors": ("恢复门禁", "Doors restored"),
+    },
     "direction": {
         "in": ("入场", "Entry"),
         "out": ("出场", "Exit"),
