@@ -136,10 +136,15 @@ const WO = (() => {
     try {
       order = await Shell.api(`/api/workorders/${id}/${action}`, { method: "POST", json: body || {} });
     } catch (err) {
-      errors[id] = err.message;
+      // A refusal naming one of the card's inputs says which, and marks it.
+      const input = err.field && err.field !== "note"
+        && li.querySelector(`.ask [name="${err.field}"]`);
+      if (input) input.setAttribute("aria-invalid", "true");
+      errors[id] = input ? `${input.getAttribute("aria-label")}${Shell.t("：", ": ")}${err.message}`
+        : err.message;
       // The card may have been redrawn meanwhile: show it on whichever is on the page now.
       const now = document.querySelector(`li.order[data-id="${id}"] .error`) || line;
-      if (now) { now.textContent = err.message; now.hidden = false; }
+      if (now) { now.textContent = errors[id]; now.hidden = false; }
       release(id);
       return null;
     }

@@ -122,6 +122,9 @@ async def test_lead_files_and_assigns_technician_works_lead_closes_reopens_and_c
             await browser_login(phone, staff.url, "technician", PASSWORD,
                                 then="/workorders/tech")
             await expect(phone.locator("#who")).to_have_text(tech_name)
+            # The pool offers him nothing: the elevator fault needs a skill he lacks, the
+            # lobby light general repairs (grabbing them would be refused anyway).
+            await expect(phone.locator("#n-pool")).to_have_text("0")
             mine = phone.locator(f'li.order[data-id="{oid}"]')
             await expect(mine.locator(".state")).to_have_text("已派单")
             box = await mine.get_by_role("button", name="接单", exact=True).bounding_box()
@@ -141,6 +144,21 @@ async def test_lead_files_and_assigns_technician_works_lead_closes_reopens_and_c
             got = await _order(staff, oid)
             assert [(line["kind"], line["hours"], line["by"], line["technician_id"])
                     for line in got["lines"]] == [("labour", "1.5", tech_name, tech["id"])]
+            # A part without its price is refused beside the button, naming the field; what
+            # was typed stays for the price to be added.
+            await mine.get_by_role("button", name="登记工时与备件", exact=True).click()
+            await mine.locator('input[name="part"]').fill("角阀")
+            await mine.locator('input[name="qty"]').fill("2")
+            await mine.get_by_role("button", name="确认登记工时与备件").click()
+            await expect(mine.locator(".error")).to_contain_text("单价（元）")
+            await expect(mine.locator('input[name="part"]')).to_have_value("角阀")
+            await mine.locator('input[name="unit_price"]').fill("25")
+            await mine.get_by_role("button", name="确认登记工时与备件").click()
+            await expect(mine.locator(".ask")).to_have_count(0)
+            await expect(mine.locator(".error")).to_be_hidden()
+            got = await _order(staff, oid)
+            assert [(line["kind"], line["part"], line["cost"], line["by"])
+                    for line in got["lines"]][1:] == [("part", "角阀", "50", tech_name)]
             await _shot(phone, "workorders-tech-390.png")
             await mine.get_by_role("button", name="完工", exact=True).dblclick()
             await expect(phone.locator("#notice")).to_contain_text("已完工")

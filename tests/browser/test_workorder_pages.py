@@ -172,6 +172,11 @@ async def test_a_technician_accepts_and_starts_his_order_from_the_page(
     await expect(page.locator("#notice")).to_contain_text("已暂停")
     assert (await console.order(order["id"]))["history"][-1]["note"] == \
         "等配件 / waiting for a part"
+    await mine.get_by_role("button", name="继续处理", exact=True).click()
+    await expect(mine.locator(".state")).to_have_text("处理中")
+    got = await console.order(order["id"])
+    assert (got["state"], got["history"][-1]["action"], got["history"][-1]["by"]) == (
+        "in_progress", "resume", "王师傅")
 
 
 async def test_a_pooled_order_is_grabbed_from_the_pool_tab(
@@ -276,6 +281,16 @@ async def test_the_supervisor_board_counts_columns_and_dispatches_a_pooled_order
         got = await console.order(first["id"])
         assert (got["state"], got["assignee_ids"]) == ("assigned", [li])
         assert got["history"][-1]["by"] == "赵主管"
+
+        # Transferring the busy order from 王师傅 to 李师傅 asks for no note.
+        moving = column["assigned"].locator("li.order", has_text="会所热水器故障")
+        await moving.locator("select.tech").select_option(str(li))
+        await moving.get_by_role("button", name="转派", exact=True).click()
+        await expect(board.locator("#notice")).to_contain_text("已派单")
+        await expect(moving.locator(".assignees")).to_contain_text("李师傅")
+        got = await console.order(busy["id"])
+        assert (got["assignee_ids"], got["history"][-1]["action"], got["history"][-1]["by"]) \
+            == ([li], "transfer", "赵主管")
 
         # Another site's board is empty.
         async with console.sessions() as session, session.begin():
