@@ -67,7 +67,7 @@ async def test_installer_checks_then_imports_a_sheet_with_progress(
     good.write_text(HEADER + ROWS, encoding="utf-8")  # 2,200 rows: a job with progress
 
     await browser_login(page, console_url, "installer-1", "page-password", then="/records/import")
-    await expect(page.locator("#site option")).to_have_count(1)
+    await expect(page.locator("#cy-site option")).to_have_count(1)
     await expect(page.locator("#tpl-xlsx")).to_have_attribute(
         "href", "/api/imports/templates/units.xlsx")
     await page.set_input_files("#file", str(bad))
@@ -82,7 +82,7 @@ async def test_installer_checks_then_imports_a_sheet_with_progress(
     await page.set_input_files("#file", str(good))
     await page.click("#check")
     await expect(page.locator("#summary")).to_contain_text("试运行", timeout=30_000)
-    await expect(page.locator("#summary")).to_contain_text("created 2200")
+    await expect(page.locator("#summary")).to_contain_text("新建 2200")
     await expect(page.locator("#apply")).to_be_enabled()
     await page.click("#apply")
     await expect(page.locator("#summary")).to_contain_text("已导入", timeout=60_000)
@@ -91,10 +91,11 @@ async def test_installer_checks_then_imports_a_sheet_with_progress(
     await page.goto(f"{console_url}/records?site=garden")
     await expect(page.locator("#units tr")).to_have_count(100)
     await page.fill("#q", "2-1-1100")
-    await page.click("button[type=submit]")
+    await page.click("#filters button[type=submit]")
     await expect(page.locator("#units tr")).to_have_count(1)
     await page.locator("#units tr").first.click()
-    await expect(page.locator("#detail")).to_contain_text("业主 Owners")
+    await expect(page.locator("#detail")).to_contain_text("业主与租户")
+    await expect(page.locator("#detail")).to_contain_text("修改记录")
 
 
 async def test_a_customer_service_clerk_gets_the_register_with_her_site_by_name(
@@ -104,6 +105,7 @@ async def test_a_customer_service_clerk_gets_the_register_with_her_site_by_name(
     from playwright.async_api import expect
 
     await browser_login(page, console_url, "kefu-1", "page-password", then="/records")
-    await expect(page.locator("#site option")).to_have_count(1)
-    await expect(page.locator("#site option")).to_have_text("花园小区")
-    await expect(page.locator("#error")).to_be_hidden()
+    await expect(page.locator("#cy-site option")).to_have_count(1)
+    await expect(page.locator("#cy-site option")).to_have_text("花园小区")
+    await expect(page.locator("#units tr.empty")).to_contain_text("没有符合条件的房屋")
+    await expect(page.locator(".form-error")).to_be_hidden()
