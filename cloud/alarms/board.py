@@ -1,13 +1,13 @@
-"""The guard board: the page guards keep full-screen on the guard-room monitor (``/guard``).
+"""The guard board: the page guards keep full-screen on the guard-room monitor (``/guard``),
+or open on a phone on patrol.
 
 The page and its assets live in ``dashboards/guard`` as plain files (no build step) and are
 served by the console itself, because guard rooms often have no internet: nothing is loaded
 from a CDN, and the Content-Security-Policy forbids it so a later edit cannot slip one in. The
-page talks to the alarms API (``/api/alarms…``, live over the ``/api/alarms/live`` WebSocket).
-
-The console's default time zone is written into the page; each site's own zone comes from
-``/api/sites``. Query parameters the page reads: ``site`` (one site's alarms; all sites when
-absent) and ``tz`` (overrides the time zone shown).
+page runs in the console shell (menu, person, logout, 小区 switcher: all sites or one; times in
+each site's zone from ``/api/me``) and talks to the alarms API: ``/api/alarms/live`` (one card
+per incident), ``/api/incidents/{id}/…`` (one click for the whole incident) and
+``/api/alarms/linkage`` (what the edge still holds).
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from __future__ import annotations
 from aiohttp import web
 
 from cloud.auth.guard import PUBLIC, requires
-from cloud.web.pages import PageSet, default_tz
+from cloud.web.pages import PageSet
 
 GUARD = PageSet("guard", "看板文件缺失 / guard board files are missing")
 GUARD_DIR = GUARD.folder
@@ -30,8 +30,8 @@ def add_board_routes(app: web.Application) -> None:
 
 @requires("alarms.read")
 async def guard_page(request: web.Request) -> web.Response:
-    """The page, with the console's default time zone filled in."""
-    return await GUARD.page("index.html", default_tz(request))
+    """The page (its data comes from the alarms API)."""
+    return await GUARD.page("index.html")
 
 
 @requires(PUBLIC)

@@ -191,7 +191,7 @@ PATHS |= _alarm_paths()
 # --- pages ---------------------------------------------------------------------------------
 
 PATHS |= {
-    "/guard": _page("值班告警屏 / guard board (HTML; ?site=&tz=)"),
+    "/guard": _page("保安看板 / guard board (HTML; ?site=)"),
     "/guard/": _page("值班告警屏 / guard board (HTML)"),
     "/guard/static/{name}": _assets("告警屏的脚本与样式 / the guard board's scripts and styles"),
 }
