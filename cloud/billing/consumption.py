@@ -167,10 +167,11 @@ def check(u: Usage, meters: Sequence[str], history: Sequence[Decimal], rule: Ano
     periods, newest first (as far as bills exist)."""
     label = ", ".join(meters) or "?"
     q = u.quantity
+    shown = f"{q.normalize():f}"  # 850, not the stored 850.000000
     if rule.spike_cap is not None and q > rule.spike_cap:
         u.problems.append(_problem(
-            label, "spike", f"表 {label} 用量 {q} 超过上限 {rule.spike_cap}",
-            f"meter {label} used {q}, above the cap {rule.spike_cap}", consumption=q,
+            label, "spike", f"表 {label} 用量 {shown} 超过上限 {rule.spike_cap}",
+            f"meter {label} used {shown}, above the cap {rule.spike_cap}", consumption=q,
             cap=rule.spike_cap))
     else:
         past = list(history[:rule.spike_periods])
@@ -179,8 +180,8 @@ def check(u: Usage, meters: Sequence[str], history: Sequence[Decimal], rule: Ano
             if avg > 0 and q > avg * rule.spike_factor:
                 avg_s = qty(avg)
                 u.problems.append(_problem(
-                    label, "spike", f"表 {label} 用量 {q} 超过近 {len(past)} 期平均 {avg_s} 的 "
-                    f"{rule.spike_factor} 倍", f"meter {label} used {q}, more than "
+                    label, "spike", f"表 {label} 用量 {shown} 超过近 {len(past)} 期平均 {avg_s} "
+                    f"的 {rule.spike_factor} 倍", f"meter {label} used {shown}, more than "
                     f"{rule.spike_factor}× the trailing average {avg_s} of {len(past)} "
                     f"period(s)", consumption=q, average=avg_s))
     if occupied and q == 0 and meters:

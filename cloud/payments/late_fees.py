@@ -182,6 +182,39 @@ def compute_late_fee(parts: BillParts, rules: dict[str, LateFeeRule], due: date,
     return fen(total), detail
 
 
+async def _bill_inputs(session: AsyncSession, site: Site, ids: Sequence[int]
+                       ) -> tuple[dict[int, list[BillLine]], dict[int, list[tuple[date, Decimal]]]]:
+    """The lines and the (site-local date, amount) allocations of each bill in ``ids``."""
+    lines: dict[int, list[BillLine]] = defaultdict(list)
+    for line in (await session.scalars(select(BillLine).where(
+            BillLine.bill_id.in_(ids)).order_by(BillLine.id))).all():
+        lines[line.bill_id].append(line)
+    pays: dict[int, list[tuple[date, Decimal]]] = defaultdict(list)
+    for alloc, received in (await session.execute(
+            select(PaymentAllocation, Payment.received_at)
+            .join(Payment, Payment.id == PaymentAllocation.payment_id)
+            .where(PaymentAllocation.bill_id.in_(ids)))).all():
+        pays[alloc.bill_id].append((local_date(received, site), alloc.amount))
+    return lines, pays
+
+
+async def totals_as_of(session: AsyncSession, *, site: Site, bills: Sequence[Bill],
+                       as_of: date) -> dict[int, Decimal]:
+    """Bill id → its total with the late fee of ``as_of``, changing nothing: the desk shows
+    the debt a payment made today would meet (a payment assesses first, then allocates)."""
+    bills = [b for b in bills if b.state in PAYABLE_STATES and b.due_date < as_of]
+    rules = await late_fee_rules(session, site.id) if bills else {}
+    if not rules:
+        return {}
+    lines, pays = await _bill_inputs(session, site, [b.id for b in bills])
+    out: dict[int, Decimal] = {}
+    for bill in bills:
+        parts = bill_parts(lines[bill.id])
+        fee, _ = compute_late_fee(parts, rules, bill.due_date, pays[bill.id], as_of)
+        out[bill.id] = parts.principal + max(fee, bill.paid - parts.principal, ZERO)
+    return out
+
+
 async def assess_bills(session: AsyncSession, *, site: Site, bills: Sequence[Bill], as_of: date,
                        now: datetime, actor: Actor,
                        rules: dict[str, LateFeeRule] | None = None) -> int:
@@ -193,17 +226,7 @@ async def assess_bills(session: AsyncSession, *, site: Site, bills: Sequence[Bil
         rules = await late_fee_rules(session, site.id)
     if not rules:
         return 0
-    ids = [b.id for b in bills]
-    lines: dict[int, list[BillLine]] = defaultdict(list)
-    for line in (await session.scalars(select(BillLine).where(
-            BillLine.bill_id.in_(ids)).order_by(BillLine.id))).all():
-        lines[line.bill_id].append(line)
-    pays: dict[int, list[tuple[date, Decimal]]] = defaultdict(list)
-    for alloc, received in (await session.execute(
-            select(PaymentAllocation, Payment.received_at)
-            .join(Payment, Payment.id == PaymentAllocation.payment_id)
-            .where(PaymentAllocation.bill_id.in_(ids)))).all():
-        pays[alloc.bill_id].append((local_date(received, site), alloc.amount))
+    lines, pays = await _bill_inputs(session, site, [b.id for b in bills])
     changed = 0
     for bill in bills:
         parts = bill_parts(lines[bill.id])

@@ -109,7 +109,10 @@ SCHEMAS.update({
         "open_bills": {"type": "array", "items": {"type": "object", "properties": {
             "id": {"type": "integer"}, "number": {"type": "string"},
             "period": {"type": "string"}, "state": {"type": "string"}, "total": _MONEY,
-            "paid": _MONEY, "due": _MONEY, "due_date": _DATE}}}}},
+            "paid": _MONEY, "due": {**_MONEY, "description":
+                                    "今天付款时的欠款（含今天的滞纳金，尚未入账）/ what a "
+                                    "payment today meets, today's late fee included"},
+            "due_date": _DATE}}}}},
     "Receipt": {"type": "object", "properties": {
         "number": {"type": "string"}, "payment_id": {"type": "integer"}, "amount": _MONEY,
         "amount_capital": {"type": "string", "examples": ["壹佰贰拾叁元肆角伍分"]},

@@ -23,7 +23,7 @@ from cloud.auth.guard import requires
 from cloud.billing.tables import Bill
 from cloud.db.models import Site
 from cloud.payments.arrears import GROUPINGS, arrears, collection, mask_phone, totals
-from cloud.payments.late_fees import assess_late_fees, local_date
+from cloud.payments.late_fees import assess_late_fees, local_date, totals_as_of
 from cloud.payments.receipts import receipt_json
 from cloud.payments.reminders import LogSender, dispatch_due, schedule_reminders
 from cloud.payments.service import (
@@ -336,6 +336,9 @@ async def get_balance(request: web.Request) -> web.Response:
             Bill.unit_id == unit.id, Bill.state.in_(("open", "partial")))
             .order_by(Bill.due_date, Bill.id))).all()
         building = await session.get(Building, unit.building_id)
+        # Today's late fees, not stored until a payment or an assessment: what is owed now.
+        today = await totals_as_of(session, site=site, bills=bills,
+                                   as_of=local_date(request.app[CLOCK].now(), site))
         return json_ok({
             "site": site.slug, "unit": unit.code,
             "building": building.code if building else None,
@@ -344,8 +347,9 @@ async def get_balance(request: web.Request) -> web.Response:
                          "payment_id": e.payment_id, "bill_id": e.bill_id, "note": e.note,
                          "at": e.created_at.isoformat()} for e in entries],
             "open_bills": [{"id": b.id, "number": b.number, "period": b.period,
-                            "state": b.state, "total": str(b.total), "paid": str(b.paid),
-                            "due": str(b.total - b.paid), "due_date": b.due_date.isoformat()}
+                            "state": b.state, "total": str(today.get(b.id, b.total)),
+                            "paid": str(b.paid), "due": str(today.get(b.id, b.total) - b.paid),
+                            "due_date": b.due_date.isoformat()}
                            for b in bills]})
 
 

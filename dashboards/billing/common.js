@@ -39,6 +39,14 @@ window.Fin = (() => {
     return `${neg ? "-" : ""}${t.slice(0, -2)}.${t.slice(-2)}`;
   }
 
+  /* A stored "中文 / English" text in the current language; "中文）/ English" too (late fee
+     lines), while "元/㎡" inside a description stays whole. */
+  function words(text) {
+    const m = /^(.*?\S)\s?\/ (?=[A-Za-z])(.*)$/.exec(String(text || ""));
+    if (!m) return String(text || "");
+    return S.lang === "en" ? m[2] : m[1];
+  }
+
   function cell(row, text, cls) {
     const td = S.el("td", { class: cls || null, text: text === null || text === undefined ? "—" : String(text) });
     row.append(td);
@@ -104,7 +112,7 @@ window.Fin = (() => {
     for (const ln of b.lines) {
       const tr = S.el("tr", { "data-line": ln.id });
       cell(tr, S.label("bill_line_kind", ln.kind));
-      cell(tr, S.msg(ln.description));
+      cell(tr, words(ln.description));
       cell(tr, qty(ln.quantity), "num");
       cell(tr, qty(ln.unit_price), "num");
       cell(tr, yuan(ln.amount), "num");
@@ -117,7 +125,7 @@ window.Fin = (() => {
         S.el("th", { text: S.t(zh, en) })))), rows);
     const parts = [head, table];
     for (const r of b.hold_reasons || []) {
-      parts.push(S.el("p", { class: "hold-reason", text: S.msg(r.message || "") }));
+      parts.push(S.el("p", { class: "hold-reason", text: words(r.message) }));
     }
     if (b.void_reason) parts.push(S.el("p", { text: `${S.t("作废原因", "Void reason")}：${b.void_reason}` }));
     box.replaceChildren(...parts);
@@ -125,5 +133,5 @@ window.Fin = (() => {
     return b;
   }
 
-  return { yuan, qty, fen, fromFen, cell, empty, once, showError, clearErrors, showBill };
+  return { yuan, qty, fen, fromFen, words, cell, empty, once, showError, clearErrors, showBill };
 })();

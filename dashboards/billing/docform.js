@@ -9,6 +9,8 @@ window.DocForm = (() => {
 
   /* Words for each key (zh, en); a rates.<unit type> key is named by the unit type. */
   const WORDS = {
+    id: ["标准编号", "tariff id"],
+    name: ["名称", "name"],
     rates: ["单价（元/㎡·月）", "price (yuan/m² per month)"],
     vacant_share: ["空置房收费比例（0–1）", "share a vacant unit pays (0–1)"],
     prepay_discount: ["预缴折扣（0–1）", "prepay discount (0–1)"],
@@ -29,8 +31,6 @@ window.DocForm = (() => {
     daily_rate: ["滞纳金日费率", "late fee per day"],
     grace_days: ["宽限天数", "grace days"],
     cap: ["滞纳金封顶比例", "late fee cap"],
-    id: ["标准编号", "tariff id"],
-    name: ["名称", "name"],
     timezone: ["时区", "time zone"],
     rounding: ["取整", "rounding"],
     free_minutes: ["免费时长（分钟）", "free minutes"],
@@ -119,9 +119,22 @@ window.DocForm = (() => {
     return S.el("label", {}, S.el("span", { text: words(path) }), node);
   }
 
+  /* Leaves in the order of WORDS (the order a person fills them in), not the stored order. */
+  const ORDER = Object.keys(WORDS);
+  function rank(path) {
+    return path.split(".").map((k) => (ORDER.includes(k) ? ORDER.indexOf(k) : ORDER.length));
+  }
+  function byOrder([a], [b]) {
+    const ra = rank(a);
+    const rb = rank(b);
+    for (let i = 0; i < Math.min(ra.length, rb.length); i += 1) if (ra[i] !== rb[i]) return ra[i] - rb[i];
+    return ra.length - rb.length;
+  }
+
   /* Fill box with one input per leaf of doc (under prefix). */
   function render(box, doc, prefix) {
-    box.replaceChildren(...flatten(doc, prefix).map(([path, value]) => input(path, value, typeOf(value))));
+    const leaves = flatten(doc, prefix).sort(byOrder);
+    box.replaceChildren(...leaves.map(([path, value]) => input(path, value, typeOf(value))));
   }
 
   function put(doc, path, value) {

@@ -64,7 +64,7 @@
     F.cell(tr, b.unit);
     F.cell(tr, b.period);
     F.cell(tr, F.yuan(b.total), "num");
-    F.cell(tr, (b.hold_reasons || []).map((r) => S.msg(r.message || "")).join("；"));
+    F.cell(tr, (b.hold_reasons || []).map((r) => F.words(r.message)).join("；"));
     const note = S.el("input", { class: "note-input", name: "note", maxlength: "500", required: true,
       placeholder: S.t("复核说明（必填）", "What you checked (required)") });
     const pass = S.el("button", { type: "submit", class: "release primary", text: S.t("复核通过", "Pass review") });

@@ -62,7 +62,7 @@
     pick.dataset.due = b.due;
     F.cell(tr, "").append(pick);
     F.cell(tr, "").append(S.el("button", { type: "button", class: "link open-bill", text: b.number,
-      onclick: () => F.showBill(b.id, $("bill-detail")).catch((e) => S.toast(e.message, true)) }));
+      onclick: () => detail(b).catch((e) => S.toast(e.message, true)) }));
     F.cell(tr, b.period);
     F.cell(tr, S.label("bill_state", b.state));
     F.cell(tr, F.yuan(b.total), "num");
@@ -70,6 +70,18 @@
     F.cell(tr, F.yuan(b.due), "num");
     F.cell(tr, b.due_date);
     return tr;
+  }
+
+  /* A bill's lines; when today's late fee is not on the bill yet, say what the payment adds. */
+  async function detail(row) {
+    const box = $("bill-detail");
+    const bill = await F.showBill(row.id, box);
+    const extra = F.fen(row.total) - F.fen(bill.total);
+    if (extra > 0n) {
+      box.append(S.el("p", { class: "hold-reason", text: S.t(
+        `今天付款另计滞纳金 ${F.fromFen(extra)} 元（付款时记入账单）`,
+        `A payment today adds ${F.fromFen(extra)} yuan of late fee (put on the bill when paid)`) }));
+    }
   }
 
   /* The amount: the picked bills' debt, or every open bill's when none is picked. */

@@ -37,8 +37,8 @@
     F.cell(tr, p.receipt);
     F.cell(tr, S.time(p.received_at));
     F.cell(tr, p.unit);
-    F.cell(tr, S.label("payment_kind", p.kind));
-    F.cell(tr, S.label("payment_method", p.method));
+    F.cell(tr, p.kind === "reversal" ? `${S.label("payment_kind", p.kind)} · ${S.label("payment_method", p.method)}`
+      : S.label("payment_method", p.method));
     F.cell(tr, F.yuan(p.amount), p.kind === "reversal" ? "num red-amount" : "num");
     F.cell(tr, p.taken_by);
     F.cell(tr, note(p, receipts), "payment-note");
@@ -72,7 +72,7 @@
       ev.preventDefault();
       F.once(confirm, () => reverse(p, form, reason)).catch((e) => S.toast(e.message, true));
     });
-    const ask = S.el("tr", { class: "reverse-form" }, S.el("td", { colspan: "9" }, form));
+    const ask = S.el("tr", { class: "reverse-form" }, S.el("td", { colspan: "8" }, form));
     tr.after(ask);
     reason.focus();
   }
@@ -111,7 +111,7 @@
     }
     const receipts = new Map(data.payments.map((p) => [p.id, p.receipt]));
     const body = $("receipts");
-    if (!data.payments.length) F.empty(body, 9, "还没有收据", "No receipts yet");
+    if (!data.payments.length) F.empty(body, 8, "还没有收据", "No receipts yet");
     else body.replaceChildren(...data.payments.map((p) => row(p, receipts)));
     if (opened !== null) closeAsk();
   }

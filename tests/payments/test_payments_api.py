@@ -6,13 +6,19 @@ from __future__ import annotations
 from datetime import date
 from decimal import Decimal
 
+from aiohttp.test_utils import TestClient, TestServer
 from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from cloud.app import create_app
 from cloud.auth.audit import SYSTEM
 from cloud.auth.tables import AuditEntry
 from cloud.payments.balances import apply_prepaid
 from cloud.payments.tables import Payment, PaymentAllocation, PrepaidEntry, Receipt
-from tests.payments.conftest import T0, Community, Console
+from cloud.settings import Settings
+from contract import FakeClock
+from tests.payments.conftest import T0, Community, Console, build
+from tests.support.auth import admin_headers
 
 NOV = date(2026, 12, 15)  # due date of the November bills: not overdue at T0 (12-01)
 
@@ -209,10 +215,11 @@ async def test_payments_list_and_export(console: Console, community: Community) 
 async def test_finance_page_is_served_with_csp(console: Console) -> None:
     resp = await console.client.get("/finance")
     html = await resp.text()
-    assert resp.status == 200 and "收费台" in html and "Finance desk" in html
+    assert resp.status == 200 and "收费台" in html and "Cashier's desk" in html
+    assert '<script src="/ui/shell.js" defer>' in html  # in the shell, which sends the CSRF token
     assert "default-src 'self'" in resp.headers["Content-Security-Policy"]
     js = await console.client.get("/finance/static/finance.js")
-    assert js.status == 200 and "X-CSRF-Token" in await js.text()
+    assert js.status == 200 and "idempotency_key" in await js.text()
     assert (await console.client.get("/finance/static/../x.js")).status == 404
 
 
@@ -225,3 +232,26 @@ async def test_allocations_sum_to_the_payment(console: Console, community: Commu
             PaymentAllocation.payment_id == out["id"]))
         entries = await s.scalar(select(func.count()).select_from(PrepaidEntry))
     assert total == Decimal("100.01") and entries == 0
+
+
+async def test_the_desk_sees_todays_late_fee_before_it_is_stored(
+        db_url: str, sessions: async_sessionmaker[AsyncSession]) -> None:
+    """The balance shows what a payment made today would meet (late fee of today included),
+    without writing it: the clerk's suggested amount then settles the bill exactly."""
+    c = await build(sessions, {"daily_rate": "0.0005", "grace_days": 0, "cap": "1"})
+    bill = await c.bill("1-101", "2026-10", date(2026, 11, 21), [("charge", "property", "200.00")])
+    client = TestClient(TestServer(create_app(Settings(database_url=db_url), sessions,
+                                              FakeClock(T0))))
+    await client.start_server()
+    try:
+        headers = await admin_headers(sessions)
+        resp = await client.get("/api/balances?site=demo&unit=1-101", headers=headers)
+        [row] = (await resp.json())["open_bills"]
+        # T0 is 12-01: 10 days × 200 × 0.0005 = 1.00
+        assert (row["total"], row["due"]) == ("201.00", "201.00")
+        assert (await c.get_bill(bill)).total == Decimal("200.00"), "nothing was stored"
+        resp = await client.post("/api/payments", headers=headers, json=_pay(row["due"], "today"))
+        assert resp.status == 201, await resp.text()
+        assert (await resp.json())["allocations"][0]["bill_state"] == "paid"
+    finally:
+        await client.close()
