@@ -27,8 +27,6 @@ _SMALL = ("", "拾", "佰", "仟")
 _BIG = ("", "万", "亿", "万亿")
 METHOD_ZH = {"cash": "现金", "card": "银行卡", "wechat": "微信支付", "alipay": "支付宝",
              "bank_transfer": "银行转账", "prepaid": "预存款"}
-METHOD_EN = {"cash": "cash", "card": "card", "wechat": "WeChat Pay", "alipay": "Alipay",
-             "bank_transfer": "bank transfer", "prepaid": "prepaid balance"}
 
 
 def _four(n: int) -> str:
@@ -124,20 +122,21 @@ def receipt_json(receipt: Receipt) -> dict[str, Any]:
 
 
 def receipt_html(receipt: Receipt) -> str:
-    """A printable receipt page (zh-CN first); styles and the print button are static files."""
+    """A printable receipt page in zh-CN (the paper a resident takes home); styles and the
+    print button are static files. Fee items by name, the method in words, no codes."""
     b = receipt.body
     e = escape
     rows = "".join(
         f"<tr><td>{e(str(ln.get('bill', '')))}</td><td>{e(str(ln.get('period', '')))}</td>"
-        f"<td>{e(str(ln.get('fee_name', '')))}<br><small>{e(str(ln.get('fee_code', '')))}"
-        f"</small></td><td class=num>{e(str(ln.get('amount', '')))}</td></tr>"
+        f"<td>{e(str(ln.get('fee_name') or ln.get('fee_code', '')))}</td>"
+        f"<td class=num>{e(str(ln.get('amount', '')))}</td></tr>"
         for ln in b.get("lines", []))
     if Decimal(str(b.get("to_balance", "0"))) != 0:
-        rows += (f"<tr><td colspan=3>预存款 / prepaid balance</td>"
+        rows += (f"<tr><td colspan=3>存入预存款</td>"
                  f"<td class=num>{e(str(b['to_balance']))}</td></tr>")
-    title = "红字收据 / Reversal receipt" if receipt.red else "收据 / Receipt"
-    reverses = (f"<p class=red>冲销收据 / reverses: {e(receipt.reverses_number)}"
-                f"（{e(str(b.get('reason') or ''))}）</p>" if receipt.reverses_number else "")
+    title = "红字收据" if receipt.red else "收据"
+    reverses = (f"<p class=red>冲销收据 {e(receipt.reverses_number)}，原因："
+                f"{e(str(b.get('reason') or ''))}</p>" if receipt.reverses_number else "")
     method = str(b.get("method", ""))
     return f"""<!doctype html>
 <html lang="zh-CN"><head><meta charset="utf-8">
@@ -146,16 +145,15 @@ def receipt_html(receipt: Receipt) -> str:
 <script src="/finance/static/receipt.js" defer></script></head>
 <body class="receipt{' red' if receipt.red else ''}">
 <h1>{e(str(b.get('site_name', '')))} {title}</h1>
-<p>编号 No. <strong>{e(receipt.number)}</strong> · 日期 Date {e(str(b.get('date', '')))}</p>
+<p>编号 <strong>{e(receipt.number)}</strong> · 日期 {e(str(b.get('date', '')))}</p>
 {reverses}
-<p>房屋 Unit: {e(str(b.get('unit', '')))} · 交款人 Payer: {e(str(b.get('payer') or '—'))}</p>
-<p>方式 Method: {e(METHOD_ZH.get(method, method))} / {e(METHOD_EN.get(method, method))}
- · 凭证号 Reference: {e(str(b.get('reference') or '—'))}</p>
-<table><thead><tr><th>账单 Bill</th><th>账期 Period</th><th>收费项目 Fee item</th>
-<th>金额 Amount (元)</th></tr></thead><tbody>{rows}</tbody></table>
-<p class=total>合计（大写）Total in words: <strong>{e(capital_yuan(receipt.amount))}</strong>
+<p>房屋 {e(str(b.get('unit', '')))} · 交款人 {e(str(b.get('payer') or '—'))}</p>
+<p>收款方式 {e(METHOD_ZH.get(method, method))} · 凭证号 {e(str(b.get('reference') or '—'))}</p>
+<table><thead><tr><th>账单</th><th>账期</th><th>收费项目</th>
+<th class=num>金额（元）</th></tr></thead><tbody>{rows}</tbody></table>
+<p class=total>合计（大写）<strong>{e(capital_yuan(receipt.amount))}</strong>
  · 小写 ¥{e(str(receipt.amount))}</p>
-<p>收款人 Received by: {e(receipt.issued_by)}</p>
-<p class=noprint><button type=button id=print>打印 / Print</button></p>
+<p>收款人 {e(receipt.issued_by)}</p>
+<p class=noprint><button type=button id=print>打印</button></p>
 </body></html>
 """
