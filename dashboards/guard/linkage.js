@@ -29,7 +29,7 @@ window.GuardLinkage = (() => {
     return S().el("p", { class: "where", text: S().t(
       "复位联动、开闸须在边缘网关的操作页完成（控制台暂不能下发此指令）：在岗亭电脑或网关上用保安令牌"
       + "调用操作端口 9180 的 POST /linkage/reset（操作 reset_linkage，须在消防主机复位后），"
-      + "见《运维手册》“边缘网关监听端口”一节。",
+      + "见《运维手册》（docs/operations.md）“边缘监听端口”一节。",
       "Reset linkage and open barriers on the edge box's operator page (the console cannot send "
       + "this yet): from the guard-room PC or the box, with a guard's token, POST /linkage/reset "
       + "on operator port 9180 (action reset_linkage, after the fire panel was reset); see "
