@@ -161,6 +161,14 @@ async def test_a_receipt_is_reprinted_and_a_payment_reversed_with_its_reason(
     again = await staff.get(f"/api/bills/{bill['bill_id']}")
     assert (again["state"], again["paid"]) == ("open", "0.00"), "the bill is due again"
 
+    # English only through the language switch: the same list in words, no codes.
+    await page.click("#cy-lang")
+    await expect(page.locator("#receipts-section h2")).to_have_text("Receipts")
+    await expect(row).to_contain_text("WeChat Pay")
+    await expect(row).to_contain_text("Reversed (red receipt")
+    await expect(red).to_contain_text("Reversal · WeChat Pay")
+    await expect(page.locator("#receipts")).not_to_contain_text("wechat")
+
 
 async def _screenshot(page: Page) -> None:
     shot = REPO / "docs" / "screenshots" / "finance-1920.png"
