@@ -22,17 +22,19 @@
     return `${F.yuan(`${m[1]}${m[2]}${frac.slice(0, 2)}.${frac.slice(2)}`)}%`;
   }
 
-  async function feeChoices() {
-    const pick = $("a-fee");
-    const data = await S.api(`/api/fee-items?site=${encodeURIComponent(site)}`);
-    pick.replaceChildren(S.el("option", { value: "", text: S.t("全部", "All") }),
-      ...data.fee_items.map((f) => S.el("option", { value: f.code, text: f.name })));
+  /* Fee items and buildings by name (the code stays the option's value). */
+  async function choices() {
+    const all = () => S.el("option", { value: "", text: S.t("全部", "All") });
+    const fees = await S.api(`/api/fee-items?site=${encodeURIComponent(site)}`);
+    $("a-fee").replaceChildren(all(), ...fees.fee_items.map((f) => S.el("option", { value: f.code, text: f.name })));
+    const blds = await S.api(`/api/buildings?site=${encodeURIComponent(site)}&limit=1000`);
+    $("a-building").replaceChildren(all(), ...blds.buildings.map((b) => S.el("option", { value: b.code, text: b.name || b.code })));
   }
 
   async function arrears() {
     const form = $("arrears-form");
     F.clearErrors(form);
-    const q = qs({ site, building: $("a-building").value.trim(), period: $("a-period").value.trim(),
+    const q = qs({ site, building: $("a-building").value, period: $("a-period").value.trim(),
       fee: $("a-fee").value });
     $("export-csv").href = `/api/arrears/export?${q}&format=csv`;
     $("export-xlsx").href = `/api/arrears/export?${q}&format=xlsx`;
@@ -98,7 +100,7 @@
       site = slug;
       for (const id of ["arrears", "by-building", "by-fee"]) $(id).replaceChildren();
       $("arrears-total").textContent = "";
-      feeChoices().catch((e) => S.toast(e.message, true));
+      choices().catch((e) => S.toast(e.message, true));
     });
   });
 })();

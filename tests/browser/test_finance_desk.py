@@ -108,6 +108,13 @@ async def test_several_units_found_are_listed_to_pick_and_a_bill_opens_to_its_li
     # The late fee of today is not on the stored bill yet: the desk says what a payment adds.
     await expect(detail).to_contain_text("今天付款另计滞纳金")
 
+    # Arrears by building name (the code stays behind the choice).
+    await page.select_option("#a-building", label="3号楼（含商铺）")
+    await page.click("#arrears-form button[type=submit]")
+    await expect(page.locator("#arrears tr")).to_have_count(1)
+    await expect(page.locator("#arrears tr")).to_contain_text(OWNER)
+    await expect(page.locator("#arrears-total")).to_contain_text("共 1 户欠费")
+
     # Nothing found says so next to the box and keeps what was typed.
     await page.fill("#q", "没有这个人")
     await page.click("#lookup button[type=submit]")
