@@ -31,6 +31,9 @@ from cloud.alarms.tables import Alarm
 WINDOW = timedelta(minutes=30)
 #: How far back an incident's first alarm is looked for.
 LOOKBACK = timedelta(hours=12)
+#: Alarms of one source read to find an incident's members (a device that has failed daily
+#: for years must not make one click read them all).
+MEMBERS_SCAN = 2000
 
 Group = tuple[int, str, str]  # (site_id, kind, device)
 
@@ -80,7 +83,8 @@ async def members(session: AsyncSession, incident: int) -> list[Alarm]:
         return []
     rows = (await session.scalars(select(Alarm).where(
         Alarm.site_id == root.site_id, Alarm.kind == root.kind, Alarm.device == root.device,
-        Alarm.first_ts >= root.first_ts - LOOKBACK))).all()
+        Alarm.first_ts >= root.first_ts - LOOKBACK)
+        .order_by(Alarm.first_ts, Alarm.id).limit(MEMBERS_SCAN))).all()
     roots = chain(rows)
     return sorted((a for a in rows if roots.get(a.id) == incident),
                   key=lambda x: (x.first_ts, x.id))
