@@ -54,15 +54,19 @@ async def test_guard_masks_for_roles_without_people_read_and_audits_one_view_for
 
 async def test_pages_are_served_with_a_strict_policy(console: Console) -> None:
     c = console
-    for path, title in (("/records", "房屋档案"), ("/records/import", "批量导入")):
+    for path, title in (("/records", "房屋档案"), ("/records/import", "批量导入"),
+                        ("/desk", "客服台")):
         resp = await c.client.get(path, headers=c.headers)
         assert resp.status == 200
         html = await resp.text()
         assert title in html and "script-src 'self'" in resp.headers["Content-Security-Policy"]
-    js = await c.client.get("/records/static/import.js")
-    assert js.status == 200 and "X-CSRF-Token" not in await js.text()  # sent by common.js
-    common = await c.client.get("/records/static/common.js")
-    assert "X-CSRF-Token" in await common.text()
+        assert '<script src="/ui/shell.js" defer>' in html  # Shell.api sends X-CSRF-Token
+    for asset in ("/records/static/import.js", "/records/static/forms.js",
+                  "/desk/static/desk.js"):
+        js = await c.client.get(asset)
+        text = await js.text()
+        assert js.status == 200 and "S.api(" in text and "fetch(" not in text, asset
+    assert (await c.client.get("/desk/static/../desk.html")).status == 404
     assert (await c.client.get("/records/static/../records.py")).status == 404
     guard = await c.as_role("guard", ["garden"])
     assert (await c.client.get("/records/import", headers=guard)).status == 403

@@ -130,7 +130,8 @@ async def test_masked_without_people_read_and_scoped_to_the_login_sites(
     found = await _find(c, "张湖", "lake", headers=clerk)
     assert found[0]["residents"][0]["phone"] == "13500005678"
     views = (await _views(c))[len(before):]
-    assert len(views) == 1 and views[0].detail["fields"] == ["name", "phone"]
+    assert len(views) == 1 and views[0].detail is not None
+    assert views[0].detail["fields"] == ["name", "phone"]
     assert views[0].detail["ids"] == [found[0]["residents"][0]["id"]]
     # No one shown, nothing logged.
     await _find(c, "nobody", "lake", headers=clerk)
