@@ -1,7 +1,8 @@
 /* 规则表单 / a nested JSON rule (a fee item's rule and late fee, a car park's tariff) as a
  * form: one labelled input per leaf, named by its path (rule.rates.residential), so an API
  * refusal naming that path lands next to its input. Codes are choices through the label table;
- * numbers keep their type; lists stay JSON text. Keys are shown by their words, never raw. */
+ * numbers keep their type; a tier list is one row of fields per tier, a list of names is
+ * comma-separated text. Keys are shown by their words, never raw. */
 "use strict";
 
 window.DocForm = (() => {
@@ -18,7 +19,8 @@ window.DocForm = (() => {
     unit_types: ["适用房屋类型", "unit types"],
     exclude_vacant: ["空置房不收", "vacant units do not pay"],
     utility: ["能源类型", "utility"],
-    tiers: ["阶梯价", "tiers"],
+    tiers: ["阶梯价", "tier"],
+    upto: ["用量上限（末档留空）", "up to (blank on the last tier)"],
     price: ["价格（元）", "price (yuan)"],
     anomaly: ["异常判定", "anomaly check"],
     spike_factor: ["突增倍数", "spike factor"],
@@ -59,51 +61,76 @@ window.DocForm = (() => {
     daily_cap_window: "cap_window", lost_entry: "lost_entry", mode: "night_mode" };
   const HIDDEN = new Set(["rule", "late_fee", "prices"]);
 
+  /* "rule.tiers[1].price" → [{key: "rule"}, {key: "tiers", index: 1}, {key: "price"}] */
+  function segs(path) {
+    return path.split(".").map((part) => {
+      const m = /^(.*)\[(\d+)\]$/.exec(part);
+      return m ? { key: m[1], index: Number(m[2]) } : { key: part, index: null };
+    });
+  }
+
   function words(path) {
-    const parts = path.split(".");
+    const parts = segs(path);
     const out = [];
-    parts.forEach((key, i) => {
+    parts.forEach(({ key, index }, i) => {
       if (HIDDEN.has(key) && i < parts.length - 1) return;
-      if (parts[i - 1] === "rates") {
+      if (i > 0 && parts[i - 1].key === "rates") {
         out.push(S.label("unit_type", key));
         return;
       }
       const w = WORDS[key];
-      out.push(w ? S.t(w[0], w[1]) : key);
+      let text = w ? S.t(w[0], w[1]) : key;
+      if (index !== null) text += S.t(` 第 ${index + 1} 档`, ` ${index + 1}`);
+      out.push(text);
     });
     return out.join(" · ");
   }
 
-  /* [path, value] for every leaf of doc; lists are leaves (edited as JSON text). */
+  const isObject = (v) => v !== null && typeof v === "object" && !Array.isArray(v);
+
+  /* [path, value] for every leaf of doc: objects and lists of objects are opened up (a tier
+     is tiers[0].upto, the path the console names in a refusal); lists of names are leaves. */
   function flatten(doc, prefix) {
     const out = [];
     for (const [key, value] of Object.entries(doc || {})) {
       const path = prefix ? `${prefix}.${key}` : key;
-      if (value !== null && typeof value === "object" && !Array.isArray(value)) {
-        out.push(...flatten(value, path));
-      } else {
-        out.push([path, value]);
-      }
+      if (isObject(value)) out.push(...flatten(value, path));
+      else if (Array.isArray(value) && value.length && value.every(isObject)) {
+        value.forEach((item, i) => out.push(...flatten(item, `${path}[${i}]`)));
+      } else out.push([path, value]);
     }
     return out;
   }
 
-  /* Types a blank template says: "int", "bool", "json", "text" (decimal strings are text). */
-  function typeOf(value) {
+  /* int, bool, codes (unit types as boxes), list (names, comma-separated), json, text
+     (decimal strings are text). */
+  function typeOf(path, value) {
     if (typeof value === "boolean") return "bool";
     if (typeof value === "number") return "int";
-    if (Array.isArray(value)) return "json";
+    if (Array.isArray(value)) {
+      if (segs(path).pop().key === "unit_types") return "codes";
+      return value.every((v) => typeof v === "string") ? "list" : "json";
+    }
     return "text";
   }
 
   function input(path, value, type) {
-    const key = path.split(".").pop();
+    const key = segs(path).pop().key;
     const attrs = { name: path, "data-field": path, "data-type": type };
+    const caption = S.el("span", { text: words(path) });
     let node;
     if (type === "bool") {
       node = S.el("input", { ...attrs, type: "checkbox" });
       node.checked = !!value;
-      return S.el("label", { class: "check" }, node, S.el("span", { text: words(path) }));
+      return S.el("label", { class: "check" }, node, caption);
+    }
+    if (type === "codes") {
+      const boxes = Object.keys(window.CY_LABELS.unit_type).map((code) => {
+        const box = S.el("input", { type: "checkbox", value: code });
+        box.checked = (value || []).includes(code);
+        return S.el("label", { class: "check" }, box, S.el("span", { text: S.label("unit_type", code) }));
+      });
+      return S.el("div", { ...attrs, class: "codes" }, caption, ...boxes);
     }
     if (CHOICES[key] && type === "text") {
       const table = CHOICES[key];
@@ -111,18 +138,19 @@ window.DocForm = (() => {
         S.el("option", { value: code, text: S.label(table, code) })));
       node.value = value || node.options[0].value;
     } else {
-      node = S.el("input", { ...attrs, size: type === "json" ? "28" : "10",
+      node = S.el("input", { ...attrs, size: type === "json" || type === "list" ? "20" : "10",
         inputmode: type === "int" ? "numeric" : null });
       node.value = value === null || value === undefined ? ""
-        : type === "json" ? JSON.stringify(value) : String(value);
+        : type === "json" ? JSON.stringify(value) : type === "list" ? value.join(", ") : String(value);
     }
-    return S.el("label", {}, S.el("span", { text: words(path) }), node);
+    return S.el("label", {}, caption, node);
   }
 
   /* Leaves in the order of WORDS (the order a person fills them in), not the stored order. */
   const ORDER = Object.keys(WORDS);
   function rank(path) {
-    return path.split(".").map((k) => (ORDER.includes(k) ? ORDER.indexOf(k) : ORDER.length));
+    return segs(path).flatMap(({ key, index }) =>
+      [ORDER.includes(key) ? ORDER.indexOf(key) : ORDER.length, index === null ? -1 : index]);
   }
   function byOrder([a], [b]) {
     const ra = rank(a);
@@ -134,15 +162,26 @@ window.DocForm = (() => {
   /* Fill box with one input per leaf of doc (under prefix). */
   function render(box, doc, prefix) {
     const leaves = flatten(doc, prefix).sort(byOrder);
-    box.replaceChildren(...leaves.map(([path, value]) => input(path, value, typeOf(value))));
+    box.replaceChildren(...leaves.map(([path, value]) => input(path, value, typeOf(path, value))));
   }
 
   function put(doc, path, value) {
-    const parts = path.split(".");
+    const parts = segs(path);
     let at = doc;
-    for (const p of parts.slice(0, -1)) at = at[p] || (at[p] = {});
-    at[parts[parts.length - 1]] = value;
+    parts.forEach(({ key, index }, i) => {
+      const last = i === parts.length - 1;
+      if (index === null) {
+        if (last) at[key] = value;
+        else at = at[key] || (at[key] = {});
+        return;
+      }
+      const list = at[key] || (at[key] = []);
+      if (last) list[index] = value;
+      else at = list[index] || (list[index] = {});
+    });
   }
+
+  const refuse = (path, zh, en) => Object.assign(new Error(S.t(zh, en)), { field: path });
 
   /* The document the inputs in box say; blank text is left out. Throws {field, message}. */
   function collect(box, prefix) {
@@ -151,19 +190,24 @@ window.DocForm = (() => {
       const path = node.dataset.field;
       const rel = prefix ? path.slice(prefix.length + 1) : path;
       const type = node.dataset.type;
-      const raw = node.type === "checkbox" ? null : node.value.trim();
-      if (type === "bool") put(doc, rel, node.checked);
-      else if (raw === "") continue;
-      else if (type === "int") {
-        if (!/^-?\d+$/.test(raw)) {
-          throw Object.assign(new Error(S.t("须为整数", "must be a whole number")), { field: path });
-        }
+      if (type === "bool") { put(doc, rel, node.checked); continue; }
+      if (type === "codes") {
+        const picked = [...node.querySelectorAll("input:checked")].map((c) => c.value);
+        if (picked.length) put(doc, rel, picked);
+        continue;
+      }
+      const raw = node.value.trim();
+      if (raw === "") continue;
+      if (type === "int") {
+        if (!/^-?\d+$/.test(raw)) throw refuse(path, "须为整数", "must be a whole number");
         put(doc, rel, Number(raw));
+      } else if (type === "list") {
+        put(doc, rel, raw.split(/[,，、\s]+/).filter(Boolean));
       } else if (type === "json") {
         try {
           put(doc, rel, JSON.parse(raw));
         } catch (e) {
-          throw Object.assign(new Error(S.t("格式不对", "cannot be read")), { field: path });
+          throw refuse(path, "格式不对", "cannot be read");
         }
       } else put(doc, rel, raw);
     }

@@ -80,6 +80,21 @@ async def test_a_fee_item_is_created_edited_and_a_refused_edit_names_its_field(
     assert item["rule"]["amount"] == "15.00"
     assert item["late_fee"]["daily_rate"] == "0.0005"
 
+    # Tiered electricity: one row of fields per tier, a refusal beside the tier it names.
+    await page.locator("#fee-items tr[data-code=ELEC] .edit-fee").click()
+    await expect(form.locator('[name="rule.tiers[2].price"]')).to_have_value("0.8283")
+    await expect(form.locator('[name="rule.tiers[2].upto"]')).to_have_value("")
+    await expect(form).not_to_contain_text("upto")
+    await form.locator('[name="rule.tiers[1].upto"]').fill("150")
+    await page.click("#save-fee")
+    await expect(form.locator('label:has([name="rule.tiers[1].upto"]) + .field-error')
+                 ).to_contain_text("须大于上一档的上限 200")
+    await form.locator('[name="rule.tiers[1].upto"]').fill("450")
+    await page.click("#save-fee")
+    await expect(form).to_be_hidden()
+    tiers = (await _fee(staff, "ELEC"))["rule"]["tiers"]
+    assert [t.get("upto") for t in tiers] == ["200", "450", None]
+
 
 async def test_a_car_parks_tariff_is_edited_with_the_consoles_checks(
         staff: StaffConsole, page: Page) -> None:
