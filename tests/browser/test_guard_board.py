@@ -192,7 +192,7 @@ async def test_a_fire_is_one_card_the_guard_clears_in_two_clicks_and_the_linkage
         await expect(wall.locator("#linkage .where")).to_contain_text("reset_linkage")
 
 
-async def test_a_false_alarm_needs_a_note_and_keeps_what_was_typed_in_english_too(
+async def test_start_then_a_false_alarm_that_needs_a_note_in_english_too(
         staff: StaffConsole, browser: Browser) -> None:
     from playwright.async_api import expect
 
@@ -207,6 +207,11 @@ async def test_a_false_alarm_needs_a_note_and_keeps_what_was_typed_in_english_to
         await expect(card).to_have_count(1, timeout=ON_SCREEN_MS)
         await expect(card.locator(".sev")).to_have_text("Critical")
         await expect(card.locator(".state")).to_have_text("Open")
+        await card.get_by_role("button", name="Start", exact=True).click()
+        await expect(card.locator(".state")).to_have_text("In progress")
+        [started] = (await staff.get("/api/alarms?site=sunny"))["alarms"]
+        assert (started["state"], started["acknowledged_by"]) == (
+            "in_progress", await guard_name(staff))
         await card.locator(".note").fill("  ")
         await card.get_by_role("button", name="False alarm", exact=True).click()
         await expect(card.locator(".error")).to_contain_text("needs a note")
