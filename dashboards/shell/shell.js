@@ -152,9 +152,11 @@
   const menuToggle = el("button", { type: "button", class: "cy-menu-toggle",
                                     "aria-expanded": "false", text: t("☰ 菜单", "☰ Menu") });
   const menu = el("ul", { class: "cy-menu" });
+  const menuClose = el("button", { type: "button", class: "cy-menu-close",
+                                   text: t("✕ 收起菜单", "✕ Close menu") });
   const nav = el("nav", { class: "cy-nav", "aria-label": t("主菜单", "Main menu") },
                  el("a", { class: "cy-brand", href: "/", text: t("智慧社区控制台", "Courtyard console") }),
-                 menu);
+                 menuClose, menu);
   const page = el("div", { class: "cy-page" });
   while (body.firstChild) page.append(body.firstChild);
   const bar = el("header", { class: "cy-bar" }, menuToggle, crumbs, siteBox, langButton, who,
@@ -162,10 +164,13 @@
   const app = el("div", { class: "cy-app" }, nav, el("div", { class: "cy-body" }, bar, page));
   body.prepend(app);
 
-  menuToggle.addEventListener("click", () => {
-    const open = app.classList.toggle("cy-nav-open");
+  function openMenu(open) {
+    app.classList.toggle("cy-nav-open", open);
     menuToggle.setAttribute("aria-expanded", String(open));
-  });
+  }
+  menuToggle.addEventListener("click", () => openMenu(!app.classList.contains("cy-nav-open")));
+  menuClose.addEventListener("click", () => openMenu(false));
+  document.addEventListener("keydown", (ev) => { if (ev.key === "Escape") openMenu(false); });
   langButton.addEventListener("click", () => {
     try { localStorage.setItem(LANG_KEY, lang === "en" ? "zh" : "en"); } catch (e) { /* private mode */ }
     location.reload();

@@ -36,7 +36,8 @@ async def admin_headers(sessions: async_sessionmaker[AsyncSession]) -> dict[str,
 
 
 async def create_staff(sessions: async_sessionmaker[AsyncSession], username: str, password: str,
-                       role: str = "admin", sites: Iterable[str] | None = None) -> int:
+                       role: str = "admin", sites: Iterable[str] | None = None,
+                       display_name: str | None = None) -> int:
     """A staff account (for login tests and browser pages); returns its id."""
     from cloud.auth.accounts import create_user
 
@@ -44,7 +45,8 @@ async def create_staff(sessions: async_sessionmaker[AsyncSession], username: str
     async with sessions() as session, session.begin():
         site_ids = await site_ids_for(session, slugs, create=slugs or ())
         user = await create_user(session, username=username, role=role, password=password,
-                                 now=datetime.now(UTC), site_ids=site_ids)
+                                 now=datetime.now(UTC), site_ids=site_ids,
+                                 display_name=display_name)
         return user.id
 
 

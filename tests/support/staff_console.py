@@ -1,9 +1,10 @@
 """A real console on a free port with the sample community 阳光花园 and one login per role:
 what the browser tests drive as staff do (``staff_console`` fixture in tests/browser).
 
-Every role's account is its role name with ``-`` for ``_`` (``customer-service``) and the
-password ``PASSWORD``. ``api`` calls the console with an admin token so a test can assert what
-a click changed.
+Every role's account is its role name with ``-`` for ``_`` (``customer-service``), the password
+``PASSWORD`` and a person's name (``DISPLAY_NAMES``); the technician login is the technician
+record 刘师傅 (plumbing, 阳光花园), whose id is ``technician_id``. ``api`` calls the console
+with an admin token so a test can assert what a click changed.
 """
 
 from __future__ import annotations
@@ -25,12 +26,18 @@ from tests.support.auth import create_staff, token_headers
 from tests.support.services import free_port
 
 PASSWORD = "page-password"
+#: The person behind each role's login, as pages show them (never a role code).
+DISPLAY_NAMES = {
+    "admin": "王管理", "finance": "李会计", "customer_service": "张客服", "guard": "赵保安",
+    "operations_lead": "陈主管", "technician": "刘师傅", "installer": "周工",
+}
 
 
 class StaffConsole:
     def __init__(self, url: str, admin: dict[str, str],
-                 sessions: async_sessionmaker[AsyncSession]) -> None:
+                 sessions: async_sessionmaker[AsyncSession], technician_id: int = 0) -> None:
         self.url = url
+        self.technician_id = technician_id
         self.admin = admin
         self.sessions = sessions
 
@@ -58,14 +65,20 @@ async def staff_console(db_url: str) -> AsyncIterator[StaffConsole]:
     sessions = session_factory(engine)
     await load_sample(sessions)
     for role in ROLES:
-        await create_staff(sessions, role.replace("_", "-"), PASSWORD, role)
+        await create_staff(sessions, role.replace("_", "-"), PASSWORD, role,
+                           display_name=DISPLAY_NAMES[role])
     port = free_port()
     runner = web.AppRunner(create_app(Settings(database_url=db_url), sessions, SystemClock()),
                            access_log=None)
     await runner.setup()
     await web.TCPSite(runner, "127.0.0.1", port).start()
+    console = StaffConsole(f"http://127.0.0.1:{port}", await token_headers(sessions), sessions)
     try:
-        yield StaffConsole(f"http://127.0.0.1:{port}", await token_headers(sessions), sessions)
+        tech = await console.api("POST", "/api/technicians", {
+            "name": DISPLAY_NAMES["technician"], "skills": ["plumbing"], "sites": ["sunny"]},
+            expect=201)
+        console.technician_id = int(tech["id"])
+        yield console
     finally:
         await runner.cleanup()
         await engine.dispose()
