@@ -9,6 +9,7 @@
   const $ = (id) => document.getElementById(id);
   const CALL_CATEGORIES = ["plumbing", "electrical", "public_area", "gate_fault", "elevator_fault",
                            "complaint", "other"];
+  const BILLS_SHOWN = 12;
   let site = "";
   let unit = null;       // the open unit: {unit_id, unit, building}
   let requestId = null;  // one per call being logged: a resubmitted form is not a second order
@@ -101,7 +102,10 @@
   async function bills(p, allowed) {
     const body = $("bills");
     if (!allowed) { R.empty(body, 6, "无权查看账单", "You may not view bills"); return; }
-    const data = await S.api(`/api/bills?${p}&limit=12`);
+    let data = await S.api(`/api/bills?${p}&limit=${BILLS_SHOWN}`);
+    if (data.next_offset !== null) {  // oldest first in the API: the card shows the latest
+      data = await S.api(`/api/bills?${p}&limit=${BILLS_SHOWN}&offset=${data.count - BILLS_SHOWN}`);
+    }
     body.replaceChildren();
     for (const b of data.bills.slice().reverse()) {
       const tr = S.el("tr", { "data-bill": b.id });

@@ -111,7 +111,7 @@ async def test_customer_service_finds_units_and_logs_a_repair_call(
     orders = (await staff.get("/api/workorders?site=sunny&unit=3-101"))["workorders"]
     assert [o["number"] for o in orders] == [number], "a double-click logged the call twice"
     order = orders[0]
-    assert order["source"]["requested_by"] == me_name == "customer-service"
+    assert order["source"]["requested_by"] == me_name  # the login, as the shell names it
     assert (order["unit"], order["category"], order["priority"]) == ("3-101", "plumbing",
                                                                       "normal")
     assert order["description"] == "厨房水管漏水，住户下午在家"
@@ -140,3 +140,24 @@ async def test_customer_service_finds_units_and_logs_a_repair_call(
         shot.parent.mkdir(parents=True, exist_ok=True)
         await page.screenshot(path=str(shot), full_page=False)
         assert shot.stat().st_size < 300_000, shot.stat().st_size
+
+    # The card leads to the unit in the register.
+    await page.click("#unit-records")
+    await expect(page.locator("#unit-editor h3")).to_contain_text("3-101")
+    await expect(page.locator("#residents")).to_contain_text("陈志明")
+
+
+async def test_the_desk_in_english_and_for_a_role_without_personal_data(
+        staff: StaffConsole, page: Page) -> None:
+    from playwright.async_api import expect
+
+    await _residents(staff)
+    await browser_login(page, staff.url, "admin", PASSWORD, then="/desk?site=sunny")
+    await page.evaluate("localStorage.setItem('cy.lang', 'en')")
+    await page.reload()
+    await expect(page.locator("#find")).to_have_text("Find")
+    await _find(page, "陈志明")
+    await expect(page.locator("#results .result")).to_contain_text("by Name")
+    await expect(page.locator("#call h3, .col h3").first).to_have_text("Residents")
+    await expect(page.locator("#category option:checked")).to_have_text("Plumbing")
+    await expect(page.locator("#residents")).to_contain_text("Owner")

@@ -36,6 +36,8 @@ async def test_a_clerk_edits_a_unit_adds_an_owner_and_reads_the_history(
 
     await browser_login(page, staff.url, "customer-service", PASSWORD, then="/records")
     await expect(page.locator("#cy-site option:checked")).to_have_text("阳光花园")
+    me_name = (await page.locator(".cy-who b").text_content() or "").strip()
+    assert me_name
     row = page.locator('#units tr[data-unit="1-201"]')
     await expect(row).to_contain_text("空置")
     await expect(page.locator("#units")).not_to_contain_text("residential")
@@ -62,7 +64,7 @@ async def test_a_clerk_edits_a_unit_adds_an_owner_and_reads_the_history(
     await expect(history.first).to_contain_text("修改")
     await expect(history.first).to_contain_text("状态：空置 → 自住")
     await expect(history.first).to_contain_text("建筑面积：89.50 → 90.00")
-    await expect(history.first).to_contain_text("customer-service")
+    await expect(history.first).to_contain_text(me_name)  # the login, as the shell names it
     when = await history.first.locator("td").first.text_content()
     assert when and re.fullmatch(r"\d{4}-\d\d-\d\d \d\d:\d\d", when), when
     unit = await _unit(staff, "1-201")
