@@ -4,6 +4,7 @@ call for it (clicks counted from the home page). Every effect is checked through
 
 from __future__ import annotations
 
+import asyncio
 import os
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -41,6 +42,17 @@ async def _residents(staff: StaffConsole) -> None:
         "lease_start": "2026-01-01", "lease_end": "2026-12-31"}, expect=201)
 
 
+async def _november_bills(staff: StaffConsole) -> None:
+    run = await staff.api("POST", "/api/bill-runs", {"site": "sunny", "cycle": "monthly",
+                                                     "period": "2026-11"}, expect=202)
+    for _ in range(300):
+        run = await staff.get(f"/api/bill-runs/{run['id']}")
+        if run["state"] != "running":
+            break
+        await asyncio.sleep(0.05)  # the API's run, not the page: nothing to wait on there
+    assert run["state"] == "done", run
+
+
 async def _find(page: Page, q: str) -> None:
     await page.fill("#q", q)
     await page.click("#find")
@@ -51,6 +63,7 @@ async def test_customer_service_finds_units_and_logs_a_repair_call(
     from playwright.async_api import expect
 
     await _residents(staff)
+    await _november_bills(staff)
     await browser_login(page, staff.url, "customer-service", PASSWORD)
     await expect(page).to_have_url(f"{staff.url}/desk")
     await expect(page.locator('.cy-menu a[aria-current="page"]')).to_have_text("客服台")
@@ -80,7 +93,11 @@ async def test_customer_service_finds_units_and_logs_a_repair_call(
     await expect(results).to_contain_text("按车牌找到")
     await expect(page.locator("#unit-title")).to_have_text("3-101")
     await expect(page.locator("#vehicles")).to_contain_text("粤B67890")
-    await expect(page.locator("#bills tr.empty, #bills tr[data-bill]").first).to_be_visible()
+    [bill] = (await staff.get("/api/bills?site=sunny&unit=3-101"))["bills"]
+    bill_row = page.locator(f'#bills tr[data-bill="{bill["id"]}"]')
+    await expect(bill_row).to_contain_text("2026-11")
+    await expect(bill_row).to_contain_text(bill["number"])
+    await expect(bill_row).not_to_contain_text(bill["state"])  # through the label table
 
     # Nothing found says so.
     await _find(page, "无此人")
