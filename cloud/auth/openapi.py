@@ -92,6 +92,12 @@ PATHS.update({
     "/login": _page("登录页 / the login page (HTML; ?next=)", security=[]),
     "/login/static/{name}": _assets(
         "登录页与会话脚本 / the login page's and session scripts and styles", security=[]),
+    "/ui/{name}": _assets(
+        "控制台外壳的脚本与样式 / the console shell's script and style sheet", security=[]),
+    "/ui/labels.js": {"get": {
+        "summary": "代码标签表 / the label table of every stored code (zh-CN, English), "
+                   "as a script for the pages", "security": [],
+        "responses": {"200": {"description": "JavaScript"}}}},
     "/api/login": {"post": {
         "summary": "登录 / log in: sets the HttpOnly session cookie", "security": [],
         "requestBody": _json_body({

@@ -8,6 +8,7 @@ from cloud.web.openapi import (
     _TIME,
     PATHS,
     SCHEMAS,
+    _assets,
     _err,
     _ok,
     _p,
@@ -87,7 +88,10 @@ SCHEMAS |= {
 }
 
 PATHS |= {
-    "/": _page("控制台首页 / console front page (HTML)"),
+    "/": _page("概览 / overview: each site's devices and readings (HTML); a role without "
+               "devices.read is sent to its own home"),
+    "/overview/static/{name}": _assets("概览页的脚本与样式 / the overview's script and style",
+                                       security=[]),
     "/healthz": {"get": {
         "summary": "健康检查 / health: database, broker and ingest",
         "responses": {"200": _ok("Health", "一切正常 / all parts working"),
