@@ -216,16 +216,19 @@ PATHS.update({
                       "403": _DENIED, "404": _MISSING,
                       "409": _err("已作废，或调整后低于已收 / void, or below what is paid")}}},
     "/api/bills/{id}/release": {"post": {
-        "summary": "复核后放行暂扣账单 / release a held bill after review",
+        "summary": "复核通过暂扣账单 / pass a held bill after review",
         "parameters": [_ID], "requestBody": _body("BillRelease"),
         "responses": {"200": _ok("BillDetail", "已出账 / issued"), "400": _BAD,
                       "403": _DENIED, "404": _MISSING,
                       "409": _err("账单未被暂扣 / the bill is not held")}}},
     "/billing/runs": {"get": {
-        "summary": "出账页面 / the bill-run page (HTML; ?site=)",
-        "parameters": [_q("site", {"type": "string", "maxLength": 63}, "站点标识 / site slug")],
+        "summary": "出账页面（小区由外壳选择）/ the bill-run page (HTML; the shell picks the site)",
         "responses": {"200": {"description": "HTML", "content": {"text/html": {}}},
-                      "400": _BAD, "403": _DENIED}}},
+                      "403": _DENIED}}},
+    "/billing/fee-items": {"get": {
+        "summary": "收费项目与停车收费标准页面 / the fee items and car-park tariffs page (HTML)",
+        "responses": {"200": {"description": "HTML", "content": {"text/html": {}}},
+                      "403": _DENIED}}},
     "/billing/static/{name}": _assets(
-        "出账页面的脚本与样式 / the bill-run page's script and styles"),
+        "收费页面的脚本与样式 / the billing pages' scripts and styles"),
 })
