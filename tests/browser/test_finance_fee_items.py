@@ -121,3 +121,13 @@ async def test_a_car_parks_tariff_is_edited_with_the_consoles_checks(
     assert saved["free_minutes"] == 60
     assert saved["prices"]["small"]["unit"] == {"minutes": 60, "price": "3"}
     assert saved["timezone"] == "Asia/Shanghai"
+
+    # A second car park starts from the standard tariff.
+    await page.click("#new-tariff")
+    await form.locator("[name=lot]").fill("lot-east")
+    await form.locator("[name=name]").fill("东门地库")
+    await form.locator('[name="prices.small.daily_cap"]').fill("30")
+    await page.click("#save-tariff")
+    await expect(page.locator("#tariffs tr[data-lot=lot-east]")).to_contain_text("东门地库")
+    east = (await staff.get("/api/sites/sunny/parking/tariffs/lot-east"))["tariff"]
+    assert (east["name"], east["prices"]["small"]["daily_cap"]) == ("东门地库", "30")
