@@ -54,10 +54,6 @@ PAY_FIELDS = ("site", "unit", "amount", "method", "reference", "payer", "bills",
 # --- input --------------------------------------------------------------------------------------
 
 
-
-
-
-
 def body_amount(body: dict[str, Any], name: str) -> Decimal:
     raw = body.get(name)
     if isinstance(raw, bool) or not isinstance(raw, str | int | Decimal):
