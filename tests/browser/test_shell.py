@@ -1,0 +1,113 @@
+"""Every role in a real Chromium: log in, land on its own home, find its menu (and only its
+menu), open every page of it without a refusal or a raw code on screen, switch to English and
+back, log out. With COURTYARD_SCREENSHOTS=1 it saves each role's home for the docs."""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import pytest
+
+from cloud.auth.nav import nav_for
+from cloud.auth.roles import ROLE_HOME, ROLES
+from cloud.web.labels import LABELS
+from tests.browser.conftest import checked_page
+from tests.support.staff_console import PASSWORD, StaffConsole
+
+if TYPE_CHECKING:
+    from playwright.async_api import Browser, Page
+
+SHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
+#: Phones: the technician's and the guard's homes are also used at 390×844.
+PHONE_ROLES = ("technician", "guard")
+
+#: Every stored code of the label table, as a whole word (``meter-1`` is a device's name,
+#: ``in`` inside ``main`` is not a code).
+RAW_CODE = re.compile(r"(?<![\w.-])(" + "|".join(sorted(
+    {re.escape(code) for table in LABELS.values() for code in table}, key=len, reverse=True))
+    + r")(?![\w.-])")
+
+
+def username(role: str) -> str:
+    return role.replace("_", "-")
+
+
+async def page_ready(page: Page) -> None:
+    """The shell has drawn the login's menu (the page's own data may still be loading)."""
+    await page.wait_for_selector(".cy-menu a", state="attached")
+
+
+async def raw_codes(page: Page) -> list[str]:
+    text = await page.inner_text(".cy-page")
+    return sorted(set(RAW_CODE.findall(text)))
+
+
+async def login(page: Page, staff: StaffConsole, role: str) -> None:
+    """Through /login with no page asked for: the role's home is where it lands."""
+    await page.goto(f"{staff.url}/login")
+    await page.fill("#username", username(role))
+    await page.fill("#password", PASSWORD)
+    async with page.expect_navigation():
+        await page.click("#submit")
+    await page_ready(page)
+
+
+@pytest.mark.parametrize("role", sorted(ROLES))
+async def test_each_role_lands_home_and_works_through_its_menu(
+        browser: Browser, staff: StaffConsole, role: str) -> None:
+    from playwright.async_api import expect
+
+    async with checked_page(browser, width=1920, height=1080) as page:
+        await login(page, staff, role)
+        assert page.url.split("?")[0] == staff.url + ROLE_HOME[role]
+        menu = page.locator(".cy-menu a")
+        await expect(menu).to_have_text([item["zh"] for item in nav_for(role)])
+        await expect(page.locator(".cy-who")).to_contain_text(LABELS["role"][role][0])
+        await expect(page.locator("#cy-site")).to_contain_text("阳光花园")
+        if os.environ.get("COURTYARD_SCREENSHOTS") == "1":
+            await page.wait_for_load_state("networkidle")
+            SHOTS.mkdir(parents=True, exist_ok=True)
+            await page.screenshot(path=str(SHOTS / f"home-{role}-1920.jpg"), type="jpeg",
+                                  quality=70)
+        for item in nav_for(role):
+            await page.goto(staff.url + item["path"])
+            await page_ready(page)
+            await expect(page.locator(".cy-menu a[aria-current=page]")).to_have_text(item["zh"])
+            assert await page.locator(".cy-error").count() == 0, item["path"]
+            await page.wait_for_load_state("networkidle")
+            assert await raw_codes(page) == [], f"raw codes on {item['path']} for {role}"
+
+        # English is a switch: the menu reads English, and back.
+        await page.click("#cy-lang")
+        await expect(page.locator(".cy-menu a")).to_have_text(
+            [item["en"] for item in nav_for(role)])
+        await page.click("#cy-lang")
+        await expect(page.locator(".cy-menu a").first).to_have_text(nav_for(role)[0]["zh"])
+
+        await page.click("#cy-logout")
+        await page.wait_for_url(re.compile(r"/login"))
+        await page.goto(staff.url + ROLE_HOME[role])
+        await page.wait_for_url(re.compile(r"/login\?next="))
+
+
+@pytest.mark.parametrize("role", PHONE_ROLES)
+async def test_the_phone_roles_home_fits_a_phone_with_the_menu_behind_a_button(
+        browser: Browser, staff: StaffConsole, role: str) -> None:
+    from playwright.async_api import expect
+
+    async with checked_page(browser, width=390, height=844) as page:
+        await login(page, staff, role)
+        await expect(page.locator(".cy-nav")).to_be_hidden()
+        await page.click(".cy-menu-toggle")
+        await expect(page.locator(".cy-nav")).to_be_visible()
+        await page.click(".cy-menu-close")
+        await expect(page.locator(".cy-nav")).to_be_hidden()
+        width = await page.evaluate("document.documentElement.scrollWidth")
+        assert width <= 390, f"{role}'s home scrolls sideways on a phone ({width}px)"
+        if os.environ.get("COURTYARD_SCREENSHOTS") == "1":
+            await page.wait_for_load_state("networkidle")
+            await page.screenshot(path=str(SHOTS / f"home-{role}-390.jpg"), type="jpeg",
+                                  quality=70)
