@@ -18,7 +18,7 @@ from cloud.web.pages import CSP, DASHBOARDS_DIR
 from tests.support.auth import admin_headers
 
 PAGES = ["/guard", "/guard/", "/login", "/finance", "/records", "/records/import",
-         "/workorders/tech", "/workorders/board", "/billing/runs"]
+         "/workorders/tech", "/workorders/board", "/billing/runs", "/billing/fee-items"]
 FOLDERS = {"/guard/static/": "guard", "/login/static/": "login", "/finance/static/": "finance",
            "/records/static/": "records", "/workorders/static/": "workorders",
            "/billing/static/": "billing"}
