@@ -20,7 +20,7 @@ if TYPE_CHECKING:
     from playwright.async_api import Browser, Page
 
 REPO = Path(__file__).resolve().parents[2]
-OWNER = "王芳"
+OWNER = "欧阳芳"
 UNIT = "3-102"
 
 
@@ -87,11 +87,11 @@ async def test_several_units_found_are_listed_to_pick_and_a_bill_opens_to_its_li
         staff: StaffConsole, page: Page) -> None:
     from playwright.async_api import expect
 
-    await staff.api("POST", "/api/owners", {"site": "sunny", "unit": "1-101", "name": "王建国"},
+    await staff.api("POST", "/api/owners", {"site": "sunny", "unit": "1-101", "name": "欧阳建国"},
                     expect=201)
     await _owner(staff)
     await browser_login(page, staff.url, "finance", PASSWORD, then="/finance")
-    await page.fill("#q", "王")
+    await page.fill("#q", "欧阳")
     await page.click("#lookup button[type=submit]")
     picks = page.locator("#results .pick-unit")
     await expect(picks).to_have_count(2)
