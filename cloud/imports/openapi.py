@@ -23,9 +23,9 @@ PATHS.update({
                             "spreadsheetml.sheet": {}}},
             "404": _err("没有这个模板 / no such template")}}},
     "/api/imports/{kind}": {"post": {
-        "summary": "导入表格（可先试运行）/ import a sheet (dry run first)",
+        "summary": "导入表格（可先校验）/ import a sheet (dry run first)",
         "description": "请求体为 multipart 的 file 字段或文件原始内容；.xlsx 或 CSV（UTF-8"
-                       "，可带 BOM；或 GB18030）。试运行列出每个错误行（行号、列、原因）且"
+                       "，可带 BOM；或 GB18030）。校验列出每个错误行（行号、列、原因）且"
                        "不做修改；正式导入全部成功或全部不做。按自然键重复导入无变化。"
                        f"超过 {JOB_THRESHOLD} 行时返回 202 与任务。/ The body is a "
                        "multipart form with a file part, or the file itself; .xlsx or CSV "
@@ -50,7 +50,7 @@ PATHS.update({
             "application/octet-stream": {"schema": {"type": "string",
                                                     "format": "binary"}}}},
         "responses": {
-            "200": _ok("ImportResult", "试运行结果或导入完成 / dry-run result or import "
+            "200": _ok("ImportResult", "校验结果或导入完成 / dry-run result or import "
                                        "done"),
             "202": {"description": "大文件：后台任务 / large file: a job", "content": {
                 "application/json": {"schema": {"type": "object", "properties": {

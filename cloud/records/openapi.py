@@ -337,7 +337,7 @@ def _pages() -> None:
     PATHS.update({
         "/records": _page("房屋档案页（楼栋、房屋、业主、租户、车辆、表）/ the register page "
                           "(HTML)"),
-        "/records/import": _page("导入页（模板、试运行、导入进度）/ the import page (HTML)"),
+        "/records/import": _page("导入页（模板、校验、导入进度）/ the import page (HTML)"),
         "/records/static/{name}": _assets(
             "档案页面的脚本与样式 / the register pages' scripts and styles",
             _p("name", "文件名 / file name")),

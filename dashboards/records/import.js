@@ -35,7 +35,7 @@
       body.append(tr);
     }
     $("errors").hidden = result.errors.length === 0;
-    const what = result.dry_run ? S.t("试运行", "Dry run")
+    const what = result.dry_run ? S.t("校验", "Check")
       : (result.applied ? S.t("已导入", "Imported") : S.t("未导入", "Nothing imported"));
     $("summary").className = result.errors.length ? "bad" : "ok";
     $("summary").textContent = S.t(

@@ -81,7 +81,7 @@ async def test_installer_checks_then_imports_a_sheet_with_progress(
 
     await page.set_input_files("#file", str(good))
     await page.click("#check")
-    await expect(page.locator("#summary")).to_contain_text("试运行", timeout=30_000)
+    await expect(page.locator("#summary")).to_contain_text("校验", timeout=30_000)
     await expect(page.locator("#summary")).to_contain_text("新建 2200")
     await expect(page.locator("#apply")).to_be_enabled()
     await page.click("#apply")
