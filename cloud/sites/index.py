@@ -28,9 +28,17 @@ def _e(value: Any) -> str:
     return escape("" if value is None else str(value), quote=True)
 
 
-def _state(online: bool) -> str:
+def _state(online: bool, heard: bool = True) -> str:
+    """在线 / 离线, or 未上报 for what never reported (a device is online until told
+    otherwise, which must not read as a working device on an overview)."""
+    if not heard:
+        return '<span class="never" data-en="Never reported">未上报</span>'
     return ('<span class="on" data-en="Online">在线</span>' if online
             else '<span class="off" data-en="Offline">离线</span>')
+
+
+def _heard(dev: Device) -> bool:
+    return dev.last_seen_at is not None or dev.last_event_at is not None
 
 
 def _values(meter: Meter | None) -> str:
@@ -86,15 +94,23 @@ async def index(request: web.Request) -> web.Response:
     for site in sites:
         tz = zone(site.timezone or default_tz, default_tz)
         devices = by_site.get(site.id, [])
-        offline = sum(not d.online for d, _ in devices)
+        heard = [d for d, _ in devices if _heard(d)]
+        offline = sum(not d.online for d in heard)
+        never = len(devices) - len(heard)
         parts += [
             f'<section class="site" data-site-slug="{_e(site.slug)}">',
-            f"<h2>{_e(site.name or site.slug)} {_state(site.online)}</h2>",
+            f"<h2>{_e(site.name or site.slug)} "
+            f"{_state(site.online, site.last_batch_at is not None)}</h2>",
             '<p class="facts"><span data-en="Last report">最近上报</span> '
             f"{_e(_when(site.last_batch_at, tz))} · "
             f'<span data-en="Devices">设备</span> {len(devices)} · '
+            f'<span data-en="Online">在线</span> {len(heard) - offline} · '
             f'<span data-en="Offline">离线</span> <b class="{"off" if offline else ""}">'
-            f"{offline}</b></p>",
+            f"{offline}</b> · "
+            f'<span data-en="Never reported">未上报</span> {never}</p>',
+            # A long list folds: the counts above are what a glance needs.
+            f'<details{" open" if len(devices) <= 12 else ""}><summary>'
+            f'<span data-en="All devices">全部设备</span> ({len(devices)})</summary>',
             '<table><thead><tr><th data-en="Device">设备</th><th data-en="State">状态</th>'
             '<th data-en="Last seen">最近上报</th><th data-en="Last readings">最近读数</th>'
             "</tr></thead><tbody>",
@@ -105,9 +121,9 @@ async def index(request: web.Request) -> web.Response:
             parts.append(
                 f"<tr><td>{_e(dev.key)}<br><small data-en=\"{_e(kind_en)} {_e(dev.unit_ref or '')}"
                 f'">{_e(kind)} {_e(dev.unit_ref or "")}</small></td>'
-                f"<td>{_state(dev.online)}</td>"
+                f"<td>{_state(dev.online, _heard(dev))}</td>"
                 f"<td>{_e(_when(dev.last_seen_at or dev.last_event_at, tz))}</td>"
                 f"<td>{_values(meter)}</td></tr>")
-        parts.append("</tbody></table></section>")
+        parts.append("</tbody></table></details></section>")
     parts.append("</main></body></html>")
     return html_response("".join(parts))
