@@ -9,12 +9,14 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pytest
 
+from cloud.web.labels import LABELS
 from tests.support.services import fresh_pg_database, need
 from tests.support.staff_console import StaffConsole, staff_console
 
@@ -72,3 +74,15 @@ async def staff() -> AsyncIterator[StaffConsole]:
     with fresh_pg_database(migrated=True) as url:
         async with staff_console(url) as console:
             yield console
+
+
+#: Every stored code of the label table as a whole word (``meter-1`` is a device's name and
+#: ``in`` inside ``main`` is not a code): none may reach the screen.
+RAW_CODE = re.compile(r"(?<![\w.-])(" + "|".join(sorted(
+    {re.escape(code) for table in LABELS.values() for code in table}, key=len, reverse=True))
+    + r")(?![\w.-])")
+
+
+async def raw_codes(page: Page, selector: str = ".cy-page") -> list[str]:
+    """The label table's codes showing in the page's content (the shell's frame excluded)."""
+    return sorted(set(RAW_CODE.findall(await page.inner_text(selector))))

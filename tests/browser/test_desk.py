@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from tests.browser.conftest import checked_page
+from tests.browser.conftest import checked_page, raw_codes
 from tests.support.auth import browser_login
 from tests.support.staff_console import PASSWORD, StaffConsole
 
@@ -151,6 +151,7 @@ async def test_customer_service_finds_units_and_logs_a_repair_call(
     await expect(page.locator("#orders tr[data-order]")).to_have_count(2)
     orders = (await staff.get("/api/workorders?site=sunny&unit=3-101"))["workorders"]
     assert sorted(o["category"] for o in orders) == ["complaint", "plumbing"]
+    assert await raw_codes(page) == [], "a stored code on the unit card"
 
     if os.environ.get("COURTYARD_SCREENSHOTS") == "1":
         shot = REPO / "docs" / "screenshots" / "desk-1920.png"

@@ -32,7 +32,7 @@ from cloud.features import default_registry
 from cloud.ingest import Ingestor
 from cloud.settings import Settings
 from contract import Batch, Envelope, SystemClock, encode_batch, priority_for, topics
-from tests.browser.conftest import checked_page
+from tests.browser.conftest import checked_page, raw_codes
 from tests.support.auth import browser_login, create_staff
 from tests.support.epochs import TEST_EPOCH
 from tests.support.services import free_port
@@ -124,6 +124,7 @@ async def guard_name(staff: StaffConsole) -> str:
 
 
 async def shoot(page: Page, name: str) -> None:
+    assert await raw_codes(page) == [], f"a stored code on the board ({name})"
     if os.environ.get("COURTYARD_SCREENSHOTS") != "1":
         return
     SHOTS.mkdir(parents=True, exist_ok=True)

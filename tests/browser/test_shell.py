@@ -14,7 +14,7 @@ import pytest
 from cloud.auth.nav import nav_for
 from cloud.auth.roles import ROLE_HOME, ROLES
 from cloud.web.labels import LABELS
-from tests.browser.conftest import checked_page
+from tests.browser.conftest import checked_page, raw_codes
 from tests.support.staff_console import PASSWORD, StaffConsole
 
 if TYPE_CHECKING:
@@ -28,13 +28,6 @@ PHONE_ROLES = ("technician", "guard")
 #: are saved by their own tests).
 SHOT_ROLES = ("admin", "installer", "technician")
 
-#: Every stored code of the label table, as a whole word (``meter-1`` is a device's name,
-#: ``in`` inside ``main`` is not a code).
-RAW_CODE = re.compile(r"(?<![\w.-])(" + "|".join(sorted(
-    {re.escape(code) for table in LABELS.values() for code in table}, key=len, reverse=True))
-    + r")(?![\w.-])")
-
-
 def username(role: str) -> str:
     return role.replace("_", "-")
 
@@ -42,11 +35,6 @@ def username(role: str) -> str:
 async def page_ready(page: Page) -> None:
     """The shell has drawn the login's menu (the page's own data may still be loading)."""
     await page.wait_for_selector(".cy-menu a", state="attached")
-
-
-async def raw_codes(page: Page) -> list[str]:
-    text = await page.inner_text(".cy-page")
-    return sorted(set(RAW_CODE.findall(text)))
 
 
 async def login(page: Page, staff: StaffConsole, role: str) -> None:

@@ -18,7 +18,7 @@ from sqlalchemy import select
 
 from cloud.db.models import Site
 from cloud.workorders.service import Source, open_or_fold
-from tests.browser.conftest import checked_page
+from tests.browser.conftest import checked_page, raw_codes
 from tests.support.auth import browser_login
 from tests.support.staff_console import PASSWORD, StaffConsole
 
@@ -43,6 +43,7 @@ def _steps(order: dict[str, Any], action: str) -> list[dict[str, Any]]:
 
 
 async def _shot(page: Page, name: str) -> None:
+    assert await raw_codes(page) == [], f"a stored code on the page ({name})"
     if os.environ.get("COURTYARD_SCREENSHOTS") != "1":
         return
     SHOTS.mkdir(parents=True, exist_ok=True)
