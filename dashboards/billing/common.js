@@ -47,57 +47,8 @@ window.Fin = (() => {
     return S.lang === "en" ? m[2] : m[1];
   }
 
-  function cell(row, text, cls) {
-    const td = S.el("td", { class: cls || null, text: text === null || text === undefined ? "—" : String(text) });
-    row.append(td);
-    return td;
-  }
-
-  function empty(body, cols, zh, en) {
-    const tr = S.el("tr", { class: "empty" });
-    cell(tr, S.t(zh, en)).colSpan = cols;
-    body.replaceChildren(tr);
-  }
-
-  /* Run fn with button disabled until the answer: a double-click acts once. */
-  async function once(button, fn) {
-    if (button.disabled) return undefined;
-    button.disabled = true;
-    try {
-      return await fn();
-    } finally {
-      button.disabled = false;
-    }
-  }
-
-  /* Show an API refusal next to the field it names (an element with data-field, or an input
-     whose name is the field), else in the form's own message line. Nothing typed is lost. */
-  function showError(form, err) {
-    clearErrors(form);
-    const text = err && err.message ? err.message : String(err);
-    const field = err && err.field;
-    let spot = null;
-    if (field) {
-      spot = form.querySelector(`[data-field="${CSS.escape(field)}"]`)
-        || form.querySelector(`[name="${CSS.escape(field)}"]`);
-    }
-    if (spot) {
-      const note = S.el("span", { class: "field-error", role: "alert", text });
-      const holder = spot.closest("label") || spot;
-      holder.classList.add("has-error");
-      holder.after(note);
-      return;
-    }
-    const line = form.querySelector(".form-error");
-    if (line) { line.textContent = text; line.hidden = false; } else S.toast(text, true);
-  }
-
-  function clearErrors(form) {
-    for (const n of form.querySelectorAll(".field-error")) n.remove();
-    for (const n of form.querySelectorAll(".has-error")) n.classList.remove("has-error");
-    const line = form.querySelector(".form-error");
-    if (line) { line.textContent = ""; line.hidden = true; }
-  }
+  // Shared with every page (the shell): cells, act-once buttons, refusals beside fields.
+  const { cell, empty, once, showError, clearErrors } = S;
 
   /* One bill with its lines (GET /api/bills/{id}) into box. */
   async function showBill(id, box) {

@@ -6,53 +6,8 @@
 window.Rec = (() => {
   const S = window.Shell;
 
-  function cell(row, text, cls) {
-    const td = S.el("td", { class: cls || null,
-                            text: text === null || text === undefined || text === "" ? "—" : String(text) });
-    row.append(td);
-    return td;
-  }
-
-  function empty(body, cols, zh, en) {
-    const tr = S.el("tr", { class: "empty" });
-    cell(tr, S.t(zh, en)).colSpan = cols;
-    body.replaceChildren(tr);
-  }
-
-  /* Run fn with the button disabled until the answer: a double-click acts once. */
-  async function once(button, fn) {
-    if (button.disabled) return undefined;
-    button.disabled = true;
-    try {
-      return await fn();
-    } finally {
-      button.disabled = false;
-    }
-  }
-
-  function clearErrors(form) {
-    for (const n of form.querySelectorAll(".field-error")) n.remove();
-    for (const n of form.querySelectorAll(".has-error")) n.classList.remove("has-error");
-    const line = form.querySelector(".form-error");
-    if (line) { line.textContent = ""; line.hidden = true; }
-  }
-
-  /* The refusal next to the field it names (data-field or name), else on the form's line. */
-  function showError(form, err) {
-    clearErrors(form);
-    const text = err && err.message ? err.message : String(err);
-    const field = err && err.field;
-    const spot = field && (form.querySelector(`[data-field="${CSS.escape(field)}"]`)
-      || form.querySelector(`[name="${CSS.escape(field)}"]`));
-    if (spot) {
-      const holder = spot.closest("label") || spot;
-      holder.classList.add("has-error");
-      holder.after(S.el("span", { class: "field-error", role: "alert", text }));
-      return;
-    }
-    const line = form.querySelector(".form-error");
-    if (line) { line.textContent = text; line.hidden = false; } else S.toast(text, true);
-  }
+  // Shared with every page (the shell): cells, act-once buttons, refusals beside fields.
+  const { cell, empty, once, showError, clearErrors } = S;
 
   /* <option>s for the codes of a label table (all of them, or the given ones, in order). */
   function choices(select, table, codes, blank) {

@@ -13,6 +13,8 @@
  *   Shell.msg(text)        the current language's half of an API "中文 / English" message
  *   Shell.time(iso, tz?)   "2026-12-07 13:05" in the site's time zone
  *   Shell.toast(text, bad) a short note in the corner
+ *   Shell.cell / empty / once / showError / clearErrors   table cells, buttons that act once,
+ *                          refusals shown next to the field they name
  * <body data-site="none"> hides the switcher; data-site="all" offers 全部小区 too.
  */
 (function () {
@@ -121,6 +123,59 @@
     box.hidden = false;
     clearTimeout(toastTimer);
     toastTimer = setTimeout(() => { box.hidden = true; }, 6000);
+  }
+
+  /* ---- building blocks the pages share ---- */
+
+  /* A table cell; nothing to show reads "—". */
+  function cell(row, text, cls) {
+    const empty = text === null || text === undefined || text === "";
+    const td = el("td", { class: cls || null, text: empty ? "—" : String(text) });
+    row.append(td);
+    return td;
+  }
+
+  /* A table body that says it has nothing. */
+  function emptyRow(body, cols, zh, en) {
+    const tr = el("tr", { class: "empty" });
+    cell(tr, t(zh, en)).colSpan = cols;
+    body.replaceChildren(tr);
+  }
+
+  /* Run fn with the button disabled until the answer: a double-click acts once. */
+  async function once(button, fn) {
+    if (button.disabled) return undefined;
+    button.disabled = true;
+    try {
+      return await fn();
+    } finally {
+      button.disabled = false;
+    }
+  }
+
+  function clearErrors(form) {
+    for (const n of form.querySelectorAll(".field-error")) n.remove();
+    for (const n of form.querySelectorAll(".has-error")) n.classList.remove("has-error");
+    const line = form.querySelector(".form-error");
+    if (line) { line.textContent = ""; line.hidden = true; }
+  }
+
+  /* An API refusal next to the field it names (an element with data-field, or an input whose
+     name is the field), else on the form's .form-error line. Nothing typed is lost. */
+  function showError(form, err) {
+    clearErrors(form);
+    const text = err && err.message ? err.message : String(err);
+    const field = err && err.field;
+    const spot = field && (form.querySelector(`[data-field="${CSS.escape(field)}"]`)
+      || form.querySelector(`[name="${CSS.escape(field)}"]`));
+    if (spot) {
+      const holder = spot.closest("label") || spot;
+      holder.classList.add("has-error");
+      holder.after(el("span", { class: "field-error", role: "alert", text }));
+      return;
+    }
+    const line = form.querySelector(".form-error");
+    if (line) { line.textContent = text; line.hidden = false; } else toast(text, true);
   }
 
   /* English: elements say their English in data-en (text) and data-en-placeholder /
@@ -266,6 +321,7 @@
 
   window.Shell = {
     ready, onSite, api, label, t, msg, time, toast, el, translate, lang,
+    cell, empty: emptyRow, once, showError, clearErrors,
     site: () => site, zone: siteZone, me: () => me, toLogin,
   };
 })();
