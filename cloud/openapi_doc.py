@@ -29,7 +29,7 @@ SECURITY_SCHEMES: dict[str, Any] = {
                                   "X-CSRF-Token / the session cookie from POST /api/login; "
                                   "unsafe methods also need X-CSRF-Token (GET /api/me)"},
     "siteBasic": {"type": "http", "scheme": "basic",
-                  "description": "站点标识 + 站点密码（仅边缘端拉取停车数据集）/ site slug + "
+                  "description": "小区标识 + 小区密码（仅边缘端拉取停车数据集）/ site slug + "
                                  "site secret (the edge's parking dataset pull only)"},
 }
 
@@ -43,7 +43,7 @@ def document(app: web.Application | None = None) -> dict[str, Any]:
     return {
         "openapi": "3.1.0",
         "info": {"title": "Courtyard 智慧社区控制台 API / console API", "version": API_VERSION,
-                 "description": "时间以 UTC 存储与传输，并附站点当地时间；"
+                 "description": "时间以 UTC 存储与传输，并附小区当地时间；"
                                 "金额与读数为十进制字符串。 / Times are UTC with the site's local "
                                 "time beside them; "
                                 "meter values are decimal strings."},

@@ -177,7 +177,7 @@ async def serve(settings: Settings, ready: asyncio.Event | None = None, *,
                 tasks.append(tg.create_task(_hold(broker.start, broker.stop, up)))
                 await up.wait()
                 _say(f"内置 MQTT 代理（Mosquitto）/ managed MQTT broker (Mosquitto): {broker.url} "
-                     f"(站点 sites: {', '.join(sorted(settings.site_credentials)) or '-'})")
+                     f"(小区 sites: {', '.join(sorted(settings.site_credentials)) or '-'})")
             tasks.append(tg.create_task(worker.run()))
             tasks.append(tg.create_task(publisher.run()))
             if exporter is not None:

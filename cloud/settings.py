@@ -162,7 +162,7 @@ class Settings:
             raw_creds if raw_creds is not None else (DEMO_SITE_CREDENTIALS if demo else ""))
         if username in creds:
             raise SettingsError("COURTYARD_MQTT_USERNAME",
-                                f"与站点凭据重名 / same name as a site credential: {username}")
+                                f"与小区凭据重名 / same name as a site credential: {username}")
         influx_url = get("COURTYARD_INFLUX_URL")
         if influx_url is not None and urlparse(influx_url).scheme not in ("http", "https"):
             raise SettingsError("COURTYARD_INFLUX_URL",
@@ -233,7 +233,7 @@ class Settings:
             if secret == DEMO_SECRET or len(secret) < MIN_SITE_SECRET_LEN:
                 raise SettingsError(
                     "COURTYARD_SITE_CREDENTIALS",
-                    f"站点 {site} 的密码是演示密码或短于 {MIN_SITE_SECRET_LEN} 个字符，控制台未启动"
+                    f"小区 {site} 的密码是演示密码或短于 {MIN_SITE_SECRET_LEN} 个字符，控制台未启动"
                     f"（演示请用 courtyard demo）/ the secret of site {site} is the demo secret "
                     f"or shorter than {MIN_SITE_SECRET_LEN} characters; the console did not "
                     "start (use courtyard demo for a demo)")
@@ -266,11 +266,11 @@ def parse_site_credentials(raw: str) -> dict[str, str]:
                                 f"第 {i + 1} 项缺少密码 / entry {i + 1} needs site:secret")
         if not SITE_RE.match(site):
             raise SettingsError("COURTYARD_SITE_CREDENTIALS",
-                                f"站点标识无效 / invalid site slug {site!r} "
+                                f"小区标识无效 / invalid site slug {site!r} "
                                 "(a-z, 0-9, - and _, at most 63)")
         if site in creds:
             raise SettingsError("COURTYARD_SITE_CREDENTIALS",
-                                f"站点重复 / site listed twice: {site}")
+                                f"小区重复 / site listed twice: {site}")
         creds[site] = secret
     return creds
 

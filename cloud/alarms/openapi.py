@@ -127,7 +127,7 @@ def _alarm_paths() -> dict[str, Any]:
                 _q("state", {"type": "string"}, "状态，可逗号分隔或重复 / state(s), comma-"
                    "separated or repeated: open, acknowledged, in_progress, resolved, "
                    "false_alarm"),
-                _q("site", {"type": "string"}, "站点标识 / site slug"),
+                _q("site", {"type": "string"}, "小区标识 / site slug"),
                 _q("since", {"type": "string", "format": "date-time"},
                    "此时间（含）后有新事件或有变化的告警，须带时区偏移 / alarms with an event or "
                    "a change at or after this time, with UTC offset"),
@@ -146,7 +146,7 @@ def _alarm_paths() -> dict[str, Any]:
                            "{\"type\":\"ping\"} now and then. A client too slow to keep up is "
                            "closed with code 1013: reconnect.",
             "parameters": [_q("site", {"type": "string"},
-                              "只接收该站点 / this site only")],
+                              "只接收该小区 / this site only")],
             "responses": {"101": {"description": "WebSocket"},
                           "400": bad}}},
         "/api/alarms/{id}": {"get": {
@@ -175,7 +175,7 @@ def _alarm_paths() -> dict[str, Any]:
     out["/api/alarms/linkage"] = {"get": {
         "summary": "各小区边缘网关最近报告的消防联动状态 / what each site's edge last reported "
                    "about fire linkage",
-        "parameters": [_q("site", {"type": "string"}, "站点标识 / site slug")],
+        "parameters": [_q("site", {"type": "string"}, "小区标识 / site slug")],
         "responses": {"200": _ok("LinkageState", "联动状态 / linkage state"), "404": missing}}}
     return out
 

@@ -66,7 +66,7 @@ async def site_ids_for(session: AsyncSession, slugs: Iterable[str] | None, *,
     ids: list[int] = []
     for slug in slugs:
         if not isinstance(slug, str) or not SITE_RE.match(slug):
-            raise AccountError(field, f"站点标识无效：{str(slug)[:40]!r}",
+            raise AccountError(field, f"小区标识无效：{str(slug)[:40]!r}",
                                f"invalid site slug: {str(slug)[:40]!r}")
         site = (await session.scalars(select(Site).where(Site.slug == slug))).one_or_none()
         if site is None and slug in creatable:
@@ -74,7 +74,7 @@ async def site_ids_for(session: AsyncSession, slugs: Iterable[str] | None, *,
             session.add(site)
             await session.flush()
         if site is None:
-            raise AccountError(field, f"站点不存在：{slug}", f"no such site: {slug}")
+            raise AccountError(field, f"小区不存在：{slug}", f"no such site: {slug}")
         ids.append(site.id)
     return sorted(set(ids))
 

@@ -58,7 +58,7 @@ async def create_edge_token(request: web.Request) -> web.Response:
     async with request.app[SESSIONS]() as session, session.begin():
         await check_site_slug(session, request, slug)
         if not secret:
-            raise ApiError(404, "not_found", f"站点不存在或未配置凭据：{slug[:63]}",
+            raise ApiError(404, "not_found", f"小区不存在或未配置凭据：{slug[:63]}",
                            f"no such site, or it has no credential: {slug[:63]}", field="site")
         token = issue(secret, site=slug, sub=actor.ref, name=actor.name, role=actor.role,
                       now=now, lifetime=lifetime)

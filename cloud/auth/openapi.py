@@ -22,7 +22,7 @@ from cloud.web.openapi import (
 _ROLE = {"enum": list(ROLES), "description": "角色 / role (cloud.auth.roles)"}
 _SITES = {"type": ["array", "null"], "maxItems": 1000,
           "items": {"type": "string", "pattern": r"^[a-z0-9][a-z0-9_-]{0,62}$"},
-          "description": "服务的站点标识；null 为全部站点 / site slugs served; null for every "
+          "description": "服务的小区标识；null 为全部小区 / site slugs served; null for every "
                          "site"}
 _PASSWORD = {"type": "string", "minLength": MIN_LENGTH, "maxLength": MAX_LENGTH}
 
@@ -159,7 +159,7 @@ PATHS.update({
                 "parameters": [_ID],
                 "responses": {"200": _ok("StaffUser", "账号 / the account"), "401": _401,
                               "403": _403, "404": _err("不存在 / no such account")}},
-        "patch": {"summary": "修改账号：角色、站点、停用、重置密码、解锁 / update role, sites, "
+        "patch": {"summary": "修改账号：角色、小区、停用、重置密码、解锁 / update role, sites, "
                              "active, reset password, unlock (staff.admin)",
                   "parameters": [_ID],
                   "requestBody": _json_body({
@@ -206,20 +206,20 @@ PATHS.update({
                "起始（含），带时区偏移 / inclusive start with UTC offset"),
             _q("until", {"type": "string", "format": "date-time"},
                "结束（不含），带时区偏移 / exclusive end with UTC offset"),
-            _q("site", {"type": "string", "maxLength": 63}, "站点标识 / site slug"),
+            _q("site", {"type": "string", "maxLength": 63}, "小区标识 / site slug"),
             _q("before_id", {"type": "integer", "minimum": 0},
                "翻页游标（上一页的 next_before_id）/ cursor: the previous page's "
                "next_before_id"),
             _q("limit", {"type": "integer", "minimum": 1, "maximum": 1000, "default": 100},
                "每页条数 / page size")],
         "responses": {"200": _ok("AuditPage", "审计记录 / entries"), "400": _BAD,
-                      "401": _401, "403": _403, "404": _err("站点不存在 / unknown site")}}},
+                      "401": _401, "403": _403, "404": _err("小区不存在 / unknown site")}}},
     "/api/sites/{site}/edge-token": {"post": {
         "summary": "签发边缘操作令牌（岗亭、人工抬杆、联动复位；离线可验，默认 12 小时，"
                    "已审计）/ issue an edge operator token for this staff member (booth, "
                    "manual open, linkage reset; checked offline by the edge; 12 h by default; "
                    "audited)",
-        "parameters": [_p("site", "站点标识 / site slug")],
+        "parameters": [_p("site", "小区标识 / site slug")],
         "requestBody": {"required": False, "content": {"application/json": {"schema": {
             "type": "object", "additionalProperties": False, "properties": {
                 "hours": {"type": "integer", "minimum": 1, "maximum": 24}}}}}},
@@ -235,6 +235,6 @@ PATHS.update({
                                       "expires_at": _TIME}}}}},
                       "400": _BAD, "401": _401,
                       "403": _err("角色在边缘无可执行操作 / the role may do nothing at the edge"),
-                      "404": _err("站点不存在、不在服务范围或无凭据 / unknown site, not served, "
+                      "404": _err("小区不存在、不在服务范围或无凭据 / unknown site, not served, "
                                   "or no credential")}}},
 })

@@ -58,5 +58,5 @@ async def check_site_slug(session: AsyncSession, request: web.Request, slug: str
         return
     site_id = (await session.scalars(select(Site.id).where(Site.slug == slug))).one_or_none()
     if site_id is None or site_id not in sites:
-        raise ApiError(404, "not_found", f"站点不存在：{slug[:63]}", f"no such site: {slug[:63]}",
+        raise ApiError(404, "not_found", f"小区不存在：{slug[:63]}", f"no such site: {slug[:63]}",
                        field=field)

@@ -49,7 +49,7 @@ def _account_error(err: AccountError) -> ApiError:
 
 def _all_sites_admin(request: web.Request) -> None:
     if actor_of(request).sites is not None:
-        raise ApiError(403, "forbidden", "只有管理全部站点的管理员可以管理账号与令牌",
+        raise ApiError(403, "forbidden", "只有管理全部小区的管理员可以管理账号与令牌",
                        "only an administrator of every site manages accounts and tokens",
                        permission="staff.admin")
 

@@ -25,7 +25,7 @@ _CYCLES = list(CYCLE_MONTHS)
 _ID = _p("id", "记录 id / row id")
 _BAD = _err("字段无效（error.field 指明，例如 rule.tiers[1].upto）/ invalid field, named in "
             "error.field (e.g. rule.tiers[1].upto)")
-_MISSING = _err("不存在或不属于可见站点 / not found, or of a site you do not serve")
+_MISSING = _err("不存在或不属于可见小区 / not found, or of a site you do not serve")
 _DENIED = _err("无权限 / not allowed for your role")
 
 
@@ -128,7 +128,7 @@ SCHEMAS.update({
 })
 
 _BILL_FILTERS = [
-    _q("site", {"type": "string", "maxLength": 63}, "站点标识 / site slug"),
+    _q("site", {"type": "string", "maxLength": 63}, "小区标识 / site slug"),
     _q("unit", {"type": "string", "maxLength": 64}, "房屋编号 / unit code"),
     _q("building", {"type": "string", "maxLength": 32}, "楼栋编号 / building code"),
     _q("period", {"type": "string", "maxLength": 16}, "账期 / period, e.g. 2026-11"),
@@ -141,7 +141,7 @@ PATHS.update({
     "/api/fee-items": {
         "get": {"summary": "收费项目 / fee items",
                 "parameters": [_q("site", {"type": "string", "maxLength": 63},
-                                  "站点标识 / site slug")],
+                                  "小区标识 / site slug")],
                 "responses": {"200": _ok("FeeItemList", "收费项目 / fee items"),
                               "400": _BAD, "403": _DENIED, "404": _MISSING}},
         "post": {"summary": "新建收费项目 / create a fee item",
@@ -161,14 +161,14 @@ PATHS.update({
     "/api/bill-runs": {
         "get": {"summary": "出账批次 / bill runs, newest first",
                 "parameters": [_q("site", {"type": "string", "maxLength": 63},
-                                  "站点标识 / site slug"),
+                                  "小区标识 / site slug"),
                                _q("limit", {"type": "integer", "minimum": 1, "maximum": 1000,
                                             "default": 100}, "条数 / at most")],
                 "responses": {"200": _ok("BillRunList", "出账批次 / runs"), "400": _BAD,
                               "403": _DENIED, "404": _MISSING}},
         "post": {"summary": "开始或继续出账（后台执行）/ start or resume a bill run (in the "
                             "background)",
-                 "description": "同一站点、周期、账期只出一次；已完成再提交返回 409。未完成的批次"
+                 "description": "同一小区、周期、账期只出一次；已完成再提交返回 409。未完成的批次"
                                 "从中断处继续。/ Once per site, cycle and period: a finished "
                                 "period is a 409; an unfinished run continues where it "
                                 "stopped.",

@@ -143,7 +143,7 @@ def _visible(actor: Actor, site_id: int, what_zh: str, what_en: str, ident: int)
 async def _site(session: AsyncSession, request: web.Request, slug: str) -> Site:
     site = await site_by_slug(session, slug)
     if not actor_of(request).may_see(site.id):
-        raise not_found("site", "站点", "site", slug)
+        raise not_found("site", "小区", "site", slug)
     return site
 
 
@@ -394,7 +394,7 @@ async def list_bills(request: web.Request) -> web.Response:
                     "next_offset": nxt})
 
 
-EXPORT_HEADERS = ("账单号 / number", "站点 / site", "楼栋 / building", "房屋 / unit",
+EXPORT_HEADERS = ("账单号 / number", "小区 / site", "楼栋 / building", "房屋 / unit",
                   "周期 / cycle", "账期 / period", "状态 / state", "合计 / total",
                   "已收 / paid", "到期日 / due date", "出账时间 / issued at")
 

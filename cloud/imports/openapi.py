@@ -39,7 +39,7 @@ PATHS.update({
                        "count otherwise). Permission imports.run.",
         "parameters": [_p("kind", f"导入类型 / kind: {', '.join(IMPORT_KINDS)}"),
                        _q("site", {"type": "string", "maxLength": 63},
-                          "站点标识（必填）/ site slug (required)"),
+                          "小区标识（必填）/ site slug (required)"),
                        _q("dry_run", {"type": "string",
                                       "enum": ["true", "false", "1", "0"],
                                       "default": "false"}, "只检查不导入 / check only")],
@@ -56,7 +56,7 @@ PATHS.update({
                 "application/json": {"schema": {"type": "object", "properties": {
                     "job": _ref("ImportJob"), "url": {"type": "string"}}}}}},
             "400": _err("文件无法读取 / unreadable file"),
-            "404": _err("类型或站点不存在 / unknown kind or site"),
+            "404": _err("类型或小区不存在 / unknown kind or site"),
             "413": _err("文件过大：字节、行、列或解压后大小超限 / file too large: bytes, "
                         "rows, columns or unpacked size over the limit"),
             "422": _ok("ImportResult", "有错误行，未导入任何行 / bad rows; nothing "

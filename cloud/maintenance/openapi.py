@@ -24,7 +24,7 @@ def _maintenance_schemas() -> dict[str, Any]:
     day = {"type": "string", "format": "date"}
     asset = {"type": "object", "properties": {
         "id": {"type": "integer"}, "site": {"type": "string"},
-        "code": {"type": "string", "maxLength": 64, "description": "站点内唯一的设备编号 / the "
+        "code": {"type": "string", "maxLength": 64, "description": "小区内唯一的设备编号 / the "
                                                                   "site's own code, unique"},
         "kind": {"type": "string", "examples": ["elevator", "fire_system", "meter"]},
         "name": {"type": "string"}, "make": {"type": "string"}, "model": {"type": "string"},
@@ -88,18 +88,18 @@ def _maintenance_schemas() -> dict[str, Any]:
 def _maintenance_paths() -> dict[str, Any]:
     bad = _err("字段无效（error.field 指明，计划字段如 plan.tiers[1].every）/ invalid field, "
                "named in error.field (plan fields as plan.tiers[1].every)")
-    no_site = _err("站点不存在 / unknown site")
+    no_site = _err("小区不存在 / unknown site")
     return {
         "/api/assets": {
             "get": {"summary": "设备台账 / the equipment ledger",
-                    "parameters": [_q("site", {"type": "string"}, "站点标识 / site slug"),
+                    "parameters": [_q("site", {"type": "string"}, "小区标识 / site slug"),
                                    _q("kind", {"type": "string"}, "设备类型 / asset kind")],
                     "responses": {"200": _ok("AssetList", "设备 / assets"), "400": bad,
                                   "404": no_site}},
             "post": {"summary": "登记设备 / add an asset", "requestBody": _body("Asset"),
                      "responses": {"201": _ok("Asset", "设备 / asset"), "400": bad,
                                    "404": no_site,
-                                   "409": _err("站点内编号重复 / code taken at the site")}}},
+                                   "409": _err("小区内编号重复 / code taken at the site")}}},
         "/api/assets/{id}": {"get": {
             "summary": "单个设备：保养记录、工单与统计 / one asset: PM visits, orders, figures",
             "parameters": [_p("id", "设备 id / asset id"),
@@ -110,22 +110,22 @@ def _maintenance_paths() -> dict[str, Any]:
                           "404": _err("设备不存在 / unknown asset")}}},
         "/api/maintenance-plans": {
             "get": {"summary": "维保计划 / PM plans",
-                    "parameters": [_q("site", {"type": "string"}, "站点标识 / site slug")],
+                    "parameters": [_q("site", {"type": "string"}, "小区标识 / site slug")],
                     "responses": {"200": _ok("MaintenancePlanList", "计划 / plans"),
                                   "400": bad, "404": no_site}},
             "post": {"summary": "新增维保计划 / add a PM plan",
                      "requestBody": _body("MaintenancePlanRequest"),
                      "responses": {"201": _ok("MaintenancePlan", "计划 / plan"), "400": bad,
                                    "404": no_site,
-                                   "409": _err("站点已有同 id 计划 / plan id taken")}}},
+                                   "409": _err("小区已有同 id 计划 / plan id taken")}}},
         "/api/maintenance-plans/generate": {"post": {
             "summary": "立即生成到期的保养工单 / make the due PM orders now",
             "description": "幂等：每次到期保养只生成一张工单 / idempotent: one order per visit",
             "parameters": [_q("today", {"type": "string", "format": "date"},
-                              "按此日期计算（站点日历），默认今天，不能晚于明天 / the site date "
+                              "按此日期计算（小区日历），默认今天，不能晚于明天 / the site date "
                               "to run for, default today, at most tomorrow"),
                            _q("site", {"type": "string"},
-                              "只为此站点生成；不填则为当前登录负责的全部站点 / only this site; "
+                              "只为此小区生成；不填则为当前登录负责的全部小区 / only this site; "
                               "default: every site your login serves")],
             "responses": {"200": _ok("GeneratedOrders", "新工单 id / new order ids"),
                           "400": bad}}},

@@ -122,7 +122,7 @@ async def create_asset(request: web.Request) -> web.Response:
         try:
             async with session.begin():
                 site = await site_by_slug(session, slug)
-                ensure_visible(request, site.id, "site", "站点", "site", slug)
+                ensure_visible(request, site.id, "site", "小区", "site", slug)
                 asset = AssetRecord(
                     site_id=site.id, code=code, kind=kind, name=name,
                     **{k: v or "" for k, v in extra.items()}, **optional, device=device,
@@ -130,7 +130,7 @@ async def create_asset(request: web.Request) -> web.Response:
                     created_at=now)
                 session.add(asset)
         except IntegrityError:
-            raise ApiError(409, "conflict", f"站点内设备编号已存在：{code}",
+            raise ApiError(409, "conflict", f"小区内设备编号已存在：{code}",
                            f"the site already has an asset coded {code}",
                            field="code") from None
         return json_ok(asset_json(asset, site.slug), status=201)
@@ -201,14 +201,14 @@ async def create_plan(request: web.Request) -> web.Response:
         try:
             async with session.begin():
                 site = await site_by_slug(session, slug)
-                ensure_visible(request, site.id, "site", "站点", "site", slug)
+                ensure_visible(request, site.id, "site", "小区", "site", slug)
                 row = MaintenancePlan(site_id=site.id, plan_id=plan.id,
                                       asset_kind=plan.asset_kind, definition=plan_to_json(plan),
                                       release_days_ahead=plan.release_days_ahead,
                                       start=plan.start, active=active, created_at=now)
                 session.add(row)
         except IntegrityError:
-            raise ApiError(409, "conflict", f"站点已有计划 {plan.id}",
+            raise ApiError(409, "conflict", f"小区已有计划 {plan.id}",
                            f"the site already has plan {plan.id}", field="plan.id") from None
         return json_ok(plan_json(row, site.slug), status=201)
 
@@ -235,7 +235,7 @@ async def generate_now(request: web.Request) -> web.Response:
         site_ids = allowed_sites(request)
         if slug is not None:
             site = await site_by_slug(session, slug)
-            ensure_visible(request, site.id, "site", "站点", "site", slug)
+            ensure_visible(request, site.id, "site", "小区", "site", slug)
             site_ids = frozenset({site.id})
         created = await generate(session, today, clock.now(), site_ids)
     return json_ok({"today": today.isoformat(), "created": created})

@@ -22,7 +22,7 @@ def site_credentials(request: web.Request) -> Mapping[str, str]:
 
 
 def no_site(slug: str) -> ApiError:
-    return ApiError(404, "not_found", f"站点不存在：{slug}（尚未上报，也不在 "
+    return ApiError(404, "not_found", f"小区不存在：{slug}（尚未上报，也不在 "
                     "COURTYARD_SITE_CREDENTIALS 中）",
                     f"no such site: {slug} (it has not reported and is not in "
                     "COURTYARD_SITE_CREDENTIALS)", field="site")

@@ -29,13 +29,13 @@ _LOTS = {"type": "array", "items": {"type": "string", "pattern": r"^[A-Za-z0-9][
 _FORCE = {"type": "boolean", "default": False,
           "description": "登记格式校验不通过的车牌 / store a plate the format check refuses"}
 _DAY = {"type": "string", "format": "date",
-        "description": "站点当地日期，含当天 / site calendar date, inclusive"}
+        "description": "小区当地日期，含当天 / site calendar date, inclusive"}
 _STAMPS = {"created_at": _TIME, "created_at_local": _LOCAL,
            "updated_at": _TIME, "updated_at_local": _LOCAL}
-_SITE_P = _p("site", "站点标识 / site slug")
+_SITE_P = _p("site", "小区标识 / site slug")
 _ID_P = _p("id", "记录 id / row id")
 _LOT_P = _p("lot", "车场 id / lot id")
-_WRITE_NOTE = ("每次修改在同一事务中把站点的停车数据集版本加一，提交后发布 down/sync。/ Every "
+_WRITE_NOTE = ("每次修改在同一事务中把小区的停车数据集版本加一，提交后发布 down/sync。/ Every "
                "write adds one to the site's parking dataset version in its transaction and, "
                "after the commit, announces it on down/sync.")
 # path segment, schema name, summary, input properties, required inputs
@@ -158,10 +158,10 @@ def _parking_schemas() -> dict[str, Any]:
 def _parking_paths() -> dict[str, Any]:
     base = "/api/sites/{site}/parking"
     bad = _err("字段无效（error.field 指明）/ invalid field, named in error.field")
-    no_site = _err("站点不存在 / unknown site")
+    no_site = _err("小区不存在 / unknown site")
     out: dict[str, Any] = {}
     for name, title, zh, _, _ in _PARKING_LISTS:
-        missing = _err("站点或记录不存在 / unknown site or row")
+        missing = _err("小区或记录不存在 / unknown site or row")
         dup = _err("车牌（或车位编号）已存在，error.existing_id 为已有记录 / duplicate plate "
                    "(or space code); error.existing_id is the existing row")
         out[f"{base}/{name}"] = {
@@ -261,7 +261,7 @@ def _parking_paths() -> dict[str, Any]:
                           "404": _err("没有该识别记录或没有图片 / no such read, or no image")}}}
     out[f"{base}/dataset"] = {"get": {
         "summary": "边缘端拉取的停车数据集 / the parking dataset the edge pulls",
-        "description": "HTTP Basic：用户名为站点标识，密码为 COURTYARD_SITE_CREDENTIALS 中的站点"
+        "description": "HTTP Basic：用户名为小区标识，密码为 COURTYARD_SITE_CREDENTIALS 中的小区"
                        "密码（与 MQTT 相同）。ETag 为 \"parking-<version>\"；If-None-Match "
                        "相同则返回 304。/ HTTP Basic with the site slug and its site secret "
                        "from COURTYARD_SITE_CREDENTIALS (the MQTT credential). ETag is "
@@ -275,7 +275,7 @@ def _parking_paths() -> dict[str, Any]:
                       "304": {"description": "未变化 / unchanged"},
                       "401": _err("凭据缺失或错误（带 WWW-Authenticate）/ missing or wrong "
                                   "credential (with WWW-Authenticate)"),
-                      "403": _err("站点未配置凭据：COURTYARD_SITE_CREDENTIALS 须包含它 / the "
+                      "403": _err("小区未配置凭据：COURTYARD_SITE_CREDENTIALS 须包含它 / the "
                                   "site has no credential: COURTYARD_SITE_CREDENTIALS must "
                                   "name it")}}}
     return out

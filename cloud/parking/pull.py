@@ -115,7 +115,7 @@ async def parking_dataset(request: web.Request) -> web.StreamResponse:
     secret = site_credentials(request).get(slug)
     if secret is None:
         raise ApiError(403, "site_not_configured",
-                       f"站点 {slug} 没有凭据：COURTYARD_SITE_CREDENTIALS 须包含它（站点:密码）",
+                       f"小区 {slug} 没有凭据：COURTYARD_SITE_CREDENTIALS 须包含它（小区:密码）",
                        f"site {slug} has no credential: COURTYARD_SITE_CREDENTIALS must name "
                        "it (site:secret)", field="site")
     wait = _over_limit(request, slug)
@@ -124,7 +124,7 @@ async def parking_dataset(request: web.Request) -> web.StreamResponse:
     header = request.headers.get("Authorization")
     if not header:  # the first request of a client that waits for the challenge: not a guess
         resp = json_error(ApiError(401, "unauthorized",
-                                   "需要站点凭据（HTTP Basic：站点标识与站点密码）",
+                                   "需要小区凭据（HTTP Basic：小区标识与小区密码）",
                                    "site credential required (HTTP Basic: site slug and secret)",
                                    field="authorization"))
         resp.headers["WWW-Authenticate"] = (f'Basic realm="courtyard site {slug}", '
@@ -138,7 +138,7 @@ async def parking_dataset(request: web.Request) -> web.StreamResponse:
     login_ok = hmac.compare_digest(login.encode(), slug.encode())
     secret_ok = hmac.compare_digest(password.encode(), secret.encode())
     if not (login_ok and secret_ok):
-        return await _unauthorized(request, slug, "站点标识或密码错误",
+        return await _unauthorized(request, slug, "小区标识或密码错误",
                                    "wrong site slug or secret")
     async with request.app[SESSIONS]() as session:
         site = (await session.scalars(select(Site).where(Site.slug == slug))).one_or_none()

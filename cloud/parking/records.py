@@ -167,7 +167,7 @@ class Body:
                 raise ValueError
             return date.fromisoformat(value)
         except ValueError:
-            raise RecordError(key, "须为日期 YYYY-MM-DD（站点当地日期）",
+            raise RecordError(key, "须为日期 YYYY-MM-DD（小区当地日期）",
                               "must be a date YYYY-MM-DD (site calendar)") from None
 
     def moment(self, key: str) -> datetime:

@@ -25,12 +25,12 @@ _RATE = {"type": ["string", "null"], "pattern": r"^\d+\.\d{4}$",
          "description": "收缴率，四位小数；无应收时为 null / rate to four places; null when "
                         "nothing was billed"}
 _DATE = {"type": "string", "format": "date"}
-_SITE_Q = {**_q("site", {"type": "string", "maxLength": 63}, "站点标识 / site slug"),
+_SITE_Q = {**_q("site", {"type": "string", "maxLength": 63}, "小区标识 / site slug"),
            "required": True}
 _UNIT_Q = _q("unit", {"type": "string", "maxLength": 64}, "房屋编号 / unit code, e.g. 1-1-101")
 _FMT_Q = _q("format", {"enum": ["csv", "xlsx"], "default": "csv"}, "文件格式 / file format")
-_FROM_Q = _q("from", _DATE, "起始日期（站点当地，含）/ first site-local day, inclusive")
-_TO_Q = _q("to", _DATE, "截止日期（站点当地，含）/ last site-local day, inclusive")
+_FROM_Q = _q("from", _DATE, "起始日期（小区当地，含）/ first site-local day, inclusive")
+_TO_Q = _q("to", _DATE, "截止日期（小区当地，含）/ last site-local day, inclusive")
 _BAD = _err("字段无效（error.field 指明）/ invalid field, named in error.field")
 _NF = _err("不存在或无权查看 / not found or not visible to you")
 _DENY = _err("无权限 / not permitted")
@@ -73,7 +73,7 @@ SCHEMAS.update({
                                       "surplus as a prepaid balance; otherwise a payment over "
                                       "the debt is a 422 on amount"},
             "idempotency_key": {"type": "string", "minLength": 1, "maxLength": 64,
-                                "description": "同一站点内重复提交返回第一次的收款 / resending "
+                                "description": "同一小区内重复提交返回第一次的收款 / resending "
                                                "returns the first payment"}}},
     "Allocation": {"type": "object", "properties": {
         "bill_id": {"type": "integer"}, "bill": {"type": "string"},
@@ -127,7 +127,7 @@ SCHEMAS.update({
     "SiteAsOf": {"type": "object", "required": ["site"], "additionalProperties": False,
                  "properties": {"site": {"type": "string", "maxLength": 63},
                                 "as_of": {**_DATE, "description":
-                                          "站点当地日期，缺省为今天 / site-local date, "
+                                          "小区当地日期，缺省为今天 / site-local date, "
                                           "default today"}}},
     "LateFeeResult": {"type": "object", "properties": {
         "site": {"type": "string"}, "as_of": _DATE, "bills_changed": {"type": "integer"}}},

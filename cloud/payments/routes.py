@@ -103,7 +103,7 @@ def refused(err: Refused) -> ApiError:
 async def visible_site(session: AsyncSession, actor: Actor, slug: str) -> Site:
     site = await site_by_slug(session, slug)
     if not actor.may_see(site.id):
-        raise not_found("site", "站点", "site", slug)
+        raise not_found("site", "小区", "site", slug)
     return site
 
 

@@ -38,14 +38,14 @@ _PAGING = [
     _q("limit", {"type": "integer", "minimum": 1, "maximum": 1000, "default": 100},
        "每页条数 / page size"),
 ]
-_ACCESS = ("权限：读 {read}，写 {write}；只显示可见站点的记录，其他站点的记录为 404。/ "
+_ACCESS = ("权限：读 {read}，写 {write}；只显示可见小区的记录，其他小区的记录为 404。/ "
            "Permissions: read {read}, write {write}; only records of the actor's sites, "
            "another site's record is a 404.")
 _PEOPLE = (" 姓名、电话、证件号、邮箱（车辆的车主）对没有 people.read 的角色打码（如 "
            "138****5678）；有此权限时每个响应写一条 view 审计记录。/ Names, phones, ID numbers "
            "and e-mails (vehicle holders) are masked for roles without people.read (e.g. "
            "138****5678); with it, each response writes one view audit row.")
-_PARKING = (" 车辆与车位即边缘端判定所用的停车记录：每次修改使站点停车数据集版本加一并下发。/ "
+_PARKING = (" 车辆与车位即边缘端判定所用的停车记录：每次修改使小区停车数据集版本加一并下发。/ "
             "Vehicles and spaces are the parking records the edge decides from: each change "
             "bumps the site's parking dataset version and announces it.")
 
@@ -66,7 +66,7 @@ def _field_schema(f: Field, *, input_: bool) -> dict[str, Any]:
     elif k == "date":
         schema = {"type": "string", "format": "date"}
     elif k == "moment":
-        schema = {"type": "string", "description": "ISO 8601 时间或日期（站点时区零点）/ an "
+        schema = {"type": "string", "description": "ISO 8601 时间或日期（小区时区零点）/ an "
                   "ISO 8601 time, or a date (midnight in the site's time zone)"} if input_ \
             else {"type": "string", "format": "date-time"}
     elif k == "choice":
@@ -99,7 +99,7 @@ def _schemas(kind: Kind) -> dict[str, Any]:
     props_in = {f.key: _field_schema(f, input_=True) for f in kind.fields}
     props_out: dict[str, Any] = {"id": {"type": "integer"}}
     if kind.site_scoped:
-        props_in = {"site": {"type": "string", "description": "站点标识 / site slug"},
+        props_in = {"site": {"type": "string", "description": "小区标识 / site slug"},
                     **props_in}
         props_out["site"] = {"type": "string"}
     props_out |= {f.key: _field_schema(f, input_=False) for f in kind.fields}
@@ -189,7 +189,7 @@ def _paths(kind: Kind) -> dict[str, Any]:
     note += _PARKING if kind.parking else ""
     bad = _err("字段无效（error.field 指明）/ invalid field, named in error.field")
     missing = _err(f"{kind.zh}不存在或不可见 / unknown or hidden {kind.en}")
-    site_q = _q("site", {"type": "string", "maxLength": 63}, "站点标识 / site slug")
+    site_q = _q("site", {"type": "string", "maxLength": 63}, "小区标识 / site slug")
     base = f"/api/{kind.name}"
     item: dict[str, Any] = {
         "get": {"summary": f"{kind.zh} / one {kind.en}", "description": note,
@@ -219,11 +219,11 @@ def _paths(kind: Kind) -> dict[str, Any]:
                     "description": note,
                     "parameters": [site_q, *_FILTERS.get(kind.name, []), *_PAGING],
                     "responses": {"200": _ok(f"{t}Page", kind.en), "400": bad,
-                                  "404": _err("站点不存在 / unknown site")}},
+                                  "404": _err("小区不存在 / unknown site")}},
             "post": {"summary": f"新建{kind.zh} / create a {kind.en}", "description": note,
                      "requestBody": _body(f"{t}Input"),
                      "responses": {"201": _ok(t, kind.en), "400": bad,
-                                   "404": _err("站点不存在 / unknown site"),
+                                   "404": _err("小区不存在 / unknown site"),
                                    "409": _err("与已有记录重复，error.existing_id / duplicate; "
                                                "error.existing_id names it")}}},
         f"{base}/{{id}}": item,
@@ -242,13 +242,13 @@ def _paths(kind: Kind) -> dict[str, Any]:
                        "import template's columns",
             "description": note,
             "parameters": [_q("site", {"type": "string", "maxLength": 63},
-                              "站点标识（必填）/ site slug (required)"),
+                              "小区标识（必填）/ site slug (required)"),
                            _q("format", {"type": "string", "enum": ["csv", "xlsx"],
                                          "default": "csv"}, "文件格式 / file format")],
             "responses": {"200": {"description": "CSV (UTF-8 BOM) or .xlsx", "content": {
                 "text/csv": {}, "application/vnd.openxmlformats-officedocument."
                                 "spreadsheetml.sheet": {}}},
-                "400": bad, "404": _err("站点不存在 / unknown site")}}}
+                "400": bad, "404": _err("小区不存在 / unknown site")}}}
     return paths
 
 
@@ -304,20 +304,20 @@ def _common() -> None:
     bad = _err("字段无效（error.field 指明）/ invalid field, named in error.field")
     PATHS.update({
         "/api/companies/{id}/sites": {"post": {
-            "summary": "把站点交给此公司管理 / make the company run a site",
+            "summary": "把小区交给此公司管理 / make the company run a site",
             "parameters": [_ID_P],
             "requestBody": {"required": True, "content": {"application/json": {"schema": {
                 "type": "object", "required": ["site"], "additionalProperties": False,
                 "properties": {"site": {"type": "string"}}}}}},
             "responses": {"200": {"description": "已分配 / assigned", "content": {
                 "application/json": {"schema": {"type": "object"}}}},
-                "400": bad, "404": _err("公司或站点不存在 / unknown company or site")}}},
+                "400": bad, "404": _err("公司或小区不存在 / unknown company or site")}}},
         "/api/companies/{id}/sites/{site}": {"delete": {
-            "summary": "取消公司对站点的管理 / the company no longer runs the site",
-            "parameters": [_ID_P, _p("site", "站点标识 / site slug")],
+            "summary": "取消公司对小区的管理 / the company no longer runs the site",
+            "parameters": [_ID_P, _p("site", "小区标识 / site slug")],
             "responses": {"200": {"description": "已取消 / unassigned", "content": {
                 "application/json": {"schema": {"type": "object"}}}},
-                "404": _err("公司、站点或关系不存在 / unknown company, site or link")}}},
+                "404": _err("公司、小区或关系不存在 / unknown company, site or link")}}},
         "/api/meters/{id}/replace": {"post": {
             "summary": "换表：旧表记最终读数并拆除，新表以初始读数启用（同一事务）/ replace a "
                        "meter: close it with its final reading and open the new one with its "

@@ -374,7 +374,7 @@ async def unassign_site(request: web.Request) -> web.Response:
         site = await svc.visible_site(session, actor, request.match_info["site"])
         link = await session.get(SiteCompany, site.id)
         if link is None or link.company_id != company.id:
-            raise RecordError("site", f"站点 {site.slug} 不归此公司管理",
+            raise RecordError("site", f"小区 {site.slug} 不归此公司管理",
                               f"site {site.slug} is not run by this company",
                               code="not_found", status=404)
         await session.delete(link)

@@ -32,14 +32,14 @@ PATHS["/api/search"] = {"get": {
                    "phones masked and no name or phone matching; with it each response writes "
                    "one view audit row. Permission records.read.",
     "parameters": [
-        {**_q("site", {"type": "string", "maxLength": 63}, "站点标识 / site slug"),
+        {**_q("site", {"type": "string", "maxLength": 63}, "小区标识 / site slug"),
          "required": True},
         {**_q("q", {"type": "string", "maxLength": 100},
               "房号、姓名、电话或车牌 / unit code, name, phone or plate"), "required": True}],
     "responses": {"200": _ok("UnitSearch", "matching units"),
                   "400": _err("缺少或无效的 q / site（error.field 指明）/ q or site missing or "
                               "invalid, named in error.field"),
-                  "404": _err("站点不存在或不可见 / unknown or hidden site")}}}
+                  "404": _err("小区不存在或不可见 / unknown or hidden site")}}}
 
 PATHS["/desk"] = _page("客服台（查找房屋、房屋卡片、报事报修）/ the customer-service desk (HTML)")
 PATHS["/desk/static/{name}"] = _assets("客服台的脚本与样式 / the desk page's scripts and styles",

@@ -63,12 +63,12 @@ async def visible_site(session: AsyncSession, actor: Actor, slug: Any,
                        field: str = "site") -> Site:
     """The site named ``slug``; 404 when it does not exist or the actor may not see it."""
     if not isinstance(slug, str) or not slug.strip():
-        raise RecordError(field, "必填：站点标识", "required: the site slug")
+        raise RecordError(field, "必填：小区标识", "required: the site slug")
     if len(slug) > 63 or any(ord(ch) < 32 for ch in slug):
-        raise RecordError(field, "站点标识无效", "invalid site slug")
+        raise RecordError(field, "小区标识无效", "invalid site slug")
     site = (await session.scalars(select(Site).where(Site.slug == slug.strip()))).one_or_none()
     if site is None or not actor.may_see(site.id):
-        raise RecordError(field, f"站点不存在：{slug[:63]}", f"no such site: {slug[:63]}",
+        raise RecordError(field, f"小区不存在：{slug[:63]}", f"no such site: {slug[:63]}",
                           code="not_found", status=404)
     return site
 
@@ -222,7 +222,7 @@ async def update(session: AsyncSession, kind: Kind, row: Any, patch: Mapping[str
     """A partial update: the fields given replace the row's, then the whole is checked."""
     site = await site_of(session, row)
     if "site" in patch and site is not None and patch["site"] != site.slug:
-        raise RecordError("site", "不能修改所属站点（删除后在另一站点重建）",
+        raise RecordError("site", "不能修改所属小区（删除后在另一小区重建）",
                           "the site cannot be changed (delete and create it there)")
     version = await _bump(session, kind, site, now)
     tz = site_zone(site, default_tz)
@@ -272,7 +272,7 @@ async def dependants(session: AsyncSession, kind: Kind, row: Any) -> dict[str, i
 
 
 _DEP_ZH = {"units": "房屋", "meters": "计费表", "residents": "业主/租户", "vehicles": "车辆",
-           "spaces": "车位", "sites": "站点"}
+           "spaces": "车位", "sites": "小区"}
 
 
 async def delete(session: AsyncSession, kind: Kind, row: Any, *, actor: Actor,

@@ -34,7 +34,7 @@ PATHS |= {
         "put": {"summary": "保存新的规则文件 / save a new rule file",
                 "description": "请求体为 YAML 原文。整份检查，任何错误都整份拒绝，现行规则不变；"
                                "通过后成为新版本，数秒内在各进程生效。修改人为当前登录（须负责"
-                               "全部站点），每个版本记入审计日志 / the body is the YAML "
+                               "全部小区），每个版本记入审计日志 / the body is the YAML "
                                "file; any problem refuses it whole and the rules in force stay; "
                                "accepted, it becomes the next version and takes effect in every "
                                "console process within seconds. The author is the login (which "
@@ -44,7 +44,7 @@ PATHS |= {
                 "requestBody": _RULES_BODY,
                 "responses": {"200": _ok("RulesSaved", "新版本 / the new version"),
                               "400": _RULES_BAD,
-                              "403": _err("登录只负责部分站点 / the login does not serve "
+                              "403": _err("登录只负责部分小区 / the login does not serve "
                                           "every site"),
                               "409": _err("并发保存冲突，请重试 / concurrent save; retry"),
                               "415": _err("须为 YAML 文本 / send YAML text")}}},

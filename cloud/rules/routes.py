@@ -59,7 +59,7 @@ async def put_rules(request: web.Request) -> web.Response:
         raise bad_param("by", "修改人由登录身份决定，请勿填写 ?by=",
                         "who made the change is your login; do not send ?by=")
     if actor.sites is not None:
-        raise ApiError(403, "forbidden", "事件规则作用于所有站点，只有负责全部站点的账号可以修改",
+        raise ApiError(403, "forbidden", "事件规则作用于所有小区，只有负责全部小区的账号可以修改",
                        "the event rules apply to every site: only a login serving every "
                        "site may change them", field=None)
     by = actor.name[:MAX_BY]

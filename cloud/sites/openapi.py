@@ -97,36 +97,36 @@ PATHS |= {
         "responses": {"200": _ok("Health", "一切正常 / all parts working"),
                       "503": _ok("Health", "有部件不可用 / some part is down")}}},
     "/api/sites": {"get": {
-        "summary": "站点列表 / sites with online state and ack backlog",
-        "responses": {"200": _ok("SiteList", "站点 / sites")}}},
+        "summary": "小区列表 / sites with online state and ack backlog",
+        "responses": {"200": _ok("SiteList", "小区 / sites")}}},
     "/api/sites/{site}/devices": {"get": {
-        "summary": "站点设备 / a site's devices with online state and last readings",
-        "parameters": [_p("site", "站点标识 / site slug")],
+        "summary": "小区设备 / a site's devices with online state and last readings",
+        "parameters": [_p("site", "小区标识 / site slug")],
         "responses": {"200": _ok("DeviceList", "设备 / devices"),
-                      "404": _err("站点不存在 / unknown site")}}},
+                      "404": _err("小区不存在 / unknown site")}}},
     "/api/sites/{site}/events": {"get": {
-        "summary": "站点事件（按序号分页）/ a site's events, paged by seq",
+        "summary": "小区事件（按序号分页）/ a site's events, paged by seq",
         "parameters": [
-            _p("site", "站点标识 / site slug"),
+            _p("site", "小区标识 / site slug"),
             _q("after_seq", {"type": "integer", "minimum": 0, "default": 0},
                "只返回序号大于此值的事件 / only events with a greater seq"),
             _q("kind", {"type": "string", "maxLength": 64},
                "事件类型，例如 meter.reading / event kind, e.g. meter.reading"),
             _q("epoch", {"type": "string", "maxLength": 64},
-               "只看一个边缘发件箱纪元的事件（换过网关的站点每台一个）/ only one edge outbox "
+               "只看一个边缘发件箱纪元的事件（换过网关的小区每台一个）/ only one edge outbox "
                "epoch (a site that replaced its box has one per box)"),
             _q("limit", {"type": "integer", "minimum": 1, "maximum": 1000, "default": 100},
                "每页条数 / page size"),
         ],
         "responses": {"200": _ok("EventPage", "事件 / events in seq order"),
                       "400": _err("参数无效 / invalid parameter (field named)"),
-                      "404": _err("站点不存在 / unknown site")}}},
+                      "404": _err("小区不存在 / unknown site")}}},
     "/api/devices/{device}/readings": {"get": {
         "summary": "设备读数 / a device's readings in a time window",
         "parameters": [
-            _p("device", "站点文件中的设备标识 / device id from the site file"),
+            _p("device", "小区文件中的设备标识 / device id from the site file"),
             _q("site", {"type": "string"},
-               "多个站点有同名设备时必填 / required when several sites have this device"),
+               "多个小区有同名设备时必填 / required when several sites have this device"),
             _q("since", {"type": "string", "format": "date-time"},
                "起始（含），须带时区偏移；默认 until 前 24 小时 / inclusive start with UTC "
                "offset; default 24 h before until"),
@@ -140,6 +140,6 @@ PATHS |= {
         ],
         "responses": {"200": _ok("ReadingList", "读数，时间升序 / readings, oldest first"),
                       "400": _err("参数无效 / invalid parameter (field named)"),
-                      "404": _err("设备或站点不存在 / unknown device or site"),
+                      "404": _err("设备或小区不存在 / unknown device or site"),
                       "409": _err("设备标识不唯一 / device id used by several sites")}}},
 }

@@ -89,7 +89,7 @@ def slug_list(body: dict[str, Any], name: str) -> list[str] | None:
         return None
     if not isinstance(value, list) or len(value) > 1000 or not all(
             isinstance(v, str) for v in value):
-        raise bad_param(name, "须为站点标识列表或 null（全部站点）",
+        raise bad_param(name, "须为小区标识列表或 null（全部小区）",
                         "must be a list of site slugs, or null for every site")
     return list(value)
 

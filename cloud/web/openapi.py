@@ -38,7 +38,7 @@ def _p(name: str, description: str) -> dict[str, Any]:
 
 _TIME = {"type": ["string", "null"], "format": "date-time"}
 _LOCAL = {"type": ["string", "null"],
-          "description": "同一时刻的站点当地时间 / the same instant in the site's time zone"}
+          "description": "同一时刻的小区当地时间 / the same instant in the site's time zone"}
 _DEC = {"type": ["string", "null"], "pattern": r"^-?\d+(\.\d+)?$",
         "description": "精确十进制字符串 / exact decimal as a string"}
 

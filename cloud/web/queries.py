@@ -12,7 +12,7 @@ from cloud.web.errors import ApiError, not_found
 async def site_by_slug(session: AsyncSession, slug: str) -> Site:
     site = (await session.execute(select(Site).where(Site.slug == slug))).scalar_one_or_none()
     if site is None:
-        raise not_found("site", "站点", "site", slug)
+        raise not_found("site", "小区", "site", slug)
     return site
 
 
@@ -34,7 +34,7 @@ async def device_by_key(session: AsyncSession, key: str,
         sites = [r[1].slug for r in rows]
         raise ApiError(
             409, "ambiguous_device",
-            f"多个站点都有设备 {key}（{', '.join(sites)}），请用 ?site= 指定站点",
+            f"多个小区都有设备 {key}（{', '.join(sites)}），请用 ?site= 指定小区",
             f"device {key} exists in several sites ({', '.join(sites)}); add ?site= to choose",
             field="site", sites=sites)
     return rows[0][0], rows[0][1]

@@ -82,7 +82,7 @@ async def check_site_technicians(session: AsyncSession, order: WorkOrder,
         serving = {t.id for t in (await session.scalars(select(Technician).where(
             Technician.id.in_(sorted(wanted))))).all() if order.site_id in (t.site_ids or [])}
         if wanted - serving:
-            raise InvalidField(name, f"技工不存在或不服务此站点：{sorted(wanted - serving)}",
+            raise InvalidField(name, f"技工不存在或不服务此小区：{sorted(wanted - serving)}",
                                "no such technician serving this site: "
                                f"{sorted(wanted - serving)}")
 

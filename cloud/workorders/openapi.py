@@ -134,7 +134,7 @@ def _workorder_paths() -> dict[str, Any]:
                 "description": _OPEN_NOTE,
                 "parameters": [
                     _q("state", {"type": "string"}, "状态，可逗号分隔 / state(s)"),
-                    _q("site", {"type": "string"}, "站点标识 / site slug"),
+                    _q("site", {"type": "string"}, "小区标识 / site slug"),
                     _q("unit", {"type": "string", "maxLength": 64}, "房号 / unit code"),
                     _q("assignee", {"type": "integer"}, "技工 id / technician id"),
                     _q("overdue", {"type": "integer", "enum": [0, 1]},
@@ -146,7 +146,7 @@ def _workorder_paths() -> dict[str, Any]:
                 "summary": "报修（员工或业主）/ a repair request from staff or an owner",
                 "requestBody": _body("WorkOrderRequest"),
                 "responses": {"201": _ok("WorkOrderDetail", "新工单 / the new order"),
-                              "400": bad, "404": _err("站点不存在 / unknown site"),
+                              "400": bad, "404": _err("小区不存在 / unknown site"),
                               "409": _err("重复提交 / duplicate request_id")}}},
         "/api/workorders/{id}": {"get": {
             "summary": "单个工单，含处理记录、工时备件与费用 / one order with history, labour, "
@@ -170,7 +170,7 @@ def _workorder_paths() -> dict[str, Any]:
             "post": {"summary": "新增技工 / add a technician",
                      "requestBody": _body("Technician"),
                      "responses": {"201": _ok("Technician", "技工 / technician"),
-                                   "400": bad, "404": _err("站点不存在 / unknown site"),
+                                   "400": bad, "404": _err("小区不存在 / unknown site"),
                                    "409": _err("重名 / name taken")}}},
     }
 

@@ -187,7 +187,7 @@ async def create_workorder(request: web.Request) -> web.Response:
         try:
             async with session.begin():
                 site = await site_by_slug(session, slug)
-                ensure_visible(request, site.id, "site", "站点", "site", slug)
+                ensure_visible(request, site.id, "site", "小区", "site", slug)
                 if unit is not None and (await session.scalars(select(Unit.id).where(
                         Unit.site_id == site.id, Unit.code == unit))).first() is None:
                     raise bad_param("unit", f"本小区没有房屋 {unit}",
@@ -295,7 +295,7 @@ def _minute(value: Any, field: str) -> int:
         hh, mm = value[:2], value[3:]
         if hh.isdigit() and mm.isdigit() and int(hh) < 24 and int(mm) < 60:
             return int(hh) * 60 + int(mm)
-    raise bad_param(field, "时间须为 HH:MM（站点当地时间）", "time must be HH:MM (site time)")
+    raise bad_param(field, "时间须为 HH:MM（小区当地时间）", "time must be HH:MM (site time)")
 
 
 def _shifts(value: Any) -> list[tuple[int, int, int]]:
@@ -344,7 +344,7 @@ async def create_technician(request: web.Request) -> web.Response:
             async with session.begin():
                 site_ids = [(await site_by_slug(session, s)).id for s in slugs]
                 for s, i in zip(slugs, site_ids, strict=True):
-                    ensure_visible(request, i, "sites", "站点", "site", s)
+                    ensure_visible(request, i, "sites", "小区", "site", s)
                 tech = Technician(name=name, phone=phone, skills=skills, site_ids=site_ids,
                                   on_duty=on_duty)
                 session.add(tech)

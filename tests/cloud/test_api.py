@@ -131,7 +131,7 @@ async def test_unknown_site_is_404_with_field(api: Api) -> None:
         assert body["error"]["code"] == "not_found"
         assert body["error"]["field"] == "site"
         assert "nowhere" in body["error"]["message"]
-        assert body["error"]["message"].startswith("站点不存在")
+        assert body["error"]["message"].startswith("小区不存在")
 
 
 async def test_events_page_by_seq_cursor_until_exhausted(api: Api) -> None:
