@@ -1,0 +1,1 @@
+"""Access control: door controllers (微耕/UHPPOTE) and OSDP readers."""
