@@ -12,10 +12,15 @@ edge checks ``Command.expired`` against its own clock. The edge records each ``c
 it at most once; the action itself is an ordinary event in the outbox. Decoders refuse what
 does not follow this shape with a ContractError naming the field, so the edge can reply
 ``refused`` to anything that still carries a usable ``cmd_id``.
+
+Each kind takes exactly the arguments listed in ``ARGS`` (all strings; an unknown argument is
+refused rather than silently ignored, so a typo never runs a command on a default). Every kind
+also accepts an optional ``reason`` (why, shown in the event the action records).
 """
 
 from __future__ import annotations
 
+import re
 import uuid
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -29,16 +34,55 @@ from contract.errors import ContractError
 MAX_COMMAND_BYTES = 64 * 1024
 MAX_ISSUED_BY = 128
 MAX_DETAIL = 1000
+MAX_REASON = 200
+#: A device, door, building or dataset key: the site file's id pattern.
+KEY_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
 
 
 class CommandKind(StrEnum):
     """What the console may ask an edge to do."""
 
     GATE_OPEN = "gate.open"
+    GATE_CLOSE = "gate.close"
     DOOR_OPEN = "door.open"
+    DOOR_MODE = "door.mode"
     LINKAGE_RESET = "linkage.reset"
     ELEVATOR_RECALL = "elevator.recall"
     DATASET_RESYNC = "dataset.resync"
+    DEVICE_RECONNECT = "device.reconnect"
+
+
+class DoorMode(StrEnum):
+    """A door controller's control mode (``door.mode`` ``mode``)."""
+
+    NORMALLY_OPEN = "normally_open"
+    NORMALLY_CLOSED = "normally_closed"
+    CONTROLLED = "controlled"
+
+
+@dataclass(frozen=True, slots=True)
+class Arg:
+    """One argument of a command kind: a key (``KEY_RE``) unless ``choices`` or ``free``."""
+
+    name: str
+    required: bool = True
+    choices: tuple[str, ...] = ()
+    free: bool = False  # free text up to MAX_REASON (``reason``)
+
+
+_REASON = Arg("reason", required=False, free=True)
+#: The arguments each kind takes; anything else in ``args`` is refused naming it.
+ARGS: dict[CommandKind, tuple[Arg, ...]] = {
+    CommandKind.GATE_OPEN: (Arg("gate"), _REASON),
+    CommandKind.GATE_CLOSE: (Arg("gate"), _REASON),
+    CommandKind.DOOR_OPEN: (Arg("door"), _REASON),
+    CommandKind.DOOR_MODE: (Arg("door"), Arg("mode", choices=tuple(str(m) for m in DoorMode)),
+                            _REASON),
+    CommandKind.LINKAGE_RESET: (Arg("building", required=False), _REASON),
+    CommandKind.ELEVATOR_RECALL: (Arg("elevator"), _REASON),
+    CommandKind.DATASET_RESYNC: (Arg("dataset"), _REASON),
+    CommandKind.DEVICE_RECONNECT: (Arg("device"), _REASON),
+}
 
 
 class CommandResult(StrEnum):
@@ -102,13 +146,14 @@ def decode_command(payload: bytes) -> Command:
     """Parse a ``down/cmd`` payload; ContractError names the field that is wrong."""
     doc = _object(payload, "cmd")
     cmd_id = _cmd_id(doc, "cmd")
-    kind = _choice(doc, "cmd.kind", "kind", CommandKind)
+    kind = CommandKind(_choice(doc, "cmd.kind", "kind", CommandKind))
     args = doc.get("args", {})
     if not isinstance(args, dict):
         raise ContractError("cmd.args", "must be a JSON object")
+    _check_args(kind, args)
     issued_by = _text(doc, "cmd.issued_by", "issued_by", MAX_ISSUED_BY, required=True)
     not_after = parse_ts(doc.get("not_after"), "cmd.not_after")
-    return Command(cmd_id=cmd_id, kind=CommandKind(kind), issued_by=issued_by,
+    return Command(cmd_id=cmd_id, kind=kind, issued_by=issued_by,
                    not_after=not_after, args=args)
 
 
@@ -129,6 +174,31 @@ def cmd_id_of(payload: bytes) -> str | None:
         return _cmd_id(_object(payload, "cmd"), "cmd")
     except ContractError:
         return None
+
+
+def _check_args(kind: CommandKind, args: dict[str, Any]) -> None:
+    specs = {a.name: a for a in ARGS[kind]}
+    for name in args:
+        if name not in specs:
+            raise ContractError(f"cmd.args.{name}"[:100],
+                                f"{kind} takes no such argument (takes {', '.join(specs)})")
+    for spec in specs.values():
+        where = f"cmd.args.{spec.name}"
+        raw = args.get(spec.name)
+        if raw is None:
+            if spec.required:
+                raise ContractError(where, f"required for {kind}")
+            continue
+        if not isinstance(raw, str):
+            raise ContractError(where, "must be a string")
+        if spec.choices:
+            if raw not in spec.choices:
+                raise ContractError(where, f"must be one of {', '.join(spec.choices)}")
+        elif spec.free:
+            if len(raw) > MAX_REASON:
+                raise ContractError(where, f"longer than {MAX_REASON} characters")
+        elif not KEY_RE.fullmatch(raw):
+            raise ContractError(where, "must be an id (letters, digits, _ . -; up to 64)")
 
 
 def _object(payload: bytes, where: str) -> dict[str, Any]:

@@ -8,6 +8,7 @@ import pytest
 
 from contract import ContractError, jsoncodec, topics
 from contract.commands import (
+    ARGS,
     Command,
     CommandKind,
     CommandReply,
@@ -31,11 +32,77 @@ def _command(**over: object) -> dict[str, object]:
     return doc
 
 
+#: One valid set of arguments per kind (all of them, the optional ones included).
+FULL_ARGS: dict[CommandKind, dict[str, object]] = {
+    CommandKind.GATE_OPEN: {"gate": "gate-in-1", "reason": "访客车辆"},
+    CommandKind.GATE_CLOSE: {"gate": "gate-in-1"},
+    CommandKind.DOOR_OPEN: {"door": "b1.lobby"},
+    CommandKind.DOOR_MODE: {"door": "b1.lobby", "mode": "normally_open"},
+    CommandKind.LINKAGE_RESET: {"building": "1", "reason": "误报，已现场确认"},
+    CommandKind.ELEVATOR_RECALL: {"elevator": "elev-1-a"},
+    CommandKind.DATASET_RESYNC: {"dataset": "parking"},
+    CommandKind.DEVICE_RECONNECT: {"device": "uitd-1"},
+}
+
+
 def test_command_round_trip_for_every_kind() -> None:
+    assert set(FULL_ARGS) == set(CommandKind) == set(ARGS)
     for kind in CommandKind:
         cmd = Command(cmd_id=new_cmd_id(), kind=kind, issued_by="staff:42",
-                      not_after=NOW + timedelta(seconds=30), args={"floor": 1, "note": "消防"})
+                      not_after=NOW + timedelta(seconds=30), args=FULL_ARGS[kind])
         assert decode_command(encode_command(cmd)) == cmd
+
+
+def test_the_kinds_of_issue_13_are_all_there() -> None:
+    assert {str(k) for k in CommandKind} == {
+        "door.open", "door.mode", "gate.open", "gate.close", "linkage.reset",
+        "elevator.recall", "dataset.resync", "device.reconnect"}
+
+
+@pytest.mark.parametrize(("kind", "missing"), [
+    ("gate.open", "gate"), ("gate.close", "gate"), ("door.open", "door"),
+    ("door.mode", "door"), ("door.mode", "mode"), ("elevator.recall", "elevator"),
+    ("device.reconnect", "device"), ("dataset.resync", "dataset"),
+])
+def test_a_required_argument_missing_is_refused_naming_it(kind: str, missing: str) -> None:
+    args = dict(FULL_ARGS[CommandKind(kind)])
+    del args[missing]
+    with pytest.raises(ContractError) as err:
+        decode_command(jsoncodec.dumpb(_command(kind=kind, args=args)))
+    assert err.value.field == f"cmd.args.{missing}"
+    assert err.value.reason == f"required for {kind}"
+
+
+def test_linkage_reset_needs_no_building_and_reason_is_optional_everywhere() -> None:
+    cmd = decode_command(jsoncodec.dumpb(_command(kind="linkage.reset", args={})))
+    assert cmd.args == {}
+
+
+@pytest.mark.parametrize(("kind", "args", "bad"), [
+    ("gate.open", {"gate": 7}, "gate"),
+    ("gate.open", {"gate": ""}, "gate"),
+    ("gate.open", {"gate": "门 1"}, "gate"),
+    ("gate.open", {"gate": "g" * 65}, "gate"),
+    ("gate.open", {"gate": "g1", "gat": "g2"}, "gat"),
+    ("gate.open", {"gate": "g1", "reason": "x" * 201}, "reason"),
+    ("gate.open", {"gate": "g1", "reason": 3}, "reason"),
+    ("door.mode", {"door": "d1", "mode": "open"}, "mode"),
+    ("door.mode", {"door": "d1", "mode": None}, "mode"),
+    ("linkage.reset", {"building": ["1"]}, "building"),
+    ("device.reconnect", {"device": "uitd-1", "force": "yes"}, "force"),
+])
+def test_a_bad_argument_is_refused_naming_it(kind: str, args: dict[str, object],
+                                             bad: str) -> None:
+    with pytest.raises(ContractError) as err:
+        decode_command(jsoncodec.dumpb(_command(kind=kind, args=args)))
+    assert err.value.field == f"cmd.args.{bad}"
+
+
+def test_door_mode_takes_the_three_modes() -> None:
+    for mode in ("normally_open", "normally_closed", "controlled"):
+        cmd = decode_command(jsoncodec.dumpb(
+            _command(kind="door.mode", args={"door": "d1", "mode": mode})))
+        assert cmd.args["mode"] == mode
 
 
 def test_reply_round_trip_for_every_result() -> None:
@@ -53,7 +120,7 @@ def test_a_command_past_not_after_is_expired_and_one_before_is_not() -> None:
 
 
 def test_args_default_to_empty_and_the_cmd_id_is_kept_as_sent() -> None:
-    doc = _command(cmd_id=CMD_ID.upper())
+    doc = _command(cmd_id=CMD_ID.upper(), kind="linkage.reset")
     del doc["args"]
     cmd = decode_command(jsoncodec.dumpb(doc))
     assert cmd.args == {} and cmd.cmd_id == CMD_ID.upper()
