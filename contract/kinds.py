@@ -37,8 +37,15 @@ class Kind:
     GATE_RECOVERED = "gate.recovered"
     CAMERA_DEGRADED = "camera.degraded"
     CAMERA_RECOVERED = "camera.recovered"
+    ACCESS_GRANTED = "access.granted"
     ACCESS_DENIED = "access.denied"
     DOOR_FORCED = "door.forced"
+    DOOR_OPENED = "door.opened"
+    DOOR_CLOSED = "door.closed"
+    DOOR_HELD_OPEN = "door.held_open"
+    DOOR_BUTTON = "door.button"
+    #: A door controller (微耕/UHPPOTE) stopped answering; its doors are unknown until it does.
+    CONTROLLER_OFFLINE = "controller.offline"
     FIRE_ALARM = "fire.alarm"
     FIRE_FAULT = "fire.fault"
     FIRE_SUPERVISORY = "fire.supervisory"
@@ -81,7 +88,7 @@ _SAFETY_TELEMETRY = {Kind.FIRE_ANALOG, Kind.ELEVATOR_STATE}
 _ACCESS_PREFIXES = ("access.", "parking.", "gate.", "plate.", "door.", "payment.")
 #: Telemetry by name but never dropped under the disk budget: someone must act on them.
 _KEEP_ALWAYS = {Kind.BUFFER_DROPPED, Kind.DEVICE_OFFLINE, Kind.DEVICE_ONLINE,
-                Kind.CAMERA_DEGRADED, Kind.CAMERA_RECOVERED}
+                Kind.CAMERA_DEGRADED, Kind.CAMERA_RECOVERED, Kind.CONTROLLER_OFFLINE}
 
 
 def priority_for(kind: str) -> Priority:

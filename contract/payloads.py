@@ -229,16 +229,38 @@ class PaymentRecorded(TypedDict):
     payment: str
 
 
-class AccessDenied(TypedDict):
+class AccessGranted(TypedDict):
+    """access.granted (and, with ``reason``, access.denied): a card at a door."""
+
     door: NotRequired[str]
     credential: NotRequired[str]
-    reason: NotRequired[str]
     message: NotRequired[str]
+    v: NotRequired[int]
+    #: The controller's serial number and its own event index (catch-up by index).
+    controller: NotRequired[int]
+    index: NotRequired[int]
+    direction: NotRequired[str]
+    reason_code: NotRequired[int]
+
+
+class AccessDenied(AccessGranted):
+    reason: NotRequired[str]
 
 
 class DoorForced(TypedDict):
+    """door.forced / opened / closed / held_open / button: a door's own event."""
+
     door: str
     message: NotRequired[str]
+    v: NotRequired[int]
+    controller: NotRequired[int]
+    index: NotRequired[int]
+    reason_code: NotRequired[int]
+
+
+class ControllerOffline(_Device):
+    controller: int
+    reason: str
 
 
 class PatrolCheckpoint(TypedDict):
@@ -468,8 +490,14 @@ PAYLOADS: dict[str, type] = {
     Kind.GATE_RECOVERED: GateRecovered,
     Kind.CAMERA_DEGRADED: CameraDegraded,
     Kind.CAMERA_RECOVERED: CameraRecovered,
+    Kind.ACCESS_GRANTED: AccessGranted,
     Kind.ACCESS_DENIED: AccessDenied,
     Kind.DOOR_FORCED: DoorForced,
+    Kind.DOOR_OPENED: DoorForced,
+    Kind.DOOR_CLOSED: DoorForced,
+    Kind.DOOR_HELD_OPEN: DoorForced,
+    Kind.DOOR_BUTTON: DoorForced,
+    Kind.CONTROLLER_OFFLINE: ControllerOffline,
     Kind.FIRE_ALARM: FireCondition,
     Kind.FIRE_FAULT: FireCondition,
     Kind.FIRE_SUPERVISORY: FireCondition,
