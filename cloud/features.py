@@ -19,6 +19,7 @@ from aiohttp import web
 from cloud import (
     alarms,
     billing,
+    commands,
     imports,
     maintenance,
     parking,
@@ -34,6 +35,7 @@ from cloud.alarms.policy import AlarmPolicy
 from cloud.auth import routes as auth
 from cloud.auth import tables as auth_tables
 from cloud.billing import tables as billing_tables
+from cloud.commands import tables as commands_tables
 from cloud.ingest.handlers import HandlerRegistry
 from cloud.maintenance import tables as maintenance_tables
 from cloud.parking import tables as parking_tables
@@ -49,10 +51,10 @@ from cloud.workorders import tables as workorders_tables
 #: migrations' environment and the schema checks import this module).
 TABLES: tuple[ModuleType, ...] = (alarms_tables, auth_tables, billing_tables, maintenance_tables,
                                   parking_tables, payments_tables, records_tables, rules_tables,
-                                  workorders_tables, photo_tables)
+                                  workorders_tables, photo_tables, commands_tables)
 
 FEATURES: tuple[ModuleType, ...] = (sites, auth, parking, alarms, workorders, maintenance, rules,
-                                    records, imports, billing, payments)
+                                    records, imports, billing, payments, commands)
 
 
 def install(app: web.Application, registry: HandlerRegistry) -> None:

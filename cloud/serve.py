@@ -35,6 +35,8 @@ from cloud.alarms import AlarmPolicyError, load_policy, run_escalation
 from cloud.alarms.routes import configure_alarms
 from cloud.app import REGISTRY, create_app
 from cloud.broker import ManagedMosquitto, cloud_secret
+from cloud.commands.link import CommandLink
+from cloud.commands.routes import configure_commands
 from cloud.db.engine import is_sqlite, make_engine, migrate, session_factory
 from cloud.ingest import Ingestor
 from cloud.ingest.worker import IngestWorker
@@ -135,6 +137,10 @@ async def serve(settings: Settings, ready: asyncio.Event | None = None, *,
     publisher = SyncPublisher(settings.effective_mqtt_url, settings.mqtt_username,
                               settings.mqtt_password, sessions=sessions,
                               ca_file=settings.mqtt_ca)
+    # Commands to the edges (down/cmd) and their replies (up/cmd-reply), same credential.
+    commands = CommandLink(settings.effective_mqtt_url, settings.mqtt_username,
+                           settings.mqtt_password, sessions, clock, shared=shared,
+                           ca_file=settings.mqtt_ca)
     exporter: TelemetryExporter | None = None
     if settings.influx_enabled:
         # Imported only when configured: the InfluxDB client is slow to import.
@@ -153,6 +159,7 @@ async def serve(settings: Settings, ready: asyncio.Event | None = None, *,
             "ingest": {"ok": worker.connected, "connected": worker.connected,
                        "counters": worker.counters},
             "sync": publisher.status(),
+            "commands": commands.status(),
             "alarms": {"ok": hub.ready, "listening": hub.ready,
                        "subscribers": hub.subscribers, "counters": dict(hub.counters)},
         }
@@ -161,6 +168,7 @@ async def serve(settings: Settings, ready: asyncio.Event | None = None, *,
         return out
 
     configure_parking(app, settings.site_credentials, publisher)
+    configure_commands(app, commands)
     hub = configure_alarms(app)  # the web app runs the live feed's hub
     runner = web.AppRunner(app, access_log=None, handle_signals=False)
 
@@ -180,6 +188,7 @@ async def serve(settings: Settings, ready: asyncio.Event | None = None, *,
                      f"(小区 sites: {', '.join(sorted(settings.site_credentials)) or '-'})")
             tasks.append(tg.create_task(worker.run()))
             tasks.append(tg.create_task(publisher.run()))
+            tasks.append(tg.create_task(commands.run()))
             if exporter is not None:
                 tasks.append(tg.create_task(exporter.run()))
             tasks.append(tg.create_task(run_escalation(sessions, clock, alarm_policy, hub)))

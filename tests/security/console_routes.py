@@ -62,6 +62,11 @@ TABLE: dict[tuple[str, str], Probe | str] = {
     ("GET", "/api/sites"): NO_SITE + " (lists the caller's sites only)",
     ("GET", "/api/sites/{site}/devices"): ("/api/sites/{site}/devices", None),
     ("GET", "/api/sites/{site}/events"): ("/api/sites/{site}/events", None),
+    # remote commands to the site's edge (cloud/commands)
+    ("POST", "/api/sites/{site}/commands"): ("/api/sites/{site}/commands",
+                                            {"kind": "linkage.reset"}),
+    ("GET", "/api/sites/{site}/commands"): ("/api/sites/{site}/commands", None),
+    ("GET", "/api/sites/{site}/commands/{id}"): ("/api/sites/{site}/commands/1", None),
     ("GET", "/api/devices/{device}/readings"): ("/api/devices/{device}/readings", None),
     # alarms
     ("GET", "/api/alarms"): ("/api/alarms?site={site}", None),
@@ -207,6 +212,7 @@ ALSO_REFUSED: dict[tuple[str, str], str] = {
     ("DELETE", "/api/tokens/{id}"): _ALL_SITES, ("PUT", "/api/rules"): _ALL_SITES,
     ("GET", "/api/workorders/{id}/photos/{pid}"): _NOT_THERE,
     ("GET", "/api/imports/jobs/{id}"): _NOT_THERE,
+    ("GET", "/api/sites/{site}/commands/{id}"): _NOT_THERE,
     ("GET", "/api/sites/{site}/parking/reads/{seq}/evidence.jpg"): _NOT_THERE,
     ("GET", "/api/sites/{site}/parking/reads/{seq}/crop.jpg"): _NOT_THERE,
 }
