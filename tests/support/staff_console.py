@@ -9,7 +9,7 @@ with an admin token so a test can assert what a click changed.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -57,7 +57,9 @@ class StaffConsole:
 
 
 @asynccontextmanager
-async def staff_console(db_url: str) -> AsyncIterator[StaffConsole]:
+async def staff_console(db_url: str, setup: Callable[[web.Application], None] | None = None,
+                        ) -> AsyncIterator[StaffConsole]:
+    """``setup`` wires extra parts into the app before it starts (a command link)."""
     from tests.billing.conftest import load_sample
 
     await migrate(db_url)
@@ -68,8 +70,10 @@ async def staff_console(db_url: str) -> AsyncIterator[StaffConsole]:
         await create_staff(sessions, role.replace("_", "-"), PASSWORD, role,
                            display_name=DISPLAY_NAMES[role])
     port = free_port()
-    runner = web.AppRunner(create_app(Settings(database_url=db_url), sessions, SystemClock()),
-                           access_log=None)
+    app = create_app(Settings(database_url=db_url), sessions, SystemClock())
+    if setup is not None:
+        setup(app)
+    runner = web.AppRunner(app, access_log=None)
     await runner.setup()
     await web.TCPSite(runner, "127.0.0.1", port).start()
     console = StaffConsole(f"http://127.0.0.1:{port}", await token_headers(sessions), sessions)
