@@ -15,6 +15,7 @@ from cloud.auth.guard import PUBLIC, SIGNED_IN, permission_of
 from cloud.auth.nav import NAV, nav_for
 from cloud.auth.roles import PERMISSIONS, ROLE_HOME, ROLES, allows
 from cloud.billing.tables import BILL_STATES, CYCLES, FEE_KINDS
+from cloud.commands.states import STATES as COMMAND_STATES
 from cloud.db.engine import make_engine, session_factory
 from cloud.parking.records import SPACE_KINDS
 from cloud.payments.tables import ALL_METHODS, PAYMENT_KINDS
@@ -23,6 +24,7 @@ from cloud.settings import Settings
 from cloud.web.labels import LABELS, bilingual, label, labels_script
 from cloud.workorders.categories import CATEGORIES
 from cloud.workorders.states import PRIORITIES, STATES
+from contract.commands import CommandKind
 
 FEATURE_CODES: dict[str, tuple[str, ...]] = {
     "unit_status": UNIT_STATUSES,
@@ -44,6 +46,8 @@ FEATURE_CODES: dict[str, tuple[str, ...]] = {
     "linkage_result": LINKAGE_RESULTS,
     "role": tuple(ROLES),
     "permission": PERMISSIONS,
+    "command_state": COMMAND_STATES,
+    "command_kind": tuple(str(k) for k in CommandKind),
 }
 
 
