@@ -145,9 +145,13 @@ class CommandLink:
     async def _publish(self, client: aiomqtt.Client, command_id: int) -> None:
         """Hand one command to the broker (QoS 1) and record ``sent``; a command no longer
         ``queued`` (expired meanwhile, already answered) is skipped."""
-        async with self._sessions() as session:
-            row = await session.get(RemoteCommand, command_id)
-            site = await session.get(Site, row.site_id) if row is not None else None
+        try:
+            async with self._sessions() as session:
+                row = await session.get(RemoteCommand, command_id)
+                site = await session.get(Site, row.site_id) if row is not None else None
+        except (SQLAlchemyError, OSError) as exc:  # left queued: the sweep expires it
+            log.warning("commands.load_failed", command=command_id, error=str(exc)[:300])
+            return
         if row is None or site is None or row.state != "queued":
             return
         if row.not_after < self._clock.now():
@@ -163,7 +167,7 @@ class CommandLink:
         try:
             async with self._sessions() as session, session.begin():
                 await mark_sent(session, command_id, self._clock.now())
-        except SQLAlchemyError as exc:  # the reply or the sweep still settles it
+        except (SQLAlchemyError, OSError) as exc:  # the reply or the sweep settles it
             log.warning("commands.mark_sent_failed", cmd_id=row.cmd_id, error=str(exc)[:300])
 
     async def _receive(self, client: aiomqtt.Client) -> None:
@@ -189,7 +193,7 @@ class CommandLink:
         try:
             async with self._sessions() as session, session.begin():
                 row = await apply_reply(session, parsed[0], reply, self._clock.now())
-        except SQLAlchemyError as exc:
+        except (SQLAlchemyError, OSError) as exc:
             log.warning("commands.reply_store_failed", cmd_id=reply.cmd_id, error=str(exc)[:300])
             return False
         if row is None:

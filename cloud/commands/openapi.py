@@ -69,7 +69,8 @@ def _paths() -> dict[str, Any]:
                 "responses": {"201": _ok("Command", "已排队 / queued"), "400": bad,
                               "403": _err("角色无权下发此类命令 / role may not issue this kind"),
                               "404": _err("小区不存在 / unknown site"),
-                              "503": _err("控制台没有消息代理 / the console has no broker")}},
+                              "409": _err("控制台没有消息代理，无法下发（no_channel）/ the "
+                                          "console has no broker to send through")}},
             "get": {
                 "summary": "小区的命令（新的在前）/ the site's commands, newest first",
                 "parameters": [site, _q("state", {"type": "string"}, "状态 / state"),

@@ -4,8 +4,9 @@ The issuer is the login (``actor_of``): a body naming someone (``by``, ``issued_
 refused. The permission depends on the kind (``states.KIND_PERMISSION``), checked here after
 the route's own ``devices.read``. The command is committed before it is handed to the MQTT
 link, which never holds up the request. Without a link (a console run without a broker) the
-list says ``channel.available: false`` and issuing answers 503, so pages fall back to telling
-the guard where to act at the edge box.
+list says ``channel.available: false`` and issuing answers 409 ``no_channel`` (a state of this
+console, not a fault: 5xx stays for bugs), so pages fall back to telling the guard where to act
+at the edge box.
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ from cloud.web.params import int_param, text_param
 from cloud.web.present import times, zone
 from cloud.web.queries import site_by_slug
 from cloud.web.respond import json_ok
+from contract.commands import CommandKind
 
 COMMAND_LINK: web.AppKey[CommandLink] = web.AppKey("command_link", CommandLink)
 FIELDS = ("kind", "args", "ttl_s")
@@ -44,7 +46,7 @@ MAX_ID = 2**31 - 1
 
 
 def configure_commands(app: web.Application, link: CommandLink | None) -> None:
-    """Give the handlers the MQTT link (None: no channel, issuing answers 503)."""
+    """Give the handlers the MQTT link (None: no channel, issuing answers 409)."""
     if link is not None:
         app[COMMAND_LINK] = link
 
@@ -82,6 +84,10 @@ async def create_command(request: web.Request) -> web.Response:
                         "the issuer is the login; it cannot be given in the request")
     unknown_fields(body, FIELDS)
     kind = text_field(body, "kind", 32) or ""
+    kinds = [str(k) for k in CommandKind]
+    if kind not in kinds:
+        raise bad_param("kind", f"须为以下之一：{', '.join(kinds)}",
+                        f"must be one of {', '.join(kinds)}")
     args = body.get("args", {})
     if not isinstance(args, dict):
         raise bad_param("args", "须为 JSON 对象", "must be a JSON object")
@@ -94,7 +100,7 @@ async def create_command(request: web.Request) -> web.Response:
                        field="kind", permission=permission)
     link = request.app.get(COMMAND_LINK)
     if link is None:
-        raise ApiError(503, "no_channel", "控制台未连接消息代理，无法下发命令；请在边缘网关操作",
+        raise ApiError(409, "no_channel", "控制台未连接消息代理，无法下发命令；请在边缘网关操作",
                        "the console has no broker to send commands through; act at the edge box")
     now = request.app[CLOCK].now()
     async with request.app[SESSIONS]() as session:

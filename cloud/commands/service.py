@@ -25,6 +25,7 @@ from cloud.commands.states import (
 from cloud.commands.tables import RemoteCommand
 from cloud.db.models import Site
 from cloud.lifecycle import TransitionRefused
+from cloud.web.body import unstorable
 from contract.commands import (
     MAX_DETAIL,
     MAX_ISSUED_BY,
@@ -67,12 +68,17 @@ def checked_payload(kind: str, args: dict[str, Any], issued_by: str,
     names = [str(k) for k in CommandKind]
     if kind not in names:
         raise InvalidCommand("kind", f"must be one of {', '.join(names)}")
+    for name, value in args.items():
+        if isinstance(value, str) and unstorable(value):
+            raise InvalidCommand(f"args.{name}"[:100], "contains NUL or is not UTF-8")
     cmd = Command(cmd_id=new_cmd_id(), kind=CommandKind(kind), issued_by=issued_by,
                   not_after=not_after, args=args)
     try:
         return cmd.cmd_id, encode_command(cmd)
     except ContractError as exc:
         raise InvalidCommand(request_field(exc.field), exc.reason) from None
+    except (TypeError, ValueError):  # e.g. an integer beyond 64 bits, which JSON may carry
+        raise InvalidCommand("args", "must hold only strings") from None
 
 
 async def issue(session: AsyncSession, site: Site, actor: Actor, kind: str,
