@@ -39,6 +39,13 @@ class Kind:
     CAMERA_RECOVERED = "camera.recovered"
     ACCESS_GRANTED = "access.granted"
     ACCESS_DENIED = "access.denied"
+    #: A duress PIN: the door opens as usual and this silent alarm goes to the guards.
+    ACCESS_DURESS = "access.duress"
+    #: OSDP readers the edge polls: tamper and power from their local status, link lost/back.
+    READER_TAMPER = "reader.tamper"
+    READER_POWER_FAULT = "reader.power_fault"
+    READER_OFFLINE = "reader.offline"
+    READER_ONLINE = "reader.online"
     DOOR_FORCED = "door.forced"
     DOOR_OPENED = "door.opened"
     DOOR_CLOSED = "door.closed"
@@ -82,10 +89,11 @@ KINDS: frozenset[str] = frozenset(
     v for k, v in vars(Kind).items() if k.isupper() and isinstance(v, str))
 """Every kind ``Kind`` names."""
 
-_ALARM_PREFIXES = ("fire.", "door.forced", "elevator.", "uitd.", "linkage.")
+_ALARM_PREFIXES = ("fire.", "door.forced", "elevator.", "uitd.", "linkage.", "access.duress",
+                   "reader.tamper")
 #: Measurements and car positions: telemetry although their family is an alarm family.
 _SAFETY_TELEMETRY = {Kind.FIRE_ANALOG, Kind.ELEVATOR_STATE}
-_ACCESS_PREFIXES = ("access.", "parking.", "gate.", "plate.", "door.", "payment.")
+_ACCESS_PREFIXES = ("access.", "parking.", "gate.", "plate.", "door.", "payment.", "reader.")
 #: Telemetry by name but never dropped under the disk budget: someone must act on them.
 _KEEP_ALWAYS = {Kind.BUFFER_DROPPED, Kind.DEVICE_OFFLINE, Kind.DEVICE_ONLINE,
                 Kind.CAMERA_DEGRADED, Kind.CAMERA_RECOVERED, Kind.CONTROLLER_OFFLINE}

@@ -241,9 +241,30 @@ class AccessGranted(TypedDict):
     index: NotRequired[int]
     direction: NotRequired[str]
     reason_code: NotRequired[int]
+    #: Readers the edge drives itself (OSDP): the reader, how the person identified
+    #: (card | pin), the holder, the anti-passback area and the decision time.
+    reader: NotRequired[str]
+    method: NotRequired[str]
+    card_format: NotRequired[str]
+    holder: NotRequired[str | None]
+    area: NotRequired[str | None]
+    decide_ms: NotRequired[float]
 
 
 class AccessDenied(AccessGranted):
+    reason: NotRequired[str]
+
+
+class AccessDuress(AccessGranted):
+    """access.duress: a duress PIN opened the door as asked, and raises this silent alarm."""
+
+
+class ReaderStatus(_Device):
+    """reader.tamper / reader.power_fault (``active`` False: cleared), reader.offline /
+    reader.online: an OSDP reader the edge polls."""
+
+    reader: str
+    active: NotRequired[bool]
     reason: NotRequired[str]
 
 
@@ -492,6 +513,11 @@ PAYLOADS: dict[str, type] = {
     Kind.CAMERA_RECOVERED: CameraRecovered,
     Kind.ACCESS_GRANTED: AccessGranted,
     Kind.ACCESS_DENIED: AccessDenied,
+    Kind.ACCESS_DURESS: AccessDuress,
+    Kind.READER_TAMPER: ReaderStatus,
+    Kind.READER_POWER_FAULT: ReaderStatus,
+    Kind.READER_OFFLINE: ReaderStatus,
+    Kind.READER_ONLINE: ReaderStatus,
     Kind.DOOR_FORCED: DoorForced,
     Kind.DOOR_OPENED: DoorForced,
     Kind.DOOR_CLOSED: DoorForced,

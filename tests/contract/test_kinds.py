@@ -17,7 +17,7 @@ REPO = Path(__file__).resolve().parents[2]
 SCANNED = [REPO / "drivers", REPO / "edge", *sorted((REPO / "cloud").glob("*/handlers.py")),
            REPO / "cloud" / "rules", REPO / "cloud" / "alarms" / "policy.py"]
 EVENT_FAMILIES = ("fire", "uitd", "elevator", "gate", "plate", "parking", "meter", "device",
-                  "camera", "linkage", "payment", "buffer", "access", "door", "patrol")
+                  "camera", "linkage", "payment", "buffer", "access", "door", "patrol", "reader")
 KIND_SHAPE = re.compile(rf"^(?:{'|'.join(EVENT_FAMILIES)})\.[a-z_]+$")
 
 
@@ -87,7 +87,8 @@ def test_priorities_alarm_then_access_then_telemetry(kind: str) -> None:
                  Kind.PATROL_CHECKPOINT, Kind.INGEST_QUARANTINED, Kind.INGEST_CONFLICT}
     if kind in telemetry:
         expected = Priority.TELEMETRY
-    elif family in ("fire", "uitd", "elevator", "linkage") or kind == Kind.DOOR_FORCED:
+    elif family in ("fire", "uitd", "elevator", "linkage") or kind in (
+            Kind.DOOR_FORCED, Kind.ACCESS_DURESS, Kind.READER_TAMPER):
         expected = Priority.ALARM
     else:
         expected = Priority.ACCESS  # access, parking, gates, money, device presence
