@@ -14,6 +14,7 @@ from drivers.elevator.model import ElevatorConfig, ElevatorProfile
 from drivers.elevator.profile import check_profile as check_elevator_profile
 from drivers.fire.model import FireConfig, UitdConfig, ZoneLocation
 from drivers.modbus.model import Bus, MeterDevice, Profile, RtuBus, TcpBus
+from edge.config.access_schema import build_access
 from edge.config.crosscheck import cross_check, site_warnings
 from edge.config.model import (
     CameraConfig,
@@ -173,6 +174,7 @@ def _build(path: Path, raw: RecordValue, profiles: dict[str, Profile | None],
                       fire=_fire(raw.get("fire")),
                       elevators=_elevators(raw.get("elevators", []), {b.id: b for b in buses}),
                       linkage_rules=_linkage(raw.get("linkage")),
+                      access=build_access(raw.get("access")),
                       elevator_profiles=elevator_profiles,
                       operator=OperatorSettings(**dict(raw.get("operator") or {})),
                       warnings=tuple(warnings))

@@ -6,6 +6,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from drivers.access.uhppote_model import AccessConfig
 from drivers.elevator.model import ElevatorConfig, ElevatorProfile
 from drivers.fire.model import FireConfig
 from drivers.modbus.model import Bus, MeterDevice
@@ -134,5 +135,7 @@ class SiteConfig:
     #: The elevator profiles the site uses, by id (checked when the site was loaded).
     elevator_profiles: Mapping[str, ElevatorProfile] = field(default_factory=dict)
     operator: OperatorSettings = field(default_factory=OperatorSettings)
+    #: Door controllers (微耕/UHPPOTE) and their doors; None when the site has none.
+    access: AccessConfig | None = None
     #: What validated but deserves a look (``peers: any``), FILE:LINE:COL like problems.
     warnings: tuple[Problem, ...] = ()

@@ -13,6 +13,7 @@ from urllib.parse import urlsplit
 
 import brokerurl
 from contract import Kind
+from edge.config.access_schema import ACCESS
 from edge.config.schema import (
     INVALID,
     Bool,
@@ -326,4 +327,5 @@ SITE = Record(fields={
     "fire": Field(FIRE, required=False),
     "elevators": Field(ListOf(item=ELEVATOR), required=False),
     "linkage": Field(LINKAGE, required=False),
+    "access": Field(ACCESS, required=False),
 })
