@@ -18,12 +18,14 @@ import structlog
 from aiohttp import web
 
 from contract import Clock, NewEvent
+from drivers.access.cursors import FileCursors
+from drivers.access.uhppote import UhppoteDriver
 from drivers.base import DriverStats, Emit
 from drivers.elevator.driver import ElevatorDriver
 from drivers.elevator.model import ElevatorConfig, ElevatorProfile
 from drivers.fire.server import FireServer
 from edge.config.model import SiteConfig
-from edge.linkage.doors import NoDoors
+from edge.linkage.doors import DoorControl, EgressDoors, NoDoors
 from edge.linkage.engine import Linkage
 from edge.linkage.http import linkage_routes, reset_routes
 from edge.linkage.model import default_rules
@@ -33,6 +35,8 @@ from edge.wires import Wires
 log = structlog.get_logger("edge.safety")
 
 LINKAGE_STATE_FILE = "linkage.json"
+#: The last event index read from each door controller (catch-up after a restart).
+DOOR_CURSORS_FILE = "uhppote-cursors.json"
 
 
 class _LiveGates(Mapping[str, Any]):
@@ -72,6 +76,15 @@ class SafetyService:
         for e in config.elevators:
             self.elevators[e.id] = self._elevator(e, config.elevator_profiles[e.profile],
                                                   DriverStats())
+        # Door controllers (微耕/UHPPOTE): their events, and the egress doors fire opens.
+        self.access: UhppoteDriver | None = None
+        doors: DoorControl = NoDoors()
+        if config.access is not None:
+            self.access = UhppoteDriver(
+                config.access, self.emit, clock, ZoneInfo(config.site.timezone),
+                FileCursors(Path(config.edge.data_dir) / DOOR_CURSORS_FILE),
+                log=self._log.bind(part="access"))
+            doors = EgressDoors(config.access.doors, self.access)
         self.linkage: Linkage | None = None
         rules = config.linkage_rules
         if rules is None and config.fire is not None:
@@ -79,7 +92,7 @@ class SafetyService:
         if rules:
             self.linkage = Linkage(
                 rules, gates=_LiveGates(gates or dict), elevators=self.elevators,
-                doors=NoDoors(), emit=emit, clock=clock, site=config.site.id,
+                doors=doors, emit=emit, clock=clock, site=config.site.id,
                 state_file=Path(config.edge.data_dir) / LINKAGE_STATE_FILE)
         self.fire: FireServer | None = None
         if config.fire is not None:
@@ -90,10 +103,13 @@ class SafetyService:
                                       site=config.site.id)
         for eid, driver in self.elevators.items():
             self._supervisor.add(f"elevator:{eid}", self._elevator_factory(eid, driver))
+        if self.access is not None:
+            self._supervisor.add("access", self.access.run)
 
     @property
     def enabled(self) -> bool:
-        return self.fire is not None or bool(self.elevators) or self.linkage is not None
+        return (self.fire is not None or bool(self.elevators) or self.linkage is not None
+                or self.access is not None)
 
     async def emit(self, event: NewEvent) -> None:
         """Durable first, then linkage: what linkage acts on is always on record."""
@@ -139,6 +155,8 @@ class SafetyService:
             out["elevators"] = {eid: _elevator_status(d) for eid, d in self.elevators.items()}
         if self.linkage is not None:
             out["linkage"] = self.linkage.status()
+        if self.access is not None:
+            out["access"] = self.access.status()
         return out
 
     async def run(self) -> None:
@@ -149,7 +167,7 @@ class SafetyService:
                     tg.create_task(self.linkage.run(), name="linkage")
                 if self.fire is not None:
                     tg.create_task(self.fire.run(), name="fire")
-                if self.elevators:
+                if self.elevators or self.access is not None:
                     tg.create_task(self._supervisor.run(), name="elevators")
                 self._log.info("安防联动已启动 / safety ready",
                                fire_port=self.config.fire.port if self.config.fire else None,
