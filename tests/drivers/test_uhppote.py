@@ -1,0 +1,162 @@
+"""The 微耕/UHPPOTE driver against simulated controllers over real UDP on loopback."""
+
+from __future__ import annotations
+
+import datetime as dt
+import socket
+from pathlib import Path
+
+from contract import Kind
+from drivers.access.cursors import FileCursors
+from drivers.access.uhppote_model import CardSpec
+from simulators.access import uhppote_wire as w
+from tests.support.uhppote_rig import SERIALS, TZ, rig
+
+C1 = SERIALS[0]
+
+
+async def test_start_points_the_controllers_at_the_edge_and_sets_their_clock() -> None:
+    async with rig() as r:
+        assert r.driver is not None and r.driver.listen_address is not None
+        for sim in r.sims.values():
+            assert sim.state.listener == r.driver.listen_address
+            assert sim.state.special_events is True
+            drift = abs((sim.state.now() - dt.datetime.now(TZ).replace(tzinfo=None))
+                        .total_seconds())
+            assert drift < 2
+        assert r.driver.online == {"c1": True, "c2": True}
+
+
+async def test_swipes_become_granted_and_denied_events_with_the_reason() -> None:
+    async with rig() as r:
+        sim = r.sims["c1"]
+        assert r.driver is not None
+        today = dt.date.today()
+        await r.driver.client.put_card(r.config.controller("c1"), _card(10058400, today))
+        sim.swipe(10058400, 1)
+        sim.swipe(10058400, 3)           # no permission on door 3
+        sim.swipe(777, 2)                # not enrolled
+        await r.until(lambda: len(r.outbox.indexes(C1)) == 3, what="3 swipes")
+        granted = r.outbox.of(Kind.ACCESS_GRANTED)
+        denied = r.outbox.of(Kind.ACCESS_DENIED)
+        assert [(e.device, e.data["credential"]) for e in granted] == [("1-east", "10058400")]
+        assert [(e.device, e.data["reason"]) for e in denied] == [
+            ("1-lobby", "no_privilege"), ("1-west", "denied")]
+        assert granted[0].data["building"] == "1" and granted[0].ts.tzinfo is not None
+
+
+async def test_door_sensor_button_forced_and_held_open() -> None:
+    async with rig(held_open_after=0.3) as r:
+        sim = r.sims["c1"]
+        sim.press_button(1)              # releases the lock, recorded as door.button
+        sim.open_door(1)                 # lock released: opened, not forced
+        sim.close_door(1)
+        sim.open_door(2)                 # lock never released: forced
+        await r.until(lambda: bool(r.outbox.of(Kind.DOOR_HELD_OPEN)), what="held open")
+        sim.close_door(2)
+        await r.until(lambda: len(r.outbox.of(Kind.DOOR_CLOSED)) == 2, what="closed twice")
+        kinds = [(e.kind, e.device) for e in r.outbox.events]
+        assert kinds == [
+            (Kind.DOOR_BUTTON, "1-east"), (Kind.DOOR_OPENED, "1-east"),
+            (Kind.DOOR_CLOSED, "1-east"), (Kind.DOOR_FORCED, "1-west"),
+            (Kind.DOOR_OPENED, "1-west"), (Kind.DOOR_HELD_OPEN, "1-west"),
+            (Kind.DOOR_CLOSED, "1-west")]
+
+
+async def test_lost_pushes_are_read_back_by_index_once_each() -> None:
+    async with rig() as r:
+        sim = r.sims["c1"]
+        sim.swipe(1, 1)
+        sim.pushes = False               # the next three datagrams never arrive
+        for card in (2, 3, 4):
+            sim.swipe(card, 1)
+        sim.pushes = True
+        sim.swipe(5, 1)                  # arrives with index 5: 2–4 are read first
+        await r.until(lambda: len(r.outbox.indexes(C1)) >= 5, what="5 events")
+        sim.pushes = False
+        sim.swipe(6, 2)                  # only the status poll finds this one
+        await r.until(lambda: len(r.outbox.indexes(C1)) >= 6, what="the polled one")
+        assert r.outbox.indexes(C1) == [1, 2, 3, 4, 5, 6]
+        assert [e.data["credential"] for e in r.outbox.events] == ["1", "2", "3", "4", "5", "6"]
+        assert r.driver is not None and r.driver.stats.get("uhppote_caught_up") == 4
+
+
+async def test_an_edge_restart_reads_back_what_happened_while_it_was_down(
+        tmp_path: Path) -> None:
+    cursors = FileCursors(tmp_path / "uhppote.json")
+    async with rig(cursors=cursors) as r:
+        sim = r.sims["c1"]
+        sim.swipe(11, 1)
+        await r.until(lambda: r.outbox.indexes(C1) == [1], what="first event")
+        await r.stop_driver()
+        for card in (12, 13, 14):        # pushed to nobody: the edge is down
+            sim.swipe(card, 1)
+        r.cursors = FileCursors(tmp_path / "uhppote.json")   # a new edge process
+        assert r.cursors.get(C1) == 1
+        await r.start_driver()
+        await r.until(lambda: len(r.outbox.indexes(C1)) >= 4, what="caught up")
+        sim.swipe(15, 1)
+        await r.until(lambda: len(r.outbox.indexes(C1)) >= 5, what="live again")
+        assert r.outbox.indexes(C1) == [1, 2, 3, 4, 5]
+        assert len({e.id for e in r.outbox.events}) == 5
+
+
+async def test_a_repeated_push_is_dropped_and_a_malformed_datagram_counted() -> None:
+    async with rig() as r:
+        assert r.driver is not None and r.driver.listen_address is not None
+        sim = r.sims["c1"]
+        sim.swipe(21, 1)
+        await r.until(lambda: r.outbox.indexes(C1) == [1], what="first")
+        event = w.reply(w.EVENT, C1)
+        w.put_u32(event, w.STATUS_EVENT_INDEX, 1)   # index 1 again
+        event[w.STATUS_EVENT_TYPE] = w.TYPE_SWIPE
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+            s.sendto(bytes(event), r.driver.listen_address)
+            s.sendto(b"\x17\x20garbage", r.driver.listen_address)
+            s.sendto(b"\x00" * 64, r.driver.listen_address)
+        await r.until(lambda: r.driver is not None
+                      and r.driver.stats.get("uhppote_malformed") == 2
+                      and r.driver.stats.get("uhppote_repeats") == 1, what="counted")
+        sim.swipe(22, 1)
+        await r.until(lambda: r.outbox.indexes(C1) == [1, 2], what="still running")
+
+
+async def test_a_silent_controller_goes_offline_once_and_comes_back() -> None:
+    async with rig() as r:
+        sim = r.sims["c2"]
+        sim.answering = False
+        await r.until(lambda: bool(r.outbox.of(Kind.CONTROLLER_OFFLINE)), what="offline")
+        fails = r.driver.stats.get("uhppote_request_errors") if r.driver else 0
+        await r.until(lambda: r.driver is not None
+                      and r.driver.stats.get("uhppote_request_errors") >= fails + 2,
+                      what="more failed polls")
+        sim.state.listener = ("0.0.0.0", 0)   # it rebooted and forgot the listener
+        sim.answering = True
+        await r.until(lambda: bool(r.outbox.of(Kind.DEVICE_ONLINE)), what="online")
+        await r.until(lambda: sim.state.listener[1] != 0, what="listener set again")
+        assert len(r.outbox.of(Kind.CONTROLLER_OFFLINE)) == 1
+        assert r.outbox.of(Kind.CONTROLLER_OFFLINE)[0].device == "c2"
+        assert r.driver is not None and r.driver.online["c1"] is True
+
+
+async def test_open_door_and_door_modes_reach_the_controller() -> None:
+    async with rig() as r:
+        assert r.driver is not None
+        sim = r.sims["c1"]
+        await r.driver.open_door("1-west")
+        assert sim.state.doors[2].unlocked
+        await r.until(lambda: bool(r.outbox.of(Kind.ACCESS_GRANTED)), what="remote open event")
+        assert r.outbox.of(Kind.ACCESS_GRANTED)[0].data["credential"] == "remote"
+        assert await r.driver.set_door_mode("1-east", "normally_open") == ("normally_open", 3)
+        assert sim.state.doors[1].mode == w.NORMALLY_OPEN
+        assert await r.driver.set_door_mode("1-east", "normally_closed", 7) == (
+            "normally_closed", 7)
+        sim.swipe(1, 1)
+        await r.until(lambda: bool(r.outbox.of(Kind.ACCESS_DENIED)), what="denied")
+        assert r.outbox.of(Kind.ACCESS_DENIED)[0].data["reason"] == "normally_closed"
+        assert await r.driver.door_mode("1-east") == ("normally_closed", 7)
+
+
+def _card(number: int, today: dt.date, doors: dict[int, int] | None = None) -> CardSpec:
+    return CardSpec(number, today - dt.timedelta(days=1), today + dt.timedelta(days=30),
+                    {1: 1, 2: 1} if doors is None else doors)
