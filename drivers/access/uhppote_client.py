@@ -23,6 +23,7 @@ from drivers.access.uhppote_model import (
     CardSpec,
     ControllerError,
     ControllerSpec,
+    TimeProfileSpec,
 )
 from drivers.base import DriverStats
 
@@ -120,6 +121,32 @@ class UhppoteClient:
         if r.card_number == DELETED:
             return DELETED
         return _card(r)
+
+    # -- time profiles --------------------------------------------------------------------
+    async def set_time_profile(self, c: ControllerSpec, p: TimeProfileSpec) -> None:
+        days = [d in p.weekdays for d in range(7)]
+        seg: list[dt.time | None] = [t for pair in p.segments for t in pair]
+        seg += [None] * (6 - len(seg))
+        r = await self.call(c, "set_time_profile", p.id, p.start, p.end, *days, *seg, p.linked)
+        if not r.stored:
+            raise ControllerError(f"set_time_profile {p.id}: refused")
+
+    async def get_time_profile(self, c: ControllerSpec, pid: int) -> TimeProfileSpec | None:
+        r = await self.call(c, "get_time_profile", pid)
+        if r.profile_id == 0 or r.start_date is None or r.end_date is None:
+            return None
+        days = (r.monday, r.tuesday, r.wednesday, r.thursday, r.friday, r.saturday, r.sunday)
+        pairs = ((r.segment_1_start, r.segment_1_end), (r.segment_2_start, r.segment_2_end),
+                 (r.segment_3_start, r.segment_3_end))
+        zero = dt.time(0, 0)
+        return TimeProfileSpec(r.profile_id, r.start_date, r.end_date,
+                               frozenset(i for i, on in enumerate(days) if on),
+                               tuple((a, b) for a, b in pairs
+                                     if a is not None and b is not None and (a, b) != (zero, zero)),
+                               r.linked_profile_id)
+
+    async def clear_time_profiles(self, c: ControllerSpec) -> bool:
+        return bool((await self.call(c, "delete_all_time_profiles")).deleted)
 
     # -- events ---------------------------------------------------------------------------
     async def event(self, c: ControllerSpec, index: int) -> Record:

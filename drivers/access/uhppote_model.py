@@ -100,5 +100,27 @@ class CardSpec:
                 tuple(self.permission(d) for d in (1, 2, 3, 4)), self.pin)
 
 
+@dataclass(frozen=True, slots=True)
+class TimeProfileSpec:
+    """When cards holding profile ``id`` (2–254) may open a door: a date range, weekdays
+    (0 = Monday), up to three time segments, and a profile tried next (0 = none)."""
+
+    id: int
+    start: dt.date
+    end: dt.date
+    weekdays: frozenset[int] = frozenset(range(7))
+    segments: tuple[tuple[dt.time, dt.time], ...] = ((dt.time(0, 0), dt.time(23, 59)),)
+    linked: int = 0
+
+    def __post_init__(self) -> None:
+        if not 2 <= self.id <= 254:
+            raise ValueError(f"time profile id is 2–254, not {self.id}")
+        if len(self.segments) > 3:
+            raise ValueError("a time profile has at most three segments")
+        for a, b in self.segments:
+            if b < a:
+                raise ValueError(f"segment {a:%H:%M}–{b:%H:%M} ends before it starts")
+
+
 class ControllerError(Exception):
     """A controller did not answer, or answered something unreadable."""

@@ -22,7 +22,7 @@ from typing import cast
 import structlog
 
 from simulators.access import uhppote_wire as w
-from simulators.access.uhppote_state import Card, ControllerState, Event
+from simulators.access.uhppote_state import Card, ControllerState, Event, TimeProfile
 
 log = structlog.get_logger("simulators.uhppote")
 
@@ -302,6 +302,40 @@ def _get_card_at(s: ControllerState, req: bytes, out: bytearray) -> None:
         w.put_u32(out, 8, found)
 
 
+_SEGMENTS = (24, 28, 32)
+
+
+def _set_profile(s: ControllerState, req: bytes, out: bytearray) -> None:
+    pid, start, end = req[8], w.get_date(req, 9), w.get_date(req, 13)
+    segments = [(w.get_hhmm(req, o), w.get_hhmm(req, o + 2)) for o in _SEGMENTS]
+    if not 2 <= pid <= 254 or start is None or end is None:
+        return
+    clean = tuple((a, b) for a, b in segments if a is not None and b is not None)
+    s.profiles[pid] = TimeProfile(pid, start, end, tuple(req[17 + i] != 0 for i in range(7)),
+                                  clean, req[36])
+    out[8] = 1
+
+
+def _get_profile(s: ControllerState, req: bytes, out: bytearray) -> None:
+    p = s.profiles.get(req[8])
+    if p is None:
+        return
+    out[8] = p.id
+    w.put_date(out, 9, p.start)
+    w.put_date(out, 13, p.end)
+    out[17:24] = bytes(int(d) for d in p.weekdays)
+    for offset, (a, b) in zip(_SEGMENTS, p.segments, strict=False):
+        w.put_hhmm(out, offset, a)
+        w.put_hhmm(out, offset + 2, b)
+    out[36] = p.linked
+
+
+def _clear_profiles(s: ControllerState, req: bytes, out: bytearray) -> None:
+    if w.u32(req, 8) == w.MAGIC:
+        s.profiles.clear()
+        out[8] = 1
+
+
 def _get_event(s: ControllerState, req: bytes, out: bytearray) -> None:
     index = w.u32(req, 8)
     w.put_u32(out, 8, index)
@@ -345,4 +379,6 @@ HANDLERS: dict[int, Handler] = {
     w.GET_CARDS: _get_cards, w.GET_CARD: _get_card, w.GET_CARD_AT_INDEX: _get_card_at,
     w.GET_EVENT: _get_event, w.GET_EVENT_INDEX: _get_event_index,
     w.SET_EVENT_INDEX: _set_event_index, w.RECORD_SPECIAL_EVENTS: _record_special,
+    w.SET_TIME_PROFILE: _set_profile, w.GET_TIME_PROFILE: _get_profile,
+    w.CLEAR_TIME_PROFILES: _clear_profiles,
 }

@@ -37,6 +37,25 @@ class Card:
 
 
 @dataclass(frozen=True)
+class TimeProfile:
+    """When a card with this profile (2–254) may open a door: dates, weekdays (Monday
+    first), up to three HH:mm segments (00:00–00:00 unused), and a linked profile tried next."""
+
+    id: int
+    start: dt.date
+    end: dt.date
+    weekdays: tuple[bool, ...]
+    segments: tuple[tuple[dt.time, dt.time], ...]
+    linked: int = 0
+
+    def allows(self, when: dt.datetime) -> bool:
+        if not self.start <= when.date() <= self.end or not self.weekdays[when.weekday()]:
+            return False
+        now = when.time()
+        return any(a <= now <= b for a, b in self.segments if (a, b) != (dt.time(), dt.time()))
+
+
+@dataclass(frozen=True)
 class Event:
     index: int
     type: int
@@ -62,6 +81,7 @@ class ControllerState:
     clock_offset: dt.timedelta = dt.timedelta(0)
     doors: dict[int, Door] = field(default_factory=dict)
     cards: dict[int, Card] = field(default_factory=dict)
+    profiles: dict[int, TimeProfile] = field(default_factory=dict)
     #: Card slots in the order stored, as get-card-by-index walks them; None = deleted.
     slots: list[int | None] = field(default_factory=list)
     events: list[Event] = field(default_factory=list)
@@ -137,9 +157,24 @@ class ControllerState:
         if card is None:
             return False, w.REASON_DENIED
         today = self.now().date()
-        if not card.start <= today <= card.end or card.doors[door - 1] == 0:
+        permission = card.doors[door - 1]
+        if not card.start <= today <= card.end or permission == 0:
             return False, w.REASON_NO_PRIVILEGE
+        if permission >= 2 and not self._profile_allows(permission):
+            return False, w.REASON_TIME_PROFILE
         return True, w.REASON_SWIPE
+
+    def _profile_allows(self, pid: int) -> bool:
+        now, seen = self.now(), set()
+        while pid and pid not in seen:      # linked profiles, never round a loop
+            seen.add(pid)
+            profile = self.profiles.get(pid)
+            if profile is None:
+                return False
+            if profile.allows(now):
+                return True
+            pid = profile.linked
+        return False
 
     def door_opened(self, door: int) -> list[Event]:
         d = self.doors[door]

@@ -34,6 +34,9 @@ GET_CARD = 0x5A
 GET_CARD_AT_INDEX = 0x5C
 SET_DOOR = 0x80
 GET_DOOR = 0x82
+SET_TIME_PROFILE = 0x88
+CLEAR_TIME_PROFILES = 0x8A
+GET_TIME_PROFILE = 0x98
 RECORD_SPECIAL_EVENTS = 0x8E
 SET_LISTENER = 0x90
 GET_LISTENER = 0x92
@@ -48,6 +51,7 @@ TYPE_NONE, TYPE_SWIPE, TYPE_DOOR, TYPE_ALARM, TYPE_OVERWRITTEN = 0x00, 0x01, 0x0
 REASON_SWIPE = 0x01
 REASON_NO_PRIVILEGE = 0x06
 REASON_NORMALLY_CLOSED = 0x0B
+REASON_TIME_PROFILE = 0x0F
 REASON_DENIED = 0x12
 REASON_BUTTON = 0x14
 REASON_DOOR_OPEN = 0x17
@@ -161,3 +165,15 @@ def get_ipv4(packet: bytes, offset: int) -> str:
 
 def put_ipv4(packet: bytearray, offset: int, address: str) -> None:
     packet[offset:offset + 4] = bytes(int(p) for p in address.split("."))
+
+
+def put_hhmm(packet: bytearray, offset: int, value: dt.time) -> None:
+    """2 bytes BCD: HH mm (time profile segments)."""
+    packet[offset:offset + 2] = _bcd(value.strftime("%H%M"))
+
+
+def get_hhmm(packet: bytes, offset: int) -> dt.time | None:
+    try:
+        return dt.datetime.strptime(_digits(packet, offset, 2), "%H%M").time()
+    except ValueError:
+        return None
