@@ -35,6 +35,11 @@ def summary(config: SiteConfig) -> Iterator[str]:
         buildings = sorted({e.building for e in config.elevators})
         yield (f"  电梯 / elevators: {len(config.elevators)} 部 / cars in "
                f"{len(buildings)} 栋 / buildings ({', '.join(buildings)})")
+    if config.access is not None:
+        a = config.access
+        egress = sum(1 for d in a.doors if d.egress)
+        yield (f"  门禁 / access: {len(a.controllers)} 台控制器 / controllers, "
+               f"{len(a.doors)} 个门 / doors（疏散门 / egress {egress}）, udp {a.listen}")
     op = config.operator
     if config.parking is not None or config.fire is not None or config.linkage_rules:
         yield (f"  值班操作 / operators: http {op.host}:{op.port}"
