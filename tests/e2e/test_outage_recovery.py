@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from edge.app import OUTBOX_FILE
 from tests.support import services
 from tests.support.auth import cli_token_headers
 from tests.support.procs import Part, base_env, get_json, wait_until
@@ -45,9 +46,9 @@ devices:
 
 def _edge_last_seq(data_dir: Path) -> int:
     """The highest seq the edge's outbox ever assigned (read from its SQLite file)."""
-    files = sorted(data_dir.glob("*.db")) + sorted(data_dir.glob("*.sqlite*"))
-    assert files, f"no outbox database in {data_dir}"
-    with sqlite3.connect(files[0]) as db:
+    outbox = data_dir / OUTBOX_FILE  # the data dir holds other databases too (commands)
+    assert outbox.is_file(), f"no outbox database in {data_dir}"
+    with sqlite3.connect(outbox) as db:
         row = db.execute("SELECT value FROM meta WHERE key = 'high_water'").fetchone()
     return int(row[0])
 
