@@ -17,7 +17,8 @@ REPO = Path(__file__).resolve().parents[2]
 SCANNED = [REPO / "drivers", REPO / "edge", *sorted((REPO / "cloud").glob("*/handlers.py")),
            REPO / "cloud" / "rules", REPO / "cloud" / "alarms" / "policy.py"]
 EVENT_FAMILIES = ("fire", "uitd", "elevator", "gate", "plate", "parking", "meter", "device",
-                  "camera", "linkage", "payment", "buffer", "access", "door", "patrol", "reader")
+                  "camera", "linkage", "payment", "buffer", "access", "door", "patrol", "reader",
+                  "controller")
 KIND_SHAPE = re.compile(rf"^(?:{'|'.join(EVENT_FAMILIES)})\.[a-z_]+$")
 
 
