@@ -52,6 +52,6 @@ async def test_a_card_the_controller_refuses_is_reported_failed() -> None:
     async with rig(start=False) as r:
         client = UhppoteClient(r.config, DriverStats())
         bad = CardSpec(0xFFFFFFFF, TODAY, TODAY, {1: 1})
-        report = await sync_cards(client, r.config.controller("c1"), [*cards(range(5)), bad])
+        report = await sync_cards(client, r.config.controller("c1"), [*cards(range(1, 6)), bad])
         assert report.failed == [0xFFFFFFFF] and not report.in_step
         assert report.verified == 5
