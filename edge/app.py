@@ -20,6 +20,8 @@ from contract import Clock, SystemClock
 from drivers.base import DriverStats
 from drivers.modbus import ModbusBusDriver
 from drivers.modbus.model import Bus, MeterDevice
+from edge.commands import COMMANDS_FILE, CommandRunner, DoorRegistry, handlers
+from edge.commands.wiring import command_targets
 from edge.config.model import SiteConfig
 from edge.health import BusView, HealthServer
 from edge.operator import OperatorServer
@@ -82,6 +84,9 @@ class EdgeApp:
         self.parking: ParkingService | None = None
         self.safety: SafetyService | None = None
         self.wires: Wires | None = None
+        #: Doors the access drivers register for door.open / door.mode commands.
+        self.doors = DoorRegistry()
+        self.commands: CommandRunner | None = None
 
     @property
     def outbox_path(self) -> Path:
@@ -112,6 +117,11 @@ class EdgeApp:
             safety = SafetyService(cfg, outbox.emit, self.clock, gates=self._parking_gates,
                                    supervisor_backoff=self._backoff, wires=wires)
             self.safety = safety if safety.enabled else None
+            # Remote commands act on what is built above; recorded in their own file.
+            commands = self.commands = await CommandRunner.open(
+                Path(cfg.edge.data_dir) / COMMANDS_FILE, handlers(command_targets(self)),
+                self.clock, site=cfg.site.id)
+            self.uplink.commands = commands
             parts: dict[str, Callable[[], Any]] = {}
             if parking is not None:
                 parts["parking"] = parking.status
@@ -128,6 +138,7 @@ class EdgeApp:
                 try:
                     await self._run_all()
                 finally:
+                    await commands.aclose()
                     await wires.close()  # every driver has stopped by now
         self._log.info("边缘网关已停止 / edge stopped")
 

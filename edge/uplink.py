@@ -45,6 +45,7 @@ from contract import (
 from contract.batch import gzip_batch
 from contract.commands import cmd_id_of, decode_command
 from contract.sync import decode_sync
+from edge.commands.channel import CommandChannel, send_replies
 from edge.config.model import SiteConfig
 from edge.metrics import RateMeter
 from edge.outbox import AsyncOutbox
@@ -117,8 +118,9 @@ class UplinkCounters:
     downlink_malformed: int = 0
     sync_messages: int = 0
     cmd_messages: int = 0
-    #: Commands the contract refused (malformed, unknown kind…): not run, logged.
+    #: Commands the contract refused (malformed, unknown kind…) with no runner: logged.
     cmd_refused: int = 0
+    cmd_replies: int = 0
 
 
 class TokenBucket:
@@ -171,7 +173,8 @@ class Uplink:
 
     def __init__(self, settings: UplinkSettings, outbox: AsyncOutbox,
                  clock: Clock | None = None, rate: RateMeter | None = None, *,
-                 on_sync: OnSync | None = None) -> None:
+                 on_sync: OnSync | None = None,
+                 commands: CommandChannel | None = None) -> None:
         try:
             broker = brokerurl.parse(settings.mqtt_url)
         except brokerurl.BrokerURLError as exc:
@@ -197,6 +200,7 @@ class Uplink:
         self._since_progress = 0
         self._last_progress = self._clock.monotonic()
         self.on_sync = on_sync
+        self.commands = commands
 
     # -- connection ------------------------------------------------------------------------
 
@@ -249,6 +253,10 @@ class Uplink:
                 async with asyncio.TaskGroup() as tg:
                     tg.create_task(self._receive(client), name="uplink-receive")
                     tg.create_task(self._send(client), name="uplink-send")
+                    if self.commands is not None:
+                        tg.create_task(send_replies(client, self.commands, self.s.site,
+                                                    self.s.call_timeout, self.counters),
+                                       name="uplink-cmd-replies")
             except asyncio.CancelledError:
                 # A clean stop: say so now, the Last Will is only for crashes.
                 with contextlib.suppress(Exception):
@@ -300,8 +308,11 @@ class Uplink:
             self._malformed(topic, payload, "unknown downlink topic")
 
     def _command(self, payload: bytes) -> None:
-        """Decode a ``down/cmd`` and log it. Nothing runs commands at the edge yet: a later
-        step records the ``cmd_id``, runs it at most once and replies on ``up/cmd-reply``."""
+        """Hand a ``down/cmd`` to the command runner (edge.commands), which records, runs and
+        replies; an uplink without one (a test, a tool) decodes, logs and runs nothing."""
+        if self.commands is not None:
+            self.commands.received(payload)
+            return
         try:
             cmd = decode_command(payload)
         except ContractError as exc:

@@ -12,19 +12,16 @@ reset is recorded as that staff member. It is refused 409 while a panel still re
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from aiohttp import web
 
 from contract import jsoncodec
-from edge.linkage.engine import NOT_STARTED, Linkage
+from edge.linkage.engine import Linkage
+from edge.linkage.reset import ActiveFires, ResetRefused, reset_linkage
 from edge.operator import needs, operator_label, operator_of
 
 NOT_JSON = "请求体须为 JSON 对象 / the body must be a JSON object"
-#: UITD id → the objects still reporting fire (``FireServer.active_fires``).
-ActiveFires = Callable[[], Mapping[str, Sequence[str]]]
-
 
 def _json(data: Any, status: int = 200) -> web.Response:
     return web.Response(body=jsoncodec.dumpb(data), status=status,
@@ -59,18 +56,14 @@ def reset_routes(linkage: Linkage, active_fires: ActiveFires | None = None
         reason = body.get("reason")
         if not isinstance(reason, str) or not reason.strip():
             return _error(400, "reason", "须填写复位原因（reason） / reason is required")
-        burning = dict(active_fires()) if active_fires is not None else {}
-        if burning:
-            where = "; ".join(f"{uitd}: {', '.join(objs)}" for uitd, objs in burning.items())
-            return _error(409, None, f"消防主机仍报火警（{where}），请先在主机上消除火警再复位联动"
-                                     f" / the fire panel still reports fire ({where}): clear it "
-                                     "at the panel before resetting linkage",
-                          active=burning)
         who = operator_of(request)
-        result = await linkage.reset(by=operator_label(who), reason=reason)
-        if result.get("result") == "refused":
-            status_code = 503 if result.get("reason") == NOT_STARTED else 409
-            return _error(status_code, None, str(result.get("reason")))
+        try:  # the same rules as the console's linkage.reset command (edge/linkage/reset.py)
+            result = await reset_linkage(linkage, active_fires, by=operator_label(who),
+                                         reason=reason)
+        except ResetRefused as refused:
+            extra = {"active": refused.active} if refused.code == "fire_active" else {}
+            return _error(503 if refused.code == "not_started" else 409, None, refused.message,
+                          **extra)
         return _json({**result, "operator": who.who()})
 
     return [web.post("/linkage/reset", reset)]

@@ -87,6 +87,7 @@ class DatasetSync:
         self._wanted = 0
         self._early = 0  # the newest notice that arrived before the lanes existed
         self._wake = asyncio.Event()
+        self._forced = False  # pull_now: one pull even when no newer version was announced
         self._etag: str | None = None
         self.last_outcome: Outcome | None = None
         self.last_failure: SyncFailure | None = None
@@ -117,6 +118,15 @@ class DatasetSync:
             return
         self._consider(version, current)
 
+    def pull_now(self) -> bool:
+        """Pull once more now, whatever the versions say (the console's ``dataset.resync``);
+        False before the lanes exist (the pull at start is still to come then)."""
+        if self._lanes is None:
+            return False
+        self._forced = True
+        self._wake.set()
+        return True
+
     def _consider(self, version: int, current: int) -> None:
         if version <= max(self._wanted, current):
             self.stats.inc("dataset_sync_ignored")
@@ -144,11 +154,12 @@ class DatasetSync:
             at_start = True
             delay = self.backoff_initial
             while True:
-                if not at_start and not self._behind():
+                if not at_start and not self._behind() and not self._forced:
                     self._wake.clear()
-                    if not self._behind():
+                    if not self._behind() and not self._forced:
                         await self._wake.wait()
                     continue
+                self._forced = False
                 try:
                     outcome = await self._pull(session, at_start)
                 except SyncFailure as failure:
