@@ -249,6 +249,11 @@ class AccessGranted(TypedDict):
     holder: NotRequired[str | None]
     area: NotRequired[str | None]
     decide_ms: NotRequired[float]
+    relay_ms: NotRequired[float]
+    #: ``failed`` when the reader did not take the door command (the door stayed shut).
+    feedback: NotRequired[str]
+    #: Soft anti-passback let the holder through out of order.
+    apb_violation: NotRequired[bool]
 
 
 class AccessDenied(AccessGranted):
@@ -257,6 +262,8 @@ class AccessDenied(AccessGranted):
 
 class AccessDuress(AccessGranted):
     """access.duress: a duress PIN opened the door as asked, and raises this silent alarm."""
+
+    granted: NotRequired[bool]
 
 
 class ReaderStatus(_Device):
