@@ -68,6 +68,17 @@ class UhppoteClient:
         return {"serial": r.controller, "version": r.version, "mac": r.mac_address,
                 "date": r.date.isoformat() if r.date else None}
 
+    async def discover_all(self, within: float = 2.0) -> list[dict[str, Any]]:
+        """Every controller answering a get-controller broadcast to ``config.broadcast``
+        (for installers finding serial numbers; running never broadcasts)."""
+        self.stats.inc("uhppote_requests")
+        try:
+            replies = await self._api.get_all_controllers(timeout=within)
+        except _ERRORS as exc:
+            raise ControllerError(f"get_all_controllers: {exc or type(exc).__name__}") from exc
+        return [{"serial": r.controller, "address": str(r.ip_address), "version": r.version,
+                 "mac": r.mac_address} for r in replies]
+
     async def set_time(self, c: ControllerSpec, local: dt.datetime) -> dt.datetime | None:
         return (await self.call(c, "set_time", local)).datetime  # type: ignore[no-any-return]
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import replace
 
 from drivers.access.sync import held_cards, sync_cards
 from drivers.access.uhppote_client import UhppoteClient
@@ -55,3 +56,11 @@ async def test_a_card_the_controller_refuses_is_reported_failed() -> None:
         report = await sync_cards(client, r.config.controller("c1"), [*cards(range(1, 6)), bad])
         assert report.failed == [0xFFFFFFFF] and not report.in_step
         assert report.verified == 5
+
+
+async def test_discovery_broadcasts_only_to_the_configured_address() -> None:
+    async with rig(start=False) as r:
+        sim = r.sims["c2"]
+        config = replace(r.config, broadcast=sim.address)
+        found = await UhppoteClient(config, DriverStats()).discover_all(within=0.5)
+        assert [(f["serial"], f["version"]) for f in found] == [(sim.state.serial, "v8.92")]

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import socket
+import sys
 from collections.abc import AsyncIterator, Iterator
 
 import pytest
@@ -185,3 +186,28 @@ async def test_garbage_another_serial_and_unknown_functions_get_no_reply(
     assert await peer.silent(sim, packet("17 ee 0000" + SERIAL_LE.hex()))
     assert sim.counters.malformed == 3
     assert (await peer.ask(sim, packet("17 20 0000" + SERIAL_LE.hex())))[1] == 0x20
+
+
+async def test_the_command_line_serves_controllers_until_stopped() -> None:
+    host = loopback()
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        s.bind((host, 0))
+        port = s.getsockname()[1]
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "simulators.access.uhppote_cli",
+        "--controller", f"{SERIAL}@{host}:{port}/2", stdout=asyncio.subprocess.PIPE)
+    try:
+        assert proc.stdout is not None
+        async with asyncio.timeout(20):
+            line = (await proc.stdout.readline()).decode()
+        assert line.strip() == f"serving {SERIAL} on {host}:{port} (2 doors)"
+        peer = Peer()
+        try:
+            await asyncio.get_running_loop().sock_sendto(
+                peer.sock, packet("17 94 0000" + SERIAL_LE.hex()), (host, port))
+            assert (await peer.receive(within=5))[4:8] == SERIAL_LE
+        finally:
+            peer.sock.close()
+    finally:
+        proc.terminate()
+        await proc.wait()
