@@ -11,8 +11,9 @@ Nothing missed, nothing twice: one worker per controller handles pushes and catc
 an event is stored (``emit`` returns once durable) before its index is saved; a push at or
 below the cursor is a repeat and dropped; a push past cursor+1 first reads the gap by index.
 A controller seen for the first time starts at its latest index (its history is not
-imported). ``offline_after`` failed requests in a row emit ``controller.offline`` once;
-the first good answer after that emits ``device.online`` and re-runs the start-up.
+imported); one whose latest index is below the cursor had its log reset and is read from 1.
+``offline_after`` failed requests in a row emit ``controller.offline`` once; the first good
+answer after that emits ``device.online`` and re-runs the start-up.
 
 A malformed datagram on the listener is logged and counted (``uhppote_malformed``), never
 raised. Door commands (``open_door``, ``set_door_mode``) and card commands raise
@@ -203,6 +204,14 @@ class UhppoteDriver:
 
     async def _catch_up(self, c: ControllerSpec, upto: int, log: Any) -> None:
         cursor = self.cursors.get(c.serial) or 0
+        if upto < cursor:
+            # The controller's log starts again below our cursor (it was reset or replaced):
+            # read it all from 1, including pushes dropped as repeats meanwhile.
+            self.stats.inc("uhppote_log_reset")
+            log.warning("控制器事件记录已重置 / controller event log restarted",
+                        cursor=cursor, latest=upto)
+            self.cursors.put(c.serial, 0)
+            cursor = 0
         if upto > cursor:
             log.info("按序号补读事件 / reading events by index", first=cursor + 1, last=upto)
         for index in range(cursor + 1, upto + 1):

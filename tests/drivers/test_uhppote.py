@@ -186,3 +186,18 @@ async def test_time_profiles_decide_when_a_card_opens_a_door() -> None:
             (Kind.ACCESS_GRANTED, None), (Kind.ACCESS_DENIED, "time_profile"),
             (Kind.ACCESS_DENIED, "time_profile")]
         assert await client.clear_time_profiles(c) and not sim.state.profiles
+
+
+async def test_a_controller_whose_log_restarted_is_read_from_its_first_event() -> None:
+    async with rig() as r:
+        sim = r.sims["c1"]
+        for card in (1, 2, 3):
+            sim.swipe(card, 1)
+        await r.until(lambda: r.outbox.indexes(C1) == [1, 2, 3], what="three")
+        sim.state.events.clear()             # a replaced board with the same serial
+        sim.state.first_index = 1
+        sim.swipe(7, 1)                      # index 1 again: pushed, taken as a repeat …
+        sim.swipe(8, 1)
+        await r.until(lambda: r.outbox.indexes(C1) == [1, 2, 3, 1, 2], what="read back")
+        assert [e.data["credential"] for e in r.outbox.events][3:] == ["7", "8"]
+        assert r.driver is not None and r.driver.stats.get("uhppote_log_reset") == 1
