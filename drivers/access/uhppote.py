@@ -266,8 +266,11 @@ class UhppoteDriver:
         return MODE_NAMES.get(mode, str(mode)), delay
 
     def status(self) -> dict[str, Any]:
-        return {c.id: {"online": self.online[c.id], "serial": c.serial,
-                       "cursor": self.cursors.get(c.serial)}
-                for c in self.config.controllers}
+        """For the edge's health page: each controller, and the driver's counters
+        (requests, request errors, malformed datagrams, repeats, caught up, unmapped…)."""
+        return {"controllers": {c.id: {"online": self.online[c.id], "serial": c.serial,
+                                       "cursor": self.cursors.get(c.serial)}
+                                for c in self.config.controllers},
+                "counters": dict(self.stats.counters)}
 
 

@@ -66,7 +66,9 @@ async def test_the_edge_opens_building_1s_egress_doors_on_a_fire_there(tmp_path:
             assert c1.state.doors[1].mode == w.NORMALLY_OPEN
             assert c1.state.doors[3].mode == w.CONTROLLED
             assert c2.state.doors[1].mode == w.CONTROLLED
-            assert service.status()["access"]["c1"]["online"] is True
+            status = service.status()["access"]
+            assert status["controllers"]["c1"]["online"] is True
+            assert status["counters"]["uhppote_events"] == 1
             assert (tmp_path / "edge" / "uhppote-cursors.json").is_file()
         finally:
             task.cancel()
