@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+from collections.abc import Iterable
 from typing import Any
 
 import structlog
@@ -31,12 +32,14 @@ from uhppoted import decode
 
 from contract import Clock, Kind, NewEvent
 from drivers.access.cursors import Cursors
+from drivers.access.sync import SyncReport, sync_cards
 from drivers.access.uhppote_client import UhppoteClient
 from drivers.access.uhppote_events import TYPE_NONE, TYPE_OVERWRITTEN, Record, to_event
 from drivers.access.uhppote_model import (
     MODE_NAMES,
     MODES,
     AccessConfig,
+    CardSpec,
     ControllerError,
     ControllerSpec,
     DoorSpec,
@@ -264,6 +267,10 @@ class UhppoteDriver:
         c, door = self._door(door_id)
         mode, delay = await self.client.door_control(c, door.door)
         return MODE_NAMES.get(mode, str(mode)), delay
+
+    async def sync_cards(self, controller_id: str, wanted: Iterable[CardSpec]) -> SyncReport:
+        """Make one controller hold exactly ``wanted`` (see ``drivers.access.sync``)."""
+        return await sync_cards(self.client, self.config.controller(controller_id), wanted)
 
     def status(self) -> dict[str, Any]:
         """For the edge's health page: each controller, and the driver's counters

@@ -201,3 +201,18 @@ async def test_a_controller_whose_log_restarted_is_read_from_its_first_event() -
         await r.until(lambda: r.outbox.indexes(C1) == [1, 2, 3, 1, 2], what="read back")
         assert [e.data["credential"] for e in r.outbox.events][3:] == ["7", "8"]
         assert r.driver is not None and r.driver.stats.get("uhppote_log_reset") == 1
+
+
+async def test_the_driver_syncs_a_controllers_cards_and_its_swipes_follow() -> None:
+    async with rig() as r:
+        assert r.driver is not None
+        today = dt.date.today()
+        report = await r.driver.sync_cards("c2", [_card(n, today) for n in range(1, 201)])
+        assert report.summary()["verified"] == 200 and report.in_step
+        revoked = await r.driver.sync_cards("c2", [_card(n, today) for n in range(1, 200)])
+        assert (revoked.deleted, revoked.unchanged) == ([200], 199)
+        sim = r.sims["c2"]
+        sim.swipe(199, 1)
+        sim.swipe(200, 1)
+        await r.until(lambda: len(r.outbox.indexes(SERIALS[1])) == 2, what="two swipes")
+        assert [e.kind for e in r.outbox.events] == [Kind.ACCESS_GRANTED, Kind.ACCESS_DENIED]
