@@ -20,6 +20,7 @@ from contract import Clock, SystemClock
 from drivers.base import DriverStats
 from drivers.modbus import ModbusBusDriver
 from drivers.modbus.model import Bus, MeterDevice
+from edge.access_doors import command_doors
 from edge.commands import COMMANDS_FILE, CommandRunner, DoorRegistry, handlers
 from edge.commands.wiring import command_targets
 from edge.config.model import SiteConfig
@@ -117,6 +118,9 @@ class EdgeApp:
             safety = SafetyService(cfg, outbox.emit, self.clock, gates=self._parking_gates,
                                    supervisor_backoff=self._backoff, wires=wires)
             self.safety = safety if safety.enabled else None
+            if safety.access is not None:  # 微耕/UHPPOTE doors answer door.open / door.mode
+                for key, door in command_doors(safety.access).items():
+                    self.doors.register(key, door)
             # Remote commands act on what is built above; recorded in their own file.
             commands = self.commands = await CommandRunner.open(
                 Path(cfg.edge.data_dir) / COMMANDS_FILE, handlers(command_targets(self)),
