@@ -114,6 +114,9 @@ class ControllerCards:
         self._driver = driver
         self._tz = tz
         self.version: int | None = None
+        #: The profiles each controller was last given (cleared and rewritten on a change,
+        #: and once after each start, since profiles cannot be listed).
+        self._profiles: dict[str, tuple[TimeProfileSpec, ...]] = {}
 
     async def apply(self, doc: Mapping[str, Any]) -> dict[str, SyncReport | str]:
         plans = plan(doc, self._driver, self._tz)
@@ -121,9 +124,12 @@ class ControllerCards:
         for cid, p in plans.items():
             c = self._driver.config.controller(cid)
             try:
-                await self._driver.client.clear_time_profiles(c)
-                for profile in p.profiles:
-                    await self._driver.client.set_time_profile(c, profile)
+                if self._profiles.get(cid) != p.profiles:  # rewritten only when they change
+                    self._profiles.pop(cid, None)
+                    await self._driver.client.clear_time_profiles(c)
+                    for profile in p.profiles:
+                        await self._driver.client.set_time_profile(c, profile)
+                    self._profiles[cid] = p.profiles
                 out[cid] = await self._driver.sync_cards(cid, p.cards)
             except ControllerError as exc:
                 out[cid] = f"门禁控制器无应答 / controller did not answer: {exc}"
