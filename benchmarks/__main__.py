@@ -17,6 +17,7 @@ BENCHES = {
     "fire": "benchmarks.bench_fire",
     "api": "benchmarks.bench_api",
     "billing": "benchmarks.bench_billing",
+    "access": "benchmarks.access_decide",
     "access_sync": "benchmarks.bench_access_sync",
 }
 
