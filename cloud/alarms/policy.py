@@ -157,6 +157,9 @@ DEFAULT_RULES: tuple[AlarmRule, ...] = (
     _r(Kind.GATE_FAULT, "major", "道闸故障", "Barrier gate fault", ("gate",), ("fault",)),
     _r(Kind.CAMERA_DEGRADED, "minor", "摄像机画面异常", "Camera degraded"),
     _r(Kind.DOOR_FORCED, "major", "门被强行打开", "Door forced open", ("door",)),
+    # The reader looked as for any grant; only the guards learn of it.
+    _r(Kind.ACCESS_DURESS, "critical", "胁迫开门（静默报警）", "Duress code used (silent alarm)",
+       ("reader",)),
     # Stored by ingest: an event came to a stored position with another id (forged, or a
     # cloned edge data dir); one alarm per outbox epoch folds the repeats.
     _r(Kind.INGEST_CONFLICT, "major", "事件序号冲突（疑似伪造或克隆网关）",
