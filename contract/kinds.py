@@ -46,6 +46,8 @@ class Kind:
     READER_POWER_FAULT = "reader.power_fault"
     READER_OFFLINE = "reader.offline"
     READER_ONLINE = "reader.online"
+    #: Tamper or power back to normal (``cleared`` names which): marks the alarm restored.
+    READER_RESTORED = "reader.restored"
     DOOR_FORCED = "door.forced"
     DOOR_OPENED = "door.opened"
     DOOR_CLOSED = "door.closed"

@@ -267,11 +267,12 @@ class AccessDuress(AccessGranted):
 
 
 class ReaderStatus(_Device):
-    """reader.tamper / reader.power_fault (``active`` False: cleared), reader.offline /
-    reader.online: an OSDP reader the edge polls."""
+    """reader.tamper / reader.power_fault, reader.restored (``cleared``: ``tamper`` |
+    ``power_fault``), reader.offline / reader.online: an OSDP reader the edge polls."""
 
     reader: str
     active: NotRequired[bool]
+    cleared: NotRequired[list[str]]
     reason: NotRequired[str]
 
 
@@ -525,6 +526,7 @@ PAYLOADS: dict[str, type] = {
     Kind.READER_POWER_FAULT: ReaderStatus,
     Kind.READER_OFFLINE: ReaderStatus,
     Kind.READER_ONLINE: ReaderStatus,
+    Kind.READER_RESTORED: ReaderStatus,
     Kind.DOOR_FORCED: DoorForced,
     Kind.DOOR_OPENED: DoorForced,
     Kind.DOOR_CLOSED: DoorForced,

@@ -157,6 +157,10 @@ DEFAULT_RULES: tuple[AlarmRule, ...] = (
     _r(Kind.GATE_FAULT, "major", "道闸故障", "Barrier gate fault", ("gate",), ("fault",)),
     _r(Kind.CAMERA_DEGRADED, "minor", "摄像机画面异常", "Camera degraded"),
     _r(Kind.DOOR_FORCED, "major", "门被强行打开", "Door forced open", ("door",)),
+    _r(Kind.READER_TAMPER, "major", "读卡器防拆报警", "Card reader tamper", ("reader",),
+       condition="=tamper"),
+    _r(Kind.READER_POWER_FAULT, "major", "读卡器电源故障", "Card reader power fault",
+       ("reader",), condition="=power_fault"),
     # The reader looked as for any grant; only the guards learn of it.
     _r(Kind.ACCESS_DURESS, "critical", "胁迫开门（静默报警）", "Duress code used (silent alarm)",
        ("reader",)),
@@ -173,6 +177,7 @@ DEFAULT_RESTORES: tuple[RestoreRule, ...] = (
                                      Kind.FIRE_ALARM)),
     RestoreRule(Kind.ELEVATOR_RECOVERED, (Kind.ELEVATOR_TRAPPED, Kind.ELEVATOR_FAULT)),
     RestoreRule(Kind.CAMERA_RECOVERED, (Kind.CAMERA_DEGRADED,), cleared_field=None),
+    RestoreRule(Kind.READER_RESTORED, (Kind.READER_TAMPER, Kind.READER_POWER_FAULT)),
 )
 
 #: An event severity that opens no alarm (an elevator's "fire return" is information).

@@ -14,7 +14,8 @@ and calls into it through ``asyncio.to_thread``, so nothing on the loop waits fo
   ``on_input`` in order. The caller decides and answers with ``grant`` / ``deny``: the door
   output, the LED and the buzzer.
 - **Reader health.** Tamper and power come in the reader's local status report and become
-  ``reader.tamper`` / ``reader.power_fault`` on each change. libosdp reports a reader going
+  ``reader.tamper`` / ``reader.power_fault`` when raised and ``reader.restored`` (``cleared``
+  names which) when back to normal. libosdp reports a reader going
   on or off line (notifications); ``reader.offline`` is emitted once per outage, and also
   when a reader never answered within ``offline_after_s`` of the start, with the reason
   (no answer, or it refused our key). libosdp 3.2.9 then waits 300 s before it tries again:
@@ -275,13 +276,20 @@ class OsdpBus:
         if event.get("type") != StatusReportType.Local:
             return
         report = bytes(event.get("report") or b"")
-        for i, kind in enumerate((Kind.READER_TAMPER, Kind.READER_POWER_FAULT)):
+        for i, (kind, condition) in enumerate(((Kind.READER_TAMPER, "tamper"),
+                                               (Kind.READER_POWER_FAULT, "power_fault"))):
             if i >= len(report):
                 break
             active = report[i] != 0
-            if r.status.get(kind, False) != active:
-                r.status[kind] = active
-                await self._reader_event(r, kind, {"active": active}, cleared=not active)
+            if r.status.get(kind, False) == active:
+                continue
+            r.status[kind] = active
+            if active:
+                await self._reader_event(r, kind, {"active": True})
+            else:
+                await self._reader_event(r, Kind.READER_RESTORED,
+                                         {"active": False, "cleared": [condition]},
+                                         message=_CLEARED[kind])
 
     async def _notification(self, r: _Reader, event: dict[str, Any]) -> None:
         kind, arg0, arg1 = event.get("type"), event.get("arg0"), event.get("arg1")
@@ -311,7 +319,7 @@ class OsdpBus:
         log.info("读卡器在线 / reader online", reader=r.spec.name, secure=r.secure)
         await self._reader_event(r, Kind.READER_ONLINE, {"secure": r.secure,
                                                          "after_outage": was_out},
-                                 cleared=was_out)
+                                 message=_CLEARED[Kind.READER_ONLINE] if was_out else None)
 
     async def _went_offline(self, r: _Reader) -> None:
         was_online = r.online
@@ -353,11 +361,10 @@ class OsdpBus:
             cp.enable_pd(address)
 
     async def _reader_event(self, r: _Reader, kind: str, extra: dict[str, Any], *,
-                            cleared: bool = False) -> None:
+                            message: str | None = None) -> None:
         data: dict[str, Any] = {"v": EVENT_VERSION, "reader": r.spec.name,
                                 "address": r.spec.address,
-                                "message": _CLEARED[kind] if cleared else _MESSAGES[kind],
-                                **extra}
+                                "message": message or _MESSAGES[kind], **extra}
         if r.spec.building is not None:
             data["building"] = r.spec.building
         await self._emit(NewEvent(r.spec.name, kind, data, self._clock.now()))

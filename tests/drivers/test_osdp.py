@@ -65,10 +65,11 @@ async def test_tamper_and_power_are_reported_on_each_change(tmp_path: Path) -> N
         await r.sim.set_power_fault(True)
         await r.until(lambda: len(r.outbox.of(Kind.READER_POWER_FAULT)) == 1, "power")
         await r.sim.set_tamper(False)
-        await r.until(lambda: len(r.outbox.of(Kind.READER_TAMPER)) == 2, "tamper cleared")
-        tamper = r.outbox.of(Kind.READER_TAMPER)
-        assert [e.data["active"] for e in tamper] == [True, False]
-        assert "防拆" in tamper[0].data["message"]
+        await r.until(lambda: bool(r.outbox.of(Kind.READER_RESTORED)), "tamper cleared")
+        [tamper] = r.outbox.of(Kind.READER_TAMPER)
+        assert tamper.data["active"] is True and "防拆" in tamper.data["message"]
+        [restored] = r.outbox.of(Kind.READER_RESTORED)
+        assert restored.data["cleared"] == ["tamper"] and restored.device == READER
         assert [e.data["active"] for e in r.outbox.of(Kind.READER_POWER_FAULT)] == [True]
 
 
