@@ -3,6 +3,7 @@ secure channel, enrolment, tamper and power, offline and back."""
 
 from __future__ import annotations
 
+import threading
 from pathlib import Path
 
 from contract import Kind
@@ -86,3 +87,15 @@ async def test_a_silent_reader_goes_offline_once_and_comes_back(tmp_path: Path) 
         assert len(r.outbox.of(Kind.READER_OFFLINE)) == 1
         await r.sim.present_card(*OWNER_CARD)
         await r.sim.wait_command("output")
+
+
+async def test_a_stopped_reader_goes_offline_and_the_line_stops_cleanly(
+        tmp_path: Path) -> None:
+    async with rig(tmp_path) as r:
+        await r.online()
+        await r.sim.stop()
+        await r.until(lambda: bool(r.outbox.of(Kind.READER_OFFLINE)), "offline", within=20)
+        assert not r.bus.is_online(READER)
+        await r.bus.stop()
+        assert not [t for t in threading.enumerate() if t.name.startswith("osdp-cp")]
+        await r.bus.stop()                                  # a second stop is harmless
