@@ -189,6 +189,10 @@ class OsdpBus:
 
     # -- what the edge asks of a reader ------------------------------------------------------
 
+    @property
+    def readers(self) -> list[str]:
+        return [r.name for r in self._specs]
+
     def is_online(self, reader: str) -> bool:
         return self._reader(reader).online
 

@@ -14,6 +14,7 @@ line, the figure the issue's 50 ms p99 target is about (also kept in ``stats``).
 from __future__ import annotations
 
 import time
+from collections.abc import Iterable
 from typing import Any, Protocol
 
 import structlog
@@ -45,10 +46,16 @@ class ReaderDoors:
         self._emit = emit
         self._clock = clock
         self.stats = stats or DriverStats()
-        self._line: ReaderLine | None = None
+        self._default: ReaderLine | None = None
+        self._lines: dict[str, ReaderLine] = {}
 
-    def attach(self, line: ReaderLine) -> None:
-        self._line = line
+    def attach(self, line: ReaderLine, readers: Iterable[str] | None = None) -> None:
+        """Answer ``readers`` on ``line`` (a site has one line per RS-485 bus); without
+        ``readers`` the line answers every reader no other line claims."""
+        if readers is None:
+            self._default = line
+        else:
+            self._lines.update(dict.fromkeys(readers, line))
 
     async def on_input(self, read: ReaderInput) -> Decision:
         now = self._clock.now()
@@ -96,7 +103,7 @@ class ReaderDoors:
         return decision
 
     async def _answer(self, reader: str, decision: Decision) -> tuple[bool, float | None]:
-        line = self._line
+        line = self._lines.get(reader, self._default)
         if line is None:
             return False, None
         point = self.decider.point(reader)

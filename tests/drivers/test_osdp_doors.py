@@ -3,12 +3,30 @@ buzzer reach the reader, and the decision is recorded."""
 
 from __future__ import annotations
 
+import contextlib
 from pathlib import Path
 
-from contract import Kind
-from drivers.access.osdp_model import LED_GREEN, LED_RED, OUTPUT_TEMPORARY_ON
+from contract import Kind, SystemClock
+from drivers.access.osdp import OsdpBus
+from drivers.access.osdp_model import LED_GREEN, LED_RED, OUTPUT_TEMPORARY_ON, ReaderSpec
+from edge.access.credentials import CredentialStore
+from edge.access.decide import AccessPoint, Decider
+from edge.access.readers import ReaderDoors
 from simulators.access import osdp_wire as w
-from tests.drivers.osdp_rig import BLOCKED_CARD, DOOR, OWNER_CARD, READER, UNKNOWN_CARD, rig
+from simulators.access.osdp_sim import OsdpReaderSim
+from simulators.pty import pty_pair
+from tests.drivers.harness import wait_for
+from tests.drivers.osdp_rig import (
+    BLOCKED_CARD,
+    DOOR,
+    KEY,
+    OWNER_CARD,
+    READER,
+    UNKNOWN_CARD,
+    Recorder,
+    dataset,
+    rig,
+)
 
 
 async def test_a_granted_card_pulses_the_door_output_with_green_and_one_beep(
@@ -103,3 +121,42 @@ async def test_anti_passback_refuses_a_second_entry_without_an_exit(tmp_path: Pa
         await r.until(lambda: bool(r.outbox.of(Kind.ACCESS_DENIED)), "second entry denied")
         assert r.outbox.of(Kind.ACCESS_DENIED)[0].data["reason"] == "anti_passback"
         assert len(r.sim.seen("output")) == 1
+
+
+async def test_in_and_out_readers_on_two_lines_share_one_anti_passback_area(
+        tmp_path: Path) -> None:
+    """A gate with an entry reader and an exit reader, each on its own RS-485 line."""
+    outbox = Recorder()
+    decider = Decider(CredentialStore.from_dataset(dataset()), [
+        AccessPoint("r-in", DOOR, area="b1", direction="in"),
+        AccessPoint("r-out", DOOR, area="b1", direction="out")])
+    doors = ReaderDoors(decider, outbox, SystemClock())
+    async with contextlib.AsyncExitStack() as stack:
+        sims: dict[str, OsdpReaderSim] = {}
+        buses: dict[str, OsdpBus] = {}
+        for name, address in (("r-in", 101), ("r-out", 102)):
+            edge_end, reader_end = await stack.enter_async_context(
+                pty_pair(tmp_path / f"{name}.edge", tmp_path / f"{name}.reader"))
+            sim = sims[name] = OsdpReaderSim(reader_end, address=address, scbk=KEY)
+            await sim.start()
+            stack.push_async_callback(sim.stop)
+            bus = buses[name] = OsdpBus(edge_end, [ReaderSpec(name, address, KEY)], outbox,
+                                        SystemClock(), doors.on_input, retry_s=1.0)
+            doors.attach(bus, bus.readers)
+            await bus.start()
+            stack.push_async_callback(bus.stop)
+        await wait_for(lambda: all(b.is_online(n) for n, b in buses.items()), within=10)
+
+        async def swipe(reader: str) -> str:
+            before = len(outbox.of(Kind.ACCESS_GRANTED)) + len(outbox.of(Kind.ACCESS_DENIED))
+            await sims[reader].present_card(*OWNER_CARD)
+            await wait_for(lambda: len(outbox.of(Kind.ACCESS_GRANTED))
+                           + len(outbox.of(Kind.ACCESS_DENIED)) > before, within=5)
+            last = [e for e in outbox.events
+                    if e.kind in (Kind.ACCESS_GRANTED, Kind.ACCESS_DENIED)][-1]
+            return str(last.data.get("reason", "granted"))
+
+        assert [await swipe(r) for r in ("r-in", "r-in", "r-out", "r-out", "r-in")] == [
+            "granted", "anti_passback", "granted", "anti_passback", "granted"]
+        await sims["r-in"].wait_command("output", after=1)
+        assert len(sims["r-in"].seen("output")) == 2 and len(sims["r-out"].seen("output")) == 1
