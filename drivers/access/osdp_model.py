@@ -29,7 +29,8 @@ class ReaderSpec:
 
     name: str
     address: int
-    scbk: bytes
+    #: Kept out of repr: a spec that ends up in a log must not carry the key.
+    scbk: bytes = field(repr=False)
     install: bool = False
     #: The PD's output wired to the door strike, and how long a grant holds it.
     output_no: int = 0

@@ -19,6 +19,7 @@ async def test_the_secure_channel_comes_up_and_the_first_frame_is_vector_4s_id(
     async with rig(tmp_path) as r:
         await r.online()
         assert r.bus.is_secure(READER)
+        assert str(KEY) not in repr(r.bus.spec(READER))      # the key stays out of logs
         codes = [f.code for f in r.sim.trace]
         # ID, capabilities, then the key exchange before any poll: nothing in clear first.
         assert codes[:4] == [w.ID, w.CAP, w.CHLNG, w.SCRYPT]
