@@ -12,7 +12,8 @@ and calls into it through ``asyncio.to_thread``, so nothing on the loop waits fo
 - **Reads.** Card reads are decoded here (``drivers.access.wiegand``; a misread is a
   ``Refusal``, not an error), keypad keys gather into PINs (``PinBuffer``), and both go to
   ``on_input`` in order. The caller decides and answers with ``grant`` / ``deny``: the door
-  output, the LED and the buzzer.
+  output, the LED and the buzzer. ``hold_open`` / ``release`` keep a door released (fire
+  linkage) and lock it again.
 - **Reader health.** Tamper and power come in the reader's local status report and become
   ``reader.tamper`` / ``reader.power_fault`` when raised and ``reader.restored`` (``cleared``
   names which) when back to normal. libosdp reports a reader going
@@ -54,6 +55,8 @@ from drivers.access.osdp_model import (
     LED_GREEN,
     LED_RED,
     LED_TEMPORARY_SET,
+    OUTPUT_PERMANENT_OFF,
+    OUTPUT_PERMANENT_ON,
     OUTPUT_TEMPORARY_ON,
     CardPresented,
     PinBuffer,
@@ -213,6 +216,18 @@ class OsdpBus:
         await self._submit(r, _led(r.spec, LED_GREEN, ticks))
         await self._submit(r, _buzzer(r.spec, on=1, off=1, times=1))
         return relay_at
+
+    async def hold_open(self, reader: str) -> None:
+        """Keep the door released until ``release`` (fire linkage: egress doors open)."""
+        r = self._reader(reader)
+        await self._submit(r, {"command": Command.Output, "output_no": r.spec.output_no,
+                               "control_code": OUTPUT_PERMANENT_ON, "timer_count": 0})
+
+    async def release(self, reader: str) -> None:
+        """Back to locked (after a fire linkage reset); grants pulse it again as usual."""
+        r = self._reader(reader)
+        await self._submit(r, {"command": Command.Output, "output_no": r.spec.output_no,
+                               "control_code": OUTPUT_PERMANENT_OFF, "timer_count": 0})
 
     async def deny(self, reader: str) -> None:
         """Red for two seconds and three short beeps; the door stays shut."""

@@ -14,6 +14,8 @@ from drivers.access.wiegand import DEFAULT_FORMATS, Credential, Refusal
 
 #: OSDP output control code 5: temporary on for ``timer_count`` × 100 ms, then back.
 OUTPUT_TEMPORARY_ON = 5
+#: Output control codes 2 / 1: permanent on / off, aborting any timed operation.
+OUTPUT_PERMANENT_ON, OUTPUT_PERMANENT_OFF = 2, 1
 #: LED temporary control code 2: set the temporary state and start its timer.
 LED_TEMPORARY_SET = 2
 #: Buzzer control code 2: the default tone.

@@ -7,6 +7,7 @@ import threading
 from pathlib import Path
 
 from contract import Kind
+from drivers.access.osdp_model import OUTPUT_PERMANENT_OFF, OUTPUT_PERMANENT_ON
 from simulators.access import osdp_wire as w
 from tests.drivers.osdp_rig import ADDRESS, KEY, OTHER_KEY, OWNER_CARD, READER, rig
 
@@ -100,3 +101,14 @@ async def test_a_stopped_reader_goes_offline_and_the_line_stops_cleanly(
         await r.bus.stop()
         assert not [t for t in threading.enumerate() if t.name.startswith("osdp-cp")]
         await r.bus.stop()                                  # a second stop is harmless
+
+
+async def test_a_door_held_open_for_fire_linkage_and_released(tmp_path: Path) -> None:
+    async with rig(tmp_path) as r:
+        await r.online()
+        await r.bus.hold_open(READER)
+        held = await r.sim.wait_command("output")
+        await r.bus.release(READER)
+        released = await r.sim.wait_command("output", after=1)
+        assert (held.fields["control_code"], released.fields["control_code"]) == (
+            OUTPUT_PERMANENT_ON, OUTPUT_PERMANENT_OFF)
