@@ -84,6 +84,38 @@ class ParkingDocument(TypedDict):
     tariffs: dict[str, dict[str, Any]]
 
 
+ACCESS = "access"
+"""The dataset doors decide from: the edge's own readers (``edge.access.credentials``) and the
+cards each 微耕/UHPPOTE controller holds (``edge.access_cards``) read the same document."""
+
+
+# ``from`` is a keyword, hence the functional form. ``days``: ISO weekdays (1 = Monday) in
+# site time; ``from`` / ``to`` ``HH:MM``, a window whose ``to`` is not after ``from`` runs past
+# midnight.
+Window = TypedDict("Window", {"days": list[int], "from": str, "to": str})
+
+
+class CardPermit(TypedDict):
+    holder: str  # a resident id (``resident-12``) or a staff name
+    doors: list[str]  # door keys of the site; ``["*"]`` is every door
+    profile: NotRequired[str | None]  # a key of ``time_profiles``; absent: any time
+    valid_from: NotRequired[str | None]  # ISO 8601 with offset; absent: from now
+    valid_to: NotRequired[str | None]  # after valid_from; absent: no end
+    duress: NotRequired[bool]  # PINs only
+
+
+class AccessDocument(TypedDict):
+    """``GET /api/sites/{site}/access/dataset``: cards keyed by their number in decimal
+    (the Wiegand card number, ≤ 2^32), PINs keyed by their digits, ``blocked`` names cards or
+    holders. Same version and ETag rules as parking."""
+
+    version: int
+    time_profiles: dict[str, list[Window]]
+    cards: dict[str, CardPermit]
+    pins: NotRequired[dict[str, CardPermit]]
+    blocked: list[str]
+
+
 def etag(dataset: str, version: int) -> str:
     """The strong ETag of one version of a dataset: equal versions, equal documents."""
     return f'"{dataset}-{version}"'
