@@ -157,6 +157,10 @@ DEFAULT_RULES: tuple[AlarmRule, ...] = (
     _r(Kind.GATE_FAULT, "major", "道闸故障", "Barrier gate fault", ("gate",), ("fault",)),
     _r(Kind.CAMERA_DEGRADED, "minor", "摄像机画面异常", "Camera degraded"),
     _r(Kind.DOOR_FORCED, "major", "门被强行打开", "Door forced open", ("door",)),
+    _r(Kind.DOOR_HELD_OPEN, "minor", "门长时间未关", "Door held open", ("door",)),
+    # A controller down leaves its doors unknown (cards may still work on its own list).
+    _r(Kind.CONTROLLER_OFFLINE, "major", "门禁控制器离线", "Door controller offline"),
+    _r(Kind.READER_OFFLINE, "minor", "读卡器离线", "Card reader offline", ("reader",)),
     _r(Kind.READER_TAMPER, "major", "读卡器防拆报警", "Card reader tamper", ("reader",),
        condition="=tamper"),
     _r(Kind.READER_POWER_FAULT, "major", "读卡器电源故障", "Card reader power fault",
@@ -178,6 +182,7 @@ DEFAULT_RESTORES: tuple[RestoreRule, ...] = (
     RestoreRule(Kind.ELEVATOR_RECOVERED, (Kind.ELEVATOR_TRAPPED, Kind.ELEVATOR_FAULT)),
     RestoreRule(Kind.CAMERA_RECOVERED, (Kind.CAMERA_DEGRADED,), cleared_field=None),
     RestoreRule(Kind.READER_RESTORED, (Kind.READER_TAMPER, Kind.READER_POWER_FAULT)),
+    RestoreRule(Kind.READER_ONLINE, (Kind.READER_OFFLINE,), cleared_field=None),
 )
 
 #: An event severity that opens no alarm (an elevator's "fire return" is information).
