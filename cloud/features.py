@@ -17,6 +17,7 @@ from types import ModuleType
 from aiohttp import web
 
 from cloud import (
+    access,
     alarms,
     billing,
     commands,
@@ -29,6 +30,7 @@ from cloud import (
     sites,
     workorders,
 )
+from cloud.access import tables as access_tables
 from cloud.alarms import POLICY
 from cloud.alarms import tables as alarms_tables
 from cloud.alarms.policy import AlarmPolicy
@@ -51,10 +53,10 @@ from cloud.workorders import tables as workorders_tables
 #: migrations' environment and the schema checks import this module).
 TABLES: tuple[ModuleType, ...] = (alarms_tables, auth_tables, billing_tables, maintenance_tables,
                                   parking_tables, payments_tables, records_tables, rules_tables,
-                                  workorders_tables, photo_tables, commands_tables)
+                                  workorders_tables, photo_tables, commands_tables, access_tables)
 
 FEATURES: tuple[ModuleType, ...] = (sites, auth, parking, alarms, workorders, maintenance, rules,
-                                    records, imports, billing, payments, commands)
+                                    records, imports, billing, payments, commands, access)
 
 
 def install(app: web.Application, registry: HandlerRegistry) -> None:

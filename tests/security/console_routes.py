@@ -68,6 +68,20 @@ TABLE: dict[tuple[str, str], Probe | str] = {
     ("GET", "/api/sites/{site}/commands"): ("/api/sites/{site}/commands", None),
     ("GET", "/api/sites/{site}/commands/{id}"): ("/api/sites/{site}/commands/1", None),
     ("GET", "/api/devices/{device}/readings"): ("/api/devices/{device}/readings", None),
+    # access credentials (cloud/access)
+    ("GET", "/api/sites/{site}/access/cards"): ("/api/sites/{site}/access/cards", None),
+    ("POST", "/api/sites/{site}/access/cards"): ("/api/sites/{site}/access/cards",
+                                                {"number": "123456", "staff_name": "x",
+                                                 "doors": ["*"]}),
+    ("POST", "/api/sites/{site}/access/cards/{id}/revoke"): (
+        "/api/sites/{site}/access/cards/1/revoke", {"reason": "x"}),
+    ("GET", "/api/sites/{site}/access/profiles/{name}"): (
+        "/api/sites/{site}/access/profiles/day", None),
+    ("PUT", "/api/sites/{site}/access/profiles/{name}"): (
+        "/api/sites/{site}/access/profiles/day",
+        {"windows": [{"days": [1], "from": "07:00", "to": "22:00"}]}),
+    ("GET", "/api/sites/{site}/access/dataset"): "the edge's pull: HTTP Basic with the site's "
+                                                  "own secret (tests/cloud/test_access_api.py)",
     # alarms
     ("GET", "/api/alarms"): ("/api/alarms?site={site}", None),
     ("GET", "/api/alarms/live"): ("/api/alarms/live?site={site}", None),
@@ -213,6 +227,8 @@ ALSO_REFUSED: dict[tuple[str, str], str] = {
     ("GET", "/api/workorders/{id}/photos/{pid}"): _NOT_THERE,
     ("GET", "/api/imports/jobs/{id}"): _NOT_THERE,
     ("GET", "/api/sites/{site}/commands/{id}"): _NOT_THERE,
+    ("POST", "/api/sites/{site}/access/cards/{id}/revoke"): _NOT_THERE,
+    ("GET", "/api/sites/{site}/access/profiles/{name}"): _NOT_THERE,
     ("GET", "/api/sites/{site}/parking/reads/{seq}/evidence.jpg"): _NOT_THERE,
     ("GET", "/api/sites/{site}/parking/reads/{seq}/crop.jpg"): _NOT_THERE,
 }

@@ -1,0 +1,25 @@
+"""Access credentials in the console (issue 13): cards issued to residents and staff, time
+profiles, and the versioned ``access`` dataset the site's edge pulls.
+
+Every change bumps the site's ``access`` dataset version in its own transaction (the
+``dataset_versions`` row parking uses, under the name ``access``) and is announced on
+``down/sync`` after the commit. The package imports only its tables and service; ``setup``
+loads the adapters (routes, the edge's pull, OpenAPI paths).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from aiohttp import web
+
+    from cloud.ingest.handlers import HandlerRegistry
+
+
+def setup(app: web.Application, registry: HandlerRegistry) -> None:
+    """The staff routes and the edge's pull."""
+    from cloud.access import openapi as _openapi  # noqa: F401  (its paths join the document)
+    from cloud.access.routes import add_access_routes
+
+    add_access_routes(app)
