@@ -20,6 +20,7 @@ from contract import Clock, SystemClock
 from drivers.base import DriverStats
 from drivers.modbus import ModbusBusDriver
 from drivers.modbus.model import Bus, MeterDevice
+from edge.access.reader_service import ReaderService
 from edge.access_doors import command_doors
 from edge.commands import COMMANDS_FILE, CommandRunner, DoorRegistry, handlers
 from edge.commands.wiring import command_targets
@@ -69,8 +70,12 @@ class _BusSlot:
 class EdgeApp:
     def __init__(self, config: SiteConfig, clock: Clock | None = None, *,
                  uplink_overrides: dict[str, Any] | None = None,
-                 supervisor_backoff: tuple[float, float] = (1.0, 60.0)) -> None:
+                 supervisor_backoff: tuple[float, float] = (1.0, 60.0),
+                 reader_options: dict[str, Any] | None = None) -> None:
         self.config = config
+        #: OsdpBus timings (offline_after_s, retry_s …), for tests.
+        self._reader_options = reader_options or {}
+        self.readers: ReaderService | None = None
         self.clock: Clock = clock or SystemClock()
         self._uplink_overrides = uplink_overrides or {}
         self._backoff = supervisor_backoff
@@ -115,8 +120,10 @@ class EdgeApp:
                                  on_sync=self.parking.on_sync if self.parking else None)
             views = self._build_buses(outbox, wires)
             parking = self.parking
+            readers = self.readers = await self._start_readers(outbox)
             safety = SafetyService(cfg, outbox.emit, self.clock, gates=self._parking_gates,
-                                   supervisor_backoff=self._backoff, wires=wires)
+                                   supervisor_backoff=self._backoff, wires=wires,
+                                   reader_doors=readers.egress if readers else None)
             self.safety = safety if safety.enabled else None
             if safety.access is not None:  # 微耕/UHPPOTE doors answer door.open / door.mode
                 for key, door in command_doors(safety.access).items():
@@ -131,6 +138,8 @@ class EdgeApp:
                 parts["parking"] = parking.status
             if self.safety is not None:
                 parts["safety"] = self.safety.status
+            if readers is not None:
+                parts["readers"] = readers.status
             self.health = HealthServer(cfg.site.id, outbox, self.uplink, views,
                                        len(cfg.devices), host=cfg.edge.health_host,
                                        port=cfg.edge.health_port, clock=self.clock,
@@ -144,7 +153,25 @@ class EdgeApp:
                 finally:
                     await commands.aclose()
                     await wires.close()  # every driver has stopped by now
+                    if readers is not None:  # anti-passback moves written before exit
+                        await readers.aclose()
         self._log.info("边缘网关已停止 / edge stopped")
+
+    async def _start_readers(self, outbox: AsyncOutbox) -> ReaderService | None:
+        """OSDP readers (``access.readers``): one supervised job per line, their doors open
+        to door.open / door.mode; None when the site lists none."""
+        cfg = self.config
+        if cfg.readers is None:
+            return None
+        readers = await ReaderService.open(cfg.readers, cfg.edge.data_dir, outbox.emit,
+                                           self.clock, cfg.site.timezone,
+                                           **self._reader_options)
+        assert self.supervisor is not None
+        for name, job in readers.jobs().items():
+            self.supervisor.add(name, job)
+        for key, door in readers.command_doors.items():
+            self.doors.register(key, door)
+        return readers
 
     def _operator_server(self) -> OperatorServer | None:
         """The booth and guard-room routes behind a staff token (edge/operator.py); None

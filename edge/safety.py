@@ -24,8 +24,9 @@ from drivers.base import DriverStats, Emit
 from drivers.elevator.driver import ElevatorDriver
 from drivers.elevator.model import ElevatorConfig, ElevatorProfile
 from drivers.fire.server import FireServer
+from edge.access.egress import DoorRouter, ReaderEgress
 from edge.config.model import SiteConfig
-from edge.linkage.doors import DoorControl, EgressDoors, NoDoors
+from edge.linkage.doors import DoorControl, DoorDriver, EgressDoors, NoDoors
 from edge.linkage.engine import Linkage
 from edge.linkage.http import linkage_routes, reset_routes
 from edge.linkage.model import default_rules
@@ -61,7 +62,8 @@ class SafetyService:
     def __init__(self, config: SiteConfig, emit: Emit, clock: Clock, *,
                  gates: Callable[[], Mapping[str, Any]] | None = None,
                  supervisor_backoff: tuple[float, float] = (1.0, 60.0),
-                 wires: Wires | None = None) -> None:
+                 wires: Wires | None = None,
+                 reader_doors: ReaderEgress | None = None) -> None:
         self.config = config
         self._store = emit
         self._clock = clock
@@ -79,12 +81,20 @@ class SafetyService:
         # Door controllers (微耕/UHPPOTE): their events, and the egress doors fire opens.
         self.access: UhppoteDriver | None = None
         doors: DoorControl = NoDoors()
+        egress: list[Any] = []  # controller doors and OSDP reader doors alike
+        owners: dict[str, DoorDriver] = {}
         if config.access is not None:
             self.access = UhppoteDriver(
                 config.access, self.emit, clock, ZoneInfo(config.site.timezone),
                 FileCursors(Path(config.edge.data_dir) / DOOR_CURSORS_FILE),
                 log=self._log.bind(part="access"))
-            doors = EgressDoors(config.access.doors, self.access)
+            egress += config.access.doors
+            owners.update(dict.fromkeys((d.id for d in config.access.doors), self.access))
+        if reader_doors is not None:
+            egress += reader_doors.doors
+            owners.update(dict.fromkeys((d.id for d in reader_doors.doors), reader_doors))
+        if egress:
+            doors = EgressDoors(egress, DoorRouter(owners))
         self.linkage: Linkage | None = None
         rules = config.linkage_rules
         if rules is None and config.fire is not None:

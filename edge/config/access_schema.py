@@ -20,6 +20,7 @@ from __future__ import annotations
 from typing import Any
 
 from drivers.access.uhppote_model import AccessConfig, ControllerSpec, DoorSpec
+from edge.config.reader_schema import READER, check_readers
 from edge.config.schema import Bool, Ctx, Field, Float, Int, ListOf, Record, RecordValue, Str
 from yamlcheck.problems import bi
 
@@ -54,8 +55,10 @@ ACCESS = Record(fields={
     "timeout": Field(Float(gt=0), required=False),
     "poll_interval": Field(Float(gt=0), required=False),
     "offline_after": Field(Int(lo=1, hi=100), required=False),
-    "controllers": Field(ListOf(item=CONTROLLER), example="controllers: [{id: c1, …}]"),
+    "controllers": Field(ListOf(item=CONTROLLER), required=False),
     "doors": Field(ListOf(item=DOOR), required=False),
+    #: OSDP readers the edge polls itself (edge/config/reader_schema.py).
+    "readers": Field(ListOf(item=READER), required=False),
 })
 
 
@@ -69,6 +72,12 @@ def check_access(ctx: Ctx, raw: RecordValue) -> None:
     if not isinstance(access, RecordValue):
         return
     controllers = _items(access, "controllers")
+    check_readers(ctx, access, _items(access, "readers"))
+    if "controllers" not in access and "readers" not in access:
+        ctx.add(access.node.pos, bi("access 需要 controllers 或 readers",
+                                    "access needs controllers or readers"),
+                bi("添加 controllers: [...] 或 readers: [...]",
+                   "add controllers: [...] or readers: [...]"))
     counts: dict[Any, int] = {}
     for key, what in (("id", ("控制器 id", "controller id")),
                       ("serial", ("控制器序列号", "controller serial"))):
@@ -112,7 +121,7 @@ def check_access(ctx: Ctx, raw: RecordValue) -> None:
 
 
 def build_access(raw: RecordValue | None) -> AccessConfig | None:
-    if raw is None:
+    if raw is None or not raw.get("controllers"):  # readers only: no controller driver
         return None
     controllers = tuple(ControllerSpec(**dict(c)) for c in raw["controllers"])
     doors = tuple(DoorSpec(**dict(d)) for d in raw.get("doors", ()))

@@ -40,6 +40,12 @@ def summary(config: SiteConfig) -> Iterator[str]:
         egress = sum(1 for d in a.doors if d.egress)
         yield (f"  门禁 / access: {len(a.controllers)} 台控制器 / controllers, "
                f"{len(a.doors)} 个门 / doors（疏散门 / egress {egress}）, udp {a.listen}")
+    if config.readers is not None:
+        rs = config.readers
+        held = sum(1 for d in rs.doors() if d.egress)
+        yield (f"  读卡器 / OSDP readers: {len(rs.readers)} 台 / readers on "
+               f"{len(rs.lines())} 条线路 / lines, {len(rs.doors())} 个门 / doors"
+               f"（疏散门 / egress {held}）")
     op = config.operator
     if config.parking is not None or config.fire is not None or config.linkage_rules:
         yield (f"  值班操作 / operators: http {op.host}:{op.port}"

@@ -29,6 +29,7 @@ from edge.config.model import (
     SiteInfo,
 )
 from edge.config.profiles import check_profile, profile_ids
+from edge.config.reader_schema import build_readers
 from edge.config.schema import INVALID, Ctx, RecordValue, suggest
 from edge.config.site_schema import ANY_PEER, SITE
 from edge.linkage.model import LinkageRule
@@ -175,6 +176,7 @@ def _build(path: Path, raw: RecordValue, profiles: dict[str, Profile | None],
                       elevators=_elevators(raw.get("elevators", []), {b.id: b for b in buses}),
                       linkage_rules=_linkage(raw.get("linkage")),
                       access=build_access(raw.get("access")),
+                      readers=build_readers(raw.get("access"), edge["data_dir"]),
                       elevator_profiles=elevator_profiles,
                       operator=OperatorSettings(**dict(raw.get("operator") or {})),
                       warnings=tuple(warnings))

@@ -10,6 +10,7 @@ from drivers.access.uhppote_model import AccessConfig
 from drivers.elevator.model import ElevatorConfig, ElevatorProfile
 from drivers.fire.model import FireConfig
 from drivers.modbus.model import Bus, MeterDevice
+from edge.access.reader_config import ReadersConfig
 from edge.linkage.model import LinkageRule
 from yamlcheck.problems import Problem
 
@@ -137,5 +138,7 @@ class SiteConfig:
     operator: OperatorSettings = field(default_factory=OperatorSettings)
     #: Door controllers (微耕/UHPPOTE) and their doors; None when the site has none.
     access: AccessConfig | None = None
+    #: OSDP readers the edge polls (``access.readers``); None when the site has none.
+    readers: ReadersConfig | None = None
     #: What validated but deserves a look (``peers: any``), FILE:LINE:COL like problems.
     warnings: tuple[Problem, ...] = ()
