@@ -14,7 +14,7 @@ PRIORITIES = ("urgent", "high", "normal", "low")
 #: The event families the drivers emit; a rule's kind pattern must fall in one of them.
 KNOWN_FAMILIES = ("device.", "meter.", "fire.", "uitd.", "elevator.", "gate.", "camera.",
                   "parking.", "plate.", "payment.", "buffer.", "door.", "access.", "linkage.",
-                  "patrol.")
+                  "patrol.", "reader.", "controller.")
 
 
 def kind_matches(pattern: str, kind: str) -> bool:

@@ -166,6 +166,7 @@ LABELS: Final[dict[str, dict[str, Label]]] = {
         "elevator_fault": ("电梯故障", "Elevator fault"),
         "fire_fault": ("消防设备故障", "Fire equipment fault"),
         "gate_fault": ("门禁道闸故障", "Gate or door fault"),
+        "access": ("门禁故障", "Access control fault"),
         "camera": ("监控故障", "Camera fault"),
         "meter": ("表计异常", "Meter problem"),
         "network": ("设备离线", "Device offline"),
