@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import structlog
 
@@ -28,6 +28,13 @@ from edge.access.reader_config import ReaderEntry, ReadersConfig
 from edge.access.readers import ReaderDoors
 
 log = structlog.get_logger(__name__)
+
+
+class HasCredentials(Protocol):
+    """A loaded dataset version (``edge.access.dataset_store.Loaded``)."""
+
+    @property
+    def credentials(self) -> CredentialStore: ...
 
 
 class ReaderService:
@@ -80,6 +87,10 @@ class ReaderService:
         self.decider.swap(store)
         log.info("读卡器使用新的门禁数据 / readers use a new access dataset",
                  version=store.version)
+
+    async def use_dataset(self, loaded: HasCredentials) -> None:
+        """The access sync's consumer (``edge.access.sync.Consumer``): a loaded version."""
+        self.set_credentials(loaded.credentials)
 
     def jobs(self) -> dict[str, Callable[[], Any]]:
         """One supervised job per line: a line whose device fails is restarted alone."""
