@@ -25,6 +25,7 @@ import argparse
 import asyncio
 import contextlib
 import logging
+import os
 import random
 import signal
 import sys
@@ -42,6 +43,7 @@ from pymodbus.datastore import ModbusServerContext
 from pymodbus.server import ModbusSerialServer, ModbusTcpServer
 
 import configs
+from simulators.access.site_readers import SiteReaders
 from simulators.elevator import ElevatorBox, ElevatorBusContext, ElevatorSimulator, SimCar
 from simulators.elevator.layout import load_layout
 from simulators.fire import SCENARIOS, Sent, Step, VirtualUitd
@@ -90,6 +92,8 @@ def _here_or_shipped(folder: str) -> Path:
 
 
 GATE_TRAVEL_S = 2.0
+#: A folder the simulators keep state in across runs (simulated readers' keys).
+SIM_STATE_ENV = "COURTYARD_SIM_STATE"
 #: Light traffic: an idle car waits this long before its next trip (well under the edge's
 #: 30 s "doors shut with people inside" trap rule, so traffic alone never looks like a trap).
 ELEVATOR_IDLE_S = 10.0
@@ -236,8 +240,12 @@ class SiteSimulator:
                  speedup: float = 1.0, clock: Callable[[], float] = time.time,
                  parking_traffic: bool = True, pace: Pace | None = None,
                  rng: random.Random | None = None, safety: SafetyOptions | None = None,
-                 elevators_dir: Path | None = None) -> None:
+                 elevators_dir: Path | None = None, state_dir: Path | None = None) -> None:
         self.site_yaml = Path(site_yaml)
+        #: Where simulated readers keep the key the edge gave them (none: for this run only).
+        env_state = os.environ.get(SIM_STATE_ENV)
+        self.state_dir = state_dir or (Path(env_state) if env_state else None)
+        self.readers: SiteReaders | None = None
         self.profiles_dir = profiles_dir or default_profiles_dir(self.site_yaml)
         self.elevators_dir = elevators_dir or default_elevators_dir(self.site_yaml,
                                                                     profiles_dir)
@@ -362,6 +370,10 @@ class SiteSimulator:
                 except (OSError, RuntimeError) as exc:
                     raise SiteError(f"总线 {bus.id} 无法启动 / bus {bus.id} failed to start: "
                                     f"{exc}") from exc
+            if self.spec.readers:
+                keys = self.state_dir / "osdp-keys" if self.state_dir else None
+                self.readers = await self._stack.enter_async_context(
+                    SiteReaders(self.spec.readers, workdir, keys))
             if self.spec.parking is not None:
                 self.scenario = ParkingScenario(self.spec.parking, self.gates,
                                                 pace=self.pace, traffic=self.parking_traffic,
@@ -490,6 +502,8 @@ class SiteSimulator:
         for bid in self.spec.skipped_buses:
             lines.append(f"总线 {bid}：非 Modbus，未模拟 / bus {bid}: not Modbus, not simulated")
         lines.extend(self._fire_lines())
+        if self.readers is not None:
+            lines.extend(self.readers.summary())
         if self.scenario is not None:
             lines.extend(self.scenario.summary())
         return lines

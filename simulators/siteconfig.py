@@ -18,6 +18,8 @@ from typing import Any
 
 import yaml
 
+from simulators.access.site_readers import SimReader, readers_of
+
 _VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
 SIM_BUS_TYPES = ("modbus_tcp", "modbus_rtu")
 CHECKSUMS = ("sum", "sum_from_command", "xor")
@@ -166,6 +168,8 @@ class SiteSpec:
     parking: ParkingSpec | None = None
     fire: FireSpec | None = None
     elevators: list[ElevatorSpec] = field(default_factory=list)
+    #: OSDP readers (``access.readers``): a pty per line, a simulated reader on it.
+    readers: list[SimReader] = field(default_factory=list)
 
 
 def expand_env(value: Any, env: dict[str, str] | None = None) -> Any:
@@ -231,7 +235,8 @@ def load_site(site_yaml: Path, env: dict[str, str] | None = None) -> SiteSpec:
     return SiteSpec(id=str(site.get("id", "")), timezone=str(site.get("timezone")
                                                             or "Asia/Shanghai"),
                     buses=list(buses.values()), skipped_buses=skipped, parking=parking,
-                    fire=_fire(data.get("fire")), elevators=elevators)
+                    fire=_fire(data.get("fire")), elevators=elevators,
+                    readers=readers_of(data))
 
 
 def _opt_int(raw: Any, what: str) -> int | None:

@@ -2,7 +2,8 @@
 other end): the site file's ``access.readers`` makes the edge enrol the reader with its own
 key (kept 0600, never logged), decide a card from the credentials it was handed, release the
 door and record ``access.granted`` in the outbox; a fire holds the reader's egress door open
-and the reset releases it; a restarted edge still knows who is in (anti-passback)."""
+and the reset releases it; a restarted edge still knows who is in (anti-passback); and
+``courtyard sim site`` runs the readers a site file lists, each keeping the key it was given."""
 
 from __future__ import annotations
 
@@ -23,6 +24,7 @@ from edge.app import EdgeApp
 from edge.config import load_site
 from simulators.access.osdp_sim import OsdpReaderSim
 from simulators.pty import pty_pair
+from simulators.site import SiteSimulator
 from tests.drivers.osdp_rig import DOOR, OWNER_CARD, dataset
 from tests.edge.linkage.conftest import fire
 from tests.support.services import free_port
@@ -150,3 +152,21 @@ async def test_a_restarted_edge_still_knows_who_is_in(tmp_path: Path) -> None:
             [denied] = await outbox_of(app, Kind.ACCESS_DENIED)
             assert denied.data["reason"] == "anti_passback"
         assert len(sim.seen("output")) == 1
+
+
+async def test_sim_site_runs_the_listed_reader_which_keeps_the_key_it_was_given(
+        tmp_path: Path) -> None:
+    site = site_file(tmp_path, tmp_path / "edge.pty")
+    state = tmp_path / "sim-state"
+    async with SiteSimulator(site, state_dir=state) as sim:
+        assert sim.readers is not None and any(READER in s for s in sim.summary())
+        async with edge(site):  # enrols the keyless simulated reader
+            reader = sim.readers.readers[READER]
+            await reader.present_card(*OWNER_CARD)
+            await reader.wait_command("output")
+    kept = state / "osdp-keys" / f"{READER}.scbk"
+    assert stat.S_IMODE(kept.stat().st_mode) == 0o600
+    assert kept.read_text() == (tmp_path / "edge" / "osdp-keys" / f"{READER}.scbk").read_text()
+    async with SiteSimulator(site, state_dir=state) as sim, edge(site) as app:
+        assert app.readers is not None  # online on the enforced key: the reader kept it
+        assert app.readers.status()["readers"][READER]["enrolled"] is True
