@@ -46,6 +46,8 @@ class ReaderEgress:
         for r in config.readers:
             self._readers.setdefault(r.door, []).append((r.id, lines[r.id]))
         self._mode: dict[str, str] = {}
+        #: Doors fire linkage holds open: the console may not lock them until the reset.
+        self.linkage_held: set[str] = set()
 
     def readers_of(self, door_id: str) -> list[tuple[str, ReaderLine]]:
         try:
@@ -55,6 +57,15 @@ class ReaderEgress:
 
     async def set_door_mode(self, door_id: str, mode: str,
                             delay: int | None = None) -> tuple[str, int]:
+        """Fire linkage's path (``EgressDoors``): the hold is remembered until restored."""
+        got = await self.apply(door_id, mode)
+        if mode == OPEN:
+            self.linkage_held.add(door_id)
+        else:
+            self.linkage_held.discard(door_id)
+        return got
+
+    async def apply(self, door_id: str, mode: str) -> tuple[str, int]:
         readers = self.readers_of(door_id)
         hold = mode == OPEN
         await asyncio.gather(*(line.hold_open(r) if hold else line.release(r)
@@ -116,8 +127,11 @@ class ReaderDoor:
     async def set_mode(self, mode: str, *, by: str, reason: str) -> str:
         if str(mode) == CLOSED:
             raise ValueError("读卡器门不支持常闭 / reader doors have no normally-closed mode")
+        if self.id in self._egress.linkage_held and str(mode) != OPEN:
+            raise ValueError(f"门 {self.id} 由火警联动保持常开，请先复位联动 / door {self.id} is "
+                             "held open by fire linkage: reset the linkage first")
         self._online()
-        got, _ = await self._egress.set_door_mode(self.id, str(mode))
+        got, _ = await self._egress.apply(self.id, str(mode))
         log.info("门控制方式 / door mode", door=self.id, mode=got, by=by, reason=reason)
         zh = "常开" if got == OPEN else "受控（刷卡）"
         return f"门 {self.id} 已设为{zh} / door {self.id} set {got}"

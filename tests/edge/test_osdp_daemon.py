@@ -3,7 +3,8 @@ other end): the site file's ``access.readers`` makes the edge enrol the reader w
 key (kept 0600, never logged), decide a card from the credentials it was handed, release the
 door and record ``access.granted`` in the outbox; a fire holds the reader's egress door open
 and the reset releases it; a restarted edge still knows who is in (anti-passback); and
-``courtyard sim site`` runs the readers a site file lists, each keeping the key it was given."""
+``courtyard sim site`` runs the readers a site file lists, each keeping the key it was given.
+The console's door.open / door.mode reach a reader door, but never lock one fire holds open."""
 
 from __future__ import annotations
 
@@ -18,7 +19,12 @@ from typing import Any
 import pytest
 
 from contract import Envelope, Kind
-from drivers.access.osdp_model import OUTPUT_PERMANENT_OFF, OUTPUT_PERMANENT_ON
+from contract.commands import DoorMode
+from drivers.access.osdp_model import (
+    OUTPUT_PERMANENT_OFF,
+    OUTPUT_PERMANENT_ON,
+    OUTPUT_TEMPORARY_ON,
+)
 from edge.access.credentials import CredentialStore
 from edge.app import EdgeApp
 from edge.config import load_site
@@ -170,3 +176,32 @@ async def test_sim_site_runs_the_listed_reader_which_keeps_the_key_it_was_given(
     async with SiteSimulator(site, state_dir=state) as sim, edge(site) as app:
         assert app.readers is not None  # online on the enforced key: the reader kept it
         assert app.readers.status()["readers"][READER]["enrolled"] is True
+
+
+async def test_the_console_opens_a_reader_door_and_sets_its_mode_but_not_during_a_fire(
+        tmp_path: Path) -> None:
+    async with reader_on_pty(tmp_path) as (line, sim), edge(site_file(tmp_path, line)) as app:
+        door = app.doors.get(DOOR)
+        assert door is not None
+        detail = await door.open(by="guard-1", reason="住户忘带卡")
+        assert DOOR in detail
+        pulse = await sim.wait_command("output")
+        assert pulse.fields["control_code"] == OUTPUT_TEMPORARY_ON
+        await until(lambda: outbox_of(app, Kind.ACCESS_GRANTED), "the remote open recorded")
+        [opened] = await outbox_of(app, Kind.ACCESS_GRANTED)
+        assert (opened.data["method"], opened.data["credential"]) == ("remote", "remote")
+        await door.set_mode(DoorMode.NORMALLY_OPEN, by="guard-1", reason="搬家")
+        await sim.wait_command("output", where=lambda c: c.fields["control_code"]
+                               == OUTPUT_PERMANENT_ON)
+        await door.set_mode(DoorMode.CONTROLLED, by="guard-1", reason="搬完")
+        await sim.wait_command("output", where=lambda c: c.fields["control_code"]
+                               == OUTPUT_PERMANENT_OFF)
+        with pytest.raises(ValueError, match="normally-closed"):
+            await door.set_mode(DoorMode.NORMALLY_CLOSED, by="guard-1", reason="x")
+        assert app.safety is not None and app.safety.linkage is not None
+        await app.safety.emit(fire("1"))
+        await sim.wait_command("output", after=2, where=lambda c: c.fields["control_code"]
+                               == OUTPUT_PERMANENT_ON)
+        with pytest.raises(ValueError, match="fire linkage"):
+            await door.set_mode(DoorMode.CONTROLLED, by="guard-1", reason="x")
+        assert len(sim.seen("output")) == 4  # pulse, hold, release, the fire's hold
