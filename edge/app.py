@@ -20,7 +20,9 @@ from contract import Clock, SystemClock
 from drivers.base import DriverStats
 from drivers.modbus import ModbusBusDriver
 from drivers.modbus.model import Bus, MeterDevice
+from edge.access.dataset_wiring import access_sync, fan_out
 from edge.access.reader_service import ReaderService
+from edge.access.sync import AccessSync
 from edge.access_doors import command_doors
 from edge.commands import COMMANDS_FILE, CommandRunner, DoorRegistry, handlers
 from edge.commands.wiring import command_targets
@@ -93,6 +95,8 @@ class EdgeApp:
         #: Doors the access drivers register for door.open / door.mode commands.
         self.doors = DoorRegistry()
         self.commands: CommandRunner | None = None
+        #: Pulls the access dataset for the readers and controllers (None: neither here).
+        self.access_sync: AccessSync | None = None
 
     @property
     def outbox_path(self) -> Path:
@@ -128,6 +132,9 @@ class EdgeApp:
             if safety.access is not None:  # 微耕/UHPPOTE doors answer door.open / door.mode
                 for key, door in command_doors(safety.access).items():
                     self.doors.register(key, door)
+            self.access_sync = access_sync(cfg, readers, safety.access)
+            if self.access_sync is not None:  # before the uplink runs: the notice is retained
+                self.uplink.on_sync = fan_out(self.uplink.on_sync, self.access_sync.notify)
             # Remote commands act on what is built above; recorded in their own file.
             commands = self.commands = await CommandRunner.open(
                 Path(cfg.edge.data_dir) / COMMANDS_FILE, handlers(command_targets(self)),
@@ -140,6 +147,8 @@ class EdgeApp:
                 parts["safety"] = self.safety.status
             if readers is not None:
                 parts["readers"] = readers.status
+            if self.access_sync is not None:
+                parts["access_dataset"] = self.access_sync.status
             self.health = HealthServer(cfg.site.id, outbox, self.uplink, views,
                                        len(cfg.devices), host=cfg.edge.health_host,
                                        port=cfg.edge.health_port, clock=self.clock,
@@ -239,6 +248,8 @@ class EdgeApp:
                 producers.append(tg.create_task(self.parking.run(), name="parking"))
             if self.safety is not None:
                 producers.append(tg.create_task(self.safety.run(), name="safety"))
+            if self.access_sync is not None:
+                producers.append(tg.create_task(self.access_sync.run(), name="access-sync"))
             self.started.set()
             await self._stop.wait()
             self._log.info("正在停止 / stopping")
