@@ -73,6 +73,10 @@ class ReaderService:
 
     def _spec(self, r: ReaderEntry) -> ReaderSpec:
         key = self._keys[r.id]
+        if r.install and key.enrolled:
+            log.warning("读卡器设置了 install：将重新写入密钥，写入后请从站点文件删除 install / "
+                        "reader set to install: it is enrolled again; remove install from the "
+                        "site file once it is", reader=r.id)
         return ReaderSpec(r.id, r.address, key.key, install=r.install or not key.enrolled,
                           output_no=r.output, relay_pulse_s=float(r.relay_pulse_s),
                           building=r.building)

@@ -124,7 +124,8 @@ async def test_a_card_in_the_credentials_opens_the_door_and_lands_in_the_outbox(
             DOOR, "owner-1", READER)
         assert app.readers is not None
         assert app.readers.status()["readers"][READER]["enrolled"] is True
-    assert key.hex() not in capsys.readouterr().out + capsys.readouterr().err
+    captured = capsys.readouterr()
+    assert key.hex() not in captured.out + captured.err
 
 
 async def test_a_fire_holds_the_readers_egress_door_open_and_reset_releases_it(
