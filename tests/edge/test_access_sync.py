@@ -185,3 +185,40 @@ async def test_a_document_the_readers_cannot_use_keeps_the_version_in_force(
         assert stored is not None and stored.version == 1  # the bad one was never written
     finally:
         await server.close()
+
+
+async def test_issued_and_revoked_cards_reach_the_controllers(
+        sqlite_url: str, mosquitto: Mosquitto, tmp_path: Path) -> None:
+    """The controllers' consumer as the daemon wires it (``edge.access.dataset_wiring``):
+    a card issued for door ``1-east`` lands on controller c1 only; revoked, it is deleted."""
+    from edge.access.dataset_wiring import access_sync
+    from edge.config import load_site
+    from tests.support.uhppote_rig import rig
+
+    async with real_console(sqlite_url, mosquitto.url) as (client, cs), rig() as r:
+        assert r.driver is not None
+        url = str(client.make_url("/")).rstrip("/")
+        site = tmp_path / "site.yaml"
+        site.write_text(f"""\
+site: {{id: {SITE}, name: 阳光花园, timezone: Asia/Shanghai}}
+cloud: {{mqtt_url: "{mosquitto.url}", username: {SITE}, password: {SECRET},
+        http_url: "{url}"}}
+edge: {{data_dir: {tmp_path / 'edge'}}}
+""", encoding="utf-8")
+        sync = access_sync(load_site(site), None, r.driver)
+        assert sync is not None
+        async with running(sync.run(), listen(mosquitto.port, sync)):
+            resp = await client.post(f"/api/sites/{SITE}/access/cards", headers=cs, json={
+                "number": "1001", "staff_name": "保安李强", "doors": ["1-east"]})
+            assert resp.status == 201, await resp.text()
+            card_id = (await resp.json())["id"]
+            await r.until(lambda: 1001 in r.sims["c1"].state.cards, within=15,
+                          what="card on c1")
+            assert 1001 not in r.sims["c2"].state.cards
+            assert r.sims["c1"].state.cards[1001].doors[0] == 1
+            resp = await client.post(f"/api/sites/{SITE}/access/cards/{card_id}/revoke",
+                                     headers=cs, json={"reason": "离职"})
+            assert resp.status == 200, await resp.text()
+            await r.until(lambda: 1001 not in r.sims["c1"].state.cards, within=15,
+                          what="card deleted from c1")
+            assert sync.version == 2
