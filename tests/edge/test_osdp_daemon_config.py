@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from edge.config import ConfigError, load_site
+from edge.config.cli import summary
 from edge.config.model import SiteConfig
 from tests.edge.config.conftest import BASE_SITE, FIXTURE_PROFILES, line_of
 
@@ -85,3 +86,9 @@ def test_an_access_section_with_neither_controllers_nor_readers_is_refused(
     [problem] = err.value.problems
     assert "controllers or readers" in problem.what
     assert problem.line == line_of(text, "listen:")
+
+
+def test_the_site_check_summary_counts_readers_lines_and_egress_doors(tmp_path: Path) -> None:
+    config = _load(tmp_path, BASE_SITE + READERS)
+    [line] = [s for s in summary(config) if "OSDP" in s]
+    assert "3 台 / readers on 2 条线路 / lines, 2 个门 / doors（疏散门 / egress 1）" in line
