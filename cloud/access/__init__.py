@@ -18,8 +18,11 @@ if TYPE_CHECKING:
 
 
 def setup(app: web.Application, registry: HandlerRegistry) -> None:
-    """The staff routes and the edge's pull."""
+    """The staff routes, the edge's pull, and the records' move-out hook."""
     from cloud.access import openapi as _openapi  # noqa: F401  (its paths join the document)
+    from cloud.access.moveout import on_move_out
     from cloud.access.routes import add_access_routes
+    from cloud.records.hooks import on_move_out as register
 
     add_access_routes(app)
+    register(on_move_out)

@@ -75,6 +75,9 @@ def _announce(request: web.Request, change: svc.Change) -> None:
     publisher = request.app.get(SYNC)
     if change.version is not None and change.site is not None and publisher is not None:
         publisher.notify(change.site.slug, PARKING_DATASET, change.version)
+    if change.site is not None and publisher is not None:
+        for dataset, version in change.announce:
+            publisher.notify(change.site.slug, dataset, version)
 
 
 async def _shown(session: AsyncSession, request: web.Request, kind: Kind,

@@ -9,7 +9,7 @@ also serialises concurrent edits of one site's parking records.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
@@ -24,6 +24,7 @@ from cloud.db.models import Site
 from cloud.parking import dataset as ds
 from cloud.parking.records import RecordError
 from cloud.parking.tables import ParkingSpace, ParkingVehicle
+from cloud.records import hooks
 from cloud.records.fields import Field, parse_field
 from cloud.records.kinds import (
     BUILDING_REF,
@@ -167,6 +168,8 @@ class Change:
     site: Site | None
     #: The parking dataset version this change made (vehicles, spaces), else None.
     version: int | None = None
+    #: Other datasets the change bumped through a hook (``cloud.records.hooks``).
+    announce: list[tuple[str, int]] = field(default_factory=list)
 
 
 async def _bump(session: AsyncSession, kind: Kind, site: Site | None, now: datetime
@@ -233,15 +236,20 @@ async def update(session: AsyncSession, kind: Kind, row: Any, patch: Mapping[str
     attrs = await resolve(session, kind, site_id, values)
     await check_unique(session, kind, site_id, attrs, exclude_id=row.id)
     before = snapshot(row, kind.audited)
+    moving_out = isinstance(row, Resident) and row.move_out is None
     for k, v in attrs.items():
         setattr(row, k, v)
     after = snapshot(row, kind.audited)
+    announce: list[tuple[str, int]] = []
     if before != after:
         row.updated_at = now
         await session.flush()
         record(session, at=now, actor=actor, action="update", entity=kind.entity,
                entity_id=row.id, site_id=site_id, before=before, after=after)
-    return Change(row, site, version)
+        if moving_out and row.move_out is not None:
+            for hook in hooks.MOVE_OUT:
+                announce += await hook(session, row, now, actor)
+    return Change(row, site, version, announce)
 
 
 async def _count(session: AsyncSession, query: Select[Any]) -> int:

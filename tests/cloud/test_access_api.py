@@ -176,3 +176,27 @@ async def test_permissions_and_the_site_credential(sqlite_url: str) -> None:
         assert (await c.client.get(f"{P}/dataset")).status == 401
         staff = await token_headers(c.sessions, "admin", ["demo"])
         assert (await c.client.get(f"{P}/dataset", headers=staff)).status == 401
+
+
+async def test_a_resident_moving_out_loses_their_cards(db_url: str) -> None:
+    """Through the records API: a move-out dated later ends the card's validity that day; one
+    dated today revokes it. Each bumps the access version, announced after the commit."""
+    async with console(db_url) as c:
+        admin = await token_headers(c.sessions, "admin", ["demo"])
+        rid = await _resident(c, admin)
+        card = await c.call("POST", f"{P}/cards", admin, 201, {
+            "number": "5898564", "resident_id": rid, "doors": ["*"]})
+        await c.call("PATCH", f"/api/owners/{rid}", admin, 200, {"move_out": "2026-12-20"})
+        [later] = (await c.call("GET", f"{P}/cards", admin, 200))["cards"]
+        assert (later["state"], later["valid_to"]) == ("active", "2026-12-20T16:00:00.000Z")
+        assert c.notices.sent[-1] == ("demo", "access", 2)
+        # Moved out today instead (T0 is 2026-12-07 09:00 in Shanghai).
+        await c.call("PATCH", f"/api/owners/{rid}", admin, 200, {"move_out": None})
+        await c.call("PATCH", f"/api/owners/{rid}", admin, 200, {"move_out": "2026-12-07"})
+        [gone] = (await c.call("GET", f"{P}/cards", admin, 200))["cards"]
+        assert (gone["id"], gone["state"]) == (card["id"], "revoked")
+        assert gone["revoked_reason"].startswith("住户迁出")
+        assert c.notices.sent[-1] == ("demo", "access", 3)
+        resp = await c.client.get(f"{P}/dataset", headers=PULL)
+        doc = await resp.json()
+        assert doc["cards"] == {} and doc["blocked"] == ["5898564"]
