@@ -19,10 +19,11 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from cloud.access import service as svc
-from cloud.access.pull import access_dataset, install_limits
+from cloud.access.pull import access_dataset
 from cloud.access.tables import ACCESS_DATASET, AccessCard, AccessProfile
 from cloud.auth.audit import actor_of, record, snapshot
 from cloud.auth.guard import PUBLIC, requires
+from cloud.auth.site_pull import install_pull_limits
 from cloud.db.models import Site
 from cloud.parking.dataset import bump_version, current_version
 from cloud.records.tables import Resident
@@ -239,7 +240,7 @@ async def put_profile(request: web.Request) -> web.Response:
 
 
 def add_access_routes(app: web.Application) -> None:
-    install_limits(app)
+    install_pull_limits(app)
     r = app.router
     r.add_get(f"{PREFIX}/cards", list_cards, name="access_cards")
     r.add_post(f"{PREFIX}/cards", issue_card)

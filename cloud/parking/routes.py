@@ -29,13 +29,14 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from cloud.auth.audit import actor_of, record, snapshot
 from cloud.auth.guard import PUBLIC, requires
+from cloud.auth.site_pull import install_pull_limits
 from cloud.db.dialect import dialect_insert
 from cloud.db.models import Site
 from cloud.parking import dataset as ds
 from cloud.parking import records
 from cloud.parking.http import Handler, site_or_none, site_tz
 from cloud.parking.lanes import _image_handler, list_lanes
-from cloud.parking.pull import PULL_LIMITS, PullLimits, parking_dataset
+from cloud.parking.pull import parking_dataset
 from cloud.parking.records import RESOURCES, VISITORS, RecordError, Resource
 from cloud.parking.sync import SyncPublisher
 from cloud.parking.tables import PARKING_DATASET, Charge, LotTariff, ParkingSession
@@ -430,7 +431,7 @@ PREFIX = "/api/sites/{site}/parking"
 def add_parking_routes(app: web.Application) -> None:
     """Staff routes need parking.read / parking.write (the guard checks the ``{site}`` is
     theirs); the dataset is PUBLIC to the guard because it checks the site secret itself."""
-    app[PULL_LIMITS] = PullLimits()
+    install_pull_limits(app)
     r = app.router
     read, write = requires("parking.read"), requires("parking.write")
     for res in RESOURCES.values():

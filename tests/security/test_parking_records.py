@@ -16,7 +16,7 @@ import aiohttp
 import pytest
 from aiohttp import encode_basic_auth
 
-from cloud.parking.pull import FAIL_DELAY, FAILS_PER_ADDRESS, PULL_BURST
+from cloud.auth.site_pull import FAIL_DELAY, FAILS_PER_ADDRESS, PULL_BURST
 from tests.support.two_sites import CREDENTIALS, SITE_A, SITE_B, TwoSites, two_sites
 
 P = f"/api/sites/{SITE_A}/parking"
@@ -115,12 +115,14 @@ async def test_guessing_the_site_secret_is_slowed_then_refused(world: TwoSites) 
             took.append(time.perf_counter() - started)
             world.clock.advance(1)  # slower than the pull limit: only the guesses count
         assert min(took) >= FAIL_DELAY * 0.9  # each wrong guess costs the guesser time
-        # Now even the right secret, from this address, waits: for this site and others.
+        # Now even the right secret, from this address, waits: for this site and others, and
+        # for every dataset (the access pull shares the counters: no ten more guesses there).
         for site in (SITE_A, SITE_B):
-            async with http.get(f"/api/sites/{site}/parking/dataset",
-                                headers=_basic(site, CREDENTIALS[site])) as resp:
-                assert resp.status == 429
-                assert int(resp.headers["Retry-After"]) > 60
+            for dataset in ("parking", "access"):
+                async with http.get(f"/api/sites/{site}/{dataset}/dataset",
+                                    headers=_basic(site, CREDENTIALS[site])) as resp:
+                    assert resp.status == 429, (site, dataset)
+                    assert int(resp.headers["Retry-After"]) > 60
         world.clock.advance(5 * 60)
         async with http.get(f"{P}/dataset", headers=_basic(SITE_A, CREDENTIALS[SITE_A])) as resp:
             assert resp.status == 200
