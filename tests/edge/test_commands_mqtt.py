@@ -48,14 +48,26 @@ class Console:
         self._client: aiomqtt.Client | None = None
 
     async def run(self) -> None:
-        async with aiomqtt.Client(self.host, self.port, identifier=f"console-{uuid.uuid4()}",
-                                  protocol=aiomqtt.ProtocolVersion.V311, timeout=5) as client:
-            await client.subscribe(topics.up_cmd_reply(self.site), qos=1, timeout=5)
-            self._client = client
-            self.ready.set()
-            async for msg in client.messages:
-                assert isinstance(msg.payload, bytes)
-                self.replies.append(decode_reply(msg.payload))
+        """Stay subscribed; a failed connect (a loaded machine) is tried again."""
+        ident = f"console-{uuid.uuid4().hex[:12]}"
+        while True:
+            try:
+                async with aiomqtt.Client(self.host, self.port, identifier=ident,
+                                          protocol=aiomqtt.ProtocolVersion.V311,
+                                          timeout=5) as client:
+                    await client.subscribe(topics.up_cmd_reply(self.site), qos=1, timeout=5)
+                    self._client = client
+                    self.ready.set()
+                    async for msg in client.messages:
+                        assert isinstance(msg.payload, bytes)
+                        self.replies.append(decode_reply(msg.payload))
+            except aiomqtt.MqttError:
+                self.ready.clear()
+                await asyncio.sleep(0.2)
+
+    async def started(self) -> None:
+        async with asyncio.timeout(20):
+            await self.ready.wait()
 
     async def send(self, cmd: Command) -> None:
         assert self._client is not None
@@ -99,7 +111,7 @@ async def test_gate_open_published_twice_opens_the_barrier_once(
     console = Console(mosquitto.url, site)
     async with rig_running() as rig, running(console.run):
         await rig.polls()
-        await console.ready.wait()
+        await console.started()
         targets = Targets(gates=lambda: {GATE: rig.gate})
         async with edge(tmp_path, mosquitto.url, site, targets, rig.clock):
             cmd = gate_command(rig)
@@ -125,7 +137,7 @@ async def test_expired_unknown_and_malformed_commands_do_nothing_and_say_why(
     console = Console(mosquitto.url, site)
     async with rig_running() as rig, running(console.run):
         await rig.polls()
-        await console.ready.wait()
+        await console.started()
         targets = Targets(gates=lambda: {GATE: rig.gate})
         async with edge(tmp_path, mosquitto.url, site, targets, rig.clock):
             late = gate_command(rig, ttl=-1)
@@ -169,7 +181,7 @@ async def test_a_reply_held_over_a_restart_and_a_broker_outage_reaches_the_conso
             mosquitto.start()
         console = Console(mosquitto.url, site)
         async with running(console.run):
-            await console.ready.wait()
+            await console.started()
             async with edge(tmp_path, mosquitto.url, site, targets, rig.clock):
                 await wait_until(lambda: len(console.of(cmd)) >= 1, what="the held reply")
                 assert console.of(cmd)[0] == reply
@@ -213,7 +225,7 @@ async def test_the_edge_process_wires_commands_to_its_parts(
             cmd(CommandKind.DOOR_MODE, door="b1.lobby", mode="normally_open"),
             cmd(CommandKind.LINKAGE_RESET)]
     async with running(console.run):
-        await console.ready.wait()
+        await console.started()
         task = asyncio.create_task(app.run())
         try:
             await wait_until(lambda: app.uplink is not None and app.uplink.connected,

@@ -38,7 +38,7 @@ async def test_resync_pulls_a_version_whose_notice_was_lost(tmp_path: Path,
     edge = await _start_edge(site)
     try:
         async with running(mqtt_console.run):
-            await mqtt_console.ready.wait()
+            await mqtt_console.started()
             await wait_until(lambda: edge.sync.last_outcome is Outcome.SAME, what="start pull")
             await wait_until(lambda: edge.app.uplink is not None and edge.app.uplink.connected,
                              what="uplink connected")
