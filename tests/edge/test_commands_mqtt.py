@@ -62,6 +62,9 @@ class Console:
                         assert isinstance(msg.payload, bytes)
                         self.replies.append(decode_reply(msg.payload))
             except aiomqtt.MqttError:
+                task = asyncio.current_task()
+                if task is not None and task.cancelling():
+                    raise asyncio.CancelledError from None  # a failed disconnect at the end
                 self.ready.clear()
                 await asyncio.sleep(0.2)
 
