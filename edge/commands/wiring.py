@@ -63,15 +63,25 @@ def _drop_wire(wires: Wires, bus_id: str, device: str) -> Reconnect:
 
 
 def _resyncs(app: EdgeApp) -> dict[str, Resync]:
+    """A pull-now for each dataset this edge uses (parking, access)."""
+    out: dict[str, Resync] = {}
     parking = app.parking
-    if parking is None or parking.sync is None:
-        return {}
-    sync = parking.sync
+    if parking is not None and parking.sync is not None:
+        sync = parking.sync
 
-    def resync() -> str:
-        if not sync.pull_now():
-            raise CommandRefused("停车服务尚未启动，启动时会自动拉取",
-                                 "parking has not started yet: it pulls when it starts")
-        return text("已请求重新拉取停车数据集", "the parking dataset is being pulled again")
+        def resync_parking() -> str:
+            if not sync.pull_now():
+                raise CommandRefused("停车服务尚未启动，启动时会自动拉取",
+                                     "parking has not started yet: it pulls when it starts")
+            return text("已请求重新拉取停车数据集", "the parking dataset is being pulled again")
 
-    return {"parking": resync}
+        out["parking"] = resync_parking
+    access = app.access_sync
+    if access is not None:
+
+        def resync_access() -> str:
+            access.pull_now()
+            return text("已请求重新拉取门禁数据集", "the access dataset is being pulled again")
+
+        out["access"] = resync_access
+    return out
