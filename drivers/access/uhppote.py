@@ -15,7 +15,8 @@ imported); one whose latest index is below the cursor had its log reset and is r
 ``offline_after`` failed requests in a row emit ``controller.offline`` once; the first good
 answer after that emits ``device.online`` and re-runs the start-up.
 
-A malformed datagram on the listener is logged and counted (``uhppote_malformed``), never
+A datagram not from a configured controller's own address is dropped and counted
+(``uhppote_wrong_peer``); a malformed one is logged and counted (``uhppote_malformed``), never
 raised. Door commands (``open_door``, ``set_door_mode``) and card commands raise
 ``ControllerError`` with the reason when the controller does not carry them out.
 """
@@ -187,6 +188,13 @@ class UhppoteDriver:
             self.stats.inc("uhppote_unknown_controller")
             self._log.warning("未配置的控制器 / event from an unconfigured controller",
                               serial=ev.controller, peer=addr[0])
+            return
+        # Anyone on the LAN can send a datagram naming a serial: only the controller's own
+        # address is believed (a forged index would move the cursor and hide real events).
+        if addr[0] != split_address(self._by_serial[ev.controller].address)[0]:
+            self.stats.inc("uhppote_wrong_peer")
+            self._log.warning("事件来自非控制器地址，已丢弃 / event not from the controller's "
+                              "address, dropped", serial=ev.controller, peer=addr[0])
             return
         self.stats.inc("uhppote_pushed")
         if ev.event_index == 0:

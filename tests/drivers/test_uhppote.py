@@ -111,6 +111,7 @@ async def test_a_repeated_push_is_dropped_and_a_malformed_datagram_counted() -> 
         w.put_u32(event, w.STATUS_EVENT_INDEX, 1)   # index 1 again
         event[w.STATUS_EVENT_TYPE] = w.TYPE_SWIPE
         with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+            s.bind((sim.host, 0))  # from the controller's own address
             s.sendto(bytes(event), r.driver.listen_address)
             s.sendto(b"\x17\x20garbage", r.driver.listen_address)
             s.sendto(b"\x00" * 64, r.driver.listen_address)
@@ -119,6 +120,28 @@ async def test_a_repeated_push_is_dropped_and_a_malformed_datagram_counted() -> 
                       and r.driver.stats.get("uhppote_repeats") == 1, what="counted")
         sim.swipe(22, 1)
         await r.until(lambda: r.outbox.indexes(C1) == [1, 2], what="still running")
+
+
+async def test_a_forged_event_from_another_address_is_dropped_and_hides_nothing() -> None:
+    """An attacker on the LAN names the controller's serial with a far-ahead event index: were
+    it believed, the cursor would jump and the controller's real events would be dropped as
+    repeats."""
+    async with rig() as r:
+        assert r.driver is not None and r.driver.listen_address is not None
+        sim = r.sims["c1"]
+        sim.swipe(21, 1)
+        await r.until(lambda: r.outbox.indexes(C1) == [1], what="first")
+        forged = w.reply(w.EVENT, C1)
+        w.put_u32(forged, w.STATUS_EVENT_INDEX, 1000)
+        forged[w.STATUS_EVENT_TYPE] = w.TYPE_SWIPE
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+            s.bind(("127.0.0.1", 0))  # not the controller's address
+            s.sendto(bytes(forged), r.driver.listen_address)
+        await r.until(lambda: r.driver is not None
+                      and r.driver.stats.get("uhppote_wrong_peer") == 1, what="refused")
+        sim.swipe(22, 1)
+        await r.until(lambda: r.outbox.indexes(C1) == [1, 2], what="the real next event")
+        assert 1000 not in r.outbox.indexes(C1)
 
 
 async def test_a_silent_controller_goes_offline_once_and_comes_back() -> None:
