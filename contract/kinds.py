@@ -55,6 +55,8 @@ class Kind:
     DOOR_BUTTON = "door.button"
     #: A door controller (微耕/UHPPOTE) stopped answering; its doors are unknown until it does.
     CONTROLLER_OFFLINE = "controller.offline"
+    #: The controller answers again (after ``controller.offline``): marks the alarm restored.
+    CONTROLLER_ONLINE = "controller.online"
     FIRE_ALARM = "fire.alarm"
     FIRE_FAULT = "fire.fault"
     FIRE_SUPERVISORY = "fire.supervisory"
@@ -98,7 +100,8 @@ _SAFETY_TELEMETRY = {Kind.FIRE_ANALOG, Kind.ELEVATOR_STATE}
 _ACCESS_PREFIXES = ("access.", "parking.", "gate.", "plate.", "door.", "payment.", "reader.")
 #: Telemetry by name but never dropped under the disk budget: someone must act on them.
 _KEEP_ALWAYS = {Kind.BUFFER_DROPPED, Kind.DEVICE_OFFLINE, Kind.DEVICE_ONLINE,
-                Kind.CAMERA_DEGRADED, Kind.CAMERA_RECOVERED, Kind.CONTROLLER_OFFLINE}
+                Kind.CAMERA_DEGRADED, Kind.CAMERA_RECOVERED, Kind.CONTROLLER_OFFLINE,
+                Kind.CONTROLLER_ONLINE}
 
 
 def priority_for(kind: str) -> Priority:

@@ -307,6 +307,12 @@ class ControllerOffline(_Device):
     reason: str
 
 
+class ControllerOnline(_Device):
+    """controller.online: the controller answers again after ``controller.offline``."""
+
+    controller: int
+
+
 class PatrolCheckpoint(TypedDict):
     checkpoint: str
     guard: NotRequired[str]
@@ -370,6 +376,7 @@ PAYLOADS: dict[str, type] = {
     Kind.DOOR_HELD_OPEN: DoorForced,
     Kind.DOOR_BUTTON: DoorForced,
     Kind.CONTROLLER_OFFLINE: ControllerOffline,
+    Kind.CONTROLLER_ONLINE: ControllerOnline,
     Kind.FIRE_ALARM: FireCondition,
     Kind.FIRE_FAULT: FireCondition,
     Kind.FIRE_SUPERVISORY: FireCondition,

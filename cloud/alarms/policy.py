@@ -183,6 +183,7 @@ DEFAULT_RESTORES: tuple[RestoreRule, ...] = (
     RestoreRule(Kind.CAMERA_RECOVERED, (Kind.CAMERA_DEGRADED,), cleared_field=None),
     RestoreRule(Kind.READER_RESTORED, (Kind.READER_TAMPER, Kind.READER_POWER_FAULT)),
     RestoreRule(Kind.READER_ONLINE, (Kind.READER_OFFLINE,), cleared_field=None),
+    RestoreRule(Kind.CONTROLLER_ONLINE, (Kind.CONTROLLER_OFFLINE,), cleared_field=None),
 )
 
 #: An event severity that opens no alarm (an elevator's "fire return" is information).

@@ -13,7 +13,8 @@ below the cursor is a repeat and dropped; a push past cursor+1 first reads the g
 A controller seen for the first time starts at its latest index (its history is not
 imported); one whose latest index is below the cursor had its log reset and is read from 1.
 ``offline_after`` failed requests in a row emit ``controller.offline`` once; the first good
-answer after that emits ``device.online`` and re-runs the start-up.
+answer after that emits ``controller.online`` (the console marks the offline alarm restored)
+and re-runs the start-up.
 
 A datagram not from a configured controller's own address is dropped and counted
 (``uhppote_wrong_peer``); a malformed one is logged and counted (``uhppote_malformed``), never
@@ -153,8 +154,8 @@ class UhppoteDriver:
         if self.online[c.id] is False:
             self.stats.inc("devices_came_online")
             log.info("门禁控制器恢复在线 / controller back online")
-            await self._emit(self._controller_event(c, Kind.DEVICE_ONLINE,
-                                                    {"message": ONLINE_MESSAGE}))
+            await self._emit(self._controller_event(c, Kind.CONTROLLER_ONLINE, {
+                "controller": c.serial, "message": ONLINE_MESSAGE}))
         self.online[c.id] = True
 
     async def _bad(self, c: ControllerSpec, exc: ControllerError, log: Any) -> None:

@@ -1,5 +1,6 @@
 """Access alarm defaults: a door held open is minor, a controller offline major, a reader
-offline minor and marked restored when the reader is back online."""
+offline minor and marked restored when the reader is back online; a controller's offline
+alarm is marked restored when the controller is back online."""
 
 from __future__ import annotations
 
@@ -28,3 +29,19 @@ async def test_held_open_controller_and_reader_offline_get_their_default_severit
         (Kind.DOOR_HELD_OPEN, "minor", "1-east", None),
         (Kind.CONTROLLER_OFFLINE, "major", "c1", None),
         (Kind.READER_OFFLINE, "minor", "r-b1-in", later)}
+
+
+async def test_a_controller_back_online_marks_its_offline_alarm_restored(
+        sessions: async_sessionmaker[AsyncSession]) -> None:
+    edge = Edge(sessions)
+    await edge.send(
+        edge.event(Kind.CONTROLLER_OFFLINE, {"controller": 405419896, "reason": "timeout"},
+                   device="c1"),
+        edge.event(Kind.CONTROLLER_OFFLINE, {"controller": 303986753, "reason": "timeout"},
+                   device="c2"))
+    later = T0 + timedelta(minutes=2)
+    await edge.send(edge.event(Kind.CONTROLLER_ONLINE, {"controller": 405419896}, later,
+                               device="c1"))
+    alarms = await all_alarms(sessions)
+    assert {(a.kind, a.device, a.restored_at) for a in alarms} == {
+        (Kind.CONTROLLER_OFFLINE, "c1", later), (Kind.CONTROLLER_OFFLINE, "c2", None)}

@@ -155,9 +155,12 @@ async def test_a_silent_controller_goes_offline_once_and_comes_back() -> None:
                       what="more failed polls")
         sim.state.listener = ("0.0.0.0", 0)   # it rebooted and forgot the listener
         sim.answering = True
-        await r.until(lambda: bool(r.outbox.of(Kind.DEVICE_ONLINE)), what="online")
+        await r.until(lambda: bool(r.outbox.of(Kind.CONTROLLER_ONLINE)), what="online")
         await r.until(lambda: sim.state.listener[1] != 0, what="listener set again")
         assert len(r.outbox.of(Kind.CONTROLLER_OFFLINE)) == 1
+        [back] = r.outbox.of(Kind.CONTROLLER_ONLINE)  # the restore the offline alarm pairs with
+        assert (back.device, back.data["controller"]) == ("c2", sim.state.serial)
+        assert r.outbox.of(Kind.DEVICE_ONLINE) == []
         assert r.outbox.of(Kind.CONTROLLER_OFFLINE)[0].device == "c2"
         assert r.driver is not None and r.driver.online["c1"] is True
 
