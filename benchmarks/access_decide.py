@@ -11,8 +11,13 @@ Two measures:
    libosdp's wrapper does, the edge every 5 ms, and the read waits for the next poll): the
    reader queues the read → it receives the output command. Each read is presented on an
    idle line (after the previous LED and buzzer went out).
+   The reader guards an anti-passback area (soft, so a card drawn twice still opens), so
+   each grant also queues its move on the passback writer thread, as deployed.
 2. **The decision alone** (no line): the decision and the event, many times, to show what
    the 10,000-credential lookup itself costs.
+3. **An anti-passback move on disk**: one move written and committed (SQLite, WAL, at the
+   store's ``synchronous`` level), one at a time — what the writer thread spends behind the
+   relay on each grant, and how long after a grant the move survives a power cut.
 """
 
 from __future__ import annotations
@@ -23,6 +28,7 @@ import secrets
 import statistics
 import tempfile
 import time
+from datetime import UTC, datetime
 from pathlib import Path
 
 from benchmarks.common import Figures, header
@@ -32,6 +38,7 @@ from drivers.access.osdp_model import CardPresented, ReaderSpec
 from drivers.access.wiegand import Credential
 from edge.access.credentials import CredentialStore
 from edge.access.decide import AccessPoint, Decider
+from edge.access.passback import PassbackStore, PersistentDecider
 from edge.access.readers import ReaderDoors
 from simulators.access.osdp_sim import OsdpReaderSim
 from simulators.pty import pty_pair
@@ -59,9 +66,13 @@ async def _nothing(_: NewEvent) -> None:
 
 async def _through_the_line(f: Figures, reads: int) -> None:
     key = secrets.token_bytes(16)
-    decider = Decider(CredentialStore.from_dataset(_dataset()), [AccessPoint(READER, DOOR)])
-    doors = ReaderDoors(decider, _nothing, SystemClock())
     with tempfile.TemporaryDirectory(prefix="bench-osdp-") as tmp:
+        passback, where = await PassbackStore.open(Path(tmp) / "passback.db")
+        point = AccessPoint(READER, DOOR, area="bench-area", direction="in",
+                            anti_passback="soft")
+        decider = PersistentDecider(CredentialStore.from_dataset(_dataset()), [point],
+                                    "Asia/Shanghai", passback, where)
+        doors = ReaderDoors(decider, _nothing, SystemClock())
         async with pty_pair(Path(tmp) / "edge", Path(tmp) / "reader") as (edge_end, pd_end):
             sim = OsdpReaderSim(pd_end, scbk=key)
             await sim.start()
@@ -92,6 +103,7 @@ async def _through_the_line(f: Figures, reads: int) -> None:
             finally:
                 await bus.stop()
                 await sim.stop()
+                await passback.aclose()
     f.add(f"edge: read at CP → relay taken, p50 ({reads} reads)",
           f"{statistics.median(edge):.2f} ms")
     f.add("edge: read at CP → relay taken, p99", f"{_pct(edge, 0.99):.2f} ms", "< 50 ms")
@@ -116,6 +128,26 @@ async def _decision_alone(f: Figures, reads: int) -> None:
     f.add("decision + event, no line, p99", f"{_pct(took, 0.99):.0f} µs")
 
 
+async def _passback_moves(f: Figures, moves: int) -> None:
+    with tempfile.TemporaryDirectory(prefix="bench-passback-") as tmp:
+        store, _ = await PassbackStore.open(Path(tmp) / "passback.db")
+        try:
+            _, synchronous = await store.durability()
+            took: list[float] = []
+            for i in range(moves):
+                t = time.perf_counter()
+                await asyncio.wrap_future(store.record(
+                    "bench-area", f"holder-{i % 500}", "in" if i % 2 else "out",
+                    datetime.now(UTC)))
+                took.append((time.perf_counter() - t) * 1000)
+        finally:
+            await store.aclose()
+    level = {0: "OFF", 1: "NORMAL", 2: "FULL", 3: "EXTRA"}.get(synchronous, str(synchronous))
+    f.add(f"passback move on disk ({level}), p50 ({moves} moves)",
+          f"{statistics.median(took):.2f} ms")
+    f.add(f"passback move on disk ({level}), p99", f"{_pct(took, 0.99):.2f} ms")
+
+
 def run(quick: bool = False) -> None:
     f = header(f"Access: card read → relay, {CREDENTIALS:,} credentials (OSDP reader on a pty)")
     t = time.perf_counter()
@@ -123,6 +155,7 @@ def run(quick: bool = False) -> None:
     f.add("load 10,000 credentials", f"{(time.perf_counter() - t) * 1000:.0f} ms")
     asyncio.run(_through_the_line(f, 30 if quick else 200))
     asyncio.run(_decision_alone(f, 2_000 if quick else 20_000))
+    asyncio.run(_passback_moves(f, 50 if quick else 500))
 
 
 if __name__ == "__main__":

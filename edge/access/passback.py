@@ -2,7 +2,8 @@
 
 The decision itself stays in memory (``Decider``: no I/O between card and relay); each grant
 that moves a holder is written behind it on one writer thread, in order, so the relay never
-waits on the disk. ``PersistentDecider`` starts from what was written, so a restarted edge
+waits on the disk. Each move is committed with ``synchronous=FULL`` so it survives a power
+cut, not only a crash. ``PersistentDecider`` starts from what was written, so a restarted edge
 still refuses a card passed back through the fence.
 """
 
@@ -10,7 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import datetime
 from pathlib import Path
 
@@ -43,15 +44,27 @@ class PassbackStore:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
         db.execute("PRAGMA journal_mode=WAL")
-        db.execute("PRAGMA synchronous=NORMAL")
+        # FULL: each move is on disk when its commit returns; NORMAL (in WAL mode) may lose
+        # the last moves on a power cut, and the edge would then let a card pass back.
+        db.execute("PRAGMA synchronous=FULL")
         db.execute(_SCHEMA)
         self._db = db
         return {(a, h): d for a, h, d in db.execute(
             "SELECT area, holder, direction FROM whereabouts")}
 
-    def record(self, area: str, holder: str, direction: str, at: datetime) -> None:
-        """Queue one move; returns at once."""
-        self._pool.submit(self._write, area, holder, direction, at.isoformat())
+    def record(self, area: str, holder: str, direction: str, at: datetime) -> Future[None]:
+        """Queue one move; returns at once (the future is done once the move is on disk)."""
+        return self._pool.submit(self._write, area, holder, direction, at.isoformat())
+
+    async def durability(self) -> tuple[str, int]:
+        """The connection's journal mode and ``synchronous`` level (2 = FULL)."""
+        return await asyncio.get_running_loop().run_in_executor(self._pool, self._durability)
+
+    def _durability(self) -> tuple[str, int]:
+        assert self._db is not None
+        (mode,) = self._db.execute("PRAGMA journal_mode").fetchone()
+        (level,) = self._db.execute("PRAGMA synchronous").fetchone()
+        return str(mode), int(level)
 
     def _write(self, area: str, holder: str, direction: str, at: str) -> None:
         assert self._db is not None
