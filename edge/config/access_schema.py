@@ -21,6 +21,12 @@ from typing import Any
 
 from drivers.access.uhppote_model import AccessConfig, ControllerSpec, DoorSpec
 from edge.config.reader_schema import READER, check_readers
+from edge.config.schedule_schema import (
+    SCHEDULE_FIELDS,
+    TIME_PROFILES,
+    check_schedules,
+    without_schedule,
+)
 from edge.config.schema import Bool, Ctx, Field, Float, Int, ListOf, Record, RecordValue, Str
 from yamlcheck.problems import bi
 
@@ -46,6 +52,7 @@ DOOR = Record(fields={
     "egress": Field(Bool(), required=False),
     "name": Field(Str(), required=False),
     "open_delay": Field(Int(lo=1, hi=255), required=False),
+    **SCHEDULE_FIELDS,  # normally-open windows, first card (edge/config/schedule_schema.py)
 })
 
 ACCESS = Record(fields={
@@ -59,6 +66,8 @@ ACCESS = Record(fields={
     "doors": Field(ListOf(item=DOOR), required=False),
     #: OSDP readers the edge polls itself (edge/config/reader_schema.py).
     "readers": Field(ListOf(item=READER), required=False),
+    #: Named normally-open windows doors and readers can share.
+    "time_profiles": Field(TIME_PROFILES, required=False),
 })
 
 
@@ -73,6 +82,7 @@ def check_access(ctx: Ctx, raw: RecordValue) -> None:
         return
     controllers = _items(access, "controllers")
     check_readers(ctx, access, _items(access, "readers"))
+    check_schedules(ctx, access)
     if "controllers" not in access and "readers" not in access:
         ctx.add(access.node.pos, bi("access 需要 controllers 或 readers",
                                     "access needs controllers or readers"),
@@ -124,7 +134,7 @@ def build_access(raw: RecordValue | None) -> AccessConfig | None:
     if raw is None or not raw.get("controllers"):  # readers only: no controller driver
         return None
     controllers = tuple(ControllerSpec(**dict(c)) for c in raw["controllers"])
-    doors = tuple(DoorSpec(**dict(d)) for d in raw.get("doors", ()))
+    doors = tuple(DoorSpec(**without_schedule(d)) for d in raw.get("doors", ()))
     options = {k: raw[k] for k in ("listen", "announce", "bind", "timeout", "poll_interval",
                                    "offline_after") if k in raw}
     return AccessConfig(controllers=controllers, doors=doors, **options)

@@ -30,6 +30,7 @@ from edge.config.model import (
 )
 from edge.config.profiles import check_profile, profile_ids
 from edge.config.reader_schema import build_readers
+from edge.config.schedule_schema import build_schedules
 from edge.config.schema import INVALID, Ctx, RecordValue, suggest
 from edge.config.site_schema import ANY_PEER, SITE
 from edge.linkage.model import LinkageRule
@@ -169,7 +170,8 @@ def _build(path: Path, raw: RecordValue, profiles: dict[str, Profile | None],
     ca = Path(str(cloud.get("ca_file") or "")).expanduser() if cloud.get("ca_file") else None
     cloud["ca_file"] = ca if ca is None or ca.is_absolute() else (path.parent / ca).resolve()
     buses = tuple(_bus(b) for b in raw.get("buses", []))
-    return SiteConfig(path=path, site=SiteInfo(**raw["site"]), cloud=CloudLink(**cloud),
+    site = SiteInfo(**raw["site"])
+    return SiteConfig(path=path, site=site, cloud=CloudLink(**cloud),
                       edge=EdgeSettings(**edge), buses=buses,
                       devices=tuple(devices), parking=_parking(path, raw.get("parking")),
                       fire=_fire(raw.get("fire")),
@@ -177,6 +179,7 @@ def _build(path: Path, raw: RecordValue, profiles: dict[str, Profile | None],
                       linkage_rules=_linkage(raw.get("linkage")),
                       access=build_access(raw.get("access")),
                       readers=build_readers(raw.get("access"), edge["data_dir"]),
+                      door_schedules=build_schedules(raw.get("access"), site.timezone),
                       elevator_profiles=elevator_profiles,
                       operator=OperatorSettings(**dict(raw.get("operator") or {})),
                       warnings=tuple(warnings))

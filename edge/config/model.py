@@ -10,6 +10,7 @@ from drivers.access.uhppote_model import AccessConfig
 from drivers.elevator.model import ElevatorConfig, ElevatorProfile
 from drivers.fire.model import FireConfig
 from drivers.modbus.model import Bus, MeterDevice
+from edge.access.door_schedule import DoorSchedules
 from edge.access.reader_config import ReadersConfig
 from edge.linkage.model import LinkageRule
 from yamlcheck.problems import Problem
@@ -140,5 +141,7 @@ class SiteConfig:
     access: AccessConfig | None = None
     #: OSDP readers the edge polls (``access.readers``); None when the site has none.
     readers: ReadersConfig | None = None
+    #: Normally-open windows and first-card unlock per door; None when no door has one.
+    door_schedules: DoorSchedules | None = None
     #: What validated but deserves a look (``peers: any``), FILE:LINE:COL like problems.
     warnings: tuple[Problem, ...] = ()

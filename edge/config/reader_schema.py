@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from edge.access.reader_config import ReaderEntry, ReadersConfig
+from edge.config.schedule_schema import SCHEDULE_FIELDS, without_schedule
 from edge.config.schema import (
     Bool,
     Ctx,
@@ -52,6 +53,7 @@ READER = Record(fields={
     "output": Field(Int(lo=0, hi=255), required=False),
     "relay_pulse_s": Field(Float(gt=0), required=False),
     "name": Field(Str(), required=False),
+    **SCHEDULE_FIELDS,  # the door's schedule, on one of its readers (schedule_schema.py)
 })
 
 
@@ -96,7 +98,7 @@ def build_readers(raw: RecordValue | None, data_dir: Path) -> ReadersConfig | No
         return None
     out = []
     for r in raw["readers"]:
-        fields = dict(r)
+        fields = without_schedule(r)
         key = Path(str(fields.pop("key_file", "")) or Path(KEYS_DIR) / f"{r['id']}.scbk")
         out.append(ReaderEntry(key_file=key if key.is_absolute() else data_dir / key,
                                **fields))
