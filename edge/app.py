@@ -130,7 +130,8 @@ class EdgeApp:
                                    reader_doors=readers.egress if readers else None)
             self.safety = safety if safety.enabled else None
             if safety.access is not None:  # 微耕/UHPPOTE doors answer door.open / door.mode
-                for key, door in command_doors(safety.access).items():
+                held = safety.access_hold.held if safety.access_hold else frozenset[str]()
+                for key, door in command_doors(safety.access, held).items():
                     self.doors.register(key, door)
             self.access_sync = access_sync(cfg, readers, safety.access)
             if self.access_sync is not None:  # before the uplink runs: the notice is retained

@@ -24,7 +24,7 @@ from drivers.base import DriverStats, Emit
 from drivers.elevator.driver import ElevatorDriver
 from drivers.elevator.model import ElevatorConfig, ElevatorProfile
 from drivers.fire.server import FireServer
-from edge.access.egress import DoorRouter, ReaderEgress
+from edge.access.egress import DoorRouter, LinkageHold, ReaderEgress
 from edge.config.model import SiteConfig
 from edge.linkage.doors import DoorControl, DoorDriver, EgressDoors, NoDoors
 from edge.linkage.engine import Linkage
@@ -80,6 +80,8 @@ class SafetyService:
                                                   DriverStats())
         # Door controllers (微耕/UHPPOTE): their events, and the egress doors fire opens.
         self.access: UhppoteDriver | None = None
+        #: The controllers' doors fire linkage holds open (the console may not lock them).
+        self.access_hold: LinkageHold | None = None
         doors: DoorControl = NoDoors()
         egress: list[Any] = []  # controller doors and OSDP reader doors alike
         owners: dict[str, DoorDriver] = {}
@@ -89,7 +91,8 @@ class SafetyService:
                 FileCursors(Path(config.edge.data_dir) / DOOR_CURSORS_FILE),
                 log=self._log.bind(part="access"))
             egress += config.access.doors
-            owners.update(dict.fromkeys((d.id for d in config.access.doors), self.access))
+            self.access_hold = LinkageHold(self.access)
+            owners.update(dict.fromkeys((d.id for d in config.access.doors), self.access_hold))
         if reader_doors is not None:
             egress += reader_doors.doors
             owners.update(dict.fromkeys((d.id for d in reader_doors.doors), reader_doors))

@@ -4,7 +4,9 @@
 releases: ``normally_open`` holds every reader output of the door on (``hold_open``), any
 other mode releases them to the readers' own grants. ``DoorRouter`` sends each door to the
 driver that owns it, so one ``EgressDoors`` covers a site's controllers and readers alike.
-``ReaderDoor`` answers ``door.open`` / ``door.mode`` from the console.
+``ReaderDoor`` answers ``door.open`` / ``door.mode`` from the console. ``LinkageHold`` stands
+between ``EgressDoors`` and the controllers' driver and keeps which doors fire linkage holds
+open, so the console cannot lock them (``edge.access_doors``) until the reset.
 """
 
 from __future__ import annotations
@@ -76,6 +78,27 @@ class ReaderEgress:
     async def door_mode(self, door_id: str) -> tuple[str, int]:
         self.readers_of(door_id)
         return self._mode.get(door_id, CONTROLLED), 0
+
+
+class LinkageHold:
+    """A ``DoorDriver`` (the controllers') that remembers the doors linkage holds open."""
+
+    def __init__(self, driver: DoorDriver) -> None:
+        self._driver = driver
+        #: Doors fire linkage set normally open and has not restored yet.
+        self.held: set[str] = set()
+
+    async def set_door_mode(self, door_id: str, mode: str,
+                            delay: int | None = None) -> tuple[str, int]:
+        if mode == OPEN:  # held from the first try: a guard must not race the unlock
+            self.held.add(door_id)
+        got = await self._driver.set_door_mode(door_id, mode, delay)
+        if mode != OPEN:
+            self.held.discard(door_id)
+        return got
+
+    async def door_mode(self, door_id: str) -> tuple[str, int]:
+        return await self._driver.door_mode(door_id)
 
 
 class DoorRouter:
