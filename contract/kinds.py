@@ -53,6 +53,8 @@ class Kind:
     DOOR_CLOSED = "door.closed"
     DOOR_HELD_OPEN = "door.held_open"
     DOOR_BUTTON = "door.button"
+    #: A door set normally open / controlled by its schedule, a first card or a guard.
+    DOOR_MODE_CHANGED = "door.mode_changed"
     #: A door controller (微耕/UHPPOTE) stopped answering; its doors are unknown until it does.
     CONTROLLER_OFFLINE = "controller.offline"
     #: The controller answers again (after ``controller.offline``): marks the alarm restored.

@@ -302,6 +302,21 @@ class DoorForced(TypedDict):
     reason_code: NotRequired[int]
 
 
+class DoorModeChanged(TypedDict):
+    """door.mode_changed: the edge set a door ``normally_open`` / ``controlled`` /
+    ``normally_closed``; ``reason`` is ``schedule``, ``first_card`` or ``guard``."""
+
+    door: str
+    mode: str
+    reason: str
+    v: NotRequired[int]
+    message: NotRequired[str]
+    #: Who: ``schedule``, the first card's number, or the guard's login.
+    by: NotRequired[str]
+    #: When the schedule takes the door back (end of the window, next change), UTC ISO.
+    until: NotRequired[str | None]
+
+
 class ControllerOffline(_Device):
     controller: int
     reason: str
@@ -375,6 +390,7 @@ PAYLOADS: dict[str, type] = {
     Kind.DOOR_CLOSED: DoorForced,
     Kind.DOOR_HELD_OPEN: DoorForced,
     Kind.DOOR_BUTTON: DoorForced,
+    Kind.DOOR_MODE_CHANGED: DoorModeChanged,
     Kind.CONTROLLER_OFFLINE: ControllerOffline,
     Kind.CONTROLLER_ONLINE: ControllerOnline,
     Kind.FIRE_ALARM: FireCondition,
