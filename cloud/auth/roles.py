@@ -26,6 +26,7 @@ PERMISSIONS: Final = (
     "workorders.act",
     "workorders.admin",  # rules, technicians, assets, maintenance plans
     "audit.read",
+    "access.passes",     # visitor passes: issue, list, QR image, revoke
     "staff.admin",       # staff accounts, roles, API tokens
 )
 
@@ -40,10 +41,11 @@ ROLES: Final[dict[str, frozenset[str]]] = {
         "parking.write"}),  # parking prices (tariffs) and monthly passes are money
     "customer_service": frozenset({
         "records.read", "records.write", "people.read", "people.write", "billing.read",
-        "parking.read", "parking.write", "alarms.read", "workorders.read", "workorders.act"}),
+        "parking.read", "parking.write", "alarms.read", "workorders.read", "workorders.act",
+        "access.passes"}),
     "guard": frozenset({
         "devices.read", "parking.read", "parking.write", "alarms.read", "alarms.act",
-        "workorders.read"}),
+        "workorders.read", "access.passes"}),
     "operations_lead": frozenset({
         "devices.read", "records.read", "billing.read", "parking.read", "alarms.read",
         "alarms.act", "workorders.read", "workorders.act", "workorders.admin", "audit.read"}),

@@ -289,6 +289,7 @@ LABELS: Final[dict[str, dict[str, Label]]] = {
         "workorders.act": ("处理工单", "work on orders"),
         "workorders.admin": ("工单管理", "manage work orders"),
         "audit.read": ("查看审计日志", "read the audit log"),
+        "access.passes": ("访客通行证", "visitor passes"),
         "staff.admin": ("员工账号管理", "manage staff accounts"),
     },
 }
