@@ -47,6 +47,9 @@ def _schemas() -> dict[str, Any]:
                 "available": {"type": "boolean", "description": "控制台有消息代理可下发命令 / "
                               "the console has a broker to send commands through"},
                 "connected": {"type": "boolean"}}},
+            "may_issue": {"type": "array", "items": {"type": "string", "enum": kinds},
+                          "description": "当前登录可下发的命令类型 / the kinds this login may "
+                                         "issue (pages offer only these)"},
             "commands": {"type": "array", "items": _ref("Command")}}},
     }
 

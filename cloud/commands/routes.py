@@ -66,6 +66,12 @@ def channel_json(request: web.Request) -> dict[str, bool]:
     return {"available": link is not None, "connected": bool(link and link.connected)}
 
 
+def may_issue(request: web.Request) -> list[str]:
+    """The kinds the login may issue (``states.KIND_PERMISSION``): pages offer only these."""
+    actor = actor_of(request)
+    return [str(k) for k in CommandKind if actor.can(permission_for(str(k)))]
+
+
 def _ttl(body: dict[str, Any]) -> int:
     raw = body.get("ttl_s", DEFAULT_TTL_S)
     if not isinstance(raw, int) or isinstance(raw, bool) or not 1 <= raw <= MAX_TTL_S:
@@ -117,7 +123,8 @@ async def create_command(request: web.Request) -> web.Response:
 
 @requires("devices.read")
 async def list_commands(request: web.Request) -> web.Response:
-    """The site's newest commands (``?state=``, ``?limit=``), and whether it has a channel."""
+    """The site's newest commands (``?state=``, ``?limit=``), whether it has a channel and
+    which kinds the login may issue."""
     state = text_param(request, "state", 16)
     if state is not None and state not in STATES:
         raise bad_param("state", f"须为以下之一：{', '.join(STATES)}",
@@ -134,7 +141,8 @@ async def list_commands(request: web.Request) -> web.Response:
         if sum(expire(r, now) for r in rows):
             await session.commit()
         out = [command_json(r, site) for r in rows]
-    return json_ok({"site": site.slug, "channel": channel_json(request), "commands": out})
+    return json_ok({"site": site.slug, "channel": channel_json(request),
+                    "may_issue": may_issue(request), "commands": out})
 
 
 @requires("devices.read")

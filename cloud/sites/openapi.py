@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from cloud.sites.device_family import FAMILIES
 from cloud.web.openapi import (
     _DEC,
     _LOCAL,
@@ -37,6 +38,8 @@ SCHEMAS |= {
         "type": "object",
         "properties": {
             "key": {"type": "string"}, "kind": {"type": ["string", "null"]},
+            "family": {"enum": list(FAMILIES), "description": "设备页的分组（由设备类型得出，"
+                       "未知为 other）/ the device page's group, from kind (other when unknown)"},
             "profile": {"type": ["string", "null"]}, "unit": {"type": ["string", "null"]},
             "online": {"type": "boolean"}, "offline_reason": {"type": ["string", "null"]},
             "last_seen": _TIME, "last_seen_local": _LOCAL,
@@ -67,6 +70,10 @@ SCHEMAS |= {
         "next_after_seq": {"type": ["integer", "null"],
                            "description": "下一页的 after_seq；为 null 表示暂无更多 / pass as "
                                           "after_seq for the next page; null when none is left"}}},
+    "DeviceEvents": {"type": "object", "properties": {
+        "site": {"type": "string"}, "device": {"type": "string"},
+        "timezone": {"type": "string"}, "family": {"enum": list(FAMILIES)},
+        "events": {"type": "array", "items": _ref("Event")}}},
     "Reading": {"type": "object", "properties": {
         "ts": _TIME, "ts_local": _LOCAL, "name": {"type": "string"}, "value": _DEC,
         "unit": {"type": ["string", "null"]}}},
@@ -104,6 +111,21 @@ PATHS |= {
         "parameters": [_p("site", "小区标识 / site slug")],
         "responses": {"200": _ok("DeviceList", "设备 / devices"),
                       "404": _err("小区不存在 / unknown site")}}},
+    "/api/sites/{site}/devices/{device}/events": {"get": {
+        "summary": "设备最近的事件（新的在前）/ a device's newest events, newest first",
+        "parameters": [
+            _p("site", "小区标识 / site slug"),
+            _p("device", "小区文件中的设备标识 / device id from the site file"),
+            _q("limit", {"type": "integer", "minimum": 1, "maximum": 200, "default": 20},
+               "条数 / how many"),
+        ],
+        "responses": {"200": _ok("DeviceEvents", "事件 / events"),
+                      "400": _err("参数无效 / invalid parameter (field named)"),
+                      "404": _err("小区或设备不存在 / unknown site or device")}}},
+    "/devices": _page("设备 / devices by family with their state; a device's events and the "
+                      "commands the login may send (HTML)"),
+    "/devices/static/{name}": _assets("设备页的脚本与样式 / the device page's script and style",
+                                      security=[]),
     "/api/sites/{site}/events": {"get": {
         "summary": "小区事件（按序号分页）/ a site's events, paged by seq",
         "parameters": [

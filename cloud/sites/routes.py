@@ -8,6 +8,8 @@ from sqlalchemy import select
 from cloud.auth.guard import requires
 from cloud.auth.scope import scoped
 from cloud.db.models import Device, Event, Meter, Site
+from cloud.sites.device_family import family_of
+from cloud.web.errors import not_found
 from cloud.web.keys import DEFAULT_TZ, SESSIONS
 from cloud.web.params import int_param, text_param
 from cloud.web.present import device_json, event_json, site_json, zone
@@ -16,6 +18,8 @@ from cloud.web.respond import json_ok
 
 EVENTS_DEFAULT_LIMIT = 100
 EVENTS_MAX_LIMIT = 1000
+DEVICE_EVENTS_DEFAULT_LIMIT = 20
+DEVICE_EVENTS_MAX_LIMIT = 200
 MAX_SEQ = 2**63 - 1
 
 
@@ -40,7 +44,30 @@ async def list_devices(request: web.Request) -> web.Response:
             .where(Device.site_id == site.id).order_by(Device.key))).all()
     tz = zone(site.timezone or default_tz, default_tz)
     return json_ok({"site": site.slug, "timezone": tz.key,
-                  "devices": [device_json(d, m, tz) for d, m in rows]})
+                  "devices": [device_json(d, m, tz) | {"family": family_of(d.kind)}
+                              for d, m in rows]})
+
+
+@requires("devices.read")
+async def device_events(request: web.Request) -> web.Response:
+    """One device's newest events, newest first (``?limit=``, default 20): its detail panel."""
+    slug = request.match_info["site"]
+    key = request.match_info["device"]
+    limit = int_param(request, "limit", DEVICE_EVENTS_DEFAULT_LIMIT, 1, DEVICE_EVENTS_MAX_LIMIT)
+    default_tz = request.app[DEFAULT_TZ]
+    async with request.app[SESSIONS]() as session:
+        site = await site_by_slug(session, slug)
+        device = (await session.execute(select(Device).where(
+            Device.site_id == site.id, Device.key == key))).scalar_one_or_none()
+        if device is None:
+            raise not_found("device", "设备", "device", key)
+        rows = (await session.execute(
+            select(Event).where(Event.site_id == site.id, Event.device_id == device.id)
+            .order_by(Event.ts.desc(), Event.id.desc()).limit(limit))).scalars().all()
+    tz = zone(site.timezone or default_tz, default_tz)
+    return json_ok({"site": site.slug, "device": device.key, "timezone": tz.key,
+                    "family": family_of(device.kind),
+                    "events": [event_json(e, tz) for e in rows]})
 
 
 @requires("devices.read")

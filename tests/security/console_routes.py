@@ -25,6 +25,8 @@ TABLE: dict[tuple[str, str], Probe | str] = {
     ("GET", "/ui/{name}"): "public shell asset (no data)",
     ("GET", "/ui/labels.js"): "public label table (no data)",
     ("GET", "/overview/static/{name}"): "public page asset",
+    ("GET", "/devices"): "page shell (its data: /api/sites/{site}/devices…, …/commands)",
+    ("GET", "/devices/static/{name}"): "public page asset",
     ("GET", "/guard"): "page shell (its data: /api/alarms…); ?site= is checked by the guard",
     ("GET", "/guard/"): "page shell",
     ("GET", "/guard/static/{name}"): "public page asset",
@@ -62,6 +64,8 @@ TABLE: dict[tuple[str, str], Probe | str] = {
     ("GET", "/api/sites"): NO_SITE + " (lists the caller's sites only)",
     ("GET", "/api/sites/{site}/devices"): ("/api/sites/{site}/devices", None),
     ("GET", "/api/sites/{site}/events"): ("/api/sites/{site}/events", None),
+    ("GET", "/api/sites/{site}/devices/{device}/events"): (
+        "/api/sites/{site}/devices/{device}/events", None),
     # remote commands to the site's edge (cloud/commands)
     ("POST", "/api/sites/{site}/commands"): ("/api/sites/{site}/commands",
                                             {"kind": "linkage.reset"}),
