@@ -10,7 +10,9 @@ swaps to it (one assignment) and the controllers are synced (``ControllerCards.a
 At start the persisted version is handed to the consumers before any pull, so with the
 console or the broker down the doors keep deciding from the last version that got through.
 Any failure leaves the version in force, is logged and counted, and is retried with backoff
-while the announced version is not in use.
+while the announced version is not in use. ``pull_now`` (the console's ``dataset.resync``)
+pulls whatever the versions say and, when the console has nothing newer, hands the version in
+use to the consumers again: a controller that lost its cards (reset, replaced) gets them back.
 """
 
 from __future__ import annotations
@@ -118,9 +120,9 @@ class AccessSync:
                     if not (self._behind() or self._forced):
                         await self._wake.wait()
                     continue
-                self._forced = False
+                forced, self._forced = self._forced, False
                 try:
-                    await self._pull(session)
+                    await self._pull(session, reapply=forced)
                 except PullFailed as failure:
                     self.last_failure = failure
                     self.stats.inc(f"access_sync_error_{failure.reason}")
@@ -135,13 +137,16 @@ class AccessSync:
                 await asyncio.sleep(random.uniform(delay / 2, delay))
                 delay = min(self.backoff_cap, delay * 2)
 
-    async def _pull(self, session: aiohttp.ClientSession) -> None:
+    async def _pull(self, session: aiohttp.ClientSession, *, reapply: bool = False) -> None:
+        """Fetch and use a newer version; ``reapply``: the version in use again when the
+        console has nothing newer."""
         self.stats.inc("access_sync_pulls")
         headers = {"If-None-Match": etag(ACCESS, self.version)} if self.version else {}
         try:
             async with asyncio.timeout(self.timeout), session.get(
                     self.url, headers=headers, allow_redirects=False) as resp:
                 if resp.status == 304:
+                    await self._again(reapply)
                     return
                 if resp.status != 200:
                     raise PullFailed("http_status", f"控制台返回 HTTP {resp.status} / the "
@@ -160,12 +165,20 @@ class AccessSync:
         except (jsoncodec.JSONDecodeError, ContractError) as exc:
             raise PullFailed("bad_document", f"数据集无效 / bad dataset: {exc}") from None
         if version <= (self.version or 0) and self.current is not None:
+            await self._again(reapply)
             return
         try:
             loaded = await self.store.accept(doc)  # on disk before anything uses it
         except DatasetError as exc:
             raise PullFailed("bad_document", f"数据集无法使用 / unusable dataset: {exc}") from None
         await self._use(loaded)
+
+    async def _again(self, reapply: bool) -> None:
+        if reapply and self.current is not None:
+            self.stats.inc("access_sync_reapplied")
+            self._log.info("重新下发当前门禁数据 / the version in use handed out again",
+                           version=self.current.version)
+            await self._use(self.current)
 
     async def _use(self, loaded: Loaded) -> None:
         previous = self.version
