@@ -18,11 +18,16 @@ if TYPE_CHECKING:
 
 
 def setup(app: web.Application, registry: HandlerRegistry) -> None:
-    """The staff routes, the edge's pull, and the records' move-out hook."""
+    """The staff routes, the log and door view, the pages, the edge's pull, and the records'
+    move-out hook."""
     from cloud.access import openapi as _openapi  # noqa: F401  (its paths join the document)
+    from cloud.access.log import add_log_routes
     from cloud.access.moveout import on_move_out
+    from cloud.access.pages import add_access_pages
     from cloud.access.routes import add_access_routes
     from cloud.records.hooks import on_move_out as register
 
     add_access_routes(app)
+    add_log_routes(app)
+    add_access_pages(app)
     register(on_move_out)

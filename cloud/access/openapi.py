@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from cloud.web.openapi import PATHS
+from cloud.web.openapi import PATHS, _assets, _page
 
 _TAG = ["access"]
 _SITE = {"name": "site", "in": "path", "required": True, "schema": {"type": "string"}}
@@ -18,6 +18,24 @@ def _op(summary: str, ok: str = "200", params: tuple[dict[str, object], ...] = (
 _ID = {"name": "id", "in": "path", "required": True, "schema": {"type": "integer"}}
 _NAME = {"name": "name", "in": "path", "required": True, "schema": {"type": "string"}}
 
+
+def _query(name: str, what: str, kind: str = "string") -> dict[str, object]:
+    return {"name": name, "in": "query", "required": False, "description": what,
+            "schema": {"type": kind}}
+
+
+_LOG_PARAMS = (
+    _query("door", "门 / the door key"),
+    _query("result", "granted（放行）| denied（拒绝）/ granted or denied"),
+    _query("holder", "持卡人编号（resident-12、staff:姓名、visitor-3）；"
+                     "有 people.read 时也可为住户姓名 / a holder id, or a resident's name "
+                     "for a role with people.read"),
+    _query("from", "起（含，ISO 8601 带时区）/ from (inclusive, ISO 8601 with offset)"),
+    _query("to", "止（不含）/ to (exclusive)"),
+    _query("before_id", "上一页的 next_before_id / the previous page's next_before_id", "integer"),
+    _query("limit", "每页条数（1–200，默认 50）/ entries per page (1-200, default 50)", "integer"),
+)
+
 PATHS.update({
     "/api/sites/{site}/access/cards": {
         "get": _op("门禁卡列表 / list cards"),
@@ -27,6 +45,18 @@ PATHS.update({
     "/api/sites/{site}/access/profiles/{name}": {
         "get": _op("时段 / a time profile", params=(_NAME,)),
         "put": _op("设置时段（时段不得重叠）/ set a time profile", params=(_NAME,))},
+    "/api/sites/{site}/access/log": {
+        "get": _op("通行记录（放行与拒绝，新的在前，按 id 翻页；住户姓名无 people.read 时打码）"
+                   "/ the access log: granted and denied, newest first, keyset paging; names "
+                   "masked without people.read", params=_LOG_PARAMS)},
+    "/api/sites/{site}/access/doors": {
+        "get": _op("各门状态：最近状态、最近通行人、未处理报警数 / each door: its last state, "
+                   "the last person through, open alarms")},
+    "/access": _page("门禁页（门禁卡、访客通行证、通行记录）/ the access page: cards, visitor "
+                     "passes, the access log (HTML)"),
+    "/guard/doors": _page("保安门禁状态页（各门状态、开门、签发访客证）/ the guard's door view "
+                          "(HTML)"),
+    "/access/static/{name}": _assets("门禁页的脚本与样式 / the access pages' scripts and styles"),
     "/api/sites/{site}/access/dataset": {
         "get": _op("门禁数据集（边缘网关用站点凭据拉取，ETag）/ the access dataset for the "
                    "edge (site credential, ETag)")},

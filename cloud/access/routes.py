@@ -19,6 +19,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from cloud.access import service as svc
+from cloud.access.holders import describe
 from cloud.access.pull import access_dataset
 from cloud.access.tables import ACCESS_DATASET, AccessCard, AccessProfile
 from cloud.auth.audit import actor_of, record, snapshot
@@ -172,12 +173,13 @@ async def revoke_card(request: web.Request) -> web.Response:
 
 @requires("records.read")
 async def list_cards(request: web.Request) -> web.Response:
-    """The site's cards, newest first (``?state=active|revoked``, ``?holder=``)."""
+    """The site's cards, newest first (``?state=active|revoked``, ``?holder=``), each with its
+    holder in words (``holder_name``: masked without ``people.read``, cloud.access.holders)."""
     state = text_param(request, "state", 16)
     if state is not None and state not in ("active", "revoked"):
         raise bad_param("state", "须为 active 或 revoked", "must be active or revoked")
     holder = text_param(request, "holder", 128)
-    async with request.app[SESSIONS]() as session:
+    async with request.app[SESSIONS]() as session, session.begin():
         site = await site_by_slug(session, request.match_info["site"])
         query = select(AccessCard).where(AccessCard.site_id == site.id)
         if state is not None:
@@ -186,9 +188,13 @@ async def list_cards(request: web.Request) -> web.Response:
             query = query.where(AccessCard.holder == holder)
         rows = (await session.scalars(query.order_by(AccessCard.id.desc()).limit(1000))).all()
         version = await current_version(session, site.id, ACCESS_DATASET)
+        who = await describe(session, actor_of(request), site, (c.holder for c in rows),
+                             now=request.app[CLOCK].now(), reason=f"GET {request.path}")
     tz = zone(site.timezone or "")
     return json_ok({"site": site.slug, "version": version,
-                    "cards": [card_json(c, tz) for c in rows]})
+                    "cards": [{**card_json(c, tz), "holder_kind": who[c.holder]["kind"],
+                               "holder_name": who[c.holder]["name"],
+                               "unit": who[c.holder]["unit"]} for c in rows]})
 
 
 def _profile_json(p: AccessProfile | None, name: str) -> dict[str, Any]:

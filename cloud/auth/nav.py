@@ -27,10 +27,12 @@ def _item(path: str, zh: str, en: str, *roles: str) -> NavItem:
 NAV: Final[tuple[NavItem, ...]] = (
     _item("/", "概览", "Overview", "admin", "operations_lead", "installer"),
     _item("/guard", "保安看板", "Guard board", "admin", "guard", "operations_lead"),
+    _item("/guard/doors", "门禁状态", "Doors", "admin", "guard", "operations_lead"),
     _item("/devices", "设备", "Devices", "admin", "operations_lead", "installer", "technician"),
     _item("/workorders/board", "工单看板", "Work-order board", "admin", "operations_lead"),
     _item("/workorders/tech", "我的工单", "My orders", "technician"),
     _item("/desk", "客服台", "Service desk", "admin", "customer_service"),
+    _item("/access", "门禁", "Access", "admin", "customer_service", "operations_lead"),
     _item("/records", "房屋档案", "Register", "admin", "customer_service", "finance",
           "operations_lead", "installer"),
     _item("/records/import", "批量导入", "Imports", "admin", "installer", "finance"),

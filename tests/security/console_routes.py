@@ -38,6 +38,9 @@ TABLE: dict[tuple[str, str], Probe | str] = {
     ("GET", "/records/static/{name}"): "public page asset",
     ("GET", "/desk"): "page shell (its data: /api/search, /api/units…, /api/workorders…)",
     ("GET", "/desk/static/{name}"): "public page asset",
+    ("GET", "/access"): "page shell (its data: /api/sites/{site}/access/…)",
+    ("GET", "/access/static/{name}"): "public page asset",
+    ("GET", "/guard/doors"): "page shell (its data: /api/sites/{site}/access/doors, commands)",
     ("GET", "/billing/runs"): "page shell (its data: /api/bill-runs…, /api/bills…)",
     ("GET", "/billing/fee-items"): "page shell (its data: /api/fee-items…, parking tariffs)",
     ("GET", "/billing/static/{name}"): "page asset",
@@ -86,6 +89,8 @@ TABLE: dict[tuple[str, str], Probe | str] = {
         {"windows": [{"days": [1], "from": "07:00", "to": "22:00"}]}),
     ("GET", "/api/sites/{site}/access/dataset"): "the edge's pull: HTTP Basic with the site's "
                                                   "own secret (tests/cloud/test_access_api.py)",
+    ("GET", "/api/sites/{site}/access/log"): ("/api/sites/{site}/access/log", None),
+    ("GET", "/api/sites/{site}/access/doors"): ("/api/sites/{site}/access/doors", None),
     # alarms
     ("GET", "/api/alarms"): ("/api/alarms?site={site}", None),
     ("GET", "/api/alarms/live"): ("/api/alarms/live?site={site}", None),

@@ -1,0 +1,82 @@
+"""Who a holder id is, for the pages: ``resident-<id>``, ``staff:<name>`` or ``visitor-<id>``.
+
+Cards, passes and door events carry the holder id the access dataset gives the edge; staff
+read a person. A resident's name is personal data: a role without ``people.read`` gets it
+masked the way the register masks it (``张**``), and a role with it has the view written to the
+audit log (``cloud.records.mask.guard_people``), one row per request.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from cloud.auth.audit import Actor
+from cloud.db.models import Site
+from cloud.records.mask import guard_people
+from cloud.records.tables import Resident, Unit
+
+RESIDENT = re.compile(r"^resident-([1-9][0-9]{0,9})$")
+VISITOR = re.compile(r"^visitor-([1-9][0-9]{0,9})$")
+STAFF_PREFIX = "staff:"
+MAX_ID = 2**31 - 1
+
+
+def is_holder_id(text: str) -> bool:
+    """Whether ``text`` has the form of a holder id (the log's ``holder`` filter)."""
+    m = RESIDENT.match(text) or VISITOR.match(text)
+    if m is not None:
+        return int(m.group(1)) <= MAX_ID
+    return text.startswith(STAFF_PREFIX) and len(text) > len(STAFF_PREFIX)
+
+
+def _resident_id(holder: str) -> int | None:
+    m = RESIDENT.match(holder)
+    return int(m.group(1)) if m is not None and int(m.group(1)) <= MAX_ID else None
+
+
+async def describe(session: AsyncSession, actor: Actor, site: Site, holders: Iterable[str | None],
+                   *, now: datetime, reason: str) -> dict[str, dict[str, Any]]:
+    """holder id → ``{kind: resident|staff|visitor|unknown, name, unit}``.
+
+    ``name`` is None when it is not known (a resident who is not this site's, a visitor: the
+    pass's number stands in). The caller's session must commit (the audit row goes with it).
+    """
+    wanted = {h for h in holders if isinstance(h, str) and h}
+    ids = {rid for h in wanted if (rid := _resident_id(h)) is not None}
+    people: list[dict[str, Any]] = []
+    if ids:
+        rows = (await session.execute(
+            select(Resident.id, Resident.name, Unit.code).join(Unit, Unit.id == Resident.unit_id)
+            .where(Resident.site_id == site.id, Resident.id.in_(ids)))).all()
+        people = [{"id": rid, "name": name, "unit": code, "site": site.slug}
+                  for rid, name, code in rows]
+        await guard_people(session, actor, "resident", people, ("name",), at=now, reason=reason)
+    by_id = {p["id"]: p for p in people}
+    out: dict[str, dict[str, Any]] = {}
+    for h in wanted:
+        rid = _resident_id(h)
+        if rid is not None:
+            p = by_id.get(rid)
+            out[h] = {"kind": "resident", "name": p["name"] if p else None,
+                      "unit": p["unit"] if p else None}
+        elif VISITOR.match(h):
+            out[h] = {"kind": "visitor", "name": None, "unit": None}
+        elif h.startswith(STAFF_PREFIX):
+            out[h] = {"kind": "staff", "name": h[len(STAFF_PREFIX):], "unit": None}
+        else:
+            out[h] = {"kind": "unknown", "name": None, "unit": None}
+    return out
+
+
+async def residents_named(session: AsyncSession, site: Site, name: str) -> list[str]:
+    """The holder ids of the site's residents called exactly ``name`` (the log's filter by a
+    name, offered only to roles with ``people.read``)."""
+    ids = (await session.scalars(select(Resident.id).where(
+        Resident.site_id == site.id, Resident.name == name).limit(50))).all()
+    return [f"resident-{i}" for i in ids]

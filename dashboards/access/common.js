@@ -1,0 +1,91 @@
+/* 门禁页面共用 / shared by the access pages: who a holder is in words, door lists typed by
+ * staff, and times typed in the site's zone sent with their UTC offset. Needs the shell. */
+"use strict";
+
+window.Acc = (() => {
+  const S = window.Shell;
+
+  /* A holder in words: the resident's name (masked for roles without personal data) and unit,
+     员工 and the name, 访客 and the pass number; never the stored id. */
+  function holderText(h) {
+    if (!h || !h.holder) return "";
+    const kind = h.holder_kind || h.kind;
+    if (kind === "resident") {
+      const name = h.holder_name || S.t("住户", "Resident");
+      return h.unit ? `${name}（${h.unit}）` : name;
+    }
+    if (kind === "staff") return `${S.label("holder_kind", "staff")} ${h.holder_name || ""}`.trim();
+    if (kind === "visitor") {
+      const id = String(h.holder).replace(/^visitor-/, "");
+      return `${S.label("holder_kind", "visitor")} #${id}`;
+    }
+    return S.t("未知持卡人", "Unknown holder");
+  }
+
+  /* A card's or pass's door list in words (["*"] is every door). */
+  function doorsText(doors) {
+    const list = doors || [];
+    return list.includes("*") ? S.t("全部门", "All doors") : list.join("、");
+  }
+
+  /* "1栋大门, 地库门" → ["1栋大门", "地库门"] (Chinese and Latin commas both split). */
+  function parseDoors(all, text) {
+    if (all) return ["*"];
+    return String(text || "").split(/[,，、;；]/).map((d) => d.trim()).filter(Boolean);
+  }
+
+  function parts(ms, tz) {
+    const out = {};
+    for (const p of new Intl.DateTimeFormat("en-GB", {
+      timeZone: tz, year: "numeric", month: "2-digit", day: "2-digit", hour: "2-digit",
+      minute: "2-digit", second: "2-digit", hourCycle: "h23" }).formatToParts(new Date(ms))) {
+      out[p.type] = Number(p.value);
+    }
+    return out;
+  }
+
+  /* Minutes the zone is ahead of UTC at the instant ``ms``. */
+  function offsetAt(ms, tz) {
+    const p = parts(ms, tz);
+    return (Date.UTC(p.year, p.month - 1, p.day, p.hour, p.minute, p.second) - ms) / 60000;
+  }
+
+  /* "2026-12-07T14:00" (or a date) typed in the site's zone → ISO 8601 with its offset. */
+  function withOffset(local, tz) {
+    if (!local) return null;
+    const text = local.length === 10 ? `${local}T00:00` : local;
+    const m = /^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2})/.exec(text);
+    if (!m) return local;
+    const naive = Date.UTC(+m[1], +m[2] - 1, +m[3], +m[4], +m[5]);
+    const off = offsetAt(naive - offsetAt(naive, tz) * 60000, tz);
+    const sign = off < 0 ? "-" : "+";
+    const a = Math.abs(off);
+    const hh = String(Math.floor(a / 60)).padStart(2, "0");
+    const mm = String(a % 60).padStart(2, "0");
+    return `${m[1]}-${m[2]}-${m[3]}T${m[4]}:${m[5]}:00${sign}${hh}:${mm}`;
+  }
+
+  /* The day after a date ("2026-12-31" → "2027-01-01"): an inclusive "to" date as a bound. */
+  function nextDay(date) {
+    const d = new Date(`${date}T00:00:00Z`);
+    d.setUTCDate(d.getUTCDate() + 1);
+    return d.toISOString().slice(0, 10);
+  }
+
+  /* "2026-12-07T09:30" in the zone, for a datetime-local input (``minutes`` from now). */
+  function localInput(tz, minutes) {
+    const p = parts(Date.now() + minutes * 60000, tz);
+    const two = (n) => String(n).padStart(2, "0");
+    return `${p.year}-${two(p.month)}-${two(p.day)}T${two(p.hour)}:${two(p.minute)}`;
+  }
+
+  const siteUrl = (site, rest) => `/api/sites/${encodeURIComponent(site)}/access/${rest}`;
+
+  async function permissions() {
+    const me = await S.ready;
+    return new Set((me && me.permissions) || []);
+  }
+
+  return { holderText, doorsText, parseDoors, withOffset, nextDay, localInput, siteUrl,
+           permissions };
+})();
