@@ -125,6 +125,9 @@ async def test_each_kind_needs_its_permission(sqlite_url: str, role: str,
             if want == 403:
                 assert body["error"]["field"] == "kind"
                 assert body["error"]["permission"] == KIND_PERMISSION[kind]
+        # The list says the same (what pages offer comes from here, never from a copy).
+        listed = await c.call("GET", P, who, 200)
+        assert set(listed["may_issue"]) == allowed
         customer_service = await c.as_role("customer_service")
         await c.call("POST", P, customer_service, 403, {"kind": "linkage.reset"})
 
@@ -223,6 +226,8 @@ async def test_a_console_without_a_broker_says_so_and_issues_nothing(sqlite_url:
         assert refused["error"]["code"] == "no_channel"
         listed = await c.call("GET", P, guard, 200)
         assert listed == {"site": "demo", "channel": {"available": False, "connected": False},
+                          "may_issue": ["gate.open", "gate.close", "door.open",
+                                        "linkage.reset"],
                           "commands": []}
 
 

@@ -21,10 +21,12 @@ from cloud.parking.records import SPACE_KINDS
 from cloud.payments.tables import ALL_METHODS, PAYMENT_KINDS
 from cloud.records.tables import METER_SCOPES, RESIDENT_ROLES, UNIT_STATUSES, UTILITIES
 from cloud.settings import Settings
+from cloud.sites.device_family import FAMILIES, KIND_BY_PREFIX
 from cloud.web.labels import LABELS, bilingual, label, labels_script
 from cloud.workorders.categories import CATEGORIES
 from cloud.workorders.states import PRIORITIES, STATES
-from contract.commands import CommandKind
+from contract.commands import CommandKind, DoorMode
+from contract.kinds import KINDS
 
 FEATURE_CODES: dict[str, tuple[str, ...]] = {
     "unit_status": UNIT_STATUSES,
@@ -48,6 +50,10 @@ FEATURE_CODES: dict[str, tuple[str, ...]] = {
     "permission": PERMISSIONS,
     "command_state": COMMAND_STATES,
     "command_kind": tuple(str(k) for k in CommandKind),
+    "event_kind": tuple(sorted(KINDS)),
+    "device_kind": (*KIND_BY_PREFIX.values(), "meter"),
+    "device_family": FAMILIES,
+    "door_mode": tuple(str(m) for m in DoorMode),
 }
 
 
