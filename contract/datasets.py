@@ -104,16 +104,32 @@ class CardPermit(TypedDict):
     duress: NotRequired[bool]  # PINs only
 
 
+class PassPermit(TypedDict):
+    """A visitor pass (``contract.visitor_pass``) as the edge needs it for the numeric form
+    and to count uses: the token carries the same claims, signed."""
+
+    id: int
+    doors: list[str]  # ``["*"]`` is every door
+    valid_from: str  # ISO 8601, UTC
+    valid_to: str  # after valid_from, at most 7 days later
+    uses: int  # ≥ 1
+
+
 class AccessDocument(TypedDict):
     """``GET /api/sites/{site}/access/dataset``: cards keyed by their number in decimal
     (the Wiegand card number, ≤ 2^32), PINs keyed by their digits, ``blocked`` names cards or
-    holders. Same version and ETag rules as parking."""
+    holders. ``passes``: the site's live visitor passes keyed by their 9-digit code, and
+    ``passes_revoked``: the ids of revoked passes whose window has not ended (both as of the
+    version's time; the edge checks the window itself). Same version and ETag rules as
+    parking."""
 
     version: int
     time_profiles: dict[str, list[Window]]
     cards: dict[str, CardPermit]
     pins: NotRequired[dict[str, CardPermit]]
     blocked: list[str]
+    passes: NotRequired[dict[str, PassPermit]]
+    passes_revoked: NotRequired[list[int]]
 
 
 def etag(dataset: str, version: int) -> str:

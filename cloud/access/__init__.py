@@ -21,9 +21,12 @@ def setup(app: web.Application, registry: HandlerRegistry) -> None:
     """The staff routes, the log and door view, the pages, the edge's pull, and the records'
     move-out hook."""
     from cloud.access import openapi as _openapi  # noqa: F401  (its paths join the document)
+    from cloud.access import pass_openapi as _pass_openapi  # noqa: F401
     from cloud.access.log import add_log_routes
     from cloud.access.moveout import on_move_out
     from cloud.access.pages import add_access_pages
+    from cloud.access.pass_routes import add_pass_routes
+    from cloud.access.passes import on_granted
     from cloud.access.routes import add_access_routes
     from cloud.records.hooks import on_move_out as register
 
@@ -31,3 +34,5 @@ def setup(app: web.Application, registry: HandlerRegistry) -> None:
     add_log_routes(app)
     add_access_pages(app)
     register(on_move_out)
+    add_pass_routes(app)  # visitor passes, and the count of their uses at the doors
+    registry.register("access.granted", on_granted)

@@ -9,16 +9,17 @@ version: sorted, no timestamps of its own.
 
 from __future__ import annotations
 
-from datetime import date, datetime, time
+from datetime import UTC, date, datetime, time
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from cloud.access.tables import ACCESS_DATASET, AccessCard, AccessProfile
+from cloud.access.tables import ACCESS_DATASET, AccessCard, AccessPass, AccessProfile
 from cloud.parking.dataset import current_version
-from contract.datasets import AccessDocument, CardPermit, Window
+from cloud.parking.tables import DatasetVersion
+from contract.datasets import AccessDocument, CardPermit, PassPermit, Window
 
 MAX_CARD = 2**32
 MAX_DOORS = 64
@@ -145,8 +146,35 @@ async def _contents(session: AsyncSession, site_id: int) -> AccessDocument:
         active[str(c.number)] = {"holder": c.holder, "doors": list(c.doors),
                                  "profile": c.profile, "valid_from": _iso(c.valid_from),
                                  "valid_to": _iso(c.valid_to)}
+    passes, passes_revoked = await _passes(session, site_id)
     return {"version": 0, "time_profiles": {p.name: list(p.windows) for p in profiles},
-            "cards": active, "blocked": sorted(revoked - set(active), key=int)}
+            "cards": active, "blocked": sorted(revoked - set(active), key=int),
+            "passes": passes, "passes_revoked": passes_revoked}
+
+
+async def _passes(session: AsyncSession, site_id: int
+                  ) -> tuple[dict[str, PassPermit], list[int]]:
+    """Live visitor passes by code, and the ids of revoked ones whose window has not ended,
+    both as of the version's own time (its ``dataset_versions.updated_at``) so that the
+    document stays a function of the version. A pass that ends later stays listed until the
+    next version; the edge checks the window itself."""
+    as_of = (await session.scalars(select(DatasetVersion.updated_at).where(
+        DatasetVersion.site_id == site_id, DatasetVersion.name == ACCESS_DATASET))).first()
+    if as_of is None:
+        return {}, []
+    rows = (await session.scalars(select(AccessPass).where(
+        AccessPass.site_id == site_id, AccessPass.valid_to > as_of)
+        .order_by(AccessPass.id))).all()
+    live: dict[str, PassPermit] = {}
+    revoked: list[int] = []
+    for p in rows:
+        if p.state == "revoked":
+            revoked.append(p.id)
+        else:
+            live[p.code] = {"id": p.id, "doors": list(p.doors),
+                            "valid_from": p.valid_from.astimezone(UTC).isoformat(),
+                            "valid_to": p.valid_to.astimezone(UTC).isoformat(), "uses": p.uses}
+    return live, revoked
 
 
 async def document(session: AsyncSession, site_id: int) -> AccessDocument:

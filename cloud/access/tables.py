@@ -1,4 +1,4 @@
-"""The ``access_cards`` and ``access_profiles`` tables.
+"""The ``access_cards``, ``access_profiles`` and ``access_passes`` tables.
 
 A card row is never deleted: revoking keeps who had it and why (the number then goes on the
 dataset's ``blocked`` list until it is issued again). One active row per number and site is
@@ -53,3 +53,29 @@ class AccessProfile(Base):
     name: Mapped[str] = mapped_column(String(64))
     windows: Mapped[list[Any]] = mapped_column(JsonDoc)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class AccessPass(Base):
+    """A visitor pass (``contract.visitor_pass``). The token is not stored: it is signed again
+    from these columns and the site secret. ``code`` is the numeric form a QR reader set to
+    Wiegand output sends; no phone number is kept (none is needed)."""
+
+    __tablename__ = "access_passes"
+    __table_args__ = (Index("ix_access_passes_site_id_code", "site_id", "code"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    site_id: Mapped[int] = mapped_column(ForeignKey("sites.id", ondelete="CASCADE"))
+    code: Mapped[str] = mapped_column(String(9))
+    visitor_name: Mapped[str] = mapped_column(String(64))
+    unit_id: Mapped[int] = mapped_column(ForeignKey("units.id", ondelete="RESTRICT"))
+    doors: Mapped[list[Any]] = mapped_column(JsonDoc)
+    valid_from: Mapped[datetime] = mapped_column(UTCDateTime)  # whole seconds
+    valid_to: Mapped[datetime] = mapped_column(UTCDateTime)
+    uses: Mapped[int] = mapped_column(Integer)
+    used: Mapped[int] = mapped_column(Integer, default=0)
+    last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    state: Mapped[str] = mapped_column(String(16))  # active | revoked
+    issued_by: Mapped[str] = mapped_column(String(128))
+    revoked_reason: Mapped[str | None] = mapped_column(String(200))
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)

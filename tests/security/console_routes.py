@@ -91,6 +91,15 @@ TABLE: dict[tuple[str, str], Probe | str] = {
                                                   "own secret (tests/cloud/test_access_api.py)",
     ("GET", "/api/sites/{site}/access/log"): ("/api/sites/{site}/access/log", None),
     ("GET", "/api/sites/{site}/access/doors"): ("/api/sites/{site}/access/doors", None),
+    ("GET", "/api/sites/{site}/access/passes"): ("/api/sites/{site}/access/passes", None),
+    ("POST", "/api/sites/{site}/access/passes"): (
+        "/api/sites/{site}/access/passes", {"visitor_name": "x", "unit": "{unit_code}",
+                                            "valid_to": "2099-01-01", "doors": ["*"],
+                                            "uses": 1}),
+    ("GET", "/api/sites/{site}/access/passes/{id}/qr.svg"): (
+        "/api/sites/{site}/access/passes/1/qr.svg", None),
+    ("POST", "/api/sites/{site}/access/passes/{id}/revoke"): (
+        "/api/sites/{site}/access/passes/1/revoke", {"reason": "x"}),
     # alarms
     ("GET", "/api/alarms"): ("/api/alarms?site={site}", None),
     ("GET", "/api/alarms/live"): ("/api/alarms/live?site={site}", None),
@@ -238,6 +247,8 @@ ALSO_REFUSED: dict[tuple[str, str], str] = {
     ("GET", "/api/sites/{site}/commands/{id}"): _NOT_THERE,
     ("POST", "/api/sites/{site}/access/cards/{id}/revoke"): _NOT_THERE,
     ("GET", "/api/sites/{site}/access/profiles/{name}"): _NOT_THERE,
+    ("GET", "/api/sites/{site}/access/passes/{id}/qr.svg"): _NOT_THERE,
+    ("POST", "/api/sites/{site}/access/passes/{id}/revoke"): _NOT_THERE,
     ("GET", "/api/sites/{site}/parking/reads/{seq}/evidence.jpg"): _NOT_THERE,
     ("GET", "/api/sites/{site}/parking/reads/{seq}/crop.jpg"): _NOT_THERE,
 }
