@@ -16,12 +16,13 @@ from typing import Any
 
 import structlog
 
-from contract import Clock, SystemClock
-from drivers.base import DriverStats
+from contract import Clock, NewEvent, SystemClock
+from drivers.base import DriverStats, Emit
 from drivers.modbus import ModbusBusDriver
 from drivers.modbus.model import Bus, MeterDevice
 from edge.access.dataset_wiring import access_sync, fan_out
 from edge.access.reader_service import ReaderService
+from edge.access.schedule_wiring import guard_doors
 from edge.access.sync import AccessSync
 from edge.access_doors import command_doors
 from edge.commands import COMMANDS_FILE, CommandRunner, DoorRegistry, handlers
@@ -133,6 +134,8 @@ class EdgeApp:
                 held = safety.access_hold.held if safety.access_hold else frozenset[str]()
                 for key, door in command_doors(safety.access, held).items():
                     self.doors.register(key, door)
+            if safety.schedule is not None:  # a guard's door.mode outranks the schedule
+                guard_doors(self.doors, safety.schedule, safety.door_held)
             self.access_sync = access_sync(cfg, readers, safety.access)
             if self.access_sync is not None:  # before the uplink runs: the notice is retained
                 self.uplink.on_sync = fan_out(self.uplink.on_sync, self.access_sync.notify)
@@ -173,8 +176,9 @@ class EdgeApp:
         cfg = self.config
         if cfg.readers is None:
             return None
-        readers = await ReaderService.open(cfg.readers, cfg.edge.data_dir, outbox.emit,
-                                           self.clock, cfg.site.timezone,
+        readers = await ReaderService.open(cfg.readers, cfg.edge.data_dir,
+                                           self._reader_emit(outbox), self.clock,
+                                           cfg.site.timezone,
                                            **self._reader_options)
         assert self.supervisor is not None
         for name, job in readers.jobs().items():
@@ -182,6 +186,15 @@ class EdgeApp:
         for key, door in readers.command_doors.items():
             self.doors.register(key, door)
         return readers
+
+    def _reader_emit(self, outbox: AsyncOutbox) -> Emit:
+        """The readers' events, stored, then seen by the door schedules (a first card)."""
+        async def emit(event: NewEvent) -> None:
+            await outbox.emit(event)
+            schedule = self.safety.schedule if self.safety is not None else None
+            if schedule is not None:
+                schedule.notice(event)
+        return emit
 
     def _operator_server(self) -> OperatorServer | None:
         """The booth and guard-room routes behind a staff token (edge/operator.py); None

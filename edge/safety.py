@@ -25,6 +25,9 @@ from drivers.elevator.driver import ElevatorDriver
 from drivers.elevator.model import ElevatorConfig, ElevatorProfile
 from drivers.fire.server import FireServer
 from edge.access.egress import DoorRouter, LinkageHold, ReaderEgress
+from edge.access.schedule_wiring import ReaderModes, linkage_holds
+from edge.access.scheduler import STATE_FILE as SCHEDULE_FILE
+from edge.access.scheduler import DoorScheduler, ModeDriver
 from edge.config.model import SiteConfig
 from edge.linkage.doors import DoorControl, DoorDriver, EgressDoors, NoDoors
 from edge.linkage.engine import Linkage
@@ -96,8 +99,9 @@ class SafetyService:
         if reader_doors is not None:
             egress += reader_doors.doors
             owners.update(dict.fromkeys((d.id for d in reader_doors.doors), reader_doors))
+        egress_doors: EgressDoors | None = None
         if egress:
-            doors = EgressDoors(egress, DoorRouter(owners))
+            doors = egress_doors = EgressDoors(egress, DoorRouter(owners))
         self.linkage: Linkage | None = None
         rules = config.linkage_rules
         if rules is None and config.fire is not None:
@@ -107,6 +111,11 @@ class SafetyService:
                 rules, gates=_LiveGates(gates or dict), elevators=self.elevators,
                 doors=doors, emit=emit, clock=clock, site=config.site.id,
                 state_file=Path(config.edge.data_dir) / LINKAGE_STATE_FILE)
+        # Normally-open windows and first-card unlock (edge/access/scheduler.py).
+        self.schedule: DoorScheduler | None = None
+        self.door_held: Callable[[str], bool] = lambda _door: False
+        if config.door_schedules is not None and egress_doors is not None:
+            self._schedule(config, egress_doors, egress, reader_doors)
         self.fire: FireServer | None = None
         if config.fire is not None:
             self.fire = FireServer(config.fire, self.emit, clock,
@@ -122,13 +131,40 @@ class SafetyService:
     @property
     def enabled(self) -> bool:
         return (self.fire is not None or bool(self.elevators) or self.linkage is not None
-                or self.access is not None)
+                or self.access is not None or self.schedule is not None)
+
+    def _schedule(self, config: SiteConfig, egress_doors: EgressDoors, doors: list[Any],
+                  reader_doors: ReaderEgress | None) -> None:
+        assert config.door_schedules is not None
+        modes: dict[str, ModeDriver] = {}
+        if self.access is not None:
+            modes.update(dict.fromkeys((d.id for d in self.access.config.doors), self.access))
+        if reader_doors is not None:
+            readers = ReaderModes(reader_doors)
+            modes.update(dict.fromkeys((d.id for d in reader_doors.doors), readers))
+        linkage = self.linkage
+        self.door_held = linkage_holds(egress_doors, linkage, doors)
+        self.schedule = DoorScheduler(
+            config.door_schedules, modes, self._store, self._clock,
+            state_file=Path(config.edge.data_dir) / SCHEDULE_FILE, held=self.door_held,
+            ready=(lambda: bool(linkage.status()["running"])) if linkage is not None else None)
+        egress_doors.settle = self.schedule.settle
+        hold = self.access_hold
+
+        def released(door: str) -> None:  # a reset may leave a door open for its schedule
+            if hold is not None:
+                hold.held.discard(door)
+            if reader_doors is not None:
+                reader_doors.linkage_held.discard(door)
+        egress_doors.released = released
 
     async def emit(self, event: NewEvent) -> None:
         """Durable first, then linkage: what linkage acts on is always on record."""
         await self._store(event)
         if self.linkage is not None:
             self.linkage.notice(event)
+        if self.schedule is not None:  # a first card opens its door
+            self.schedule.notice(event)
 
     def _elevator(self, config: ElevatorConfig, profile: ElevatorProfile,
                   stats: DriverStats) -> ElevatorDriver:
@@ -170,6 +206,8 @@ class SafetyService:
             out["linkage"] = self.linkage.status()
         if self.access is not None:
             out["access"] = self.access.status()
+        if self.schedule is not None:
+            out["door_schedules"] = self.schedule.status()
         return out
 
     async def run(self) -> None:
@@ -182,6 +220,8 @@ class SafetyService:
                     tg.create_task(self.fire.run(), name="fire")
                 if self.elevators or self.access is not None:
                     tg.create_task(self._supervisor.run(), name="elevators")
+                if self.schedule is not None:
+                    tg.create_task(self.schedule.run(), name="door-schedule")
                 self._log.info("安防联动已启动 / safety ready",
                                fire_port=self.config.fire.port if self.config.fire else None,
                                elevators=sorted(self.elevators),

@@ -5,7 +5,10 @@ building marked ``egress: true`` in the site YAML is set normally open, all at o
 its own deadline, and each door's result is kept (``results``) and named in the outcome.
 ``restore`` puts each door back to the mode it had before the unlock: a door locked normally
 closed goes back to that; one found already open, or whose mode is unknown (the edge restarted
-during the fire), goes back to ``controlled`` (card and button as usual).
+during the fire), goes back to ``controlled`` (card and button as usual) — unless ``settle``
+names the mode the door should have now (its schedule: ``edge.access.scheduler``).
+``held`` says which doors fire linkage holds open, from the unlock until the restore, so
+nothing else (schedules, guards) moves them meanwhile.
 ``NoDoors`` stays for sites without door controllers: every unlock is still planned, logged
 and reported (as ``noop``), and the guard board shows that nobody unlocked the doors.
 """
@@ -13,7 +16,7 @@ and reported (as ``noop``), and the guard board shows that nobody unlocked the d
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -86,8 +89,18 @@ class EgressDoors:
         self._driver = driver
         self._timeout = timeout
         self._before: dict[str, str] = {}
+        self._holding: set[str] = set()
+        #: The mode a door returns to on restore (None: the mode it had before the unlock).
+        self.settle: Callable[[str], str | None] | None = None
+        #: Told each door restored, after its driver call: whoever keeps linkage's holds
+        #: drops it there (a door restored to normally open is no longer linkage's).
+        self.released: Callable[[str], None] | None = None
         #: The last result per door, for the edge's status page and the tests.
         self.results: dict[str, DoorResult] = {}
+
+    def held(self, door: str) -> bool:
+        """Whether fire linkage holds ``door`` open (from the unlock until its restore)."""
+        return door in self._holding
 
     def egress_of(self, building: str) -> list[str]:
         return [d.id for d in self._doors
@@ -104,7 +117,15 @@ class EgressDoors:
         where = "全部楼栋 / every building" if building == ALL_BUILDINGS else building
         if not doors:
             return ActionOutcome("noop", f"{where} 没有疏散门 / no egress doors in {where}")
+        if mode == OPEN:
+            self._holding.update(doors)  # before any await: nothing moves them from now on
         results = await asyncio.gather(*(self._one(d, mode) for d in doors))
+        if mode == CONTROLLED:
+            self._holding.difference_update(doors)
+            released = self.released
+            if released is not None:
+                for door in doors:
+                    released(door)
         for r in results:
             self.results[r.door] = r
             log.info("疏散门 / egress door", door=r.door, mode=r.mode, result=r.result,
@@ -121,7 +142,10 @@ class EgressDoors:
         return ActionOutcome("ok", f"{verb[0]}：{names} / {verb[1]}: {names}")
 
     async def _one(self, door: str, mode: str) -> DoorResult:
-        target = self._before.get(door, CONTROLLED) if mode == CONTROLLED else mode
+        target = mode
+        if mode == CONTROLLED:
+            settled = self.settle(door) if self.settle is not None else None
+            target = settled or self._before.get(door, CONTROLLED)
         try:
             async with asyncio.timeout(self._timeout):
                 if mode == OPEN and door not in self._before:
