@@ -12,6 +12,9 @@
   const FAMILIES = ["meter", "camera", "gate", "access", "elevator", "fire", "other"];
   const DATASETS = ["parking", "access"];
   const MODES = ["normally_open", "normally_closed", "controlled"];
+  /** Offline first (what needs someone), then online, then what never reported. */
+  const ORDER = { offline: 0, online: 1, never: 2 };
+  const FOLD_AT = 12;
   let site = "";
   let tz = "";
   let devices = [];
@@ -39,7 +42,7 @@
 
   function about(d) {
     const parts = [];
-    if (d.kind) parts.push(S.label("device_kind", d.kind));
+    if (d.kind && (d.family === "access" || d.family === "other")) parts.push(S.label("device_kind", d.kind));
     if (d.unit) parts.push(S.t(`房号 ${d.unit}`, `unit ${d.unit}`));
     if (d.meter) {
       for (const [name, value] of Object.entries(d.meter.last_values || {})) {
@@ -62,14 +65,19 @@
                                         && (!state || stateOf(d) === state));
     const groups = [];
     for (const f of FAMILIES) {
-      const mine = shown.filter((d) => (FAMILIES.includes(d.family) ? d.family : "other") === f);
+      const mine = shown.filter((d) => (FAMILIES.includes(d.family) ? d.family : "other") === f)
+        .sort((a, b) => ORDER[stateOf(a)] - ORDER[stateOf(b)] || a.key.localeCompare(b.key));
       if (!mine.length) continue;
       const on = mine.filter((d) => stateOf(d) === "online").length;
+      const off = mine.filter((d) => stateOf(d) === "offline").length;
       const body = S.el("tbody");
       for (const d of mine) body.append(row(d));
-      groups.push(S.el("section", { class: "family", "data-family": f },
-        S.el("h2", {}, S.label("device_family", f), " ",
-             S.el("small", { text: S.t(`${mine.length} 台，在线 ${on}`, `${mine.length}, ${on} online`) })),
+      // A long group folds (its counts say enough) unless a filter or its open device asks.
+      const open = mine.length <= FOLD_AT || family || state || mine.some((d) => d.key === chosen);
+      groups.push(S.el("details", { class: "family", "data-family": f, open: !!open },
+        S.el("summary", {}, S.el("h2", {}, S.label("device_family", f), " ",
+             S.el("small", { text: S.t(`${mine.length} 台，在线 ${on}，离线 ${off}`,
+                                       `${mine.length}: ${on} online, ${off} offline`) }))),
         S.el("table", {}, S.el("thead", {}, S.el("tr", {},
           S.el("th", { text: S.t("设备", "Device") }), S.el("th", { text: S.t("状态", "State") }),
           S.el("th", { text: S.t("最近上报", "Last report") }),
@@ -174,7 +182,8 @@
     const said = typeof data.message === "string" ? S.msg(data.message) : "";
     if (said && said !== S.label("event_kind", e.kind)) bits.push(said);
     if (typeof data.door === "string" && !bits.join("").includes(data.door)) bits.push(S.t(`门 ${data.door}`, `door ${data.door}`));
-    if (data.by) bits.push(S.t(`操作人 ${data.by}`, `by ${data.by}`));
+    if (typeof data.plate === "string" && data.plate) bits.push(S.t(`车牌 ${data.plate}`, `plate ${data.plate}`));
+    if (typeof data.by === "string" && data.by) bits.push(S.t(`操作人 ${data.by}`, `by ${data.by}`));
     S.cell(tr, bits.join(" · "));
     return tr;
   }

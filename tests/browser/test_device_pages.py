@@ -102,7 +102,7 @@ async def test_devices_are_listed_by_family_with_their_state(
     assert never and all(families[k] == "meter" for k in never)
     async with checked_page(browser, 1920, 1080) as page:
         await open_devices(page, staff, "admin")
-        group = page.locator('section.family[data-family="gate"]')
+        group = page.locator('.family[data-family="gate"]')
         await expect(group.locator("h2")).to_contain_text("道闸")
         await expect(group.locator("tr.device")).to_have_count(2)
         await expect(group.locator('tr[data-device="gate-in-1"]')).to_contain_text("在线")
@@ -110,10 +110,15 @@ async def test_devices_are_listed_by_family_with_their_state(
         for family, zh, key in (("meter", "表计", "meter-1"), ("camera", "车牌相机", "cam-in-1"),
                                 ("access", "门禁", "ctl-1"), ("elevator", "电梯", "lift-1"),
                                 ("fire", "消防主机", "uitd-1")):
-            section = page.locator(f'section.family[data-family="{family}"]')
+            section = page.locator(f'.family[data-family="{family}"]')
             await expect(section.locator("h2")).to_contain_text(zh)
             await expect(section.locator(f'tr[data-device="{key}"]')).to_contain_text("在线")
         await expect(page.locator("#counts")).to_have_text(f"共 {len(listed)} 台，离线 1 台")
+        # The register's many meters fold under their counts; the barriers' group is open.
+        meters = page.locator('details.family[data-family="meter"]')
+        await expect(meters).not_to_have_attribute("open", "")
+        await expect(meters.locator("summary")).to_contain_text(f"{len(never) + 1} 台，在线 1")
+        await expect(group).to_have_attribute("open", "")
 
         await page.select_option("#state", "offline")
         await expect(page.locator("tr.device")).to_have_count(1)
