@@ -170,6 +170,15 @@ async def test_a_technician_sees_devices_but_no_command_and_a_forged_one_is_refu
             return [resp.status, (await resp.json()).error.code];
         }""")
         assert status == [403, "forbidden"]
+
+        # In English the page reads in English.
+        await page.evaluate("localStorage.setItem('cy.lang', 'en')")
+        await page.reload()
+        gates = page.locator('.family[data-family="gate"]')
+        await expect(gates.locator("h2")).to_contain_text("Barrier gates")
+        await expect(gates.locator('tr[data-device="gate-out-1"]')).to_contain_text("Offline")
+        await page.click('tr.device[data-device="gate-in-1"]')
+        await expect(page.locator("#d-events")).to_contain_text("Barrier opened")
     assert (await staff.get(f"/api/sites/{SITE}/commands"))["commands"] == []
 
 
