@@ -149,13 +149,14 @@ class SafetyService:
             state_file=Path(config.edge.data_dir) / SCHEDULE_FILE, held=self.door_held,
             ready=(lambda: bool(linkage.status()["running"])) if linkage is not None else None)
         egress_doors.settle = self.schedule.settle
-        hold = self.access_hold
+        hold, schedule = self.access_hold, self.schedule
 
         def released(door: str) -> None:  # a reset may leave a door open for its schedule
             if hold is not None:
                 hold.held.discard(door)
             if reader_doors is not None:
                 reader_doors.linkage_held.discard(door)
+            schedule.poke()
         egress_doors.released = released
 
     async def emit(self, event: NewEvent) -> None:

@@ -129,13 +129,13 @@ class DoorScheduler:
 
     def settle(self, door: str) -> str | None:
         """For ``EgressDoors.settle``: the mode a door returns to on a linkage reset (None:
-        not a scheduled door). Taken as set: the reset's own result records it."""
+        not a scheduled door). The reset records its own result; once linkage lets the door
+        go (``poke``) the next pass reads the door and sets it again should the reset have
+        failed."""
         if door not in self._schedules:
             return None
-        mode = self.wanted(door)[0]
-        self.applied[door] = mode
-        self.poke()
-        return mode
+        self.applied.pop(door, None)
+        return self.wanted(door)[0]
 
     # -- what happens --------------------------------------------------------------------------
     def notice(self, ev: NewEvent) -> None:
@@ -181,7 +181,7 @@ class DoorScheduler:
 
     # -- running -------------------------------------------------------------------------------
     async def run(self) -> None:
-        await self._load()
+        await self.load()
         await self._until_ready()
         log.info("门常开时段已启动 / door schedules running", doors=self.doors)
         while True:
@@ -271,7 +271,8 @@ class DoorScheduler:
             "message": f"{text[0]} / {text[1]}"}, self._clock.now()))
 
     # -- state kept over a restart -------------------------------------------------------------
-    async def _load(self) -> None:
+    async def load(self) -> None:
+        """Read back guard overrides and first-card openings (``run`` does it first)."""
         if self._state_file is None:
             return
         try:
