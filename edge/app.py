@@ -178,7 +178,8 @@ class EdgeApp:
             return None
         readers = await ReaderService.open(cfg.readers, cfg.edge.data_dir,
                                            self._reader_emit(outbox), self.clock,
-                                           cfg.site.timezone,
+                                           cfg.site.timezone, site=cfg.site.id,
+                                           site_secret=cfg.cloud.password,
                                            **self._reader_options)
         assert self.supervisor is not None
         for name, job in readers.jobs().items():

@@ -10,7 +10,8 @@ and calls into it through ``asyncio.to_thread``, so nothing on the loop waits fo
   (osdp_KEYSET); as soon as the channel runs on that key the driver drops install mode and
   enforces the secure channel (``on_enrolled`` tells the caller, which should persist it).
 - **Reads.** Card reads are decoded here (``drivers.access.wiegand``; a misread is a
-  ``Refusal``, not an error), keypad keys gather into PINs (``PinBuffer``), and both go to
+  ``Refusal``, not an error), keypad keys gather into PINs (``PinBuffer``), a QR reader's
+  text (a visitor pass, not Wiegand data) becomes ``PassPresented``, and all go to
   ``on_input`` in order. The caller decides and answers with ``grant`` / ``deny``: the door
   output, the LED and the buzzer. ``hold_open`` / ``release`` keep a door released (fire
   linkage) and lock it again.
@@ -48,6 +49,7 @@ from osdp import (
 )
 
 from contract import Clock, Kind, NewEvent
+from contract.visitor_pass import looks_like_pass
 from drivers.access import wiegand
 from drivers.access.osdp_line import SerialLine
 from drivers.access.osdp_model import (
@@ -59,6 +61,7 @@ from drivers.access.osdp_model import (
     OUTPUT_PERMANENT_ON,
     OUTPUT_TEMPORARY_ON,
     CardPresented,
+    PassPresented,
     PinBuffer,
     PinEntered,
     ReaderInput,
@@ -280,6 +283,11 @@ class OsdpBus:
 
     async def _card(self, r: _Reader, event: dict[str, Any], at: float) -> None:
         data = bytes(event.get("data") or b"")
+        text = _scanned_text(event.get("format"), data)
+        if text is not None:  # a QR reader's scan: a visitor pass, checked by the caller
+            self.stats.inc("osdp_text_reads")
+            await self._on_input(PassPresented(r.spec.name, text, at))
+            return
         if event.get("format") in (CardFormat.Wiegand, CardFormat.Unspecified):
             read = wiegand.decode(data, int(event.get("length") or 0), r.spec.formats)
         else:
@@ -387,6 +395,21 @@ class OsdpBus:
         if r.spec.building is not None:
             data["building"] = r.spec.building
         await self._emit(NewEvent(r.spec.name, kind, data, self._clock.now()))
+
+
+def _scanned_text(fmt: Any, data: bytes) -> str | None:
+    """The text of a QR reader's scan, or None for card data. Readers send it as a card read
+    in the ASCII format (libosdp 3.2.9 drops those at the reader's end as deprecated) or, as
+    OSDP 2.2 has it, raw in the unspecified format with the bytes as they are; raw card data
+    is taken for text only when it carries the visitor pass prefix, so that no Wiegand
+    number is ever mistaken for one. libosdp carries at most ``osdp_model.CARD_DATA_MAX``
+    bytes in one read."""
+    if not data or not all(0x20 <= b < 0x7F for b in data):
+        return None
+    text = data.decode("ascii")
+    if fmt == CardFormat.ASCII or (fmt == CardFormat.Unspecified and looks_like_pass(text)):
+        return text
+    return None
 
 
 def _refresh_loop(stop: threading.Event, lock: threading.Lock, ctx: Any,

@@ -21,6 +21,9 @@ LED_TEMPORARY_SET = 2
 #: Buzzer control code 2: the default tone.
 BUZZER_DEFAULT_TONE = 2
 LED_RED, LED_GREEN = 1, 2
+#: The most card data one read carries through libosdp 3.2.9 (OSDP_EVENT_CARDREAD_MAX_DATALEN,
+#: bytes), at the reader's end and the control panel's: a longer QR text cannot arrive.
+CARD_DATA_MAX = 64
 #: OSDP keypad codes for the two function keys (some readers send the ASCII characters).
 KEY_STAR, KEY_HASH = 0x7F, 0x0D
 
@@ -69,7 +72,18 @@ class PinEntered:
     at: float
 
 
-ReaderInput = CardPresented | PinEntered
+@dataclass(frozen=True, slots=True)
+class PassPresented:
+    """Text a QR reader scanned (a visitor pass, ``contract.visitor_pass``), sent as a card
+    read in a format that is not Wiegand. A reader set to Wiegand output sends the pass's
+    9-digit code as an ordinary card number instead (a ``CardPresented``)."""
+
+    reader: str
+    text: str
+    at: float
+
+
+ReaderInput = CardPresented | PinEntered | PassPresented
 
 
 @dataclass

@@ -13,11 +13,17 @@ Document (``version`` and every section optional but ``version``)::
                            "valid_from": "2026-01-01T00:00:00+08:00", "valid_to": null}},
      "pins": {"2580": {"holder": "owner-12", "doors": ["*"]},
               "2589": {"holder": "owner-12", "doors": ["*"], "duress": true}},
-     "blocked": ["5898999", "owner-77"]}
+     "blocked": ["5898999", "owner-77"],
+     "passes": {"418204719": {"id": 12, "doors": ["b1-lobby"], "uses": 2,
+                              "valid_from": "2026-12-07T02:00:00+00:00",
+                              "valid_to": "2026-12-08T02:00:00+00:00"}},
+     "passes_revoked": [9]}
 
 Card keys are the card number in decimal (``drivers.access.wiegand``); ``days`` are ISO
 weekdays (1 = Monday) in the site's time zone; a window whose ``to`` is not after ``from``
 runs past midnight. ``doors`` ``["*"]`` is every door. ``blocked`` names cards or holders.
+``passes`` are visitor passes by their 9-digit code (the numeric form a QR reader set to
+Wiegand output sends), ``passes_revoked`` the ids of revoked ones (``contract.visitor_pass``).
 """
 
 from __future__ import annotations
@@ -69,14 +75,32 @@ class Permit:
         return ALL_DOORS in self.doors or door in self.doors
 
 
+@dataclass(frozen=True, slots=True)
+class PassPermit:
+    """A visitor pass as the dataset lists it (found by its numeric code)."""
+
+    id: int
+    doors: frozenset[str]
+    valid_from: datetime
+    valid_to: datetime
+    uses: int
+
+    def opens(self, door: str) -> bool:
+        return ALL_DOORS in self.doors or door in self.doors
+
+
 class CredentialStore:
     """One loaded version of the dataset."""
 
     def __init__(self, version: int, cards: dict[str, Permit], pins: dict[str, Permit],
-                 profiles: dict[str, tuple[Window, ...]], blocked: frozenset[str]) -> None:
+                 profiles: dict[str, tuple[Window, ...]], blocked: frozenset[str],
+                 passes: dict[str, PassPermit] | None = None,
+                 passes_revoked: frozenset[int] = frozenset()) -> None:
         self.version = version
         self._cards, self._pins, self._profiles = cards, pins, profiles
         self._blocked = blocked
+        self._passes = passes or {}
+        self._passes_revoked = passes_revoked
 
     @classmethod
     def from_dataset(cls, doc: Mapping[str, Any]) -> CredentialStore:
@@ -98,7 +122,13 @@ class CredentialStore:
         blocked = doc.get("blocked") or []
         if not isinstance(blocked, list) or not all(isinstance(b, str) for b in blocked):
             raise DatasetError("blocked", "must be a list of card numbers or holder ids")
-        return cls(version, cards, pins, profiles, frozenset(blocked))
+        passes = {str(k): _pass(f"passes.{k}", k, v) for k, v in _mapping(doc, "passes").items()}
+        revoked = doc.get("passes_revoked") or []
+        if not isinstance(revoked, list) or not all(
+                isinstance(i, int) and not isinstance(i, bool) for i in revoked):
+            raise DatasetError("passes_revoked", "must be a list of pass ids")
+        return cls(version, cards, pins, profiles, frozenset(blocked), passes,
+                   frozenset(revoked))
 
     def card(self, key: str) -> Permit | None:
         return self._cards.get(key)
@@ -108,6 +138,13 @@ class CredentialStore:
 
     def is_blocked(self, name: str) -> bool:
         return name in self._blocked
+
+    def visitor_pass(self, code: str) -> PassPermit | None:
+        """The live pass whose numeric code this is."""
+        return self._passes.get(code)
+
+    def pass_revoked(self, pass_id: int) -> bool:
+        return pass_id in self._passes_revoked
 
     def windows(self, profile: str) -> tuple[Window, ...]:
         return self._profiles.get(profile, ())
@@ -141,6 +178,26 @@ def _permit(field: str, spec: Any, profiles: dict[str, tuple[Window, ...]]) -> P
         raise DatasetError(f"{field}.valid_to", "must be after valid_from")
     return Permit(holder, frozenset(doors), valid_from, valid_to, profile,
                   bool(spec.get("duress", False)))
+
+
+def _pass(field: str, code: Any, spec: Any) -> PassPermit:
+    if not (isinstance(code, str) and code.isascii() and code.isdigit()):
+        raise DatasetError(field, "a pass key is its numeric code")
+    if not isinstance(spec, Mapping):
+        raise DatasetError(field, "must be an object")
+    pid, uses = spec.get("id"), spec.get("uses")
+    if not isinstance(pid, int) or isinstance(pid, bool) or pid <= 0:
+        raise DatasetError(f"{field}.id", "a pass id (a whole number > 0)")
+    if not isinstance(uses, int) or isinstance(uses, bool) or uses < 1:
+        raise DatasetError(f"{field}.uses", "a whole number ≥ 1")
+    doors = spec.get("doors")
+    if not isinstance(doors, list) or not doors or not all(isinstance(d, str) for d in doors):
+        raise DatasetError(f"{field}.doors", "a non-empty list of door ids (or [\"*\"])")
+    start = _instant(f"{field}.valid_from", spec.get("valid_from"))
+    end = _instant(f"{field}.valid_to", spec.get("valid_to"))
+    if start is None or end is None or end <= start:
+        raise DatasetError(f"{field}.valid_to", "a window: valid_from, then valid_to after it")
+    return PassPermit(pid, frozenset(doors), start, end, uses)
 
 
 def _instant(field: str, value: Any) -> datetime | None:

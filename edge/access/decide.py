@@ -15,6 +15,10 @@ flagged (``soft``). A holder the edge has not yet seen at an area may pass eithe
 LED, same beep) whatever the time profile or anti-passback, and ``Decision.duress`` tells
 the caller to raise the silent alarm. Only the holder's validity and door permission still
 apply, and even a refused duress PIN raises the alarm.
+
+**Visitor passes** (``edge.access.visitor_passes``): a QR reader's text is checked as a signed
+pass, and a card number that is no card but a live pass's 9-digit code as that pass; either
+way method ``pass``, holder ``visitor-<id>``, reasons ``pass_*``, and a grant counts a use.
 """
 
 from __future__ import annotations
@@ -24,9 +28,10 @@ from datetime import datetime
 from typing import Literal
 from zoneinfo import ZoneInfo
 
-from drivers.access.osdp_model import CardPresented, PinEntered, ReaderInput
+from drivers.access.osdp_model import CardPresented, PassPresented, PinEntered, ReaderInput
 from drivers.access.wiegand import Credential, Refusal
 from edge.access.credentials import CredentialStore, Permit
+from edge.access.visitor_passes import PassGate, PassVerdict
 
 ApbMode = Literal["hard", "soft", "off"]
 
@@ -43,6 +48,16 @@ REASONS: dict[str, tuple[str, str]] = {
     "outside_schedule": ("不在允许的时段", "outside its time profile"),
     "anti_passback": ("反潜回：进出记录不符", "anti-passback: in/out out of order"),
     "unknown_reader": ("读卡器未配置门", "reader not assigned to a door"),
+    "pass_malformed": ("通行证无法识别", "visitor pass cannot be read"),
+    "pass_bad_signature": ("通行证签名无效（伪造或被改动）", "visitor pass signature not valid"),
+    "pass_other_site": ("其他小区的通行证", "visitor pass for another site"),
+    "pass_not_yet_valid": ("通行证尚未生效", "visitor pass not valid yet"),
+    "pass_expired": ("通行证已过期", "visitor pass expired"),
+    "pass_revoked": ("通行证已作废", "visitor pass revoked"),
+    "pass_no_permission": ("通行证无此门权限", "visitor pass not valid for this door"),
+    "pass_used_up": ("通行证次数已用完", "visitor pass has no uses left"),
+    "pass_no_secret": ("边缘未配置站点密钥，无法校验通行证",
+                       "the edge has no site secret to check visitor passes"),
 }
 
 
@@ -69,8 +84,8 @@ class Decision:
     reason: str | None
     reader: str
     door: str | None
-    method: Literal["card", "pin"]
-    #: The card number; never the PIN itself.
+    method: Literal["card", "pin", "pass"]
+    #: The card number; never the PIN itself, nor a pass's token or code (``pass-<id>``).
     credential: str
     holder: str | None = None
     card_format: str | None = None
@@ -78,6 +93,7 @@ class Decision:
     direction: str | None = None
     duress: bool = False
     apb_violation: bool = False
+    pass_id: int | None = None
 
     def message(self) -> str:
         if self.granted:
@@ -90,8 +106,9 @@ class Decider:
     """Decisions for a set of access points from the credential store in force."""
 
     def __init__(self, store: CredentialStore, points: list[AccessPoint],
-                 timezone: str = "Asia/Shanghai") -> None:
+                 timezone: str = "Asia/Shanghai", passes: PassGate | None = None) -> None:
         self._store = store
+        self._passes = passes
         self._points = {p.reader: p for p in points}
         if len(self._points) != len(points):
             raise ValueError("a reader is listed at two access points")
@@ -113,6 +130,8 @@ class Decider:
     def decide(self, read: ReaderInput, now: datetime) -> Decision:
         """Grant or deny, and on a grant note where the holder now is."""
         decision = self._decide(read, now)
+        if decision.granted and decision.method == "pass" and self._passes is not None:
+            self._passes.granted(PassVerdict(None, decision.pass_id), now)
         p = self._points.get(read.reader)
         if decision.granted and p is not None and p.area and decision.holder:
             self._where[(p.area, decision.holder)] = p.direction or "in"
@@ -137,9 +156,21 @@ class Decider:
             if self._store.is_blocked(key):
                 return _deny(base, "blocked")
             permit = self._store.card(key)
+            if permit is None and self._passes is not None:
+                verdict = self._passes.code(key, p.door, self._store, now)
+                if verdict is not None:  # a pass's numeric code, from a QR reader
+                    return self._pass(replace(base, method="pass", credential="QR"), verdict)
             if permit is None:
                 return _deny(base, "unknown_card")
             return self._judge(base, p, permit, now)
+        if isinstance(read, PassPresented):
+            base = Decision(False, None, read.reader, p.door if p else None, "pass", "QR",
+                            area=p.area if p else None, direction=p.direction if p else None)
+            if p is None:
+                return _deny(base, "unknown_reader")
+            if self._passes is None:
+                return _deny(base, "pass_no_secret")
+            return self._pass(base, self._passes.token(read.text, p.door, self._store, now))
         assert isinstance(read, PinEntered)
         base = Decision(False, None, read.reader, p.door if p else None, "pin", "PIN",
                         area=p.area if p else None, direction=p.direction if p else None)
@@ -149,6 +180,15 @@ class Decider:
         if permit is None:
             return _deny(base, "unknown_pin")
         return self._judge(base, p, permit, now)
+
+    def _pass(self, base: Decision, verdict: PassVerdict) -> Decision:
+        d = replace(base, holder=verdict.holder, pass_id=verdict.pass_id,
+                    credential=f"pass-{verdict.pass_id}" if verdict.pass_id else base.credential)
+        if verdict.holder is not None and self._store.is_blocked(verdict.holder):
+            return _deny(d, "blocked")
+        if verdict.reason is not None:
+            return _deny(d, verdict.reason)
+        return replace(d, granted=True)
 
     def _judge(self, base: Decision, p: AccessPoint, permit: Permit,
                now: datetime) -> Decision:

@@ -18,6 +18,7 @@ from pathlib import Path
 from drivers.access.osdp_model import ReaderInput
 from edge.access.credentials import CredentialStore
 from edge.access.decide import AccessPoint, Decider, Decision
+from edge.access.visitor_passes import PassGate
 
 PASSBACK_FILE = "passback.db"
 _SCHEMA = """CREATE TABLE IF NOT EXISTS whereabouts (
@@ -87,8 +88,9 @@ class PersistentDecider(Decider):
     """A ``Decider`` whose anti-passback state is loaded from and written to a store."""
 
     def __init__(self, store: CredentialStore, points: list[AccessPoint], timezone: str,
-                 passback: PassbackStore, where: dict[tuple[str, str], str]) -> None:
-        super().__init__(store, points, timezone)
+                 passback: PassbackStore, where: dict[tuple[str, str], str],
+                 passes: PassGate | None = None) -> None:
+        super().__init__(store, points, timezone, passes)
         self._passback = passback
         self._where.update(where)
 

@@ -26,6 +26,7 @@ from edge.access.egress import ReaderDoor, ReaderEgress
 from edge.access.passback import PASSBACK_FILE, PassbackStore, PersistentDecider
 from edge.access.reader_config import ReaderEntry, ReadersConfig
 from edge.access.readers import ReaderDoors
+from edge.access.visitor_passes import PASSES_FILE, PassGate, PassUses
 
 log = structlog.get_logger(__name__)
 
@@ -42,10 +43,12 @@ class ReaderService:
 
     def __init__(self, config: ReadersConfig, decider: PersistentDecider,
                  passback: PassbackStore, emit: Emit, clock: Clock,
-                 bus_options: dict[str, Any] | None = None) -> None:
+                 bus_options: dict[str, Any] | None = None,
+                 pass_uses: PassUses | None = None) -> None:
         self.config = config
         self.decider = decider
         self._passback = passback
+        self._pass_uses = pass_uses
         self.stats = DriverStats()
         self.doors = ReaderDoors(decider, emit, clock, self.stats)
         self._keys = {r.id: keys.load_or_create(r.key_file) for r in config.readers}
@@ -64,12 +67,19 @@ class ReaderService:
 
     @classmethod
     async def open(cls, config: ReadersConfig, data_dir: Path, emit: Emit, clock: Clock,
-                   timezone: str, **bus_options: Any) -> ReaderService:
+                   timezone: str, *, site: str = "", site_secret: str | None = None,
+                   **bus_options: Any) -> ReaderService:
+        """``site`` / ``site_secret``: the slug and secret visitor passes are checked with
+        (without a secret every scanned pass is refused, ``pass_no_secret``)."""
         passback, where = await PassbackStore.open(Path(data_dir) / PASSBACK_FILE)
+        uses = await PassUses.open(Path(data_dir) / PASSES_FILE)
+        if not site_secret:
+            log.warning("站点没有 cloud.password：扫码通行证将全部被拒绝 / the site has no "
+                        "cloud.password: every scanned visitor pass is refused")
         decider = PersistentDecider(CredentialStore.from_dataset({"version": 0}),
                                     [r.point() for r in config.readers], timezone, passback,
-                                    where)
-        return cls(config, decider, passback, emit, clock, bus_options)
+                                    where, PassGate(site, site_secret, uses))
+        return cls(config, decider, passback, emit, clock, bus_options, uses)
 
     def _spec(self, r: ReaderEntry) -> ReaderSpec:
         key = self._keys[r.id]
@@ -111,3 +121,5 @@ class ReaderService:
 
     async def aclose(self) -> None:
         await self._passback.aclose()
+        if self._pass_uses is not None:
+            await self._pass_uses.aclose()

@@ -85,6 +85,8 @@ class ReaderDoors:
             data["feedback"] = "failed"
         if decision.apb_violation:
             data["apb_violation"] = True
+        if decision.pass_id is not None:
+            data["pass_id"] = decision.pass_id
         # The door is the device people look for (as with door controllers).
         device = decision.door or decision.reader
         if decision.granted:

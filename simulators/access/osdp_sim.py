@@ -3,6 +3,7 @@
 The reader answers the edge's control panel like a wall reader with a keypad, one LED, a
 buzzer and one output (the door strike). A test or the site simulator drives it:
 ``present_card`` (Wiegand 26/34 bits from this package's own encoder, or raw bits),
+``present_text`` (a QR reader's scan),
 ``type_keys``, ``set_tamper`` / ``set_power_fault``, ``go_silent`` / ``resume`` (the cable
 cut), and reads back what the edge commanded (``commands``, ``wait_command``). Every frame
 the control panel sends is also cut out of the byte stream by ``osdp_wire`` and kept in
@@ -44,6 +45,8 @@ from simulators.access.osdp_wire import Frame, Reassembler, pack_bits, wiegand26
 
 #: OSDP keypad codes for * and # (PROTOCOLS §3 readers send these, some send ASCII).
 KEY_CODES = {"*": 0x7F, "#": 0x0D}
+#: The most card data one read carries through libosdp 3.2.9 (OSDP_EVENT_CARDREAD_MAX_DATALEN).
+CARD_DATA_MAX = 64
 COMMAND_NAMES = {Command.Output: "output", Command.LED: "led", Command.Buzzer: "buzzer",
                  Command.Keyset: "keyset", Command.Text: "text", Command.Status: "status"}
 
@@ -167,6 +170,18 @@ class OsdpReaderSim:
     async def present_raw(self, data: bytes, length: int) -> None:
         await self._submit({"event": Event.CardRead, "reader_no": 0, "direction": 0,
                             "format": CardFormat.Wiegand, "length": length, "data": data})
+
+    async def present_text(self, text: str) -> None:
+        """A QR reader's scan: the text as raw card data (format unspecified, 8 bits a
+        character), as OSDP 2.2 readers send it; libosdp 3.2.9 ignores the deprecated ASCII
+        format at the reader's end and carries at most ``CARD_DATA_MAX`` bytes."""
+        data = text.encode("ascii")
+        if not 0 < len(data) <= CARD_DATA_MAX:
+            raise ValueError(f"a scanned text of {len(data)} bytes: libosdp carries 1 to "
+                             f"{CARD_DATA_MAX} in one card read")
+        await self._submit({"event": Event.CardRead, "reader_no": 0, "direction": 0,
+                            "format": CardFormat.Unspecified, "length": len(data) * 8,
+                            "data": data})
 
     async def type_keys(self, keys: str) -> None:
         """Digits, ``*`` (clear) and ``#`` (enter), sent as one keypad report."""

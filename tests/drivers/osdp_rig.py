@@ -17,6 +17,7 @@ from drivers.access.osdp_model import ReaderSpec
 from edge.access.credentials import CredentialStore
 from edge.access.decide import AccessPoint, Decider
 from edge.access.readers import ReaderDoors
+from edge.access.visitor_passes import PassGate
 from simulators.access.osdp_sim import OsdpReaderSim
 from simulators.pty import pty_pair
 
@@ -81,15 +82,17 @@ class Rig:
 async def rig(tmp: Path, *, reader_key: bytes | None = KEY, edge_key: bytes = KEY,
               reader_install: bool = False, edge_install: bool = False,
               points: list[AccessPoint] | None = None, retry_s: float = 1.0,
-              offline_after_s: float = 2.0) -> AsyncIterator[Rig]:
+              offline_after_s: float = 2.0, passes: PassGate | None = None,
+              data: dict[str, Any] | None = None) -> AsyncIterator[Rig]:
     async with pty_pair(tmp / "edge.pty", tmp / "reader.pty") as (edge_end, reader_end):
         sim = OsdpReaderSim(reader_end, address=ADDRESS, scbk=reader_key,
                             install=reader_install)
         await sim.start()
         outbox = Recorder()
         enrolled: list[str] = []
-        decider = Decider(CredentialStore.from_dataset(dataset()), points or [
-            AccessPoint(READER, DOOR, area="b1", direction="in", building="1")])
+        decider = Decider(CredentialStore.from_dataset(data or dataset()), points or [
+            AccessPoint(READER, DOOR, area="b1", direction="in", building="1")],
+            passes=passes)
         doors = ReaderDoors(decider, outbox, SystemClock())
         bus = OsdpBus(edge_end, [ReaderSpec(READER, ADDRESS, edge_key, install=edge_install,
                                             building="1")],
