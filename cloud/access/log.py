@@ -162,7 +162,8 @@ async def access_doors(request: web.Request) -> web.Response:
     doors = []
     for key in sorted(set(states) | set(through) | set(open_alarms))[:MAX_DOORS]:
         state_ev, last = states.get(key), through.get(key)
-        data = (state_ev or last).data if (state_ev or last) is not None else {}
+        shown = state_ev or last
+        data = shown.data if shown is not None and isinstance(shown.data, dict) else {}
         person = None
         if last is not None:
             holder = _text(last.data, "holder")
