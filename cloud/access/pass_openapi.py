@@ -24,7 +24,8 @@ def _op(summary: str, ok: str = "200", params: tuple[dict[str, object], ...] = (
     return op
 
 
-_ISSUE = {"type": "object", "required": ["visitor_name", "unit", "valid_to", "doors", "uses"],
+_ISSUE: dict[str, object] = {
+          "type": "object", "required": ["visitor_name", "unit", "valid_to", "doors", "uses"],
           "properties": {
               "visitor_name": {"type": "string", "maxLength": 64},
               "unit": {"type": "string", "description": "被访房屋编号 / the host's unit code"},

@@ -149,7 +149,7 @@ async def test_a_site_without_a_secret_cannot_sign(db_url: str) -> None:
         admin = await token_headers(c.sessions, "admin", ["demo"])
         await _resident(c, admin)
         made = await c.call("POST", P, admin, 201, _body())
-        c.client.server.app[SITE_CREDENTIALS].pop("demo")  # the site's secret is withdrawn
+        c.client.app[SITE_CREDENTIALS].pop("demo")  # the site's secret is withdrawn
         err = await c.call("POST", P, admin, 409, _body())
         assert err["error"]["field"] == "site" and " / " in err["error"]["message"]
         await c.call("GET", f"{P}/{made['id']}/qr.svg", admin, 409)

@@ -7,6 +7,7 @@ import base64
 import hashlib
 import hmac
 import json
+from typing import Any
 
 import pytest
 
@@ -111,7 +112,9 @@ def test_signing_refuses_what_cannot_make_a_pass() -> None:
         sign("", CLAIMS)
     with pytest.raises(ValueError, match="fewer doors"):
         sign(SECRET, PassClaims(1, SITE, tuple(f"door-{i}" for i in range(20)), 1, 2, 1))
-    for bad in ({"uses": 0}, {"valid_to": 1765000000}, {"doors": ()}, {"id": 0}):
+    bads: list[dict[str, Any]] = [{"uses": 0}, {"valid_to": 1765000000}, {"doors": ()},
+                                  {"id": 0}]
+    for bad in bads:
         with pytest.raises(ValueError):
             PassClaims(**{"id": 1, "site": SITE, "doors": ("*",), "valid_from": 1765000000,
                           "valid_to": 1765000001, "uses": 1, **bad})
