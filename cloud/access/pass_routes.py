@@ -78,7 +78,7 @@ async def issue_pass(request: web.Request) -> web.Response:
         name = ps.visitor_name(body.get("visitor_name"))
         unit = await ps.unit_of(session, site.id, body.get("unit"))
         start, end = ps.window(body, zone(site.timezone or ""), now)
-        door_list = svc.doors(body.get("doors"))
+        door_list = ps.pass_doors(body.get("doors"))
         count = ps.uses(body.get("uses"))
         p = AccessPass(site_id=site.id, code=await ps.new_code(session, site.id, now),
                        visitor_name=name, unit_id=unit.id, doors=door_list, valid_from=start,

@@ -23,10 +23,11 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import case, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from cloud.access.service import Invalid, active_card, instant
+from cloud.access.service import Invalid, active_card, doors, instant
 from cloud.access.tables import AccessPass
 from cloud.ingest.handlers import HandlerContext, StoredEvent
 from cloud.records.tables import Unit
+from cloud.web.body import unstorable
 from contract.visitor_pass import CODE_DIGITS, PassClaims, sign
 
 MAX_WINDOW = timedelta(days=7)
@@ -40,7 +41,7 @@ AUDITED = ("code", "unit_id", "doors", "valid_from", "valid_to", "uses", "state"
 
 
 def visitor_name(raw: Any) -> str:
-    if not isinstance(raw, str) or not raw.strip():
+    if not isinstance(raw, str) or not raw.strip() or unstorable(raw):
         raise Invalid("visitor_name", "须填写访客姓名", "the visitor's name is required")
     if len(raw.strip()) > MAX_NAME:
         raise Invalid("visitor_name", f"访客姓名至多 {MAX_NAME} 个字",
@@ -62,7 +63,7 @@ def window(body: dict[str, Any], tz: ZoneInfo, now: datetime) -> tuple[datetime,
     end = instant(body.get("valid_to"), "valid_to", tz, end_of_day=True)
     if end is None:
         raise Invalid("valid_to", "须填写有效期止", "valid_to is required")
-    start, end = _second(start), _second(end)
+    start, end = _second(start, "valid_from"), _second(end, "valid_to")
     if end <= now:
         raise Invalid("valid_to", "有效期止已过去", "valid_to is in the past")
     if end <= start:
@@ -72,12 +73,24 @@ def window(body: dict[str, Any], tz: ZoneInfo, now: datetime) -> tuple[datetime,
     return start, end
 
 
-def _second(at: datetime) -> datetime:
-    return at.astimezone(UTC).replace(microsecond=0)
+def _second(at: datetime, field: str) -> datetime:
+    try:
+        return at.astimezone(UTC).replace(microsecond=0)
+    except OverflowError:
+        raise Invalid(field, "时间超出范围", "the time is out of range") from None
+
+
+def pass_doors(raw: Any) -> list[str]:
+    """Door keys as cards take them, in ASCII (they are signed into the QR code)."""
+    found = doors(raw)
+    if not all(d.isascii() and d.isprintable() for d in found):
+        raise Invalid("doors", "门标识须为英文字母、数字等 ASCII 字符（站点文件中的门 id）",
+                      "door keys are ASCII (the door ids of the site file)")
+    return found
 
 
 async def unit_of(session: AsyncSession, site_id: int, raw: Any) -> Unit:
-    if not isinstance(raw, str) or not 0 < len(raw.strip()) <= 64:
+    if not isinstance(raw, str) or not 0 < len(raw.strip()) <= 64 or unstorable(raw):
         raise Invalid("unit", "须填写被访房屋编号", "the host's unit code is required")
     found = (await session.scalars(select(Unit).where(
         Unit.site_id == site_id, Unit.code == raw.strip()))).first()

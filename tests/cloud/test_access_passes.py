@@ -127,6 +127,8 @@ async def test_refusals_name_the_field_and_change_nothing(db_url: str) -> None:
             (_body(valid_from="2026-12-07T10:00:00"), "valid_from"),       # no offset
             (_body(uses=0), "uses"), (_body(uses=51), "uses"), (_body(uses="2"), "uses"),
             (_body(doors=[]), "doors"), (_body(doors=None), "doors"),
+            (_body(doors=["大堂"]), "doors"), (_body(valid_from="0001-01-01T00:00:00+08:00"),
+                                              "valid_from"),
             (_body(doors=[f"door-number-{i:02d}" for i in range(12)]), "doors"),  # QR too long
             (_body(unit="9-909"), "unit"), (_body(unit=None), "unit"),
             (_body(visitor_name=""), "visitor_name"), (_body(visitor_name="长" * 65),
