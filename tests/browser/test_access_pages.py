@@ -222,6 +222,14 @@ async def test_without_personal_data_the_log_masks_the_residents_name(
     await expect(page.locator("#card-form")).to_be_hidden()  # read-only: no records.write
     assert await raw_codes(page) == []
 
+    # In English the same log reads in English.
+    await page.evaluate("localStorage.setItem('cy.lang', 'en')")
+    await page.goto(f"{staff.url}/access?tab=log")
+    await expect(page.locator("#tab-log")).to_have_text("Access log")
+    await expect(rows.first).to_contain_text("Card not enrolled")
+    await expect(rows.nth(1)).to_contain_text("Granted")
+    assert await raw_codes(page) == []
+
 
 async def forced_door(staff: StaffConsole) -> None:
     """A resident through the east gate, then the gate forced (an alarm opens)."""
@@ -249,6 +257,7 @@ async def test_the_guard_sees_a_forced_door_and_without_a_broker_is_told_so(
     west = page.locator('li.door[data-door="west-gate"]')
     await expect(west).to_contain_text("已关闭")
     await expect(west).not_to_have_class(re.compile(r"\balert\b"))
+    await shoot(page, "guard-doors-1920.png")
     await door.get_by_role("button", name="开门").click()
     await expect(door.locator(".cmd-error")).to_contain_text("控制台未连接消息代理")
     assert (await staff.get(f"/api/sites/{SITE}/commands"))["commands"] == []
