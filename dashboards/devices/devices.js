@@ -22,6 +22,9 @@
   let channel = { available: false };
   let chosen = null;
   let loadToken = 0;
+  /** family → open, as the person folded or unfolded it (kept across refreshes). */
+  const toggled = new Map();
+  const REFRESH_MS = 30000;
 
   function stateOf(d) {
     if (!d.last_seen) return "never";
@@ -73,15 +76,19 @@
       const body = S.el("tbody");
       for (const d of mine) body.append(row(d));
       // A long group folds (its counts say enough) unless a filter or its open device asks.
-      const open = mine.length <= FOLD_AT || family || state || mine.some((d) => d.key === chosen);
-      groups.push(S.el("details", { class: "family", "data-family": f, open: !!open },
-        S.el("summary", {}, S.el("h2", {}, S.label("device_family", f), " ",
-             S.el("small", { text: S.t(`${mine.length} 台，在线 ${on}，离线 ${off}`,
-                                       `${mine.length}: ${on} online, ${off} offline`) }))),
+      const open = toggled.has(f) ? toggled.get(f)
+        : mine.length <= FOLD_AT || family || state || mine.some((d) => d.key === chosen);
+      const box = S.el("details", { class: "family", "data-family": f, open: !!open });
+      const summary = S.el("summary", {}, S.el("h2", {}, S.label("device_family", f), " ",
+        S.el("small", { text: S.t(`${mine.length} 台，在线 ${on}，离线 ${off}`,
+                                  `${mine.length}: ${on} online, ${off} offline`) })));
+      summary.addEventListener("click", () => toggled.set(f, !box.open));  // before it toggles
+      groups.push(box);
+      box.append(summary,
         S.el("table", {}, S.el("thead", {}, S.el("tr", {},
           S.el("th", { text: S.t("设备", "Device") }), S.el("th", { text: S.t("状态", "State") }),
           S.el("th", { text: S.t("最近上报", "Last report") }),
-          S.el("th", { text: S.t("说明", "About") }))), body)));
+          S.el("th", { text: S.t("说明", "About") }))), body));
     }
     if (!groups.length) {
       groups.push(S.el("p", { class: "note", text: devices.length
@@ -258,13 +265,30 @@
     if (wanted && devices.some((d) => d.key === wanted)) open(wanted);
   }
 
+  /** The states again every REFRESH_MS (a page left open must not show yesterday's 在线). */
+  async function refresh() {
+    if (!site || document.hidden) return;
+    const slug = site;
+    try {
+      const list = await S.api(`/api/sites/${encodeURIComponent(slug)}/devices`);
+      if (slug !== site) return;
+      devices = list.devices;
+      draw();
+      $("load-error").hidden = true;
+    } catch (err) {
+      $("load-error").textContent = S.t(`刷新设备失败：${err.message}`, `Could not refresh devices: ${err.message}`);
+      $("load-error").hidden = false;
+    }
+  }
+
   fillFamilies();
+  setInterval(refresh, REFRESH_MS);
   $("family").addEventListener("change", draw);
   $("state").addEventListener("change", draw);
   $("d-close").addEventListener("click", close);
   let first = true;
   S.onSite((slug) => {
-    if (!first) close();  // another community: its devices, no panel of the last one
+    if (!first) { close(); toggled.clear(); }  // another community: none of the last one's state
     first = false;
     load(slug);
   });

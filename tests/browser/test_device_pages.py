@@ -101,6 +101,7 @@ async def test_devices_are_listed_by_family_with_their_state(
     never = [d["key"] for d in listed if d["last_seen"] is None]
     assert never and all(families[k] == "meter" for k in never)
     async with checked_page(browser, 1920, 1080) as page:
+        await page.clock.install()  # the page's 30 s refresh runs when the test says
         await open_devices(page, staff, "admin")
         group = page.locator('.family[data-family="gate"]')
         await expect(group.locator("h2")).to_contain_text("道闸")
@@ -119,6 +120,21 @@ async def test_devices_are_listed_by_family_with_their_state(
         await expect(meters).not_to_have_attribute("open", "")
         await expect(meters.locator("summary")).to_contain_text(f"{len(never) + 1} 台，在线 1")
         await expect(group).to_have_attribute("open", "")
+        await meters.locator("summary").click()
+        await expect(meters.locator('tr[data-device="meter-1"]')).to_be_visible()
+
+        # The barrier comes back: the page says so at its next refresh, the meters still open.
+        edge = Edge(staff.sessions, SITE)
+        edge.seq = 8
+        await edge.ingest("device.online", {"v": 1, "message": "恢复 / back"}, device="gate-out-1")
+        await page.clock.run_for(31_000)
+        await expect(group.locator('tr[data-device="gate-out-1"]')).to_contain_text("在线")
+        await expect(page.locator("#counts")).to_have_text(f"共 {len(listed)} 台，离线 0 台")
+        await expect(meters).to_have_attribute("open", "")
+        await edge.ingest("device.offline", {"v": 1, "reason": "timeout", "message": "x / x"},
+                          device="gate-out-1")
+        await page.clock.run_for(31_000)
+        await expect(page.locator("#counts")).to_have_text(f"共 {len(listed)} 台，离线 1 台")
 
         await page.select_option("#state", "offline")
         await expect(page.locator("tr.device")).to_have_count(1)
