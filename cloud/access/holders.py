@@ -16,6 +16,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from cloud.access.tables import AccessPass
 from cloud.auth.audit import Actor
 from cloud.db.models import Site
 from cloud.records.mask import guard_people
@@ -40,12 +41,18 @@ def _resident_id(holder: str) -> int | None:
     return int(m.group(1)) if m is not None and int(m.group(1)) <= MAX_ID else None
 
 
+def _pass_id(holder: str) -> int | None:
+    m = VISITOR.match(holder)
+    return int(m.group(1)) if m is not None and int(m.group(1)) <= MAX_ID else None
+
+
 async def describe(session: AsyncSession, actor: Actor, site: Site, holders: Iterable[str | None],
                    *, now: datetime, reason: str) -> dict[str, dict[str, Any]]:
     """holder id → ``{kind: resident|staff|visitor|unknown, name, unit}``.
 
-    ``name`` is None when it is not known (a resident who is not this site's, a visitor: the
-    pass's number stands in). The caller's session must commit (the audit row goes with it).
+    A visitor is named by the pass (``visitor-<pass id>``): the visitor's name and the host
+    unit, masked like a resident's. ``name`` is None when it is not known (a resident or pass
+    not of this site). The caller's session must commit (the audit row goes with it).
     """
     wanted = {h for h in holders if isinstance(h, str) and h}
     ids = {rid for h in wanted if (rid := _resident_id(h)) is not None}
@@ -58,6 +65,18 @@ async def describe(session: AsyncSession, actor: Actor, site: Site, holders: Ite
                   for rid, name, code in rows]
         await guard_people(session, actor, "resident", people, ("name",), at=now, reason=reason)
     by_id = {p["id"]: p for p in people}
+    pass_ids = {pid for h in wanted if (pid := _pass_id(h)) is not None}
+    visitors: list[dict[str, Any]] = []
+    if pass_ids:
+        rows = (await session.execute(
+            select(AccessPass.id, AccessPass.visitor_name, Unit.code)
+            .join(Unit, Unit.id == AccessPass.unit_id)
+            .where(AccessPass.site_id == site.id, AccessPass.id.in_(pass_ids)))).all()
+        visitors = [{"id": pid, "name": name, "unit": code, "site": site.slug}
+                    for pid, name, code in rows]
+        await guard_people(session, actor, "access_pass", visitors, ("name",), at=now,
+                           reason=reason)
+    by_pass = {v["id"]: v for v in visitors}
     out: dict[str, dict[str, Any]] = {}
     for h in wanted:
         rid = _resident_id(h)
@@ -65,8 +84,10 @@ async def describe(session: AsyncSession, actor: Actor, site: Site, holders: Ite
             p = by_id.get(rid)
             out[h] = {"kind": "resident", "name": p["name"] if p else None,
                       "unit": p["unit"] if p else None}
-        elif VISITOR.match(h):
-            out[h] = {"kind": "visitor", "name": None, "unit": None}
+        elif (pid := _pass_id(h)) is not None:
+            v = by_pass.get(pid)
+            out[h] = {"kind": "visitor", "name": v["name"] if v else None,
+                      "unit": v["unit"] if v else None}
         elif h.startswith(STAFF_PREFIX):
             out[h] = {"kind": "staff", "name": h[len(STAFF_PREFIX):], "unit": None}
         else:

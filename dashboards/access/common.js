@@ -6,7 +6,7 @@ window.Acc = (() => {
   const S = window.Shell;
 
   /* A holder in words: the resident's name (masked for roles without personal data) and unit,
-     员工 and the name, 访客 and the pass number; never the stored id. */
+     员工 and the name, 访客 with the pass's visitor and host unit; never the stored id. */
   function holderText(h) {
     if (!h || !h.holder) return "";
     const kind = h.holder_kind || h.kind;
@@ -16,8 +16,9 @@ window.Acc = (() => {
     }
     if (kind === "staff") return `${S.label("holder_kind", "staff")} ${h.holder_name || ""}`.trim();
     if (kind === "visitor") {
-      const id = String(h.holder).replace(/^visitor-/, "");
-      return `${S.label("holder_kind", "visitor")} #${id}`;
+      const who = S.label("holder_kind", "visitor");
+      if (h.holder_name) return `${who} ${h.holder_name}${h.unit ? `（${S.t("访", "to")} ${h.unit}）` : ""}`;
+      return `${who} #${String(h.holder).replace(/^visitor-/, "")}`;
     }
     return S.t("未知持卡人", "Unknown holder");
   }

@@ -94,6 +94,20 @@ async def test_the_log_pages_filters_and_names_holders_by_role(db_url: str) -> N
                                      "&to=2026-12-07T09:03:00%2B08:00", admin, 200)
         assert len(window["entries"]) == 2
 
+        made = await c.call("POST", f"{P}/passes", admin, 201, {
+            "visitor_name": "李访客", "unit": "1-101", "valid_from": "2026-12-07T09:00:00+08:00",
+            "valid_to": "2026-12-07T18:00:00+08:00", "doors": ["*"], "uses": 2})
+        await edge.send(edge.event("access.granted", {
+            "door": "gate-east", "credential": made["code"], "holder": f"visitor-{made['id']}",
+            "method": "pass"}, 20))
+        [shown] = (await c.call("GET", f"{P}/log?holder=visitor-{made['id']}", admin,
+                                200))["entries"]
+        assert (shown["holder_kind"], shown["holder_name"], shown["unit"]) == (
+            "visitor", "李访客", "1-101")
+        [hidden] = (await c.call("GET", f"{P}/log?holder=visitor-{made['id']}", lead,
+                                 200))["entries"]
+        assert hidden["holder_name"] == "李**"
+
         for query, field in (("result=maybe", "result"), ("from=yesterday", "from"),
                              ("from=2026-12-07T10:00:00Z&to=2026-12-07T09:00:00Z", "to"),
                              ("before_id=x", "before_id"), ("limit=0", "limit"),
