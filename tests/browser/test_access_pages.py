@@ -273,6 +273,12 @@ async def test_the_guard_sees_a_forced_door_and_without_a_broker_is_told_so(
     [made] = (await staff.get(PASSES))["passes"]
     assert made["visitor_name"] == "快递员"
 
+    # On patrol, on a phone: the doors and the pass form fit without scrolling sideways.
+    await page.set_viewport_size({"width": 390, "height": 844})
+    await expect(door).to_be_visible()
+    width = await page.evaluate("document.documentElement.scrollWidth")
+    assert width <= 390, f"the door view scrolls sideways on a phone ({width}px)"
+
 
 async def test_the_guard_opens_a_forced_door_through_the_command_channel(
         rig: Rig, browser: Browser) -> None:
