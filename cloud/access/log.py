@@ -34,6 +34,7 @@ RESULTS = {"granted": str(Kind.ACCESS_GRANTED), "denied": str(Kind.ACCESS_DENIED
 #: A door's own events, by the state each leaves it in.
 DOOR_STATES = {str(Kind.DOOR_OPENED): "opened", str(Kind.DOOR_CLOSED): "closed",
                str(Kind.DOOR_FORCED): "forced", str(Kind.DOOR_HELD_OPEN): "held_open"}
+MODE_CHANGED = str(Kind.DOOR_MODE_CHANGED)
 #: The alarms a door itself raises (``cloud.alarms.policy``).
 DOOR_ALARMS = (str(Kind.DOOR_FORCED), str(Kind.DOOR_HELD_OPEN))
 ACTIVE_ALARM_STATES = ("open", "acknowledged", "in_progress")
@@ -139,14 +140,16 @@ async def _latest(session: Any, site_id: int, kinds: list[str]) -> dict[str, Eve
 
 @requires("devices.read")
 async def access_doors(request: web.Request) -> web.Response:
-    """Every door the site's events name: its last state, the last person through it and how
-    many of its alarms are still open (forced or held open)."""
+    """Every door the site's events name: its last state, its control mode when the edge
+    reported one (normally open by schedule, after a first card or by a guard), the last person
+    through it and how many of its alarms are still open (forced or held open)."""
     default_tz = request.app[DEFAULT_TZ]
     actor = actor_of(request)
     async with request.app[SESSIONS]() as session, session.begin():
         site = await site_by_slug(session, request.match_info["site"])
         states = await _latest(session, site.id, list(DOOR_STATES))
         through = await _latest(session, site.id, [RESULTS["granted"]])
+        modes = await _latest(session, site.id, [MODE_CHANGED])
         alarms = (await session.scalars(select(Alarm).where(
             Alarm.site_id == site.id, Alarm.kind.in_(DOOR_ALARMS),
             Alarm.state.in_(ACTIVE_ALARM_STATES)))).all()
@@ -160,7 +163,7 @@ async def access_doors(request: web.Request) -> web.Response:
                              now=request.app[CLOCK].now(), reason=f"GET {request.path}")
     tz = zone(site.timezone or default_tz, default_tz)
     doors = []
-    for key in sorted(set(states) | set(through) | set(open_alarms))[:MAX_DOORS]:
+    for key in sorted(set(states) | set(through) | set(modes) | set(open_alarms))[:MAX_DOORS]:
         state_ev, last = states.get(key), through.get(key)
         shown = state_ev or last
         data = shown.data if shown is not None and isinstance(shown.data, dict) else {}
@@ -172,8 +175,13 @@ async def access_doors(request: web.Request) -> web.Response:
                       "holder_name": found["name"], "unit": found["unit"],
                       "credential": _text(last.data, "credential"),
                       "method": _text(last.data, "method"), **times("ts", last.ts, tz)}
+        mode_ev = modes.get(key)
+        mode = None
+        if mode_ev is not None:
+            mode = {"mode": _text(mode_ev.data, "mode"), "reason": _text(mode_ev.data, "reason"),
+                    "until": _text(mode_ev.data, "until"), **times("at", mode_ev.ts, tz)}
         doors.append({
-            "door": key, "building": _text(data, "building"),
+            "door": key, "building": _text(data, "building"), "mode": mode,
             "state": DOOR_STATES[state_ev.kind] if state_ev is not None else None,
             **times("state_at", state_ev.ts if state_ev is not None else None, tz),
             "last_person": person, "open_alarms": open_alarms.get(key, 0)})

@@ -1,6 +1,7 @@
 /* 门禁状态 / the guard's door view: GET …/access/doors every few seconds (the board's way of
  * staying live when a feed is not pushed): each door's last state (被强行打开 and 长时间未关
- * highlighted, as are doors with open alarms), the last person through and when. 开门 sends
+ * highlighted, as are doors with open alarms), 常开/常闭 when the edge set the door so (until
+ * when), the last person through and when. 开门 sends
  * door.open through the command channel (POST /api/sites/{site}/commands) and shows the
  * command's state until it ends (GET …/commands/{id}): 已下发 → 已执行, or 被拒绝 with the
  * edge's reason; a console without a broker answers no_channel and the page says so beside
@@ -70,6 +71,12 @@
     li.append(S.el("p", { class: "door-state" },
       S.el("b", { text: d.state ? S.label("door_state", d.state) : S.t("状态未知", "State unknown") }),
       d.state_at ? ` ${S.t("自", "since")} ${S.time(d.state_at, tz).slice(11)}` : ""));
+    const m = d.mode;
+    if (m && m.mode && m.mode !== "controlled") {  // 受控 is the usual: only say otherwise
+      const until = m.until ? S.t(`，至 ${S.time(m.until, tz).slice(11)}`, `, until ${S.time(m.until, tz).slice(11)}`) : "";
+      li.append(S.el("p", { class: `door-mode mode-${m.mode}`,
+                            text: `${S.label("door_mode", m.mode)}${until}` }));
+    }
     const p = d.last_person;
     li.append(S.el("p", { class: "door-last" }, S.t("最近通行：", "Last through: "),
       p ? `${A.holderText(p) || S.t("未知持卡人", "Unknown holder")} ${S.time(p.ts, tz).slice(11)}`

@@ -238,6 +238,9 @@ async def forced_door(staff: StaffConsole) -> None:
     await edge.ingest("door.forced", {"v": 1, "door": DOOR, "message": "门被强行打开 / forced"},
                       device="doors-1")
     await edge.ingest("door.closed", {"v": 1, "door": "west-gate"}, device="doors-1")
+    await edge.ingest("door.mode_changed", {
+        "v": 1, "door": "west-gate", "mode": "normally_open", "reason": "schedule",
+        "until": "2026-12-07T10:00:00+00:00"}, device="doors-1")
 
 
 async def test_the_guard_sees_a_forced_door_and_without_a_broker_is_told_so(
@@ -256,6 +259,7 @@ async def test_the_guard_sees_a_forced_door_and_without_a_broker_is_told_so(
     await expect(door).to_contain_text("未处理报警 1")
     west = page.locator('li.door[data-door="west-gate"]')
     await expect(west).to_contain_text("已关闭")
+    await expect(west.locator(".door-mode")).to_have_text("常开，至 18:00")
     await expect(west).not_to_have_class(re.compile(r"\balert\b"))
     await shoot(page, "guard-doors-1920.png")
     await door.get_by_role("button", name="开门").click()

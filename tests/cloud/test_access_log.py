@@ -131,7 +131,10 @@ async def test_each_door_has_its_last_state_last_person_and_open_alarms(db_url: 
                         edge.event("door.opened", {"door": "gate-east"}, 1),
                         edge.event("door.forced", {"door": "gate-east"}, 5),
                         edge.event("door.opened", {"door": "b1-lobby"}, 6),
-                        edge.event("door.closed", {"door": "b1-lobby"}, 7))
+                        edge.event("door.closed", {"door": "b1-lobby"}, 7),
+                        edge.event("door.mode_changed", {
+                            "door": "b1-lobby", "mode": "normally_open", "reason": "schedule",
+                            "until": "2026-12-07T10:00:00+00:00"}, 8))
         doors = {d["door"]: d for d in (await c.call("GET", f"{P}/doors", guard, 200))["doors"]}
         assert sorted(doors) == ["b1-lobby", "gate-east"]
         east, lobby = doors["gate-east"], doors["b1-lobby"]
@@ -140,6 +143,8 @@ async def test_each_door_has_its_last_state_last_person_and_open_alarms(db_url: 
         assert east["last_person"]["ts_local"].startswith("2026-12-07T09:01")
         assert (lobby["state"], lobby["open_alarms"], lobby["last_person"]) == (
             "closed", 0, None)
+        assert (lobby["mode"]["mode"], lobby["mode"]["reason"], east["mode"]) == (
+            "normally_open", "schedule", None)
         shown = await c.call("GET", f"{P}/doors", admin, 200)
         [east] = [d for d in shown["doors"] if d["door"] == "gate-east"]
         assert east["last_person"]["holder_name"] == "王伟"
