@@ -19,7 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from cloud.access.tables import AccessPass
 from cloud.auth.audit import Actor
 from cloud.db.models import Site
-from cloud.records.mask import guard_people
+from cloud.records.mask import guard_people, mask_rows
 from cloud.records.tables import Resident, Unit
 
 RESIDENT = re.compile(r"^resident-([1-9][0-9]{0,9})$")
@@ -47,13 +47,23 @@ def _pass_id(holder: str) -> int | None:
 
 
 async def describe(session: AsyncSession, actor: Actor, site: Site, holders: Iterable[str | None],
-                   *, now: datetime, reason: str) -> dict[str, dict[str, Any]]:
+                   *, now: datetime, reason: str, reveal: bool = True
+                   ) -> dict[str, dict[str, Any]]:
     """holder id → ``{kind: resident|staff|visitor|unknown, name, unit}``.
 
     A visitor is named by the pass (``visitor-<pass id>``): the visitor's name and the host
     unit, masked like a resident's. ``name`` is None when it is not known (a resident or pass
-    not of this site). The caller's session must commit (the audit row goes with it).
+    not of this site). ``reveal`` False masks the names for everyone (a screen that polls,
+    such as the guard's door view, would otherwise audit a view every few seconds). The
+    caller's session must commit (the audit row goes with it).
     """
+
+    async def shown(entity: str, rows: list[dict[str, Any]]) -> None:
+        if reveal:
+            await guard_people(session, actor, entity, rows, ("name",), at=now, reason=reason)
+        else:
+            mask_rows(rows, ("name",))
+
     wanted = {h for h in holders if isinstance(h, str) and h}
     ids = {rid for h in wanted if (rid := _resident_id(h)) is not None}
     people: list[dict[str, Any]] = []
@@ -63,7 +73,7 @@ async def describe(session: AsyncSession, actor: Actor, site: Site, holders: Ite
             .where(Resident.site_id == site.id, Resident.id.in_(ids)))).all()
         people = [{"id": rid, "name": name, "unit": code, "site": site.slug}
                   for rid, name, code in rows]
-        await guard_people(session, actor, "resident", people, ("name",), at=now, reason=reason)
+        await shown("resident", people)
     by_id = {p["id"]: p for p in people}
     pass_ids = {pid for h in wanted if (pid := _pass_id(h)) is not None}
     visitors: list[dict[str, Any]] = []
@@ -74,8 +84,7 @@ async def describe(session: AsyncSession, actor: Actor, site: Site, holders: Ite
             .where(AccessPass.site_id == site.id, AccessPass.id.in_(pass_ids)))).all()
         visitors = [{"id": pid, "name": name, "unit": code, "site": site.slug}
                     for pid, name, code in rows]
-        await guard_people(session, actor, "access_pass", visitors, ("name",), at=now,
-                           reason=reason)
+        await shown("access_pass", visitors)
     by_pass = {v["id"]: v for v in visitors}
     out: dict[str, dict[str, Any]] = {}
     for h in wanted:

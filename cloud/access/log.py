@@ -142,7 +142,8 @@ async def _latest(session: Any, site_id: int, kinds: list[str]) -> dict[str, Eve
 async def access_doors(request: web.Request) -> web.Response:
     """Every door the site's events name: its last state, its control mode when the edge
     reported one (normally open by schedule, after a first card or by a guard), the last person
-    through it and how many of its alarms are still open (forced or held open)."""
+    through it (masked for every role: the guard-room screen polls this; the log names people)
+    and how many of its alarms are still open (forced or held open)."""
     default_tz = request.app[DEFAULT_TZ]
     actor = actor_of(request)
     async with request.app[SESSIONS]() as session, session.begin():
@@ -160,7 +161,8 @@ async def access_doors(request: web.Request) -> web.Response:
                 open_alarms[key] = open_alarms.get(key, 0) + 1
         who = await describe(session, actor, site,
                              (_text(e.data, "holder") for e in through.values()),
-                             now=request.app[CLOCK].now(), reason=f"GET {request.path}")
+                             now=request.app[CLOCK].now(), reason=f"GET {request.path}",
+                             reveal=False)
     tz = zone(site.timezone or default_tz, default_tz)
     doors = []
     for key in sorted(set(states) | set(through) | set(modes) | set(open_alarms))[:MAX_DOORS]:
