@@ -21,7 +21,7 @@ window.AccPasses = (() => {
     let tz = "Asia/Shanghai";
     const all = S.el("input", { type: "checkbox", class: "pass-all-doors", checked: true });
     const doors = S.el("input", { name: "doors", maxlength: "400", disabled: true,
-                                  placeholder: S.t("例如 1栋大门, 地库门", "e.g. gate-1, garage") });
+                                  placeholder: S.t("门的标识，例如 gate-east, b1-lobby", "door keys, e.g. gate-east, b1-lobby") });
     const submit = S.el("button", { type: "submit", class: "primary pass-issue",
                                     text: S.t("签发", "Issue") });
     const form = S.el("form", { class: "card issue pass-form", novalidate: true },
