@@ -2,7 +2,9 @@
 Basic (the site's slug and its MQTT secret, ``COURTYARD_SITE_CREDENTIALS``) and an ETag, so
 an unchanged version costs a 304. Public to the staff guard: ``cloud.auth.site_pull`` checks
 the site secret, in constant time and under the same limits as every dataset pull (one set of
-counters, so this route gives a guesser no extra tries).
+counters, so this route gives a guesser no extra tries). On PostgreSQL the pull reads one
+snapshot (REPEATABLE READ): cards issued meanwhile wait for the next version instead of
+moving the version under the read until it gives up.
 """
 
 from __future__ import annotations
@@ -27,6 +29,8 @@ async def access_dataset(request: web.Request) -> web.StreamResponse:
     if refused is not None:
         return refused
     async with request.app[SESSIONS]() as session:
+        if session.get_bind().dialect.name == "postgresql":  # one snapshot for every read
+            await session.connection(execution_options={"isolation_level": "REPEATABLE READ"})
         site = (await session.scalars(select(Site).where(Site.slug == slug))).one_or_none()
         version = 0 if site is None else await current_version(session, site.id, ACCESS_DATASET)
         tag = etag(ACCESS_DATASET, version)
