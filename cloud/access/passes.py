@@ -110,15 +110,25 @@ def token(p: AccessPass, site: str, secret: str) -> str:
     return sign(secret, claims(p, site))
 
 
+async def live_pass(session: AsyncSession, site_id: int, code: str, now: datetime) -> int | None:
+    """The id of the site's live pass (active, not ended) with this code, if any.
+
+    A code and a card number share one space at the edge (both arrive as a Wiegand card
+    number and the card wins there), so a live code and an active card number never meet.
+    """
+    found = (await session.scalars(select(AccessPass.id).where(
+        AccessPass.site_id == site_id, AccessPass.code == code,
+        AccessPass.state == "active", AccessPass.valid_to > now))).first()
+    return None if found is None else int(found)
+
+
 async def new_code(session: AsyncSession, site_id: int, now: datetime) -> str:
     """A random 9-digit code no live pass of the site and no active card number uses."""
     low = 10 ** (CODE_DIGITS - 1)
     for _ in range(CODE_ATTEMPTS):
         code = str(low + secrets.randbelow(9 * low))
-        taken = (await session.scalars(select(AccessPass.id).where(
-            AccessPass.site_id == site_id, AccessPass.code == code,
-            AccessPass.state == "active", AccessPass.valid_to > now))).first()
-        if taken is None and await active_card(session, site_id, int(code)) is None:
+        if (await live_pass(session, site_id, code, now) is None
+                and await active_card(session, site_id, int(code)) is None):
             return code
     raise RuntimeError("no free pass code after several attempts")
 

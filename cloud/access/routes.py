@@ -20,6 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from cloud.access import service as svc
 from cloud.access.holders import describe
+from cloud.access.passes import live_pass
 from cloud.access.pull import access_dataset
 from cloud.access.tables import ACCESS_DATASET, AccessCard, AccessProfile
 from cloud.auth.audit import actor_of, record, snapshot
@@ -98,7 +99,8 @@ async def _holder(session: AsyncSession, site: Site, body: dict[str, Any]
 
 @requires("records.write")
 async def issue_card(request: web.Request) -> web.Response:
-    """Issue a card to a resident or a staff member; 409 when the number is in use."""
+    """Issue a card to a resident or a staff member; 409 when the number is in use (an active
+    card, or the code of a live visitor pass: the readers send both as one card number)."""
     body = await json_object(request, allowed=CARD_FIELDS)
     if "number" not in body:
         raise bad_param("number", "缺少卡号", "the card number is required")
@@ -124,6 +126,12 @@ async def issue_card(request: web.Request) -> web.Response:
             raise svc.Invalid("number", f"卡号 {number} 已发给他人，须先注销",
                               f"card {number} is already issued; revoke it first",
                               status=409, code="conflict")
+        if await live_pass(session, site.id, str(number), now) is not None:
+            raise svc.Invalid("number", f"卡号 {number} 与一张有效访客通行证的数字码相同，"
+                              "门口无法区分，请换一个卡号（或待通行证到期、作废后再发）",
+                              f"card {number} equals the code of a live visitor pass and the "
+                              "doors could not tell them apart: use another number (or wait "
+                              "until the pass ends or is revoked)", status=409, code="conflict")
         card = AccessCard(site_id=site.id, number=number, holder=holder, resident_id=rid,
                           doors=door_list, profile=profile, valid_from=start, valid_to=end,
                           state="active", created_at=now)
