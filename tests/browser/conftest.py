@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING
 import pytest
 
 from cloud.web.labels import LABELS
+from tests.browser.command_rig import Rig, command_rig
 from tests.support.services import fresh_pg_database, need
 from tests.support.staff_console import StaffConsole, staff_console
 
@@ -86,3 +87,10 @@ RAW_CODE = re.compile(r"(?<![\w.-])(" + "|".join(sorted(
 async def raw_codes(page: Page, selector: str = ".cy-page") -> list[str]:
     """The label table's codes showing in the page's content (the shell's frame excluded)."""
     return sorted(set(RAW_CODE.findall(await page.inner_text(selector))))
+
+
+@pytest.fixture
+async def rig(chromium: Path) -> AsyncIterator[Rig]:
+    """A console whose command link is on a real Mosquitto (``command_rig``)."""
+    async with command_rig() as r:
+        yield r

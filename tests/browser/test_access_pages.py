@@ -20,10 +20,9 @@ from aiohttp import web
 from cloud.web.keys import SITE_CREDENTIALS
 from contract import topics
 from contract.commands import CommandResult
+from tests.browser.command_rig import SITE_SECRET, Rig, next_commands
 from tests.browser.conftest import checked_page, raw_codes
 from tests.browser.test_guard_board import SHOTS, Edge, guard_name
-from tests.browser.test_guard_commands import SITE_SECRET, Rig, next_commands
-from tests.browser.test_guard_commands import rig as rig  # the fixture
 from tests.support.auth import browser_login
 from tests.support.services import fresh_pg_database
 from tests.support.staff_console import PASSWORD, StaffConsole, staff_console

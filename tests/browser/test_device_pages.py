@@ -16,34 +16,23 @@ docs/screenshots/devices-1920.png.
 
 from __future__ import annotations
 
-import asyncio
 import os
-from collections.abc import AsyncIterator
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import aiomqtt
-import pytest
-from aiohttp import web
 
-from cloud.commands.link import CommandLink
-from cloud.commands.routes import configure_commands
-from cloud.mosquitto_acl import acl_text
-from cloud.web.keys import SESSIONS
-from contract import SystemClock, topics
+from contract import topics
 from contract.commands import CommandResult
-from tests.browser.conftest import checked_page, raw_codes
-from tests.browser.test_guard_board import SHOTS, Edge
-from tests.browser.test_guard_commands import (
-    CLOUD_PASSWORD,
-    CLOUD_USER,
+from tests.browser.command_rig import (
     SITE,
     SITE_SECRET,
     Rig,
     next_commands,
 )
-from tests.support import services
+from tests.browser.conftest import checked_page, raw_codes
+from tests.browser.test_guard_board import SHOTS, Edge
 from tests.support.auth import browser_login
-from tests.support.staff_console import DISPLAY_NAMES, PASSWORD, StaffConsole, staff_console
+from tests.support.staff_console import DISPLAY_NAMES, PASSWORD, StaffConsole
 
 if TYPE_CHECKING:
     from playwright.async_api import Browser, Page
@@ -196,33 +185,6 @@ async def test_a_technician_sees_devices_but_no_command_and_a_forged_one_is_refu
         await page.click('tr.device[data-device="gate-in-1"]')
         await expect(page.locator("#d-events")).to_contain_text("Barrier opened")
     assert (await staff.get(f"/api/sites/{SITE}/commands"))["commands"] == []
-
-
-@pytest.fixture
-async def rig(chromium: Any) -> AsyncIterator[Rig]:
-    """The console with a command link on a real Mosquitto (the production ACL)."""
-    links: list[CommandLink] = []
-
-    def wire(app: web.Application) -> None:
-        link = CommandLink(broker.url, CLOUD_USER, CLOUD_PASSWORD, app[SESSIONS], SystemClock(),
-                           max_backoff=1.0)
-        configure_commands(app, link)
-        links.append(link)
-
-    with services.own_mosquitto(users={CLOUD_USER: CLOUD_PASSWORD, SITE: SITE_SECRET},
-                                acl=acl_text([CLOUD_USER])) as broker, \
-            services.fresh_pg_database(migrated=True) as url:
-        async with staff_console(url, setup=wire) as staff:
-            [link] = links
-            task = asyncio.create_task(link.run())
-            try:
-                async with asyncio.timeout(10):
-                    while not link.connected:  # noqa: ASYNC110
-                        await asyncio.sleep(0.05)
-                yield Rig(staff, link, broker)
-            finally:
-                task.cancel()
-                await asyncio.gather(task, return_exceptions=True)
 
 
 async def test_an_admin_opens_a_barrier_and_follows_the_command_to_done(

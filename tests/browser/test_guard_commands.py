@@ -11,78 +11,23 @@ checked through the API. Without a broker the card keeps the old text (test_guar
 
 from __future__ import annotations
 
-import asyncio
-import json
 import re
 import uuid
-from collections.abc import AsyncIterator
-from dataclasses import dataclass
-from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import aiomqtt
-import pytest
-from aiohttp import web
 
-from cloud.commands.link import CommandLink
-from cloud.commands.routes import configure_commands
-from cloud.mosquitto_acl import acl_text
-from cloud.web.keys import SESSIONS
-from contract import SystemClock, topics
-from contract.commands import CommandReply, CommandResult, encode_reply
+from contract import topics
+from contract.commands import CommandResult
+from tests.browser.command_rig import SITE, SITE_SECRET, Rig, next_commands
 from tests.browser.conftest import checked_page, raw_codes
 from tests.browser.test_guard_board import Edge, guard_name
-from tests.support import services
 from tests.support.auth import browser_login
-from tests.support.staff_console import PASSWORD, StaffConsole, staff_console
+from tests.support.staff_console import PASSWORD, StaffConsole
 
 if TYPE_CHECKING:
     from playwright.async_api import Browser
 
-SITE = "sunny"
-CLOUD_USER, CLOUD_PASSWORD = "_courtyard-cloud", "cloud-pw"
-SITE_SECRET = "sunny-secret"
-
-
-@dataclass
-class Rig:
-    staff: StaffConsole
-    link: CommandLink
-    broker: services.Mosquitto
-
-    async def reply(self, cmd_id: str, result: CommandResult, detail: str = "") -> None:
-        """Answer as the site's edge, with the site's own credential."""
-        async with aiomqtt.Client("127.0.0.1", self.broker.port, username=SITE,
-                                  password=SITE_SECRET, timeout=5,
-                                  identifier=f"edge-reply-{uuid.uuid4().hex[:6]}") as edge:
-            await edge.publish(topics.up_cmd_reply(SITE), encode_reply(CommandReply(
-                cmd_id=cmd_id, result=result, at=datetime.now(UTC), detail=detail)), qos=1)
-
-
-@pytest.fixture
-async def rig(chromium: Any) -> AsyncIterator[Rig]:
-    links: list[CommandLink] = []
-
-    def wire(app: web.Application) -> None:
-        link = CommandLink(broker.url, CLOUD_USER, CLOUD_PASSWORD, app[SESSIONS], SystemClock(),
-                           max_backoff=1.0)
-        configure_commands(app, link)
-        links.append(link)
-
-    with services.own_mosquitto(users={CLOUD_USER: CLOUD_PASSWORD, SITE: SITE_SECRET},
-                                acl=acl_text([CLOUD_USER])) as broker, \
-            services.fresh_pg_database(migrated=True) as url:
-        async with staff_console(url, setup=wire) as staff:
-            [link] = links
-            task = asyncio.create_task(link.run())
-            try:
-                async with asyncio.timeout(10):
-                    while not link.connected:  # noqa: ASYNC110
-                        await asyncio.sleep(0.05)
-                yield Rig(staff, link, broker)
-            finally:
-                task.cancel()
-                await asyncio.gather(task, return_exceptions=True)
 
 
 async def linkage_active(staff: StaffConsole) -> None:
@@ -98,19 +43,6 @@ async def linkage_active(staff: StaffConsole) -> None:
             "v": 1, "incident": incident, "rule": "default", "cause_event": str(uuid.uuid4()),
             "action": "raise_gate", "target": "gate-out-1", "building": None, "result": "ok",
             "detail": "道闸已抬起并保持常开 / gate raised and held open"}, device="linkage"))
-
-
-async def next_commands(client: aiomqtt.Client, within: float) -> list[dict[str, Any]]:
-    out: list[dict[str, Any]] = []
-    try:
-        async with asyncio.timeout(within):
-            async for message in client.messages:
-                assert message.topic.value == topics.down_cmd(SITE)
-                assert isinstance(message.payload, bytes)
-                out.append(json.loads(message.payload))
-    except TimeoutError:
-        pass
-    return out
 
 
 async def test_the_guard_resets_linkage_from_the_board_and_sees_the_edges_answer(
