@@ -34,12 +34,15 @@ SKEW: Final = timedelta(minutes=5)
 
 #: Edge action → roles that may do it. ``read_lanes``: the booth's view of its lanes;
 #: ``open_gate``: a manual barrier opening; ``take_payment``: a payment taken at the booth
-#: (it opens the exit and reaches the cloud as money); ``reset_linkage``: end a fire linkage.
+#: (it opens the exit and reaches the cloud as money); ``reset_linkage``: end a fire linkage;
+#: ``open_door``: open a door for a visitor pass checked at the booth (the roles the console
+#: lets send ``door.open``, i.e. hold ``alarms.act``).
 EDGE_ACTIONS: Final[dict[str, frozenset[str]]] = {
     "read_lanes": frozenset({"admin", "guard", "operations_lead", "customer_service"}),
     "open_gate": frozenset({"admin", "guard", "operations_lead"}),
     "take_payment": frozenset({"admin", "guard", "operations_lead"}),
     "reset_linkage": frozenset({"admin", "guard", "operations_lead"}),
+    "open_door": frozenset({"admin", "guard", "operations_lead"}),
 }
 
 

@@ -269,6 +269,10 @@ class AccessGranted(TypedDict):
     feedback: NotRequired[str]
     #: Soft anti-passback let the holder through out of order.
     apb_violation: NotRequired[bool]
+    #: A visitor pass (method ``pass``): its id; at the guard booth (``POST /access/pass``)
+    #: ``operator`` is the staff member who let the visitor in (``name (role, sub)``).
+    pass_id: NotRequired[int]
+    operator: NotRequired[str]
 
 
 class AccessDenied(AccessGranted):

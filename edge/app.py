@@ -20,6 +20,7 @@ from contract import Clock, NewEvent, SystemClock
 from drivers.base import DriverStats, Emit
 from drivers.modbus import ModbusBusDriver
 from drivers.modbus.model import Bus, MeterDevice
+from edge.access.booth_wiring import Booth, open_booth
 from edge.access.dataset_wiring import access_sync, fan_out
 from edge.access.reader_service import ReaderService
 from edge.access.schedule_wiring import guard_doors
@@ -98,6 +99,8 @@ class EdgeApp:
         self.commands: CommandRunner | None = None
         #: Pulls the access dataset for the readers and controllers (None: neither here).
         self.access_sync: AccessSync | None = None
+        #: The booth's visitor-pass check (``POST /access/pass``); None without doors.
+        self.booth: Booth | None = None
 
     @property
     def outbox_path(self) -> Path:
@@ -158,6 +161,9 @@ class EdgeApp:
                                        port=cfg.edge.health_port, clock=self.clock,
                                        extra=_LiveExtras(parts) if parts else None,
                                        routes=self.safety.routes() if self.safety else ())
+            self.booth = await open_booth(cfg.site.id, cfg.cloud.password,
+                                          Path(cfg.edge.data_dir), readers, safety.access,
+                                          self.access_sync, outbox.emit, self.clock)
             self.operator = self._operator_server()
             with self._signals():
                 self._announce()
@@ -168,6 +174,8 @@ class EdgeApp:
                     await wires.close()  # every driver has stopped by now
                     if readers is not None:  # anti-passback moves written before exit
                         await readers.aclose()
+                    if self.booth is not None:
+                        await self.booth.aclose()
         self._log.info("边缘网关已停止 / edge stopped")
 
     async def _start_readers(self, outbox: AsyncOutbox) -> ReaderService | None:
@@ -199,7 +207,7 @@ class EdgeApp:
 
     def _operator_server(self) -> OperatorServer | None:
         """The booth and guard-room routes behind a staff token (edge/operator.py); None
-        when the site has neither parking nor linkage."""
+        when the site has neither parking, linkage nor doors."""
         cfg = self.config
         routes = []
         if self.parking is not None:
@@ -207,6 +215,8 @@ class EdgeApp:
             routes += parking_routes(lambda: parking.lanes)
         if self.safety is not None:
             routes += self.safety.operator_routes()
+        if self.booth is not None:  # a visitor pass scanned at the booth opens its door
+            routes += self.booth.routes()
         if not routes:
             return None
         if not cfg.cloud.password:

@@ -120,6 +120,11 @@ class Decider:
     def store(self) -> CredentialStore:
         return self._store
 
+    @property
+    def passes(self) -> PassGate | None:
+        """Where visitor passes are checked and their uses counted (shared with the booth)."""
+        return self._passes
+
     def swap(self, store: CredentialStore) -> None:
         """Use a newer dataset version from the next decision on (one assignment: atomic)."""
         self._store = store
