@@ -5,6 +5,7 @@ remote open; every refusal leaves the door shut; the listener's guard holds for 
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -12,6 +13,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import aiohttp
 from aiohttp.test_utils import TestClient, TestServer
 
 from contract import SystemClock
@@ -20,12 +22,18 @@ from drivers.access.osdp_model import PassPresented
 from edge.access.booth_pass import BoothPasses, booth_doors, pass_routes
 from edge.access.credentials import CredentialStore
 from edge.access.decide import AccessPoint, Decider
+from edge.access.egress import ReaderEgress
+from edge.access.reader_config import ReaderEntry, ReadersConfig
 from edge.access.visitor_passes import PASSES_FILE, PassGate, PassUses
+from edge.app import EdgeApp
+from edge.config import load_site
 from edge.operator import OperatorServer
 from simulators.access import uhppote_wire as w
 from tests.support.operator import bearer, mint
+from tests.support.services import free_port
 from tests.support.uhppote_rig import Outbox, Rig, rig
 
+PROFILES = Path(__file__).resolve().parents[2] / "configs" / "profiles"
 SITE, SECRET = "booth", "booth-site-secret"
 GUARD_LABEL = "值班保安 Wang (guard, user:7)"
 CODE = "418204719"
@@ -277,3 +285,87 @@ async def test_an_offline_controller_spends_no_use(tmp_path: Path) -> None:
             assert b.gate.uses.used(12) == 0 and b.events.events == []
     finally:
         await uses.aclose()
+
+
+async def test_a_reader_door_opens_by_its_relay_pulse(tmp_path: Path) -> None:
+    """An OSDP reader door: the first online reader's relay, pulsed for its ``relay_pulse_s``."""
+    pulses: list[tuple[str, float | None]] = []
+
+    class Line:  # the reader line's seam (drivers.access.osdp.OsdpBus)
+        def is_online(self, reader: str) -> bool:
+            return reader != "r-gate-a"
+
+        async def grant(self, reader: str, pulse_s: float | None = None) -> float:
+            pulses.append((reader, pulse_s))
+            return 0.0
+
+        async def hold_open(self, reader: str) -> None:
+            raise AssertionError("not for a pass")
+
+        async def release(self, reader: str) -> None:
+            raise AssertionError("not for a pass")
+
+    config = ReadersConfig(tuple(
+        ReaderEntry(rid, "rs485-1", n, "gate", tmp_path / f"{rid}.key", relay_pulse_s=pulse)
+        for n, (rid, pulse) in enumerate((("r-gate-a", 3.0), ("r-gate-b", 1.5)), start=1)))
+    line = Line()
+    egress = ReaderEgress(config, {r.id: line for r in config.readers})
+    pulse = {r.id: r.relay_pulse_s for r in config.readers}
+    uses = await PassUses.open(tmp_path / PASSES_FILE)
+    events = Outbox()
+    try:
+        passes = BoothPasses(PassGate(SITE, SECRET, uses),
+                             lambda: CredentialStore.from_dataset(dataset()),
+                             booth_doors(None, egress, pulse.get), events, SystemClock())
+        server = OperatorServer(SITE, SECRET, SystemClock(), pass_routes(passes))
+        async with TestClient(TestServer(server.app())) as client:
+            resp = await client.post("/access/pass", json={"token": a_pass(doors=("gate",)),
+                                                          "door": "gate"},
+                                     headers=bearer(mint(SECRET, SITE)))
+            assert resp.status == 200, await resp.json()
+        assert pulses == [("r-gate-b", 1.5)]
+        (granted,) = [e.data for e in events.of("access.granted")]
+        assert granted["reader"] == "r-gate-b" and granted["operator"] == GUARD_LABEL
+    finally:
+        await uses.aclose()
+
+
+async def test_the_edge_serves_the_booth_route_for_its_controller_doors(tmp_path: Path) -> None:
+    """As deployed: a site file with an ``access`` section and an operator port; the cloud
+    unreachable. A guard's scan opens 1-lobby; ``passes.db`` is in the data directory."""
+    op, health = free_port(), free_port()
+    async with rig(start=False) as r:
+        site = tmp_path / "site.yaml"
+        site.write_text(f"""\
+site: {{id: {SITE}, name: 岗亭测试}}
+cloud: {{mqtt_url: "mqtt://127.0.0.1:{free_port()}", username: {SITE}, password: {SECRET}}}
+edge: {{data_dir: "{tmp_path / 'edge'}", health_port: {health}}}
+operator: {{port: {op}}}
+access:
+  listen: 127.0.0.1:0
+  bind: 127.0.0.1
+  timeout: 0.5
+  poll_interval: 0.2
+  controllers:
+    - {{id: c1, serial: 405419896, address: "{r.sims['c1'].address}", doors: 4}}
+  doors:
+    - {{id: 1-lobby, controller: c1, door: 3, building: "1"}}
+""", encoding="utf-8")
+        app = EdgeApp(load_site(site, PROFILES),
+                      uplink_overrides={"backoff_initial": 0.2, "backoff_cap": 0.5})
+        task = asyncio.create_task(app.run())
+        try:
+            await r.until(lambda: app.operator is not None and app.operator.ready.is_set()
+                          and app.safety is not None and app.safety.access is not None
+                          and all(e.is_set() for e in app.safety.access.ready.values()),
+                          within=15, what="edge ready")
+            async with aiohttp.ClientSession() as http, http.post(
+                    f"http://127.0.0.1:{op}/access/pass",
+                    json={"token": a_pass(uses=1), "door": "1-lobby"},
+                    headers=bearer(mint(SECRET, SITE))) as resp:
+                assert resp.status == 200, await resp.text()
+            await r.until(lambda: remote_opens(r) == 1, what="the remote open")
+            assert (tmp_path / "edge" / PASSES_FILE).is_file()
+        finally:
+            app.request_stop()
+            await asyncio.wait_for(task, 15)
