@@ -16,6 +16,7 @@ from cloud.access.service import document
 from cloud.access.tables import ACCESS_DATASET
 from cloud.auth.site_pull import refuse_site_pull, tag_matches
 from cloud.db.models import Site
+from cloud.db.snapshot import read_one_snapshot
 from cloud.parking.dataset import current_version
 from cloud.web.keys import SESSIONS
 from cloud.web.respond import dumps
@@ -29,8 +30,7 @@ async def access_dataset(request: web.Request) -> web.StreamResponse:
     if refused is not None:
         return refused
     async with request.app[SESSIONS]() as session:
-        if session.get_bind().dialect.name == "postgresql":  # one snapshot for every read
-            await session.connection(execution_options={"isolation_level": "REPEATABLE READ"})
+        await read_one_snapshot(session)
         site = (await session.scalars(select(Site).where(Site.slug == slug))).one_or_none()
         version = 0 if site is None else await current_version(session, site.id, ACCESS_DATASET)
         tag = etag(ACCESS_DATASET, version)

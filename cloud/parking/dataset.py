@@ -95,7 +95,9 @@ async def document(session: AsyncSession, site_id: int) -> dict[str, Any]:
 
     Each list is read by its own statement; a write committed between them would mix two
     versions. Every write bumps the version in its transaction, so equal versions before and
-    after the reads prove none happened, on PostgreSQL and SQLite alike.
+    after the reads prove none happened, on PostgreSQL and SQLite alike. The pull reads in one
+    snapshot on PostgreSQL (``cloud.db.snapshot``), where the check then always holds; without
+    one, a burst of edits can move the version on every attempt.
     """
     for _ in range(CONSISTENT_READ_ATTEMPTS):
         before = await current_version(session, site_id)
