@@ -111,6 +111,7 @@ async def test_every_pull_during_a_burst_matches_its_version(api: Api) -> None:
 
     await asyncio.wait_for(asyncio.gather(writes(), *(pulls() for _ in range(PULLS))), 120)
     assert pulled, "no pull finished during the burst"
+    assert any(0 < d["version"] < WRITES for d in pulled), "no pull landed mid-burst"
     assert [(d["version"], _entries(d)) for d in pulled] == [
         (d["version"], d["version"]) for d in pulled]
     final = await _pull(api)
