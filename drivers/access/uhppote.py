@@ -27,6 +27,7 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 from collections.abc import Iterable
+from contextlib import suppress
 from typing import Any
 
 import structlog
@@ -107,11 +108,10 @@ class UhppoteDriver:
             try:
                 if not self._started[c.id]:
                     await self._start(c, log)
-                try:
-                    rec: Record | None = await asyncio.wait_for(queue.get(),
-                                                                self.config.poll_interval)
-                except TimeoutError:
-                    rec = None
+                rec: Record | None = None
+                with suppress(TimeoutError):  # not wait_for: it can swallow a cancel (3.11)
+                    async with asyncio.timeout(self.config.poll_interval):
+                        rec = await queue.get()
                 if rec is None:
                     status = await self.client.status(c)
                     await self._good(c, log)

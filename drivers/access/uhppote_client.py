@@ -47,9 +47,10 @@ class UhppoteClient:
         timeout = self.config.timeout
         self.stats.inc("uhppote_requests")
         try:
-            reply = await asyncio.wait_for(
-                getattr(self._api, op)((c.serial, c.address, "udp"), *args, timeout=timeout),
-                timeout + GRACE_S)
+            # not wait_for: on 3.11 it can swallow a cancel that meets the reply
+            async with asyncio.timeout(timeout + GRACE_S):
+                reply = await getattr(self._api, op)((c.serial, c.address, "udp"), *args,
+                                                     timeout=timeout)
         except _ERRORS as exc:
             self.stats.inc("uhppote_request_errors")
             raise ControllerError(f"{op}: {exc or type(exc).__name__}") from exc
