@@ -22,6 +22,7 @@ def setup(app: web.Application, registry: HandlerRegistry) -> None:
     move-out hook."""
     from cloud.access import openapi as _openapi  # noqa: F401  (its paths join the document)
     from cloud.access import pass_openapi as _pass_openapi  # noqa: F401
+    from cloud.access.groups import add_group_routes
     from cloud.access.log import add_log_routes
     from cloud.access.moveout import on_move_out
     from cloud.access.pages import add_access_pages
@@ -31,6 +32,7 @@ def setup(app: web.Application, registry: HandlerRegistry) -> None:
     from cloud.records.hooks import on_move_out as register
 
     add_access_routes(app)
+    add_group_routes(app)  # access groups: named sets of doors a card may be issued with
     add_log_routes(app)
     add_access_pages(app)
     register(on_move_out)

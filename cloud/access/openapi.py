@@ -42,6 +42,13 @@ PATHS.update({
         "post": _op("发卡（住户或员工）/ issue a card", "201")},
     "/api/sites/{site}/access/cards/{id}/revoke": {
         "post": _op("注销门禁卡（须填原因）/ revoke a card (reason)", params=(_ID,))},
+    "/api/sites/{site}/access/profiles": {
+        "get": _op("时段列表 / list the time profiles")},
+    "/api/sites/{site}/access/groups": {
+        "get": _op("门禁组列表（每组一组门）/ list the access groups (named sets of doors)")},
+    "/api/sites/{site}/access/groups/{name}": {
+        "put": _op("设置门禁组（doors，可选中文名 zh；组内各卡的门随之改变）/ set an access "
+                   "group (doors, optional zh label); its cards follow", params=(_NAME,))},
     "/api/sites/{site}/access/profiles/{name}": {
         "get": _op("时段 / a time profile", params=(_NAME,)),
         "put": _op("设置时段（时段不得重叠）/ set a time profile", params=(_NAME,))},

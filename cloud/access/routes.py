@@ -39,10 +39,10 @@ from cloud.web.respond import json_ok
 
 T = TypeVar("T")
 PREFIX = "/api/sites/{site}/access"
-CARD_FIELDS = ("number", "resident_id", "staff_name", "doors", "profile", "valid_from",
-               "valid_to")
-AUDITED = ("number", "holder", "doors", "profile", "valid_from", "valid_to", "state",
-           "revoked_reason")
+CARD_FIELDS = ("number", "resident_id", "staff_name", "doors", "groups", "profile",
+               "valid_from", "valid_to")
+AUDITED = ("number", "holder", "doors", "groups", "profile", "valid_from", "valid_to",
+           "state", "revoked_reason")
 MAX_ID = 2**31 - 1
 
 
@@ -70,7 +70,8 @@ async def _write(request: web.Request,
 
 def card_json(c: AccessCard, tz: ZoneInfo) -> dict[str, Any]:
     return {"id": c.id, "number": str(c.number), "holder": c.holder,
-            "resident_id": c.resident_id, "doors": list(c.doors), "profile": c.profile,
+            "resident_id": c.resident_id, "doors": list(c.doors),
+            "groups": list(c.groups or []), "profile": c.profile,
             "state": c.state, "revoked_reason": c.revoked_reason,
             **times("valid_from", c.valid_from, tz), **times("valid_to", c.valid_to, tz),
             **times("revoked_at", c.revoked_at, tz), **times("created_at", c.created_at, tz)}
@@ -112,7 +113,11 @@ async def issue_card(request: web.Request) -> web.Response:
     async def op(session: AsyncSession, site: Site, now: datetime) -> tuple[AccessCard, Site]:
         tz = zone(site.timezone or "")
         holder, rid = await _holder(session, site, body)
-        door_list = svc.doors(body.get("doors"))
+        groups = svc.group_names(body.get("groups", []))
+        # Doors, groups or both: a card with groups may have no doors of its own.
+        door_list = (svc.doors(body.get("doors")) if body.get("doors") or not groups
+                     else [])
+        await svc.known_groups(session, site.id, groups)
         profile = body.get("profile")
         if profile is not None:
             svc.profile_name(profile)
@@ -133,7 +138,8 @@ async def issue_card(request: web.Request) -> web.Response:
                               "doors could not tell them apart: use another number (or wait "
                               "until the pass ends or is revoked)", status=409, code="conflict")
         card = AccessCard(site_id=site.id, number=number, holder=holder, resident_id=rid,
-                          doors=door_list, profile=profile, valid_from=start, valid_to=end,
+                          doors=door_list, groups=groups or None, profile=profile,
+                          valid_from=start, valid_to=end,
                           state="active", created_at=now)
         session.add(card)
         await session.flush()
@@ -210,6 +216,18 @@ def _profile_json(p: AccessProfile | None, name: str) -> dict[str, Any]:
 
 
 @requires("records.read")
+async def list_profiles(request: web.Request) -> web.Response:
+    """The site's time profiles by name, with the dataset version."""
+    async with request.app[SESSIONS]() as session, session.begin():
+        site = await site_by_slug(session, request.match_info["site"])
+        rows = (await session.scalars(select(AccessProfile).where(
+            AccessProfile.site_id == site.id).order_by(AccessProfile.name))).all()
+        version = await current_version(session, site.id, ACCESS_DATASET)
+    return json_ok({"site": site.slug, "version": version,
+                    "profiles": [_profile_json(p, p.name) for p in rows]})
+
+
+@requires("records.read")
 async def get_profile(request: web.Request) -> web.Response:
     try:
         name = svc.profile_name(request.match_info["name"], "name")
@@ -259,6 +277,7 @@ def add_access_routes(app: web.Application) -> None:
     r.add_get(f"{PREFIX}/cards", list_cards, name="access_cards")
     r.add_post(f"{PREFIX}/cards", issue_card)
     r.add_post(f"{PREFIX}/cards/{{id}}/revoke", revoke_card, name="access_card_revoke")
+    r.add_get(f"{PREFIX}/profiles", list_profiles, name="access_profiles")
     r.add_get(f"{PREFIX}/profiles/{{name}}", get_profile, name="access_profile")
     r.add_put(f"{PREFIX}/profiles/{{name}}", put_profile)
     r.add_get(f"{PREFIX}/dataset", requires(PUBLIC)(access_dataset), name="access_dataset")

@@ -16,7 +16,13 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from cloud.access.tables import ACCESS_DATASET, AccessCard, AccessPass, AccessProfile
+from cloud.access.tables import (
+    ACCESS_DATASET,
+    AccessCard,
+    AccessGroup,
+    AccessPass,
+    AccessProfile,
+)
 from cloud.parking.dataset import current_version
 from cloud.parking.tables import DatasetVersion
 from contract.datasets import AccessDocument, CardPermit, PassPermit, Window
@@ -51,6 +57,46 @@ def profile_name(raw: Any, field: str = "profile") -> str:
         raise Invalid(field, "时段名须为小写字母、数字、- 或 _（至多 64 个）",
                       "a profile name is lower-case letters, digits, - or _ (up to 64)")
     return raw
+
+
+def group_name(raw: Any, field: str = "name") -> str:
+    if (not isinstance(raw, str) or not 0 < len(raw) <= 64
+            or not set(raw) <= NAME_CHARS):
+        raise Invalid(field, "门禁组名须为小写字母、数字、- 或 _（至多 64 个）",
+                      "a group name is lower-case letters, digits, - or _ (up to 64)")
+    return raw
+
+
+def group_names(raw: Any) -> list[str]:
+    """A card's ``groups``: a list of group names (may be empty), sorted, no repeats."""
+    if (not isinstance(raw, list) or len(raw) > MAX_DOORS
+            or not all(isinstance(g, str) and 0 < len(g) <= 64 and set(g) <= NAME_CHARS
+                       for g in raw)):
+        raise Invalid("groups", "须为门禁组名称列表（小写字母、数字、- 或 _）",
+                      "a list of access group names (lower-case letters, digits, - or _)")
+    return sorted(set(raw))
+
+
+async def known_groups(session: AsyncSession, site_id: int, names: list[str]) -> None:
+    """Refuse (naming ``groups``) any name that is not a group of the site."""
+    if not names:
+        return
+    found = set((await session.scalars(select(AccessGroup.name).where(
+        AccessGroup.site_id == site_id, AccessGroup.name.in_(names)))).all())
+    missing = [n for n in names if n not in found]
+    if missing:
+        raise Invalid("groups", f"没有门禁组 {', '.join(missing)}",
+                      f"no access group {', '.join(missing)}")
+
+
+def expand(own: list[Any], groups: list[Any] | None, group_doors: dict[str, list[Any]]
+           ) -> list[str]:
+    """A card's door list for the edge: its own doors and those of its groups, sorted;
+    ``["*"]`` when any of them is every door."""
+    out = {str(d) for d in own}
+    for g in groups or []:
+        out.update(str(d) for d in group_doors.get(g, []))
+    return ["*"] if "*" in out else sorted(out)
 
 
 def doors(raw: Any) -> list[str]:
@@ -135,6 +181,9 @@ def _iso(at: datetime | None) -> str | None:
 async def _contents(session: AsyncSession, site_id: int) -> AccessDocument:
     profiles = (await session.scalars(select(AccessProfile).where(
         AccessProfile.site_id == site_id).order_by(AccessProfile.name))).all()
+    groups = (await session.scalars(select(AccessGroup).where(
+        AccessGroup.site_id == site_id))).all()
+    group_doors = {g.name: list(g.doors) for g in groups}
     cards = (await session.scalars(select(AccessCard).where(
         AccessCard.site_id == site_id).order_by(AccessCard.number, AccessCard.id))).all()
     active: dict[str, CardPermit] = {}
@@ -143,7 +192,8 @@ async def _contents(session: AsyncSession, site_id: int) -> AccessDocument:
         if c.state != "active":
             revoked.add(str(c.number))
             continue
-        active[str(c.number)] = {"holder": c.holder, "doors": list(c.doors),
+        active[str(c.number)] = {"holder": c.holder,
+                                 "doors": expand(c.doors, c.groups, group_doors),
                                  "profile": c.profile, "valid_from": _iso(c.valid_from),
                                  "valid_to": _iso(c.valid_to)}
     passes, passes_revoked = await _passes(session, site_id)

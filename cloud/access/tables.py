@@ -1,4 +1,4 @@
-"""The ``access_cards``, ``access_profiles`` and ``access_passes`` tables.
+"""The ``access_cards``, ``access_profiles``, ``access_groups`` and ``access_passes`` tables.
 
 A card row is never deleted: revoking keeps who had it and why (the number then goes on the
 dataset's ``blocked`` list until it is issued again). One active row per number and site is
@@ -34,6 +34,8 @@ class AccessCard(Base):
     resident_id: Mapped[int | None] = mapped_column(Integer, index=True)
     doors: Mapped[list[Any]] = mapped_column(JsonDoc)
     profile: Mapped[str | None] = mapped_column(String(64))
+    #: access group names (``access_groups``) whose doors the dataset adds to ``doors``.
+    groups: Mapped[list[Any] | None] = mapped_column(JsonDoc)
     valid_from: Mapped[datetime | None] = mapped_column(UTCDateTime)
     valid_to: Mapped[datetime | None] = mapped_column(UTCDateTime)
     state: Mapped[str] = mapped_column(String(16))  # active | revoked
@@ -52,6 +54,21 @@ class AccessProfile(Base):
     site_id: Mapped[int] = mapped_column(ForeignKey("sites.id", ondelete="CASCADE"))
     name: Mapped[str] = mapped_column(String(64))
     windows: Mapped[list[Any]] = mapped_column(JsonDoc)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class AccessGroup(Base):
+    """A named set of doors (门禁组); a card issued with the group opens its doors, and an
+    edit reaches every such card at the next dataset version."""
+
+    __tablename__ = "access_groups"
+    __table_args__ = (UniqueConstraint("site_id", "name"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    site_id: Mapped[int] = mapped_column(ForeignKey("sites.id", ondelete="CASCADE"))
+    name: Mapped[str] = mapped_column(String(64))
+    zh: Mapped[str | None] = mapped_column(String(64))
+    doors: Mapped[list[Any]] = mapped_column(JsonDoc)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
 

@@ -87,6 +87,10 @@ TABLE: dict[tuple[str, str], Probe | str] = {
     ("PUT", "/api/sites/{site}/access/profiles/{name}"): (
         "/api/sites/{site}/access/profiles/day",
         {"windows": [{"days": [1], "from": "07:00", "to": "22:00"}]}),
+    ("GET", "/api/sites/{site}/access/profiles"): ("/api/sites/{site}/access/profiles", None),
+    ("GET", "/api/sites/{site}/access/groups"): ("/api/sites/{site}/access/groups", None),
+    ("PUT", "/api/sites/{site}/access/groups/{name}"): (
+        "/api/sites/{site}/access/groups/lobby", {"doors": ["b1-lobby"]}),
     ("GET", "/api/sites/{site}/access/dataset"): "the edge's pull: HTTP Basic with the site's "
                                                   "own secret (tests/cloud/test_access_api.py)",
     ("GET", "/api/sites/{site}/access/log"): ("/api/sites/{site}/access/log", None),
