@@ -1,12 +1,14 @@
-/* 门禁 / the access page: three tabs, each offered only to a role whose permissions open its
+/* 门禁 / the access page: five tabs, each offered only to a role whose permissions open its
  * data (门禁卡: records.read, issuing and revoking records.write; 访客通行证: access.passes;
- * 通行记录: devices.read). The tab shown is kept in the address (?tab=) so a reload stays. */
+ * 通行记录: devices.read; 时段 and 门禁组: records.read, editing records.write). The tab
+ * shown is kept in the address (?tab=) so a reload stays. */
 "use strict";
 
 (() => {
   const S = window.Shell;
   const A = window.Acc;
-  const NEEDS = { cards: "records.read", passes: "access.passes", log: "devices.read" };
+  const NEEDS = { cards: "records.read", passes: "access.passes", log: "devices.read",
+                  profiles: "records.read", groups: "records.read" };
   const tabs = [...document.querySelectorAll("[role=tab]")];
   const passes = window.AccPasses.mount(document.getElementById("pass-box"), { list: true });
   let site = "";
@@ -21,6 +23,8 @@
   function load(name) {
     if (name === "cards") return window.AccCards.start(site, perms);
     if (name === "passes") return passes.start(site);
+    if (name === "profiles") return window.AccProfiles.start(site, perms);
+    if (name === "groups") return window.AccGroups.start(site, perms);
     return window.AccLog.start(site);
   }
 

@@ -1,7 +1,8 @@
 /* 门禁卡 / cards: the site's cards (GET …/access/cards), issuing one to a resident found by
  * name or unit (GET /api/search, as the desk) or to a staff member by name
- * (POST …/access/cards), and revoking one with a reason (POST …/cards/{id}/revoke). The issuer
- * is the login; a refusal is shown beside the field it names and nothing typed is lost. */
+ * (POST …/access/cards) with doors, access groups (门禁组) or both and a time profile (时段),
+ * and revoking one with a reason (POST …/cards/{id}/revoke). The issuer is the login; a
+ * refusal is shown beside the field it names and nothing typed is lost. */
 "use strict";
 
 window.AccCards = (() => {
@@ -65,6 +66,10 @@ window.AccCards = (() => {
     S.clearErrors(form);
     const body = { number: form.elements.number.value.trim(),
                    doors: A.parseDoors($("card-all-doors").checked, form.elements.doors.value) };
+    const groups = [...$("card-groups").querySelectorAll("input:checked")].map((b) => b.value);
+    if (groups.length) body.groups = groups;
+    if (groups.length && !body.doors.length) delete body.doors;  // the groups' doors only
+    if (form.elements.profile.value) body.profile = form.elements.profile.value;
     if (kind() === "resident") {
       if (!chosen) {
         fail("resident_id", "请先查找并选择住户", "Find and choose the resident first");
@@ -74,7 +79,7 @@ window.AccCards = (() => {
     } else {
       body.staff_name = form.elements.staff_name.value.trim();
     }
-    if (!body.doors.length) { fail("doors", "请填写门，或勾选全部门", "Name the doors or tick All doors"); return; }
+    if (body.doors && !body.doors.length) { fail("doors", "请填写门，或勾选全部门", "Name the doors or tick All doors"); return; }
     if (form.elements.valid_from.value) body.valid_from = form.elements.valid_from.value;
     if (form.elements.valid_to.value) body.valid_to = form.elements.valid_to.value;
     await S.once($("card-issue"), async () => {
@@ -82,6 +87,7 @@ window.AccCards = (() => {
         const card = await S.api(A.siteUrl(site, "cards"), { method: "POST", json: body });
         S.toast(S.t(`已发卡 ${card.number}`, `Card ${card.number} issued`));
         form.elements.number.value = "";
+        for (const b of $("card-groups").querySelectorAll("input:checked")) b.checked = false;
         choose(null);
         $("card-people").replaceChildren();
         await load();
@@ -133,7 +139,8 @@ window.AccCards = (() => {
     const tr = S.el("tr", { "data-card": c.number, class: c.state });
     S.cell(tr, c.number, "num");
     S.cell(tr, A.holderText(c));
-    S.cell(tr, A.doorsText(c.doors));
+    const groups = (c.groups || []).length ? `${S.t("门禁组", "Groups")}：${c.groups.join("、")}` : "";
+    S.cell(tr, [c.doors.length ? A.doorsText(c.doors) : "", groups].filter(Boolean).join("；"));
     S.cell(tr, validity(c));
     const st = S.cell(tr, S.label("credential_state", c.state));
     if (c.state === "revoked" && c.revoked_reason) st.title = c.revoked_reason;
@@ -158,13 +165,44 @@ window.AccCards = (() => {
     }
   }
 
+  /* The form's choices: the site's time profiles and access groups (kept when still there). */
+  async function choices() {
+    if (!site || !canWrite) return;
+    try {
+      const [profiles, groups] = await Promise.all([S.api(A.siteUrl(site, "profiles")),
+                                                    S.api(A.siteUrl(site, "groups"))]);
+      const select = $("card-profile");
+      const was = select.value;
+      select.replaceChildren(select.options[0],
+                             ...profiles.profiles.map((p) => S.el("option", { value: p.name, text: p.name })));
+      select.value = profiles.profiles.some((p) => p.name === was) ? was : "";
+      const box = $("card-groups");
+      const ticked = new Set([...box.querySelectorAll("input:checked")].map((b) => b.value));
+      box.replaceChildren(...groups.groups.map((g) => {
+        const tick = S.el("input", { type: "checkbox", name: "group", value: g.name });
+        tick.checked = ticked.has(g.name);
+        tick.addEventListener("change", () => {  // a group names the doors: untick 全部门
+          if (tick.checked && $("card-all-doors").checked) {
+            $("card-all-doors").checked = false;
+            form.elements.doors.disabled = false;
+          }
+        });
+        return S.el("label", { class: "inline" }, tick,
+                    S.el("span", { text: g.zh ? `${g.zh}（${g.name}）` : g.name }));
+      }));
+      $("card-groups-row").hidden = !groups.groups.length;
+    } catch (err) {
+      S.showError(form, err);
+    }
+  }
+
   function start(slug, perms) {
     site = slug;
     canWrite = perms.has("records.write");
     form.hidden = !canWrite;
     choose(null);
     $("card-people").replaceChildren();
-    return load();
+    return Promise.all([load(), choices()]);
   }
 
   function switchKind() {
@@ -187,5 +225,5 @@ window.AccCards = (() => {
   form.addEventListener("submit", issue);
   $("card-state").addEventListener("change", () => load());
 
-  return { start };
+  return { start, choices };
 })();
