@@ -15,7 +15,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from cloud.access import service as svc
-from cloud.access.routes import PREFIX, _api, _write
+from cloud.access.routes import PREFIX, api_error, versioned_write
 from cloud.access.tables import ACCESS_DATASET, AccessGroup
 from cloud.auth.audit import actor_of, record
 from cloud.auth.guard import requires
@@ -52,7 +52,7 @@ async def put_group(request: web.Request) -> web.Response:
         body = await json_object(request, allowed=("doors", "zh"))
         doors = svc.doors(body.get("doors"))
     except svc.Invalid as err:
-        raise _api(err) from None
+        raise api_error(err) from None
     zh = text_field(body, "zh", 64, required=False)
 
     async def op(session: AsyncSession, site: Site, now: datetime) -> AccessGroup:
@@ -73,7 +73,7 @@ async def put_group(request: web.Request) -> web.Response:
                after={"doors": doors, "zh": zh})
         return found
 
-    group, version = await _write(request, op)
+    group, version = await versioned_write(request, op)
     return json_ok({**group_json(group), "version": version})
 
 

@@ -7,7 +7,7 @@
 - ``POST …/passes/{id}/revoke`` ``{reason}``: the id goes on the dataset's ``passes_revoked``.
 
 Issuing and revoking bump the site's ``access`` version in their transaction and are audited
-(``routes._write``). A site whose secret the console does not know cannot sign: 409.
+(``routes.versioned_write``). A site whose secret the console does not know cannot sign: 409.
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from cloud.access import passes as ps
 from cloud.access import service as svc
-from cloud.access.routes import MAX_ID, PREFIX, _api, _write
+from cloud.access.routes import MAX_ID, PREFIX, api_error, versioned_write
 from cloud.access.tables import AccessPass
 from cloud.auth.audit import actor_of, record, snapshot
 from cloud.auth.guard import requires
@@ -96,7 +96,7 @@ async def issue_pass(request: web.Request) -> web.Response:
                entity_id=p.id, site_id=site.id, after=snapshot(p, ps.AUDITED))
         return p, unit.code, signed
 
-    (p, unit, signed), version = await _write(request, op)
+    (p, unit, signed), version = await versioned_write(request, op)
     async with request.app[SESSIONS]() as session:
         site = await site_by_slug(session, request.match_info["site"])
     out = pass_json(p, unit, site, request.app[CLOCK].now())
@@ -139,7 +139,7 @@ async def revoke_pass(request: web.Request) -> web.Response:
         unit = await session.get(ps.Unit, p.unit_id)
         return p, unit.code if unit is not None else "", site
 
-    (p, unit, site), version = await _write(request, op)
+    (p, unit, site), version = await versioned_write(request, op)
     return json_ok({**pass_json(p, unit, site, request.app[CLOCK].now()), "version": version})
 
 
@@ -166,7 +166,7 @@ async def pass_qr(request: web.Request) -> web.Response:
         try:
             p = await _found(session, site, pass_id)
         except svc.Invalid as err:
-            raise _api(err) from None
+            raise api_error(err) from None
     secret = _secret(request)
     buf = io.BytesIO()
     segno.make(ps.token(p, site.slug, secret), error="m", micro=False).save(

@@ -9,7 +9,7 @@ among the site's live passes and not the number of an active card. A number cann
 signature, so the code is only as good as the dataset the edge holds (docs/operations.md).
 
 Checks raise ``service.Invalid`` naming the field; writes run in the caller's transaction
-after the access version bump (``routes._write``), which serialises one site's edits.
+after the access version bump (``routes.versioned_write``), which serialises one site's edits.
 """
 
 from __future__ import annotations

@@ -46,11 +46,11 @@ AUDITED = ("number", "holder", "doors", "groups", "profile", "valid_from", "vali
 MAX_ID = 2**31 - 1
 
 
-def _api(err: svc.Invalid) -> ApiError:
+def api_error(err: svc.Invalid) -> ApiError:
     return ApiError(err.status, err.code, err.zh, err.en, field=err.field)
 
 
-async def _write(request: web.Request,
+async def versioned_write(request: web.Request,
                  op: Callable[[AsyncSession, Site, datetime], Awaitable[T]]) -> tuple[T, int]:
     """An edit with the version bump in one transaction, then the ``down/sync`` notice."""
     slug = request.match_info["site"]
@@ -61,7 +61,7 @@ async def _write(request: web.Request,
             version = await bump_version(session, site.id, now, ACCESS_DATASET)
             result = await op(session, site, now)
     except svc.Invalid as err:
-        raise _api(err) from None
+        raise api_error(err) from None
     publisher = request.app.get(SYNC)
     if publisher is not None:
         publisher.notify(slug, ACCESS_DATASET, version)
@@ -108,7 +108,7 @@ async def issue_card(request: web.Request) -> web.Response:
     try:
         number = svc.card_number(body["number"])
     except svc.Invalid as err:
-        raise _api(err) from None
+        raise api_error(err) from None
 
     async def op(session: AsyncSession, site: Site, now: datetime) -> tuple[AccessCard, Site]:
         tz = zone(site.timezone or "")
@@ -147,7 +147,7 @@ async def issue_card(request: web.Request) -> web.Response:
                entity_id=card.id, site_id=site.id, after=snapshot(card, AUDITED))
         return card, site
 
-    (card, site), version = await _write(request, op)
+    (card, site), version = await versioned_write(request, op)
     return json_ok({**card_json(card, zone(site.timezone or "")), "version": version},
                    status=201)
 
@@ -181,7 +181,7 @@ async def revoke_card(request: web.Request) -> web.Response:
                after=snapshot(card, AUDITED))
         return card, site
 
-    (card, site), version = await _write(request, op)
+    (card, site), version = await versioned_write(request, op)
     return json_ok({**card_json(card, zone(site.timezone or "")), "version": version})
 
 
@@ -232,7 +232,7 @@ async def get_profile(request: web.Request) -> web.Response:
     try:
         name = svc.profile_name(request.match_info["name"], "name")
     except svc.Invalid as err:
-        raise _api(err) from None
+        raise api_error(err) from None
     async with request.app[SESSIONS]() as session:
         site = await site_by_slug(session, request.match_info["site"])
         found = await svc.profile(session, site.id, name)
@@ -249,7 +249,7 @@ async def put_profile(request: web.Request) -> web.Response:
         body = await json_object(request, allowed=("windows",))
         windows = svc.windows(body.get("windows"))
     except svc.Invalid as err:
-        raise _api(err) from None
+        raise api_error(err) from None
 
     async def op(session: AsyncSession, site: Site, now: datetime) -> AccessProfile:
         found = await svc.profile(session, site.id, name)
@@ -267,7 +267,7 @@ async def put_profile(request: web.Request) -> web.Response:
                after={"windows": list(windows)})
         return found
 
-    found, version = await _write(request, op)
+    found, version = await versioned_write(request, op)
     return json_ok({**_profile_json(found, name), "version": version})
 
 
