@@ -227,8 +227,7 @@ class EdgeApp:
                               host=cfg.operator.host, port=cfg.operator.port)
 
     def _parking_gates(self) -> Mapping[str, Any]:
-        lanes = self.parking.lanes if self.parking is not None else None
-        return lanes.gates if lanes is not None else {}
+        return self.parking.gates if self.parking is not None else {}
 
     def _build_buses(self, outbox: AsyncOutbox, wires: Wires) -> dict[str, BusView]:
         cfg = self.config

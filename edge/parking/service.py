@@ -71,6 +71,8 @@ class ParkingService:
             self.sync = DatasetSync(config.site.id, cloud.http_url, cloud.username,
                                     cloud.password, self.store, stats=self.stats,
                                     ca_file=str(cloud.ca_file) if cloud.ca_file else None)
+        # Built now, not when run() starts: fire linkage may raise them from the first second.
+        self.gates: dict[str, Gate] = self._gates()
 
     def on_sync(self, dataset: str, version: int) -> None:
         """The uplink's ``down/sync`` callback (runs on the MQTT receive loop: never blocks)."""
@@ -130,7 +132,7 @@ class ParkingService:
         store = await SessionStore(data_dir / SESSIONS_FILE).open()
         try:
             data = await self.store.load()
-            gates = self._gates()
+            gates = self.gates
             setups = [LaneSetup(
                 LaneRules(id=ln.id, lot=ln.lot, direction=Direction(ln.direction),
                           strictness=Strictness(ln.match), temporary=ln.temporary),

@@ -29,6 +29,7 @@ from cloud.ingest import Ingestor, IngestWorker
 from contract import SystemClock
 from edge.app import EdgeApp
 from edge.config import load_site
+from edge.parking.service import ParkingService
 from simulators.elevator.car import SimCar
 from simulators.elevator.server import ElevatorBox, ElevatorSimulator
 from simulators.fire.uitd import VirtualUitd
@@ -205,3 +206,20 @@ async def test_fire_linkage_runs_offline_and_reaches_the_cloud_afterwards(
         await elevators.stop()
         await barrier.stop()
         await engine.dispose()
+
+
+async def test_the_barriers_fire_raises_exist_before_parking_has_started(tmp_path: Path) -> None:
+    """A fire in the edge's first second (parking not yet serving) still plans raise_gate: the
+    linkage reads the gates the moment the app is built, not once parking's task has run."""
+    ports = [services.free_port() for _ in range(6)]
+    config = load_site(_site(tmp_path, broker="mqtt://127.0.0.1:1", fire_port=ports[0],
+                             elev_port=ports[1], gate_port=ports[2], http_port=ports[3],
+                             health_port=ports[4], op_port=ports[5]))
+    assert config.parking is not None
+
+    async def emit(_: Any) -> None:
+        return None
+
+    parking = ParkingService(config, emit, SystemClock())
+    assert parking.lanes is None  # not started
+    assert set(parking.gates) == {g.id for g in config.parking.gates} == {"gate-out"}
