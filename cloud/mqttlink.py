@@ -10,8 +10,11 @@ lockstep.
 
 from __future__ import annotations
 
+import asyncio
 import random
 import ssl
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 
 import aiomqtt
 
@@ -29,6 +32,28 @@ def first_mqtt_error(group: BaseExceptionGroup[aiomqtt.MqttError]) -> aiomqtt.Mq
             if found is not None:
                 return found
     return None
+
+
+@asynccontextmanager
+async def mqtt_session(client: aiomqtt.Client) -> AsyncIterator[aiomqtt.Client]:
+    """``async with client``, except that a cancel stays a cancel.
+
+    Leaving ``async with Client`` on a cancel, aiomqtt waits for the disconnect and raises
+    ``MqttError`` when that wait times out (a loaded host, a broker gone quiet), which replaces
+    the ``CancelledError``: a reconnect loop would take it for a lost broker and never stop.
+    """
+    cancelled = False
+    try:
+        async with client:
+            try:
+                yield client
+            except asyncio.CancelledError:
+                cancelled = True
+                raise
+    except aiomqtt.MqttError:
+        if cancelled:
+            raise asyncio.CancelledError from None
+        raise
 
 
 def reconnect_delay(backoff: float) -> float:

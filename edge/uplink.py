@@ -199,6 +199,7 @@ class Uplink:
         self._sent_upto = 0
         self._since_progress = 0
         self._last_progress = self._clock.monotonic()
+        self._stopping = False
         self.on_sync = on_sync
         self.commands = commands
 
@@ -216,6 +217,8 @@ class Uplink:
             try:
                 await self._session()
             except* _NET_ERRORS as eg:
+                if self._stopping:  # the client turned our cancel into an error: still stop
+                    raise asyncio.CancelledError from None
                 failure = eg.exceptions[0]
             except* Exception as eg:  # a bug must not end the uplink: log it and reconnect
                 failure = eg.exceptions[0]
@@ -258,6 +261,9 @@ class Uplink:
                                                     self.s.call_timeout, self.counters),
                                        name="uplink-cmd-replies")
             except asyncio.CancelledError:
+                # Leaving ``async with client`` aiomqtt may replace this cancel with MqttError
+                # (its disconnect wait timed out); run() must still stop, not reconnect.
+                self._stopping = True
                 # A clean stop: say so now, the Last Will is only for crashes.
                 with contextlib.suppress(Exception):
                     await client.publish(topics.up_status(self.s.site), b"offline", qos=1,
@@ -489,3 +495,4 @@ def _as_bytes(payload: Any) -> bytes:
     if isinstance(payload, str):
         return payload.encode()
     return b"" if payload is None else str(payload).encode()
+

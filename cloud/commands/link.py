@@ -37,6 +37,7 @@ from cloud.mqttlink import (
     MAX_BACKOFF_S,
     MIN_BACKOFF_S,
     first_mqtt_error,
+    mqtt_session,
     next_backoff,
     reconnect_delay,
     tls_context,
@@ -110,7 +111,7 @@ class CommandLink:
             while True:
                 error: aiomqtt.MqttError | None = None
                 try:
-                    async with self._client() as client:
+                    async with mqtt_session(self._client()) as client:
                         await client.subscribe(self._filter, qos=1, timeout=self._timeout)
                         self.connected = True
                         self.counters["connects"] += 1

@@ -25,6 +25,7 @@ from cloud.mqttlink import (
     MAX_BACKOFF_S,
     MIN_BACKOFF_S,
     first_mqtt_error,
+    mqtt_session,
     next_backoff,
     reconnect_delay,
     tls_context,
@@ -132,7 +133,7 @@ class IngestWorker:
         while True:
             error: aiomqtt.MqttError | None = None
             try:
-                async with self._client() as client:
+                async with mqtt_session(self._client()) as client:
                     self.connected = True
                     self._counters["connects"] += 1
                     backoff = self._min_backoff
