@@ -106,33 +106,8 @@ window.AccCards = (() => {
 
   /* 注销: a reason, then the request; a refusal stays beside the reason. */
   function revokeForm(c, td) {
-    const reason = S.el("input", { name: "reason", maxlength: "200", required: true,
-                                   placeholder: S.t("注销原因（必填）", "Reason (required)") });
-    const ok = S.el("button", { type: "submit", class: "danger", text: S.t("确认注销", "Revoke") });
-    const cancel = S.el("button", { type: "button", text: S.t("取消", "Cancel") });
-    const f = S.el("form", { class: "revoke", novalidate: true }, S.el("label", {}, reason), ok, cancel,
-                   S.el("p", { class: "form-error", role: "alert", hidden: true }));
-    cancel.addEventListener("click", () => load());
-    f.addEventListener("submit", async (ev) => {
-      ev.preventDefault();
-      S.clearErrors(f);
-      if (!reason.value.trim()) {
-        S.showError(f, Object.assign(new Error(S.t("请填写注销原因", "Give the reason")), { field: "reason" }));
-        return;
-      }
-      await S.once(ok, async () => {
-        try {
-          await S.api(A.siteUrl(site, `cards/${c.id}/revoke`), { method: "POST",
-                                                                 json: { reason: reason.value.trim() } });
-          S.toast(S.t(`已注销卡 ${c.number}`, `Card ${c.number} revoked`));
-          await load();
-        } catch (err) {
-          S.showError(f, err);
-        }
-      });
-    });
-    td.replaceChildren(f);
-    reason.focus();
+    A.revokeForm(td, A.siteUrl(site, `cards/${c.id}/revoke`),
+                 S.t(`已注销卡 ${c.number}`, `Card ${c.number} revoked`), load);
   }
 
   function row(c) {

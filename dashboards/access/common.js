@@ -80,6 +80,37 @@ window.Acc = (() => {
     return `${p.year}-${two(p.month)}-${two(p.day)}T${two(p.hour)}:${two(p.minute)}`;
   }
 
+  /* 注销 with a reason, in a table cell: the reason is required, a refusal stays beside it,
+     ``url`` is the revoke route, ``toast`` what to say after, ``reload`` redraws the list. */
+  function revokeForm(td, url, toast, reload) {
+    const reason = S.el("input", { name: "reason", maxlength: "200", required: true,
+                                   placeholder: S.t("注销原因（必填）", "Reason (required)") });
+    const ok = S.el("button", { type: "submit", class: "danger", text: S.t("确认注销", "Revoke") });
+    const cancel = S.el("button", { type: "button", text: S.t("取消", "Cancel") });
+    const f = S.el("form", { class: "revoke", novalidate: true }, S.el("label", {}, reason), ok, cancel,
+                   S.el("p", { class: "form-error", role: "alert", hidden: true }));
+    cancel.addEventListener("click", () => reload());
+    f.addEventListener("submit", async (ev) => {
+      ev.preventDefault();
+      S.clearErrors(f);
+      if (!reason.value.trim()) {
+        S.showError(f, Object.assign(new Error(S.t("请填写注销原因", "Give the reason")), { field: "reason" }));
+        return;
+      }
+      await S.once(ok, async () => {
+        try {
+          await S.api(url, { method: "POST", json: { reason: reason.value.trim() } });
+          S.toast(toast);
+          await reload();
+        } catch (err) {
+          S.showError(f, err);
+        }
+      });
+    });
+    td.replaceChildren(f);
+    reason.focus();
+  }
+
   const siteUrl = (site, rest) => `/api/sites/${encodeURIComponent(site)}/access/${rest}`;
 
   async function permissions() {
@@ -88,5 +119,5 @@ window.Acc = (() => {
   }
 
   return { holderText, doorsText, parseDoors, withOffset, nextDay, localInput, siteUrl,
-           permissions };
+           permissions, revokeForm };
 })();

@@ -156,6 +156,16 @@ async def test_a_visitor_pass_is_issued_and_its_qr_image_shown(
     await expect(page.locator(f'.passes tr[data-pass="{made["id"]}"]')).to_contain_text("李访客")
     await expect(result.get_by_role("button", name="打印")).to_be_visible()
     assert await raw_codes(page) == []
+    # 注销: the reason is required, then the pass leaves the edge's dataset.
+    row = page.locator(f'.passes tr[data-pass="{made["id"]}"]')
+    await row.get_by_role("button", name="注销").click()
+    await row.get_by_role("button", name="确认注销").click()
+    await expect(row.locator(".field-error")).to_contain_text("请填写注销原因")
+    await row.locator("input[name=reason]").fill("访客取消来访")
+    await row.get_by_role("button", name="确认注销").click()
+    await expect(page.locator(f'.passes tr.active[data-pass="{made["id"]}"]')).to_have_count(0)
+    [gone] = (await staff.get(f"{PASSES}?state=revoked"))["passes"]
+    assert (gone["id"], gone["state"]) == (made["id"], "revoked")
 
 
 async def seed_log(staff: StaffConsole, rid: int, granted: int) -> Edge:
