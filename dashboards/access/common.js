@@ -113,11 +113,38 @@ window.Acc = (() => {
 
   const siteUrl = (site, rest) => `/api/sites/${encodeURIComponent(site)}/access/${rest}`;
 
+  /* A table of named things (time profiles, groups) with 编辑 for those who may write:
+     ``fill(tr, item)`` adds the item's cells; ``onEdit()`` gives the edit handler or null.
+     Returns ``load(site)``, which redraws the table body from ``GET …/access/{path}``. */
+  function namedList({ body, path, key, attr, cols, empty, fill, onEdit }) {
+    return async (site) => {
+      const tbody = document.getElementById(body);
+      try {
+        const items = (await S.api(siteUrl(site, path)))[key];
+        if (!items.length) { S.empty(tbody, cols, empty[0], empty[1]); return; }
+        tbody.replaceChildren(...items.map((item) => {
+          const tr = S.el("tr", { [attr]: item.name });
+          fill(tr, item);
+          const td = S.cell(tr, "");
+          const edit = onEdit();
+          if (edit) {
+            const b = S.el("button", { type: "button", class: "edit", text: S.t("编辑", "Edit") });
+            b.addEventListener("click", () => edit(item));
+            td.replaceChildren(b);
+          }
+          return tr;
+        }));
+      } catch (err) {
+        S.empty(tbody, cols, err.message, err.message);
+      }
+    };
+  }
+
   async function permissions() {
     const me = await S.ready;
     return new Set((me && me.permissions) || []);
   }
 
   return { holderText, doorsText, parseDoors, withOffset, nextDay, localInput, siteUrl,
-           permissions, revokeForm };
+           permissions, revokeForm, namedList };
 })();

@@ -45,30 +45,13 @@ window.AccGroups = (() => {
     });
   }
 
-  function row(g) {
-    const tr = S.el("tr", { "data-group": g.name });
-    S.cell(tr, g.name);
-    S.cell(tr, g.zh || "");
-    S.cell(tr, A.doorsText(g.doors));
-    const td = S.cell(tr, "");
-    if (canWrite) {
-      const b = S.el("button", { type: "button", class: "edit", text: S.t("编辑", "Edit") });
-      b.addEventListener("click", () => edit(g));
-      td.replaceChildren(b);
-    }
-    return tr;
-  }
-
-  async function load() {
-    const body = $("groups");
-    try {
-      const data = await S.api(A.siteUrl(site, "groups"));
-      if (!data.groups.length) { S.empty(body, 4, "没有门禁组", "No access groups"); return; }
-      body.replaceChildren(...data.groups.map(row));
-    } catch (err) {
-      S.empty(body, 4, err.message, err.message);
-    }
-  }
+  const draw = A.namedList({
+    body: "groups", path: "groups", key: "groups", attr: "data-group", cols: 4,
+    empty: ["没有门禁组", "No access groups"],
+    fill: (tr, g) => { S.cell(tr, g.name); S.cell(tr, g.zh || ""); S.cell(tr, A.doorsText(g.doors)); },
+    onEdit: () => (canWrite ? edit : null),
+  });
+  const load = () => draw(site);
 
   function start(slug, perms) {
     site = slug;

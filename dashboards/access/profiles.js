@@ -91,29 +91,13 @@ window.AccProfiles = (() => {
     });
   }
 
-  function row(p) {
-    const tr = S.el("tr", { "data-profile": p.name });
-    S.cell(tr, p.name);
-    S.cell(tr, windowsText(p.windows));
-    const td = S.cell(tr, "");
-    if (canWrite) {
-      const b = S.el("button", { type: "button", class: "edit", text: S.t("编辑", "Edit") });
-      b.addEventListener("click", () => edit(p));
-      td.replaceChildren(b);
-    }
-    return tr;
-  }
-
-  async function load() {
-    const body = $("profiles");
-    try {
-      const data = await S.api(A.siteUrl(site, "profiles"));
-      if (!data.profiles.length) { S.empty(body, 3, "没有时段", "No time profiles"); return; }
-      body.replaceChildren(...data.profiles.map(row));
-    } catch (err) {
-      S.empty(body, 3, err.message, err.message);
-    }
-  }
+  const draw = A.namedList({
+    body: "profiles", path: "profiles", key: "profiles", attr: "data-profile", cols: 3,
+    empty: ["没有时段", "No time profiles"],
+    fill: (tr, p) => { S.cell(tr, p.name); S.cell(tr, windowsText(p.windows)); },
+    onEdit: () => (canWrite ? edit : null),
+  });
+  const load = () => draw(site);
 
   function start(slug, perms) {
     site = slug;

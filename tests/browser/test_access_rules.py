@@ -64,6 +64,11 @@ async def test_a_profile_and_a_group_are_made_and_a_card_issued_with_both(
                {"days": [6, 7], "from": "22:00", "to": "06:00"}]
     assert (await staff.get(f"{ACCESS}/profiles"))["profiles"] == [
         {"name": "day", "windows": windows}]
+    # 编辑 brings the saved profile back into the form, both windows.
+    day = page.locator('#profiles tr[data-profile="day"]')
+    await day.get_by_role("button", name="编辑").click()
+    await expect(form.locator("input[name=name]")).to_have_value("day")
+    await expect(form.locator(".window")).to_have_count(2)
 
     await page.click("#tab-groups")
     group = page.locator("#group-form")
@@ -74,6 +79,10 @@ async def test_a_profile_and_a_group_are_made_and_a_card_issued_with_both(
     await expect(page.locator('#groups tr[data-group="b1"]')).to_contain_text("1号楼大堂、地库门")
     assert (await staff.get(f"{ACCESS}/groups"))["groups"] == [
         {"name": "b1", "zh": "1 栋", "doors": ["1号楼大堂", "地库门"]}]
+    await group.locator("input[name=name]").fill("")
+    await page.locator('#groups tr[data-group="b1"]').get_by_role("button", name="编辑").click()
+    await expect(group.locator("input[name=name]")).to_have_value("b1")
+    await expect(group.locator("input[name=zh]")).to_have_value("1 栋")
 
     await page.click("#tab-cards")
     card_form = page.locator("#card-form")
