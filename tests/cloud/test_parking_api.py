@@ -7,6 +7,7 @@ from __future__ import annotations
 import base64
 import uuid
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -100,8 +101,9 @@ class Api:
         return [e.seq for e in envs]
 
 
-@pytest.fixture
-async def api(db_url: str) -> AsyncIterator[Api]:
+@asynccontextmanager
+async def parking_api(db_url: str) -> AsyncIterator[Api]:
+    """The console on ``db_url`` (migrated) with parking's sync publisher recorded."""
     await migrate(db_url)
     engine = make_engine(db_url)
     sessions = session_factory(engine)
@@ -117,6 +119,12 @@ async def api(db_url: str) -> AsyncIterator[Api]:
     finally:
         await client.close()
         await engine.dispose()
+
+
+@pytest.fixture
+async def api(db_url: str) -> AsyncIterator[Api]:
+    async with parking_api(db_url) as a:
+        yield a
 
 
 def error(body: dict[str, Any]) -> tuple[str, str | None, str]:

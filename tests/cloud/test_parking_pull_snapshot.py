@@ -11,18 +11,11 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
-from aiohttp.test_utils import TestClient, TestServer
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from cloud.app import create_app
-from cloud.db.engine import make_engine, migrate, session_factory
 from cloud.parking import dataset as ds
-from cloud.parking.routes import configure_parking
 from cloud.parking.tables import LotTariff
-from cloud.settings import Settings
-from contract import FakeClock
-from tests.cloud.test_parking_api import CREDENTIALS, DEMO_AUTH, T0, Api, P, RecordingPublisher
-from tests.support.auth import admin_headers
+from tests.cloud.test_parking_api import DEMO_AUTH, Api, P, parking_api
 
 PULLS = 6
 WRITES = 40
@@ -53,21 +46,8 @@ def _entries(doc: dict[str, Any]) -> int:
 @pytest.fixture
 async def api(pg_url: str) -> AsyncIterator[Api]:
     """The console on PostgreSQL, whose REPEATABLE READ is the pull's snapshot."""
-    await migrate(pg_url)
-    engine = make_engine(pg_url)
-    sessions = session_factory(engine)
-    clock = FakeClock(T0)
-    app = create_app(Settings(database_url=pg_url, site_credentials=CREDENTIALS), sessions,
-                     clock)
-    publisher = RecordingPublisher()
-    configure_parking(app, CREDENTIALS, publisher)
-    client = TestClient(TestServer(app), headers=await admin_headers(sessions))
-    await client.start_server()
-    try:
-        yield Api(client, sessions, clock, publisher)
-    finally:
-        await client.close()
-        await engine.dispose()
+    async with parking_api(pg_url) as a:
+        yield a
 
 
 async def test_a_pull_amid_writes_answers_the_version_it_read(
