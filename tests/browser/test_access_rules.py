@@ -65,8 +65,8 @@ async def test_a_profile_and_a_group_are_made_and_a_card_issued_with_both(
     assert (await staff.get(f"{ACCESS}/profiles"))["profiles"] == [
         {"name": "day", "windows": windows}]
     # 编辑 brings the saved profile back into the form, both windows.
-    day = page.locator('#profiles tr[data-profile="day"]')
-    await day.get_by_role("button", name="编辑").click()
+    saved = page.locator('#profiles tr[data-profile="day"]')
+    await saved.get_by_role("button", name="编辑").click()
     await expect(form.locator("input[name=name]")).to_have_value("day")
     await expect(form.locator(".window")).to_have_count(2)
 
