@@ -50,6 +50,8 @@ class CommandKind(StrEnum):
     ELEVATOR_RECALL = "elevator.recall"
     DATASET_RESYNC = "dataset.resync"
     DEVICE_RECONNECT = "device.reconnect"
+    #: A guard's phone scanned a checkpoint's QR sticker: the edge's round tracker counts it.
+    PATROL_SCAN = "patrol.scan"
 
 
 class DoorMode(StrEnum):
@@ -82,6 +84,9 @@ ARGS: dict[CommandKind, tuple[Arg, ...]] = {
     CommandKind.ELEVATOR_RECALL: (Arg("elevator"), _REASON),
     CommandKind.DATASET_RESYNC: (Arg("dataset"), _REASON),
     CommandKind.DEVICE_RECONNECT: (Arg("device"), _REASON),
+    # ``at``: the phone's time of the scan (ISO 8601 with offset); ``guard``: the login.
+    CommandKind.PATROL_SCAN: (Arg("checkpoint"), Arg("guard", free=True), Arg("at", free=True),
+                              Arg("scan", required=False)),
 }
 
 

@@ -84,7 +84,16 @@ class Kind:
     LINKAGE_TRIGGERED = "linkage.triggered"
     LINKAGE_ACTION = "linkage.action"
     LINKAGE_RESET = "linkage.reset"
+    #: Patrol (巡更, ``contract.patrol``): a tag heard (sampled), a visit, a round's life, and
+    #: what the guards must act on (missed, cloned tag); a low tag battery opens a work order.
+    PATROL_TAG_SEEN = "patrol.tag_seen"
     PATROL_CHECKPOINT = "patrol.checkpoint"
+    PATROL_ROUND_STARTED = "patrol.round_started"
+    PATROL_ROUND_COMPLETED = "patrol.round_completed"
+    PATROL_CHECKPOINT_MISSED = "patrol.checkpoint_missed"
+    PATROL_ROUND_MISSED = "patrol.round_missed"
+    PATROL_TAG_CLONED = "patrol.tag_cloned"
+    PATROL_TAG_BATTERY_LOW = "patrol.tag_battery_low"
     #: Stored by the cloud in place of an event that broke the contract, under its seq.
     INGEST_QUARANTINED = "ingest.quarantined"
     #: Stored by the cloud when an event came to a stored (site, epoch, seq) with another id.
@@ -96,10 +105,12 @@ KINDS: frozenset[str] = frozenset(
 """Every kind ``Kind`` names."""
 
 _ALARM_PREFIXES = ("fire.", "door.forced", "elevator.", "uitd.", "linkage.", "access.duress",
-                   "reader.tamper")
+                   "reader.tamper", "patrol.checkpoint_missed", "patrol.round_missed",
+                   "patrol.tag_cloned")
 #: Measurements and car positions: telemetry although their family is an alarm family.
-_SAFETY_TELEMETRY = {Kind.FIRE_ANALOG, Kind.ELEVATOR_STATE}
-_ACCESS_PREFIXES = ("access.", "parking.", "gate.", "plate.", "door.", "payment.", "reader.")
+_SAFETY_TELEMETRY = {Kind.FIRE_ANALOG, Kind.ELEVATOR_STATE, Kind.PATROL_TAG_SEEN}
+_ACCESS_PREFIXES = ("access.", "parking.", "gate.", "plate.", "door.", "payment.", "reader.",
+                    "patrol.")
 #: Telemetry by name but never dropped under the disk budget: someone must act on them.
 _KEEP_ALWAYS = {Kind.BUFFER_DROPPED, Kind.DEVICE_OFFLINE, Kind.DEVICE_ONLINE,
                 Kind.CAMERA_DEGRADED, Kind.CAMERA_RECOVERED, Kind.CONTROLLER_OFFLINE,

@@ -11,6 +11,14 @@ from __future__ import annotations
 from typing import Any, NotRequired, TypedDict
 
 from contract.kinds import Kind
+from contract.patrol import (  # re-exported: one place to look a payload up
+    PatrolCheckpoint,
+    PatrolCheckpointMissed,
+    PatrolRound,
+    PatrolTagBattery,
+    PatrolTagCloned,
+    PatrolTagSeen,
+)
 from contract.payloads_safety import (  # re-exported: one place to look a payload up
     ElevatorFault,
     ElevatorRecall,
@@ -332,12 +340,6 @@ class ControllerOnline(_Device):
     controller: int
 
 
-class PatrolCheckpoint(TypedDict):
-    checkpoint: str
-    guard: NotRequired[str]
-    plan: NotRequired[str]
-
-
 # -- written by the console, never sent by an edge -------------------------------------------
 
 
@@ -421,7 +423,14 @@ PAYLOADS: dict[str, type] = {
     Kind.LINKAGE_TRIGGERED: LinkageTriggered,
     Kind.LINKAGE_ACTION: LinkageAction,
     Kind.LINKAGE_RESET: LinkageReset,
+    Kind.PATROL_TAG_SEEN: PatrolTagSeen,
     Kind.PATROL_CHECKPOINT: PatrolCheckpoint,
+    Kind.PATROL_ROUND_STARTED: PatrolRound,
+    Kind.PATROL_ROUND_COMPLETED: PatrolRound,
+    Kind.PATROL_ROUND_MISSED: PatrolRound,
+    Kind.PATROL_CHECKPOINT_MISSED: PatrolCheckpointMissed,
+    Kind.PATROL_TAG_CLONED: PatrolTagCloned,
+    Kind.PATROL_TAG_BATTERY_LOW: PatrolTagBattery,
     Kind.INGEST_QUARANTINED: IngestQuarantined,
     Kind.INGEST_CONFLICT: IngestConflict,
 }

@@ -42,6 +42,8 @@ FULL_ARGS: dict[CommandKind, dict[str, object]] = {
     CommandKind.ELEVATOR_RECALL: {"elevator": "elev-1-a"},
     CommandKind.DATASET_RESYNC: {"dataset": "parking"},
     CommandKind.DEVICE_RECONNECT: {"device": "uitd-1"},
+    CommandKind.PATROL_SCAN: {"checkpoint": "cp-gate", "guard": "张保安",
+                              "at": "2026-12-07T22:05:00+08:00", "scan": "17"},
 }
 
 
@@ -53,10 +55,10 @@ def test_command_round_trip_for_every_kind() -> None:
         assert decode_command(encode_command(cmd)) == cmd
 
 
-def test_the_kinds_of_issue_13_are_all_there() -> None:
+def test_the_kinds_of_issues_13_and_14_are_all_there() -> None:
     assert {str(k) for k in CommandKind} == {
         "door.open", "door.mode", "gate.open", "gate.close", "linkage.reset",
-        "elevator.recall", "dataset.resync", "device.reconnect"}
+        "elevator.recall", "dataset.resync", "device.reconnect", "patrol.scan"}
 
 
 @pytest.mark.parametrize(("kind", "missing"), [

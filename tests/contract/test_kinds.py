@@ -85,12 +85,13 @@ def test_every_kind_has_a_payload_type() -> None:
 def test_priorities_alarm_then_access_then_telemetry(kind: str) -> None:
     family = kind.split(".")[0]
     telemetry = {Kind.METER_READING, Kind.FIRE_ANALOG, Kind.ELEVATOR_STATE, Kind.PLATE_EVIDENCE,
-                 Kind.PATROL_CHECKPOINT, Kind.INGEST_QUARANTINED, Kind.INGEST_CONFLICT}
+                 Kind.PATROL_TAG_SEEN, Kind.INGEST_QUARANTINED, Kind.INGEST_CONFLICT}
     if kind in telemetry:
         expected = Priority.TELEMETRY
     elif family in ("fire", "uitd", "elevator", "linkage") or kind in (
-            Kind.DOOR_FORCED, Kind.ACCESS_DURESS, Kind.READER_TAMPER):
+            Kind.DOOR_FORCED, Kind.ACCESS_DURESS, Kind.READER_TAMPER,
+            Kind.PATROL_CHECKPOINT_MISSED, Kind.PATROL_ROUND_MISSED, Kind.PATROL_TAG_CLONED):
         expected = Priority.ALARM
     else:
-        expected = Priority.ACCESS  # access, parking, gates, money, device presence
+        expected = Priority.ACCESS  # access, parking, gates, money, device presence, visits
     assert priority_for(kind) == expected
