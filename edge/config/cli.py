@@ -46,6 +46,12 @@ def summary(config: SiteConfig) -> Iterator[str]:
         yield (f"  读卡器 / OSDP readers: {len(rs.readers)} 台 / readers on "
                f"{len(rs.lines())} 条线路 / lines, {len(rs.doors())} 个门 / doors"
                f"（疏散门 / egress {held}）")
+    if config.patrol is not None:
+        pt = config.patrol
+        kinds = Counter(r.kind for r in pt.receivers)
+        listed = ", ".join(f"{k} ×{n}" for k, n in sorted(kinds.items())) or "仅二维码 / QR only"
+        yield (f"  巡更 / patrol: {len(pt.receivers)} 个接收器 / receivers ({listed})"
+               + (f", broker {pt.broker}" if pt.broker else ""))
     op = config.operator
     if config.parking is not None or config.fire is not None or config.linkage_rules:
         yield (f"  值班操作 / operators: http {op.host}:{op.port}"

@@ -11,6 +11,7 @@ from typing import Any
 
 from drivers.modbus.model import Profile
 from edge.config.access_schema import check_access
+from edge.config.patrol_schema import check_patrol
 from edge.config.schema import INVALID, Ctx, RecordValue, suggest
 from edge.config.site_schema import ANY_PEER
 from yamlcheck.problems import Pos, Problem, bi
@@ -257,6 +258,7 @@ def cross_check(raw: RecordValue, profiles: dict[str, Profile | None], known: li
         _camera_credentials(ctx, parking)
     _safety(ctx, raw, buses, devices)
     check_access(ctx, raw)
+    check_patrol(ctx, raw)
     for device in devices:
         if "bus" in device and device["bus"] not in bus_ids:
             close = suggest(device["bus"], bus_ids)

@@ -28,6 +28,7 @@ from edge.config.model import (
     SiteConfig,
     SiteInfo,
 )
+from edge.config.patrol_schema import build_patrol
 from edge.config.profiles import check_profile, profile_ids
 from edge.config.reader_schema import build_readers
 from edge.config.schedule_schema import build_schedules
@@ -180,6 +181,7 @@ def _build(path: Path, raw: RecordValue, profiles: dict[str, Profile | None],
                       access=build_access(raw.get("access")),
                       readers=build_readers(raw.get("access"), edge["data_dir"]),
                       door_schedules=build_schedules(raw.get("access"), site.timezone),
+                      patrol=build_patrol(raw.get("patrol")),
                       elevator_profiles=elevator_profiles,
                       operator=OperatorSettings(**dict(raw.get("operator") or {})),
                       warnings=tuple(warnings))

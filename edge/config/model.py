@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Literal
 
 from drivers.access.uhppote_model import AccessConfig
 from drivers.elevator.model import ElevatorConfig, ElevatorProfile
@@ -121,6 +122,52 @@ class ParkingConfig:
     decide_timeout: float = 1.0
 
 
+ReceiverKind = Literal["openmqttgateway", "espresense", "adapter"]
+
+
+@dataclass(frozen=True, slots=True)
+class PatrolReceiver:
+    """A BLE receiver at a checkpoint (docs/patrol.md); ``id`` is what checkpoints name."""
+
+    id: str
+    kind: ReceiverKind
+    #: OMG: the gateway name (<gw> in the topic); ESPresense: the room; adapter: "hci0".
+    source: str
+    rssi_at_1m: int = -59
+    x: float = 0.0
+    y: float = 0.0
+
+
+@dataclass(frozen=True, slots=True)
+class PatrolConfig:
+    """The site file's ``patrol:`` section: receivers, the site-local broker remote receivers
+    publish to, and the presence settings (defaults as docs/patrol.md "Presence")."""
+
+    receivers: tuple[PatrolReceiver, ...] = ()
+    #: ``mqtt://host:port`` of the site-local broker; None when every receiver is an adapter.
+    broker: str | None = None
+    username: str | None = None
+    password: str | None = field(default=None, repr=False)
+    dwell_s: float = 5.0
+    enter_db: float = 12.0
+    hysteresis_db: float = 6.0
+    leave_after_s: float = 10.0
+    max_speed_mps: float = 4.0
+    range_m: float = 5.0
+    battery_low_mv: int = 2500
+    tag_seen_every_s: float = 60.0
+    #: Seconds between dataset pulls besides start and ``down/sync`` notices.
+    pull_every_s: float = 300.0
+
+    @property
+    def remote(self) -> tuple[PatrolReceiver, ...]:
+        return tuple(r for r in self.receivers if r.kind != "adapter")
+
+    @property
+    def adapters(self) -> tuple[PatrolReceiver, ...]:
+        return tuple(r for r in self.receivers if r.kind == "adapter")
+
+
 @dataclass(frozen=True, slots=True)
 class SiteConfig:
     path: Path
@@ -143,5 +190,7 @@ class SiteConfig:
     readers: ReadersConfig | None = None
     #: Normally-open windows and first-card unlock per door; None when no door has one.
     door_schedules: DoorSchedules | None = None
+    #: Patrol (巡更) receivers and presence settings; None when the site has no ``patrol:``.
+    patrol: PatrolConfig | None = None
     #: What validated but deserves a look (``peers: any``), FILE:LINE:COL like problems.
     warnings: tuple[Problem, ...] = ()

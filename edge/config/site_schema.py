@@ -14,6 +14,7 @@ from urllib.parse import urlsplit
 import brokerurl
 from contract import Kind
 from edge.config.access_schema import ACCESS
+from edge.config.patrol_schema import PATROL
 from edge.config.schema import (
     INVALID,
     Bool,
@@ -328,4 +329,6 @@ SITE = Record(fields={
     "elevators": Field(ListOf(item=ELEVATOR), required=False),
     "linkage": Field(LINKAGE, required=False),
     "access": Field(ACCESS, required=False),
+    # 巡更: BLE receivers and presence settings (edge/config/patrol_schema.py).
+    "patrol": Field(PATROL, required=False),
 })
