@@ -24,6 +24,7 @@ from cloud import (
     imports,
     maintenance,
     parking,
+    patrol,
     payments,
     records,
     rules,
@@ -41,6 +42,7 @@ from cloud.commands import tables as commands_tables
 from cloud.ingest.handlers import HandlerRegistry
 from cloud.maintenance import tables as maintenance_tables
 from cloud.parking import tables as parking_tables
+from cloud.patrol import tables as patrol_tables
 from cloud.payments import tables as payments_tables
 from cloud.records import tables as records_tables
 from cloud.rules import ENGINE
@@ -53,10 +55,11 @@ from cloud.workorders import tables as workorders_tables
 #: migrations' environment and the schema checks import this module).
 TABLES: tuple[ModuleType, ...] = (alarms_tables, auth_tables, billing_tables, maintenance_tables,
                                   parking_tables, payments_tables, records_tables, rules_tables,
-                                  workorders_tables, photo_tables, commands_tables, access_tables)
+                                  workorders_tables, photo_tables, commands_tables, access_tables,
+                                  patrol_tables)
 
 FEATURES: tuple[ModuleType, ...] = (sites, auth, parking, alarms, workorders, maintenance, rules,
-                                    records, imports, billing, payments, commands, access)
+                                    records, imports, billing, payments, commands, access, patrol)
 
 
 def install(app: web.Application, registry: HandlerRegistry) -> None:

@@ -27,6 +27,9 @@ PERMISSIONS: Final = (
     "workorders.admin",  # rules, technicians, assets, maintenance plans
     "audit.read",
     "access.passes",     # visitor passes: issue, list, QR image, revoke
+    "patrol.read",       # patrol checkpoints, routes, plans, tags, rounds, reports
+    "patrol.write",      # patrol checkpoints, routes, plans, tags and their handover
+    "patrol.scan",       # a guard's phone scanning a checkpoint's QR sticker
     "staff.admin",       # staff accounts, roles, API tokens
 )
 
@@ -45,10 +48,11 @@ ROLES: Final[dict[str, frozenset[str]]] = {
         "access.passes"}),
     "guard": frozenset({
         "devices.read", "parking.read", "parking.write", "alarms.read", "alarms.act",
-        "workorders.read", "access.passes"}),
+        "workorders.read", "access.passes", "patrol.read", "patrol.scan"}),
     "operations_lead": frozenset({
         "devices.read", "records.read", "billing.read", "parking.read", "alarms.read",
-        "alarms.act", "workorders.read", "workorders.act", "workorders.admin", "audit.read"}),
+        "alarms.act", "workorders.read", "workorders.act", "workorders.admin", "audit.read",
+        "patrol.read", "patrol.write", "patrol.scan"}),
     "technician": frozenset({
         "devices.read", "records.read", "alarms.read", "workorders.read", "workorders.act"}),
     "installer": frozenset({

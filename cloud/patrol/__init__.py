@@ -1,0 +1,31 @@
+"""Patrol (巡更, issue 14) in the console: checkpoints, routes, plans and guards' tags, the
+versioned ``patrol`` dataset the site's edge pulls, and the ingest of the edge's ``patrol.*``
+events into rounds and visits (alarms come from the alarm policy, the battery work order from
+the rules file).
+
+Every edit bumps the site's ``patrol`` dataset version in its transaction and is announced on
+``down/sync`` after the commit, as access does. The package imports only its tables and
+services; ``setup`` loads the adapters. Reports, stickers and scans (``report*``,
+``sticker*``, ``scan*``) and the pages (``pages``) add their routes with one line each in
+``setup`` below.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from aiohttp import web
+
+    from cloud.ingest.handlers import HandlerRegistry
+
+
+def setup(app: web.Application, registry: HandlerRegistry) -> None:
+    """The staff routes (checkpoints, routes, plans, tags, rounds), the edge's pull, the
+    OpenAPI paths and the ingest of ``patrol.*``."""
+    from cloud.patrol import openapi as _openapi  # noqa: F401  (its paths join the document)
+    from cloud.patrol.ingest import register_handlers
+    from cloud.patrol.routes import add_patrol_routes
+
+    add_patrol_routes(app)
+    register_handlers(registry)

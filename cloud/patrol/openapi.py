@@ -1,0 +1,7 @@
+"""OpenAPI: patrol (``/api/sites/{site}/patrol/…``)."""
+
+from __future__ import annotations
+
+from cloud.web.openapi import PATHS
+
+PATHS.update({})
