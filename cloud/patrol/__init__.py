@@ -25,7 +25,9 @@ def setup(app: web.Application, registry: HandlerRegistry) -> None:
     OpenAPI paths and the ingest of ``patrol.*``."""
     from cloud.patrol import openapi as _openapi  # noqa: F401  (its paths join the document)
     from cloud.patrol.ingest import register_handlers
+    from cloud.patrol.pages import add_patrol_pages
     from cloud.patrol.routes import add_patrol_routes
 
     add_patrol_routes(app)
+    add_patrol_pages(app)  # /patrol, /patrol/today, /patrol/report
     register_handlers(registry)

@@ -233,6 +233,7 @@ LABELS: Final[dict[str, dict[str, Label]]] = {
         "elevator.recall": ("电梯迫降", "Recall elevator"),
         "dataset.resync": ("重新同步数据", "Resync dataset"),
         "device.reconnect": ("重连设备", "Reconnect device"),
+        "patrol.scan": ("巡更扫码打卡", "Patrol QR scan"),
     },
     # The 门禁 pages (cloud/access/log.py; reasons from edge/access/decide.py REASONS and the
     # UHPPOTE controllers' denials in drivers/access/uhppote_events.py).
@@ -308,6 +309,26 @@ LABELS: Final[dict[str, dict[str, Label]]] = {
         "normally_closed": ("常闭", "Normally closed"),
         "controlled": ("受控", "Controlled"),
     },
+    # 巡更 (cloud/patrol/tables.py: a round's status, a checkpoint's state in a round, how a
+    # visit was sensed).
+    "patrol_round_status": {
+        "scheduled": ("未开始", "Scheduled"),
+        "started": ("进行中", "In progress"),
+        "completed": ("已完成", "Completed"),
+        "incomplete": ("未完成（有漏检）", "Incomplete"),
+        "missed": ("漏巡", "Missed"),
+    },
+    "patrol_checkpoint_state": {
+        "pending": ("待巡", "Pending"),
+        "on_time": ("准时", "On time"),
+        "late": ("迟到", "Late"),
+        "missed": ("漏检", "Missed"),
+        "out_of_order": ("顺序错误", "Out of order"),
+    },
+    "patrol_source": {
+        "ble": ("蓝牙", "Bluetooth"),
+        "qr": ("二维码", "QR code"),
+    },
     "dataset": {
         "parking": ("停车数据", "Parking data"),
         "access": ("门禁数据", "Access data"),
@@ -360,6 +381,9 @@ LABELS: Final[dict[str, dict[str, Label]]] = {
         "workorders.admin": ("工单管理", "manage work orders"),
         "audit.read": ("查看审计日志", "read the audit log"),
         "access.passes": ("访客通行证", "visitor passes"),
+        "patrol.read": ("查看巡更", "view patrol"),
+        "patrol.write": ("巡更管理", "manage patrol"),
+        "patrol.scan": ("扫码巡更", "scan patrol checkpoints"),
         "staff.admin": ("员工账号管理", "manage staff accounts"),
     },
 }
