@@ -53,6 +53,9 @@ from simulators.modbus.meter import SimMeter
 from simulators.modbus.server import MeterBusContext, MeterBusSimulator
 from simulators.modbus.serving import reply_unit, serve
 from simulators.parking_scenario import Pace, ParkingScenario
+from simulators.patrol.engine import PatrolEngine
+from simulators.patrol.run import PatrolOptions, build_engine, run_patrol
+from simulators.patrol.site_cli import add_patrol_arguments, patrol_options
 from simulators.pty import PtyError, pty_pair
 from simulators.siteconfig import (
     BusSpec,
@@ -240,7 +243,8 @@ class SiteSimulator:
                  speedup: float = 1.0, clock: Callable[[], float] = time.time,
                  parking_traffic: bool = True, pace: Pace | None = None,
                  rng: random.Random | None = None, safety: SafetyOptions | None = None,
-                 elevators_dir: Path | None = None, state_dir: Path | None = None) -> None:
+                 elevators_dir: Path | None = None, state_dir: Path | None = None,
+                 patrol: PatrolOptions | None = None) -> None:
         self.site_yaml = Path(site_yaml)
         #: Where simulated readers keep the key the edge gave them (none: for this run only).
         env_state = os.environ.get(SIM_STATE_ENV)
@@ -254,6 +258,15 @@ class SiteSimulator:
         self.spec: SiteSpec = load_site(self.site_yaml)
         self.safety = safety or SafetyOptions()
         self._check_safety()
+        #: Guards walking past the ``patrol`` receivers (default: every receiver, on a loop).
+        self.patrol_options = patrol or PatrolOptions(loop=True)
+        self.patrol: PatrolEngine | None = None
+        if self.spec.patrol is not None:
+            try:
+                self.patrol = build_engine(self.spec.patrol, self.patrol_options,
+                                           say=lambda line: print(line, flush=True))
+            except ValueError as exc:
+                raise SiteError(f"巡更模拟 / patrol: {exc}") from exc
         self.buses: dict[str, MeterBusSimulator] = {}
         self.elevator_buses: dict[str, ElevatorSimulator] = {}
         self.gates: dict[str, BarrierSimulator] = {}
@@ -397,6 +410,10 @@ class SiteSimulator:
         for eid in self.safety.traps:
             self._tasks.append(asyncio.create_task(self._trap_later(eid),
                                                    name=f"sim-trap-{eid}"))
+        if self.patrol is not None and self.spec.patrol is not None:
+            self._tasks.append(asyncio.create_task(run_patrol(
+                self.spec.patrol, self.patrol_options, engine=self.patrol, site=self.spec.id,
+                say=lambda line: print(line, flush=True)), name="sim-patrol"))
 
     async def _stop_safety(self) -> None:
         tasks, self._tasks = self._tasks, []
@@ -506,6 +523,11 @@ class SiteSimulator:
             lines.extend(self.readers.summary())
         if self.scenario is not None:
             lines.extend(self.scenario.summary())
+        if self.patrol is not None and self.spec.patrol is not None:
+            lines.extend(self.patrol.summary())
+            broker = self.spec.patrol.broker
+            lines.append(f"巡更接收器发布到站点 broker {broker} / patrol receivers publish to "
+                         f"the site broker {broker}")
         return lines
 
     def _elevator_line(self, e: ElevatorSpec) -> str:
@@ -549,11 +571,12 @@ class SiteSimulator:
 
 async def run_site(site_yaml: Path, profiles_dir: Path | None = None, speedup: float = 1.0,
                    *, ready: asyncio.Event | None = None, parking_traffic: bool = True,
-                   pace: Pace | None = None, safety: SafetyOptions | None = None) -> None:
+                   pace: Pace | None = None, safety: SafetyOptions | None = None,
+                   patrol: PatrolOptions | None = None) -> None:
     """Serve the site's simulated devices until cancelled (``ready`` is set once serving)."""
     async with SiteSimulator(site_yaml, profiles_dir, speedup=speedup,
                              parking_traffic=parking_traffic, pace=pace,
-                             safety=safety) as sim:
+                             safety=safety, patrol=patrol) as sim:
         for line in sim.summary():
             print(line, flush=True)
         if speedup != 1.0:
@@ -568,7 +591,8 @@ async def run_site(site_yaml: Path, profiles_dir: Path | None = None, speedup: f
 
 async def _serve_until_signal(site: Path, profiles: Path | None, speedup: float,
                               parking_traffic: bool = True, pace: Pace | None = None,
-                              safety: SafetyOptions | None = None) -> int:
+                              safety: SafetyOptions | None = None,
+                              patrol: PatrolOptions | None = None) -> int:
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -577,7 +601,7 @@ async def _serve_until_signal(site: Path, profiles: Path | None, speedup: float,
         async with asyncio.TaskGroup() as tg:
             runner = tg.create_task(run_site(site, profiles, speedup,
                                              parking_traffic=parking_traffic, pace=pace,
-                                             safety=safety))
+                                             safety=safety, patrol=patrol))
             stopper = tg.create_task(stop.wait())
             await asyncio.wait({runner, stopper}, return_when=asyncio.FIRST_COMPLETED)
             runner.cancel()
@@ -622,6 +646,7 @@ def main(argv: list[str]) -> int:
                         f"(default {TRAP_AFTER_S:g})")
     p.add_argument("--no-elevator-traffic", action="store_true",
                    help="电梯停在原处不运行 / elevator cars stay where they are")
+    add_patrol_arguments(p)
     args = p.parse_args(argv)
     if args.speedup <= 0:
         print("错误 / error: --speedup 必须大于 0 / must be > 0")
@@ -638,6 +663,7 @@ def main(argv: list[str]) -> int:
     safety = SafetyOptions(fire_scenario=args.fire_scenario, traps=tuple(args.trap),
                            trap_after=args.trap_after,
                            elevator_traffic=not args.no_elevator_traffic)
+    patrol = patrol_options(args)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     logging.getLogger("pymodbus").setLevel(logging.WARNING)
     logging.getLogger("simulators.gate.barrier").setLevel(logging.WARNING)
@@ -645,7 +671,8 @@ def main(argv: list[str]) -> int:
     try:
         with _problems_only_in_structlog():
             return asyncio.run(_serve_until_signal(args.site, args.profiles, args.speedup,
-                                                   not args.no_parking_traffic, pace, safety))
+                                                   not args.no_parking_traffic, pace, safety,
+                                                   patrol))
     except SiteError as exc:
         print(f"错误 / error: {exc}")
         return 2

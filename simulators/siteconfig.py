@@ -19,6 +19,7 @@ from typing import Any
 import yaml
 
 from simulators.access.site_readers import SimReader, readers_of
+from simulators.patrol.config import PatrolSpec, patrol_of
 
 _VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
 SIM_BUS_TYPES = ("modbus_tcp", "modbus_rtu")
@@ -170,6 +171,8 @@ class SiteSpec:
     elevators: list[ElevatorSpec] = field(default_factory=list)
     #: OSDP readers (``access.readers``): a pty per line, a simulated reader on it.
     readers: list[SimReader] = field(default_factory=list)
+    #: The ``patrol`` section: the site broker and the BLE receivers the walkers pass.
+    patrol: PatrolSpec | None = None
 
 
 def expand_env(value: Any, env: dict[str, str] | None = None) -> Any:
@@ -236,7 +239,14 @@ def load_site(site_yaml: Path, env: dict[str, str] | None = None) -> SiteSpec:
                                                             or "Asia/Shanghai"),
                     buses=list(buses.values()), skipped_buses=skipped, parking=parking,
                     fire=_fire(data.get("fire")), elevators=elevators,
-                    readers=readers_of(data))
+                    readers=readers_of(data), patrol=_patrol(data.get("patrol")))
+
+
+def _patrol(raw: Any) -> PatrolSpec | None:
+    try:
+        return patrol_of(raw)
+    except ValueError as exc:
+        raise SiteError(str(exc)) from exc
 
 
 def _opt_int(raw: Any, what: str) -> int | None:
