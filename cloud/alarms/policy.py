@@ -168,6 +168,14 @@ DEFAULT_RULES: tuple[AlarmRule, ...] = (
     # The reader looked as for any grant; only the guards learn of it.
     _r(Kind.ACCESS_DURESS, "critical", "胁迫开门（静默报警）", "Duress code used (silent alarm)",
        ("reader",)),
+    # Patrol (巡更): one alarm per missed checkpoint of a round, per missed round, per tag
+    # heard where it could not have walked to (a cloned tag).
+    _r(Kind.PATROL_CHECKPOINT_MISSED, "major", "巡更漏检", "Patrol checkpoint missed",
+       ("plan", "checkpoint"), ("round",)),
+    _r(Kind.PATROL_ROUND_MISSED, "major", "巡更未按时开始", "Patrol round not started",
+       ("plan",), ("round",)),
+    _r(Kind.PATROL_TAG_CLONED, "critical", "巡更标签疑似被复制", "Patrol tag cloned",
+       ("tag",)),
     # Stored by ingest: an event came to a stored position with another id (forged, or a
     # cloned edge data dir); one alarm per outbox epoch folds the repeats.
     _r(Kind.INGEST_CONFLICT, "major", "事件序号冲突（疑似伪造或克隆网关）",

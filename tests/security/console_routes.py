@@ -6,6 +6,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from contract.patrol import Sticker, sign_sticker
+from tests.support.two_sites import CREDENTIALS, SITE_B
+
 #: Every route of the console (HEAD mirrors GET and is left out) → the request site-A staff of
 #: the strongest role (an administrator's token limited to site A) make against site B, or
 #: why the route names no site. Placeholders are the ids of site-B records (``_seed_b``).
@@ -104,6 +107,56 @@ TABLE: dict[tuple[str, str], Probe | str] = {
         "/api/sites/{site}/access/passes/1/qr.svg", None),
     ("POST", "/api/sites/{site}/access/passes/{id}/revoke"): (
         "/api/sites/{site}/access/passes/1/revoke", {"reason": "x"}),
+    # patrol (cloud/patrol): checkpoints, routes, plans, tags, rounds
+    ("GET", "/api/sites/{site}/patrol/checkpoints"): ("/api/sites/{site}/patrol/checkpoints",
+                                                     None),
+    ("POST", "/api/sites/{site}/patrol/checkpoints"): (
+        "/api/sites/{site}/patrol/checkpoints", {"code": "cp-x", "name": "x", "qr": True}),
+    ("PATCH", "/api/sites/{site}/patrol/checkpoints/{code}"): (
+        "/api/sites/{site}/patrol/checkpoints/cp-x", {"name": "x"}),
+    ("GET", "/api/sites/{site}/patrol/routes"): ("/api/sites/{site}/patrol/routes", None),
+    ("POST", "/api/sites/{site}/patrol/routes"): (
+        "/api/sites/{site}/patrol/routes",
+        {"code": "r-x", "name": "x", "points": [{"checkpoint": "cp-x", "offset_s": 0}]}),
+    ("PATCH", "/api/sites/{site}/patrol/routes/{code}"): (
+        "/api/sites/{site}/patrol/routes/r-x", {"name": "x"}),
+    ("GET", "/api/sites/{site}/patrol/plans"): ("/api/sites/{site}/patrol/plans", None),
+    ("POST", "/api/sites/{site}/patrol/plans"): (
+        "/api/sites/{site}/patrol/plans",
+        {"code": "p-x", "name": "x", "route": "r-x", "start": "22:00", "end": "06:00"}),
+    ("PATCH", "/api/sites/{site}/patrol/plans/{code}"): (
+        "/api/sites/{site}/patrol/plans/p-x", {"name": "x"}),
+    ("GET", "/api/sites/{site}/patrol/tags"): ("/api/sites/{site}/patrol/tags", None),
+    ("POST", "/api/sites/{site}/patrol/tags"): (
+        "/api/sites/{site}/patrol/tags",
+        {"tag": "426c7565-4368-6172-6d42-6561636f6e73 1 2", "guard": "x"}),
+    ("POST", "/api/sites/{site}/patrol/tags/{id}/handover"): (
+        "/api/sites/{site}/patrol/tags/1/handover", {"guard": "x"}),
+    ("GET", "/api/sites/{site}/patrol/tags/{id}/history"): (
+        "/api/sites/{site}/patrol/tags/1/history", None),
+    ("POST", "/api/sites/{site}/patrol/tags/{id}/retire"): (
+        "/api/sites/{site}/patrol/tags/1/retire", {}),
+    ("GET", "/api/sites/{site}/patrol/rounds"): ("/api/sites/{site}/patrol/rounds", None),
+    ("GET", "/api/sites/{site}/patrol/rounds/live"): ("/api/sites/{site}/patrol/rounds/live",
+                                                     None),
+    ("GET", "/api/sites/{site}/patrol/dataset"): "the edge's pull: HTTP Basic with the site's "
+                                                  "own secret (tests/cloud/patrol)",
+    # patrol reports, QR stickers and phone scans (cloud/patrol report_routes, sticker,
+    # scan_routes); the sticker probes use the checkpoint the lines above create
+    ("GET", "/api/sites/{site}/patrol/report"): ("/api/sites/{site}/patrol/report", None),
+    ("GET", "/api/sites/{site}/patrol/report.xlsx"): (
+        "/api/sites/{site}/patrol/report.xlsx", None),
+    ("GET", "/api/sites/{site}/patrol/checkpoints/{code}/sticker.svg"): (
+        "/api/sites/{site}/patrol/checkpoints/cp-x/sticker.svg", None),
+    ("POST", "/api/sites/{site}/patrol/checkpoints/{code}/sticker"): (
+        "/api/sites/{site}/patrol/checkpoints/cp-x/sticker", {}),
+    ("POST", "/api/sites/{site}/patrol/scans"): (
+        "/api/sites/{site}/patrol/scans",
+        {"token": sign_sticker(CREDENTIALS[SITE_B], Sticker(SITE_B, "cp-x", 1)),
+         "phone_time": "2026-11-23T10:00:00+08:00"}),
+    ("GET", "/api/sites/{site}/patrol/scans"): ("/api/sites/{site}/patrol/scans", None),
+    ("GET", "/m/patrol"): "page shell (its data: /api/sites/{site}/patrol/scans)",
+    ("GET", "/m/patrol/static/{name}"): "public page asset",
     # alarms
     ("GET", "/api/alarms"): ("/api/alarms?site={site}", None),
     ("GET", "/api/alarms/live"): ("/api/alarms/live?site={site}", None),
@@ -253,6 +306,12 @@ ALSO_REFUSED: dict[tuple[str, str], str] = {
     ("GET", "/api/sites/{site}/access/profiles/{name}"): _NOT_THERE,
     ("GET", "/api/sites/{site}/access/passes/{id}/qr.svg"): _NOT_THERE,
     ("POST", "/api/sites/{site}/access/passes/{id}/revoke"): _NOT_THERE,
+    ("PATCH", "/api/sites/{site}/patrol/checkpoints/{code}"): _NOT_THERE,
+    ("PATCH", "/api/sites/{site}/patrol/routes/{code}"): _NOT_THERE,
+    ("PATCH", "/api/sites/{site}/patrol/plans/{code}"): _NOT_THERE,
+    ("POST", "/api/sites/{site}/patrol/tags/{id}/handover"): _NOT_THERE,
+    ("GET", "/api/sites/{site}/patrol/tags/{id}/history"): _NOT_THERE,
+    ("POST", "/api/sites/{site}/patrol/tags/{id}/retire"): _NOT_THERE,
     ("GET", "/api/sites/{site}/parking/reads/{seq}/evidence.jpg"): _NOT_THERE,
     ("GET", "/api/sites/{site}/parking/reads/{seq}/crop.jpg"): _NOT_THERE,
 }
