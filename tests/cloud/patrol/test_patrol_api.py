@@ -10,7 +10,7 @@ from typing import Any
 from sqlalchemy import select
 
 from cloud.auth.tables import AuditEntry
-from tests.cloud.patrol.console import P, PULL, console
+from tests.cloud.patrol.console import PULL, P, console
 from tests.support.auth import create_staff, token_headers
 
 IB = "426c7565-4368-6172-6d42-6561636f6e73"
