@@ -6,6 +6,10 @@ guard must have covered is at least ``distance(A, B) − 2 × range_m``; faster 
 The watch only needs, per tag, when it was last above the enter level at each receiver; the
 presence engine keeps that (``enters``) for ``horizon_s``, the longest time in which any pair
 of receivers could still prove a clone, so the state is bounded by the site, not by time.
+The first advert of a (tag, receiver) is not evidence (unsmoothed: a spike or a reflection).
+Two receivers closer than about ``2 × range_m`` plus the RSSI jitter (5 dB is ×1.8 in
+distance) can both hear one tag above the enter level at once: give such sites a larger
+``range_m``.
 """
 
 from __future__ import annotations

@@ -185,6 +185,7 @@ class PresenceEngine:
             self._reading(tag, st, advert.battery_mv, at)
         cal = advert.rssi - cal_1m
         link = st.links.get(rid)
+        fresh = link is None  # one unsmoothed advert is no evidence of a clone
         if link is None:
             link = st.links[rid] = _Link(cal, at)
             ema: float = cal
@@ -203,9 +204,10 @@ class PresenceEngine:
             n["seen"] += 1
             self._sink(Seen(tag, rid, advert.rssi, st.battery_mv, self._wall(at)))
         if ema >= self._enter:
-            st.enters[rid] = at
-            if len(st.enters) > 1:
-                self._check_clone(tag, rid, at, st)
+            if not fresh:
+                st.enters[rid] = at
+                if len(st.enters) > 1:
+                    self._check_clone(tag, rid, at, st)
             if not link.present:
                 link.present, link.visited, link.since = True, False, None
                 link.best, link.raw_best = ema, advert.rssi
