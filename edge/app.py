@@ -34,6 +34,7 @@ from edge.operator import OperatorServer
 from edge.outbox import AsyncOutbox
 from edge.parking.http import parking_routes
 from edge.parking.service import ParkingService
+from edge.patrol.service import PatrolService
 from edge.safety import SafetyService
 from edge.supervisor import Supervisor
 from edge.uplink import Uplink, UplinkSettings
@@ -101,6 +102,8 @@ class EdgeApp:
         self.access_sync: AccessSync | None = None
         #: The booth's visitor-pass check (``POST /access/pass``); None without doors.
         self.booth: Booth | None = None
+        #: Patrol (巡更): receivers → presence → rounds; None when the site has no ``patrol:``.
+        self.patrol: PatrolService | None = None
 
     @property
     def outbox_path(self) -> Path:
@@ -142,6 +145,10 @@ class EdgeApp:
             self.access_sync = access_sync(cfg, readers, safety.access)
             if self.access_sync is not None:  # before the uplink runs: the notice is retained
                 self.uplink.on_sync = fan_out(self.uplink.on_sync, self.access_sync.notify)
+            if cfg.patrol is not None:  # opened before the commands: patrol.scan needs it
+                self.patrol = await PatrolService.open(cfg, outbox.emit, self.clock,
+                                                       supervisor_backoff=self._backoff)
+                self.uplink.on_sync = fan_out(self.uplink.on_sync, self.patrol.sync.notify)
             # Remote commands act on what is built above; recorded in their own file.
             commands = self.commands = await CommandRunner.open(
                 Path(cfg.edge.data_dir) / COMMANDS_FILE, handlers(command_targets(self)),
@@ -156,6 +163,8 @@ class EdgeApp:
                 parts["readers"] = readers.status
             if self.access_sync is not None:
                 parts["access_dataset"] = self.access_sync.status
+            if self.patrol is not None:
+                parts["patrol"] = self.patrol.status
             self.health = HealthServer(cfg.site.id, outbox, self.uplink, views,
                                        len(cfg.devices), host=cfg.edge.health_host,
                                        port=cfg.edge.health_port, clock=self.clock,
@@ -176,6 +185,8 @@ class EdgeApp:
                         await readers.aclose()
                     if self.booth is not None:
                         await self.booth.aclose()
+                    if self.patrol is not None:
+                        await self.patrol.aclose()
         self._log.info("边缘网关已停止 / edge stopped")
 
     async def _start_readers(self, outbox: AsyncOutbox) -> ReaderService | None:
@@ -274,6 +285,8 @@ class EdgeApp:
                 producers.append(tg.create_task(self.safety.run(), name="safety"))
             if self.access_sync is not None:
                 producers.append(tg.create_task(self.access_sync.run(), name="access-sync"))
+            if self.patrol is not None:
+                producers.append(tg.create_task(self.patrol.run(), name="patrol"))
             self.started.set()
             await self._stop.wait()
             self._log.info("正在停止 / stopping")

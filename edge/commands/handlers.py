@@ -13,7 +13,9 @@ part that acts, as an ordinary event, exactly as when a guard does it locally:
 * ``elevator.recall``: the elevator driver → ``elevator.recall`` with its outcome;
 * ``door.open`` / ``door.mode``: the door an access driver registered (``DoorRegistry``);
 * ``device.reconnect`` / ``dataset.resync``: the callables the edge registered per device /
-  dataset (drop a device's connection so the next poll reconnects; pull a dataset again).
+  dataset (drop a device's connection so the next poll reconnects; pull a dataset again);
+* ``patrol.scan``: the round tracker (``PatrolService.scan``) → ``patrol.checkpoint``; refused
+  for a checkpoint the dataset lacks or a phone time unreadable or more than a day off.
 """
 
 from __future__ import annotations
@@ -28,12 +30,15 @@ from edge.commands.doors import DoorRegistry
 from edge.commands.outcome import CommandFailed, CommandRefused, text
 from edge.linkage.engine import Linkage
 from edge.linkage.reset import ActiveFires, ResetRefused, reset_linkage
+from edge.patrol.scan import ScanRefused
 
 Handler = Callable[[Command], Awaitable[str]]
 #: Drop a device's connection (and whatever else makes it start afresh); returns the detail.
 Reconnect = Callable[[], Awaitable[str]]
 #: Ask for a dataset to be pulled again now; returns the detail, raises CommandRefused.
 Resync = Callable[[], str]
+#: Count a QR scan: (checkpoint, guard, phone time ISO 8601) → the detail; raises ScanRefused.
+PatrolScan = Callable[[str, str, str], Awaitable[str]]
 
 
 @dataclass
@@ -47,6 +52,7 @@ class Targets:
     doors: DoorRegistry = field(default_factory=DoorRegistry)
     reconnect: Mapping[str, Reconnect] = field(default_factory=dict)
     resync: Mapping[str, Resync] = field(default_factory=dict)
+    patrol_scan: PatrolScan | None = None
 
 
 def reason_of(cmd: Command) -> str:
@@ -157,12 +163,23 @@ def handlers(t: Targets) -> dict[CommandKind, Handler]:
                                  f"this edge does not pull dataset {key} from the console")
         return resync()
 
+    async def patrol_scan(cmd: Command) -> str:
+        if t.patrol_scan is None:
+            raise CommandRefused("本网关未配置巡更（站点文件没有 patrol:）",
+                                 "this edge runs no patrol (the site file has no patrol:)")
+        try:
+            return await t.patrol_scan(str(cmd.args["checkpoint"]), str(cmd.args["guard"]),
+                                       str(cmd.args["at"]))
+        except ScanRefused as refused:
+            raise CommandRefused(refused.zh, refused.en) from None
+
     return {CommandKind.GATE_OPEN: gate_open, CommandKind.GATE_CLOSE: gate_close,
             CommandKind.LINKAGE_RESET: linkage_reset,
             CommandKind.ELEVATOR_RECALL: elevator_recall,
             CommandKind.DOOR_OPEN: door_open, CommandKind.DOOR_MODE: door_mode,
             CommandKind.DEVICE_RECONNECT: device_reconnect,
-            CommandKind.DATASET_RESYNC: dataset_resync}
+            CommandKind.DATASET_RESYNC: dataset_resync,
+            CommandKind.PATROL_SCAN: patrol_scan}
 
 
 def _gate(t: Targets, key: str) -> Any:

@@ -33,7 +33,8 @@ def command_targets(app: EdgeApp) -> Targets:
                    active_fires=fire.active_fires if fire is not None else None,
                    elevators=elevators, doors=app.doors,
                    reconnect=_reconnects(app) if app.wires is not None else {},
-                   resync=_resyncs(app))
+                   resync=_resyncs(app),
+                   patrol_scan=app.patrol.scan if app.patrol is not None else None)
 
 
 def _reconnects(app: EdgeApp) -> dict[str, Reconnect]:
@@ -63,7 +64,7 @@ def _drop_wire(wires: Wires, bus_id: str, device: str) -> Reconnect:
 
 
 def _resyncs(app: EdgeApp) -> dict[str, Resync]:
-    """A pull-now for each dataset this edge uses (parking, access)."""
+    """A pull-now for each dataset this edge uses (parking, access, patrol)."""
     out: dict[str, Resync] = {}
     parking = app.parking
     if parking is not None and parking.sync is not None:
@@ -84,4 +85,12 @@ def _resyncs(app: EdgeApp) -> dict[str, Resync]:
             return text("已请求重新拉取门禁数据集", "the access dataset is being pulled again")
 
         out["access"] = resync_access
+    if app.patrol is not None:
+        patrol = app.patrol.sync
+
+        def resync_patrol() -> str:
+            patrol.pull_now()
+            return text("已请求重新拉取巡更数据集", "the patrol dataset is being pulled again")
+
+        out["patrol"] = resync_patrol
     return out

@@ -18,7 +18,10 @@ import aiomqtt
 import pytest
 
 from contract import FakeClock, Kind
+from contract.commands import Command, CommandKind, new_cmd_id
 from contract.envelope import Envelope
+from edge.commands.handlers import Targets, handlers
+from edge.commands.outcome import CommandRefused
 from edge.config.model import (
     CloudLink,
     EdgeSettings,
@@ -221,3 +224,24 @@ async def test_a_skipped_checkpoint_is_raised_at_its_deadline_and_listed_in_heal
         assert Kind.PATROL_ROUND_MISSED in await kinds(box)  # the roof was never started
         alarms = service.status()["alarms"]["missed_checkpoints_today"]
         assert any("cp-b1" in a for a in alarms)
+
+
+async def test_the_patrol_scan_command_runs_the_scan_or_replies_refused(tmp_path: Path) -> None:
+    clock = FakeClock(T0 + timedelta(minutes=2))
+    async with running(tmp_path, PatrolConfig(), clock) as (service, box):
+        run = handlers(Targets(patrol_scan=service.scan))[CommandKind.PATROL_SCAN]
+
+        def command(checkpoint: str, at: str) -> Command:
+            return Command(new_cmd_id(), CommandKind.PATROL_SCAN, "staff:7",
+                           clock.now() + timedelta(minutes=1),
+                           {"checkpoint": checkpoint, "guard": "张保安", "at": at})
+        detail = await run(command("cp-gate", clock.now().isoformat()))
+        assert "北门岗亭" in detail and "on_time" in detail
+        with pytest.raises(CommandRefused) as err:
+            await run(command("cp-gone", clock.now().isoformat()))
+        assert "cp-gone" in err.value.detail
+        assert [e.data["checkpoint"] for e in await events(box)
+                if e.kind == Kind.PATROL_CHECKPOINT] == ["cp-gate"]
+    without = handlers(Targets())[CommandKind.PATROL_SCAN]
+    with pytest.raises(CommandRefused, match="no patrol"):
+        await without(command("cp-gate", clock.now().isoformat()))
