@@ -43,7 +43,7 @@ class Guard:
 
 @dataclass
 class Transmitter:
-    who: str  # for progress lines
+    who: str  # the guard, for progress lines
     tag: Tag
     mac: str
     walk: Walk
@@ -148,7 +148,7 @@ class PatrolEngine:
         start, end = real.walk.first_stay()
         walk = Walk([Stop(far.x, far.y, end - start, far.id)], start_after_s=start,
                     rng=random.Random(self.rng.random()))
-        return Transmitter(who=f"{g.name} 的克隆标签 / clone of {g.name}'s tag", tag=g.tag,
+        return Transmitter(who=g.name, tag=g.tag,
                            mac=tag_mac(g.tag, "clone"), walk=walk, clone=True)
 
     def _silent(self, g: Guard) -> dict[str, float]:
@@ -231,7 +231,8 @@ class PatrolEngine:
         stay = tx.walk.staying_at(t)
         if stay is not None and stay != tx.last_stay:
             if tx.clone:
-                self.say(f"{tx.who} 出现在接收器 {stay} / {tx.who} appears at receiver {stay}")
+                self.say(f"{tx.who} 的克隆标签出现在接收器 {stay} / a clone of {tx.who}'s tag "
+                         f"appears at receiver {stay}")
             else:
                 self.say(f"保安 {tx.who} 到达接收器 {stay}（已发送 {tx.published} 条接收器消息）/ "
                          f"guard {tx.who} at receiver {stay} ({tx.published} receiver "
