@@ -30,6 +30,7 @@ KIND_PERMISSION: Final[dict[str, str]] = {
     "elevator.recall": "workorders.admin",
     "device.reconnect": "workorders.admin",
     "dataset.resync": "workorders.admin",
+    "patrol.scan": "patrol.scan",  # a guard's phone scan, forwarded by cloud.patrol.scan_routes
 }
 UNLISTED_PERMISSION: Final = "staff.admin"
 
