@@ -20,7 +20,7 @@ from cloud.rules.evaluate import RuleEngine
 from cloud.rules.load import default_rules
 from cloud.workorders.tables import WorkOrder
 from contract import Batch, Envelope, Kind, encode_batch, priority_for, topics
-from tests.cloud.patrol.console import P, T0, Console, console
+from tests.cloud.patrol.console import T0, Console, P, console
 from tests.support.auth import token_headers
 from tests.support.epochs import TEST_EPOCH
 
