@@ -19,6 +19,7 @@ BENCHES = {
     "billing": "benchmarks.bench_billing",
     "access": "benchmarks.access_decide",
     "access_sync": "benchmarks.bench_access_sync",
+    "patrol": "benchmarks.bench_patrol",
 }
 
 
