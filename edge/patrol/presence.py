@@ -42,6 +42,9 @@ SWITCH_DB: Final = 3.0
 #: The leader still contends only if heard within this long (a few advert intervals): a
 #: receiver the guard walked away from must not block the next one for leave_after_s.
 CONTEND_S: Final = 3.0
+#: A tag that rotates its MAC (privacy) would grow the MAC → tag map while it stays around:
+#: past this many MACs per tag tracked the map is rebuilt from the next frames.
+MAX_MACS_PER_TAG: Final = 2
 #: Unknown receiver ids logged (each once); more are only counted.
 MAX_UNKNOWN_LOGGED: Final = 100
 
@@ -331,6 +334,8 @@ class PresenceEngine:
             tags = self._tags
             for mac in [m for m, t in self._macs.items() if t not in tags]:
                 del self._macs[mac]
+        if len(self._macs) > MAX_MACS_PER_TAG * len(self._tags) + 1000:
+            self._macs.clear()  # tags rotating their MAC: relearnt from the next UID frame
         self._clones.expire(now)
         self._battery.expire(now)
 

@@ -194,3 +194,12 @@ def test_memory_is_bounded_after_a_thousand_tags_have_left() -> None:
     p.idle(60)
     assert p.engine.sizes() == dict.fromkeys(full, 0)
     assert p.engine.stats()["tags"] == 0
+
+
+def test_a_tag_rotating_its_mac_does_not_grow_the_mac_map() -> None:
+    p = Patrol(rx("cp-a"))
+    for i in range(3000):  # one new MAC a second, for 50 minutes, the tag always there
+        p.hear("cp-a", rssi_at(2.0), mac=f"d0:00:00:00:{i // 256:02x}:{i % 256:02x}")
+        p.tick()
+        assert p.engine.sizes()["macs"] <= 1002
+    assert p.engine.sizes()["tags"] == 1 and len(p.visits()) == 1
