@@ -6,9 +6,10 @@ receiver) the calibrated RSSI (``rssi - rssi_at_1m``, so receivers compare fairl
 a presence starts when the smoothed value reaches the enter level and lasts, with hysteresis,
 while adverts keep it above the leave level, until ``leave_after_s`` pass with none (lost
 packets do not end it). Of the receivers hearing a tag above the enter level only the
-strongest (the *leader*) accumulates dwell; one ``Visit`` per presence once the leader has
-been there ``dwell_s``. Outputs go to ``sink`` as typed values; the service turns them into
-``patrol.*`` events.
+strongest (the *leader*) accumulates dwell, from the advert that made it lead (above the enter
+level) to the latest one above the leave level; an advert below the leave level restarts it.
+One ``Visit`` per presence once the leader has been there ``dwell_s``. Outputs go to
+``sink`` as typed values; the service turns them into ``patrol.*`` events.
 """
 
 from __future__ import annotations
