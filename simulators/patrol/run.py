@@ -96,9 +96,8 @@ class SimTime:
         return (self._mono() - self._t0) * self.speedup
 
     async def sleep_until(self, t: float) -> None:
-        delay = (t - self.now()) / self.speedup
-        if delay > 0:
-            await asyncio.sleep(delay)
+        # Always yield, also when behind: the publisher shares this loop.
+        await asyncio.sleep(max(0.0, (t - self.now()) / self.speedup))
 
 
 async def walk_and_publish(engine: PatrolEngine, sender: Sender, clock: SimTime, *,
