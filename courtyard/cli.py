@@ -72,6 +72,14 @@ def _sim_site(args: argparse.Namespace) -> int:
         argv += ["--trap-after", str(args.trap_after)]
     if args.no_elevator_traffic:
         argv.append("--no-elevator-traffic")
+    for scenario in args.patrol_scenario:
+        argv += ["--patrol-scenario", scenario]
+    if args.patrol_route:
+        argv += ["--patrol-route", ",".join(args.patrol_route)]
+    for tag in args.patrol_tag:
+        argv += ["--patrol-tag", tag]
+    if args.patrol_speedup != 1.0:
+        argv += ["--patrol-speedup", str(args.patrol_speedup)]
     return main(argv)
 
 
@@ -154,6 +162,9 @@ def build_parser() -> argparse.ArgumentParser:
                     help="困人前的秒数（默认 20）/ seconds before the trap (default 20)")
     ss.add_argument("--no-elevator-traffic", action="store_true",
                     help="电梯停在原处不运行 / elevator cars stay where they are")
+    from simulators.patrol.site_cli import add_patrol_arguments
+
+    add_patrol_arguments(ss)  # walking guards, when the site file has ``patrol:``
     ss.set_defaults(func=_sim_site)
 
     tariff = sub.add_parser("tariff", help="停车收费标准 / parking tariffs").add_subparsers(
