@@ -181,8 +181,11 @@ window.PatPlans = (() => {
     }
   }
 
+  /* The form is ready at once; the route choices fill in when they arrive, keeping whatever
+     was already chosen. */
   async function start(slug) {
     site = slug;
+    edit(null);
     try {
       const [r, c] = await Promise.all([S.api(P.siteUrl(site, "routes")), S.api(P.siteUrl(site, "checkpoints"))]);
       routes = P.items(r, "routes");
@@ -190,7 +193,7 @@ window.PatPlans = (() => {
     } catch (err) {
       routes = [];
     }
-    edit(null);
+    routeOptions($("plan-route").value);
     return load();
   }
 

@@ -136,14 +136,17 @@ window.PatRoutes = (() => {
     document.dispatchEvent(new CustomEvent("patrol:routes", { detail: list }));
   }
 
+  /* The form is ready at once; the checkpoint choices fill in when they arrive, keeping
+     whatever was already chosen. */
   async function start(slug) {
     site = slug;
+    edit(null);
     try {
       checkpoints = P.items(await S.api(P.siteUrl(site, "checkpoints")), "checkpoints");
     } catch (err) {
       checkpoints = [];
     }
-    edit(null);
+    for (const s of box.querySelectorAll(".p-cp")) options(s, s.value);
     return load();
   }
 

@@ -13,8 +13,8 @@ window.PatTags = (() => {
   let site = "";
   let list = [];
 
-  const tagId = (t) => encodeURIComponent(t.id ?? t.tag);
-  const retired = (t) => !!(t.retired_at || t.active === false || t.state === "retired");
+  const tagId = (t) => encodeURIComponent(t.id);
+  const retired = (t) => t.state === "retired";
 
   async function issue(ev) {
     ev.preventDefault();
@@ -91,10 +91,11 @@ window.PatTags = (() => {
     try {
       const items = P.items(await S.api(P.siteUrl(site, `tags/${tagId(t)}/history`)), "history");
       if (!items.length) { td.textContent = S.t("没有交接记录", "No handovers"); return; }
+      /* {guard, from, to (null: holds it now), by, note}, oldest first. */
       td.replaceChildren(S.el("ol", { class: "handovers" }, ...items.map((h) => S.el("li", {
-        text: [S.time(h.at || h.ts || h.issued_at), h.from_guard || h.from ? `${h.from_guard || h.from} →` : "",
-               h.guard || h.to_guard || h.to, h.by ? S.t(`经办 ${h.by}`, `by ${h.by}`) : "", h.note]
-          .filter(Boolean).join(" ") }))));
+        text: [h.guard, `${S.time(h.from)} ~ ${h.to ? S.time(h.to) : S.t("至今", "now")}`,
+               h.by ? S.t(`经办 ${h.by}`, `by ${h.by}`) : "", h.note]
+          .filter(Boolean).join(" · ") }))));
     } catch (err) {
       td.textContent = err.message;
     }
@@ -106,7 +107,7 @@ window.PatTags = (() => {
     S.cell(tr, t.label);
     S.cell(tr, t.tag, "tag-id");
     S.cell(tr, gone ? "" : t.guard);
-    S.cell(tr, S.time(t.since || t.issued_at));
+    S.cell(tr, S.time(t.issued_at));
     S.cell(tr, gone ? S.t("已停用", "Retired") : S.t("使用中", "In use"));
     const td = S.cell(tr, "");
     const buttons = [];
