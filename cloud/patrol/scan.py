@@ -11,10 +11,8 @@ notices about it (``flags``, stored and returned; a flagged scan is still record
 - ``clock_skew``: the phone's time is more than ``SKEW_S`` from the console's. A scan kept on
   an offline phone and sent later carries this flag too (its phone time is then older).
 
-No location is not a flag: lat/lon/accuracy are stored null. The schedule arithmetic below is
-the edge's (``edge/patrol/plans.py``, which the console may not import): wall-clock starts in
-site time from ``start`` every ``every_s`` until ``end`` (past midnight when ``end`` ≤
-``start``), on the ISO weekdays of ``days`` (of each start).
+No location is not a flag: lat/lon/accuracy are stored null. Round starts come from
+``cloud.patrol.schedule`` (the edge's rules).
 """
 
 from __future__ import annotations
@@ -22,7 +20,7 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any, Final
 from zoneinfo import ZoneInfo
 
@@ -31,6 +29,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from cloud.auth.audit import Actor
 from cloud.auth.tables import StaffUser
+from cloud.patrol.schedule import scheduled_starts
+from cloud.patrol.service import plan_entry
 from cloud.patrol.tables import PatrolPlan, PatrolRoute
 from cloud.web.errors import bad_param
 
@@ -39,7 +39,6 @@ FIELDS: Final = ("token", "phone_time", "lat", "lon", "accuracy_m")
 GUARD_FIELDS: Final = ("guard", "by")
 SKEW_S: Final = 300
 MAX_ACCURACY_M: Final = 100_000.0
-DAY: Final = timedelta(days=1)
 FLAGS: Final = ("old_sticker", "outside_window", "clock_skew")
 
 
@@ -98,38 +97,7 @@ def read_scan(body: dict[str, Any]) -> ScanInput:
                      None if lat is None else accuracy)
 
 
-# -- the schedule ------------------------------------------------------------------------------
-
-
-def _hms(text: str) -> time:
-    return time.fromisoformat(text)
-
-
-def scheduled_starts(plan: PatrolPlan, tz: ZoneInfo, since: datetime,
-                     until: datetime) -> list[datetime]:
-    """The UTC starts of ``plan``'s rounds in ``[since, until)``, sorted."""
-    start, end = _hms(plan.start_time), _hms(plan.end_time)
-    days = {int(d) for d in plan.days or []}
-    found: set[datetime] = set()
-    day = since.astimezone(tz).date() - DAY  # yesterday's overnight shift reaches today
-    while day <= until.astimezone(tz).date():
-        for s in _shift(day, start, end, plan.every_s or 0, tz):
-            if since <= s < until and s.astimezone(tz).isoweekday() in days:
-                found.add(s)
-        day += DAY
-    return sorted(found)
-
-
-def _shift(day: date, start: time, end: time, every_s: int, tz: ZoneInfo) -> list[datetime]:
-    first = datetime.combine(day, start)
-    walls = [first]
-    if every_s > 0:
-        stop = datetime.combine(day if end > start else day + DAY, end)
-        walls, at = [], first
-        while at < stop:
-            walls.append(at)
-            at += timedelta(seconds=every_s)
-    return [w.replace(tzinfo=tz).astimezone(UTC) for w in walls]
+# -- the round windows ----------------------------------------------------------------------
 
 
 def window_span(plan: PatrolPlan, points: Sequence[dict[str, Any]]) -> tuple[int, int]:
@@ -145,7 +113,7 @@ def in_window(plan: PatrolPlan, points: Sequence[dict[str, Any]], tz: ZoneInfo,
               at: datetime) -> bool:
     """Whether a round of ``plan`` has ``at`` inside its window."""
     before, after = window_span(plan, points)
-    starts = scheduled_starts(plan, tz, at - timedelta(seconds=after),
+    starts = scheduled_starts(plan_entry(plan), tz, at - timedelta(seconds=after),
                               at + timedelta(seconds=before, microseconds=1))
     return any(s - timedelta(seconds=before) <= at <= s + timedelta(seconds=after)
                for s in starts)
