@@ -27,7 +27,7 @@ class BadAdvert(ValueError):
 
     ``bad_topic``, ``unknown_receiver``, ``bad_json``, ``bad_mac``, ``bad_rssi``, ``bad_hex``,
     ``bad_id``, ``bad_field``, ``ibeacon_prefix``, ``ibeacon_length``, ``eddystone_length``,
-    ``eddystone_frame``, ``tlm_version``.
+    ``eddystone_frame``, ``tlm_version``; ``internal_error`` when a decoder itself failed.
     """
 
     def __init__(self, reason: str, detail: str = "") -> None:
