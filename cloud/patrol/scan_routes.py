@@ -32,7 +32,7 @@ from cloud.web.body import json_object
 from cloud.web.errors import ApiError, bad_param
 from cloud.web.keys import CLOCK, SESSIONS
 from cloud.web.pages import PageSet
-from cloud.web.present import times, zone
+from cloud.web.present import times, utc_iso, zone
 from cloud.web.queries import site_by_slug
 from cloud.web.respond import json_ok
 from contract.commands import CommandKind
@@ -101,7 +101,7 @@ async def create_scan(request: web.Request) -> web.Response:
         command_id = None
         if link is not None and "old_sticker" not in flags:
             args = {"checkpoint": cp.code, "guard": guard, "scan": str(row.id),
-                    "at": got.phone_time.isoformat().replace("+00:00", "Z")}
+                    "at": utc_iso(got.phone_time) or ""}
             try:
                 cmd = await issue(session, site, actor, str(CommandKind.PATROL_SCAN), args,
                                   MAX_TTL_S, now)
