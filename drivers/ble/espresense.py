@@ -29,14 +29,6 @@ TOPIC_ROOT = "espresense"
 TOPIC_LEVEL = "devices"
 
 
-def room_of(topic: str) -> str | None:
-    """The room of an ``espresense/devices/<id>/<room>`` topic, None for any other topic."""
-    parts = topic.split("/")
-    if len(parts) != 4 or parts[0] != TOPIC_ROOT or parts[1] != TOPIC_LEVEL:
-        return None
-    return parts[3]
-
-
 @lru_cache(maxsize=8192)
 def espresense_tag(ident: str) -> str | None:
     """The canonical tag key of an ESPresense id; None when the id is not a tag;

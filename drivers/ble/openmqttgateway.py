@@ -33,14 +33,6 @@ TOPIC_ROOT = "home"
 TOPIC_LEVEL = "BTtoMQTT"
 
 
-def gateway_of(topic: str) -> str | None:
-    """The gateway name of a ``home/<gw>/BTtoMQTT/<MAC>`` topic, None for any other topic."""
-    parts = topic.split("/")
-    if len(parts) != 4 or parts[0] != TOPIC_ROOT or parts[2] != TOPIC_LEVEL:
-        return None
-    return parts[1]
-
-
 def _volts_to_mv(doc: Mapping[str, Any]) -> int | None:
     volt = doc.get("volt")
     if isinstance(volt, bool) or not isinstance(volt, int | float) or not 0 < volt < 10:
