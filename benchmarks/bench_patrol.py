@@ -120,20 +120,14 @@ def _load() -> Load:
     return load
 
 
-def _topic(load: Load, r: int, i: int) -> str:
-    spec = load.receivers[r]
-    if spec.kind == "openmqttgateway":
-        return f"home/{spec.source}/BTtoMQTT/C3100{i:07X}"
-    return f"espresense/devices/tag{i}/{spec.source}"
-
-
 def generator_cpu(load: Load, seconds: int) -> float:
     """CPU seconds per second of adverts of making the payloads alone (the same loop without
     decode and feed), so the edge's share can be told from the load generator's."""
     phase = [i * 7919 % STINT_S for i in range(TAGS)]
     home = [i // TAGS_PER_RECEIVER for i in range(TAGS)]
     is_omg = [r.kind == "openmqttgateway" for r in load.receivers]
-    topics: dict[tuple[int, int], str] = {}
+    omg_topic = [f"home/{r.source}/BTtoMQTT/" for r in load.receivers]
+    room = [r.source for r in load.receivers]
     sink: list[tuple[str, bytes]] = [("", b"")]
     perf, k = time.perf_counter, 0
     cpu0 = time.process_time()
@@ -143,9 +137,8 @@ def generator_cpu(load: Load, seconds: int) -> float:
             r = (home[i] + stint) % RECEIVERS
             rssi = load.rssi[r][pos] + load.noise[k & 4095]
             k += 1
-            topic = topics.get((r, i))
-            if topic is None:
-                topic = topics[(r, i)] = _topic(load, r, i)
+            topic = (f"{omg_topic[r]}C3100{i:07X}" if is_omg[r]
+                     else f"espresense/devices/tag{i}/{room[r]}")
             perf()
             sink[0] = (topic, load.payloads[i][0 if is_omg[r] else 1] % rssi)
             perf()
@@ -182,7 +175,8 @@ def simulate(minutes: float, realtime: bool, trace: bool,
     phase = [i * 7919 % STINT_S for i in range(TAGS)]  # stints start spread over 40 s
     home = [i // TAGS_PER_RECEIVER for i in range(TAGS)]
     is_omg = [r.kind == "openmqttgateway" for r in load.receivers]
-    topics: dict[tuple[int, int], str] = {}
+    omg_topic = [f"home/{r.source}/BTtoMQTT/" for r in load.receivers]
+    room = [r.source for r in load.receivers]
     per_slice = TAGS // SLICES
     seconds = round(minutes * 60)
     every = 60 if seconds >= 180 else 15
@@ -202,11 +196,8 @@ def simulate(minutes: float, realtime: bool, trace: bool,
                 r = (home[i] + stint) % RECEIVERS
                 rssi = load.rssi[r][pos] + load.noise[k & 4095]
                 k += 1
-                topic = topics.get((r, i))
-                if topic is None:
-                    if len(topics) > 4 * TAGS:
-                        topics.clear()  # the generator's cache, not the edge's memory
-                    topic = topics[(r, i)] = _topic(load, r, i)
+                topic = (f"{omg_topic[r]}C3100{i:07X}" if is_omg[r]
+                         else f"espresense/devices/tag{i}/{room[r]}")
                 t0 = perf()
                 adv: Advert
                 if is_omg[r]:
