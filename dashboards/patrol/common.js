@@ -71,7 +71,18 @@ window.Pat = (() => {
 /* One round of GET …/patrol/rounds or rounds/live, in the names the pages use, whichever
  * spelling the API's row has; checkpoints carry their state (pending, on_time, late, missed,
  * out_of_order) and visit time. */
-window.Pat.round = (r) => ({
+window.Pat.round = (r) => {
+  const out = window.Pat.roundFields(r);
+  if (out.status === "started" || out.status === "scheduled") {
+    /* The edge sends the counts when the round ends; until then they are the chips'. */
+    const n = (st) => out.checkpoints.filter((c) => c.state === st).length;
+    out.counts = { on_time: n("on_time"), late: n("late"), missed: n("missed"),
+                   out_of_order: n("out_of_order") };
+  }
+  return out;
+};
+
+window.Pat.roundFields = (r) => ({
   id: r.round ?? r.round_id ?? r.id,
   plan: r.plan, planName: r.plan_name || r.plan,
   route: r.route, routeName: r.route_name || r.route,

@@ -49,7 +49,8 @@
     const list = S.el("ol", { class: "patrol-rounds" }, ...lines);
     const note = lines.length ? null : S.el("p", { class: "patrol-none",
       text: failed ? failed.message : S.t("当前没有进行中的巡更", "No rounds in progress") });
-    panel.replaceChildren(S.el("h2", { text: S.t("巡更进行中", "Patrol rounds in progress") }), list, note);
+    panel.replaceChildren(S.el("h2", { text: S.t("巡更进行中", "Patrol rounds in progress") }),
+                          ...(note ? [note] : [list]));
     panel.hidden = false;
     timer = setTimeout(refresh, REFRESH_MS);
   }

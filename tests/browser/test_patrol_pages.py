@@ -209,12 +209,14 @@ async def test_a_guard_sees_the_live_round_on_the_board_and_on_today(
     live = panel.locator(".patrol-round")
     await expect(live).to_have_count(1)
     await expect(live).to_contain_text("夜班巡更")
+    await expect(panel).not_to_contain_text("null")
     await expect(live.locator('.chip[data-checkpoint="cp-gate"]')).to_have_attribute(
         "data-state", "on_time")
     await expect(live.locator('.chip[data-checkpoint="cp-gate"]')).to_contain_text("准时")
     await expect(live.locator('.chip[data-checkpoint="cp-b1"]')).to_have_attribute(
         "data-state", "pending")
     assert await raw_codes(page) == []
+    await shoot(page, "patrol-board-1920.png")
 
     await page.goto(f"{staff.url}/patrol/today")
     await expect(page.locator('.cy-menu a[aria-current="page"]')).to_have_text("今日巡更")
@@ -224,6 +226,7 @@ async def test_a_guard_sees_the_live_round_on_the_board_and_on_today(
     await expect(rnd).to_have_count(1)
     await expect(rnd).to_contain_text("进行中")
     await expect(rnd.locator('.chip[data-checkpoint="cp-gate"]')).to_contain_text("准时")
+    await expect(rnd.locator("td").nth(3)).to_have_text("1")  # on time so far, while live
     assert await raw_codes(page) == []
     await shoot(page, "patrol-today-1920.png")
 
