@@ -140,11 +140,13 @@ def _route(code: str, raw: Any, checkpoints: Mapping[str, Checkpoint]) -> Route:
     if not isinstance(raw, dict) or not isinstance(raw.get("points"), list):
         raise _Skip("not an object with a points list")
     points: list[Point] = []
+    seen: set[str] = set()
     for i, p in enumerate(raw["points"]):
         if not isinstance(p, dict) or p.get("checkpoint") not in checkpoints:
             raise _Skip(f"points[{i}] names no known checkpoint ({p!r})")
-        if any(q.checkpoint == p["checkpoint"] for q in points):
+        if p["checkpoint"] in seen:
             raise _Skip(f"points[{i}]: checkpoint {p['checkpoint']!r} twice")
+        seen.add(p["checkpoint"])
         points.append(Point(p["checkpoint"], _int(p.get("offset_s", 0), f"points[{i}].offset_s")))
     if not points:
         raise _Skip("empty route")
@@ -254,8 +256,8 @@ def scheduled_starts(plan: Plan, tz: ZoneInfo, since_utc: datetime,
 def next_start(plan: Plan, tz: ZoneInfo, after_utc: datetime) -> datetime | None:
     """The first start strictly after ``after_utc`` (within 8 days: every plan has one a week)."""
     since = after_utc + timedelta(microseconds=1)
-    for week in range(2):
-        got = scheduled_starts(plan, tz, since + week * 4 * DAY, since + (week + 1) * 4 * DAY)
+    for lo, hi in ((0, 1), (1, 8)):  # usually tomorrow at the latest: look there first
+        got = scheduled_starts(plan, tz, since + lo * DAY, since + hi * DAY)
         if got:
             return got[0]
     return None

@@ -84,13 +84,21 @@ class PointTrack:
 
     checkpoint: str
     name: str
-    due: datetime
+    offset_s: int
     tolerance_s: int
+    due: datetime  # scheduled + offset_s
     deadline: datetime  # due + tolerance + late_s: missed when unvisited at this instant
     state: PointState = "pending"
     out_of_order: bool = False
     visited_at: datetime | None = None
     guard: str | None = None
+
+
+def _point(scheduled: datetime, late_s: int, checkpoint: str, name: str, offset_s: int,
+           tolerance_s: int) -> PointTrack:
+    due = scheduled + timedelta(seconds=offset_s)
+    return PointTrack(checkpoint, name, offset_s, tolerance_s, due,
+                      due + timedelta(seconds=tolerance_s + late_s))
 
 
 @dataclass(slots=True)
@@ -106,6 +114,7 @@ class Round:
     ordered: bool
     scheduled: datetime
     start_window_s: int
+    late_s: int
     escalate_s: int
     points: list[PointTrack]
     state: RoundState = "scheduled"
@@ -114,21 +123,24 @@ class Round:
     started_at: datetime | None = None
     ended_at: datetime | None = None
     emitted: list[str] = field(default_factory=list)
+    _index: dict[str, PointTrack] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        self._index = {p.checkpoint: p for p in self.points}
 
     @classmethod
     def planned(cls, plan: Plan, scheduled: datetime, data: PatrolPlans) -> Round:
         points = []
         for p in plan.route.points:
-            due = scheduled + timedelta(seconds=p.offset_s)
-            tol = plan.tolerance_for(p.checkpoint)
             cp = data.checkpoints.get(p.checkpoint)
-            points.append(PointTrack(p.checkpoint, cp.name if cp else p.checkpoint, due, tol,
-                                     due + timedelta(seconds=tol + plan.late_s)))
+            points.append(_point(scheduled, plan.late_s, p.checkpoint,
+                                 cp.name if cp else p.checkpoint, p.offset_s,
+                                 plan.tolerance_for(p.checkpoint)))
         return cls(id=round_id(plan.code, scheduled), plan=plan.code, plan_name=plan.name,
                    route=plan.route.code, route_name=plan.route.name,
                    ordered=plan.route.ordered, scheduled=scheduled,
-                   start_window_s=plan.start_window_s, escalate_s=plan.escalate_s,
-                   points=points)
+                   start_window_s=plan.start_window_s, late_s=plan.late_s,
+                   escalate_s=plan.escalate_s, points=points)
 
     @property
     def opens_at(self) -> datetime:
@@ -144,10 +156,7 @@ class Round:
         return max(p.deadline for p in self.points)
 
     def point(self, checkpoint: str) -> PointTrack | None:
-        for p in self.points:
-            if p.checkpoint == checkpoint:
-                return p
-        return None
+        return self._index.get(checkpoint)
 
     def next_deadline(self) -> datetime | None:
         """When this round next changes on its own: its start deadline while scheduled, the
@@ -165,26 +174,28 @@ class Round:
                 "out_of_order": sum(p.out_of_order for p in self.points)}
 
     def to_json(self) -> dict[str, Any]:
+        """Compact: a point's times follow from ``scheduled`` and its offsets (a 200-point
+        round is written on every change, so it must stay cheap)."""
         return {"id": self.id, "plan": self.plan, "plan_name": self.plan_name,
                 "route": self.route, "route_name": self.route_name, "ordered": self.ordered,
                 "scheduled": format_ts(self.scheduled), "start_window_s": self.start_window_s,
-                "escalate_s": self.escalate_s, "state": self.state, "guard": self.guard,
-                "tag": self.tag, "started_at": _ts(self.started_at),
+                "late_s": self.late_s, "escalate_s": self.escalate_s, "state": self.state,
+                "guard": self.guard, "tag": self.tag, "started_at": _ts(self.started_at),
                 "ended_at": _ts(self.ended_at), "emitted": list(self.emitted),
-                "points": [{"checkpoint": p.checkpoint, "name": p.name, "due": format_ts(p.due),
-                            "tolerance_s": p.tolerance_s, "deadline": format_ts(p.deadline),
-                            "state": p.state, "out_of_order": p.out_of_order,
-                            "visited_at": _ts(p.visited_at), "guard": p.guard}
-                           for p in self.points]}
+                "points": [[p.checkpoint, p.name, p.offset_s, p.tolerance_s, p.state,
+                            p.out_of_order, _ts(p.visited_at), p.guard] for p in self.points]}
 
     @classmethod
     def from_json(cls, raw: dict[str, Any]) -> Round:
-        points = [PointTrack(p["checkpoint"], p["name"], parse_ts(p["due"]), p["tolerance_s"],
-                             parse_ts(p["deadline"]), p["state"], p["out_of_order"],
-                             _parse(p["visited_at"]), p["guard"]) for p in raw["points"]]
+        scheduled, late_s = parse_ts(raw["scheduled"]), raw["late_s"]
+        points = []
+        for cp, name, offset_s, tolerance_s, state, ooo, visited_at, guard in raw["points"]:
+            p = _point(scheduled, late_s, cp, name, offset_s, tolerance_s)
+            p.state, p.out_of_order, p.visited_at, p.guard = state, ooo, _parse(visited_at), guard
+            points.append(p)
         return cls(id=raw["id"], plan=raw["plan"], plan_name=raw["plan_name"],
                    route=raw["route"], route_name=raw["route_name"], ordered=raw["ordered"],
-                   scheduled=parse_ts(raw["scheduled"]), start_window_s=raw["start_window_s"],
+                   scheduled=scheduled, start_window_s=raw["start_window_s"], late_s=late_s,
                    escalate_s=raw["escalate_s"], points=points, state=raw["state"],
                    guard=raw["guard"], tag=raw["tag"], started_at=_parse(raw["started_at"]),
                    ended_at=_parse(raw["ended_at"]), emitted=list(raw["emitted"]))

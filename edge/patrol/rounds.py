@@ -212,8 +212,7 @@ class RoundTracker:
                            f"{guard} started round {r.plan_name} ({self._hm(r.scheduled)})"}))
         p = r.point(checkpoint)
         assert p is not None
-        state = point_state(at.timestamp(), p.due.timestamp(), p.tolerance_s,
-                            int((p.deadline - p.due).total_seconds()) - p.tolerance_s)
+        state = point_state(at.timestamp(), p.due.timestamp(), p.tolerance_s, r.late_s)
         assert state in VISITED
         index = r.points.index(p)
         p.state, p.visited_at, p.guard = state, at, guard

@@ -149,7 +149,9 @@ class PatrolDb:
     def delivered(self, ids: Sequence[str]) -> None:
         """The outbox holds these events now: out of the journal."""
         try:
-            self._db.executemany("DELETE FROM unsent WHERE id = ?", [(i,) for i in ids])
+            with self._db:  # one transaction, one fsync, however many
+                self._db.execute("BEGIN IMMEDIATE")
+                self._db.executemany("DELETE FROM unsent WHERE id = ?", [(i,) for i in ids])
         except sqlite3.Error as exc:
             raise PatrolStoreError(f"cannot write {self.path}: {exc}") from exc
 
