@@ -49,6 +49,8 @@ DEVICE = "patrol"
 KEEP = timedelta(days=1)
 """Rounds ended longer ago than this are forgotten; the catch-up after a restart reaches back
 this far."""
+RETRY = timedelta(seconds=1)
+"""After the outbox refused an event: when ``next_deadline`` says to try again (no hot loop)."""
 _IDS = uuid.uuid5(uuid.NAMESPACE_URL, "courtyard:patrol")
 _STATUS_EN = {"on_time": "on time", "late": "late", "out_of_order": "out of order",
               "unplanned": "outside any round"}
@@ -81,6 +83,7 @@ class RoundTracker:
         self._marks: dict[str, datetime] = {}
         self._next: dict[str, datetime | None] = {}
         self._unsent: list[NewEvent] = []
+        self._retry_at: datetime | None = None
         self._lock = asyncio.Lock()
         self._log = log.bind(device=DEVICE)
         self.counters = {"visits": 0, "unplanned": 0, "repeats": 0, "emitted": 0,
@@ -101,6 +104,7 @@ class RoundTracker:
             self._marks = {p: datetime.fromisoformat(t) for p, t in saved.watermarks.items()}
             self._next.clear()
             self._unsent = list(saved.unsent)
+            self._retry_at = self.clock.now() if self._unsent else None
         self._log.info("patrol.rounds_restored", version=self.plans.version,
                        rounds=len(self._rounds), open=len(self.open_rounds()),
                        unsent=len(self._unsent))
@@ -306,10 +310,10 @@ class RoundTracker:
 
     def next_deadline(self) -> datetime | None:
         """When ``tick`` next has something to do: the earliest open round's deadline, the
-        next round becoming trackable, or now when events wait to be handed over."""
-        if self._unsent:
-            return self.clock.now()
+        next round becoming trackable, or the retry of events the outbox refused."""
         times = [t for r in self.open_rounds() if (t := r.next_deadline()) is not None]
+        if self._unsent and self._retry_at is not None:
+            times.append(self._retry_at)
         for code, plan in self.plans.plans.items():
             nxt = self._next_start(code)
             if nxt is not None:
@@ -420,7 +424,9 @@ class RoundTracker:
                 await self._emit(ev)
             except Exception as exc:  # the outbox's failure: keep it for the next tick
                 self.counters["emit_failures"] += 1
-                self._log.error("patrol.emit_failed", kind=ev.kind, error=repr(exc))
+                self._retry_at = self.clock.now() + RETRY
+                self._log.error("patrol.emit_failed", kind=ev.kind, error=repr(exc),
+                                waiting=len(self._unsent))
                 break
             sent.append(self._unsent.pop(0))
             self.counters["emitted"] += 1

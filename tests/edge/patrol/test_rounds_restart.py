@@ -62,9 +62,11 @@ async def test_a_refused_emit_is_retried_with_the_same_event(rig: Rig) -> None:
     decided = await rig.tick(at(9, 12))
     assert what(decided) == [("checkpoint_missed", "b")]
     assert [e.kind for e in rig.emitted] == ["patrol.round_started", "patrol.checkpoint"]
-    assert rig.tracker.next_deadline() == at(9, 12)  # due now: the retry
+    assert rig.tracker.next_deadline() == at(9, 12, 1)  # the retry, a second on
+    assert await rig.tick(at(9, 12, 1)) == []  # still refused: kept, tried again later
+    assert rig.tracker.next_deadline() == at(9, 12, 2)
     rig.fail_emit = False
-    retried = await rig.tick(at(9, 12, 1))
+    retried = await rig.tick(at(9, 12, 2))
     assert [e.id for e in retried] == [decided[0].id]
     assert rig.emitted[-1].id == decided[0].id and rig.tracker.status()["unsent"] == 0
 
@@ -76,7 +78,7 @@ async def test_a_crash_before_the_outbox_took_an_event_re_emits_it_after_restart
     decided = await rig.tick(at(9, 12))  # journalled in patrol.db, never reached the outbox
     rig.fail_emit = False
     await rig.start()  # the crash: the in-memory retry is gone, the journal is not
-    assert rig.tracker.next_deadline() == at(9, 12)
+    assert rig.tracker.next_deadline() == at(9, 12)  # at once
     again = await rig.tick(at(9, 12, 5))
     assert [(e.id, e.kind, e.ts) for e in again] == [(d.id, d.kind, d.ts) for d in decided]
     assert again[0].data == decided[0].data
