@@ -73,7 +73,7 @@ window.PatCheckpoints = (() => {
                     { method: "POST" });
         S.toast(S.t(`已重新生成 ${cp.name} 的二维码，旧二维码作废`,
                     `New sticker for ${cp.name}: the old one no longer counts`));
-        draw();
+        await load();
       } catch (err) {
         error.textContent = err.message;
         error.hidden = false;
@@ -90,7 +90,9 @@ window.PatCheckpoints = (() => {
     S.cell(tr, place(cp));
     const how = [];
     if (cp.receiver) how.push(`${S.label("patrol_source", "ble")} ${cp.receiver}`);
-    if (cp.qr) how.push(S.label("patrol_source", "qr"));
+    if (cp.qr) {  // the sticker's serial: which printed sticker is the one that counts
+      how.push(`${S.label("patrol_source", "qr")}${S.t(`（第 ${cp.sticker_n} 版）`, ` (issue ${cp.sticker_n})`)}`);
+    }
     S.cell(tr, how.join("；"));
     S.cell(tr, cp.active === false ? S.t("停用", "Not in use") : S.t("启用", "In use"));
     const td = S.cell(tr, "");

@@ -58,9 +58,8 @@ window.Pat = (() => {
     return iso ? S.time(iso, tz).slice(11) : "";
   }
 
-  /* A list in the API's answer under ``key`` (or the answer itself when it is the list). */
+  /* The list in the API's answer under ``key`` ({"checkpoints": […]}, {"rounds": […]}). */
   function items(data, key) {
-    if (Array.isArray(data)) return data;
     return (data && Array.isArray(data[key])) ? data[key] : [];
   }
 
@@ -68,44 +67,32 @@ window.Pat = (() => {
            clock, items };
 })();
 
-/* One round of GET …/patrol/rounds or rounds/live, in the names the pages use, whichever
- * spelling the API's row has; checkpoints carry their state (pending, on_time, late, missed,
- * out_of_order) and visit time. */
+/* One round of GET …/patrol/rounds or rounds/live in the names the pages use; its
+ * checkpoints carry their state (pending, on_time, late, missed, out_of_order), due and visit
+ * times. ``guard_name`` (a display name) is used when the API gives one, else the login. */
 window.Pat.round = (r) => {
-  const out = window.Pat.roundFields(r);
+  const out = {
+    id: r.round, plan: r.plan, planName: r.plan_name || r.plan, status: r.status,
+    scheduled: r.scheduled_at, started: r.started_at, ended: r.ended_at,
+    guard: r.guard_name || r.guard || "",
+    counts: { on_time: r.on_time || 0, late: r.late || 0, missed: r.missed || 0 },
+    checkpoints: (r.checkpoints || []).map((c) => ({
+      code: c.checkpoint, name: c.name || c.checkpoint, state: c.state || "pending",
+      due: c.due, at: c.visited_at || null, source: c.source || null })),
+  };
   if (out.status === "started" || out.status === "scheduled") {
     /* The edge sends the counts when the round ends; until then they are the chips'. */
     const n = (st) => out.checkpoints.filter((c) => c.state === st).length;
-    out.counts = { on_time: n("on_time"), late: n("late"), missed: n("missed"),
-                   out_of_order: n("out_of_order") };
+    out.counts = { on_time: n("on_time"), late: n("late"), missed: n("missed") };
   }
   return out;
 };
-
-window.Pat.roundFields = (r) => ({
-  id: r.round ?? r.round_id ?? r.id,
-  plan: r.plan, planName: r.plan_name || r.plan,
-  route: r.route, routeName: r.route_name || r.route,
-  scheduled: r.scheduled ?? r.scheduled_at,
-  guard: r.guard_name || r.guard || "",
-  status: r.status,
-  started: r.started ?? r.started_at, ended: r.ended ?? r.ended_at,
-  counts: { on_time: r.on_time || 0, late: r.late || 0, missed: r.missed || 0,
-            out_of_order: r.out_of_order || 0 },
-  checkpoints: (r.checkpoints || r.points || []).map((c) => ({
-    code: c.checkpoint ?? c.code, name: c.name || c.checkpoint_name || c.checkpoint || c.code,
-    state: c.state ?? c.status ?? "pending", due: c.due ?? c.due_at,
-    at: c.visited_at ?? c.at ?? null, source: c.source || null,
-    outOfOrder: !!(c.out_of_order || c.state === "out_of_order"),
-  })),
-});
 
 /* A checkpoint as a coloured chip: its name, state and visit (or due) time. */
 window.Pat.chip = (c, tz) => {
   const S = window.Shell;
   const time = c.at ? window.Pat.clock(c.at, tz) : (c.due ? `${S.t("应到", "due")} ${window.Pat.clock(c.due, tz)}` : "");
   const parts = [c.name, S.label("patrol_checkpoint_state", c.state), time];
-  if (c.outOfOrder && c.state !== "out_of_order") parts.push(S.label("patrol_checkpoint_state", "out_of_order"));
   if (c.source) parts.push(S.label("patrol_source", c.source));
   return S.el("span", { class: `chip ${c.state}`, "data-checkpoint": c.code,
                         "data-state": c.state, text: parts.filter(Boolean).join(" ") });

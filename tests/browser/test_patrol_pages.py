@@ -17,11 +17,15 @@ from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
 import pytest
+from aiohttp import web
 
+from cloud.web.keys import SITE_CREDENTIALS
+from tests.browser.command_rig import SITE_SECRET
 from tests.browser.conftest import checked_page, raw_codes
 from tests.browser.test_guard_board import SHOTS, Edge
 from tests.support.auth import browser_login, create_staff
-from tests.support.staff_console import PASSWORD, StaffConsole
+from tests.support.services import fresh_pg_database
+from tests.support.staff_console import PASSWORD, StaffConsole, staff_console
 
 if TYPE_CHECKING:
     from playwright.async_api import Browser, Page
@@ -38,6 +42,17 @@ MAX_SHOT_BYTES = 300_000
 async def page(browser: Browser) -> AsyncIterator[Page]:
     async with checked_page(browser, width=1920, height=1080) as p:
         yield p
+
+
+@pytest.fixture
+async def signing() -> AsyncIterator[StaffConsole]:
+    """The staff console with 阳光花园's site secret (checkpoint stickers are signed with it)."""
+    def secret(app: web.Application) -> None:
+        app[SITE_CREDENTIALS] = {SITE: SITE_SECRET}
+
+    with fresh_pg_database(migrated=True) as url:
+        async with staff_console(url, setup=secret) as console:
+            yield console
 
 
 async def shoot(page: Page, name: str) -> None:
@@ -157,6 +172,30 @@ async def test_the_operations_lead_sets_patrol_up_by_clicking(
     assert (issued["tag"], issued["guard"], issued["state"]) == (TAG_KEY, "xiaoqian", "active")
     assert await raw_codes(page) == []
     await shoot(page, "patrol-tags-1920.png")
+
+
+async def test_a_qr_checkpoint_prints_its_sticker_and_a_reissue_retires_the_old_one(
+        signing: StaffConsole, page: Page) -> None:
+    from playwright.async_api import expect
+
+    staff = signing
+    await staff.api("POST", f"{API}/checkpoints", {"code": "cp-b1", "name": "1栋大堂",
+                                                   "qr": True}, expect=201)
+    await browser_login(page, staff.url, "operations-lead", PASSWORD, then="/patrol")
+    row = page.locator('#checkpoints tr[data-checkpoint="cp-b1"]')
+    await expect(row).to_contain_text("二维码（第 1 版）")
+    href = await row.get_by_role("link", name="打印二维码").get_attribute("href")
+    assert href is not None
+    svg = await page.request.get(staff.url + href)
+    assert svg.status == 200 and svg.headers["content-type"].startswith("image/svg+xml")
+    assert b"<svg" in await svg.body()
+
+    await row.get_by_role("button", name="重新生成").click()
+    await expect(row).to_contain_text("旧二维码将作废")
+    await row.get_by_role("button", name="确认重新生成").click()
+    await expect(row).to_contain_text("二维码（第 2 版）")
+    [cp] = (await staff.get(f"{API}/checkpoints"))["checkpoints"]
+    assert cp["sticker_n"] == 2
 
 
 # --- a day the edge reported ----------------------------------------------------------------
