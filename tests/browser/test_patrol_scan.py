@@ -32,7 +32,7 @@ from tests.browser.command_rig import (
     next_commands,
 )
 from tests.browser.conftest import checked_page
-from tests.cloud.test_access_passes import _decode
+from tests.cloud.patrol.test_sticker import decode_sticker
 from tests.support import services
 from tests.support.staff_console import PASSWORD, StaffConsole, staff_console
 
@@ -87,9 +87,7 @@ async def printed_sticker_url(staff: StaffConsole) -> str:
             s.get(f"{staff.url}{P}/checkpoints/cp-gate/sticker.svg") as resp:
         assert resp.status == 200
         svg = await resp.text()
-    inner = re.search(r'<svg x="0" y="0".*?</svg>', svg, re.S)
-    assert inner is not None
-    return _decode(inner.group(0))
+    return decode_sticker(svg)
 
 
 async def _scans(staff: StaffConsole) -> list[dict[str, Any]]:
