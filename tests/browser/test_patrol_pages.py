@@ -117,6 +117,17 @@ async def test_the_operations_lead_sets_patrol_up_by_clicking(
     [night] = (await staff.get(f"{API}/routes"))["routes"]
     assert night["points"] == [{"checkpoint": "cp-gate", "offset_s": 0},
                                {"checkpoint": "cp-b1", "offset_s": 300}]
+    # Walking 1栋大堂 first without changing its minutes is refused beside the row it names.
+    await page.locator('#routes tr[data-route="night"]').get_by_role("button", name="编辑").click()
+    await expect(route.locator("input[name=code]")).to_have_value("night")
+    await rows.nth(1).get_by_role("button", name="上移").click()
+    await expect(rows.nth(0).locator("select")).to_have_value("cp-b1")
+    await page.click("#route-save")
+    await expect(route.locator(".field-error")).to_contain_text("时间偏移不能小于上一个巡更点")
+    await expect(rows.nth(1).locator("label.has-error input")).to_have_value("0")
+    [night] = (await staff.get(f"{API}/routes"))["routes"]
+    assert [p["checkpoint"] for p in night["points"]] == ["cp-gate", "cp-b1"]
+    await page.click("#route-new")
 
     # 计划: a time that is not one is refused beside its field; what was typed stays.
     await page.click("#tab-plans")
@@ -257,6 +268,12 @@ async def test_a_guard_sees_the_live_round_on_the_board_and_on_today(
     assert await raw_codes(page) == []
     await shoot(page, "patrol-board-1920.png")
 
+    # 1栋大堂's deadline passes unvisited: the edge says so, the day's view shows it red.
+    rid = f"night-1@{start.astimezone(UTC).strftime('%Y-%m-%dT%H:%M:%SZ')}"
+    await edge.ingest("patrol.checkpoint_missed", {
+        "plan": "night-1", "round": rid, "checkpoint": "cp-b1", "guard": "laozhao",
+        "deadline": (start + timedelta(minutes=37)).astimezone(UTC).isoformat(),
+        "message": "漏检 / checkpoint missed"}, device="patrol")
     await page.goto(f"{staff.url}/patrol/today")
     await expect(page.locator('.cy-menu a[aria-current="page"]')).to_have_text("今日巡更")
     plan = page.locator('.plan[data-plan="night-1"]')
@@ -265,9 +282,20 @@ async def test_a_guard_sees_the_live_round_on_the_board_and_on_today(
     await expect(rnd).to_have_count(1)
     await expect(rnd).to_contain_text("进行中")
     await expect(rnd.locator('.chip[data-checkpoint="cp-gate"]')).to_contain_text("准时")
-    await expect(rnd.locator("td").nth(3)).to_have_text("1")  # on time so far, while live
+    await expect(rnd.locator('.chip[data-checkpoint="cp-b1"]')).to_have_attribute(
+        "data-state", "missed")
+    await expect(rnd.locator('.chip[data-checkpoint="cp-b1"]')).to_contain_text("漏检")
+    assert await rnd.locator('.chip[data-checkpoint="cp-b1"]').evaluate(
+        "n => getComputedStyle(n).color") == "rgb(198, 40, 40)"  # --cy-bad
+    await expect(rnd.locator("td").nth(3)).to_have_text("1")  # counted from the chips, live
+    await expect(rnd.locator("td").nth(5)).to_have_text("1")
     assert await raw_codes(page) == []
     await shoot(page, "patrol-today-1920.png")
+    await page.click("#cy-lang")  # English is a switch: the same day in English
+    await expect(page.locator(".plan tr.round")).to_contain_text("In progress")
+    await expect(page.locator('.plan .chip[data-checkpoint="cp-b1"]')).to_contain_text("Missed")
+    await expect(page.locator("#day-today")).to_have_text("Today")
+    await page.click("#cy-lang")
 
 
 async def test_the_report_draws_a_bar_per_row_and_the_xlsx_link_downloads(
