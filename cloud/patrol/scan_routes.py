@@ -22,7 +22,7 @@ from sqlalchemy import select
 
 from cloud.auth.audit import actor_of, record
 from cloud.auth.guard import PUBLIC, requires
-from cloud.commands.routes import COMMAND_LINK
+from cloud.commands.link import CommandLink
 from cloud.commands.service import InvalidCommand, issue
 from cloud.commands.states import MAX_TTL_S
 from cloud.patrol import scan as sc
@@ -46,6 +46,12 @@ AUDITED: Final = ("checkpoint", "guard", "phone_time", "sticker_n", "flags", "la
 MAX_LIST: Final = 1000
 PAGE: Final = "/m/patrol"
 MOBILE = PageSet("patrol_mobile", "页面文件缺失 / patrol scan page files are missing")
+
+
+def command_link(app: web.Application) -> CommandLink | None:
+    """The link ``cloud.serve`` wired (``configure_commands``), or None. Found by its type:
+    its app key lives in ``cloud.commands.routes``, which other features may not import."""
+    return next((v for v in app.values() if isinstance(v, CommandLink)), None)
 
 
 def scan_json(s: PatrolScan, tz: Any, names: dict[str, str], cp_names: dict[str, str]
@@ -72,7 +78,7 @@ async def create_scan(request: web.Request) -> web.Response:
     except StickerRefused as err:
         raise _refused(err) from None
     actor = actor_of(request)
-    link = request.app.get(COMMAND_LINK)
+    link = command_link(request.app)
     now = request.app[CLOCK].now()
     async with request.app[SESSIONS]() as session:
         site = await site_by_slug(session, slug)

@@ -2,7 +2,8 @@
 the guard opens the printed sticker's URL, logs in, sees the site and checkpoint, taps 打卡
 (the button is disabled while the request is out) and sees 已打卡; the scan is stored under the
 guard's login and reaches the site's edge as one ``patrol.scan`` command. Offline, the scan is
-kept on the phone (待上传 1) and sent with its original phone time once the phone is back."""
+kept on the phone (待上传 1) and sent with its original phone time once the phone is back. A
+scan of a reissued sticker shows its flag in plain Chinese and is not forwarded."""
 
 from __future__ import annotations
 
@@ -148,17 +149,25 @@ async def test_the_guard_scans_a_sticker_on_the_phone_and_the_edge_gets_it(
         assert cmd["args"]["scan"] == str(scan["id"])
         assert cmd["args"]["at"] == scan["phone_time"]
 
+        # The sticker is reissued: a scan of this (now old) one says so in plain Chinese and
+        # does not reach the edge.
+        await staff.api("POST", f"{P}/checkpoints/cp-gate/sticker", {})
+        await button.click()
+        await expect(page.locator(".pm-flags")).to_contain_text("旧二维码")
+        assert await next_commands(edge, 1) == []
+        assert (await _scans(staff))[0]["flags"] == ["old_sticker"]
+
         # No signal in the basement: the scan waits on the phone with its own time.
         await page.context.set_offline(True)
         await button.click()
         pending = page.locator("#pm-pending")
         await expect(pending).to_contain_text("待上传 1")
         await expect(page.locator("#pm-error")).to_contain_text("网络不通")
-        assert len(await _scans(staff)) == 1
+        assert len(await _scans(staff)) == 2
         back = datetime.now(UTC)
         await page.context.set_offline(False)
         await expect(pending).to_be_hidden(timeout=30_000)
         later = await _scans(staff)
-        assert len(later) == 2 and later[0]["guard"] == "guard"
+        assert len(later) == 3 and later[0]["guard"] == "guard"
         assert datetime.fromisoformat(later[0]["phone_time"].replace("Z", "+00:00")) < back
         assert later[0]["phone_time"] != later[1]["phone_time"]
