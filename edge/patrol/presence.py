@@ -307,27 +307,28 @@ class PresenceEngine:
         now = self._clock.monotonic()
         leave = self._s.leave_after_s
         keep = max(self._clones.horizon_s, leave)
+        quiet, old = now - leave, now - keep
         gone: list[str] = []
         for tag, st in self._tags.items():
-            if now - st.last_at > keep:
+            if st.last_at < old:
                 gone.append(tag)  # nothing heard for longer than anything is kept
                 continue
             links = st.links
-            if len(links) == 1 and len(st.enters) <= 1 and now - st.last_at <= leave:
-                link = next(iter(links.values()))
-                if not link.present or now - link.last_above <= leave:
-                    continue  # the common case: one receiver, still hearing it
-            for rid, link in list(links.items()):
-                if now - link.last_at > leave:
+            stale = [rid for rid, link in links.items()
+                     if link.last_at < quiet or (link.present and link.last_above < quiet)]
+            for rid in stale:
+                link = links[rid]
+                if link.last_at < quiet:  # silent: forget it (its presence ends with it)
                     if st.leader == rid:
                         st.leader = None
                     del links[rid]
-                elif link.present and now - link.last_above > leave:
+                else:  # still heard, but not above the leave level: the presence ends
                     self._end(st, rid, link)
-            for rid, at in list(st.enters.items()):
-                if now - at > keep:
-                    del st.enters[rid]
-            if not links and not st.enters:
+            enters = st.enters
+            if enters and min(enters.values()) < old:
+                for rid in [r for r, at in enters.items() if at < old]:
+                    del enters[rid]
+            if not links and not enters:
                 gone.append(tag)
         for tag in gone:
             del self._tags[tag]
