@@ -30,7 +30,8 @@ KIND_PERMISSION: Final[dict[str, str]] = {
     "elevator.recall": "workorders.admin",
     "device.reconnect": "workorders.admin",
     "dataset.resync": "workorders.admin",
-    "patrol.scan": "patrol.scan",  # a guard's phone scan, forwarded by cloud.patrol.scan_routes
+    # patrol.scan stays unlisted on purpose: it is issued by POST …/patrol/scans once the
+    # sticker is verified; through this route a guard could record any guard anywhere.
 }
 UNLISTED_PERMISSION: Final = "staff.admin"
 

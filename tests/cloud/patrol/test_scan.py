@@ -160,6 +160,10 @@ async def test_attacks_are_refused_naming_the_field_and_store_nothing(db_url: st
         await tech.call("GET", SCANS, 403)
         await zhang.call("GET", f"{P}/checkpoints/cp-gate/sticker.svg", 403)
         await zhang.call("POST", f"{P}/checkpoints/cp-gate/sticker", 403, {})
+        # Nor around the sticker: the generic command route does not take a scan from a guard.
+        err = await zhang.call("POST", f"/api/sites/{SITE_A}/commands", 403, {
+            "kind": "patrol.scan", "args": {"checkpoint": "cp-gate", "guard": "li", "at": when}})
+        assert err["error"]["field"] == "kind"
         assert await _count(w) == 0
         assert await w.audit("patrol_scan") == []
 
