@@ -223,11 +223,21 @@ class RoundTracker:
         p.out_of_order = r.ordered and any(q.state == "pending" for q in r.points[:index])
         status = "out_of_order" if p.out_of_order else state
         out.append(self._new(device, Kind.PATROL_CHECKPOINT, at, r.id, checkpoint, {
-            **visit, "plan": r.plan, "round": r.id, "status": status, "due": _iso(p.due),
+            **visit, **self._place(checkpoint), "plan": r.plan, "round": r.id, "status": status,
+            "due": _iso(p.due),
             "message": f"{guard} 巡更到 {p.name}（{_STATUS_ZH[status]}） / {guard} checked "
                        f"in at {p.name} ({_STATUS_EN[status]})"}))
         out.extend(self._maybe_end(r, at))
         return out
+
+    def _place(self, checkpoint: str) -> dict[str, str]:
+        """Where the checkpoint is (building, floor, area, as set in the console): the guard
+        board shows it as the alarm's place."""
+        cp = self.plans.checkpoints.get(checkpoint)
+        if cp is None:
+            return {}
+        return {k: v for k, v in (("building", cp.building), ("floor", cp.floor),
+                                  ("area", cp.area or cp.name)) if v}
 
     def _unplanned(self, visit: dict[str, Any], at: datetime, device: str,
                    guard: str | None) -> NewEvent:
@@ -286,7 +296,7 @@ class RoundTracker:
                 out.append(self._new(DEVICE, Kind.PATROL_CHECKPOINT_MISSED, p.deadline, r.id,
                                      p.checkpoint, {
                     "plan": r.plan, "round": r.id, "checkpoint": p.checkpoint,
-                    "deadline": _iso(p.deadline), "guard": r.guard, "escalate_s": r.escalate_s,
+                    **self._place(p.checkpoint), "deadline": _iso(p.deadline), "guard": r.guard, "escalate_s": r.escalate_s,
                     "message": f"漏巡点：{p.name}（{r.plan_name}，应于 {self._hm(p.deadline)} 前，"
                                f"{r.guard}） / checkpoint missed: {p.name} ({r.plan_name}, "
                                f"due by {self._hm(p.deadline)}, {r.guard})"}))

@@ -92,7 +92,9 @@ class SiteBrokerPublisher:
     def _client(self) -> aiomqtt.Client:
         return aiomqtt.Client(self.host, self.port, username=self.username,
                               password=self.password, timeout=CONNECT_TIMEOUT_S,
-                              identifier=f"courtyard-sim-patrol-{os.getpid()}",
+                              # one per publisher: several walkers of one process must not
+                              # take each other's session at the broker
+                              identifier=f"courtyard-sim-patrol-{os.getpid()}-{id(self):x}",
                               tls_context=ssl.create_default_context() if self.tls else None)
 
     async def _run(self) -> None:
