@@ -296,7 +296,8 @@ class RoundTracker:
                 out.append(self._new(DEVICE, Kind.PATROL_CHECKPOINT_MISSED, p.deadline, r.id,
                                      p.checkpoint, {
                     "plan": r.plan, "round": r.id, "checkpoint": p.checkpoint,
-                    **self._place(p.checkpoint), "deadline": _iso(p.deadline), "guard": r.guard, "escalate_s": r.escalate_s,
+                    **self._place(p.checkpoint), "deadline": _iso(p.deadline),
+                    "guard": r.guard, "escalate_s": r.escalate_s,
                     "message": f"漏巡点：{p.name}（{r.plan_name}，应于 {self._hm(p.deadline)} 前，"
                                f"{r.guard}） / checkpoint missed: {p.name} ({r.plan_name}, "
                                f"due by {self._hm(p.deadline)}, {r.guard})"}))
