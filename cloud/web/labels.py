@@ -332,6 +332,7 @@ LABELS: Final[dict[str, dict[str, Label]]] = {
     "dataset": {
         "parking": ("停车数据", "Parking data"),
         "access": ("门禁数据", "Access data"),
+        "patrol": ("巡更数据", "Patrol data"),
     },
     # Event kinds (contract/kinds.py), as a device's recent events show them.
     "event_kind": EVENT_KIND_LABELS,

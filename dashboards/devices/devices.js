@@ -10,7 +10,7 @@
   const C = window.DevCommands;
   const $ = (id) => document.getElementById(id);
   const FAMILIES = ["meter", "camera", "gate", "access", "elevator", "fire", "other"];
-  const DATASETS = ["parking", "access"];
+  const DATASETS = ["parking", "access", "patrol"];
   const MODES = ["normally_open", "normally_closed", "controlled"];
   /** Offline first (what needs someone), then online, then what never reported. */
   const ORDER = { offline: 0, online: 1, never: 2 };
