@@ -70,4 +70,9 @@ PATHS.update({
     "/m/patrol": _page("巡更打卡手机页（?t=<贴纸令牌>）/ the phone scan page a sticker opens"),
     "/m/patrol/static/{name}": _assets("巡更打卡页脚本与样式 / the scan page's scripts and "
                                        "styles"),
+    "/patrol": _page("巡更管理页（巡更点、路线、计划、标签）/ patrol set-up: checkpoints, routes, "
+                     "plans, tags"),
+    "/patrol/today": _page("今日巡更（主管视图）/ today's rounds, the supervisor's view"),
+    "/patrol/report": _page("巡更报表（图表与 Excel 导出）/ the patrol report: chart and xlsx"),
+    "/patrol/static/{name}": _assets("巡更页脚本与样式 / the patrol pages' scripts and styles"),
 })

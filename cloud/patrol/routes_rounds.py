@@ -21,7 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from cloud.auth.guard import requires
 from cloud.patrol.schedule import day_bounds, round_id, scheduled_starts
-from cloud.patrol.service import plan_entry
+from cloud.patrol.service import guard_names, plan_entry
 from cloud.patrol.tables import PatrolCheckpoint, PatrolPlan, PatrolRound, PatrolRoute, PatrolVisit
 from cloud.patrol.write import PREFIX
 from cloud.web.errors import bad_param
@@ -79,9 +79,10 @@ def _checkpoints(r: PatrolRound, setup: Setup, visits: list[PatrolVisit],
 
 
 def round_json(r: PatrolRound, setup: Setup, visits: list[PatrolVisit],
-               tz: ZoneInfo) -> dict[str, Any]:
+               tz: ZoneInfo, names: dict[str, str] | None = None) -> dict[str, Any]:
     plan = setup.plans.get(r.plan)
-    return {"round": r.round_id, "plan": r.plan,
+    guard_name = (names or {}).get(r.guard or "", r.guard)
+    return {"round": r.round_id, "plan": r.plan, "guard_name": guard_name,
             "plan_name": plan.name if plan is not None else r.plan,
             "route": r.route or (plan.route if plan is not None else None),
             "status": r.status, "guard": r.guard, "tag": r.tag,
@@ -140,11 +141,12 @@ async def day_rounds(request: web.Request) -> web.Response:
             .limit(MAX_ROUNDS))).all())
         setup = await Setup.read(session, site.id)
         visits = await _visits(session, site.id, stored)
+        names = await guard_names(session, {r.guard for r in stored})
     rounds = stored + _unseen(setup, {r.round_id for r in stored}, site.id, since, until, tz,
                               now)
     rounds.sort(key=lambda r: (r.scheduled_at, r.plan))
     return json_ok({"site": site.slug, "date": day.isoformat(),
-                    "rounds": [round_json(r, setup, visits.get(r.round_id, []), tz)
+                    "rounds": [round_json(r, setup, visits.get(r.round_id, []), tz, names)
                                for r in rounds]})
 
 
@@ -158,9 +160,11 @@ async def live_rounds(request: web.Request) -> web.Response:
             .limit(MAX_ROUNDS))).all())
         setup = await Setup.read(session, site.id)
         visits = await _visits(session, site.id, rows)
+        names = await guard_names(session, {r.guard for r in rows})
     tz = zone(site.timezone or "")
     return json_ok({"site": site.slug,
-                    "rounds": [round_json(r, setup, visits[r.round_id], tz) for r in rows]})
+                    "rounds": [round_json(r, setup, visits[r.round_id], tz, names)
+                               for r in rows]})
 
 
 def add_round_routes(app: web.Application) -> None:

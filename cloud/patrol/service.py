@@ -126,3 +126,14 @@ async def document(session: AsyncSession, site_id: int) -> PatrolDocument:
             doc["version"] = before
             return doc
     raise RuntimeError("patrol dataset kept changing while it was read")
+
+
+async def guard_names(session: AsyncSession, logins: set[str | None]) -> dict[str, str]:
+    """login → display name, for the guards the pages list (a login no longer on file
+    keeps its login)."""
+    wanted = sorted(x for x in logins if x)
+    if not wanted:
+        return {}
+    rows = (await session.execute(select(StaffUser.username, StaffUser.display_name).where(
+        StaffUser.username.in_(wanted)))).all()
+    return {u: d or u for u, d in rows}

@@ -251,6 +251,7 @@ async def test_a_patrol_day_end_to_end(tmp_path: Path, pg_url: str,
         status = {r["plan"]: r["status"] for r in rounds}
         assert status == {"pa": "completed", "pb": "incomplete", "pc": "incomplete",
                           "pd": "missed"}, rounds
+        assert {r["plan"]: r["guard_name"] for r in rounds}["pa"] == GUARDS["g1"]
         print(f"\npatrol e2e: b2 on the board {seen_after:.1f} s after its deadline, "
               f"c2 raised at the edge {raised_after:.1f} s after, "
               f"whole test {time.monotonic() - began:.0f} s")

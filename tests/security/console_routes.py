@@ -156,6 +156,10 @@ TABLE: dict[tuple[str, str], Probe | str] = {
          "phone_time": "2026-11-23T10:00:00+08:00"}),
     ("GET", "/api/sites/{site}/patrol/scans"): ("/api/sites/{site}/patrol/scans", None),
     ("GET", "/m/patrol"): "page shell (its data: /api/sites/{site}/patrol/scans)",
+    ("GET", "/patrol"): "page shell (its data: /api/sites/{site}/patrol/…)",
+    ("GET", "/patrol/today"): "page shell (its data: /api/sites/{site}/patrol/rounds)",
+    ("GET", "/patrol/report"): "page shell (its data: /api/sites/{site}/patrol/report)",
+    ("GET", "/patrol/static/{name}"): "public page asset",
     ("GET", "/m/patrol/static/{name}"): "public page asset",
     # alarms
     ("GET", "/api/alarms"): ("/api/alarms?site={site}", None),
