@@ -26,6 +26,7 @@ from typing import Any
 
 import aiomqtt
 import structlog
+from aiohttp import web
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -211,3 +212,8 @@ class CommandLink:
                     self.counters["expired"] += await expire_due(session, self._clock.now())
             except (SQLAlchemyError, OSError) as exc:
                 log.warning("commands.sweep_failed", error=str(exc)[:300])
+
+
+#: Where ``cloud.serve`` keeps the link on the app: here, beside the link, so a feature that
+#: issues a command of its own (patrol's scans) finds it without the HTTP adapters.
+COMMAND_LINK: web.AppKey[CommandLink] = web.AppKey("command_link", CommandLink)

@@ -18,7 +18,7 @@ from sqlalchemy import select
 
 from cloud.auth.audit import actor_of
 from cloud.auth.guard import requires
-from cloud.commands.link import CommandLink
+from cloud.commands.link import COMMAND_LINK, CommandLink
 from cloud.commands.service import InvalidCommand, expire, issue
 from cloud.commands.states import (
     DEFAULT_TTL_S,
@@ -38,7 +38,6 @@ from cloud.web.queries import site_by_slug
 from cloud.web.respond import json_ok
 from contract.commands import CommandKind
 
-COMMAND_LINK: web.AppKey[CommandLink] = web.AppKey("command_link", CommandLink)
 FIELDS = ("kind", "args", "ttl_s")
 #: Body fields that would name the issuer: the login is the issuer.
 ACTOR_FIELDS = ("by", "issued_by")

@@ -22,7 +22,7 @@ from sqlalchemy import select
 
 from cloud.auth.audit import actor_of, record
 from cloud.auth.guard import PUBLIC, requires
-from cloud.commands.link import CommandLink
+from cloud.commands.link import COMMAND_LINK, CommandLink
 from cloud.commands.service import InvalidCommand, issue
 from cloud.commands.states import MAX_TTL_S
 from cloud.patrol import scan as sc
@@ -49,9 +49,8 @@ MOBILE = PageSet("patrol_mobile", "页面文件缺失 / patrol scan page files a
 
 
 def command_link(app: web.Application) -> CommandLink | None:
-    """The link ``cloud.serve`` wired (``configure_commands``), or None. Found by its type:
-    its app key lives in ``cloud.commands.routes``, which other features may not import."""
-    return next((v for v in app.values() if isinstance(v, CommandLink)), None)
+    """The link ``cloud.serve`` wired (``configure_commands``), or None."""
+    return app.get(COMMAND_LINK)
 
 
 def scan_json(s: PatrolScan, tz: Any, names: dict[str, str], cp_names: dict[str, str]
