@@ -28,6 +28,15 @@ DEFAULT_INTERVAL_S = 5.0
 CHECK_TIMEOUT_S = 30.0
 
 
+def own_window(evidence: object) -> float | None:
+    """The alarm's own acknowledge window, when its event named one (a patrol plan's
+    ``escalate_s``: the supervisor hears of a missed checkpoint when the plan says)."""
+    raw = evidence.get("escalate_s") if isinstance(evidence, dict) else None
+    if isinstance(raw, int | float) and not isinstance(raw, bool) and raw > 0:
+        return float(raw)
+    return None
+
+
 async def check_once(sessions: async_sessionmaker[AsyncSession], clock: Clock,
                      policy: AlarmPolicy, hub: AlarmHub | None = None) -> list[int]:
     """Escalate every open alarm that is due by ``clock``; the ids escalated.
@@ -38,12 +47,13 @@ async def check_once(sessions: async_sessionmaker[AsyncSession], clock: Clock,
     now = clock.now()
     async with sessions() as session:
         candidates = (await session.execute(
-            select(Alarm.id, Alarm.severity, Alarm.opened_at, Alarm.escalation_level)
+            select(Alarm.id, Alarm.severity, Alarm.opened_at, Alarm.escalation_level,
+                   Alarm.evidence)
             .where(Alarm.state == "open", Alarm.escalation_level < esc.max_level)
             .order_by(Alarm.id))).all()
     escalated: list[int] = []
-    for alarm_id, severity, opened_at, before in candidates:
-        window = esc.ack_timeout_s.get(severity)
+    for alarm_id, severity, opened_at, before, evidence in candidates:
+        window = own_window(evidence) or esc.ack_timeout_s.get(severity)
         if not window:
             continue
         waited = (now - opened_at).total_seconds()

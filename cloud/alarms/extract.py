@@ -30,6 +30,8 @@ EVIDENCE_FIELDS = (
     "building", "floor", "area", "key", "code", "reason", "fault", "severity", "since",
     "door", "people", "in_door_zone", "mode", "direction", "gate", "lane", "command",
     "detail",
+    # patrol: the plan, round and checkpoint, and the plan's own escalation window
+    "plan", "round", "checkpoint", "guard", "tag", "deadline", "escalate_s",
     # snapshot references (never inline images)
     "snapshot", "snapshots", "snapshot_ref", "snapshot_url", "image_ref", "video_ref",
 )

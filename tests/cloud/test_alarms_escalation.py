@@ -140,3 +140,21 @@ def test_the_shipped_example_policy_loads_and_a_missing_file_is_named(
     assert caught.value.where.endswith("missing.yaml")
     assert load_policy(None) is DEFAULT_POLICY
 
+
+
+async def test_a_patrol_plans_own_escalation_window_is_the_alarms(
+        sessions: async_sessionmaker[AsyncSession]) -> None:
+    """A missed checkpoint escalates to the supervisor after its plan's ``escalate_s``
+    (120 s here), not the 300 s of a major alarm."""
+    edge = Edge(sessions)
+    await edge.send(edge.event("patrol.checkpoint_missed", {
+        "plan": "night", "round": "night@2026-12-07T14:00:00Z", "checkpoint": "cp-gate",
+        "deadline": "2026-12-07T14:05:00Z", "escalate_s": 120,
+        "message": "漏巡点：北门 / checkpoint missed: north gate"}, device="patrol"))
+    [alarm] = await all_alarms(sessions)
+    assert alarm.severity == "major"
+    edge.clock.advance(119)
+    assert await check_once(sessions, edge.clock, DEFAULT_POLICY) == []
+    edge.clock.advance(1)
+    assert await check_once(sessions, edge.clock, DEFAULT_POLICY) == [alarm.id]
+    assert await escalations(sessions, alarm.id) == [(1, "security_supervisor")]
