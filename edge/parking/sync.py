@@ -22,14 +22,12 @@ with the site credential and ``If-None-Match``) and swaps it in whole. Why it wo
 from __future__ import annotations
 
 import asyncio
-import base64
 import contextlib
 import os
 import random
 import ssl
 from enum import StrEnum
 from pathlib import Path
-from typing import Any
 
 import aiohttp
 import structlog
@@ -37,6 +35,7 @@ import structlog
 from contract import ContractError, jsoncodec
 from contract.datasets import PARKING, document_version
 from drivers.base import DriverStats
+from edge.dataset_pull import SyncFailure, basic_auth, dataset_url
 from edge.parking.dataset_store import DatasetStore
 from edge.parking.lanes import ParkingLanes
 
@@ -56,15 +55,6 @@ class Outcome(StrEnum):
     ABSENT = "absent"  # 404 at start: the console has no dataset for this site yet
 
 
-class SyncFailure(Exception):
-    """One failed pull: ``reason`` is a metric-friendly word, the message is zh / en."""
-
-    def __init__(self, reason: str, zh: str, en: str, **detail: Any) -> None:
-        super().__init__(f"{zh} / {en}")
-        self.reason = reason
-        self.detail = detail
-
-
 class DatasetSync:
     """Keeps the lanes on the newest parking dataset the console serves; see the module doc."""
 
@@ -72,7 +62,7 @@ class DatasetSync:
                  store: DatasetStore, *, stats: DriverStats | None = None,
                  timeout: float = 10.0, backoff_initial: float = 1.0, backoff_cap: float = 60.0,
                  max_bytes: int = MAX_BYTES, ca_file: str | None = None) -> None:
-        self.url = f"{base_url.rstrip('/')}/api/sites/{site}/{DATASET}/dataset"
+        self.url = dataset_url(base_url, site, DATASET)
         #: A private CA for an https:// console; None: the system's trust store.
         self._ssl = ssl.create_default_context(cafile=ca_file) if ca_file else True
         self.store = store
@@ -282,12 +272,6 @@ class DatasetSync:
                                     jsoncodec.dumpb({"etag": etag, "version": version}))
         except OSError as exc:  # only costs a full download next time
             self._log.warning("无法保存 ETag / cannot store the ETag", error=str(exc))
-
-
-def basic_auth(username: str, password: str) -> str:
-    """HTTP Basic credentials, UTF-8 (RFC 7617): a Chinese password must survive the trip."""
-    token = base64.b64encode(f"{username}:{password}".encode()).decode("ascii")
-    return f"Basic {token}"
 
 
 def _check_status(status: int) -> None:

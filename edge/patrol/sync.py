@@ -67,7 +67,7 @@ class PatrolSync(DatasetPuller[PatrolDocument]):
                          password, [consumer], every_s=every_s, max_bytes=MAX_BYTES,
                          stats=stats, timeout=timeout, backoff_initial=backoff_initial,
                          backoff_cap=backoff_cap, ca_file=ca_file)
-        self.cache, self.consumer = cache, consumer
+        self.cache = cache
 
     def _version_of(self, item: PatrolDocument) -> int:
         return item["version"]

@@ -26,11 +26,12 @@ from aiohttp import web
 from contract import FakeClock, NewEvent, topics
 from edge.app import EdgeApp
 from edge.config import ConfigError, load_site
+from edge.dataset_pull import SyncFailure, basic_auth
 from edge.parking.dataset_store import DatasetStore
 from edge.parking.decide import Direction, LaneRules, LotInfo, read_plate
 from edge.parking.lanes import LaneSetup, ParkingLanes
 from edge.parking.sessions import SessionStore
-from edge.parking.sync import DatasetSync, Outcome, SyncFailure, basic_auth
+from edge.parking.sync import DatasetSync, Outcome
 from edge.uplink import decode_sync
 from simulators.lpr.camera import VirtualCamera
 from tests.edge.helpers_cloud import wait_until
