@@ -19,7 +19,6 @@ Blocking by design, like ``edge.outbox``: ``PatrolStore`` runs ``PatrolDb`` on o
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import sqlite3
 from collections.abc import Callable, Iterable, Sequence
@@ -33,6 +32,7 @@ import structlog
 from contract import NewEvent, Priority, jsoncodec
 from contract.envelope import format_ts, parse_ts
 from contract.patrol import PatrolDocument
+from edge.sqlite_thread import on_thread, open_durable, open_on_thread
 
 T = TypeVar("T")
 log = structlog.get_logger("edge.patrol.store")
@@ -88,14 +88,9 @@ class PatrolDb:
 
     def __init__(self, path: Path | str) -> None:
         self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
         try:
-            self._db.execute("PRAGMA journal_mode=WAL")
-            self._db.execute("PRAGMA synchronous=FULL")
-            self._db.executescript(_SCHEMA)
+            self._db = open_durable(self.path, _SCHEMA)
         except sqlite3.DatabaseError as exc:
-            self._db.close()
             raise PatrolStoreError(f"cannot open {self.path}: {exc}") from exc
 
     def load(self) -> Saved:
@@ -173,13 +168,7 @@ class PatrolStore:
 
     @classmethod
     async def open(cls, data_dir: Path | str, name: str = FILE_NAME) -> PatrolStore:
-        pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="patrol-db")
-        loop = asyncio.get_running_loop()
-        try:
-            db = await loop.run_in_executor(pool, PatrolDb, Path(data_dir) / name)
-        except BaseException:
-            pool.shutdown(wait=False)
-            raise
+        db, pool = await open_on_thread(lambda: PatrolDb(Path(data_dir) / name), "patrol-db")
         log.info("patrol.store_opened", path=str(db.path))
         return cls(db, pool)
 
@@ -221,4 +210,4 @@ class PatrolStore:
         self._pool.shutdown(wait=True)
 
     async def _call(self, fn: Callable[..., T], *args: Any) -> T:
-        return await asyncio.get_running_loop().run_in_executor(self._pool, fn, *args)
+        return await on_thread(self._pool, fn, *args)
