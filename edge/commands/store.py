@@ -14,18 +14,16 @@ The connection lives on one worker thread (``AsyncCommandStore``): no disk I/O o
 
 from __future__ import annotations
 
-import asyncio
-import sqlite3
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 from contract.commands import Command, CommandReply, CommandResult
 from contract.envelope import format_ts, parse_ts
+from edge.sqlite_thread import on_thread, open_durable, open_on_thread
 
-T = TypeVar("T")
 RUNNING = "running"
 DONE = "done"
 KEEP_AFTER_NOT_AFTER = timedelta(days=1)
@@ -61,15 +59,7 @@ class CommandStore:
 
     def __init__(self, path: Path | str) -> None:
         self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
-        try:
-            self._db.execute("PRAGMA journal_mode=WAL")
-            self._db.execute("PRAGMA synchronous=FULL")
-            self._db.executescript(_SCHEMA)
-        except sqlite3.DatabaseError:
-            self._db.close()
-            raise
+        self._db = open_durable(self.path, _SCHEMA)
 
     def close(self) -> None:
         self._db.close()
@@ -157,17 +147,11 @@ class AsyncCommandStore:
 
     @classmethod
     async def open(cls, path: Path | str) -> AsyncCommandStore:
-        pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="commands")
-        try:
-            store = await asyncio.get_running_loop().run_in_executor(
-                pool, lambda: CommandStore(path))
-        except BaseException:
-            pool.shutdown(wait=False)
-            raise
+        store, pool = await open_on_thread(lambda: CommandStore(path), "commands")
         return cls(store, pool)
 
     async def call(self, fn: Any, *args: Any) -> Any:
-        return await asyncio.get_running_loop().run_in_executor(self._pool, fn, *args)
+        return await on_thread(self._pool, fn, *args)
 
     async def get(self, cmd_id: str) -> CommandRow | None:
         row: CommandRow | None = await self.call(self._store.get, cmd_id)
