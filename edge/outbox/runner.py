@@ -24,6 +24,7 @@ import structlog
 from contract import Clock, NewEvent, Priority
 from contract.envelope import Envelope
 from edge.outbox.store import Outbox
+from edge.sqlite_thread import on_thread, open_on_thread
 
 T = TypeVar("T")
 log = structlog.get_logger("edge.outbox")
@@ -56,15 +57,8 @@ class AsyncOutbox:
                    clock: Clock | None = None, source: str = "edge", *,
                    max_batch: int = 500, linger: float = 0.0) -> AsyncOutbox:
         """Open (or create) the outbox file on its own thread, so the connection lives there."""
-        pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="outbox")
-        loop = asyncio.get_running_loop()
-        try:
-            box = await loop.run_in_executor(
-                pool, lambda: Outbox(path, budget_bytes=budget_bytes, clock=clock,
-                                     source=source))
-        except BaseException:
-            pool.shutdown(wait=False)
-            raise
+        box, pool = await open_on_thread(
+            lambda: Outbox(path, budget_bytes=budget_bytes, clock=clock, source=source), "outbox")
         return cls(box, pool, max_batch=max_batch, linger=linger)
 
     @property
@@ -176,7 +170,7 @@ class AsyncOutbox:
     # -- internals -------------------------------------------------------------------------
 
     async def _call(self, fn: Callable[..., T], *args: Any) -> T:
-        return await asyncio.get_running_loop().run_in_executor(self._pool, fn, *args)
+        return await on_thread(self._pool, fn, *args)
 
     def _notify(self, events: Iterable[NewEvent]) -> None:
         if any(ev.effective_priority() != Priority.TELEMETRY for ev in events):
