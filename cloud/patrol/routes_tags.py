@@ -9,6 +9,7 @@ and opens the next one in the same transaction, so the history never has a gap o
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from datetime import datetime
 from typing import Any
 
@@ -131,58 +132,68 @@ async def issue_tag(request: web.Request) -> web.Response:
                    status=201)
 
 
-@requires("patrol.write")
-async def handover(request: web.Request) -> web.Response:
-    """The tag passes to another guard (``guard``, optional ``note``): the history row of the
-    one who had it ends now and the next begins."""
-    tag_id = _tag_id(request)
-    body = await json_object(request, allowed=("guard", "note"))
+TagChange = Callable[[AsyncSession, Site, PatrolTag, datetime], Awaitable[None]]
+
+
+async def _note_body(request: web.Request, allowed: tuple[str, ...]
+                     ) -> tuple[dict[str, Any], str | None]:
+    body = await json_object(request, allowed=allowed)
     try:
-        note = v.text(body, "note", 200) or None
+        return body, v.text(body, "note", 200) or None
     except v.Invalid as err:
         raise api_error(err) from None
 
+
+async def _change_tag(request: web.Request, tag_id: int, action: str, note: str | None,
+                      step: TagChange) -> web.Response:
+    """What a handover and a retirement share: an active tag of this site, its open history
+    row closed now, ``step`` applied (its ``v.Invalid`` rolls the whole write back),
+    audited with the note, the version bumped."""
+
     async def op(session: AsyncSession, site: Site, now: datetime) -> tuple[PatrolTag, Site]:
         tag = await _own_tag(session, site, tag_id, active=True)
-        guard = await svc.guard_login(session, site.id, body.get("guard"))
-        if guard == tag.guard:
-            raise v.Invalid("guard", "标签已在该保安手中", "the guard already holds this tag")
         before = snapshot(tag, AUDITED)
         await _close_history(session, tag.id, now)
-        tag.guard = guard
-        session.add(PatrolTagHistory(tag_id=tag.id, guard=guard, from_at=now,
-                                     by=actor_of(request).name[:128], note=note))
-        record(session, at=now, actor=actor_of(request), action="handover",
+        await step(session, site, tag, now)
+        record(session, at=now, actor=actor_of(request), action=action,
                entity="patrol_tag", entity_id=tag.id, site_id=site.id, before=before,
                after=snapshot(tag, AUDITED), detail={"note": note})
         return tag, site
 
     (tag, site), version = await versioned_write(request, op)
     return json_ok({**tag_json(tag, zone(site.timezone or "")), "version": version})
+
+
+@requires("patrol.write")
+async def handover(request: web.Request) -> web.Response:
+    """The tag passes to another guard (``guard``, optional ``note``): the history row of the
+    one who had it ends now and the next begins."""
+    tag_id = _tag_id(request)
+    body, note = await _note_body(request, ("guard", "note"))
+
+    async def to_guard(session: AsyncSession, site: Site, tag: PatrolTag,
+                       now: datetime) -> None:
+        guard = await svc.guard_login(session, site.id, body.get("guard"))
+        if guard == tag.guard:
+            raise v.Invalid("guard", "标签已在该保安手中", "the guard already holds this tag")
+        tag.guard = guard
+        session.add(PatrolTagHistory(tag_id=tag.id, guard=guard, from_at=now,
+                                     by=actor_of(request).name[:128], note=note))
+
+    return await _change_tag(request, tag_id, "handover", note, to_guard)
 
 
 @requires("patrol.write")
 async def retire(request: web.Request) -> web.Response:
     """Retire a tag (lost, broken): it leaves the dataset; its key may be issued again."""
     tag_id = _tag_id(request)
-    body = await json_object(request, allowed=("note",))
-    try:
-        note = v.text(body, "note", 200) or None
-    except v.Invalid as err:
-        raise api_error(err) from None
+    _, note = await _note_body(request, ("note",))
 
-    async def op(session: AsyncSession, site: Site, now: datetime) -> tuple[PatrolTag, Site]:
-        tag = await _own_tag(session, site, tag_id, active=True)
-        before = snapshot(tag, AUDITED)
-        await _close_history(session, tag.id, now)
+    async def retired(session: AsyncSession, site: Site, tag: PatrolTag,
+                      now: datetime) -> None:
         tag.retired_at = now
-        record(session, at=now, actor=actor_of(request), action="retire",
-               entity="patrol_tag", entity_id=tag.id, site_id=site.id, before=before,
-               after=snapshot(tag, AUDITED), detail={"note": note})
-        return tag, site
 
-    (tag, site), version = await versioned_write(request, op)
-    return json_ok({**tag_json(tag, zone(site.timezone or "")), "version": version})
+    return await _change_tag(request, tag_id, "retire", note, retired)
 
 
 @requires("patrol.read")
