@@ -9,6 +9,7 @@ Site time Asia/Shanghai (UTC+8); Monday 2026-03-02. The day plan: a round every 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -102,14 +103,23 @@ def what(events: list[NewEvent]) -> list[tuple[str, str]]:
     return out
 
 
+@asynccontextmanager
+async def day_rig(data_dir: Path) -> AsyncIterator[Rig]:
+    """A rig at 08:45 on the Monday with the day plan loaded; its store closed after."""
+    r = Rig(data_dir, at(8, 45))
+    await r.start()
+    try:
+        assert await r.tracker.load(document())
+        yield r
+    finally:
+        if r.store is not None:
+            await r.store.aclose()
+
+
 @pytest.fixture
 async def rig(tmp_path: Path) -> AsyncIterator[Rig]:
-    r = Rig(tmp_path, at(8, 45))
-    await r.start()
-    assert await r.tracker.load(document())
-    yield r
-    if r.store is not None:
-        await r.store.aclose()
+    async with day_rig(tmp_path) as r:
+        yield r
 
 
 async def test_a_perfect_ordered_round(rig: Rig) -> None:

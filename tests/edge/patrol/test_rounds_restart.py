@@ -10,17 +10,13 @@ from pathlib import Path
 
 import pytest
 
-from tests.edge.patrol.test_rounds import GUARD, Rig, at, document, what
+from tests.edge.patrol.test_rounds import GUARD, Rig, at, day_rig, document, what
 
 
 @pytest.fixture
 async def rig(tmp_path: Path) -> AsyncIterator[Rig]:
-    r = Rig(tmp_path, at(8, 45))
-    await r.start()
-    assert await r.tracker.load(document())
-    yield r
-    if r.store is not None:
-        await r.store.aclose()
+    async with day_rig(tmp_path) as r:
+        yield r
 
 
 async def test_a_restart_mid_round_continues_it_and_repeats_nothing(rig: Rig) -> None:
