@@ -6,8 +6,7 @@ windows, validity), revocation, permissions, the audit trail, the version bump w
 from __future__ import annotations
 
 import base64
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager
 from datetime import UTC, datetime
 from typing import Any
 
@@ -16,18 +15,15 @@ from sqlalchemy import select
 from cloud.auth.tables import AuditEntry
 from edge.access.credentials import CredentialStore
 from tests.support.auth import token_headers
-from tests.support.console_app import Console, basic, console_app
+from tests.support.console_app import DEMO_PULL, DEMO_SECRET, Console, demo_console
 
 T0 = datetime(2026, 12, 7, 1, 0, tzinfo=UTC)
 P = "/api/sites/demo/access"
-SECRET = "demo-secret-0001"
-PULL = basic("demo", SECRET)
+SECRET, PULL = DEMO_SECRET, DEMO_PULL
 
 
-@asynccontextmanager
-async def console(db_url: str) -> AsyncIterator[Console]:
-    async with console_app(db_url, T0, {"demo": SECRET}) as c:
-        yield c
+def console(db_url: str) -> AbstractAsyncContextManager[Console]:
+    return demo_console(db_url, T0)
 
 
 async def _resident(c: Console, admin: dict[str, str]) -> int:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import base64
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -78,3 +78,13 @@ async def console_app(db_url: str, t0: datetime,
     finally:
         await client.close()
         await engine.dispose()
+
+
+DEMO_SECRET = "demo-secret-0001"
+DEMO_PULL = basic("demo", DEMO_SECRET)
+"""The demo site's pull credential, as ``demo_console`` configures it."""
+
+
+def demo_console(db_url: str, t0: datetime) -> AbstractAsyncContextManager[Console]:
+    """``console_app`` with the demo site's pull credential (``DEMO_PULL``)."""
+    return console_app(db_url, t0, {"demo": DEMO_SECRET})

@@ -3,21 +3,17 @@ recorded and the demo site's pull credential (``tests.support.console_app``)."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager
 from datetime import UTC, datetime
 
-from tests.support.console_app import Console, Notices, basic, console_app
+from tests.support.console_app import DEMO_PULL, DEMO_SECRET, Console, Notices, demo_console
 
 __all__ = ["PULL", "SECRET", "T0", "Console", "Notices", "P", "console"]
 
 T0 = datetime(2026, 12, 7, 1, 0, tzinfo=UTC)  # 09:00 Monday, Asia/Shanghai
 P = "/api/sites/demo/patrol"
-SECRET = "demo-secret-0001"
-PULL = basic("demo", SECRET)
+SECRET, PULL = DEMO_SECRET, DEMO_PULL
 
 
-@asynccontextmanager
-async def console(db_url: str) -> AsyncIterator[Console]:
-    async with console_app(db_url, T0, {"demo": SECRET}) as c:
-        yield c
+def console(db_url: str) -> AbstractAsyncContextManager[Console]:
+    return demo_console(db_url, T0)
