@@ -269,7 +269,7 @@ class PresenceEngine:
     def _check_clone(self, tag: str, rid: str, at: float, st: _Tag) -> None:
         for s in self._clones.check(tag, rid, at, st.enters):
             self._n["cloned"] += 1
-            self._log.warning("patrol.tag_cloned", tag=tag, receiver=s.second, first=s.first,
+            self._log.warning("presence.clone_suspected", tag=tag, receiver=s.second, first=s.first,
                               distance_m=s.distance_m, elapsed_s=s.elapsed_s)
             self._sink(Cloned(tag, s.first, s.second, s.distance_m, s.elapsed_s,
                               self._wall(at)))
@@ -288,7 +288,7 @@ class PresenceEngine:
         st.battery_mv = mv
         if self._battery.reading(tag, mv, at):
             self._n["battery_low"] += 1
-            self._log.info("patrol.tag_battery_low", tag=tag, battery_mv=mv,
+            self._log.info("presence.battery_low", tag=tag, battery_mv=mv,
                            threshold_mv=self._battery.threshold_mv)
             self._sink(BatteryLow(tag, mv, self._battery.threshold_mv, self._wall(at)))
 

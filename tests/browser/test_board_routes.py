@@ -52,8 +52,10 @@ async def test_the_page_and_every_asset_it_names_come_from_the_console(
     for asset in assets:
         if asset.startswith("data:"):
             continue
-        # The board's own files, and the shell and label table shared by the console's pages.
-        assert asset.startswith(("/guard/static/", "/login/static/", "/ui/")), (
+        # The board's own files, the shell and label table shared by the console's pages, and
+        # the patrol feature's live rounds panel.
+        assert asset.startswith(("/guard/static/", "/login/static/", "/ui/",
+                                 "/patrol/static/")), (
             f"not served by the console: {asset}")
         if asset.startswith("/ui/"):
             got = await client.get(asset)
