@@ -18,6 +18,8 @@ from cloud.db.engine import make_engine, migrate, session_factory
 from cloud.settings import Settings
 from tests.support.auth import admin_headers
 
+PATROL_DIR = GUARD_DIR.parent / "patrol"  # the live rounds panel the board loads
+
 
 @pytest.fixture
 async def client(tmp_path: Path) -> AsyncIterator[TestClient[Any, Any]]:
@@ -61,7 +63,8 @@ async def test_the_page_and_every_asset_it_names_come_from_the_console(
             got = await client.get(asset)
             assert got.status == 200 and got.content_type in ("text/javascript", "text/css")
             continue
-        folder = GUARD_DIR if asset.startswith("/guard/") else LOGIN_DIR
+        folder = (GUARD_DIR if asset.startswith("/guard/") else
+                  PATROL_DIR if asset.startswith("/patrol/") else LOGIN_DIR)
         got = await client.get(asset)
         assert got.status == 200, asset
         assert got.content_type in ("text/javascript", "text/css")
