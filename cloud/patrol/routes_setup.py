@@ -68,6 +68,16 @@ async def _checkpoint(session: AsyncSession, site: Site, e: dict[str, Any]) -> d
     if out["receiver"] is None and not out["qr"]:
         raise v.Invalid("receiver", "须指定接收器，或设为二维码巡更点（qr: true）",
                         "name a receiver, or make it a QR checkpoint (qr: true)")
+    if out["receiver"] is not None and out["active"]:
+        # The edge maps a receiver to one checkpoint: a second would never be visited.
+        other = (await session.scalars(select(PatrolCheckpoint.code).where(
+            PatrolCheckpoint.site_id == site.id, PatrolCheckpoint.active.is_(True),
+            PatrolCheckpoint.receiver == out["receiver"],
+            PatrolCheckpoint.code != e["code"]))).first()
+        if other is not None:
+            raise v.Invalid("receiver", f"接收器 {out['receiver']} 已用于巡更点 {other}",
+                            f"receiver {out['receiver']} already serves checkpoint {other}",
+                            status=409, code="conflict")
     if not out["active"]:
         used = await svc.route_in_use(session, site.id, e["code"])
         if used is not None:

@@ -111,6 +111,10 @@ async def test_refusals_name_the_field_and_change_nothing(db_url: str) -> None:
             assert err["error"]["field"] == fld, (res, body, err)
         err = await c.call("POST", f"{P}/routes", lead, 409, {**route, "code": "night"})
         assert err["error"]["field"] == "code"
+        # One receiver, one checkpoint: the edge would never count the second.
+        err = await c.call("POST", f"{P}/checkpoints", lead, 409,
+                           {"code": "cp-twin", "name": "x", "receiver": "omg-north"})
+        assert err["error"]["field"] == "receiver" and "cp-gate" in err["error"]["message"]
         # A checkpoint on an active route cannot be switched off.
         err = await c.call("PATCH", f"{P}/checkpoints/cp-b1", lead, 409, {"active": False})
         assert err["error"]["field"] == "active"
