@@ -45,6 +45,8 @@ PATHS.update({
     f"{_P}/tags": {
         "get": _op("巡更标签列表（?state=active|retired）/ list guards' tags"),
         "post": _op("发放标签给保安（tag, guard 登录名, label）/ issue a tag to a guard", "201")},
+    f"{_P}/guards": {
+        "get": _op("可发放标签的员工（登录名、姓名、角色）/ who may be issued a tag here")},
     f"{_P}/tags/{{id}}/handover": {
         "post": _op("标签交接给另一保安（guard, note）/ hand a tag over", params=(_ID,))},
     f"{_P}/tags/{{id}}/history": {

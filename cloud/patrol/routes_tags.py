@@ -94,6 +94,16 @@ async def list_tags(request: web.Request) -> web.Response:
 
 
 @requires("patrol.write")
+async def list_guards(request: web.Request) -> web.Response:
+    """Who may be issued a tag here (the tag form offers them): login, name and role."""
+    async with request.app[SESSIONS]() as session, session.begin():
+        site = await site_by_slug(session, request.match_info["site"])
+        guards = await svc.site_guards(session, site.id)
+    return json_ok({"site": site.slug, "guards": [
+        {"login": u.username, "name": u.display_name, "role": u.role} for u in guards]})
+
+
+@requires("patrol.write")
 async def issue_tag(request: web.Request) -> web.Response:
     """Issue a tag to a guard (``tag``, ``guard`` login, optional ``label``); 409 when the
     tag is already issued (hand it over instead)."""
@@ -216,6 +226,7 @@ def add_tag_routes(app: web.Application) -> None:
     r = app.router
     r.add_get(f"{PREFIX}/tags", list_tags, name="patrol_tags")
     r.add_post(f"{PREFIX}/tags", issue_tag)
+    r.add_get(f"{PREFIX}/guards", list_guards, name="patrol_guards")
     r.add_post(f"{PREFIX}/tags/{{id}}/handover", handover, name="patrol_tag_handover")
     r.add_get(f"{PREFIX}/tags/{{id}}/history", tag_history, name="patrol_tag_history")
     r.add_post(f"{PREFIX}/tags/{{id}}/retire", retire, name="patrol_tag_retire")

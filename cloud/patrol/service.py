@@ -13,6 +13,7 @@ from typing import Any, TypeVar
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from cloud.auth.roles import allows
 from cloud.auth.tables import StaffUser
 from cloud.parking.dataset import current_version
 from cloud.patrol.tables import (
@@ -137,3 +138,12 @@ async def guard_names(session: AsyncSession, logins: set[str | None]) -> dict[st
     rows = (await session.execute(select(StaffUser.username, StaffUser.display_name).where(
         StaffUser.username.in_(wanted)))).all()
     return {u: d or u for u, d in rows}
+
+
+async def site_guards(session: AsyncSession, site_id: int) -> list[StaffUser]:
+    """Active staff serving the site who may carry a tag (their role records patrol scans):
+    guards first, then by name."""
+    rows = (await session.scalars(select(StaffUser).where(StaffUser.active.is_(True)))).all()
+    mine = [u for u in rows if (u.site_ids is None or site_id in u.site_ids)
+            and allows(u.role, "patrol.scan")]
+    return sorted(mine, key=lambda u: (u.role != "guard", u.display_name, u.username))

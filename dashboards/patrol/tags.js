@@ -62,7 +62,8 @@ window.PatTags = (() => {
   function handover(t, td) {
     rowForm(td, [
       S.el("label", {}, S.el("span", { text: S.t("交给保安（登录名）", "To guard (login name)") }),
-           S.el("input", { name: "guard", maxlength: "64", autocomplete: "off" })),
+           S.el("input", { name: "guard", maxlength: "64", autocomplete: "off",
+                           list: "guard-logins" })),
       S.el("label", {}, S.el("span", { text: S.t("交接说明", "Note") }),
            S.el("input", { name: "note", maxlength: "200", autocomplete: "off" })),
     ], S.t("确认交接", "Hand over"), async (f) => {
@@ -141,9 +142,20 @@ window.PatTags = (() => {
     }
   }
 
+  /* The site's staff who may carry a tag, offered by the guard inputs (typing still works). */
+  async function loadGuards() {
+    try {
+      const guards = P.items(await S.api(P.siteUrl(site, "guards")), "guards");
+      $("guard-logins").replaceChildren(...guards.map((g) =>
+        S.el("option", { value: g.login, text: `${g.name}（${S.label("role", g.role)}）` })));
+    } catch (_err) {
+      $("guard-logins").replaceChildren();  // the list is a help: the form works without it
+    }
+  }
+
   function start(slug) {
     site = slug;
-    return load();
+    return Promise.all([load(), loadGuards()]);
   }
 
   form.addEventListener("submit", issue);

@@ -158,6 +158,11 @@ async def test_the_operations_lead_sets_patrol_up_by_clicking(
     # 巡更标签: issued to the guard as printed on it, then handed over with a note.
     await page.click("#tab-tags")
     tag = page.locator("#tag-form")
+    # The guard field offers the site's guards by login (their names beside them).
+    offered = page.locator('#guard-logins option[value="laozhao"]')
+    await expect(offered).to_have_count(1)
+    assert "老赵" in (await offered.get_attribute("label") or await offered.inner_text())
+    await expect(tag.locator("input[name=guard]")).to_have_attribute("list", "guard-logins")
     await tag.locator("input[name=tag]").fill("not a tag")
     await tag.locator("input[name=guard]").fill("laozhao")
     await page.click("#tag-issue")

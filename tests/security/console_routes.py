@@ -136,6 +136,7 @@ TABLE: dict[tuple[str, str], Probe | str] = {
         "/api/sites/{site}/patrol/tags/1/history", None),
     ("POST", "/api/sites/{site}/patrol/tags/{id}/retire"): (
         "/api/sites/{site}/patrol/tags/1/retire", {}),
+    ("GET", "/api/sites/{site}/patrol/guards"): ("/api/sites/{site}/patrol/guards", None),
     ("GET", "/api/sites/{site}/patrol/rounds"): ("/api/sites/{site}/patrol/rounds", None),
     ("GET", "/api/sites/{site}/patrol/rounds/live"): ("/api/sites/{site}/patrol/rounds/live",
                                                      None),

@@ -158,6 +158,16 @@ async def test_tag_handover_history_and_retire(db_url: str) -> None:
         for login, name in (("zhang", "张保安"), ("li", "李保安")):
             await create_staff(c.sessions, login, "x" * 12, "guard", ["demo"], name)
         await create_staff(c.sessions, "far", "x" * 12, "guard", ["other"], "别处保安")
+        await create_staff(c.sessions, "cash", "x" * 12, "finance", ["demo"], "收银员")
+        # The form offers this site's staff who may carry a tag: not another site's guard,
+        # not the cashier; a guard may not list them.
+        offered = await c.call("GET", f"{P}/guards", lead, 200)
+        assert [(g["login"], g["name"]) for g in offered["guards"]
+                if g["role"] == "guard"] == sorted([("li", "李保安"), ("zhang", "张保安")],
+                                                   key=lambda x: x[1])
+        assert not {"far", "cash"} & {g["login"] for g in offered["guards"]}
+        guard = await token_headers(c.sessions, "guard", ["demo"])
+        await c.call("GET", f"{P}/guards", guard, 403)
         tag = await c.call("POST", f"{P}/tags", lead, 201, {"tag": KEY, "guard": "zhang"})
         err = await c.call("POST", f"{P}/tags", lead, 409, {"tag": KEY.upper(), "guard": "li"})
         assert err["error"]["field"] == "tag"
