@@ -31,7 +31,7 @@ from cloud.web.body import json_object, text_field
 from cloud.web.errors import ApiError, bad_param, not_found
 from cloud.web.keys import CLOCK, SESSIONS, SITE_CREDENTIALS
 from cloud.web.params import text_param
-from cloud.web.present import times, zone
+from cloud.web.present import site_zone, times, zone
 from cloud.web.queries import site_by_slug
 from cloud.web.respond import json_ok
 
@@ -77,7 +77,7 @@ async def issue_pass(request: web.Request) -> web.Response:
                  ) -> tuple[AccessPass, str, str]:
         name = ps.visitor_name(body.get("visitor_name"))
         unit = await ps.unit_of(session, site.id, body.get("unit"))
-        start, end = ps.window(body, zone(site.timezone or ""), now)
+        start, end = ps.window(body, site_zone(request, site.timezone), now)
         door_list = ps.pass_doors(body.get("doors"))
         count = ps.uses(body.get("uses"))
         p = AccessPass(site_id=site.id, code=await ps.new_code(session, site.id, now),

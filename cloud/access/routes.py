@@ -33,7 +33,7 @@ from cloud.web.body import json_object, text_field
 from cloud.web.errors import ApiError, bad_param, not_found
 from cloud.web.keys import CLOCK, SESSIONS, SYNC
 from cloud.web.params import text_param
-from cloud.web.present import times, zone
+from cloud.web.present import site_zone, times
 from cloud.web.queries import site_by_slug
 from cloud.web.respond import json_ok
 
@@ -111,7 +111,7 @@ async def issue_card(request: web.Request) -> web.Response:
         raise api_error(err) from None
 
     async def op(session: AsyncSession, site: Site, now: datetime) -> tuple[AccessCard, Site]:
-        tz = zone(site.timezone or "")
+        tz = site_zone(request, site.timezone)
         holder, rid = await _holder(session, site, body)
         groups = svc.group_names(body.get("groups", []))
         # Doors, groups or both: a card with groups may have no doors of its own.
@@ -148,7 +148,7 @@ async def issue_card(request: web.Request) -> web.Response:
         return card, site
 
     (card, site), version = await versioned_write(request, op)
-    return json_ok({**card_json(card, zone(site.timezone or "")), "version": version},
+    return json_ok({**card_json(card, site_zone(request, site.timezone)), "version": version},
                    status=201)
 
 
@@ -182,7 +182,7 @@ async def revoke_card(request: web.Request) -> web.Response:
         return card, site
 
     (card, site), version = await versioned_write(request, op)
-    return json_ok({**card_json(card, zone(site.timezone or "")), "version": version})
+    return json_ok({**card_json(card, site_zone(request, site.timezone)), "version": version})
 
 
 @requires("records.read")
@@ -204,7 +204,7 @@ async def list_cards(request: web.Request) -> web.Response:
         version = await current_version(session, site.id, ACCESS_DATASET)
         who = await describe(session, actor_of(request), site, (c.holder for c in rows),
                              now=request.app[CLOCK].now(), reason=f"GET {request.path}")
-    tz = zone(site.timezone or "")
+    tz = site_zone(request, site.timezone)
     return json_ok({"site": site.slug, "version": version,
                     "cards": [{**card_json(c, tz), "holder_kind": who[c.holder]["kind"],
                                "holder_name": who[c.holder]["name"],

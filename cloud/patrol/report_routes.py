@@ -26,7 +26,7 @@ from cloud.patrol.tables import PatrolPlan, PatrolRoute
 from cloud.patrol.tables import PatrolRound as RoundRow
 from cloud.web.errors import bad_param
 from cloud.web.keys import CLOCK, SESSIONS
-from cloud.web.present import zone
+from cloud.web.present import site_zone
 from cloud.web.queries import site_by_slug
 from cloud.web.respond import json_ok
 from cloud.web.tabular import attachment, write_table
@@ -113,7 +113,7 @@ async def build(request: web.Request) -> Report:
     slug = request.match_info["site"]
     async with request.app[SESSIONS]() as session:
         site = await site_by_slug(session, slug)
-        tz = zone(site.timezone or "")
+        tz = site_zone(request, site.timezone)
         start, end, by = period(request, request.app[CLOCK].now().astimezone(tz).date())
         rounds, route_names = await facts(session, site.id, start, end, tz)
         guards = await display_names(session, {r.guard for r in rounds if r.guard})

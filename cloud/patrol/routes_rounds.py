@@ -27,7 +27,7 @@ from cloud.patrol.write import PREFIX
 from cloud.web.errors import bad_param
 from cloud.web.keys import CLOCK, SESSIONS
 from cloud.web.params import text_param
-from cloud.web.present import times, zone
+from cloud.web.present import site_zone, times
 from cloud.web.queries import site_by_slug
 from cloud.web.respond import json_ok
 
@@ -129,7 +129,7 @@ async def day_rounds(request: web.Request) -> web.Response:
     now = request.app[CLOCK].now()
     async with request.app[SESSIONS]() as session, session.begin():
         site = await site_by_slug(session, request.match_info["site"])
-        tz = zone(site.timezone or "")
+        tz = site_zone(request, site.timezone)
         try:
             day = date.fromisoformat(raw) if raw is not None else now.astimezone(tz).date()
         except ValueError:
@@ -161,7 +161,7 @@ async def live_rounds(request: web.Request) -> web.Response:
         setup = await Setup.read(session, site.id)
         visits = await _visits(session, site.id, rows)
         names = await guard_names(session, {r.guard for r in rows})
-    tz = zone(site.timezone or "")
+    tz = site_zone(request, site.timezone)
     return json_ok({"site": site.slug,
                     "rounds": [round_json(r, setup, visits[r.round_id], tz, names)
                                for r in rows]})

@@ -27,7 +27,7 @@ from cloud.patrol.tables import PATROL_DATASET, PatrolCheckpoint, PatrolPlan, Pa
 from cloud.patrol.write import PREFIX, api_error, versioned_write
 from cloud.web.body import json_object
 from cloud.web.keys import SESSIONS
-from cloud.web.present import times, zone
+from cloud.web.present import site_zone, times
 from cloud.web.queries import site_by_slug
 from cloud.web.respond import json_ok
 
@@ -145,7 +145,7 @@ def _list(kind: Kind, name: str) -> Callable[[web.Request], Awaitable[web.Respon
             rows = cast(list[Row], list((await session.scalars(select(kind.table).where(
                 kind.table.site_id == site.id).order_by(kind.table.code))).all()))
             version = await current_version(session, site.id, PATROL_DATASET)
-        tz = zone(site.timezone or "")
+        tz = site_zone(request, site.timezone)
         return json_ok({"site": site.slug, "version": version,
                         name: [{**kind.to_json(r), **times("updated_at", r.updated_at, tz)}
                                for r in rows]})

@@ -29,7 +29,7 @@ from cloud.web.body import json_object
 from cloud.web.errors import bad_param, not_found
 from cloud.web.keys import SESSIONS
 from cloud.web.params import text_param
-from cloud.web.present import times, zone
+from cloud.web.present import site_zone, times
 from cloud.web.queries import site_by_slug
 from cloud.web.respond import json_ok
 from contract.patrol import tag_key
@@ -88,7 +88,7 @@ async def list_tags(request: web.Request) -> web.Response:
             query = query.where(PatrolTag.retired_at.is_not(None))
         rows = (await session.scalars(query.order_by(PatrolTag.id.desc()).limit(1000))).all()
         version = await current_version(session, site.id, PATROL_DATASET)
-    tz = zone(site.timezone or "")
+    tz = site_zone(request, site.timezone)
     return json_ok({"site": site.slug, "version": version,
                     "tags": [tag_json(t, tz) for t in rows]})
 
@@ -138,7 +138,7 @@ async def issue_tag(request: web.Request) -> web.Response:
         return tag, site
 
     (tag, site), version = await versioned_write(request, op)
-    return json_ok({**tag_json(tag, zone(site.timezone or "")), "version": version},
+    return json_ok({**tag_json(tag, site_zone(request, site.timezone)), "version": version},
                    status=201)
 
 
@@ -171,7 +171,7 @@ async def _change_tag(request: web.Request, tag_id: int, action: str, note: str 
         return tag, site
 
     (tag, site), version = await versioned_write(request, op)
-    return json_ok({**tag_json(tag, zone(site.timezone or "")), "version": version})
+    return json_ok({**tag_json(tag, site_zone(request, site.timezone)), "version": version})
 
 
 @requires("patrol.write")
@@ -218,7 +218,7 @@ async def tag_history(request: web.Request) -> web.Response:
             raise api_error(err) from None
         rows = (await session.scalars(select(PatrolTagHistory).where(
             PatrolTagHistory.tag_id == tag.id).order_by(PatrolTagHistory.id))).all()
-    tz = zone(site.timezone or "")
+    tz = site_zone(request, site.timezone)
     return json_ok({**tag_json(tag, tz), "history": [history_json(h, tz) for h in rows]})
 
 

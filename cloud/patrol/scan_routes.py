@@ -32,7 +32,7 @@ from cloud.web.body import json_object
 from cloud.web.errors import ApiError, bad_param
 from cloud.web.keys import CLOCK, SESSIONS
 from cloud.web.pages import PageSet
-from cloud.web.present import times, utc_iso, zone
+from cloud.web.present import site_zone, times, utc_iso
 from cloud.web.queries import site_by_slug
 from cloud.web.respond import json_ok
 from contract.commands import CommandKind
@@ -81,7 +81,7 @@ async def create_scan(request: web.Request) -> web.Response:
     now = request.app[CLOCK].now()
     async with request.app[SESSIONS]() as session:
         site = await site_by_slug(session, slug)
-        tz = zone(site.timezone or "")
+        tz = site_zone(request, site.timezone)
         cp = (await session.scalars(select(PatrolCheckpoint).where(
             PatrolCheckpoint.site_id == site.id,
             PatrolCheckpoint.code == sticker.checkpoint))).one_or_none()
@@ -143,7 +143,7 @@ async def list_scans(request: web.Request) -> web.Response:
     """The scans received on a site-local day (default today), newest first, with flags."""
     async with request.app[SESSIONS]() as session:
         site = await site_by_slug(session, request.match_info["site"])
-        tz = zone(site.timezone or "")
+        tz = site_zone(request, site.timezone)
         day = _date(request, request.app[CLOCK].now().astimezone(tz).date())
         lo = datetime.combine(day, time(0), tz).astimezone(UTC)
         rows = (await session.scalars(select(PatrolScan).where(

@@ -13,7 +13,10 @@ from functools import lru_cache
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from aiohttp import web
+
 from cloud.db.models import Device, Event, Meter, Site
+from cloud.web.keys import DEFAULT_TZ
 
 
 @lru_cache(maxsize=64)
@@ -22,6 +25,12 @@ def zone(name: str, fallback: str = "Asia/Shanghai") -> ZoneInfo:
         return ZoneInfo(name)
     except (ZoneInfoNotFoundError, ValueError):
         return ZoneInfo(fallback)
+
+
+def site_zone(request: web.Request, timezone: str | None) -> ZoneInfo:
+    """A site's zone: its own, else the console's (``COURTYARD_TIMEZONE``), for display."""
+    default = request.app.get(DEFAULT_TZ) or "Asia/Shanghai"
+    return zone(timezone or default, default)
 
 
 def utc_iso(ts: datetime | None) -> str | None:
