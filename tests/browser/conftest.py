@@ -94,3 +94,41 @@ async def rig(chromium: Path) -> AsyncIterator[Rig]:
     """A console whose command link is on a real Mosquitto (``command_rig``)."""
     async with command_rig() as r:
         yield r
+
+
+@pytest.fixture
+async def page(browser: Browser) -> AsyncIterator[Page]:
+    """A 1920×1080 page (a desk screen) that fails the test on a console error (a test file
+    may define its own)."""
+    async with checked_page(browser, width=1920, height=1080) as p:
+        yield p
+
+
+@pytest.fixture
+async def signing() -> AsyncIterator[StaffConsole]:
+    """The staff console with the command rig's site secret (visitor passes and checkpoint
+    stickers are signed with it)."""
+    from aiohttp import web
+
+    from cloud.web.keys import SITE_CREDENTIALS
+    from tests.browser.command_rig import SITE, SITE_SECRET
+
+    def secret(app: web.Application) -> None:
+        app[SITE_CREDENTIALS] = {SITE: SITE_SECRET}
+
+    with fresh_pg_database(migrated=True) as url:
+        async with staff_console(url, setup=secret) as console:
+            yield console
+
+
+SHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
+
+
+async def shoot(page: Page, name: str, *, max_bytes: int, full_page: bool = False) -> None:
+    """With COURTYARD_SCREENSHOTS=1, the page for docs/console.md (kept small)."""
+    if os.environ.get("COURTYARD_SCREENSHOTS") != "1":
+        return
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    path = SHOTS / name
+    await page.screenshot(path=str(path), type="png", full_page=full_page)
+    assert path.stat().st_size < max_bytes, (name, path.stat().st_size)

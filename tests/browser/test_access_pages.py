@@ -8,24 +8,18 @@ Every effect is checked through the API."""
 
 from __future__ import annotations
 
-import os
 import re
-from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING
 
 import aiomqtt
-import pytest
-from aiohttp import web
 
-from cloud.web.keys import SITE_CREDENTIALS
 from contract import topics
 from contract.commands import CommandResult
 from tests.browser.command_rig import SITE_SECRET, Rig, next_commands
-from tests.browser.conftest import checked_page, raw_codes
-from tests.browser.test_guard_board import SHOTS, Edge, guard_name
+from tests.browser.conftest import checked_page, raw_codes, shoot
+from tests.browser.test_guard_board import Edge, guard_name
 from tests.support.auth import browser_login
-from tests.support.services import fresh_pg_database
-from tests.support.staff_console import PASSWORD, StaffConsole, staff_console
+from tests.support.staff_console import PASSWORD, StaffConsole
 
 if TYPE_CHECKING:
     from playwright.async_api import Browser, Page
@@ -37,31 +31,8 @@ MAX_SHOT_BYTES = 200_000
 DOOR = "east-gate"
 
 
-@pytest.fixture
-async def page(browser: Browser) -> AsyncIterator[Page]:
-    async with checked_page(browser, width=1920, height=1080) as p:
-        yield p
 
 
-@pytest.fixture
-async def signing() -> AsyncIterator[StaffConsole]:
-    """The staff console with 阳光花园's site secret configured (passes are signed with it)."""
-    def secret(app: web.Application) -> None:
-        app[SITE_CREDENTIALS] = {SITE: SITE_SECRET}
-
-    with fresh_pg_database(migrated=True) as url:
-        async with staff_console(url, setup=secret) as console:
-            yield console
-
-
-async def shoot(page: Page, name: str) -> None:
-    """With COURTYARD_SCREENSHOTS=1, the page for docs/console.md (kept small)."""
-    if os.environ.get("COURTYARD_SCREENSHOTS") != "1":
-        return
-    SHOTS.mkdir(parents=True, exist_ok=True)
-    path = SHOTS / name
-    await page.screenshot(path=str(path), type="png")
-    assert path.stat().st_size < MAX_SHOT_BYTES, (name, path.stat().st_size)
 
 
 async def owner(staff: StaffConsole, unit: str = "1-101", name: str = "王秀英") -> int:
@@ -112,7 +83,7 @@ async def test_customer_service_issues_a_card_to_a_resident_found_by_name_and_re
     await page.fill("#card-q", "王秀英")  # as the clerk finds the next resident
     await page.click("#card-find")
     await expect(page.locator("#card-chosen")).to_contain_text("王秀英（1-101）")
-    await shoot(page, "access-1920.png")
+    await shoot(page, "access-1920.png", max_bytes=MAX_SHOT_BYTES)
 
     # Revoking asks for the reason first.
     await row.get_by_role("button", name="注销").click()
@@ -270,7 +241,7 @@ async def test_the_guard_sees_a_forced_door_and_without_a_broker_is_told_so(
     await expect(west).to_contain_text("已关闭")
     await expect(west.locator(".door-mode")).to_have_text("常开，至 18:00")
     await expect(west).not_to_have_class(re.compile(r"\balert\b"))
-    await shoot(page, "guard-doors-1920.png")
+    await shoot(page, "guard-doors-1920.png", max_bytes=MAX_SHOT_BYTES)
     await door.get_by_role("button", name="开门").click()
     await expect(door.locator(".cmd-error")).to_contain_text("控制台未连接消息代理")
     assert (await staff.get(f"/api/sites/{SITE}/commands"))["commands"] == []

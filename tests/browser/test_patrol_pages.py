@@ -10,25 +10,17 @@ workbook. Every effect a click makes is checked through the API.
 
 from __future__ import annotations
 
-import os
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
-import pytest
-from aiohttp import web
-
-from cloud.web.keys import SITE_CREDENTIALS
-from tests.browser.command_rig import SITE_SECRET
-from tests.browser.conftest import checked_page, raw_codes
-from tests.browser.test_guard_board import SHOTS, Edge
+from tests.browser.conftest import raw_codes, shoot
+from tests.browser.test_guard_board import Edge
 from tests.support.auth import browser_login, create_staff
-from tests.support.services import fresh_pg_database
-from tests.support.staff_console import PASSWORD, StaffConsole, staff_console
+from tests.support.staff_console import PASSWORD, StaffConsole
 
 if TYPE_CHECKING:
-    from playwright.async_api import Browser, Page
+    from playwright.async_api import Page
 
 SITE = "sunny"
 API = f"/api/sites/{SITE}/patrol"
@@ -38,31 +30,8 @@ TAG_KEY = "ibeacon:426c7565-4368-6172-6d42-6561636f6e73:3838:4949"
 MAX_SHOT_BYTES = 300_000
 
 
-@pytest.fixture
-async def page(browser: Browser) -> AsyncIterator[Page]:
-    async with checked_page(browser, width=1920, height=1080) as p:
-        yield p
 
 
-@pytest.fixture
-async def signing() -> AsyncIterator[StaffConsole]:
-    """The staff console with 阳光花园's site secret (checkpoint stickers are signed with it)."""
-    def secret(app: web.Application) -> None:
-        app[SITE_CREDENTIALS] = {SITE: SITE_SECRET}
-
-    with fresh_pg_database(migrated=True) as url:
-        async with staff_console(url, setup=secret) as console:
-            yield console
-
-
-async def shoot(page: Page, name: str) -> None:
-    """With COURTYARD_SCREENSHOTS=1, the page for docs/console.md (kept small)."""
-    if os.environ.get("COURTYARD_SCREENSHOTS") != "1":
-        return
-    SHOTS.mkdir(parents=True, exist_ok=True)
-    path = SHOTS / name
-    await page.screenshot(path=str(path), type="png", full_page=True)
-    assert path.stat().st_size < MAX_SHOT_BYTES, (name, path.stat().st_size)
 
 
 async def guards(staff: StaffConsole) -> None:
@@ -187,7 +156,7 @@ async def test_the_operations_lead_sets_patrol_up_by_clicking(
     [issued] = (await staff.get(f"{API}/tags"))["tags"]
     assert (issued["tag"], issued["guard"], issued["state"]) == (TAG_KEY, "xiaoqian", "active")
     assert await raw_codes(page) == []
-    await shoot(page, "patrol-tags-1920.png")
+    await shoot(page, "patrol-tags-1920.png", max_bytes=MAX_SHOT_BYTES, full_page=True)
 
 
 async def test_a_qr_checkpoint_prints_its_sticker_and_a_reissue_retires_the_old_one(
@@ -271,7 +240,7 @@ async def test_a_guard_sees_the_live_round_on_the_board_and_on_today(
     await expect(live.locator('.chip[data-checkpoint="cp-b1"]')).to_have_attribute(
         "data-state", "pending")
     assert await raw_codes(page) == []
-    await shoot(page, "patrol-board-1920.png")
+    await shoot(page, "patrol-board-1920.png", max_bytes=MAX_SHOT_BYTES, full_page=True)
 
     # 1栋大堂's deadline passes unvisited: the edge says so, the day's view shows it red.
     rid = f"night-1@{start.astimezone(UTC).strftime('%Y-%m-%dT%H:%M:%SZ')}"
@@ -295,7 +264,7 @@ async def test_a_guard_sees_the_live_round_on_the_board_and_on_today(
     await expect(rnd.locator("td").nth(3)).to_have_text("1")  # counted from the chips, live
     await expect(rnd.locator("td").nth(5)).to_have_text("1")
     assert await raw_codes(page) == []
-    await shoot(page, "patrol-today-1920.png")
+    await shoot(page, "patrol-today-1920.png", max_bytes=MAX_SHOT_BYTES, full_page=True)
     await page.click("#cy-lang")  # English is a switch: the same day in English
     await expect(page.locator(".plan tr.round")).to_contain_text("In progress")
     await expect(page.locator('.plan .chip[data-checkpoint="cp-b1"]')).to_contain_text("Missed")
@@ -341,4 +310,4 @@ async def test_the_report_draws_a_bar_per_row_and_the_xlsx_link_downloads(
         "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
     assert (await resp.body())[:2] == b"PK"
     assert await raw_codes(page) == []
-    await shoot(page, "patrol-report-1920.png")
+    await shoot(page, "patrol-report-1920.png", max_bytes=MAX_SHOT_BYTES, full_page=True)
