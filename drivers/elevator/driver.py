@@ -47,6 +47,7 @@ from drivers.modbus.link import (
     GarbageReply,
     NoReply,
     silence_pymodbus,
+    stop_if_cancelled,
 )
 from drivers.modbus.plan import ReadRequest
 
@@ -211,6 +212,7 @@ class ElevatorDriver:
                 self.stats.inc("poll_errors")
                 self._log.exception("elevator poll step failed")
             self.stats.inc("polls")
+            stop_if_cancelled()
             await asyncio.sleep(max(0.0, self.config.poll_interval - (loop.time() - started)))
 
     async def _read(self, req: ReadRequest) -> list[int]:

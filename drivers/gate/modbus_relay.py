@@ -41,6 +41,7 @@ from drivers.modbus.link import (
     NoReply,
     PollError,
     silence_pymodbus,
+    stop_if_cancelled,
 )
 from drivers.modbus.model import RtuBus, TcpBus
 
@@ -258,11 +259,7 @@ class ModbusRelayGate:
                 self._stats.inc("poll_errors")
                 self._log.exception("gate poll step failed")
             self._stats.inc("polls")
-            task = asyncio.current_task()
-            if task is not None and task.cancelling():
-                # A cancel that landed inside a Modbus request can come back as a poll error
-                # (pymodbus turns it into its own exception): stop anyway, or run() never ends.
-                raise asyncio.CancelledError
+            stop_if_cancelled()
             await asyncio.sleep(max(0.0, self.spec.poll_interval - (loop.time() - started)))
 
     async def _poll_once(self) -> None:

@@ -41,6 +41,7 @@ from drivers.modbus.link import (
     PollError,
     bind_bus_log,
     silence_pymodbus,
+    stop_if_cancelled,
 )
 from drivers.modbus.model import MeterDevice, RtuBus, TcpBus
 from drivers.modbus.plan import ReadRequest
@@ -130,6 +131,7 @@ class ModbusBusDriver:
 
     async def _schedule(self) -> None:
         while True:
+            stop_if_cancelled()  # a cancel pymodbus swallowed (link.stop_if_cancelled)
             now = self._clock.monotonic()
             live = [rt for rt in self._devices if not rt.probing]
             nxt = min(live, key=lambda rt: rt.next_due) if live else None

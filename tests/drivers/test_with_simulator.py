@@ -6,14 +6,17 @@ import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
+from typing import Any
 
 import pytest
 
-from contract import Kind
+from contract import Kind, SystemClock
+from drivers.base import DriverStats
+from drivers.modbus import ModbusBusDriver, link
 from drivers.modbus.model import MeterDevice, RtuBus, TcpBus
 from simulators.modbus import MeterBusSimulator, SimMeter
 from simulators.pty import pty_pair
-from tests.drivers.harness import running, wait_for
+from tests.drivers.harness import Recorder, running, wait_for
 from tests.drivers.meter_bank import free_port
 from tests.drivers.profiles import load_profile, profile_path
 
@@ -66,3 +69,36 @@ async def test_simulated_faults_are_classified_and_live_meters_keep_their_rate(
     assert stats.get("poll_garbage") >= 3
     assert stats.get("poll_exceptions") >= 3
     assert stats.get("poll_errors") == 0
+
+
+async def test_a_cancel_the_modbus_stack_swallows_still_stops_the_driver(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """pymodbus awaits ``asyncio.wait_for``, which on 3.11 can swallow a cancel that lands as
+    a reply arrives (or turn it into its own error). The edge must still shut down."""
+    original = link.Wire._send_once
+    swallowed: list[bool] = []
+
+    async def swallowing(self: link.Wire, *args: Any, **kw: Any) -> Any:
+        try:
+            return await original(self, *args, **kw)
+        except asyncio.CancelledError:
+            swallowed.append(True)
+            raise link.NoReply("request cancelled outside pymodbus") from None
+
+    monkeypatch.setattr(link.Wire, "_send_once", swallowing)
+    profile = load_profile("eastron_sdm120")
+    devices = [MeterDevice(id=f"m{u}", bus="bus1", profile=profile, address=u,
+                           poll_interval=0.05) for u in UNITS if u not in FAULTY]
+    async with simulated_bus("tcp", tmp_path) as bus:
+        for _ in range(50):  # until one cancel has landed inside a request (the case that hung)
+            recorder = Recorder()
+            driver = ModbusBusDriver(bus, devices, recorder, SystemClock(), DriverStats())
+            task = asyncio.create_task(driver.run())
+            await wait_for(lambda: bool(recorder.readings()), 8.0)  # noqa: B023
+            task.cancel()
+            done, _ = await asyncio.wait({task}, timeout=30)
+            assert done, "the driver kept running after it was cancelled"
+            assert task.cancelled()
+            if swallowed:
+                break
+        assert swallowed, "no cancel landed inside a request: the test proved nothing"
