@@ -191,3 +191,16 @@ class OrderedEmitter:
             self._stats.inc("events_emitted")
             if done is not None and not done.done():
                 done.set_result(None)
+
+
+def stop_if_cancelled() -> None:
+    """Raise ``CancelledError`` when this task was asked to stop but is still running.
+
+    Device libraries (pymodbus, uhppoted) await ``asyncio.wait_for``, which on Python 3.11
+    swallows a cancel that lands as the inner call completes, or they turn it into their own
+    exception. A poll loop that carried on would keep the edge from ever shutting down: each
+    loop calls this once per turn, so the request to stop is honoured at the next turn.
+    """
+    task = asyncio.current_task()
+    if task is not None and task.cancelling():
+        raise asyncio.CancelledError

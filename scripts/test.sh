@@ -61,7 +61,12 @@ echo "==> 代码检查 / lint: ruff, mypy, import-linter"
 
 echo "==> MQTT: $COURTYARD_TEST_MQTT_URL  PostgreSQL: $COURTYARD_TEST_PG_URL"
 set +e
-.venv/bin/python -m pytest "$@"
+# Two workers by default (CI has two cores); each worker gets a broker of its own
+# (tests/conftest.py). COURTYARD_TEST_WORKERS=0 runs serially, e.g. to read one test's output.
+workers=${COURTYARD_TEST_WORKERS:-2}
+xdist=()
+if [ "$workers" != 0 ]; then xdist=(-n "$workers" --dist loadfile); fi
+.venv/bin/python -m pytest "${xdist[@]}" "$@"
 rc=$?
 set -e
 if [ $rc = 5 ]; then

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
+from contextlib import ExitStack
 from pathlib import Path
 
 import pytest
@@ -10,6 +12,20 @@ import pytest
 from tests.support import services
 
 REPO = Path(__file__).resolve().parent.parent
+_worker_services = ExitStack()
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Under pytest-xdist each worker gets a broker of its own: tests on different workers
+    use the same site ids and topics, and a message meant for one must never reach another.
+    PostgreSQL needs nothing: every test has a database of its own."""
+    if os.environ.get("PYTEST_XDIST_WORKER") and services.has_mosquitto():
+        broker = _worker_services.enter_context(services.own_mosquitto(persistence=False))
+        os.environ["COURTYARD_TEST_MQTT_URL"] = f"mqtt://{broker.host}:{broker.port}"
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    _worker_services.close()
 
 
 @pytest.fixture

@@ -47,7 +47,7 @@ from drivers.access.uhppote_model import (
     ControllerSpec,
     DoorSpec,
 )
-from drivers.base import DriverStats, Emit
+from drivers.base import DriverStats, Emit, stop_if_cancelled
 
 OFFLINE_MESSAGE = "门禁控制器离线 / door controller offline"
 ONLINE_MESSAGE = "门禁控制器恢复在线 / door controller back online"
@@ -122,6 +122,7 @@ class UhppoteDriver:
             except ControllerError as exc:
                 await self._bad(c, exc, log)
                 await asyncio.sleep(min(self.config.poll_interval, 1.0))
+            stop_if_cancelled()  # uhppoted's wait_for may have swallowed a cancel
 
     async def _start(self, c: ControllerSpec, log: Any) -> None:
         info = await self.client.discover(c)

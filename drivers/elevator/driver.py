@@ -24,7 +24,7 @@ from typing import Any
 import structlog
 
 from contract import Clock, Kind, NewEvent
-from drivers.base import DriverStats, Emit, OrderedEmitter
+from drivers.base import DriverStats, Emit, OrderedEmitter, stop_if_cancelled
 from drivers.elevator.decode import BadReading, decode, plan, words_by_address
 from drivers.elevator.model import (
     ELEVATOR_FAULT,
@@ -47,7 +47,6 @@ from drivers.modbus.link import (
     GarbageReply,
     NoReply,
     silence_pymodbus,
-    stop_if_cancelled,
 )
 from drivers.modbus.plan import ReadRequest
 

@@ -29,7 +29,7 @@ from typing import Any
 import structlog
 
 from contract import Clock, Kind
-from drivers.base import DriverStats, Emit
+from drivers.base import DriverStats, Emit, stop_if_cancelled
 from drivers.gate.controller import GateCommandError, GateController, GateIOError
 from drivers.gate.model import Command, GateInputs, GateState, ModbusGateSpec
 from drivers.modbus.device import reason_text
@@ -41,7 +41,6 @@ from drivers.modbus.link import (
     NoReply,
     PollError,
     silence_pymodbus,
-    stop_if_cancelled,
 )
 from drivers.modbus.model import RtuBus, TcpBus
 

@@ -29,7 +29,7 @@ from collections import defaultdict
 from typing import Any
 
 from contract import Clock, Kind, NewEvent
-from drivers.base import DriverStats, Emit, OrderedEmitter
+from drivers.base import DriverStats, Emit, OrderedEmitter, stop_if_cancelled
 from drivers.modbus.codec import GarbageValue, decode
 from drivers.modbus.device import ONLINE_MESSAGE, DeviceRuntime, Transition, offline_message
 from drivers.modbus.link import (
@@ -41,7 +41,6 @@ from drivers.modbus.link import (
     PollError,
     bind_bus_log,
     silence_pymodbus,
-    stop_if_cancelled,
 )
 from drivers.modbus.model import MeterDevice, RtuBus, TcpBus
 from drivers.modbus.plan import ReadRequest

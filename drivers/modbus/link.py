@@ -48,19 +48,6 @@ def silence_pymodbus() -> None:
     logging.getLogger("pymodbus.logging").setLevel(logging.CRITICAL)
 
 
-def stop_if_cancelled() -> None:
-    """Raise ``CancelledError`` when this task was asked to stop but is still running.
-
-    pymodbus awaits ``asyncio.wait_for`` (connect, requests), which on Python 3.11 swallows a
-    cancel that lands as the inner call completes, or turns it into its own exception. A poll
-    loop that carried on would keep the edge from ever shutting down: each loop calls this
-    once per turn, so the request to stop is honoured at the next turn at the latest.
-    """
-    task = asyncio.current_task()
-    if task is not None and task.cancelling():
-        raise asyncio.CancelledError
-
-
 class PollError(Exception):
     """A read that produced no value; ``reason`` is the device.offline reason it maps to."""
 

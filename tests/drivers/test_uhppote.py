@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import socket
 from pathlib import Path
+from typing import Any
+
+import pytest
 
 from contract import Kind
 from drivers.access.cursors import FileCursors
+from drivers.access.uhppote_client import ControllerError, UhppoteClient
 from drivers.access.uhppote_model import CardSpec, TimeProfileSpec
 from simulators.access import uhppote_wire as w
 from tests.support.uhppote_rig import SERIALS, TZ, rig
@@ -242,3 +247,35 @@ async def test_the_driver_syncs_a_controllers_cards_and_its_swipes_follow() -> N
         sim.swipe(200, 1)
         await r.until(lambda: len(r.outbox.indexes(SERIALS[1])) == 2, what="two swipes")
         assert [e.kind for e in r.outbox.events] == [Kind.ACCESS_GRANTED, Kind.ACCESS_DENIED]
+
+
+async def test_a_cancel_uhppoted_turns_into_a_timeout_still_stops_the_driver(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """uhppoted awaits ``asyncio.wait_for``; on 3.11 a cancel that meets a silent controller's
+    timeout can come back as a TimeoutError, which the driver takes as "no reply" and retries.
+    The edge must still shut down (this hung a fire-linkage test)."""
+    original = UhppoteClient.call
+    swallowed: list[bool] = []
+
+    async def swallowing(self: UhppoteClient, *args: Any) -> Any:
+        try:
+            return await original(self, *args)
+        except asyncio.CancelledError:
+            swallowed.append(True)
+            raise ControllerError("get_status: UDP request timeout") from None
+
+    monkeypatch.setattr(UhppoteClient, "call", swallowing)
+    async with rig(poll_interval=0.05) as r:
+        r.sims["c1"].answering = False
+        for _ in range(50):  # until a cancel lands inside a request (the case that hung)
+            task = r.task
+            assert task is not None
+            await asyncio.sleep(0.05)
+            task.cancel()
+            done, _ = await asyncio.wait({task}, timeout=30)
+            assert done, "the driver kept running after it was cancelled"
+            r.task = None
+            if swallowed:
+                break
+            await r.start_driver()
+        assert swallowed, "no cancel landed inside a request: the test proved nothing"

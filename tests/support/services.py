@@ -190,6 +190,10 @@ class Mosquitto:
         self.start()
 
 
+def has_mosquitto() -> bool:
+    return Path(shutil.which("mosquitto") or "/usr/sbin/mosquitto").exists()
+
+
 def _spawn_mosquitto(conf: Path, log: Path) -> subprocess.Popen[bytes]:
     exe = shutil.which("mosquitto") or "/usr/sbin/mosquitto"
     need(Path(exe).exists(), "mosquitto binary")
