@@ -20,6 +20,7 @@ from cloud import (
     access,
     alarms,
     billing,
+    cockpit,
     commands,
     imports,
     maintenance,
@@ -59,7 +60,8 @@ TABLES: tuple[ModuleType, ...] = (alarms_tables, auth_tables, billing_tables, ma
                                   patrol_tables)
 
 FEATURES: tuple[ModuleType, ...] = (sites, auth, parking, alarms, workorders, maintenance, rules,
-                                    records, imports, billing, payments, commands, access, patrol)
+                                    records, imports, billing, payments, commands, access, patrol,
+                                    cockpit)
 
 
 def install(app: web.Application, registry: HandlerRegistry) -> None:

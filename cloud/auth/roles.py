@@ -30,6 +30,7 @@ PERMISSIONS: Final = (
     "patrol.read",       # patrol checkpoints, routes, plans, tags, rounds, reports
     "patrol.write",      # patrol checkpoints, routes, plans, tags and their handover
     "patrol.scan",       # a guard's phone scanning a checkpoint's QR sticker
+    "cockpit.read",      # the operations cockpit (company and site big screens), read-only
     "staff.admin",       # staff accounts, roles, API tokens
 )
 
@@ -52,12 +53,14 @@ ROLES: Final[dict[str, frozenset[str]]] = {
     "operations_lead": frozenset({
         "devices.read", "records.read", "billing.read", "parking.read", "alarms.read",
         "alarms.act", "workorders.read", "workorders.act", "workorders.admin", "audit.read",
-        "patrol.read", "patrol.write", "patrol.scan"}),
+        "patrol.read", "patrol.write", "patrol.scan", "cockpit.read"}),
     "technician": frozenset({
         "devices.read", "records.read", "alarms.read", "workorders.read", "workorders.act"}),
     "installer": frozenset({
         "devices.read", "records.read", "records.write", "imports.run", "parking.read",
         "parking.write", "workorders.read"}),
+    # A wall screen's token (kiosk): the cockpit of its sites and nothing else.
+    "cockpit": frozenset({"cockpit.read"}),
 }
 
 ROLE_LABELS: Final[dict[str, str]] = {
@@ -68,6 +71,7 @@ ROLE_LABELS: Final[dict[str, str]] = {
     "operations_lead": "运营主管 / Operations lead",
     "technician": "维修技师 / Technician",
     "installer": "实施工程师 / Installer",
+    "cockpit": "大屏 / Wall screen",
 }
 
 
@@ -81,6 +85,7 @@ ROLE_HOME: Final[dict[str, str]] = {
     "operations_lead": "/workorders/board",
     "technician": "/workorders/tech",
     "installer": "/records/import",
+    "cockpit": "/cockpit",
 }
 
 

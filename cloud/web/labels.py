@@ -363,6 +363,7 @@ LABELS: Final[dict[str, dict[str, Label]]] = {
         "operations_lead": ("运营主管", "Operations lead"),
         "technician": ("维修技师", "Technician"),
         "installer": ("实施工程师", "Installer"),
+        "cockpit": ("大屏", "Wall screen"),
     },
     "permission": {
         "devices.read": ("查看设备与事件", "view devices and events"),
@@ -385,6 +386,7 @@ LABELS: Final[dict[str, dict[str, Label]]] = {
         "patrol.read": ("查看巡更", "view patrol"),
         "patrol.write": ("巡更管理", "manage patrol"),
         "patrol.scan": ("扫码巡更", "scan patrol checkpoints"),
+        "cockpit.read": ("查看运营驾驶舱", "view the operations cockpit"),
         "staff.admin": ("员工账号管理", "manage staff accounts"),
     },
 }

@@ -1,0 +1,23 @@
+"""The operations cockpit (运营驾驶舱, issue 15): company and site big screens, computed from
+hourly rollups maintained at ingest and the features' own tables, pushed live over a
+WebSocket, viewable on a wall screen through a read-only kiosk token (docs/cockpit.md).
+
+The package imports only its tables and services; ``setup`` loads the adapters (one line
+each below).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from aiohttp import web
+
+    from cloud.ingest.handlers import HandlerRegistry
+
+
+def setup(app: web.Application, registry: HandlerRegistry) -> None:
+    """The cockpit's API, live feed, kiosk and pages, and its ingest handlers (rollups)."""
+    from cloud.cockpit.panels.load import load_panels
+
+    load_panels()

@@ -1,0 +1,1 @@
+"""The cockpit's panels (``registry``); importing ``load`` registers every built-in one."""

@@ -1,0 +1,13 @@
+"""Imports every built-in panel module so its ``register`` runs (one line per panel)."""
+
+from __future__ import annotations
+
+import importlib
+
+BUILT_IN: tuple[str, ...] = (
+)
+
+
+def load_panels() -> None:
+    for name in BUILT_IN:
+        importlib.import_module(f"cloud.cockpit.panels.{name}")
