@@ -49,6 +49,7 @@ from cloud.records import tables as records_tables
 from cloud.rules import ENGINE
 from cloud.rules import tables as rules_tables
 from cloud.rules.evaluate import RuleEngine
+from cloud.sites import edge_health as edge_health_tables
 from cloud.workorders import photo_tables as photo_tables
 from cloud.workorders import tables as workorders_tables
 
@@ -57,7 +58,7 @@ from cloud.workorders import tables as workorders_tables
 TABLES: tuple[ModuleType, ...] = (alarms_tables, auth_tables, billing_tables, maintenance_tables,
                                   parking_tables, payments_tables, records_tables, rules_tables,
                                   workorders_tables, photo_tables, commands_tables, access_tables,
-                                  patrol_tables)
+                                  patrol_tables, edge_health_tables)
 
 FEATURES: tuple[ModuleType, ...] = (sites, auth, parking, alarms, workorders, maintenance, rules,
                                     records, imports, billing, payments, commands, access, patrol,
