@@ -18,6 +18,11 @@ def up_status(site: str) -> str:
     return f"{PREFIX}/{site}/up/status"
 
 
+def up_health(site: str) -> str:
+    """The edge's health report (``contract.health``): QoS 1, not retained."""
+    return f"{PREFIX}/{site}/up/health"
+
+
 def up_cmd_reply(site: str) -> str:
     return f"{PREFIX}/{site}/up/cmd-reply"
 
