@@ -5,6 +5,8 @@ from __future__ import annotations
 import importlib
 
 BUILT_IN: tuple[str, ...] = (
+    "patrol",
+    "finance",
 )
 
 
