@@ -39,6 +39,7 @@ from cloud.alarms.policy import AlarmPolicy
 from cloud.auth import routes as auth
 from cloud.auth import tables as auth_tables
 from cloud.billing import tables as billing_tables
+from cloud.cockpit import tables as cockpit_tables
 from cloud.commands import tables as commands_tables
 from cloud.ingest.handlers import HandlerRegistry
 from cloud.maintenance import tables as maintenance_tables
@@ -58,7 +59,7 @@ from cloud.workorders import tables as workorders_tables
 TABLES: tuple[ModuleType, ...] = (alarms_tables, auth_tables, billing_tables, maintenance_tables,
                                   parking_tables, payments_tables, records_tables, rules_tables,
                                   workorders_tables, photo_tables, commands_tables, access_tables,
-                                  patrol_tables, edge_health_tables)
+                                  patrol_tables, edge_health_tables, cockpit_tables)
 
 FEATURES: tuple[ModuleType, ...] = (sites, auth, parking, alarms, workorders, maintenance, rules,
                                     records, imports, billing, payments, commands, access, patrol,
