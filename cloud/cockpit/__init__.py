@@ -18,6 +18,9 @@ if TYPE_CHECKING:
 
 def setup(app: web.Application, registry: HandlerRegistry) -> None:
     """The cockpit's API, live feed, kiosk and pages, and its ingest handlers (rollups)."""
+    from cloud.cockpit import openapi as _openapi  # noqa: F401  (its paths join the document)
+    from cloud.cockpit.api import add_cockpit_api
     from cloud.cockpit.panels.load import load_panels
 
     load_panels()
+    add_cockpit_api(app)  # GET /api/cockpit/company, /api/cockpit/sites/{site}

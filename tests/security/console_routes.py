@@ -162,6 +162,10 @@ TABLE: dict[tuple[str, str], Probe | str] = {
     ("GET", "/patrol/report"): "page shell (its data: /api/sites/{site}/patrol/report)",
     ("GET", "/patrol/static/{name}"): "public page asset",
     ("GET", "/m/patrol/static/{name}"): "public page asset",
+    # the operations cockpit (cloud/cockpit/api.py)
+    ("GET", "/api/cockpit/company"): NO_SITE + " (ranks the caller's sites only: "
+                                               "tests/cloud/cockpit/test_api.py)",
+    ("GET", "/api/cockpit/sites/{site}"): ("/api/cockpit/sites/{site}", None),
     # alarms
     ("GET", "/api/alarms"): ("/api/alarms?site={site}", None),
     ("GET", "/api/alarms/live"): ("/api/alarms/live?site={site}", None),

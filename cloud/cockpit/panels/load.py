@@ -5,6 +5,7 @@ from __future__ import annotations
 import importlib
 
 BUILT_IN: tuple[str, ...] = (
+    "devices",
     "patrol",
     "finance",
 )
