@@ -20,6 +20,7 @@ BENCHES = {
     "access": "benchmarks.access_decide",
     "access_sync": "benchmarks.bench_access_sync",
     "patrol": "benchmarks.bench_patrol",
+    "cockpit": "benchmarks.cockpit",
 }
 
 
@@ -27,8 +28,12 @@ def main() -> int:
     p = argparse.ArgumentParser(prog="python -m benchmarks")
     p.add_argument("names", nargs="*", help=f"any of: {', '.join(BENCHES)} (default: all)")
     p.add_argument("--quick", action="store_true", help="smaller runs, for a smoke check")
-    args = p.parse_args()
+    args, extra = p.parse_known_args()
     names = args.names or list(BENCHES)
+    if extra and (len(names) != 1 or not hasattr(importlib.import_module(BENCHES.get(
+            names[0], "benchmarks.common")), "run_args")):
+        p.error(f"unrecognized arguments: {' '.join(extra)} (options are for one benchmark "
+                "that takes them, e.g. `python -m benchmarks cockpit --sites 2`)")
     from edge.log import configure_logging
 
     configure_logging(level="warning")
@@ -39,7 +44,10 @@ def main() -> int:
           f", {os.cpu_count()} cores, {time.strftime('%Y-%m-%d %H:%M')}")
     for name in names:
         mod = importlib.import_module(BENCHES[name])
-        mod.run(quick=args.quick)
+        if extra:
+            mod.run_args(extra)
+        else:
+            mod.run(quick=args.quick)
     return 0
 
 

@@ -1,0 +1,137 @@
+"""The console process of the cockpit benchmark: the web app (``create_app``, real middleware,
+the alarm hub, the cockpit's live feed) on an aiohttp runner, and an ingest task feeding the
+real ``Ingestor`` — one process, as ``courtyard cloud serve`` runs them.
+
+Talks to the benchmark over a pipe: sends ``("ready", port)``; on ``("ingest", rate, seconds,
+batch)`` ingests and answers a report; on ``("stop",)`` stops and answers ``("profile",
+text)`` (the top functions when run under cProfile, else "").
+"""
+
+from __future__ import annotations
+
+import asyncio
+import cProfile
+import io
+import pstats
+import statistics
+import time
+from typing import Any
+
+import structlog
+from aiohttp import web
+
+from benchmarks.cockpit_fill import EdgeLoad, Layout, utc_now
+from cloud.alarms.routes import configure_alarms
+from cloud.app import REGISTRY, create_app
+from cloud.db.engine import make_engine, session_factory
+from cloud.ingest import Ingestor
+from cloud.settings import Settings
+from contract import SystemClock
+from tests.support.services import free_port
+
+log = structlog.get_logger(__name__)
+
+#: Batches stored at once (the ingest worker's ``store_concurrency`` on PostgreSQL).
+STORE_CONCURRENCY = 4
+#: How long the ingest may run past its schedule before the rest is given up.
+DRAIN_S = 30.0
+
+
+def serve_console(url: str, layout: Layout, conn: Any, profile: str | None) -> None:
+    """The child process's entry point."""
+    from edge.log import configure_logging
+
+    configure_logging(level="error")  # alarm.opened is a warning: thousands of lines
+    prof = cProfile.Profile() if profile else None
+    if prof is not None:
+        prof.enable()
+    try:
+        asyncio.run(_main(url, layout, conn))
+    finally:
+        text = ""
+        if prof is not None:
+            prof.disable()
+            prof.dump_stats(profile)
+            out = io.StringIO()
+            pstats.Stats(prof, stream=out).sort_stats("cumulative").print_stats(40)
+            out2 = io.StringIO()
+            pstats.Stats(prof, stream=out2).sort_stats("tottime").print_stats(25)
+            text = out.getvalue()[-12000:] + out2.getvalue()[-8000:]
+        conn.send(("profile", text))
+
+
+async def _main(url: str, layout: Layout, conn: Any) -> None:
+    engine = make_engine(url)
+    sessions = session_factory(engine)
+    clock = SystemClock()
+    app = create_app(Settings(database_url=url), sessions, clock)
+    configure_alarms(app)
+    ingestor = Ingestor(sessions, clock, app[REGISTRY])
+    runner = web.AppRunner(app, access_log=None, handle_signals=False)
+    await runner.setup()
+    port = free_port()
+    await web.TCPSite(runner, "127.0.0.1", port).start()
+    try:
+        conn.send(("ready", port))
+        while True:
+            msg = await asyncio.to_thread(conn.recv)
+            if msg[0] == "stop":
+                return
+            _, rate, seconds, batch = msg
+            conn.send(await ingest(ingestor, EdgeLoad(layout), rate, seconds, batch))
+    finally:
+        await runner.cleanup()
+        await engine.dispose()
+
+
+async def ingest(ingestor: Ingestor, load: EdgeLoad, rate: float, seconds: float,
+                 batch: int) -> dict[str, Any]:
+    """``rate`` events/s for ``seconds`` in batches of ``batch`` (one site each, round robin),
+    at most ``STORE_CONCURRENCY`` being stored; what was committed and how fast."""
+    interval = batch / rate
+    n_batches = max(1, round(seconds * rate / batch))
+    gate = asyncio.Semaphore(STORE_CONCURRENCY)
+    times: list[float] = []
+    counts = {"events": 0, "offered": 0, "errors": 0}
+    tasks: set[asyncio.Task[None]] = set()
+
+    async def store(topic: str, payload: bytes, n: int) -> None:
+        async with gate:
+            t0 = time.perf_counter()
+            try:
+                result = await ingestor.handle(topic, payload)
+            except Exception:
+                counts["errors"] += 1
+                log.exception("bench.ingest_failed", topic=topic)
+                return
+            times.append(time.perf_counter() - t0)
+            if result.ok:
+                counts["events"] += n
+            else:
+                counts["errors"] += 1
+                log.warning("bench.ingest_refused", topic=topic, result=repr(result)[:300])
+
+    start = time.perf_counter()
+    lag = 0.0
+    for i in range(n_batches):
+        due = start + i * interval
+        delay = due - time.perf_counter()
+        if delay > 0:
+            await asyncio.sleep(delay)
+        lag = max(0.0, -delay)
+        topic, payload = load.batch(i % len(load.sites), batch, utc_now())
+        counts["offered"] += batch
+        t = asyncio.create_task(store(topic, payload, batch))
+        tasks.add(t)
+        t.add_done_callback(tasks.discard)
+    if tasks:
+        await asyncio.wait(set(tasks), timeout=DRAIN_S)
+    wall = time.perf_counter() - start
+    for t in list(tasks):
+        t.cancel()
+    times.sort()
+    return {
+        **counts, "wall_s": wall, "lag_s": lag, "batches": len(times), "kinds": load.kinds,
+        "p50": statistics.median(times) if times else float("nan"),
+        "p99": times[min(len(times) - 1, int(len(times) * 0.99))] if times else float("nan"),
+    }
