@@ -6,6 +6,9 @@ import importlib
 
 BUILT_IN: tuple[str, ...] = (
     "devices",
+    "alarms",
+    "workorders",
+    "elevators",
     "patrol",
     "finance",
 )

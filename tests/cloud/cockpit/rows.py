@@ -8,7 +8,8 @@ import itertools
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from cloud.alarms.tables import Alarm
 from cloud.db.models import Device, Site
@@ -59,8 +60,9 @@ def order(site_id: int, opened_at: datetime, resolve_due: datetime, *, state: st
                      updated_at=opened_at)
 
 
-async def technician(session: AsyncSession, name: str, site_ids: list[int]) -> int:
-    row = Technician(name=name, skills=[], site_ids=site_ids)
+async def technician(session: AsyncSession, name: str, site_ids: list[int], *,
+                     active: bool = True) -> int:
+    row = Technician(name=name, skills=[], site_ids=site_ids, active=active)
     session.add(row)
     await session.flush()
     return row.id
@@ -75,3 +77,15 @@ async def health(session: AsyncSession, site_id: int, at: datetime, *, depth: in
 
 def add_all(session: AsyncSession, rows: list[Any]) -> None:
     session.add_all(rows)
+
+
+async def view(sessions: async_sessionmaker[AsyncSession], slug: str, now: datetime,
+               *names: str) -> dict[str, Any]:
+    """The named panels of site ``slug`` at ``now`` (``panels_view``, as the live feed asks)."""
+    from cloud.cockpit.panels.load import load_panels
+    from cloud.cockpit.views import panels_view
+
+    load_panels()
+    async with sessions() as session:
+        row = (await session.scalars(select(Site).where(Site.slug == slug))).one()
+        return await panels_view(session, row, now, names)
