@@ -17,6 +17,7 @@ from typing import Any
 import structlog
 
 from contract import Clock, NewEvent, SystemClock
+from contract.health import DeviceCount, ReceiverCount
 from drivers.base import DriverStats, Emit
 from drivers.modbus import ModbusBusDriver
 from drivers.modbus.model import Bus, MeterDevice
@@ -30,6 +31,13 @@ from edge.commands import COMMANDS_FILE, CommandRunner, DoorRegistry, handlers
 from edge.commands.wiring import command_targets
 from edge.config.model import SiteConfig
 from edge.health import BusView, HealthServer
+from edge.health_report import (
+    DEFAULT_INTERVAL_S,
+    DeviceCounts,
+    HealthReporter,
+    family_counts,
+    heard_receivers,
+)
 from edge.operator import OperatorServer
 from edge.outbox import AsyncOutbox
 from edge.parking.http import parking_routes
@@ -76,8 +84,12 @@ class EdgeApp:
     def __init__(self, config: SiteConfig, clock: Clock | None = None, *,
                  uplink_overrides: dict[str, Any] | None = None,
                  supervisor_backoff: tuple[float, float] = (1.0, 60.0),
-                 reader_options: dict[str, Any] | None = None) -> None:
+                 reader_options: dict[str, Any] | None = None,
+                 health_interval_s: float = DEFAULT_INTERVAL_S) -> None:
         self.config = config
+        self._health_interval_s = health_interval_s
+        #: Publishes ``up/health`` every ``health_interval_s`` while the uplink is connected.
+        self.reporter: HealthReporter | None = None
         #: OsdpBus timings (offline_after_s, retry_s …), for tests.
         self._reader_options = reader_options or {}
         self.readers: ReaderService | None = None
@@ -170,6 +182,11 @@ class EdgeApp:
                                        port=cfg.edge.health_port, clock=self.clock,
                                        extra=_LiveExtras(parts) if parts else None,
                                        routes=self.safety.routes() if self.safety else ())
+            self.reporter = HealthReporter(
+                cfg.site.id, outbox, self.clock, interval_s=self._health_interval_s,
+                devices=self._device_counts(views), receivers=self._patrol_receivers,
+                call_timeout=self.uplink.s.call_timeout)
+            self.uplink.session_jobs["uplink-health"] = self.reporter.run
             self.booth = await open_booth(cfg.site.id, cfg.cloud.password,
                                           Path(cfg.edge.data_dir), readers, safety.access,
                                           self.access_sync, outbox.emit, self.clock)
@@ -236,6 +253,22 @@ class EdgeApp:
                               "checked and every operator request will be refused")
         return OperatorServer(cfg.site.id, cfg.cloud.password, self.clock, routes,
                               host=cfg.operator.host, port=cfg.operator.port)
+
+    def _device_counts(self, views: Mapping[str, BusView]) -> DeviceCounts:
+        """Devices online per family for the health report, read from the parts as they are."""
+        def counts() -> dict[str, DeviceCount]:
+            readers, safety, parking = self.readers, self.safety, self.parking
+            return family_counts(
+                meters=[v.driver.online() for v in views.values() if v.driver is not None],
+                meters_total=len(self.config.devices),
+                access=([] if readers is None else
+                        [readers.buses[r.line].is_online(r.id) for r in readers.config.readers]),
+                elevators=[] if safety is None else [e.online for e in safety.elevators.values()],
+                gates=[] if parking is None else [g.online for g in parking.modbus_gates.values()])
+        return counts
+
+    def _patrol_receivers(self) -> ReceiverCount | None:
+        return None if self.patrol is None else heard_receivers(self.patrol.status()["receivers"])
 
     def _parking_gates(self) -> Mapping[str, Any]:
         return self.parking.gates if self.parking is not None else {}

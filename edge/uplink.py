@@ -23,7 +23,7 @@ import asyncio
 import contextlib
 import random
 import ssl
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
 from typing import Any
 
@@ -59,6 +59,7 @@ OnSync = Callable[[str, int], None]
 """Called with (dataset, version) for each well-formed ``down/sync`` (``contract.sync``). It
 must not block: the receive loop also carries the acks, so the pull itself happens elsewhere
 (edge.parking.sync)."""
+SessionJob = Callable[[aiomqtt.Client], Coroutine[Any, Any, None]]  # edge.health_report
 
 
 @dataclass(frozen=True, slots=True)
@@ -182,8 +183,7 @@ class Uplink:
         self.s = settings
         self._host, self._port = broker.host, broker.port
         try:
-            self._tls = (ssl.create_default_context(cafile=settings.ca_file) if broker.tls
-                         else None)
+            self._tls = ssl.create_default_context(cafile=settings.ca_file) if broker.tls else None
         except (OSError, ssl.SSLError) as exc:
             raise ValueError(f"cloud.ca_file: 无法读取 CA 证书 / cannot load the CA "
                              f"{settings.ca_file}: {exc}") from None
@@ -195,13 +195,12 @@ class Uplink:
         self._log = log.bind(site=settings.site, broker=f"{self._host}:{self._port}",
                              epoch=outbox.epoch)
         self._wake = outbox.subscribe()
-        self._acked = 0
-        self._sent_upto = 0
-        self._since_progress = 0
+        self._acked = self._sent_upto = self._since_progress = 0
         self._last_progress = self._clock.monotonic()
         self._stopping = False
         self.on_sync = on_sync
         self.commands = commands
+        self.session_jobs: dict[str, SessionJob] = {}  # per session: up/health, by task name
 
     # -- connection ------------------------------------------------------------------------
 
@@ -260,6 +259,8 @@ class Uplink:
                         tg.create_task(send_replies(client, self.commands, self.s.site,
                                                     self.s.call_timeout, self.counters),
                                        name="uplink-cmd-replies")
+                    for name, job in self.session_jobs.items():
+                        tg.create_task(job(client), name=name)
             except asyncio.CancelledError:
                 # Leaving ``async with client`` aiomqtt may replace this cancel with MqttError
                 # (its disconnect wait timed out); run() must still stop, not reconnect.
