@@ -18,9 +18,17 @@ if TYPE_CHECKING:
 
 def setup(app: web.Application, registry: HandlerRegistry) -> None:
     """The cockpit's API, live feed, kiosk and pages, and its ingest handlers (rollups)."""
+    from cloud.alarms import POLICY
     from cloud.cockpit import openapi as _openapi  # noqa: F401  (its paths join the document)
+    from cloud.cockpit import openapi_live as _openapi_live  # noqa: F401
     from cloud.cockpit.api import add_cockpit_api
+    from cloud.cockpit.kiosk import add_kiosk_routes
+    from cloud.cockpit.live import add_live_routes
+    from cloud.cockpit.notify import register_live_handlers
     from cloud.cockpit.panels.load import load_panels
 
     load_panels()
     add_cockpit_api(app)  # GET /api/cockpit/company, /api/cockpit/sites/{site}
+    add_live_routes(app)  # GET /api/cockpit/ws (WebSocket)
+    add_kiosk_routes(app)  # POST/DELETE /api/cockpit/kiosk (the wall screen's cookie)
+    register_live_handlers(registry, app.get(POLICY))  # announces each batch on commit

@@ -11,6 +11,8 @@ BUILT_IN: tuple[str, ...] = (
     "elevators",
     "patrol",
     "finance",
+    "parking",
+    "access",
 )
 
 
