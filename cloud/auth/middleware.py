@@ -15,6 +15,7 @@ from __future__ import annotations
 import hmac
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from datetime import datetime
 from urllib.parse import quote, urlsplit
 
 import structlog
@@ -37,6 +38,9 @@ log = structlog.get_logger(__name__)
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 UNSAFE = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+#: A wall screen's cookie (``cloud.cockpit.kiosk`` sets it): a token of this role only.
+KIOSK_COOKIE = "cy_kiosk"
+KIOSK_ROLE = "cockpit"
 #: Where the request's session id is kept for handlers (logout, /api/me's CSRF token).
 SESSION_ID_KEY = web.RequestKey("courtyard_session_id", str)
 
@@ -45,6 +49,8 @@ SESSION_ID_KEY = web.RequestKey("courtyard_session_id", str)
 class Resolved:
     actor: Actor
     session_id: str | None  # None for a token
+    #: Authenticated by the wall screen's ``cy_kiosk`` cookie (read-only, same-origin).
+    kiosk: bool = False
 
 
 def unauthenticated() -> ApiError:
@@ -75,39 +81,56 @@ def forbidden(permission: str) -> ApiError:
                     permission=permission)
 
 
+async def _token(request: web.Request, secret: str, now: datetime, *,
+                 kiosk: bool = False) -> Resolved:
+    """The actor of an API token; 401 for a bad or stale one. A kiosk cookie's token is
+    looked up on every request (no ``VERIFIED`` cache: a revocation from any process ends
+    the kiosk at its next request) and must be of role ``cockpit``."""
+    key = digest(secret)
+    if not kiosk and (cached := VERIFIED.get(key, now)) is not None:
+        return Resolved(cached, None)
+    async with request.app[SESSIONS]() as session, session.begin():
+        token = await token_by_secret(session, secret)
+        if (token is None or not token_usable(token, now)
+                or (kiosk and token.role != KIOSK_ROLE)):
+            raise ApiError(401, "invalid_token", "API 令牌无效、已吊销或已过期",
+                           "the API token is invalid, revoked or expired",
+                           field=KIOSK_COOKIE if kiosk else "authorization")
+        if token.last_used_at is None or token.last_used_at + TOUCH_EVERY <= now:
+            token.last_used_at = now
+        actor = token_actor(token)
+        if not kiosk:
+            VERIFIED.put(key, token, actor)
+        return Resolved(actor, None, kiosk=kiosk)
+
+
 async def resolve(request: web.Request) -> Resolved | None:
-    """The actor of a Bearer token or a session cookie; 401 for a bad or stale token."""
+    """The actor of a Bearer token, a session cookie or (neither given or the session gone)
+    a wall screen's kiosk cookie; 401 for a bad or stale token."""
     config = request.app[AUTH]
     now = request.app[CLOCK].now()
     header = request.headers.get("Authorization", "")
     scheme, _, secret = header.strip().partition(" ")
     if scheme.lower() == "bearer":
-        secret = secret.strip()
-        key = digest(secret)
-        if (cached := VERIFIED.get(key, now)) is not None:
-            return Resolved(cached, None)
-        async with request.app[SESSIONS]() as session, session.begin():
-            token = await token_by_secret(session, secret)
-            if token is None or not token_usable(token, now):
-                raise ApiError(401, "invalid_token", "API 令牌无效、已吊销或已过期",
-                               "the API token is invalid, revoked or expired",
-                               field="authorization")
-            if token.last_used_at is None or token.last_used_at + TOUCH_EVERY <= now:
-                token.last_used_at = now
-            actor = token_actor(token)
-            VERIFIED.put(key, token, actor)
-            return Resolved(actor, None)
+        return await _token(request, secret.strip(), now)
     sid = request.cookies.get(SESSION_COOKIE)
-    if not sid:
-        return None
-    async with request.app[SESSIONS]() as session, session.begin():
-        found = await session_user(session, sid, now, config)
-        if found is None:
-            return None
-        row, user = found
-        if row.last_seen_at + TOUCH_EVERY <= now:
-            row.last_seen_at = now
-        return Resolved(user_actor(user), sid)
+    if sid:
+        async with request.app[SESSIONS]() as session, session.begin():
+            found = await session_user(session, sid, now, config)
+            if found is not None:
+                row, user = found
+                if row.last_seen_at + TOUCH_EVERY <= now:
+                    row.last_seen_at = now
+                return Resolved(user_actor(user), sid)
+    kiosk = request.cookies.get(KIOSK_COOKIE)
+    if kiosk and not header.strip():
+        try:
+            return await _token(request, kiosk, now, kiosk=True)
+        except ApiError:
+            if _is_page(request):  # a page sends the screen to log in (or to a new token)
+                return None
+            raise
+    return None
 
 
 def _same_origin(request: web.Request) -> bool:
@@ -127,6 +150,17 @@ def _check_csrf(request: web.Request, sid: str) -> None:
                            field=CSRF_HEADER)
     if (request.method in UNSAFE or request.headers.get("Upgrade", "").lower() == "websocket"
             ) and not _same_origin(request):
+        raise ApiError(403, "cross_origin", "拒绝跨站请求", "cross-origin request refused",
+                       field="Origin")
+
+
+def _check_kiosk(request: web.Request) -> None:
+    """A kiosk cookie only reads: no unsafe method, and a WebSocket only from this origin."""
+    if request.method in UNSAFE:
+        raise ApiError(403, "kiosk_read_only", "大屏令牌只能查看驾驶舱",
+                       "a wall screen's kiosk cookie may only read the cockpit",
+                       field=KIOSK_COOKIE)
+    if request.headers.get("Upgrade", "").lower() == "websocket" and not _same_origin(request):
         raise ApiError(403, "cross_origin", "拒绝跨站请求", "cross-origin request refused",
                        field="Origin")
 
@@ -153,6 +187,8 @@ async def guard_middleware(request: web.Request, handler: Handler) -> web.Stream
     if resolved.session_id is not None:
         request[SESSION_ID_KEY] = resolved.session_id
         _check_csrf(request, resolved.session_id)
+    if resolved.kiosk:
+        _check_kiosk(request)
     needed = permission or "staff.admin"  # unmarked: administrators only
     if needed != SIGNED_IN and not actor.can(needed):
         if _is_page(request):
