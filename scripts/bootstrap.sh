@@ -37,6 +37,9 @@ if [ $want_test = 1 ]; then
   # label is a box.
   pkgs+=(fonts-noto-cjk)
 fi
+# The cockpit's charts (Apache ECharts) come from the npm registry: node and npm to fetch them.
+command -v node >/dev/null 2>&1 || pkgs+=(nodejs)
+command -v npm >/dev/null 2>&1 || pkgs+=(npm)
 apt_install "${pkgs[@]}"
 
 if [ ! -x .venv/bin/python ]; then
@@ -51,4 +54,13 @@ if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
   .venv/bin/python -m pip install -q --upgrade pip
   .venv/bin/python -m pip install -q -e ".[$extras]"
   touch "$stamp"
+fi
+
+# ECharts for the cockpit, pinned by dashboards/cockpit/package-lock.json and served by the
+# console itself (no CDN): installed again when the lock is newer than node_modules.
+cockpit=dashboards/cockpit
+if [ ! -d "$cockpit/node_modules" ] || [ "$cockpit/package-lock.json" -nt "$cockpit/node_modules" ]; then
+  echo "==> 安装驾驶舱图表库 / installing the cockpit's charts (npm ci)"
+  (cd "$cockpit" && npm ci --no-audit --no-fund)
+  touch "$cockpit/node_modules"
 fi

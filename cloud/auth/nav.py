@@ -26,6 +26,7 @@ def _item(path: str, zh: str, en: str, *roles: str) -> NavItem:
 
 NAV: Final[tuple[NavItem, ...]] = (
     _item("/", "概览", "Overview", "admin", "operations_lead", "installer"),
+    _item("/cockpit", "驾驶舱", "Cockpit", "admin", "operations_lead", "cockpit"),
     _item("/guard", "保安看板", "Guard board", "admin", "guard", "operations_lead"),
     _item("/guard/doors", "门禁状态", "Doors", "admin", "guard", "operations_lead"),
     _item("/patrol/today", "今日巡更", "Today's patrol", "admin", "guard", "operations_lead"),

@@ -166,6 +166,12 @@ TABLE: dict[tuple[str, str], Probe | str] = {
     ("GET", "/api/cockpit/company"): NO_SITE + " (ranks the caller's sites only: "
                                                "tests/cloud/cockpit/test_api.py)",
     ("GET", "/api/cockpit/sites/{site}"): ("/api/cockpit/sites/{site}", None),
+    # the cockpit's pages (cloud/cockpit/pages.py)
+    ("GET", "/cockpit"): "page shell (its data: /api/cockpit/company, /api/cockpit/ws)",
+    ("GET", "/cockpit/sites/{site}"): ("/cockpit/sites/{site}", None),
+    ("GET", "/cockpit/kiosk"): "public page (the wall screen's token stays in the fragment)",
+    ("GET", "/cockpit/static/{name}"): "public page asset",
+    ("GET", "/cockpit/vendor/echarts.min.js"): "public chart library (no data)",
     # alarms
     ("GET", "/api/alarms"): ("/api/alarms?site={site}", None),
     ("GET", "/api/alarms/live"): ("/api/alarms/live?site={site}", None),

@@ -30,6 +30,7 @@ PASSWORD = "page-password"
 DISPLAY_NAMES = {
     "admin": "王管理", "finance": "李会计", "customer_service": "张客服", "guard": "赵保安",
     "operations_lead": "陈主管", "technician": "刘师傅", "installer": "周工",
+    "cockpit": "大堂大屏",
 }
 
 
