@@ -25,6 +25,7 @@ def setup(app: web.Application, registry: HandlerRegistry) -> None:
     from cloud.cockpit.kiosk import add_kiosk_routes
     from cloud.cockpit.live import add_live_routes
     from cloud.cockpit.notify import register_live_handlers
+    from cloud.cockpit.pages import add_cockpit_pages
     from cloud.cockpit.panels.load import load_panels
 
     load_panels()
@@ -32,3 +33,4 @@ def setup(app: web.Application, registry: HandlerRegistry) -> None:
     add_live_routes(app)  # GET /api/cockpit/ws (WebSocket)
     add_kiosk_routes(app)  # POST/DELETE /api/cockpit/kiosk (the wall screen's cookie)
     register_live_handlers(registry, app.get(POLICY))  # announces each batch on commit
+    add_cockpit_pages(app)  # /cockpit, /cockpit/sites/{site}, /cockpit/kiosk, assets, ECharts
