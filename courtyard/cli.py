@@ -112,6 +112,12 @@ def _rules_check(args: argparse.Namespace) -> int:
     return check_main(args.paths)
 
 
+def _cockpit_rebuild(args: argparse.Namespace) -> int:
+    from cloud.cockpit.rebuild import main
+
+    return main(args.site, args.days)
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="courtyard",
@@ -199,6 +205,14 @@ def build_parser() -> argparse.ArgumentParser:
     add_auth_commands(sub, cloud)
     add_records_commands(sub, cloud)
     add_billing_commands(sub, cloud)
+    cockpit = cloud.add_parser("cockpit", help="运营驾驶舱 / the operations cockpit")
+    cockpit_sub = cockpit.add_subparsers(dest="cockpit_cmd", required=True)
+    cr = cockpit_sub.add_parser("rebuild", help="从事件重算小时汇总 / recompute the hourly "
+                                                "rollups from the stored events")
+    cr.add_argument("--site", help="站点 / site slug (default: every site)")
+    cr.add_argument("--days", type=int, default=30,
+                    help="重算最近几天（站点时区）/ days up to today, site time (default 30)")
+    cr.set_defaults(func=_cockpit_rebuild)
 
     d = sub.add_parser("demo", help="一键演示 / cloud + simulators + edge on this machine")
     d.add_argument("--site", default=None,

@@ -27,8 +27,10 @@ def setup(app: web.Application, registry: HandlerRegistry) -> None:
     from cloud.cockpit.notify import register_live_handlers
     from cloud.cockpit.pages import add_cockpit_pages
     from cloud.cockpit.panels.load import load_panels
+    from cloud.cockpit.rollup_handlers import register_rollup_handlers
 
     load_panels()
+    register_rollup_handlers(registry, app.get(POLICY))  # rollups, meters, elevator cars
     add_cockpit_api(app)  # GET /api/cockpit/company, /api/cockpit/sites/{site}
     add_live_routes(app)  # GET /api/cockpit/ws (WebSocket)
     add_kiosk_routes(app)  # POST/DELETE /api/cockpit/kiosk (the wall screen's cookie)
