@@ -15,6 +15,8 @@ from typing import Any, NamedTuple
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from contract.health import Health
+
 
 class StoredEvent(NamedTuple):
     """An event as stored: the envelope plus its row id and resolved device id (a tuple:
@@ -46,6 +48,9 @@ class HandlerContext:
 
 
 Handler = Callable[[HandlerContext, Sequence[StoredEvent]], Awaitable[None]]
+#: Keeps an edge's ``up/health`` report (session, site id, report, console time), in the
+#: ingest's transaction; ``cloud.sites`` sets it (``cloud.sites.edge_health``).
+HealthSink = Callable[[AsyncSession, int, Health, datetime], Awaitable[None]]
 
 
 class HandlerRegistry:
@@ -55,6 +60,8 @@ class HandlerRegistry:
         self._by_kind: dict[str, list[Handler]] = defaultdict(list)
         self._by_prefix: list[tuple[str, Handler]] = []
         self._resolved: dict[str, list[Handler]] = {}
+        #: None: reports are checked and counted, not kept (a registry without ``sites``).
+        self.health_sink: HealthSink | None = None
 
     def register(self, kind: str, handler: Handler) -> None:
         self._by_kind[kind].append(handler)

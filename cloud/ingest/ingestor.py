@@ -26,6 +26,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from cloud.db.dialect import dialect_insert, dialect_name, pg_driver
 from cloud.db.models import LEGACY_EPOCH, Device, Event, IngestEpoch, SeqGap, Site
 from cloud.ingest.handlers import HandlerContext, HandlerRegistry, StoredEvent
+from cloud.ingest.health import handle_health
 from cloud.ingest.identity import (
     classify,
     clip_gaps,
@@ -119,7 +120,7 @@ class Decoded:
 
 
 class Ingestor:
-    """Turns ``up/events`` and ``up/status`` payloads into committed records."""
+    """Turns ``up/events``, ``up/status`` and ``up/health`` payloads into committed records."""
 
     def __init__(self, session_factory: async_sessionmaker[AsyncSession], clock: Clock,
                  registry: HandlerRegistry) -> None:
@@ -475,6 +476,11 @@ class Ingestor:
         if getattr(changed, "rowcount", 0):
             log.info("site.status", site=site, online=online)
         return IngestResult(ok=True, site=site)
+
+    async def handle_health(self, topic: str, payload: bytes) -> IngestResult:
+        """Keep the edge's ``up/health`` report as its site's latest (cloud.ingest.health)."""
+        return await handle_health(topic, payload, self._sessions, self._clock, self.registry,
+                                   self.stats, self._refuse)
 
 
 def _merge(site: str, epoch: str, group: Sequence[Decoded]) -> tuple[Batch, list[str]]:

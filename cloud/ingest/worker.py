@@ -42,7 +42,8 @@ class _Item:
     site: str
     topic: str
     payload: bytes
-    #: The checked batch of an ``up/events`` message; None for ``up/status`` or a refusal.
+    #: The checked batch of an ``up/events`` message; None for ``up/status``, ``up/health``
+    #: or a refusal.
     decoded: Decoded | None
     refused: bool = False
 
@@ -199,11 +200,11 @@ class IngestWorker:
         payload = (bytes(message.payload) if isinstance(message.payload, bytes | bytearray)
                    else b"")
         parsed = topics.parse(topic)
-        if parsed is None or parsed[1] != "up" or parsed[2] not in ("events", "status"):
+        if parsed is None or parsed[1] != "up" or parsed[2] not in ("events", "status", "health"):
             self._counters["ignored"] += 1
             return None
         site, _, name = parsed
-        if name == "status":
+        if name in ("status", "health"):  # stored one by one, in the site's lane
             return _Item(site, topic, payload, None)
         decoded = self._ingestor.decode(topic, payload)
         return _Item(site, topic, payload, decoded if isinstance(decoded, Decoded) else None,
@@ -245,8 +246,10 @@ class IngestWorker:
             await self._store_group(client, site,
                                     [t.decoded for t in taken if t.decoded is not None])
         elif not item.refused:
+            handle = (self._ingestor.handle_health if item.topic.endswith("/up/health")
+                      else self._ingestor.handle_status)
             await self._store(site, lambda t=item.topic, p=item.payload:  # type: ignore[misc]
-                              self._ingestor.handle_status(t, p))
+                              handle(t, p))
 
     async def _store_group(self, client: aiomqtt.Client, site: str,
                            group: list[Decoded]) -> None:

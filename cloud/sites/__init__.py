@@ -15,12 +15,13 @@ if TYPE_CHECKING:
 
 def setup(app: web.Application, registry: HandlerRegistry) -> None:
     """The home page, health, sites, devices (and their page), the event log and readings;
-    readings, device status and device families from ingest."""
+    readings, device status and device families from ingest, and each edge's health report."""
     # Adapters load only when the console wires the feature (cloud.features).
     from cloud.sites import openapi as _openapi  # noqa: F401  (its paths join the document)
     from cloud.sites.device_family import KIND_BY_PREFIX, on_family_event
     from cloud.sites.device_handlers import on_buffer_dropped, on_device_status
     from cloud.sites.devices_page import devices_asset, devices_page
+    from cloud.sites.edge_health import store_report
     from cloud.sites.health import healthz
     from cloud.sites.index import index, overview_asset
     from cloud.sites.meter_handlers import on_meter_reading
@@ -45,3 +46,4 @@ def setup(app: web.Application, registry: HandlerRegistry) -> None:
     registry.register(Kind.BUFFER_DROPPED, on_buffer_dropped)
     for prefix in KIND_BY_PREFIX:  # the family a device's events prove (the device page)
         registry.register_prefix(prefix, on_family_event)
+    registry.health_sink = store_report  # each edge's latest up/health report

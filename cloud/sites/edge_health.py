@@ -25,6 +25,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 from cloud.db.dialect import dialect_insert
 from cloud.db.models import Base, Site
 from cloud.db.types import JsonDoc, UTCDateTime
+from contract.health import Health
 
 #: A report older than this (console clock) no longer counts as the edge's present state.
 STALE_AFTER_S: Final = 60.0
@@ -105,3 +106,15 @@ async def store_health(session: AsyncSession, site_id: int, *, reported_at: date
     ins = dialect_insert(session, EDGE_HEALTH).values(site_id=site_id, **values)
     await session.execute(ins.on_conflict_do_update(
         index_elements=["site_id"], set_={k: ins.excluded[k] for k in values}))
+
+
+async def store_report(session: AsyncSession, site_id: int, report: Health,
+                       now: datetime) -> None:
+    """The ingest's ``HealthSink``: a decoded ``up/health`` report, received at ``now``."""
+    receivers = report.patrol_receivers
+    await store_health(
+        session, site_id, reported_at=now, edge_ts=report.ts, outbox_depth=report.outbox.depth,
+        oldest_age_s=report.outbox.oldest_age_s,
+        devices={f: {"online": c.online, "total": c.total} for f, c in report.devices.items()},
+        patrol_receivers=(None if receivers is None
+                          else {"heard": receivers.heard, "total": receivers.total}))
