@@ -13,6 +13,7 @@ BUILT_IN: tuple[str, ...] = (
     "finance",
     "parking",
     "access",
+    "energy",
 )
 
 
