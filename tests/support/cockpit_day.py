@@ -20,7 +20,7 @@ import argparse
 import asyncio
 import random
 import uuid
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
@@ -269,7 +269,7 @@ async def work_orders(sessions: async_sessionmaker[AsyncSession], site_id: int,
 
 
 async def bills_and_payments(sessions: async_sessionmaker[AsyncSession], site_id: int,
-                             period: str, due: date, bills: dict[str, BillLines],
+                             period: str, due: date, bills: Mapping[str, BillLines],
                              payments: Sequence[tuple[str, str, datetime]]) -> None:
     """This month's bills (unit → lines) and payments ``(unit, amount, when)`` taken by the
     payments service, oldest bill first."""
