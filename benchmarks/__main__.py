@@ -20,6 +20,7 @@ BENCHES = {
     "access": "benchmarks.access_decide",
     "access_sync": "benchmarks.bench_access_sync",
     "patrol": "benchmarks.bench_patrol",
+    "cockpit_rollups": "benchmarks.cockpit_rollups",
     "cockpit": "benchmarks.cockpit",
 }
 

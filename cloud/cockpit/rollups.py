@@ -12,7 +12,8 @@ Reading (every function takes UTC instants; "days" are the site's, from its zone
 * ``totals``: the sum per subject over ``[start, end)`` (today's kWh per building, the top
   devices, income today).
 * ``hourly``: 24 numbers for one subject over one of the site's days, by local hour.
-* ``daily_totals``: one number per site day for the ``days`` days up to today (the trend).
+* ``daily_totals``: one number per site day for the ``days`` days up to today (the trend);
+  ``daily_by_subject`` the same for every building (or lot, door…) at once, summed in SQL.
 * ``hourly_today``: ``hourly`` for today (``day_offset=-1``: yesterday).
 * ``meter_anomalies`` and ``elevator_cars``: the live tables the energy and elevator panels show.
 
@@ -30,7 +31,7 @@ from decimal import Decimal
 from typing import NamedTuple, cast
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Table, func, select
+from sqlalchemy import ColumnElement, Table, case, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from cloud.cockpit.tables import CockpitElevator, CockpitHourly, CockpitMeterState
@@ -140,7 +141,7 @@ def day_bounds(day: date, tz: ZoneInfo) -> tuple[datetime, datetime]:
 
 
 def _where(site_id: int, metric: str, subject_type: str, start: datetime,
-           end: datetime) -> list[object]:
+           end: datetime) -> list[ColumnElement[bool]]:
     t = CockpitHourly
     return [t.site_id == site_id, t.metric == metric, t.subject_type == subject_type,
             t.hour >= start, t.hour < end]
@@ -182,9 +183,12 @@ async def top(session: AsyncSession, site_id: int, metric: str, subject_type: st
               start: datetime, end: datetime, limit: int = 5) -> list[tuple[str, Decimal]]:
     """The ``limit`` subjects with the highest sum over ``[start, end)``, highest first
     (ties by subject), positive sums only."""
-    found = await totals(session, site_id, metric, subject_type, start, end)
-    ranked = sorted(((s, v) for s, v in found.items() if v > 0), key=lambda x: (-x[1], x[0]))
-    return ranked[:limit]
+    t = CockpitHourly
+    summed = func.sum(t.value)
+    q = (select(t.subject, summed).where(*_where(site_id, metric, subject_type, start, end))
+         .group_by(t.subject).having(summed > 0).order_by(summed.desc(), t.subject)
+         .limit(limit))
+    return [(s, Decimal(v)) for s, v in (await session.execute(q)).all()]
 
 
 async def hourly(session: AsyncSession, site_id: int, metric: str, subject_type: str,
@@ -208,6 +212,35 @@ async def hourly_today(session: AsyncSession, site_id: int, metric: str, tz: Zon
     return await hourly(session, site_id, metric, subject_type, subject, day, tz)
 
 
+def _days(days: int, tz: ZoneInfo, now: datetime) -> list[date]:
+    today = now.astimezone(tz).date()
+    return [today - timedelta(days=days - 1 - i) for i in range(days)]
+
+
+async def daily_by_subject(session: AsyncSession, site_id: int, metric: str,
+                           subject_type: str, days: int, tz: ZoneInfo, now: datetime,
+                           subjects: Sequence[str] | None = None,
+                           ) -> tuple[list[date], dict[str, list[Decimal]]]:
+    """The site days up to and including today (oldest first) and, per subject with data,
+    one sum per day — summed in the database (one row per subject and day comes back, not one
+    per hour: a 30-day trend of 40 buildings is 1,200 rows, not 28,800)."""
+    span = _days(days, tz, now)
+    ends = [day_start(d + timedelta(days=1), tz) for d in span]
+    t = CockpitHourly
+    day_ix = case(*[(t.hour < b, i) for i, b in enumerate(ends)], else_=days)
+    inner = (select(t.subject.label("subject"), day_ix.label("d"), t.value.label("value"))
+             .where(*_where(site_id, metric, subject_type, day_start(span[0], tz), ends[-1])))
+    if subjects is not None:
+        inner = inner.where(t.subject.in_(list(subjects)))
+    sub = inner.subquery()
+    q = select(sub.c.subject, sub.c.d, func.sum(sub.c.value)).group_by(sub.c.subject, sub.c.d)
+    out: dict[str, list[Decimal]] = {}
+    for subject, d, value in (await session.execute(q)).all():
+        if value is not None and 0 <= int(d) < days:
+            out.setdefault(subject, [ZERO] * days)[int(d)] += Decimal(value)
+    return span, out
+
+
 @dataclass(frozen=True, slots=True)
 class DailyTotals:
     days: list[date]
@@ -219,15 +252,10 @@ class DailyTotals:
 async def daily_totals(session: AsyncSession, site_id: int, metric: str, subject_type: str,
                        subject: str, days: int, tz: ZoneInfo, now: datetime) -> DailyTotals:
     """One sum per site day for the ``days`` days up to and including today (oldest first)."""
-    today = now.astimezone(tz).date()
-    first = today - timedelta(days=days - 1)
-    start, end = day_start(first, tz), day_start(today + timedelta(days=1), tz)
-    found = await series(session, site_id, metric, subject_type, start, end, subject)
-    per_day: dict[date, Decimal] = defaultdict(Decimal)
-    for (_, hour), value in found.items():
-        per_day[hour.astimezone(tz).date()] += value
-    span = [first + timedelta(days=i) for i in range(days)]
-    return DailyTotals(span, [per_day.get(d, ZERO) for d in span], bool(found))
+    span, found = await daily_by_subject(session, site_id, metric, subject_type, days, tz, now,
+                                         [subject])
+    values = found.get(subject)
+    return DailyTotals(span, values or [ZERO] * days, values is not None)
 
 
 class MeterAnomaly(NamedTuple):
@@ -248,7 +276,8 @@ async def meter_anomalies(session: AsyncSession, site_id: int,
          .order_by(s.anomaly_at.desc(), Device.key))
     if since is not None:
         q = q.where(s.anomaly_at >= since)
-    return [MeterAnomaly(int(i), k, a, at) for i, k, a, at in (await session.execute(q)).all()]
+    return [MeterAnomaly(int(i), k, str(a), at) for i, k, a, at in (await session.execute(q)).all()
+            if at is not None]
 
 
 async def elevator_cars(session: AsyncSession, site_id: int) -> list[CockpitElevator]:

@@ -15,6 +15,7 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from cloud.cockpit import rebuild as rebuild_module
 from cloud.cockpit import rollups as r
 from cloud.cockpit.rebuild import rebuild
 from cloud.cockpit.tables import CockpitElevator, CockpitHourly, CockpitMeterState
@@ -156,12 +157,18 @@ async def test_meter_rises_per_hour_building_and_site(
         by_building = await r.totals(s, site_id, r.ENERGY_KWH, r.BUILDING,
                                      *r.day_bounds(NOW.astimezone(SHANGHAI).date(), SHANGHAI))
         hours = await r.hourly_today(s, site_id, r.ENERGY_KWH, SHANGHAI, NOW)
+        _, buildings_trend = await r.daily_by_subject(s, site_id, r.ENERGY_KWH, r.BUILDING, 3,
+                                                      SHANGHAI, NOW)
+        top = await r.top(s, site_id, r.ENERGY_KWH, r.DEVICE, H1, H3)
     # the counter that went backwards and the one that jumped: listed, nothing booked
     assert [(a.device, a.reason, a.at) for a in anomalies] == [
         ("m-back", "energy_backwards", H1 + timedelta(minutes=40)),
         ("m-jump", "energy_implausible", H1 + timedelta(minutes=30))]
     assert trend.values == [D(0), D(0), D("8.25")] and trend.any_data
     assert by_building == {"1": D("3"), "2": D("2.25")}
+    assert buildings_trend == {"1": [D(0), D(0), D("3")], "2": [D(0), D(0), D("2.25")]}
+    assert top == [("m-1-101", D("3")), ("m-2-101", D("2.25")), ("m-x", D("2")),
+                   ("m-back", D("1"))]
     assert hours[9] == D("3.5") and hours[10] == D("4.75") and sum(hours) == D("8.25")
 
 
@@ -270,7 +277,9 @@ async def test_elevator_cars_newest_device_time_wins(
 
 
 async def test_rebuild_equals_what_ingest_maintained(
-        ingestor: Ingestor, sessions: async_sessionmaker[AsyncSession], site_id: int) -> None:
+        ingestor: Ingestor, sessions: async_sessionmaker[AsyncSession], site_id: int,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(rebuild_module, "CHUNK", 5)  # several chunks per day
     f = Feed()
     m = timedelta(minutes=1)
     day_before = T0 - timedelta(days=1)
