@@ -112,9 +112,9 @@ async def load_records(sessions: async_sessionmaker[AsyncSession], doc: dict[str
 class Feed:
     """Events of one site, delivered in time order through the real ingestor.
 
-    ``deliver`` sends them in batches of at most ``batch`` events, one batch per UTC hour at
-    least, with the ingest clock moved to just after the batch's newest event (never past
-    ``now``): what the console would have seen had it been running all along."""
+    ``deliver`` sends them in batches of at most ``batch`` events (``_chunk``), with the ingest
+    clock moved to just after the batch's newest event (never past ``now``): an alarm is
+    opened within the hour its event happened, as a console running all along would have."""
 
     sessions: async_sessionmaker[AsyncSession]
     site: str
@@ -139,8 +139,7 @@ class Feed:
         events, self.pending = sorted(self.pending, key=lambda e: e.ts), []
         stored = 0
         while events:
-            hour = events[0].ts.replace(minute=0, second=0, microsecond=0)
-            chunk = [e for e in events[:batch] if e.ts < hour + HOUR]
+            chunk = self._chunk(events[:batch])
             events = events[len(chunk):]
             target = min(chunk[-1].ts + timedelta(seconds=1), self.now)
             clock = self.edge.clock
@@ -156,6 +155,21 @@ class Feed:
             assert self.edge.ingestor.stats.quarantined == 0, "an event broke the contract"
             stored += result.inserted
         return stored
+
+    @staticmethod
+    def _chunk(events: list[Envelope]) -> list[Envelope]:
+        """The next batch: events of one UTC hour, or readings alone across hours (a reading
+        opens nothing, so the ingest clock need not keep up with it)."""
+        hour = events[0].ts.replace(minute=0, second=0, microsecond=0) + HOUR
+        chunk: list[Envelope] = []
+        others = False
+        for ev in events:
+            reading = ev.kind == "meter.reading"
+            if ev.ts >= hour and (others or not reading):
+                break
+            others = others or not reading
+            chunk.append(ev)
+        return chunk
 
     # -- builders: data shaped as the edge's drivers make it (contract/payloads*.py) --------
 
@@ -359,11 +373,12 @@ def busy_day(feed: Feed, meters: Sequence[MeterSpec], start: dict[str, Decimal])
 
 
 async def seed_day(sessions: async_sessionmaker[AsyncSession], slug: str, now: datetime,
-                   seed: int = 1, days: int = 0, name: str = "示范小区") -> int:
+                   seed: int = 1, days: int = 0, name: str = "示范小区", buildings: int = 3,
+                   units: int = 4) -> int:
     """A whole day at ``slug`` up to ``now`` (plus ``days`` days of coarse readings before it):
     records, events through ingest, work orders, this month's bills and payments. The site's id.
     The same seed and clock give the same day."""
-    doc = community_doc(slug, name)
+    doc = community_doc(slug, name, buildings, units)
     site_id = await load_records(sessions, doc, now - timedelta(days=days + 1))
     meters = meters_of(doc)
     feed = Feed(sessions, slug, now, seed)

@@ -26,6 +26,7 @@ from tests.support.cockpit_day import (
     community_doc,
     load_records,
     meters_of,
+    seed_day,
     technicians,
     work_orders,
 )
@@ -222,3 +223,21 @@ async def test_the_site_view_equals_the_day_worked_by_hand(db_url: str) -> None:
     # Overdue and unpaid (November's): 1-102 265.00; 2-101 195.00 − 100.00 = 95.00.
     arrears = {a["building"]: money(a["arrears"]) for a in finance["arrears_by_building"]}
     assert arrears == {"B1": Decimal("265.00"), "B2": Decimal("95.00")}
+
+
+async def test_a_seeded_day_fills_every_panel_but_patrol(db_url: str) -> None:
+    """The generator's busy day (what the page tests and the demo draw): every panel has data,
+    the 30-day trend has every day, and a fixed seed and clock give fixed figures."""
+    async with console_app(db_url, NOW) as console:
+        await seed_day(console.sessions, "garden", NOW, seed=7, days=30, buildings=2, units=2)
+        headers = await token_headers(console.sessions, "cockpit", sites=["garden"])
+        body = await console.call("GET", "/api/cockpit/sites/garden", headers, 200)
+    p = body["panels"]
+    assert [n for n, panel in p.items() if panel["empty"]] == ["patrol"]  # no rounds planned
+    trend = p["energy"]["trend"]
+    assert all(num(v) > 0 for v in trend["kwh"]) and all(num(v) > 0 for v in trend["m3"])
+    assert p["alarms"]["open"] == {"critical": 1, "major": 2, "minor": 1}
+    assert p["workorders"]["overdue"] == 1 and p["workorders"]["open"] == 4
+    assert money(p["finance"]["collected"]) == Decimal("213.00") * 2  # 2 of 4 units paid
+    assert money(p["finance"]["billed"]) == Decimal("213.00") * 4
+    assert [c["state"] for c in p["elevators"]["cars"]] == ["running", "trapped", "running"]
