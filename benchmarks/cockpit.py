@@ -48,6 +48,8 @@ from benchmarks.common import Figures, header, proc_cpu_rss
 from cloud.db.engine import make_engine, migrate, session_factory
 
 TARGET_P99_MS = 100.0
+#: Times each panel is computed alone after the load, for the breakdown.
+PANEL_ROUNDS = 10
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,6 +77,41 @@ class Loop:
         return statistics.quantiles(self.latencies, n=100, method="inclusive")[round(p) - 1]
 
 
+async def panel_costs(url: str, slug: str, rounds: int) -> dict[str, tuple[float, float]]:
+    """Each panel's compute time on site ``slug`` and the company view's, alone (no other
+    load), ``rounds`` times each: ``{name: (median s, max s)}`` — where a view's time goes."""
+    from sqlalchemy import select
+
+    from cloud.cockpit.panels.load import load_panels
+    from cloud.cockpit.panels.registry import panels
+    from cloud.cockpit.views import company_view, context
+    from cloud.db.models import Site
+
+    load_panels()
+    engine = make_engine(url)
+    sessions = session_factory(engine)
+    out: dict[str, tuple[float, float]] = {}
+    try:
+        for name in [*(p.name for p in panels()), "company view"]:
+            times = []
+            for _ in range(rounds):
+                async with sessions() as s:  # a fresh session each time, as a request has
+                    sites = (await s.scalars(select(Site).order_by(Site.slug))).all()
+                    now = utc_now()
+                    t0 = time.perf_counter()
+                    if name == "company view":
+                        await company_view(s, sites, now)
+                    else:
+                        site = next(x for x in sites if x.slug == slug)
+                        spec = next(p for p in panels() if p.name == name)
+                        await spec.compute(context(s, site, now))
+                    times.append(time.perf_counter() - t0)
+            out[name] = (statistics.median(times), max(times))
+    finally:
+        await engine.dispose()
+    return out
+
+
 @dataclass
 class Result:
     """What one run measured (the smoke test reads it)."""
@@ -89,6 +126,8 @@ class Result:
     wall_s: float = 0.0
     rss_start: int = 0
     rss_max: int = 0
+    load_avg: tuple[float, float] = (0.0, 0.0)
+    panels: dict[str, tuple[float, float]] = field(default_factory=dict)
 
 
 def admin_url() -> str:
@@ -103,9 +142,9 @@ async def _fill(url: str, layout: Layout, days: int) -> tuple[str, float, int]:
         t0 = time.perf_counter()
         now = utc_now()
         async with session_factory(engine)() as s, s.begin():
-            await fill_records(s, layout, now)
-            rows = await fill_rollups(s, now, days)
+            ids = await fill_records(s, layout, now)
             token = await admin_token(s, now)
+        rows = await fill_rollups(url, sorted(ids.values()), now, days)
         return token, time.perf_counter() - t0, rows
     finally:
         await engine.dispose()
@@ -172,6 +211,7 @@ async def _drive(opts: Options, layout: Layout, base: str, token: str, pid: int,
                 for e in readies:
                     await e.wait()
             cpu0, res.rss_start = proc_cpu_rss(pid)
+            load0 = os.getloadavg()[0]
             t0 = time.perf_counter()
             conn.send(("ingest", opts.rate, opts.seconds, opts.batch))
             report = tg.create_task(asyncio.to_thread(conn.recv))
@@ -187,6 +227,7 @@ async def _drive(opts: Options, layout: Layout, base: str, token: str, pid: int,
             await asyncio.gather(*loops)
             res.wall_s = time.perf_counter() - t0
             res.cpu_s = proc_cpu_rss(pid)[0] - cpu0
+            res.load_avg = (load0, os.getloadavg()[0])
             res.ingest = report.result()
             await asyncio.sleep(0.5)  # the last changes reach the screens
             for t in screens:
@@ -198,7 +239,7 @@ def _ms(seconds: float) -> str:
 
 
 def _report(fig: Figures, opts: Options, res: Result) -> None:
-    fig.add("fill (records + rollups, one transaction)", f"{res.fill_s:.1f} s")
+    fig.add("fill (records, then rollups site by site)", f"{res.fill_s:.1f} s")
     fig.add("rollup rows (bulk-inserted into cockpit_hourly)", f"{res.rollup_rows:,}")
     for name, loop in (("/api/cockpit/company", res.company), ("site view", res.site)):
         fig.add(f"{name}: requests (status: count)", f"{len(loop.latencies)} ("
@@ -229,6 +270,11 @@ def _report(fig: Figures, opts: Options, res: Result) -> None:
     fig.add("console CPU (web + ingest, one process)", f"{res.cpu_s / res.wall_s:.2f} cores")
     fig.add("console RSS start → max", f"{res.rss_start / 2**20:.0f} → "
             f"{res.rss_max / 2**20:.0f} MB")
+    fig.add(f"machine load average (1 min), {os.cpu_count()} cores",
+            f"{res.load_avg[0]:.1f} → {res.load_avg[1]:.1f}", "shared box: figures noisy"
+            if res.load_avg[1] > (os.cpu_count() or 1) else "")
+    for name, (med, top) in sorted(res.panels.items(), key=lambda kv: -kv[1][0]):
+        fig.add(f"  alone after the load: {name} median / max", f"{_ms(med)} / {_ms(top)}")
 
 
 def bench(opts: Options) -> tuple[Figures, Result]:
@@ -259,6 +305,7 @@ def bench(opts: Options) -> tuple[Figures, Result]:
                     profile = await asyncio.to_thread(parent.recv)
                 if profile[1]:
                     print(profile[1], flush=True)
+                res.panels = await panel_costs(url, layout.slug(0), PANEL_ROUNDS)
             except BaseException:
                 with contextlib.suppress(OSError):
                     parent.send(("stop",))

@@ -23,7 +23,7 @@ from typing import Any
 from urllib.parse import urlparse, urlunparse
 
 import asyncpg
-from sqlalchemy import insert, select, text
+from sqlalchemy import insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from cloud.alarms.tables import Alarm
@@ -225,64 +225,67 @@ def _orders(s: AsyncSession, site_id: int, i: int, now: datetime) -> None:
 #: 06:00, 1.0 at 18:00.
 _CURVE = ("(0.6 - 0.4 * cos(pi() * (extract(hour from h AT TIME ZONE 'Asia/Shanghai'))"
           " / 12.0 - pi() / 2.0))")
-_HOURS = "generate_series(:first, :last, interval '1 hour') AS h"
+#: Statement parameters: $1 the first and $2 the last UTC hour, $3 the site id.
+_HOURS = "generate_series($1::timestamptz, $2::timestamptz, interval '1 hour') AS h"
 _INSERT = "INSERT INTO cockpit_hourly (site_id, hour, subject_type, subject, metric, value) "
+_METERS = ("FROM devices d JOIN units u ON u.site_id = d.site_id AND u.code = d.unit_ref"
+           " JOIN buildings b ON b.id = u.building_id")
+
+#: (what, SQL) of one site's bulk fill, in order: devices, then their sums.
+ROLLUP_SQL: tuple[tuple[str, str], ...] = (
+    ("energy per meter", _INSERT + "SELECT d.site_id, h, 'device', d.key, 'energy_kwh',"
+     f" round(((0.3 + random() * 1.2) * {_CURVE})::numeric, 4) {_METERS}"
+     f" CROSS JOIN {_HOURS} WHERE d.site_id = $3 AND d.key LIKE 'em-%'"),
+    ("water per meter", _INSERT + "SELECT d.site_id, h, 'device', d.key, 'water_m3',"
+     f" round(((0.02 + random() * 0.08) * {_CURVE})::numeric, 4) {_METERS}"
+     f" CROSS JOIN {_HOURS} WHERE d.site_id = $3 AND d.key LIKE 'wm-%'"),
+    ("parking per lot", _INSERT + "SELECT $3, h, 'lot', lot, m,"
+     " floor(random() * (CASE m WHEN 'parking_income_fen' THEN 12000 ELSE 30 END)"
+     f" * {_CURVE}) FROM {_HOURS} CROSS JOIN unnest(ARRAY['P1', 'P2']) AS lot"
+     " CROSS JOIN unnest(ARRAY['parking_entries', 'parking_exits', 'parking_income_fen'])"
+     " AS m"),
+    ("gates per lane", _INSERT + "SELECT d.site_id, h, 'lane', 'lane-' || substr(d.key, 6),"
+     f" 'gate_opened', floor(random() * 25 * {_CURVE}) FROM devices d CROSS JOIN {_HOURS}"
+     " WHERE d.site_id = $3 AND d.key LIKE 'gate-%'"),
+    ("doors per door", _INSERT + "SELECT d.site_id, h, 'door', d.key, 'door_events',"
+     f" floor(random() * 20 * {_CURVE}) FROM devices d CROSS JOIN {_HOURS}"
+     " WHERE d.site_id = $3 AND d.key LIKE 'door-%'"),
+    ("forced / held doors", _INSERT + "SELECT d.site_id, h, 'door', d.key, m, 1"
+     f" FROM devices d CROSS JOIN {_HOURS}"
+     " CROSS JOIN unnest(ARRAY['door_forced', 'door_held']) AS m"
+     " WHERE d.site_id = $3 AND d.key LIKE 'door-%' AND random() < 0.004"),
+    ("alarm counts", _INSERT + f"SELECT $3, h, 'site', '', 'alarm_events', floor(random() * 4)"
+     f" FROM {_HOURS}"),
+    # (every statement takes the same three parameters, so this one names $1 and $2 too)
+    ("zeros dropped", "DELETE FROM cockpit_hourly WHERE site_id = $3 AND value = 0"
+     " AND $1::timestamptz <= $2::timestamptz"),
+    ("meters per building", _INSERT + "SELECT c.site_id, c.hour, 'building', b.code,"
+     f" c.metric, sum(c.value) FROM cockpit_hourly c JOIN ({_METERS.removeprefix('FROM ')}"
+     ") ON d.site_id = c.site_id AND d.key = c.subject"
+     " WHERE c.site_id = $3 AND c.subject_type = 'device' AND c.hour BETWEEN $1 AND $2"
+     " GROUP BY c.site_id, c.hour, b.code, c.metric"),
+    ("site sums", _INSERT + "SELECT site_id, hour, 'site', '', metric, sum(value)"
+     " FROM cockpit_hourly WHERE site_id = $3 AND hour BETWEEN $1 AND $2"
+     " AND subject_type IN ('building', 'lot', 'lane', 'door') GROUP BY site_id, hour, metric"),
+)
 
 
-def rollup_statements() -> list[tuple[str, str]]:
-    """(what, SQL) of the bulk fill, in order; parameters ``first`` and ``last`` (UTC hours)."""
-    meters = ("FROM devices d JOIN units u ON u.site_id = d.site_id AND u.code = d.unit_ref"
-              " JOIN buildings b ON b.id = u.building_id")
-    out = [
-        ("energy per meter", _INSERT + "SELECT d.site_id, h, 'device', d.key, 'energy_kwh',"
-         f" round(((0.3 + random() * 1.2) * {_CURVE})::numeric, 4) {meters}"
-         f" CROSS JOIN {_HOURS} WHERE d.key LIKE 'em-%'"),
-        ("water per meter", _INSERT + "SELECT d.site_id, h, 'device', d.key, 'water_m3',"
-         f" round(((0.02 + random() * 0.08) * {_CURVE})::numeric, 4) {meters}"
-         f" CROSS JOIN {_HOURS} WHERE d.key LIKE 'wm-%'"),
-        ("meters per building", _INSERT + "SELECT c.site_id, c.hour, 'building', b.code,"
-         " c.metric, sum(c.value) FROM cockpit_hourly c"
-         " JOIN devices d ON d.site_id = c.site_id AND d.key = c.subject"
-         " JOIN units u ON u.site_id = d.site_id AND u.code = d.unit_ref"
-         " JOIN buildings b ON b.id = u.building_id WHERE c.subject_type = 'device'"
-         " GROUP BY c.site_id, c.hour, b.code, c.metric"),
-        ("meters per site", _INSERT + "SELECT site_id, hour, 'site', '', metric, sum(value)"
-         " FROM cockpit_hourly WHERE subject_type = 'building'"
-         " GROUP BY site_id, hour, metric"),
-        ("parking per lot", _INSERT + "SELECT s.id, h, 'lot', lot, m,"
-         f" floor(random() * (CASE m WHEN 'parking_income_fen' THEN 12000 ELSE 30 END)"
-         f" * {_CURVE}) FROM sites s CROSS JOIN {_HOURS}"
-         " CROSS JOIN unnest(ARRAY['P1', 'P2']) AS lot"
-         " CROSS JOIN unnest(ARRAY['parking_entries', 'parking_exits', 'parking_income_fen'])"
-         " AS m WHERE s.slug LIKE 'bench-%'"),
-        ("gates per lane", _INSERT + "SELECT d.site_id, h, 'lane', 'lane-' || substr(d.key, 6),"
-         f" 'gate_opened', floor(random() * 25 * {_CURVE}) FROM devices d CROSS JOIN {_HOURS}"
-         " WHERE d.key LIKE 'gate-%'"),
-        ("doors per door", _INSERT + "SELECT d.site_id, h, 'door', d.key, 'door_events',"
-         f" floor(random() * 20 * {_CURVE}) FROM devices d CROSS JOIN {_HOURS}"
-         " WHERE d.key LIKE 'door-%'"),
-        ("forced / held doors", _INSERT + "SELECT d.site_id, h, 'door', d.key, m, 1"
-         f" FROM devices d CROSS JOIN {_HOURS}"
-         " CROSS JOIN unnest(ARRAY['door_forced', 'door_held']) AS m"
-         " WHERE d.key LIKE 'door-%' AND random() < 0.004"),
-        ("site sums of the counters", _INSERT + "SELECT site_id, hour, 'site', '', metric,"
-         " sum(value) FROM cockpit_hourly WHERE subject_type IN ('lot', 'lane', 'door')"
-         " GROUP BY site_id, hour, metric"),
-        ("alarm counts", _INSERT + "SELECT s.id, h, 'site', '', 'alarm_events',"
-         f" floor(random() * 4) FROM sites s CROSS JOIN {_HOURS} WHERE s.slug LIKE 'bench-%'"),
-    ]
-    return out
-
-
-async def fill_rollups(s: AsyncSession, now: datetime, days: int) -> int:
-    """``days`` of hourly rollups up to the current hour for every site; the rows written."""
+async def fill_rollups(url: str, site_ids: list[int], now: datetime, days: int) -> int:
+    """``days`` of hourly rollups up to the current hour for every site, one site at a time
+    on a plain asyncpg connection (no statement timeout); the rows written."""
     last = now.replace(minute=0, second=0, microsecond=0)
     first = last - timedelta(days=days) + timedelta(hours=1)
-    for _, sql in rollup_statements():
-        await s.execute(text(sql), {"first": first, "last": last})
-    await s.execute(text("DELETE FROM cockpit_hourly WHERE value = 0"))
-    await s.execute(text("ANALYZE cockpit_hourly"))
-    return int(await s.scalar(text("SELECT count(*) FROM cockpit_hourly")) or 0)
+    conn = await asyncpg.connect(url.replace("postgresql+asyncpg://", "postgresql://"),
+                                 timeout=10)
+    try:
+        for site_id in site_ids:
+            async with conn.transaction():
+                for _, sql in ROLLUP_SQL:
+                    await conn.execute(sql, first, last, site_id)
+        await conn.execute("ANALYZE cockpit_hourly")
+        return int(await conn.fetchval("SELECT count(*) FROM cockpit_hourly"))
+    finally:
+        await conn.close()
 
 
 async def admin_token(s: AsyncSession, now: datetime) -> str:
