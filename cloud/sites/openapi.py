@@ -51,7 +51,25 @@ SCHEMAS |= {
     },
     "DeviceList": {"type": "object", "properties": {
         "site": {"type": "string"}, "timezone": {"type": "string"},
-        "devices": {"type": "array", "items": _ref("Device")}}},
+        "devices": {"type": "array", "items": _ref("Device")},
+        "edge": {"oneOf": [_ref("EdgeHealth"), {"type": "null"}],
+                 "description": "边缘网关最近一次健康报告（从未上报为 null）/ the edge's latest "
+                                "health report (null when it never sent one)"}}},
+    "EdgeHealth": {"type": "object", "properties": {
+        "reported_at": _TIME, "reported_at_local": _LOCAL,
+        "edge_ts": {**_TIME, "description": "边缘网关自己的时钟 / the edge's own clock"},
+        "outbox_depth": {"type": "integer", "description": "尚未确认的事件数 / events not yet "
+                                                          "acknowledged by the console"},
+        "oldest_age_s": {"type": ["number", "null"], "description": "最早未确认事件的时长（秒）"
+                                                                    " / age of the oldest"},
+        "devices": {"type": "object", "description": "按类别的在线数 / online and total per "
+                                                     "family", "additionalProperties": {
+            "type": "object", "properties": {"online": {"type": "integer"},
+                                             "total": {"type": "integer"}}}},
+        "patrol_receivers": {"type": ["object", "null"], "properties": {
+            "heard": {"type": "integer"}, "total": {"type": "integer"}}},
+        "stale": {"type": "boolean", "description": "超过 60 秒未上报或网关离线 / older than 60 s "
+                                                    "or the site is offline"}}},
     "Event": {
         "type": "object",
         "properties": {

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from typing import Any
+from zoneinfo import ZoneInfo
+
 from aiohttp import web
 from sqlalchemy import select
 
@@ -9,10 +12,11 @@ from cloud.auth.guard import requires
 from cloud.auth.scope import scoped
 from cloud.db.models import Device, Event, Meter, Site
 from cloud.sites.device_family import family_of
+from cloud.sites.edge_health import EdgeHealth, latest_health
 from cloud.web.errors import not_found
-from cloud.web.keys import DEFAULT_TZ, SESSIONS
+from cloud.web.keys import CLOCK, DEFAULT_TZ, SESSIONS
 from cloud.web.params import int_param, text_param
-from cloud.web.present import device_json, event_json, site_json, zone
+from cloud.web.present import device_json, event_json, local_iso, site_json, utc_iso, zone
 from cloud.web.queries import site_by_slug
 from cloud.web.respond import json_ok
 
@@ -21,6 +25,15 @@ EVENTS_MAX_LIMIT = 1000
 DEVICE_EVENTS_DEFAULT_LIMIT = 20
 DEVICE_EVENTS_MAX_LIMIT = 200
 MAX_SEQ = 2**63 - 1
+
+
+def health_json(h: EdgeHealth, tz: ZoneInfo) -> dict[str, Any]:
+    """The report as the API shows it (times in UTC and in the site's zone)."""
+    return {"reported_at": utc_iso(h.reported_at),
+            "reported_at_local": local_iso(h.reported_at, tz),
+            "edge_ts": utc_iso(h.edge_ts), "outbox_depth": h.outbox_depth,
+            "oldest_age_s": h.oldest_age_s, "devices": h.devices,
+            "patrol_receivers": h.patrol_receivers, "stale": h.stale}
 
 
 @requires("devices.read")
@@ -42,10 +55,12 @@ async def list_devices(request: web.Request) -> web.Response:
         rows = (await session.execute(
             select(Device, Meter).outerjoin(Meter, Meter.device_id == Device.id)
             .where(Device.site_id == site.id).order_by(Device.key))).all()
+        edge = await latest_health(session, site.id, request.app[CLOCK].now())
     tz = zone(site.timezone or default_tz, default_tz)
     return json_ok({"site": site.slug, "timezone": tz.key,
                   "devices": [device_json(d, m, tz) | {"family": family_of(d.kind)}
-                              for d, m in rows]})
+                              for d, m in rows],
+                  "edge": None if edge is None else health_json(edge, tz)})
 
 
 @requires("devices.read")

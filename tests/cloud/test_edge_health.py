@@ -26,6 +26,8 @@ from contract.health import (
     encode_health,
 )
 from tests.support import services
+from tests.support.auth import admin_headers
+from tests.support.console_app import console_app
 
 SITE = "yard-h1"
 T0 = datetime(2026, 12, 7, 8, 0, tzinfo=UTC)
@@ -150,3 +152,23 @@ async def test_the_worker_routes_up_health_to_the_table(
     h = await _latest(sessions, SITE, datetime.now(UTC))
     assert h is not None and h.outbox_depth == 7 and h.stale is False
     assert worker.counters["ingest_rejected_malformed_health"] == 1
+
+
+async def test_the_devices_api_shows_the_edge_report(db_url: str) -> None:
+    async with console_app(db_url, T0) as c:
+        headers = await admin_headers(c.sessions)
+        ingestor = Ingestor(c.sessions, c.clock, default_registry())
+        await ingestor.handle_status(topics.up_status(SITE), b"online")
+        body = await c.call("GET", f"/api/sites/{SITE}/devices", headers, 200)
+        assert body["edge"] is None, "an edge that never reported shows no numbers"
+        await ingestor.handle_health(topics.up_health(SITE), report(depth=12, age=19.5))
+        c.clock.advance(5)
+        edge = (await c.call("GET", f"/api/sites/{SITE}/devices", headers, 200))["edge"]
+        assert edge["outbox_depth"] == 12 and edge["oldest_age_s"] == 19.5
+        assert edge["devices"]["meter"] == {"online": 40, "total": 42}
+        assert edge["reported_at"] == "2026-12-07T08:00:00.000Z"
+        assert edge["reported_at_local"].startswith("2026-12-07T16:00:00")  # Asia/Shanghai
+        assert edge["stale"] is False
+        c.clock.advance(60)
+        edge = (await c.call("GET", f"/api/sites/{SITE}/devices", headers, 200))["edge"]
+        assert edge["stale"] is True, "65 s without a report"
