@@ -166,6 +166,11 @@ TABLE: dict[tuple[str, str], Probe | str] = {
     ("GET", "/api/cockpit/company"): NO_SITE + " (ranks the caller's sites only: "
                                                "tests/cloud/cockpit/test_api.py)",
     ("GET", "/api/cockpit/sites/{site}"): ("/api/cockpit/sites/{site}", None),
+    # the cockpit's live feed and kiosk (cloud/cockpit/live.py, kiosk.py)
+    ("GET", "/api/cockpit/ws"): ("/api/cockpit/ws?site={site}", None),
+    ("POST", "/api/cockpit/kiosk"): NO_SITE + " (a cockpit token's own cookie: "
+                                             "tests/security/test_cockpit_kiosk.py)",
+    ("DELETE", "/api/cockpit/kiosk"): NO_SITE + " (clears the caller's cookie)",
     # the cockpit's pages (cloud/cockpit/pages.py)
     ("GET", "/cockpit"): "page shell (its data: /api/cockpit/company, /api/cockpit/ws)",
     ("GET", "/cockpit/sites/{site}"): ("/cockpit/sites/{site}", None),
