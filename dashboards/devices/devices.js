@@ -55,6 +55,21 @@
     return parts.join(" · ");
   }
 
+  /** The edge's own health report (up/health): what it still holds for the console. */
+  function drawEdge(edge) {
+    const p = $("edge");
+    p.hidden = !edge;
+    if (!edge) return;
+    const age = edge.oldest_age_s == null ? "" : Math.round(edge.oldest_age_s);
+    const waiting = edge.outbox_depth
+      ? S.t(`待上传 ${edge.outbox_depth} 条，最早 ${age} 秒前`, `${edge.outbox_depth} events waiting, oldest ${age} s`)
+      : S.t("无待上传事件", "nothing waiting");
+    const at = S.time(edge.reported_at, tz);
+    p.textContent = S.t(`边缘网关：${waiting}（报告于 ${at}）`, `Edge: ${waiting} (reported ${at})`)
+      + (edge.stale ? S.t(" · 报告已过期", " · report is stale") : "");
+    p.classList.toggle("stale", Boolean(edge.stale));
+  }
+
   function fillFamilies() {
     const sel = $("family");
     sel.replaceChildren(S.el("option", { value: "", text: S.t("全部", "All") }),
@@ -244,7 +259,7 @@
   async function load(slug) {
     site = slug;
     $("load-error").hidden = true;
-    if (!site) { devices = []; draw(); return; }
+    if (!site) { devices = []; drawEdge(null); draw(); return; }
     try {
       const [list, cmds] = await Promise.all([
         S.api(`/api/sites/${encodeURIComponent(site)}/devices`),
@@ -252,6 +267,7 @@
       if (slug !== site) return;
       tz = list.timezone;
       devices = list.devices;
+      drawEdge(list.edge);
       mayIssue = new Set(cmds.may_issue || []);
       channel = cmds.channel || { available: false };
     } catch (err) {
@@ -273,6 +289,7 @@
       const list = await S.api(`/api/sites/${encodeURIComponent(slug)}/devices`);
       if (slug !== site) return;
       devices = list.devices;
+      drawEdge(list.edge);
       draw();
       $("load-error").hidden = true;
     } catch (err) {
