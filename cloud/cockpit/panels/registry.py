@@ -3,8 +3,9 @@ and refresh them (docs/cockpit.md).
 
 A panel is an async function of a ``PanelContext`` (one read-only session, the site, its zone,
 the console's clock) returning a JSON-ready dict with ``empty`` (nothing to show yet) and its
-own fields; the API adds ``title_zh`` and ``title_en``. The site view is every registered panel in ``order``; the live feed recomputes
-the panels whose ``kinds`` (event kind prefixes) a committed batch touched. A feature adds a
+own fields; the API adds ``title_zh`` and ``title_en``. The site view is every registered
+panel in ``order``; the live feed recomputes the panels whose ``kinds`` (event kind prefixes)
+a committed batch touched. A feature adds a
 panel with a module and one ``register`` call: the API, the live feed and the page (which
 draws a panel it has no renderer for as a plain table) need no change.
 """
