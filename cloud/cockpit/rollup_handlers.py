@@ -33,7 +33,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from cloud.alarms.policy import DEFAULT_POLICY, AlarmPolicy
 from cloud.cockpit import rollups as r
 from cloud.cockpit.tables import CockpitElevator, CockpitMeterState
-from cloud.db.dialect import dialect_insert
+from cloud.db.dialect import dialect_insert, dialect_name, pg_driver
 from cloud.ingest.handlers import HandlerContext, HandlerRegistry, StoredEvent
 from cloud.records.tables import BillingMeter, Building, Unit
 from contract import ContractError, Kind
@@ -156,11 +156,25 @@ class MeterBook:
         self.cells.append(r.Cell(self.site_id, metric, r.SITE, r.WHOLE_SITE, hour, rise))
 
 
+_PG_STATES = ("SELECT device_id, last_kwh, last_m3, last_ts, anomaly, anomaly_at"
+              " FROM cockpit_meter_state WHERE device_id = ANY($1::int[])")
+_PG_SAVE_STATES = (
+    "INSERT INTO cockpit_meter_state (device_id, site_id, last_kwh, last_m3, last_ts, anomaly,"
+    " anomaly_at) SELECT * FROM unnest($1::int[], $2::int[], $3::numeric[], $4::numeric[],"
+    " $5::timestamptz[], $6::text[], $7::timestamptz[])"
+    " ON CONFLICT (device_id) DO UPDATE SET site_id = excluded.site_id,"
+    " last_kwh = excluded.last_kwh, last_m3 = excluded.last_m3, last_ts = excluded.last_ts,"
+    " anomaly = excluded.anomaly, anomaly_at = excluded.anomaly_at")
+
+
 async def meter_states(session: AsyncSession, device_ids: Iterable[int]) -> dict[int,
                                                                                 MeterState]:
     ids = sorted(set(device_ids))
     if not ids:
         return {}
+    if dialect_name(session) == "postgresql":  # the hot path: one array query, no ORM types
+        driver = await pg_driver(session)
+        return {int(x[0]): MeterState(*x[1:]) for x in await driver.fetch(_PG_STATES, ids)}
     s = CockpitMeterState
     rows = await session.execute(
         select(s.device_id, s.last_kwh, s.last_m3, s.last_ts, s.anomaly, s.anomaly_at)
@@ -173,6 +187,12 @@ async def save_meter_states(session: AsyncSession, site_id: int,
     """One upsert of the given meters' states."""
     if not states:
         return
+    if dialect_name(session) == "postgresql":
+        driver = await pg_driver(session)
+        ids = sorted(states)
+        await driver.execute(_PG_SAVE_STATES, ids, [site_id] * len(ids),
+                             *([getattr(states[i], f) for i in ids] for f in MeterState.__slots__))
+        return
     ins = dialect_insert(session, STATE)
     stmt = ins.on_conflict_do_update(
         index_elements=["device_id"],
@@ -184,6 +204,17 @@ async def save_meter_states(session: AsyncSession, site_id: int,
         for i, s in sorted(states.items())])
 
 
+_PG_BUILDINGS = (
+    "SELECT k.key, COALESCE("
+    " (SELECT b.code FROM billing_meters bm LEFT JOIN units u ON u.id = bm.unit_id"
+    "  JOIN buildings b ON b.id = COALESCE(bm.building_id, u.building_id)"
+    "  WHERE bm.site_id = $1 AND bm.device_key = k.key AND bm.removed_at IS NULL"
+    "  ORDER BY bm.id LIMIT 1),"
+    " (SELECT b.code FROM units u JOIN buildings b ON b.id = u.building_id"
+    "  WHERE u.site_id = $1 AND u.code = k.unit))"
+    " FROM unnest($2::text[], $3::text[]) AS k(key, unit)")
+
+
 async def buildings_of(session: AsyncSession, site_id: int,
                        units: Mapping[str, str | None]) -> dict[str, str]:
     """Device key → building code: the building of the device's active billing meter (its
@@ -191,6 +222,11 @@ async def buildings_of(session: AsyncSession, site_id: int,
     device key → the reading's ``unit``)."""
     if not units:
         return {}
+    if dialect_name(session) == "postgresql":  # the hot path: one round trip
+        driver = await pg_driver(session)
+        keys = sorted(units)
+        rows = await driver.fetch(_PG_BUILDINGS, site_id, keys, [units[k] for k in keys])
+        return {str(k): str(b) for k, b in rows if b is not None}
     bm = BillingMeter
     q = (select(bm.device_key, Building.code)
          .select_from(bm)
