@@ -18,6 +18,7 @@ from tests.support.auth import token_headers
 from tests.support.console_app import Console, console_app
 
 T0 = datetime(2026, 12, 7, 6, 30, tzinfo=UTC)  # 14:30 Monday, Asia/Shanghai
+MIDNIGHT = datetime(2026, 12, 7, 16, 0, tzinfo=UTC)  # 2026-12-08 00:00 in Shanghai
 SITE = "/api/cockpit/sites/{}"
 COMPANY = "/api/cockpit/company"
 
@@ -59,6 +60,23 @@ async def test_a_site_view_has_every_panel_in_order_with_titles(db_url: str) -> 
         c.clock.advance(51.5)
         dev = (await c.call("GET", SITE.format("north"), lead, 200))["panels"]["devices"]
         assert dev["edge"]["stale"] is True and dev["edge"]["outbox_depth"] == 7
+
+
+async def test_the_site_day_turns_at_the_site_midnight(db_url: str) -> None:
+    async with console_app(db_url, T0) as c:
+        await _seed_two(c)
+        async with c.sessions() as s, s.begin():
+            east = await rows.site(s, "east")
+            rows.add_all(s, [rows.alarm(east.id, "major", T0 - timedelta(hours=6))])
+        lead = await token_headers(c.sessions, "operations_lead", ["east"])
+        c.clock.advance((MIDNIGHT - T0).total_seconds() - 1)  # 23:59:59 in Shanghai
+        body = await c.call("GET", SITE.format("east"), lead, 200)
+        assert (body["day"], body["panels"]["alarms"]["today"]) == ("2026-12-07", 1)
+        c.clock.advance(1)  # 00:00:00 on the 8th: yesterday's alarm joins the week
+        body = await c.call("GET", SITE.format("east"), lead, 200)
+        assert (body["day"], body["now"]) == ("2026-12-08", "2026-12-07T16:00:00.000Z")
+        assert (body["panels"]["alarms"]["today"], body["panels"]["alarms"]["avg_7d"]) == (
+            0, 0.1)
 
 
 @pytest.fixture
