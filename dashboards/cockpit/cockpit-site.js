@@ -19,7 +19,7 @@
     let tz = "Asia/Shanghai";
     let live = null;
     let gone = false;
-    const ctx = { charts, now: () => Date.now() + skew };
+    const ctx = { charts, now: () => Date.now() + skew, tz: () => tz };
 
     function frame(name) {
       let f = panels.get(name);

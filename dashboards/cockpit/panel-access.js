@@ -14,15 +14,15 @@
       update(p) {
         const hourly = p.hourly_today || [];
         kpis.replaceChildren(
-          C.kpi(C.num(hourly.reduce((a, b) => a + Number(b || 0), 0)), "今日门禁事件", "Door events", "sm"),
+          C.kpi(C.num(hourly.reduce((a, b) => a + Number(b || 0), 0)), "门禁事件", "Door events", "sm"),
           C.kpi(C.num(p.forced_today), "强行开门", "Forced", `sm ${p.forced_today ? "critical" : "ok"}`),
           C.kpi(C.num(p.held_today), "开门超时", "Held open", `sm ${p.held_today ? "major" : "ok"}`));
         ctx.charts.set(chart, {
           grid: { left: 4, right: 4, top: 8, bottom: 0, containLabel: true },
           xAxis: { type: "category", data: hourly.map((_, i) => `${i}`), ...C.axisStyle(),
                    axisLabel: { color: "#9fb3c8", fontSize: 16, interval: 5 } },
-          yAxis: { type: "value", minInterval: 1, ...C.axisStyle(),
-                   axisLabel: { color: "#9fb3c8", fontSize: 16 } },
+          yAxis: { type: "value", minInterval: 1, ...C.axisStyle(), axisLabel: { show: false },
+                   splitNumber: 2 },
           series: [{ type: "bar", data: hourly, itemStyle: { color: "#5cdbd3" }, barMaxWidth: 10 }],
         });
         const now = ctx.now();

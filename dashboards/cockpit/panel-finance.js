@@ -8,17 +8,18 @@
     const row = C.el("div", { class: "ck-row" });
     const gauge = C.el("div", { class: "ck-chart w44" });
     const right = C.el("div", { class: "ck-col grow" });
+    const period = C.el("div", { class: "ck-line" });
     const billed = C.el("div", { class: "ck-line" });
     const collected = C.el("div", { class: "ck-line" });
     const bars = C.el("div", { class: "ck-chart" });
     const none = C.el("div", { class: "ck-line", text: C.t("各楼栋暂无欠费", "No arrears by building") });
-    right.append(billed, collected, bars, none);
+    right.append(period, billed, collected, bars, none);
     row.append(gauge, right);
     box.append(row);
     return {
       update(p) {
-        billed.replaceChildren(C.t(`${p.period || ""} 应收 `, `${p.period || ""} billed `),
-                               C.el("b", { text: C.money(p.billed) }));
+        period.replaceChildren(C.t("账期 ", "Period "), C.el("b", { text: p.period || "—" }));
+        billed.replaceChildren(C.t("应收 ", "Billed "), C.el("b", { text: C.money(p.billed) }));
         collected.replaceChildren(C.t("实收 ", "Collected "), C.el("b", { text: C.money(p.collected) }));
         ctx.charts.set(gauge, C.gauge(p.collection_rate, C.t("收缴率", "Collection")));
         const rows = (p.arrears_by_building || []).slice()

@@ -22,11 +22,15 @@
                                    "今日进/出", "In/out today", "sm"));
         lots.replaceChildren(...(p.lots || []).map((l) => C.el("li", {},
           C.el("span", { class: "grow", text: l.name || l.lot }),
-          C.el("span", { class: "num", text: `${C.num(l.occupied)}/${C.num(l.capacity)}` }),
-          C.el("b", { class: l.capacity && l.occupied / l.capacity >= 0.9 ? "ck-warn" : null,
-                      text: l.capacity ? `${Math.round((100 * l.occupied) / l.capacity)}%` : "—" }))));
+          C.el("span", { class: "num", text: l.capacity ? `${C.num(l.occupied)}/${C.num(l.capacity)}`
+            : C.t(`在场 ${C.num(l.occupied)}`, `${C.num(l.occupied)} in`) }),
+          l.capacity ? C.el("b", { class: l.occupied / l.capacity >= 0.9 ? "ck-warn" : null,
+                                   text: `${Math.round((100 * l.occupied) / l.capacity)}%` }) : null)));
         C.fit(lots);
         const hours = (h.hours || []).map((x) => `${x}`);
+        // Today's hours still to come have no figure yet (not a zero).
+        const hour = Number(C.clock(ctx.now(), ctx.tz())[0].slice(0, 2));
+        const sofar = (xs) => (xs || []).map((v, i) => ((h.hours || [])[i] > hour ? null : v));
         const line = (name, data, color, dashed) => ({
           name, type: "line", data: data || [], smooth: true, symbol: "none", color,
           lineStyle: { width: dashed ? 2 : 3, type: dashed ? "dashed" : "solid", color } });
@@ -37,8 +41,8 @@
           xAxis: { type: "category", data: hours, boundaryGap: false, ...C.axisStyle(),
                    axisLabel: { color: "#9fb3c8", fontSize: 16, interval: 3 } },
           yAxis: { type: "value", minInterval: 1, ...C.axisStyle() },
-          series: [line(C.t("今日入场", "In today"), h.today_entries, "#3fa9f5", false),
-                   line(C.t("今日出场", "Out today"), h.today_exits, "#33c48d", false),
+          series: [line(C.t("今日入场", "In today"), sofar(h.today_entries), "#3fa9f5", false),
+                   line(C.t("今日出场", "Out today"), sofar(h.today_exits), "#33c48d", false),
                    line(C.t("昨日入场", "In yesterday"), h.yesterday_entries, "#3fa9f5", true),
                    line(C.t("昨日出场", "Out yesterday"), h.yesterday_exits, "#33c48d", true)],
         });
