@@ -77,10 +77,12 @@ class Loop:
         return statistics.quantiles(self.latencies, n=100, method="inclusive")[round(p) - 1]
 
 
-async def panel_costs(url: str, slug: str, rounds: int) -> dict[str, tuple[float, float]]:
+async def panel_costs(url: str, slug: str,
+                      rounds: int) -> dict[str, tuple[float, float, int]]:
     """Each panel's compute time on site ``slug`` and the company view's, alone (no other
-    load), ``rounds`` times each: ``{name: (median s, max s)}`` — where a view's time goes."""
-    from sqlalchemy import select
+    load), ``rounds`` times each: ``{name: (median s, max s, SQL statements)}`` — where a
+    view's time goes."""
+    from sqlalchemy import event, select
 
     from cloud.cockpit.panels.load import load_panels
     from cloud.cockpit.panels.registry import panels
@@ -90,10 +92,17 @@ async def panel_costs(url: str, slug: str, rounds: int) -> dict[str, tuple[float
     load_panels()
     engine = make_engine(url)
     sessions = session_factory(engine)
-    out: dict[str, tuple[float, float]] = {}
+    out: dict[str, tuple[float, float, int]] = {}
+    statements = [0]
+
+    def count(*_: Any) -> None:
+        statements[0] += 1
+
+    event.listen(engine.sync_engine, "before_cursor_execute", count)
     try:
         for name in [*(p.name for p in panels()), "company view"]:
             times = []
+            statements[0] = 0
             for _ in range(rounds):
                 async with sessions() as s:  # a fresh session each time, as a request has
                     sites = (await s.scalars(select(Site).order_by(Site.slug))).all()
@@ -106,7 +115,8 @@ async def panel_costs(url: str, slug: str, rounds: int) -> dict[str, tuple[float
                         spec = next(p for p in panels() if p.name == name)
                         await spec.compute(context(s, site, now))
                     times.append(time.perf_counter() - t0)
-            out[name] = (statistics.median(times), max(times))
+            out[name] = (statistics.median(times), max(times),
+                         (statements[0] - rounds) // rounds)  # less the sites' SELECT
     finally:
         await engine.dispose()
     return out
@@ -120,6 +130,9 @@ class Result:
     rollup_rows: int = 0
     company: Loop = field(default_factory=Loop)
     site: Loop = field(default_factory=Loop)
+    #: The same loops before the load (cockpits connected, nothing ingested): the baseline.
+    idle_company: Loop = field(default_factory=Loop)
+    idle_site: Loop = field(default_factory=Loop)
     cockpit_messages: list[Counter[str]] = field(default_factory=list)
     ingest: dict[str, Any] = field(default_factory=dict)
     cpu_s: float = 0.0
@@ -127,7 +140,7 @@ class Result:
     rss_start: int = 0
     rss_max: int = 0
     load_avg: tuple[float, float] = (0.0, 0.0)
-    panels: dict[str, tuple[float, float]] = field(default_factory=dict)
+    panels: dict[str, tuple[float, float, int]] = field(default_factory=dict)
 
 
 def admin_url() -> str:
@@ -210,6 +223,14 @@ async def _drive(opts: Options, layout: Layout, base: str, token: str, pid: int,
             async with asyncio.timeout(30):
                 for e in readies:
                     await e.wait()
+            idle = asyncio.Event()
+            site_paths = [f"/api/cockpit/sites/{s}" for s in slugs]
+            baseline = [tg.create_task(_request_loop(http, ["/api/cockpit/company"],
+                                                     res.idle_company, idle)),
+                        tg.create_task(_request_loop(http, site_paths, res.idle_site, idle))]
+            await asyncio.sleep(min(10.0, opts.seconds / 3))
+            idle.set()
+            await asyncio.gather(*baseline)
             cpu0, res.rss_start = proc_cpu_rss(pid)
             load0 = os.getloadavg()[0]
             t0 = time.perf_counter()
@@ -217,8 +238,7 @@ async def _drive(opts: Options, layout: Layout, base: str, token: str, pid: int,
             report = tg.create_task(asyncio.to_thread(conn.recv))
             loops = [tg.create_task(_request_loop(http, ["/api/cockpit/company"], res.company,
                                                   done)),
-                     tg.create_task(_request_loop(
-                         http, [f"/api/cockpit/sites/{s}" for s in slugs], res.site, done))]
+                     tg.create_task(_request_loop(http, site_paths, res.site, done))]
             res.rss_max = res.rss_start
             while not report.done():
                 await asyncio.wait([report], timeout=1.0)
@@ -241,6 +261,10 @@ def _ms(seconds: float) -> str:
 def _report(fig: Figures, opts: Options, res: Result) -> None:
     fig.add("fill (records, then rollups site by site)", f"{res.fill_s:.1f} s")
     fig.add("rollup rows (bulk-inserted into cockpit_hourly)", f"{res.rollup_rows:,}")
+    for name, loop in (("before the load: company", res.idle_company),
+                       ("before the load: site view", res.idle_site)):
+        fig.add(f"{name} p50 / p99 ({len(loop.latencies)} req)",
+                f"{_ms(loop.q(50))} / {_ms(loop.q(99))}")
     for name, loop in (("/api/cockpit/company", res.company), ("site view", res.site)):
         fig.add(f"{name}: requests (status: count)", f"{len(loop.latencies)} ("
                 + ", ".join(f"{k}: {v}" for k, v in sorted(loop.statuses.items())) + ")",
@@ -273,8 +297,9 @@ def _report(fig: Figures, opts: Options, res: Result) -> None:
     fig.add(f"machine load average (1 min), {os.cpu_count()} cores",
             f"{res.load_avg[0]:.1f} → {res.load_avg[1]:.1f}", "shared box: figures noisy"
             if res.load_avg[1] > (os.cpu_count() or 1) else "")
-    for name, (med, top) in sorted(res.panels.items(), key=lambda kv: -kv[1][0]):
-        fig.add(f"  alone after the load: {name} median / max", f"{_ms(med)} / {_ms(top)}")
+    for name, (med, top, n) in sorted(res.panels.items(), key=lambda kv: -kv[1][0]):
+        fig.add(f"  alone after the load: {name} median / max (SQL)",
+                f"{_ms(med)} / {_ms(top)} ({n})")
 
 
 def bench(opts: Options) -> tuple[Figures, Result]:

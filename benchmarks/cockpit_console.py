@@ -49,7 +49,7 @@ def serve_console(url: str, layout: Layout, conn: Any, profile: str | None) -> N
         asyncio.run(_main(url, layout, conn))
     finally:
         text = ""
-        if prof is not None:
+        if prof is not None and profile:
             prof.disable()
             prof.dump_stats(profile)
             out = io.StringIO()

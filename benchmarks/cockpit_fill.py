@@ -23,7 +23,7 @@ from typing import Any
 from urllib.parse import urlparse, urlunparse
 
 import asyncpg
-from sqlalchemy import insert, select
+from sqlalchemy import Select, insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from cloud.alarms.tables import Alarm
@@ -123,6 +123,10 @@ async def fresh_database(admin_url: str) -> AsyncIterator[str]:
             await admin.close()
 
 
+async def _ids(s: AsyncSession, q: Select[str, int]) -> dict[str, int]:
+    return {k: v for k, v in (await s.execute(q)).all()}
+
+
 async def fill_records(s: AsyncSession, layout: Layout, now: datetime) -> dict[str, int]:
     """Sites, buildings, units, devices, meters, edge health, alarms and work orders; returns
     ``{slug: site id}``."""
@@ -140,8 +144,8 @@ async def fill_records(s: AsyncSession, layout: Layout, now: datetime) -> dict[s
         await s.execute(insert(Building), [
             {"site_id": site.id, "code": str(b + 1), "name": f"{b + 1}栋", "floors": 18,
              "created_at": now, "updated_at": now} for b in range(layout.buildings)])
-        bids = dict((await s.execute(select(Building.code, Building.id).where(
-            Building.site_id == site.id))).tuples().all())
+        bids = await _ids(s, select(Building.code, Building.id).where(
+            Building.site_id == site.id))
         devices = list(layout.devices_of())
         refs = sorted({ref for _, kind, ref in devices if kind == "meter" and ref})
         await s.execute(insert(Unit), [
@@ -149,16 +153,14 @@ async def fill_records(s: AsyncSession, layout: Layout, now: datetime) -> dict[s
              "floor": 1, "area": Decimal("89.50"), "inner_area": Decimal("72.10"),
              "unit_type": "residential", "status": "occupied", "created_at": now,
              "updated_at": now} for ref in refs])
-        uids = dict((await s.execute(select(Unit.code, Unit.id).where(
-            Unit.site_id == site.id))).tuples().all())
+        uids = await _ids(s, select(Unit.code, Unit.id).where(Unit.site_id == site.id))
         await s.execute(insert(Device), [
             {"site_id": site.id, "key": key, "kind": kind, "online": rng.random() > 0.03,
              "unit_ref": ref if kind == "meter" else None,
              "profile": ("eastron_sdm120" if key.startswith("em-") else
                          "water_generic" if key.startswith("wm-") else None),
              "last_seen_at": now, "last_event_at": now} for key, kind, ref in devices])
-        dids = dict((await s.execute(select(Device.key, Device.id).where(
-            Device.site_id == site.id))).tuples().all())
+        dids = await _ids(s, select(Device.key, Device.id).where(Device.site_id == site.id))
         meters = [(k, ref) for k, kind, ref in devices if kind == "meter" and ref]
         await s.execute(insert(Meter), [
             {"device_id": dids[k], "unit_ref": ref,
