@@ -202,6 +202,9 @@ def main(site: str | None, days: int) -> int:
     from cloud.log import configure_logging
     from cloud.settings import Settings, ensure_database_dir
 
+    if days < 1:
+        print(f"--days: 至少 1 天 / at least 1 (got {days})", file=sys.stderr)
+        return 2
     settings = Settings.from_env()
     configure_logging(level="WARNING", json_lines=settings.log_json)
 

@@ -312,3 +312,24 @@ async def test_rebuild_equals_what_ingest_maintained(
         {keys[i]: (x.last_kwh, x.last_ts, x.anomaly) for i, x in before.items()}
     with pytest.raises(LookupError):
         await rebuild(sessions, now=NOW, site="nowhere", days=1, say=lines.append)
+
+
+async def test_a_day_with_25_hours_adds_the_repeated_hour(
+        sessions: async_sessionmaker[AsyncSession], site_id: int) -> None:
+    """Berlin leaves summer time on 2026-10-25: 02:00–03:00 happens twice, both land in
+    local hour 2 and in that day's total (a zone with DST; China has none)."""
+    berlin = ZoneInfo("Europe/Berlin")
+    first, second = datetime(2026, 10, 25, 0, tzinfo=UTC), datetime(2026, 10, 25, 1, tzinfo=UTC)
+    last = datetime(2026, 10, 25, 22, tzinfo=UTC)  # 23:00 local, still that day
+    async with sessions() as s, s.begin():
+        await s.execute(select(Site.id).with_for_update())
+        await r.add(s, [r.Cell(site_id, r.GATE_OPENED, r.SITE, "", first, D(2)),
+                        r.Cell(site_id, r.GATE_OPENED, r.SITE, "", second, D(3)),
+                        r.Cell(site_id, r.GATE_OPENED, r.SITE, "", last, D(1))])
+    async with sessions() as s:
+        hours = await r.hourly(s, site_id, r.GATE_OPENED, r.SITE, "",
+                               datetime(2026, 10, 25).date(), berlin)
+        days = await r.daily_totals(s, site_id, r.GATE_OPENED, r.SITE, "", 2, berlin,
+                                    datetime(2026, 10, 26, 12, tzinfo=UTC))
+    assert hours[2] == D(5) and hours[23] == D(1) and sum(hours) == D(6)
+    assert days.values == [D(6), D(0)]

@@ -69,3 +69,5 @@ def test_rebuild_command_restores_the_rollups_and_prints_each_day(
     assert asyncio.run(_sums(url)) == {("lot", "P1"): Decimal(3), ("site", ""): Decimal(3)}
     assert main(["cloud", "cockpit", "rebuild", "--site", "nowhere"]) == 2
     assert "nowhere" in capsys.readouterr().err
+    assert main(["cloud", "cockpit", "rebuild", "--days", "0"]) == 2
+    assert "--days" in capsys.readouterr().err
