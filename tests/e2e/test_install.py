@@ -74,7 +74,8 @@ def _source_data_files() -> list[str]:
     out = []
     for folder in DATA_DIRS:
         for path in (REPO / folder).rglob("*"):
-            if path.is_file() and "__pycache__" not in path.parts and path.suffix != ".pyc":
+            if (path.is_file() and "__pycache__" not in path.parts and path.suffix != ".pyc"
+                    and "node_modules" not in path.parts):  # npm's, installed by bootstrap
                 out.append(path.relative_to(REPO).as_posix())
     return sorted(out)
 
