@@ -306,6 +306,9 @@ async def test_rebuild_equals_what_ingest_maintained(
     assert lines[0] == "站点 demo 2026-12-07: 16 事件 / events"
     await rebuild(sessions, now=NOW, site="demo", days=3, say=lines.append)  # idempotent
     assert await everything(sessions) == maintained
+    assert lines[2:5] == ["站点 demo 2026-12-05: 0 事件 / events",
+                          "站点 demo 2026-12-06: 2 事件 / events",
+                          "站点 demo 2026-12-07: 16 事件 / events"]
     async with sessions() as s:
         after = {x.device_id: x for x in (await s.scalars(select(CockpitMeterState))).all()}
     assert {keys[i]: (x.last_kwh, x.last_ts, x.anomaly) for i, x in after.items()} == \
