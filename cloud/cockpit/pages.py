@@ -21,8 +21,6 @@ from cloud.auth.guard import PUBLIC, requires
 from cloud.web.openapi import PATHS, _assets, _page
 from cloud.web.pages import CONTENT_TYPES, HEADERS, PageSet
 
-log = structlog.get_logger(__name__).bind(feature="cockpit")
-
 COCKPIT = PageSet("cockpit", "页面文件缺失 / cockpit page files are missing")
 
 #: ECharts as ``npm ci`` installs it (the full build: every chart type, the canvas renderer,
@@ -39,7 +37,8 @@ def add_cockpit_pages(app: web.Application) -> None:
     app.router.add_get("/cockpit/static/{name}", cockpit_asset, name="cockpit_asset")
     app.router.add_get("/cockpit/vendor/echarts.min.js", echarts_js, name="cockpit_echarts")
     if not ECHARTS.is_file():
-        log.warning("cockpit_charts_missing", path=str(ECHARTS), advice=ECHARTS_MISSING)
+        structlog.get_logger(__name__).bind(feature="cockpit").warning(
+            "cockpit_charts_missing", path=str(ECHARTS), advice=ECHARTS_MISSING)
 
 
 @requires("cockpit.read")

@@ -142,6 +142,9 @@ async def test_every_panel_has_data_and_fits_the_wall(
 
     width, height = size
     async with checked_page(browser, width, height) as page:
+        refused: list[str] = []  # the console's CSP must hold: no inline style, no eval
+        page.on("console", lambda m: refused.append(m.text)
+                if "Content Security Policy" in m.text else None)
         data = await open_site(page, cockpit)
         assert data["order"], data
         for name in data["order"]:
@@ -168,6 +171,7 @@ async def test_every_panel_has_data_and_fits_the_wall(
         assert await overflow(page) == []
         assert await raw_codes(page, ".ck-stage") == []
         assert await page.evaluate("document.documentElement.lang") == "zh-CN"
+        assert refused == []
         # Charts are drawn at the pixels they are shown at (2× on the 4K wall, not upscaled).
         ratios = await page.evaluate("""() => [...document.querySelectorAll('.ck-chart canvas')]
             .filter(c => c.getBoundingClientRect().width > 0)
@@ -389,3 +393,39 @@ def _marker(data: dict[str, Any], today: int) -> str:
 
 def _today_of(batch: list[str]) -> int:
     return int(json.loads(batch[-1])["panels"]["alarms"]["today"])
+
+
+async def test_the_chart_library_is_the_consoles_own_or_its_absence_is_said(
+        monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """Served from node_modules as npm installed it (no CDN); without it one warning at start
+    and a 404 that says how to install it."""
+    from aiohttp.test_utils import TestClient, TestServer
+    from structlog.testing import capture_logs
+
+    from cloud.cockpit import pages
+
+    app = web.Application()
+    with capture_logs() as logs:
+        pages.add_cockpit_pages(app)
+    assert [e for e in logs if e["event"] == "cockpit_charts_missing"] == []
+    async with TestClient(TestServer(app)) as client:
+        resp = await client.get("/cockpit/vendor/echarts.min.js")
+        assert resp.status == 200
+        assert resp.content_type == "text/javascript"
+        body = await resp.read()
+        assert body == pages.ECHARTS.read_bytes()
+        assert b"eval(" not in body  # script-src 'self' without 'unsafe-eval' holds
+        lock = json.loads((pages.COCKPIT.folder / "package-lock.json").read_text())
+        version = lock["packages"]["node_modules/echarts"]["version"]
+        assert version.startswith("6.")  # the ^6 of package.json, pinned by the lock
+        assert f'"{version}"'.encode() in body  # the file is the locked version
+
+    monkeypatch.setattr(pages, "ECHARTS", tmp_path / "missing" / "echarts.min.js")
+    app = web.Application()
+    with capture_logs() as logs:
+        pages.add_cockpit_pages(app)
+    assert [e["event"] for e in logs if e["log_level"] == "warning"] == ["cockpit_charts_missing"]
+    async with TestClient(TestServer(app)) as client:
+        resp = await client.get("/cockpit/vendor/echarts.min.js")
+        assert resp.status == 404
+        assert "图表库未安装：运行 scripts/bootstrap.sh" in await resp.text()
