@@ -4,12 +4,15 @@ each site's days and repairs rollups that went missing; an unknown site is refus
 from __future__ import annotations
 
 import asyncio
+import logging
 import uuid
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 
 import pytest
+import structlog
 from sqlalchemy import delete, select
 
 from cloud.cockpit.tables import CockpitHourly
@@ -52,6 +55,21 @@ async def _sums(url: str) -> dict[tuple[str, str], Decimal]:
         await engine.dispose()
 
 
+@pytest.fixture
+def restore_logging() -> Iterator[None]:
+    """The CLI configures logging for its process; put the test process's back after."""
+    root = logging.getLogger()
+    handlers, level = list(root.handlers), root.level
+    config = structlog.get_config()
+    try:
+        yield
+    finally:
+        root.handlers[:] = handlers
+        root.setLevel(level)
+        structlog.configure(**config)
+
+
+@pytest.mark.usefixtures("restore_logging")
 def test_rebuild_command_restores_the_rollups_and_prints_each_day(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
         capsys: pytest.CaptureFixture[str]) -> None:
