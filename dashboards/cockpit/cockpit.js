@@ -19,6 +19,12 @@
   let known = only.slice();
 
   if (!C.charts_available()) $("ck-charts-missing").hidden = false;
+  // The shell's frame is out of sight on the wall; its language switch and a login's log-out
+  // (the shell shows it for a person, not for a kiosk) join the header.
+  for (const id of ["cy-lang", "cy-logout"]) {
+    const button = $(id);
+    if (button) $("ck-clock").before(button);
+  }
 
   const screen = {
     title(text) { $("ck-title").textContent = text; document.title = `${text} · Courtyard`; },
