@@ -31,6 +31,7 @@ import statistics
 import sys
 import time
 from collections import Counter
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -62,6 +63,8 @@ class Options:
     seconds: float = 60.0
     batch: int = 50
     profile: str | None = None
+    #: Ingest in a process of its own (a separate ingest worker) instead of the console's.
+    ingest_apart: bool = False
 
 
 @dataclass
@@ -140,6 +143,7 @@ class Result:
     rss_start: int = 0
     rss_max: int = 0
     load_avg: tuple[float, float] = (0.0, 0.0)
+    ingest_cpu_s: float = 0.0
     panels: dict[str, tuple[float, float, int]] = field(default_factory=dict)
 
 
@@ -278,6 +282,9 @@ def _report(fig: Figures, opts: Options, res: Result) -> None:
             f"{opts.rate:.0f} /s")
     fig.add("ingest batch store p50 / p99", f"{_ms(ing['p50'])} / {_ms(ing['p99'])}")
     fig.add("ingest schedule lag at the end", f"{ing['lag_s']:.2f} s", "≈ 0")
+    fig.add("console event loop lag p50 / p99 / max",
+            f"{_ms(ing['loop_lag_p50'])} / {_ms(ing['loop_lag_p99'])} / "
+            f"{_ms(ing['loop_lag_max'])}")
     if ing.get("errors"):
         fig.add("ingest errors", str(ing["errors"]), "none")
     live = sum(1 for c in res.cockpit_messages if c["snapshot"])
@@ -291,7 +298,12 @@ def _report(fig: Figures, opts: Options, res: Result) -> None:
         kinds.update(c)
     fig.add("messages by type (all cockpits)", ", ".join(f"{k}: {v}" for k, v in
                                                          sorted(kinds.items())))
-    fig.add("console CPU (web + ingest, one process)", f"{res.cpu_s / res.wall_s:.2f} cores")
+    if opts.ingest_apart:
+        fig.add("console CPU (web only)", f"{res.cpu_s / res.wall_s:.2f} cores")
+        fig.add("ingest process CPU", f"{res.ingest_cpu_s / res.wall_s:.2f} cores")
+    else:
+        fig.add("console CPU (web + ingest, one process)",
+                f"{res.cpu_s / res.wall_s:.2f} cores")
     fig.add("console RSS start → max", f"{res.rss_start / 2**20:.0f} → "
             f"{res.rss_max / 2**20:.0f} MB")
     fig.add(f"machine load average (1 min), {os.cpu_count()} cores",
@@ -302,44 +314,70 @@ def _report(fig: Figures, opts: Options, res: Result) -> None:
                 f"{_ms(med)} / {_ms(top)} ({n})")
 
 
-def bench(opts: Options) -> tuple[Figures, Result]:
+@dataclass
+class _Child:
+    conn: Any
+    pid: int
+    port: int
+    cpu_s: float = 0.0
+
+
+@contextlib.asynccontextmanager
+async def _child(url: str, layout: Layout, profile: str | None,
+                 serve_web: bool) -> AsyncIterator[_Child]:
+    """A console process (``cockpit_console.serve_console``), stopped on the way out; with a
+    ``profile`` its top functions are printed once it stopped."""
     from benchmarks.cockpit_console import serve_console
 
+    ctx = multiprocessing.get_context("spawn")
+    parent, child = ctx.Pipe()
+    proc = ctx.Process(target=serve_console, args=(url, layout, child, profile, serve_web),
+                       name="cockpit-console" if serve_web else "cockpit-ingest", daemon=True)
+    proc.start()
+    try:
+        async with asyncio.timeout(60):
+            _, port = await asyncio.to_thread(parent.recv)
+        handle = _Child(parent, proc.pid or 0, port)
+        t0 = proc_cpu_rss(handle.pid)[0]
+        yield handle
+        handle.cpu_s = proc_cpu_rss(handle.pid)[0] - t0
+        parent.send(("stop",))
+        async with asyncio.timeout(60):
+            _, text = await asyncio.to_thread(parent.recv)
+        if text:
+            print(text, flush=True)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            parent.send(("stop",))
+        raise
+    finally:
+        await asyncio.to_thread(proc.join, 30)
+        if proc.is_alive():
+            proc.kill()
+            await asyncio.to_thread(proc.join, 10)
+
+
+def bench(opts: Options) -> tuple[Figures, Result]:
     layout = Layout(opts.sites, opts.devices)
+    where = "its own process" if opts.ingest_apart else "the console's process"
     fig = header(f"cockpit: {opts.sites} sites × {opts.devices} devices, {opts.days} days of "
                  f"rollups, {opts.cockpits} cockpits, {opts.rate:g} events/s for "
-                 f"{opts.seconds:g} s (PostgreSQL)")
+                 f"{opts.seconds:g} s ingested in {where} (PostgreSQL)")
     res = Result()
 
     async def main() -> None:
         async with fresh_database(admin_url()) as url:
             token, res.fill_s, res.rollup_rows = await _fill(url, layout, opts.days)
-            ctx = multiprocessing.get_context("spawn")
-            parent, child = ctx.Pipe()
-            proc = ctx.Process(target=serve_console, args=(url, layout, child, opts.profile),
-                               name="cockpit-console", daemon=True)
-            proc.start()
-            try:
-                async with asyncio.timeout(60):
-                    msg = await asyncio.to_thread(parent.recv)
-                _, port = msg
-                await _drive(opts, layout, f"http://127.0.0.1:{port}", token, proc.pid or 0,
-                             parent, res)
-                parent.send(("stop",))
-                async with asyncio.timeout(60):
-                    profile = await asyncio.to_thread(parent.recv)
-                if profile[1]:
-                    print(profile[1], flush=True)
-                res.panels = await panel_costs(url, layout.slug(0), PANEL_ROUNDS)
-            except BaseException:
-                with contextlib.suppress(OSError):
-                    parent.send(("stop",))
-                raise
-            finally:
-                await asyncio.to_thread(proc.join, 30)
-                if proc.is_alive():
-                    proc.kill()
-                    await asyncio.to_thread(proc.join, 10)
+            async with contextlib.AsyncExitStack() as stack:
+                console = await stack.enter_async_context(
+                    _child(url, layout, opts.profile, serve_web=True))
+                ingest = console if not opts.ingest_apart else \
+                    await stack.enter_async_context(_child(url, layout, None, serve_web=False))
+                await _drive(opts, layout, f"http://127.0.0.1:{console.port}", token,
+                             console.pid, ingest.conn, res)
+            if ingest is not console:
+                res.ingest_cpu_s = ingest.cpu_s  # known once it stopped
+            res.panels = await panel_costs(url, layout.slug(0), PANEL_ROUNDS)
 
     asyncio.run(main())
     _report(fig, opts, res)
@@ -366,6 +404,8 @@ def parser() -> argparse.ArgumentParser:
                    help=f"events per second ingested (default {d.rate:g})")
     p.add_argument("--seconds", type=float, default=d.seconds,
                    help=f"seconds of load (default {d.seconds:g})")
+    p.add_argument("--ingest-apart", action="store_true",
+                   help="ingest in a process of its own (a separate ingest worker)")
     p.add_argument("--profile", metavar="FILE", help="run the console under cProfile, "
                    "keep the stats in FILE and print the top functions")
     return p
@@ -374,7 +414,8 @@ def parser() -> argparse.ArgumentParser:
 def run_args(argv: list[str]) -> Figures:
     a = parser().parse_args(argv)
     return bench(Options(sites=a.sites, devices=a.devices, days=a.days, cockpits=a.cockpits,
-                         rate=a.rate, seconds=a.seconds, profile=a.profile))[0]
+                         rate=a.rate, seconds=a.seconds, profile=a.profile,
+                         ingest_apart=a.ingest_apart))[0]
 
 
 def main() -> None:

@@ -35,10 +35,13 @@ log = structlog.get_logger(__name__)
 STORE_CONCURRENCY = 4
 #: How long the ingest may run past its schedule before the rest is given up.
 DRAIN_S = 30.0
+LAG_TICK_S = 0.01
 
 
-def serve_console(url: str, layout: Layout, conn: Any, profile: str | None) -> None:
-    """The child process's entry point."""
+def serve_console(url: str, layout: Layout, conn: Any, profile: str | None,
+                  serve_web: bool = True) -> None:
+    """The child process's entry point; without ``serve_web`` only the ingest runs (a
+    separate ingest worker process, as ``COURTYARD_INGEST_SHARED`` deployments have)."""
     from edge.log import configure_logging
 
     configure_logging(level="error")  # alarm.opened is a warning: thousands of lines
@@ -46,7 +49,7 @@ def serve_console(url: str, layout: Layout, conn: Any, profile: str | None) -> N
     if prof is not None:
         prof.enable()
     try:
-        asyncio.run(_main(url, layout, conn))
+        asyncio.run(_main(url, layout, conn, serve_web))
     finally:
         text = ""
         if prof is not None and profile:
@@ -60,7 +63,7 @@ def serve_console(url: str, layout: Layout, conn: Any, profile: str | None) -> N
         conn.send(("profile", text))
 
 
-async def _main(url: str, layout: Layout, conn: Any) -> None:
+async def _main(url: str, layout: Layout, conn: Any, serve_web: bool) -> None:
     engine = make_engine(url)
     sessions = session_factory(engine)
     clock = SystemClock()
@@ -68,9 +71,11 @@ async def _main(url: str, layout: Layout, conn: Any) -> None:
     configure_alarms(app)
     ingestor = Ingestor(sessions, clock, app[REGISTRY])
     runner = web.AppRunner(app, access_log=None, handle_signals=False)
-    await runner.setup()
-    port = free_port()
-    await web.TCPSite(runner, "127.0.0.1", port).start()
+    port = 0
+    if serve_web:
+        await runner.setup()
+        port = free_port()
+        await web.TCPSite(runner, "127.0.0.1", port).start()
     try:
         conn.send(("ready", port))
         while True:
@@ -80,7 +85,8 @@ async def _main(url: str, layout: Layout, conn: Any) -> None:
             _, rate, seconds, batch = msg
             conn.send(await ingest(ingestor, EdgeLoad(layout), rate, seconds, batch))
     finally:
-        await runner.cleanup()
+        if serve_web:
+            await runner.cleanup()
         await engine.dispose()
 
 
@@ -111,6 +117,8 @@ async def ingest(ingestor: Ingestor, load: EdgeLoad, rate: float, seconds: float
                 counts["errors"] += 1
                 log.warning("bench.ingest_refused", topic=topic, result=repr(result)[:300])
 
+    lags: list[float] = []
+    watch = asyncio.create_task(_loop_lag(lags))
     start = time.perf_counter()
     lag = 0.0
     for i in range(n_batches):
@@ -127,11 +135,25 @@ async def ingest(ingestor: Ingestor, load: EdgeLoad, rate: float, seconds: float
     if tasks:
         await asyncio.wait(set(tasks), timeout=DRAIN_S)
     wall = time.perf_counter() - start
+    watch.cancel()
     for t in list(tasks):
         t.cancel()
     times.sort()
+    lags.sort()
     return {
         **counts, "wall_s": wall, "lag_s": lag, "batches": len(times), "kinds": load.kinds,
         "p50": statistics.median(times) if times else float("nan"),
         "p99": times[min(len(times) - 1, int(len(times) * 0.99))] if times else float("nan"),
+        "loop_lag_p50": statistics.median(lags) if lags else float("nan"),
+        "loop_lag_p99": lags[min(len(lags) - 1, int(len(lags) * 0.99))] if lags else 0.0,
+        "loop_lag_max": lags[-1] if lags else 0.0,
     }
+
+
+async def _loop_lag(out: list[float], every: float = LAG_TICK_S) -> None:
+    """How late the console's event loop runs a timer (every ``every`` s): the wait each of
+    a request's awaits may add while ingest and the live feed hold the loop."""
+    while True:
+        t0 = time.perf_counter()
+        await asyncio.sleep(every)
+        out.append(time.perf_counter() - t0 - every)
