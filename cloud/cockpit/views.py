@@ -3,10 +3,13 @@ what needs attention.
 
 A site view runs every registered panel in page order on one read-only session. A panel that
 raises is logged with the site bound and drawn as ``{"empty": true, "error": …}``: the wall
-never goes blank because one panel failed (the failed transaction is rolled back so the next
-panel reads on a clean one). The company view is a handful of grouped queries over all the
-viewer's sites (alarms by site and severity, overdue work orders by site, the edges' latest
-health), never one query per site.
+never goes blank because one panel failed. The failed transaction is rolled back so the next
+panel reads on a clean one; that expires the session's loaded rows, so the views read what
+they need of the ``Site`` row first (a caller must not read it after the view: an expired
+row cannot load itself lazily under asyncio).
+
+The company view is a handful of grouped queries over all the viewer's sites (alarms by site
+and severity, overdue work orders by site, the edges' latest health), never one per site.
 """
 
 from __future__ import annotations
