@@ -76,3 +76,16 @@ async def test_ticker_keeps_ten_and_a_quiet_site_says_so(
     q = (await rows.view(sessions, "quiet", T0, "alarms"))["alarms"]
     assert q["empty"] is True and q["latest"] == [] and q["open"] == {
         "critical": 0, "major": 0, "minor": 0}
+
+
+def test_every_alarm_raising_kind_refreshes_the_panel_and_a_reading_does_not() -> None:
+    from cloud.alarms.policy import DEFAULT_RULES
+    from cloud.cockpit.panels.load import load_panels
+    from cloud.cockpit.panels.registry import touched
+
+    load_panels()
+    for rule in DEFAULT_RULES:
+        assert "alarms" in [s.name for s in touched([rule.kind])], rule.kind
+    assert "alarms" not in [s.name for s in touched(["meter.reading", "parking.entry"])]
+    assert "elevators" in [s.name for s in touched(["elevator.state"])]
+    assert "devices" in [s.name for s in touched(["device.offline"])]
