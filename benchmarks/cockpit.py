@@ -282,7 +282,8 @@ def _report(fig: Figures, opts: Options, res: Result) -> None:
             f"{opts.rate:.0f} /s")
     fig.add("ingest batch store p50 / p99", f"{_ms(ing['p50'])} / {_ms(ing['p99'])}")
     fig.add("ingest schedule lag at the end", f"{ing['lag_s']:.2f} s", "≈ 0")
-    fig.add("console event loop lag p50 / p99 / max",
+    fig.add(f"{'ingest process' if opts.ingest_apart else 'console'} event loop lag "
+            "p50 / p99 / max",
             f"{_ms(ing['loop_lag_p50'])} / {_ms(ing['loop_lag_p99'])} / "
             f"{_ms(ing['loop_lag_max'])}")
     if ing.get("errors"):
