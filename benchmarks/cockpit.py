@@ -136,7 +136,9 @@ class Result:
     #: The same loops before the load (cockpits connected, nothing ingested): the baseline.
     idle_company: Loop = field(default_factory=Loop)
     idle_site: Loop = field(default_factory=Loop)
+    #: Frames received by type, per cockpit: the first ``site_cockpits`` are site views.
     cockpit_messages: list[Counter[str]] = field(default_factory=list)
+    site_cockpits: int = 0
     ingest: dict[str, Any] = field(default_factory=dict)
     cpu_s: float = 0.0
     wall_s: float = 0.0
@@ -219,6 +221,7 @@ async def _drive(opts: Options, layout: Layout, base: str, token: str, pid: int,
         views = [f"/api/cockpit/ws?site={slugs[i % len(slugs)]}" for i in range(site_views)]
         views += ["/api/cockpit/ws"] * (opts.cockpits - site_views)
         res.cockpit_messages = [Counter() for _ in views]
+        res.site_cockpits = site_views
         readies = [asyncio.Event() for _ in views]
         done = asyncio.Event()
         async with asyncio.TaskGroup() as tg:
@@ -292,8 +295,11 @@ def _report(fig: Figures, opts: Options, res: Result) -> None:
     fig.add("cockpits connected (had their snapshot)", f"{live} / {opts.cockpits}",
             f"{opts.cockpits}")
     per = [sum(c.values()) for c in res.cockpit_messages]
-    fig.add("messages per cockpit min / median / max",
-            f"{min(per)} / {statistics.median(per):.0f} / {max(per)}")
+    for name, part in (("site", per[:res.site_cockpits]),
+                       ("company", per[res.site_cockpits:])):
+        if part:
+            fig.add(f"messages per {name} cockpit min / median / max",
+                    f"{min(part)} / {statistics.median(part):.0f} / {max(part)}")
     kinds = Counter[str]()
     for c in res.cockpit_messages:
         kinds.update(c)
