@@ -335,6 +335,10 @@ class CockpitHub:
                         for remove in undo:
                             remove()
         finally:
+            if self._tasks:  # never leave a lookup holding a connection
+                for task in self._tasks:
+                    task.cancel()
+                await asyncio.wait(set(self._tasks), timeout=5)
             self.running = False
             self._ready.clear()
 
