@@ -191,6 +191,11 @@ class CockpitHub:
             self._company_due = now + self.timing.company_s
         self._wake.set()
 
+    @property
+    def pending(self) -> int:
+        """Recomputes waiting (sites, plus one for the company view) and lookups running."""
+        return len(self._due) + (self._company_due is not None) + len(self._tasks)
+
     def on_alarm_ids(self, ids: list[int]) -> None:
         if ids:
             self.counters["alarm_notices"] += 1
