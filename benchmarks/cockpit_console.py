@@ -12,8 +12,11 @@ from __future__ import annotations
 import asyncio
 import cProfile
 import io
+import logging
+import os
 import pstats
 import statistics
+import sys
 import time
 from typing import Any
 
@@ -63,7 +66,24 @@ def serve_console(url: str, layout: Layout, conn: Any, profile: str | None,
         conn.send(("profile", text))
 
 
+def _watch_slow_callbacks() -> None:
+    """With ``COURTYARD_BENCH_SLOW_MS`` set, asyncio's debug mode names every callback that
+    held the loop longer than that many ms (on stderr): what a loop-lag spike was."""
+    slow_ms = os.environ.get("COURTYARD_BENCH_SLOW_MS")
+    if not slow_ms:
+        return
+    loop = asyncio.get_running_loop()
+    loop.set_debug(True)
+    loop.slow_callback_duration = float(slow_ms) / 1000
+    handler = logging.StreamHandler(sys.stderr)
+    aio = logging.getLogger("asyncio")
+    aio.addHandler(handler)
+    aio.setLevel(logging.WARNING)
+    aio.propagate = False
+
+
 async def _main(url: str, layout: Layout, conn: Any, serve_web: bool) -> None:
+    _watch_slow_callbacks()
     engine = make_engine(url)
     sessions = session_factory(engine)
     clock = SystemClock()
