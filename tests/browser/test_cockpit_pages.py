@@ -322,8 +322,9 @@ async def test_a_day_of_live_messages_does_not_grow_the_page(
     fixed set (≤ 20 ticker items, one ECharts instance per chart, a fixed DOM); a leak of one
     listener, DOM row or message per message grows it by ≥ 100 B a message (3.8 MB over the
     day, 1.9 MB over its second half), keeping the messages themselves by tens of MB. Measured
-    (2026-12, Chromium 156): +1.4 MB over the day, all of it in the first 16,000 messages
-    (ECharts' and V8's caches filling), then flat within ±0.1 MB."""
+    (2026-12, Chromium 156): +1.4–1.6 MB over the day, most of it in the first 20,000 messages
+    (ECharts' and V8's caches filling), +0.2–0.3 MB over the second half; 82,000 messages
+    added 0.2 MB over their last 40,000."""
     from playwright.async_api import async_playwright, expect
 
     data = await cockpit.staff.get(f"/api/cockpit/sites/{SITE}")
