@@ -87,7 +87,8 @@ async def _main(url: str, layout: Layout, conn: Any, serve_web: bool) -> None:
     engine = make_engine(url)
     sessions = session_factory(engine)
     clock = SystemClock()
-    app = create_app(Settings(database_url=url), sessions, clock)
+    # As `courtyard cloud serve` runs it (COURTYARD_COCKPIT_SHARE_MS defaults to 1000).
+    app = create_app(Settings(database_url=url, cockpit_share_ms=1000), sessions, clock)
     configure_alarms(app)
     ingestor = Ingestor(sessions, clock, app[REGISTRY])
     runner = web.AppRunner(app, access_log=None, handle_signals=False)

@@ -23,7 +23,7 @@ from cloud.rules.evaluate import RuleEngine
 from cloud.settings import Settings
 from cloud.web.errors import error_middleware
 from cloud.web.hygiene import db_error_as_client_error, hygiene_middleware
-from cloud.web.keys import CLOCK, DEFAULT_TZ, SESSIONS, STATUS, StatusFn
+from cloud.web.keys import CLOCK, DEFAULT_TZ, SESSIONS, STATUS, VIEW_SHARE_S, StatusFn
 from contract import Clock, SystemClock
 
 __all__ = ["REGISTRY", "StatusFn", "create_app"]
@@ -45,6 +45,7 @@ def create_app(settings: Settings, session_factory: async_sessionmaker[AsyncSess
     app[SESSIONS] = session_factory
     app[CLOCK] = clock or SystemClock()
     app[DEFAULT_TZ] = settings.timezone
+    app[VIEW_SHARE_S] = settings.cockpit_share_ms / 1000
     if settings.rules_path:
         app[STARTUP_FILE] = settings.rules_path
     if status is not None:

@@ -80,6 +80,8 @@ class Settings:
     - ``COURTYARD_RULES`` → rules_path (unset: ``configs/rules/default.yaml``)
     - ``COURTYARD_ALARM_POLICY`` → alarm_policy_path (unset: the built-in policy)
     - ``COURTYARD_LOG_LEVEL`` → log_level (INFO); ``COURTYARD_LOG_JSON`` → log_json (false)
+    - ``COURTYARD_COCKPIT_SHARE_MS`` → cockpit_share_ms (1000; 0 computes every cockpit
+      request afresh)
     """
 
     database_url: str = DEFAULT_DATABASE_URL
@@ -120,6 +122,10 @@ class Settings:
     log_level: str = DEFAULT_LOG_LEVEL
     #: One JSON object per log line, for log shippers (else lines a person reads).
     log_json: bool = False
+    #: Cockpit requests for the same view within this many ms share one computation
+    #: (cloud/cockpit/cache.py). 0 here, so an app built in code sees every change at once;
+    #: ``from_env`` (the served console) defaults to 1000.
+    cockpit_share_ms: int = 0
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -206,6 +212,8 @@ class Settings:
             alarm_policy_path=get("COURTYARD_ALARM_POLICY"),
             log_level=_log_level(get("COURTYARD_LOG_LEVEL")),
             log_json=_bool(get("COURTYARD_LOG_JSON"), "COURTYARD_LOG_JSON"),
+            cockpit_share_ms=_non_negative(get("COURTYARD_COCKPIT_SHARE_MS"),
+                                           "COURTYARD_COCKPIT_SHARE_MS", 1000),
         )
 
     @property
@@ -323,6 +331,18 @@ def _positive(raw: str | None, name: str, default: int) -> int:
         raise SettingsError(name, f"不是整数 / not an integer: {raw!r}") from None
     if value < 1:
         raise SettingsError(name, f"须为正整数 / must be a positive integer, got {value}")
+    return value
+
+
+def _non_negative(raw: str | None, name: str, default: int) -> int:
+    if raw is None:
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise SettingsError(name, f"不是整数 / not an integer: {raw!r}") from None
+    if value < 0:
+        raise SettingsError(name, f"不能为负数 / must not be negative, got {value}")
     return value
 
 

@@ -17,6 +17,8 @@ StatusFn = Callable[[], Mapping[str, Mapping[str, Any]]]
 SESSIONS = web.AppKey("sessions", async_sessionmaker[AsyncSession])
 CLOCK = web.AppKey("clock", Clock)
 DEFAULT_TZ = web.AppKey("default_tz", str)
+#: Cockpit requests for one view within this many seconds share its computation.
+VIEW_SHARE_S = web.AppKey("view_share_s", float)
 STATUS: web.AppKey[StatusFn] = web.AppKey("status")
 #: Each site's MQTT credential (``COURTYARD_SITE_CREDENTIALS``): the edge proves itself with it
 #: when it pulls a dataset over HTTP.
