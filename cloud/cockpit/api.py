@@ -19,7 +19,7 @@ from sqlalchemy import select
 from cloud.auth.audit import actor_of
 from cloud.auth.guard import requires
 from cloud.auth.scope import scoped
-from cloud.cockpit.cache import ViewCache
+from cloud.cockpit.cache import VIEWS, ViewCache
 from cloud.cockpit.views import company_view, site_view
 from cloud.db.models import Site
 from cloud.web.errors import not_found
@@ -28,7 +28,6 @@ from cloud.web.respond import json_ok
 
 COMPANY = "/api/cockpit/company"
 SITE = "/api/cockpit/sites/{site}"
-VIEWS = web.AppKey("cockpit_views", ViewCache)
 
 
 @requires("cockpit.read")

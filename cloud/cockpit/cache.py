@@ -17,6 +17,8 @@ import time
 from collections.abc import Awaitable, Callable, Hashable
 from typing import Any
 
+from aiohttp import web
+
 #: Entries kept at most (sites and viewer scopes); the oldest go first past it.
 MAX_ENTRIES = 2000
 
@@ -75,6 +77,10 @@ class ViewCache:
                 del self._entries[old]
         # Aged from when the computation started: its data is no newer than that.
         self._entries[key] = (started, value)
+
+
+#: The console's cache of cockpit views (set by the cockpit's API setup).
+VIEWS = web.AppKey("cockpit_views", ViewCache)
 
 
 def _consume(future: asyncio.Future[Any]) -> None:

@@ -42,6 +42,7 @@ from cloud.auth.scope import visible_slugs
 from cloud.auth.tables import ApiToken
 from cloud.auth.tokens import token_usable
 from cloud.cockpit import notify
+from cloud.cockpit.cache import VIEWS
 from cloud.cockpit.panels.registry import panels, touched
 from cloud.cockpit.views import company_view, panels_view, site_view
 from cloud.db.models import Site
@@ -429,12 +430,24 @@ async def cockpit_ws(request: web.Request) -> web.StreamResponse:
         stamp = hub.next_stamp()
         async with request.app[SESSIONS]() as session:
             if row is not None:
-                data = await site_view(session, row, clock.now(), default_tz)
+                site_row = row
+
+                async def compute() -> dict[str, Any]:
+                    return await site_view(session, site_row, clock.now(), default_tz)
+
+                # Screens reconnecting together after a restart share one computation.
+                cache = request.app.get(VIEWS)
+                data = await (cache.get(("site", row.id), compute) if cache is not None
+                              else compute())
                 snapshot = {"type": "snapshot", "view": "site", "data": data}
             else:
                 snapshot = {"type": "snapshot", "view": "company",
                             "data": await company_body(session, slugs, clock.now())}
-        await ws.send_str(dumps(snapshot))
+        try:
+            await ws.send_str(dumps(snapshot))
+        except ConnectionResetError:  # the page went away before its snapshot
+            bound.info("cockpit_live.left_before_snapshot")
+            return ws
         sub.since = stamp
 
         async def push() -> None:
