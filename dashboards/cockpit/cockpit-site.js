@@ -68,6 +68,13 @@
         for (const [name, p] of Object.entries(m.panels || {})) apply(name, p);
       } else if (m.type === "tick" && m.item && (!m.site || m.site === slug)) {
         const alarms = panels.get("alarms");
+        if (alarms && !alarms.handle && ["critical", "major", "minor"].includes(m.item.severity)) {
+          // The first alarm of a quiet day: show it now, the panel update fills in the counts.
+          alarms.handle = C.renderer("alarms")(alarms.box, ctx);
+          alarms.box.hidden = false;
+          alarms.empty.hidden = true;
+          alarms.section.classList.remove("is-empty");
+        }
         if (alarms && alarms.handle && alarms.handle.tick) alarms.handle.tick(m.item);
         screen.liveLine(m.item, tz);
       }
