@@ -64,3 +64,9 @@ if [ ! -d "$cockpit/node_modules" ] || [ "$cockpit/package-lock.json" -nt "$cock
   (cd "$cockpit" && npm ci --no-audit --no-fund)
   touch "$cockpit/node_modules"
 fi
+# The one file the console serves, where the package data (and a wheel) carries it.
+mkdir -p "$cockpit/vendor"
+if [ ! -f "$cockpit/vendor/echarts.min.js" ] \
+    || [ "$cockpit/node_modules/echarts/dist/echarts.min.js" -nt "$cockpit/vendor/echarts.min.js" ]; then
+  cp "$cockpit/node_modules/echarts/dist/echarts.min.js" "$cockpit/vendor/echarts.min.js"
+fi

@@ -24,8 +24,9 @@ from cloud.web.pages import CONTENT_TYPES, HEADERS, PageSet
 COCKPIT = PageSet("cockpit", "页面文件缺失 / cockpit page files are missing")
 
 #: ECharts as ``npm ci`` installs it (the full build: every chart type, the canvas renderer,
-#: no eval — the console's CSP holds).
-ECHARTS = COCKPIT.folder / "node_modules" / "echarts" / "dist" / "echarts.min.js"
+#: no eval — the console's CSP holds), copied by the bootstrap beside the pages so the package
+#: data carries this one file and never ``node_modules``.
+ECHARTS = COCKPIT.folder / "vendor" / "echarts.min.js"
 ECHARTS_MISSING = ("图表库未安装：运行 scripts/bootstrap.sh / charts not installed: run "
                    "scripts/bootstrap.sh")
 
@@ -69,7 +70,7 @@ async def cockpit_asset(request: web.Request) -> web.StreamResponse:
 
 @requires(PUBLIC)
 async def echarts_js(request: web.Request) -> web.StreamResponse:
-    """The chart library from ``node_modules`` (404 saying how to install it when missing)."""
+    """The chart library as npm installed it (404 saying how to install it when missing)."""
     if not await asyncio.to_thread(ECHARTS.is_file):
         raise web.HTTPNotFound(text=ECHARTS_MISSING)
     return web.FileResponse(ECHARTS, headers={**HEADERS, "Content-Type": CONTENT_TYPES["js"]})
