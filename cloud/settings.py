@@ -323,26 +323,22 @@ def _port(raw: str | None, name: str, default: int) -> int:
 
 
 def _positive(raw: str | None, name: str, default: int) -> int:
-    if raw is None:
-        return default
-    try:
-        value = int(raw)
-    except ValueError:
-        raise SettingsError(name, f"不是整数 / not an integer: {raw!r}") from None
-    if value < 1:
-        raise SettingsError(name, f"须为正整数 / must be a positive integer, got {value}")
-    return value
+    return _integer(raw, name, default, 1, "须为正整数 / must be a positive integer")
 
 
 def _non_negative(raw: str | None, name: str, default: int) -> int:
+    return _integer(raw, name, default, 0, "不能为负数 / must not be negative")
+
+
+def _integer(raw: str | None, name: str, default: int, least: int, why: str) -> int:
     if raw is None:
         return default
     try:
         value = int(raw)
     except ValueError:
         raise SettingsError(name, f"不是整数 / not an integer: {raw!r}") from None
-    if value < 0:
-        raise SettingsError(name, f"不能为负数 / must not be negative, got {value}")
+    if value < least:
+        raise SettingsError(name, f"{why}, got {value}")
     return value
 
 

@@ -31,16 +31,13 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from cloud.alarms import notify
 from cloud.alarms.present import load_alarms
 from cloud.alarms.tables import Alarm
+from cloud.db.notify import BACKOFF_MAX_S, BACKOFF_START_S, PG_CONNECT_TIMEOUT_S, listen_pg
+from cloud.web.live_queue import FellBehind, StampedQueue
 from contract import Clock, SystemClock
 
 log = structlog.get_logger(__name__)
 
 QUEUE_SIZE = 1000
-PG_CONNECT_TIMEOUT_S = 10.0
-PG_PING_INTERVAL_S = 15.0
-PG_PING_TIMEOUT_S = 5.0
-BACKOFF_START_S = 0.5
-BACKOFF_MAX_S = 30.0
 #: After a LISTEN gap, also re-publish changes from a little before it (clock skew between
 #: the writers and this process).
 CATCH_UP_MARGIN_S = 5.0
@@ -49,8 +46,8 @@ LOAD_BATCH = 500
 LISTEN_APPLICATION_NAME = "courtyard-alarm-hub"
 
 
-class SubscriptionLost(Exception):
-    """The subscriber fell too far behind and was dropped; start again from a snapshot."""
+SubscriptionLost = FellBehind
+"""The subscriber fell too far behind and was dropped; start again from a snapshot."""
 
 
 class Subscription:
@@ -65,37 +62,28 @@ class Subscription:
     def __init__(self, hub: AlarmHub, site: str | None, maxsize: int) -> None:
         self.site = site
         self._hub = hub
-        self._queue: asyncio.Queue[tuple[int, dict[str, Any]] | None] = asyncio.Queue(maxsize)
-        self._since = 0
-        self.lost = False
+        self._queue = StampedQueue(maxsize, self._cut_off)
+
+    @property
+    def lost(self) -> bool:
+        return self._queue.lost
 
     def skip_before(self, stamp: int) -> None:
-        self._since = stamp
+        self._queue.since = stamp
 
     def _offer(self, stamp: int, alarm: dict[str, Any]) -> None:
-        if self.lost:
-            return
-        try:
-            self._queue.put_nowait((stamp, alarm))
-        except asyncio.QueueFull:
-            self.lost = True
-            while not self._queue.empty():
-                self._queue.get_nowait()
-            self._queue.put_nowait(None)
-            self._hub._remove(self)
-            log.warning("alarm_hub.subscriber_dropped", site=self.site)
+        self._queue.offer(stamp, alarm)
+
+    def _cut_off(self) -> None:
+        self._hub._remove(self)
+        log.warning("alarm_hub.subscriber_dropped", site=self.site)
 
     def __aiter__(self) -> Subscription:
         return self
 
     async def __anext__(self) -> dict[str, Any]:
-        while True:
-            item = await self._queue.get()
-            if item is None:
-                raise SubscriptionLost
-            stamp, alarm = item
-            if stamp >= self._since:
-                return alarm
+        msg: dict[str, Any] = await self._queue.next()
+        return msg
 
     def __enter__(self) -> Subscription:
         return self
@@ -214,53 +202,24 @@ class AlarmHub:
             remove()
 
     async def _listen_pg(self, dsn: str) -> None:
-        import asyncpg  # the PostgreSQL driver SQLAlchemy already uses
+        lost_at: list[Any] = []
 
-        backoff = BACKOFF_START_S
-        lost_at = None
-        while True:
-            conn: Any = None
-            try:
-                async with asyncio.timeout(PG_CONNECT_TIMEOUT_S):
-                    conn = await asyncpg.connect(
-                        dsn, server_settings={"application_name": LISTEN_APPLICATION_NAME})
-                closed = asyncio.Event()
-                conn.add_termination_listener(lambda _c, ev=closed: ev.set())
-                await conn.add_listener(notify.CHANNEL, self._on_notify)
-                self._ready.set()
-                backoff = BACKOFF_START_S
-                if lost_at is not None:
-                    self.counters["reconnects"] += 1
-                    log.info("alarm_hub.reconnected", since=lost_at.isoformat())
-                    await self._catch_up(lost_at)
-                await self._keep_alive(conn, closed)
-            except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
-                log.warning("alarm_hub.listen_failed", error=f"{type(exc).__name__}: {exc}",
-                            retry_in_s=backoff)
-            except Exception:  # a supervisor loop: log anything else and keep listening
-                log.exception("alarm_hub.listen_error", retry_in_s=backoff)
-            finally:
-                if self._ready.is_set():
-                    lost_at = self._clock.now()
-                self._ready.clear()
-                if conn is not None:
-                    conn.terminate()
-            await asyncio.sleep(backoff)
-            backoff = min(backoff * 2, BACKOFF_MAX_S)
+        def on_lost() -> None:
+            self._ready.clear()
+            lost_at[:] = [self._clock.now()]
 
-    @staticmethod
-    async def _keep_alive(conn: Any, closed: asyncio.Event) -> None:
-        """Return when the connection closes or stops answering (a half-open TCP link)."""
-        while not closed.is_set():
-            with contextlib.suppress(TimeoutError):
-                async with asyncio.timeout(PG_PING_INTERVAL_S):
-                    await closed.wait()
-            if closed.is_set():
-                return
-            async with asyncio.timeout(PG_PING_TIMEOUT_S):
-                await conn.execute("SELECT 1")
+        async def on_ready(reconnected: bool) -> None:
+            self._ready.set()
+            if reconnected and lost_at:
+                self.counters["reconnects"] += 1
+                log.info("alarm_hub.reconnected", since=lost_at[0].isoformat())
+                await self._catch_up(lost_at[0])
 
-    def _on_notify(self, _conn: Any, _pid: int, _channel: str, payload: str) -> None:
+        await listen_pg(dsn, {notify.CHANNEL: self._on_notify},
+                        application_name=LISTEN_APPLICATION_NAME, on_ready=on_ready,
+                        on_lost=on_lost, bound=log.bind(hub="alarms"))
+
+    def _on_notify(self, payload: str) -> None:
         self._on_ids(notify.parse_ids(payload))
 
     async def _catch_up(self, lost_at: Any) -> None:

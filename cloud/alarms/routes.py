@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import structlog
-from aiohttp import WSCloseCode, WSMsgType, web
+from aiohttp import WSCloseCode, web
 from sqlalchemy import or_, select
 
 from cloud.alarms.hub import AlarmHub, SubscriptionLost
@@ -44,6 +44,7 @@ from cloud.db.models import Site
 from cloud.web.body import json_object
 from cloud.web.errors import ApiError, bad_param, not_found
 from cloud.web.keys import CLOCK, SESSIONS
+from cloud.web.live_queue import while_open
 from cloud.web.params import int_param, names_param, text_param, time_param
 from cloud.web.present import utc_iso
 from cloud.web.respond import dumps, json_ok
@@ -294,17 +295,7 @@ async def alarms_live(request: web.Request) -> web.StreamResponse:
                 await ws.send_str(dumps({"type": "ping",
                                          "ts": utc_iso(request.app[CLOCK].now())}))
 
-        tasks = [asyncio.create_task(push()), asyncio.create_task(ping())]
-        try:
-            async for msg in ws:  # answers pings; ends when the browser goes away
-                if msg.type == WSMsgType.ERROR:
-                    break
-        finally:
-            for task in tasks:
-                task.cancel()
-            for task in tasks:
-                with contextlib.suppress(asyncio.CancelledError, ConnectionError):
-                    await task
+        await while_open(ws, push, ping)
     return ws
 
 

@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import structlog
-from aiohttp import WSCloseCode, WSMsgType, web
+from aiohttp import WSCloseCode, web
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -49,6 +49,7 @@ from cloud.db.models import Site
 from cloud.db.notify import database_key, listen_pg
 from cloud.web.errors import ApiError, not_found
 from cloud.web.keys import CLOCK, DEFAULT_TZ, SESSIONS
+from cloud.web.live_queue import FellBehind, StampedQueue, while_open
 from cloud.web.params import text_param
 from cloud.web.present import utc_iso
 from cloud.web.respond import dumps
@@ -79,8 +80,8 @@ class Timing:
     recheck_s: float = 30.0
 
 
-class Dropped(Exception):
-    """The subscriber fell behind and was dropped."""
+Dropped = FellBehind
+"""The subscriber fell behind and was dropped."""
 
 
 class Subscriber:
@@ -90,36 +91,35 @@ class Subscriber:
     def __init__(self, hub: CockpitHub, site: str | None, slugs: frozenset[str] | None,
                  maxsize: int) -> None:
         self.hub, self.site, self.slugs = hub, site, slugs
-        self.queue: asyncio.Queue[tuple[int, dict[str, Any]] | None] = asyncio.Queue(maxsize)
-        self.since = 0
-        self.lost = False
+        self.queue = StampedQueue(maxsize, self._cut_off)
+
+    @property
+    def lost(self) -> bool:
+        return self.queue.lost
+
+    @property
+    def since(self) -> int:
+        return self.queue.since
+
+    @since.setter
+    def since(self, stamp: int) -> None:
+        self.queue.since = stamp
 
     def sees(self, site: str) -> bool:
         return self.site == site if self.site is not None else (
             self.slugs is None or site in self.slugs)
 
     def offer(self, stamp: int, msg: dict[str, Any]) -> None:
-        if self.lost:
-            return
-        try:
-            self.queue.put_nowait((stamp, msg))
-        except asyncio.QueueFull:
-            self.lost = True
-            while not self.queue.empty():
-                self.queue.get_nowait()
-            self.queue.put_nowait(None)
-            self.hub.remove(self)
-            self.hub.counters["dropped"] += 1
-            log.warning("cockpit_live.subscriber_dropped", site=self.site)
+        self.queue.offer(stamp, msg)
+
+    def _cut_off(self) -> None:
+        self.hub.remove(self)
+        self.hub.counters["dropped"] += 1
+        log.warning("cockpit_live.subscriber_dropped", site=self.site)
 
     async def next(self) -> dict[str, Any]:
-        while True:
-            item = await self.queue.get()
-            if item is None:
-                raise Dropped
-            stamp, msg = item
-            if stamp >= self.since:
-                return msg
+        msg: dict[str, Any] = await self.queue.next()
+        return msg
 
 
 class CockpitHub:
@@ -471,17 +471,7 @@ async def cockpit_ws(request: web.Request) -> web.StreamResponse:
                     await ws.close(code=WSCloseCode.POLICY_VIOLATION, message=b"token revoked")
                     return
 
-        tasks = [asyncio.create_task(t()) for t in (push, ping, recheck)]
-        try:
-            async for msg in ws:  # answers pings; ends when the page goes away
-                if msg.type == WSMsgType.ERROR:
-                    break
-        finally:
-            for task in tasks:
-                task.cancel()
-            for task in tasks:
-                with contextlib.suppress(asyncio.CancelledError, ConnectionError):
-                    await task
+        await while_open(ws, push, ping, recheck)
     finally:
         hub.remove(sub)
     return ws

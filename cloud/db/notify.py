@@ -130,13 +130,16 @@ PgCallback = Callable[[str], None]
 
 
 async def listen_pg(dsn: str, channels: Mapping[str, PgCallback], *, application_name: str,
-                    on_ready: Callable[[bool], Awaitable[None]], bound: Any = log) -> None:
+                    on_ready: Callable[[bool], Awaitable[None]],
+                    on_lost: Callable[[], None] | None = None, bound: Any = log) -> None:
     """LISTEN on ``channels`` (name → callback of one payload) until cancelled, re-opening the
     connection with back-off when it drops or stops answering its ping.
 
     ``on_ready(reconnected)`` runs each time the listening starts (``reconnected`` after a
     loss: notices committed in the gap were missed, the caller catches up); ``on_ready`` is
-    not awaited on loss — the caller learns it from the next ``reconnected=True``.
+    not awaited on loss — the caller learns it from the next ``reconnected=True``; ``on_lost()``
+    runs (plain, at once) when a connection that was listening ends, for a caller that must
+    know when the gap began.
     """
     import asyncpg  # the PostgreSQL driver SQLAlchemy already uses
 
@@ -144,6 +147,7 @@ async def listen_pg(dsn: str, channels: Mapping[str, PgCallback], *, application
     lost = False
     while True:
         conn: Any = None
+        listening = False
         try:
             async with asyncio.timeout(PG_CONNECT_TIMEOUT_S):
                 conn = await asyncpg.connect(
@@ -154,6 +158,7 @@ async def listen_pg(dsn: str, channels: Mapping[str, PgCallback], *, application
                 await conn.add_listener(
                     name, lambda _c, _p, _ch, payload, cb=callback: cb(payload))
             backoff = BACKOFF_START_S
+            listening = True
             await on_ready(lost)
             lost = True
             await keep_alive(conn, closed)
@@ -165,6 +170,8 @@ async def listen_pg(dsn: str, channels: Mapping[str, PgCallback], *, application
         except Exception:  # a supervisor loop: log anything else and keep listening
             bound.exception("notify.listen_error", retry_in_s=backoff)
         finally:
+            if listening and on_lost is not None:
+                on_lost()
             if conn is not None:
                 conn.terminate()
         await asyncio.sleep(backoff)
