@@ -11,19 +11,15 @@ name that looks like a formula stays text.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import date, timedelta
 from typing import Any, Final, cast
-from zoneinfo import ZoneInfo
 
 from aiohttp import web
-from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from cloud.auth.guard import requires
 from cloud.patrol import report as rp
+from cloud.patrol.report_facts import facts
 from cloud.patrol.scan import display_names
-from cloud.patrol.tables import PatrolPlan, PatrolRoute
-from cloud.patrol.tables import PatrolRound as RoundRow
 from cloud.web.errors import bad_param
 from cloud.web.keys import CLOCK, SESSIONS
 from cloud.web.present import site_zone
@@ -82,31 +78,6 @@ def period(request: web.Request, today: date) -> tuple[date, date, rp.By]:
     if (end - start).days + 1 > MAX_DAYS:
         raise bad_param("to", f"一次最多 {MAX_DAYS} 天", f"at most {MAX_DAYS} days at a time")
     return start, end, cast(rp.By, by)
-
-
-def _utc_midnight(day: date, tz: ZoneInfo) -> datetime:
-    return datetime.combine(day, time(0), tz).astimezone(UTC)
-
-
-async def facts(session: AsyncSession, site_id: int, start: date, end: date,
-                tz: ZoneInfo) -> tuple[list[rp.RoundFact], dict[str, str]]:
-    """The period's rounds as report facts, and the route names by code."""
-    lo, hi = _utc_midnight(start, tz), _utc_midnight(end + timedelta(days=1), tz)
-    rounds = (await session.scalars(select(RoundRow).where(
-        RoundRow.site_id == site_id, RoundRow.scheduled_at >= lo,
-        RoundRow.scheduled_at < hi))).all()
-    routes = {r.code: r for r in (await session.scalars(
-        select(PatrolRoute).where(PatrolRoute.site_id == site_id))).all()}
-    plan_route = dict((await session.execute(select(PatrolPlan.code, PatrolPlan.route).where(
-        PatrolPlan.site_id == site_id))).all())
-    out = []
-    for r in rounds:
-        route = r.route or plan_route.get(r.plan) or ""
-        points = len(routes[route].points or []) if route in routes else 0
-        out.append(rp.RoundFact(day=r.scheduled_at.astimezone(tz).date(), route=route,
-                                guard=r.guard, status=r.status, on_time=r.on_time or 0,
-                                late=r.late or 0, missed=r.missed or 0, route_points=points))
-    return out, {code: r.name for code, r in routes.items()}
 
 
 async def build(request: web.Request) -> Report:
