@@ -104,7 +104,9 @@ class CameraAuth:
         return bool(sep) and ok_user and ok_password
 
     def _nonce(self) -> str:
-        issued = f"{self._now():.3f}"
+        # Whole milliseconds, rounded down: a nonce answered within the same millisecond is
+        # never "issued in the future" (rounding up made it so, and refused a good camera).
+        issued = str(int(self._now() * 1000))
         mac = hmac.new(self._key, issued.encode(), hashlib.sha256).hexdigest()[:32]
         return f"{issued}:{mac}"
 
@@ -114,7 +116,7 @@ class CameraAuth:
         if not hmac.compare_digest(mac.encode(), want.encode()):
             return False
         try:
-            age = self._now() - float(issued)
+            age = self._now() - int(issued) / 1000
         except ValueError:
             return False
         return 0 <= age <= NONCE_TTL_S
