@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import logging
 import os
 from collections.abc import Iterator
 from contextlib import ExitStack
 from pathlib import Path
 
 import pytest
+import structlog
 
 from tests.support import services
 
@@ -85,3 +87,17 @@ def mosquitto() -> Iterator[services.Mosquitto]:
     """A private anonymous Mosquitto on a free port, which a test may stop and restart."""
     with services.own_mosquitto() as m:
         yield m
+
+
+@pytest.fixture
+def restore_logging() -> Iterator[None]:
+    """The CLI configures logging for its process; put the test process's back after."""
+    root = logging.getLogger()
+    handlers, level = list(root.handlers), root.level
+    config = structlog.get_config()
+    try:
+        yield
+    finally:
+        root.handlers[:] = handlers
+        root.setLevel(level)
+        structlog.configure(**config)

@@ -5,12 +5,9 @@ from __future__ import annotations
 
 import asyncio
 import io
-import logging
-from collections.abc import Iterator
 from datetime import timedelta
 
 import pytest
-import structlog
 from sqlalchemy import select
 
 from cloud.auth.tables import ApiToken, AuditEntry
@@ -18,20 +15,6 @@ from cloud.db.engine import make_engine, session_factory
 from courtyard.cli import main
 from tests.auth.conftest import Console
 from tests.support.auth import admin_headers
-
-
-@pytest.fixture
-def restore_logging() -> Iterator[None]:
-    """The CLI configures logging for its process; put the test process's back after."""
-    root = logging.getLogger()
-    handlers, level = list(root.handlers), root.level
-    config = structlog.get_config()
-    try:
-        yield
-    finally:
-        root.handlers[:] = handlers
-        root.setLevel(level)
-        structlog.configure(**config)
 
 
 @pytest.mark.usefixtures("restore_logging")

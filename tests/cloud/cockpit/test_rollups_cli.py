@@ -4,15 +4,12 @@ each site's days and repairs rollups that went missing; an unknown site is refus
 from __future__ import annotations
 
 import asyncio
-import logging
 import uuid
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 
 import pytest
-import structlog
 from sqlalchemy import delete, select
 
 from cloud.cockpit.tables import CockpitHourly
@@ -53,20 +50,6 @@ async def _sums(url: str) -> dict[tuple[str, str], Decimal]:
         return {(t, sub): v for t, sub, v in rows}
     finally:
         await engine.dispose()
-
-
-@pytest.fixture
-def restore_logging() -> Iterator[None]:
-    """The CLI configures logging for its process; put the test process's back after."""
-    root = logging.getLogger()
-    handlers, level = list(root.handlers), root.level
-    config = structlog.get_config()
-    try:
-        yield
-    finally:
-        root.handlers[:] = handlers
-        root.setLevel(level)
-        structlog.configure(**config)
 
 
 @pytest.mark.usefixtures("restore_logging")
