@@ -47,6 +47,7 @@ from cloud.parking import tables as parking_tables
 from cloud.patrol import tables as patrol_tables
 from cloud.payments import tables as payments_tables
 from cloud.records import tables as records_tables
+from cloud.retention import tables as retention_tables
 from cloud.rules import ENGINE
 from cloud.rules import tables as rules_tables
 from cloud.rules.evaluate import RuleEngine
@@ -59,7 +60,8 @@ from cloud.workorders import tables as workorders_tables
 TABLES: tuple[ModuleType, ...] = (alarms_tables, auth_tables, billing_tables, maintenance_tables,
                                   parking_tables, payments_tables, records_tables, rules_tables,
                                   workorders_tables, photo_tables, commands_tables, access_tables,
-                                  patrol_tables, edge_health_tables, cockpit_tables)
+                                  patrol_tables, edge_health_tables, cockpit_tables,
+                                  retention_tables)
 
 FEATURES: tuple[ModuleType, ...] = (sites, auth, parking, alarms, workorders, maintenance, rules,
                                     records, imports, billing, payments, commands, access, patrol,

@@ -125,6 +125,8 @@ class Resident(_Stamped, Base):
     lease_start: Mapped[date | None] = mapped_column(Date)
     lease_end: Mapped[date | None] = mapped_column(Date)
     note: Mapped[str | None] = mapped_column(Text)
+    #: When the name was replaced and the contacts cleared (``cloud.retention.pseudonymise``).
+    pseudonymised_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
 class BillingMeter(_Stamped, Base):
