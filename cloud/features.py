@@ -36,11 +36,13 @@ from cloud.access import tables as access_tables
 from cloud.alarms import POLICY
 from cloud.alarms import tables as alarms_tables
 from cloud.alarms.policy import AlarmPolicy
+from cloud.auth import rate_tables as rate_tables
 from cloud.auth import routes as auth
 from cloud.auth import tables as auth_tables
 from cloud.billing import tables as billing_tables
 from cloud.cockpit import tables as cockpit_tables
 from cloud.commands import tables as commands_tables
+from cloud.imports import tables as import_tables
 from cloud.ingest.handlers import HandlerRegistry
 from cloud.maintenance import tables as maintenance_tables
 from cloud.parking import tables as parking_tables
@@ -49,6 +51,7 @@ from cloud.payments import tables as payments_tables
 from cloud.records import tables as records_tables
 from cloud.retention import tables as retention_tables
 from cloud.rules import ENGINE
+from cloud.rules import state_tables as rule_state_tables
 from cloud.rules import tables as rules_tables
 from cloud.rules.evaluate import RuleEngine
 from cloud.sites import edge_health as edge_health_tables
@@ -61,7 +64,8 @@ TABLES: tuple[ModuleType, ...] = (alarms_tables, auth_tables, billing_tables, ma
                                   parking_tables, payments_tables, records_tables, rules_tables,
                                   workorders_tables, photo_tables, commands_tables, access_tables,
                                   patrol_tables, edge_health_tables, cockpit_tables,
-                                  retention_tables)
+                                  retention_tables, rate_tables, import_tables,
+                                  rule_state_tables)
 
 FEATURES: tuple[ModuleType, ...] = (sites, auth, parking, alarms, workorders, maintenance, rules,
                                     records, imports, billing, payments, commands, access, patrol,
