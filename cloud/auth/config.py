@@ -7,7 +7,7 @@ from datetime import timedelta
 
 from aiohttp import web
 
-from cloud.auth.ratelimit import SlidingWindow
+from cloud.auth.ratelimit import SharedWindow
 from cloud.settings import Settings
 
 SESSION_COOKIE = "courtyard_session"
@@ -27,8 +27,8 @@ class AuthConfig:
     lockout: timedelta
     idle: timedelta
     absolute: timedelta
-    by_address: SlidingWindow
-    by_username: SlidingWindow
+    by_address: SharedWindow
+    by_username: SharedWindow
 
     @classmethod
     def from_settings(cls, settings: Settings) -> AuthConfig:
@@ -37,8 +37,9 @@ class AuthConfig:
                    lockout=timedelta(minutes=settings.login_lockout_minutes),
                    idle=timedelta(minutes=settings.session_idle_minutes),
                    absolute=timedelta(hours=settings.session_max_hours),
-                   by_address=SlidingWindow(RATE_PER_ADDRESS, RATE_WINDOW),
-                   by_username=SlidingWindow(RATE_PER_USERNAME, RATE_WINDOW))
+                   by_address=SharedWindow("login-address", RATE_PER_ADDRESS, RATE_WINDOW),
+                   by_username=SharedWindow("login-username", RATE_PER_USERNAME,
+                                            RATE_WINDOW))
 
 
 AUTH = web.AppKey("auth", AuthConfig)

@@ -115,15 +115,18 @@ async def login(request: web.Request) -> web.Response:
     assert username is not None
     remote = _remote(request)
     key = username.lower()
-    wait = max(config.by_address.retry_after(remote, now),
-               config.by_username.retry_after(key, now))
+    # Counted in the database, so guesses spread over several console processes add up.
+    async with request.app[SESSIONS]() as session, session.begin():
+        wait = max(await config.by_address.retry_after(session, remote, now),
+                   await config.by_username.retry_after(session, key, now))
+        if not wait:
+            await config.by_address.hit(session, remote, now)
+            await config.by_username.hit(session, key, now)
     if wait:
         err = _too_many(wait)
         resp = json_ok(err.body(), status=429)
         resp.headers["Retry-After"] = str(wait)
         return resp
-    config.by_address.hit(remote, now)
-    config.by_username.hit(key, now)
     failure: ApiError | None = None
     sid: str | None = None
     async with request.app[SESSIONS]() as session:
