@@ -28,6 +28,7 @@ from cloud import (
     patrol,
     payments,
     records,
+    retention,
     rules,
     sites,
     workorders,
@@ -40,6 +41,7 @@ from cloud.auth import rate_tables as rate_tables
 from cloud.auth import routes as auth
 from cloud.auth import tables as auth_tables
 from cloud.billing import tables as billing_tables
+from cloud.blobs import tables as blob_tables
 from cloud.cockpit import tables as cockpit_tables
 from cloud.commands import tables as commands_tables
 from cloud.imports import tables as import_tables
@@ -65,11 +67,11 @@ TABLES: tuple[ModuleType, ...] = (alarms_tables, auth_tables, billing_tables, ma
                                   workorders_tables, photo_tables, commands_tables, access_tables,
                                   patrol_tables, edge_health_tables, cockpit_tables,
                                   retention_tables, rate_tables, import_tables,
-                                  rule_state_tables)
+                                  rule_state_tables, blob_tables)
 
 FEATURES: tuple[ModuleType, ...] = (sites, auth, parking, alarms, workorders, maintenance, rules,
                                     records, imports, billing, payments, commands, access, patrol,
-                                    cockpit)
+                                    cockpit, retention)
 
 
 def install(app: web.Application, registry: HandlerRegistry) -> None:

@@ -15,6 +15,10 @@ PERMISSIONS: Final = (
     "records.write",
     "people.read",       # residents' personal data (audited)
     "people.write",
+    "people.export",     # a resident's data-subject export (everything held about them)
+    "people.erase",      # a resident's erasure request (irreversible; admin only)
+    "plates.read",       # full licence plates (others see 沪A·***23)
+    "faces.read",        # face credentials (enrolment photos)
     "imports.run",       # import templates, dry runs and imports
     "billing.read",      # fee items, bills, payments, receipts, arrears, statistics
     "billing.write",     # fee items, bill runs, payments, voids, reversals
@@ -31,6 +35,7 @@ PERMISSIONS: Final = (
     "patrol.write",      # patrol checkpoints, routes, plans, tags and their handover
     "patrol.scan",       # a guard's phone scanning a checkpoint's QR sticker
     "cockpit.read",      # the operations cockpit (company and site big screens), read-only
+    "retention.admin",   # retention windows per data class and site (admin only)
     "staff.admin",       # staff accounts, roles, API tokens
 )
 
@@ -40,11 +45,12 @@ _ALL: Final = frozenset(PERMISSIONS)
 ROLES: Final[dict[str, frozenset[str]]] = {
     "admin": _ALL,
     "finance": frozenset({
-        "devices.read", "records.read", "people.read", "imports.run",
+        "devices.read", "records.read", "people.read", "imports.run", "plates.read",
         "billing.read", "billing.write", "parking.read",
         "parking.write"}),  # parking prices (tariffs) and monthly passes are money
     "customer_service": frozenset({
-        "records.read", "records.write", "people.read", "people.write", "billing.read",
+        "records.read", "records.write", "people.read", "people.write", "people.export",
+        "plates.read", "billing.read",
         "parking.read", "parking.write", "alarms.read", "workorders.read", "workorders.act",
         "access.passes"}),
     "guard": frozenset({
@@ -58,7 +64,7 @@ ROLES: Final[dict[str, frozenset[str]]] = {
         "devices.read", "records.read", "alarms.read", "workorders.read", "workorders.act"}),
     "installer": frozenset({
         "devices.read", "records.read", "records.write", "imports.run", "parking.read",
-        "parking.write", "workorders.read"}),
+        "parking.write", "plates.read", "workorders.read"}),
     # A wall screen's token (kiosk): the cockpit of its sites and nothing else.
     "cockpit": frozenset({"cockpit.read"}),
 }
