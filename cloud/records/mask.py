@@ -39,6 +39,32 @@ def mask_value(key: str, value: Any) -> Any:
     return value[:1] + "*" * max(len(value) - 1, 1)
 
 
+PLATES_READ = "plates.read"
+
+
+def mask_plate(plate: Any) -> Any:
+    """A plate a guard can match to the car in front of them, not a list of residents' cars:
+    ``沪A12345`` → ``沪A·***45`` (province and city letter, then the last two characters)."""
+    if not isinstance(plate, str) or not plate:
+        return plate
+    text = plate.replace("·", "").replace(" ", "")
+    if len(text) <= 4:
+        return "*" * len(text)
+    return f"{text[:2]}·***{text[-2:]}"
+
+
+def shows_plates(actor: Actor) -> bool:
+    return actor.can(PLATES_READ)
+
+
+def mask_plates(rows: Sequence[dict[str, Any]], keys: Sequence[str] = ("plate",)) -> None:
+    """Mask the plate ``keys`` of every row in place (``plate_raw`` too when present)."""
+    for row in rows:
+        for key in keys:
+            if key in row:
+                row[key] = mask_plate(row[key])
+
+
 def mask_rows(rows: Sequence[dict[str, Any]], keys: Sequence[str]) -> None:
     """Mask ``keys`` of every row in place."""
     for row in rows:
