@@ -23,10 +23,12 @@ from cloud import (
     cockpit,
     commands,
     imports,
+    jobs,
     maintenance,
     parking,
     patrol,
     payments,
+    privacy,
     records,
     retention,
     rules,
@@ -46,9 +48,11 @@ from cloud.cockpit import tables as cockpit_tables
 from cloud.commands import tables as commands_tables
 from cloud.imports import tables as import_tables
 from cloud.ingest.handlers import HandlerRegistry
+from cloud.jobs import tables as job_tables
 from cloud.maintenance import tables as maintenance_tables
 from cloud.parking import tables as parking_tables
 from cloud.patrol import tables as patrol_tables
+from cloud.privacy import tables as privacy_tables
 from cloud.payments import tables as payments_tables
 from cloud.records import tables as records_tables
 from cloud.retention import tables as retention_tables
@@ -67,11 +71,12 @@ TABLES: tuple[ModuleType, ...] = (alarms_tables, auth_tables, billing_tables, ma
                                   workorders_tables, photo_tables, commands_tables, access_tables,
                                   patrol_tables, edge_health_tables, cockpit_tables,
                                   retention_tables, rate_tables, import_tables,
-                                  rule_state_tables, blob_tables)
+                                  rule_state_tables, blob_tables, job_tables,
+                                  privacy_tables)
 
 FEATURES: tuple[ModuleType, ...] = (sites, auth, parking, alarms, workorders, maintenance, rules,
                                     records, imports, billing, payments, commands, access, patrol,
-                                    cockpit, retention)
+                                    cockpit, retention, jobs, privacy)
 
 
 def install(app: web.Application, registry: HandlerRegistry) -> None:

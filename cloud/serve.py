@@ -8,7 +8,9 @@ SIGTERM never drops a batch half-way: ingest stops before the broker it acks thr
 sync publisher (``down/sync`` announcements of dataset versions) has its own MQTT connection
 with the ingest worker's credential; it stops after the web, and a version it had no time to
 announce is announced again from the database when it next connects. The alarm escalation
-loop runs beside ingest; the live alarm feed's hub runs with the web app. The event rules
+loop, SLA checks, PM generation and the schedule tick are duties (``cloud.jobs.duties``):
+every console runs them, one takes each tick; the job runner (bill runs, reminders, late fees,
+purge) runs with the web app. The live alarm feed's hub runs with the web app. The event rules
 follow the newest version saved through the API (``cloud.rules.store.run_reload``).
 """
 
@@ -31,7 +33,7 @@ import structlog
 from aiohttp import web
 
 import brokerurl
-from cloud.alarms import AlarmPolicyError, load_policy, run_escalation
+from cloud.alarms import AlarmPolicyError, load_policy
 from cloud.alarms.routes import configure_alarms
 from cloud.app import REGISTRY, create_app
 from cloud.broker import ManagedMosquitto, cloud_secret
@@ -40,8 +42,10 @@ from cloud.commands.routes import configure_commands
 from cloud.db.engine import is_sqlite, make_engine, migrate, session_factory
 from cloud.ingest import Ingestor
 from cloud.ingest.worker import IngestWorker
+from cloud.jobs.claim import owner_id
+from cloud.jobs.console.duty_set import console_duties
+from cloud.jobs.runner import JOB_RUNNER
 from cloud.log import configure_logging
-from cloud.maintenance.generator import run_generator
 from cloud.parking.routes import configure_parking
 from cloud.parking.sync import SyncPublisher
 from cloud.rules.evaluate import RuleEngine
@@ -50,6 +54,7 @@ from cloud.rules.load import RulesError, default_rules, load_rules
 from cloud.rules.model import RuleSet
 from cloud.rules.store import run_reload
 from cloud.settings import Settings, SettingsError, ensure_database_dir
+from cloud.web.keys import BLOBS
 from contract import Clock, SystemClock
 
 if TYPE_CHECKING:
@@ -130,7 +135,8 @@ async def serve(settings: Settings, ready: asyncio.Event | None = None, *,
     app = create_app(settings, sessions, clock, status=lambda: status(),
                      alarm_policy=alarm_policy, rules=rules)
     worker = IngestWorker(settings.effective_mqtt_url, settings.mqtt_username,
-                          settings.mqtt_password, Ingestor(sessions, clock, app[REGISTRY]), clock,
+                          settings.mqtt_password,
+                          Ingestor(sessions, clock, app[REGISTRY], blobs=app[BLOBS]), clock,
                           client_id=ingest_client_id(settings.mqtt_password, shared),
                           shared=shared, ca_file=settings.mqtt_ca,
                           store_concurrency=1 if is_sqlite(settings.database_url) else 4)
@@ -172,6 +178,10 @@ async def serve(settings: Settings, ready: asyncio.Event | None = None, *,
     hub = configure_alarms(app)  # the web app runs the live feed's hub
     runner = web.AppRunner(app, access_log=None, handle_signals=False)
 
+    def wake_jobs() -> None:  # the job runner starts with the web app (cloud.jobs)
+        if (jobs := app.get(JOB_RUNNER)) is not None:
+            jobs.wake()
+
     async def web_start() -> None:
         await runner.setup()
         await web.TCPSite(runner, settings.http_host, settings.http_port).start()
@@ -191,9 +201,11 @@ async def serve(settings: Settings, ready: asyncio.Event | None = None, *,
             tasks.append(tg.create_task(commands.run()))
             if exporter is not None:
                 tasks.append(tg.create_task(exporter.run()))
-            tasks.append(tg.create_task(run_escalation(sessions, clock, alarm_policy, hub)))
             tasks.append(tg.create_task(run_workorder_timers(sessions, clock, rules)))
-            tasks.append(tg.create_task(run_generator(sessions, clock)))
+            # Escalation, SLA checks, PM generation, schedules: each tick taken by one console.
+            owner = owner_id()
+            for duty in console_duties(sessions, clock, alarm_policy, hub, wake_jobs):
+                tasks.append(tg.create_task(duty.run(sessions, clock, owner)))
             # Rules edited through the API (newest stored version) replace the file's.
             tasks.append(tg.create_task(run_reload(sessions, rules, clock)))
             up = asyncio.Event()

@@ -2,19 +2,18 @@
 """Billing under ``/api/fee-items``, ``/api/bill-runs`` and ``/api/bills``.
 
 A bill run is started (or resumed) by ``POST /api/bill-runs`` and works in the background:
-the reply is 202 with the run, ``GET /api/bill-runs/{id}`` shows its progress. The console
-keeps its runs as tasks (``BillRunner``): cancelled cleanly on shutdown, resumed at the next
-start (a run still ``running`` in the database) or by posting the same period again; a period
-whose run is done is a 409 naming it. Bills are read, exported, voided, adjusted (红冲) and
+the reply is 202 with the run, ``GET /api/bill-runs/{id}`` shows its progress. The run is a
+job (``cloud.jobs``) any console claims: given back on shutdown, taken over when the console
+running it dies, and resumed by posting the same period again; a period whose run is done is
+a 409 naming it. Bills are read, exported, voided, adjusted (红冲) and
 released after review here; nothing is ever deleted.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from collections.abc import AsyncIterator
-from dataclasses import dataclass, field
+from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
@@ -22,18 +21,20 @@ import structlog
 from aiohttp import web
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncSession
 
-from cloud.auth.audit import SYSTEM, Actor, actor_of, jsonable
+from cloud.auth.audit import Actor, actor_of, jsonable
 from cloud.auth.guard import requires
 from cloud.billing.bills import BillRefused, adjust_bill, release_bill, void_bill
 from cloud.billing.fee_items import FeeItemError, FeeItemInput, parse_fee_item
 from cloud.billing.fee_store import FEE_FIELDS, save_fee_item
 from cloud.billing.money import parse_decimal
-from cloud.billing.runs import RunRefused, execute, open_run
-from cloud.billing.settle import SETTLE, Settle
+from cloud.billing.runs import RunRefused, open_run
+from cloud.billing.settle import SETTLE
 from cloud.billing.tables import BILL_STATES, CYCLES, Bill, BillLine, BillRun, FeeItem
 from cloud.db.models import Site
+from cloud.jobs.claim import enqueue
+from cloud.jobs.runner import JOB_RUNNER
 from cloud.records.tables import Building, Unit
 from cloud.web.body import json_object, text_field, unknown_fields, unstorable
 from cloud.web.errors import ApiError, bad_param, not_found
@@ -44,7 +45,6 @@ from cloud.web.present import utc_iso
 from cloud.web.queries import site_by_slug
 from cloud.web.respond import json_ok
 from cloud.web.tabular import CONTENT_TYPES, write_table
-from contract import Clock
 
 log = structlog.get_logger(__name__)
 
@@ -57,60 +57,27 @@ MAX_TEXT = 500
 # --- background runs ----------------------------------------------------------------------------
 
 
-@dataclass
-class BillRunner:
-    """The console's bill-run tasks, one per run id."""
-
-    sessions: async_sessionmaker[AsyncSession]
-    clock: Clock
-    settle: Settle | None = None
-    tasks: dict[int, asyncio.Task[Any]] = field(default_factory=dict)
-
-    def start(self, run_id: int, actor: Actor) -> None:
-        """Run ``run_id`` in the background unless this process already is."""
-        task = self.tasks.get(run_id)
-        if task is not None and not task.done():
-            return
-        task = asyncio.create_task(execute(self.sessions, run_id, clock=self.clock,
-                                           actor=actor, settle=self.settle),
-                                   name=f"bill-run-{run_id}")
-        self.tasks[run_id] = task
-        task.add_done_callback(lambda t: self._done(run_id, t))
-
-    def _done(self, run_id: int, task: asyncio.Task[Any]) -> None:
-        if self.tasks.get(run_id) is task:
-            del self.tasks[run_id]
-        if not task.cancelled() and task.exception() is not None:
-            log.error("bill_run.task_failed", run_id=run_id, error=repr(task.exception()))
-
-    async def resume_unfinished(self) -> None:
-        async with self.sessions() as session:
-            ids = (await session.execute(select(BillRun.id).where(
-                BillRun.state == "running"))).scalars().all()
-        for run_id in ids:
-            self.start(run_id, SYSTEM)
-
-    async def stop(self) -> None:
-        tasks = list(self.tasks.values())
-        for task in tasks:
-            task.cancel()
-        for task in tasks:
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await task
+async def _run_job(session: AsyncSession, run: BillRun, actor: Actor, now: datetime) -> int:
+    """The run's job (``cloud.jobs``), queued anew when a finished or failed one exists: any
+    console claims it, and a console that dies mid-run leaves it to another."""
+    who = {"ref": actor.ref, "name": actor.name, "role": actor.role}
+    return await enqueue(session, kind="bill_run", key=f"run:{run.id}", site_id=run.site_id,
+                         payload={"run_id": run.id, "actor": who}, now=now, again=True)
 
 
-BILL_RUNNER = web.AppKey("bill_runner", BillRunner)
-
-
-async def _runner_lifetime(app: web.Application) -> AsyncIterator[None]:
-    runner = BillRunner(app[SESSIONS], app[CLOCK], app.get(SETTLE))
-    app[BILL_RUNNER] = runner
+async def _queue_unfinished(app: web.Application) -> AsyncIterator[None]:
+    """Runs left ``running`` by a console of before the jobs table get their job."""
     try:
-        await runner.resume_unfinished()
+        async with app[SESSIONS]() as session, session.begin():
+            runs = (await session.execute(select(BillRun).where(
+                BillRun.state == "running"))).scalars().all()
+            for run in runs:
+                await enqueue(session, kind="bill_run", key=f"run:{run.id}",
+                              site_id=run.site_id, payload={"run_id": run.id},
+                              now=app[CLOCK].now())
     except Exception:  # a console without the billing tables still starts
         log.exception("bill_run.resume_failed")
     yield
-    await runner.stop()
 
 
 # --- helpers ------------------------------------------------------------------------------------
@@ -277,6 +244,7 @@ async def start_bill_run(request: web.Request) -> web.Response:
                 site = await _site(session, request, slug)
                 run, _ = await open_run(session, site=site, cycle=cycle, period=period,
                                         actor=actor, now=now)
+                await _run_job(session, run, actor, now)
         except RunRefused as err:
             raise ApiError(err.status, err.code, err.zh, err.en, field=err.field) from None
         except IntegrityError:  # another request created it at the same moment
@@ -284,10 +252,9 @@ async def start_bill_run(request: web.Request) -> web.Response:
                            "this period's run is being started; check its progress",
                            field="period") from None
         out = run_json(run, site.slug)
-    runner = request.app.get(BILL_RUNNER)
-    if runner is None:
-        raise ApiError(503, "unavailable", "出账任务未启动", "the bill-run worker is not running")
-    runner.start(run.id, actor)
+    runner = request.app.get(JOB_RUNNER)
+    if runner is not None:
+        runner.wake()  # this console looks at once; the others at their next poll
     return json_ok(out, status=202)
 
 
@@ -523,7 +490,7 @@ async def release_bill_handler(request: web.Request) -> web.Response:
 
 def add_billing_routes(app: web.Application) -> None:
     """Register the routes of this module (and the bill-run page)."""
-    app.cleanup_ctx.append(_runner_lifetime)
+    app.cleanup_ctx.append(_queue_unfinished)
     r = app.router
     r.add_get("/api/fee-items", list_fee_items, name="fee_items")
     r.add_post("/api/fee-items", create_fee_item)
@@ -540,4 +507,4 @@ def add_billing_routes(app: web.Application) -> None:
     r.add_post("/api/bills/{id}/release", release_bill_handler)
 
 
-__all__ = ["BILL_RUNNER", "BillRunner", "add_billing_routes"]
+__all__ = ["add_billing_routes"]
