@@ -7,8 +7,10 @@ after each rule edit, ``RuleEngine.use``), so meter readings never pass through 
 work-order rule names them. ``device.online`` is registered when a rule waits
 for a device to stay offline, because it cancels that wait.
 
-The rule engine's memory (repeat windows, offline timers) lives in the ingest process; the
-timers fire from :func:`run_workorder_timers`, which also checks the SLA clocks.
+The rule engine's memory (repeat windows, offline timers) is in the database when the engine
+is ``shared`` (the console: ``cloud.rules.shared_state``, written in the batch's transaction),
+else in the engine; the timers fire from :func:`run_workorder_timers`, which also checks the
+SLA clocks.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from cloud.db.models import Event, Site
 from cloud.ingest.handlers import HandlerContext, HandlerRegistry, StoredEvent
 from cloud.rules.evaluate import Decision, EventFacts, RuleEngine
 from cloud.rules.model import OpenWorkOrder, RuleSet
+from cloud.rules.shared_state import claim_due, decide_shared, prune_windows
 from cloud.workorders.service import Source, auto_assign, check_sla, open_or_fold
 from contract import Clock, Kind
 
@@ -73,9 +76,11 @@ def register_workorder_handlers(registry: HandlerRegistry, engine: RuleEngine) -
         for ev in events:
             if not wants(ev.kind):
                 continue
-            decisions = engine.decide(EventFacts(
-                site=ctx.site, kind=ev.kind, device=ev.device,
-                device_type=_text(ev.data.get("device_type")), ts=ev.ts, data=ev.data))
+            facts = EventFacts(site=ctx.site, kind=ev.kind, device=ev.device,
+                               device_type=_text(ev.data.get("device_type")), ts=ev.ts,
+                               data=ev.data)
+            decisions = (await decide_shared(engine, ctx.session, facts) if engine.shared
+                         else engine.decide(facts))
             for d in decisions:
                 if uuids is None:
                     uuids = await _uuids(ctx.session, [e.id for e in events])
@@ -118,24 +123,34 @@ async def apply_decision(session: AsyncSession, site_id: int, d: Decision, now: 
     return not folded
 
 
+async def timers_round(sessions: async_sessionmaker[AsyncSession], engine: RuleEngine,
+                       now: datetime) -> tuple[int, int]:
+    """One round: open or fold the orders whose wait is over, escalate the orders past their
+    SLA; (decisions applied, orders escalated)."""
+    async with sessions() as session, session.begin():
+        # Claimed in this transaction: fired once across consoles, back if it fails.
+        due = (await claim_due(session, engine.ruleset, now) if engine.shared
+               else engine.due(now))
+        sites = {name: sid for sid, name in (await session.execute(
+            select(Site.id, Site.slug))).all()} if due else {}
+        for d in due:
+            if d.site in sites:
+                await apply_decision(session, sites[d.site], d, now)
+        if engine.shared:
+            await prune_windows(session, engine.ruleset, now)
+        escalated = await check_sla(session, now)
+    return len(due), len(escalated)
+
+
 async def run_workorder_timers(sessions: async_sessionmaker[AsyncSession], clock: Clock,
                                engine: RuleEngine, interval: float = 5.0) -> None:
     """Until cancelled: open the orders whose wait is over (a device still offline after
     N minutes) and escalate the orders past their SLA."""
     while True:
         try:
-            now = clock.now()
-            due = engine.due(now)
-            async with sessions() as session, session.begin():
-                sites = {name: sid for sid, name in (await session.execute(
-                    select(Site.id, Site.slug))).all()} if due else {}
-                for d in due:
-                    if d.site in sites:
-                        await apply_decision(session, sites[d.site], d, now)
-                escalated = await check_sla(session, now)
-            if due or escalated:
-                log.info("workorders.timers", opened_or_folded=len(due),
-                         escalated=len(escalated))
+            fired, escalated = await timers_round(sessions, engine, clock.now())
+            if fired or escalated:
+                log.info("workorders.timers", opened_or_folded=fired, escalated=escalated)
         except asyncio.CancelledError:
             raise
         except Exception as exc:  # a database hiccup must not end the loop
