@@ -118,7 +118,7 @@ async def serve(settings: Settings, ready: asyncio.Event | None = None, *,
     stop = stop or asyncio.Event()
     settings.check_site_secrets()
     alarm_policy = load_policy(settings.alarm_policy_path)  # None: the built-in policy
-    rules = RuleEngine(startup_rules(settings), clock)
+    rules = RuleEngine(startup_rules(settings), clock, shared=True)  # state in the database
     ensure_database_dir(settings.database_url)
     await migrate(settings.database_url)
     engine = make_engine(settings.database_url)

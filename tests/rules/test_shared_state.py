@@ -140,9 +140,19 @@ class Console:
         assert result.ok, result
 
 
+@pytest.fixture
+async def any_db(db_url: str) -> AsyncIterator[async_sessionmaker[AsyncSession]]:
+    engine = make_engine(db_url)
+    try:
+        yield session_factory(engine)
+    finally:
+        await engine.dispose()
+
+
 async def test_two_consoles_ingesting_one_site_open_one_order_per_cause(
-        pg: async_sessionmaker[AsyncSession]) -> None:
-    clock = FakeClock(T0)
+        any_db: async_sessionmaker[AsyncSession]) -> None:
+    """On PostgreSQL as several processes would; on SQLite (one process) the same path."""
+    pg, clock = any_db, FakeClock(T0)
     one, two = Console(pg, clock), Console(pg, clock)
     await one.send(1, "device.offline", "m1", T0, reason="timeout")
     await two.send(2, "device.offline", "m2", T0, reason="timeout")
