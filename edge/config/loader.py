@@ -29,7 +29,7 @@ from edge.config.model import (
     SiteInfo,
 )
 from edge.config.patrol_schema import build_patrol
-from edge.config.profiles import check_profile, profile_ids
+from edge.config.profiles import Seen, check_profile, profile_ids
 from edge.config.reader_schema import build_readers
 from edge.config.schedule_schema import build_schedules
 from edge.config.schema import INVALID, Ctx, RecordValue, suggest
@@ -206,8 +206,9 @@ def load_site(path: Path, profiles_dir: Path | None = None) -> SiteConfig:
                                     bi(f"检查路径，或设置 {PROFILES_ENV}",
                                        f"check the path, or set {PROFILES_ENV}")))
     profiles: dict[str, Profile | None] = {}
+    seen: Seen = {}
     for pid in sorted({d["profile"] for d in devices if d.get("profile") in known}):
-        profiles[pid] = check_profile(pdir / f"{pid}.yaml", ctx)
+        profiles[pid] = check_profile(pdir / f"{pid}.yaml", ctx, seen)
     cross_check(raw, profiles, known, ctx)
     elevator_profiles = _elevator_profiles(raw, pdir, ctx)
     if ctx.problems:

@@ -2,7 +2,10 @@
 
 A wrong register address silently bills the wrong number, so profiles get the same
 positioned checks as site files, plus the ones that only make sense for a register map:
-unique names, addresses that fit, and no two values sharing a register.
+unique names, addresses that fit, and no two values sharing a register. A name means one
+thing everywhere (contract/registers.py): a known name carries its unit (``power_w`` is W,
+also on a meter that reports kW: ``wire_unit: kW, scale: 1000``), a name the table does not
+know carries the same unit in every profile, and only a known counter may be ``billing``.
 """
 
 from __future__ import annotations
@@ -10,6 +13,13 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from contract.registers import (
+    BILLING_REGISTERS,
+    CONVERSIONS,
+    billing_utility,
+    canonical_unit,
+    normal_unit,
+)
 from drivers.modbus.model import Profile, RegisterSpec
 from edge.config.schema import (
     INVALID,
@@ -25,7 +35,7 @@ from edge.config.schema import (
     Str,
 )
 from yamlcheck.positions import read_yaml
-from yamlcheck.problems import ConfigError, Problem, bi
+from yamlcheck.problems import ConfigError, Pos, Problem, bi
 
 PROFILE_ID = r"[a-z0-9][a-z0-9_-]{0,62}"
 _FC = OneOf(choices=(3, 4))
@@ -44,8 +54,12 @@ REGISTER = Record(fields={
         "不能为 0", "must not be 0", "写实际倍率，如 0.1", "write the real factor, e.g. 0.1")),
         required=False),
     "unit": Field(Str(empty_ok=True), required=False),
+    "wire_unit": Field(Str(), required=False, example="wire_unit: kW"),
     "billing": Field(Bool(), required=False),
 })
+
+#: Name → (unit, where first seen) across the profiles checked together.
+Seen = dict[str, tuple[str, Pos]]
 
 PROFILE = Record(fields={
     "id": Field(Str(zh="标识（小写字母、数字、_ -）", en="an id (a-z, 0-9, _ -)",
@@ -60,7 +74,65 @@ PROFILE = Record(fields={
 })
 
 
-def _registers(raw: RecordValue, ctx: Ctx) -> list[RegisterSpec]:
+def _unit(item: RecordValue, ctx: Ctx, seen: Seen) -> str | None:
+    """The register's unit as the reading will carry it; None (and a problem) when the name
+    and the unit disagree, in this profile or with one checked before."""
+    name = item["name"]
+    want = canonical_unit(name)
+    unit = normal_unit(item["unit"]) if "unit" in item else want
+    if want is not None and unit != want:
+        scale = float(item.get("scale", 1.0))
+        factor = CONVERSIONS.get((str(unit), want))
+        hint = (bi(f"{name} 的单位是 {want}：写 unit: {want}, wire_unit: {unit}, "
+                   f"scale: {scale * factor:g}",
+                   f"{name} is in {want}: write unit: {want}, wire_unit: {unit}, "
+                   f"scale: {scale * factor:g}") if factor is not None else
+                bi(f"写 unit: {want}，或改用不带单位含义的寄存器名",
+                   f"write unit: {want}, or use a name that does not imply a unit"))
+        ctx.add(item.pos("unit"), bi(f'寄存器 "{name}" 的单位须为 "{want}"，此处为 "{unit}"',
+                                     f'register "{name}" must be in "{want}", not "{unit}"'),
+                hint)
+        return None
+    unit = unit or ""
+    if want is None and name in seen and seen[name][0] != unit:
+        first_unit, first = seen[name]
+        ctx.add(item.pos("unit") if "unit" in item else item.pos("name"),
+                bi(f'寄存器 "{name}" 的单位 "{unit}" 与 {first.file}:{first.line} 的 '
+                   f'"{first_unit}" 不一致', f'register "{name}" is in "{unit}" here but in '
+                   f'"{first_unit}" at {first.file}:{first.line}'),
+                bi("同名寄存器在所有型号中单位须一致", "a name has one unit in every profile"))
+        return None
+    seen.setdefault(name, (unit, item.pos("name")))
+    if "wire_unit" in item:
+        wire = normal_unit(item["wire_unit"])
+        factor = 1.0 if wire == unit else CONVERSIONS.get((wire, unit))
+        scale = float(item.get("scale", 1.0))
+        if factor is None:
+            ctx.add(item.pos("wire_unit"), bi(f'无法从 "{wire}" 换算为 "{unit}"',
+                                              f'"{wire}" does not convert to "{unit}"'),
+                    bi("检查 wire_unit 与 unit", "check wire_unit and unit"))
+            return None
+        if abs(scale - factor) > 1e-9 * max(abs(factor), 1.0):
+            ctx.add(item.pos("scale") if "scale" in item else item.pos("wire_unit"),
+                    bi(f"scale {scale:g} 把 {wire} 变成的不是 {unit}",
+                       f"scale {scale:g} does not turn {wire} into {unit}"),
+                    bi(f"写 scale: {factor:g}", f"write scale: {factor:g}"))
+            return None
+    return unit
+
+
+def _billing(item: RecordValue, ctx: Ctx) -> bool:
+    if item.get("billing") and billing_utility(item["name"]) is None:
+        known = ", ".join(n for names in BILLING_REGISTERS.values() for n in names)
+        ctx.add(item.pos("billing"),
+                bi(f'"{item["name"]}" 不是计费累计量，账单读不到它',
+                   f'"{item["name"]}" is not a billing counter: no bill reads it'),
+                bi(f"计费寄存器名：{known}", f"billing registers are named {known}"))
+        return False
+    return True
+
+
+def _registers(raw: RecordValue, ctx: Ctx, seen: Seen) -> list[RegisterSpec]:
     defaults = {k: raw.get(k, v) for k, v in _DEFAULTS.items()}
     regs: list[tuple[RecordValue, RegisterSpec]] = []
     names: dict[str, RecordValue] = {}
@@ -74,7 +146,11 @@ def _registers(raw: RecordValue, ctx: Ctx) -> list[RegisterSpec]:
                     bi("每个寄存器名只能出现一次", "give each register a unique name"))
             continue
         names[item["name"]] = item
-        spec = RegisterSpec(**{**defaults, **item})
+        unit = _unit(item, ctx, seen)
+        if unit is None or not _billing(item, ctx):
+            continue
+        fields = {k: v for k, v in item.items() if k != "wire_unit"}
+        spec = RegisterSpec(**{**defaults, **fields, "unit": unit})
         if spec.address + spec.width - 1 > 65535:
             ctx.add(item.pos("address"),
                     bi(f"地址 {spec.address:#06x} 加宽度 {spec.width} 超出 0xFFFF",
@@ -102,8 +178,10 @@ def _registers(raw: RecordValue, ctx: Ctx) -> list[RegisterSpec]:
     return [spec for _, spec in regs]
 
 
-def check_profile(path: Path, ctx: Ctx) -> Profile | None:
-    """Check one profile file into ctx; return the Profile only if this file had no problem."""
+def check_profile(path: Path, ctx: Ctx, seen: Seen | None = None) -> Profile | None:
+    """Check one profile file into ctx; return the Profile only if this file had no problem.
+
+    ``seen`` carries the units of the names met in the profiles checked before this one."""
     before = len(ctx.problems)
     try:
         tree = read_yaml(path)
@@ -113,7 +191,7 @@ def check_profile(path: Path, ctx: Ctx) -> Profile | None:
     raw = PROFILE.check(tree, ctx, "profile")
     if raw is INVALID:
         return None
-    regs = _registers(raw, ctx)
+    regs = _registers(raw, ctx, {} if seen is None else seen)
     if "id" in raw and raw["id"] != path.stem:
         ctx.add(raw.pos("id"), bi(f'id "{raw["id"]}" 与文件名 {path.name} 不一致',
                                   f'id "{raw["id"]}" differs from the file name {path.name}'),
@@ -149,8 +227,9 @@ def load_profiles(directory: Path) -> dict[str, Profile]:
                                       "check the path, or set COURTYARD_PROFILES_DIR"))])
     ctx = Ctx()
     out: dict[str, Profile] = {}
+    seen: Seen = {}
     for path in sorted(directory.glob("*.yaml")):
-        profile = check_profile(path, ctx)
+        profile = check_profile(path, ctx, seen)
         if profile is not None:
             out[profile.id] = profile
     if ctx.problems:

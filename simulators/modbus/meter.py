@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from contract.registers import canonical_unit
 from simulators.modbus.encode import encode_value
 from simulators.modbus.loadcurve import electric_load_w, noise, water_flow_m3h
 from simulators.modbus.profile import (
@@ -35,21 +36,14 @@ COUNTERS = ("energy_import_kwh", "energy_export_kwh", "energy_total_kwh",
 VALVE_OPEN, VALVE_CLOSED = 1, 2
 _NOISE_BUCKET_S = 10
 _STEP_S = 60.0
-# Canonical unit of each name family, and how to express it in another unit a profile names.
+# How to express a canonical value (contract/registers.py) in another unit a profile names;
+# the shipped profiles name the canonical units and scale on the wire instead (DDSU666's kW).
 _CONVERT = {("W", "kW"): 0.001, ("kWh", "Wh"): 1000.0, ("kWh", "MWh"): 0.001,
             ("m3", "L"): 1000.0, ("m3/h", "L/h"): 1000.0}
 
 
 def _canonical_unit(name: str) -> str:
-    if name == "power_w":
-        return "W"
-    if name.startswith("energy_"):
-        return "kWh"
-    if name.startswith("water_"):
-        return "m3"
-    if name == "flow_m3h":
-        return "m3/h"
-    return ""
+    return canonical_unit(name) or ""
 
 
 class SimClock:

@@ -24,6 +24,8 @@ def profile_path(profile_id: str) -> Path:
 def load_profile(profile_id: str) -> Profile:
     raw: dict[str, Any] = yaml.safe_load(profile_path(profile_id).read_text(encoding="utf-8"))
     defaults = {k: raw[k] for k in ("function_code", "data_type", "order") if k in raw}
-    regs = tuple(RegisterSpec(**{**defaults, **r}) for r in raw["registers"])
+    # wire_unit documents the meter's own unit (the edge checks it against scale): not a spec field
+    regs = tuple(RegisterSpec(**{**defaults, **{k: v for k, v in r.items() if k != "wire_unit"}})
+                 for r in raw["registers"])
     return Profile(id=raw["id"], name=raw["name"], kind=raw["kind"], registers=regs,
                    max_gap=raw.get("max_gap", 10))

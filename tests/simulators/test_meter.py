@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import struct
 from datetime import datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -74,12 +75,15 @@ def test_three_phase_currents_add_up_to_power(profiles: Path) -> None:
     assert len({round(v[f"current_l{i}"], 3) for i in (1, 2, 3)}) == 3  # phases not identical
 
 
-def test_kw_profile_reports_kilowatts(profiles: Path) -> None:
+def test_kw_meter_serves_kilowatts_on_the_wire_and_watts_by_name(profiles: Path) -> None:
     m = SimMeter(2, profiles / "chint_ddsu666.yaml", clock=ManualClock(at(19.5)))
-    kw = m.value("power_w")
+    w = m.value("power_w")  # power_w is W in every profile (contract/registers.py)
     volt_amps = m.value("voltage") * m.value("current")
-    assert 0.1 < kw < 20.0
-    assert kw * 1000.0 <= volt_amps * 1.0001  # P ≤ V·I: the kW value is W / 1000
+    assert 100.0 < w < 20000.0
+    assert w <= volt_amps * 1.0001  # P ≤ V·I
+    reg = m.profile.register("power_w")
+    kw = struct.unpack(">f", struct.pack(">HH", *m.read_registers(3, reg.address, 2)))[0]
+    assert kw == pytest.approx(w / 1000.0, rel=1e-6)  # DDSU666 holds kW: scale 1000
 
 
 def test_same_seed_same_meter_other_seed_other_meter(profiles: Path) -> None:
