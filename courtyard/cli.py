@@ -205,6 +205,9 @@ def build_parser() -> argparse.ArgumentParser:
     add_auth_commands(sub, cloud)
     add_records_commands(sub, cloud)
     add_billing_commands(sub, cloud)
+    from cloud.backup.cli import add_backup_commands
+
+    add_backup_commands(cloud)
     cockpit = cloud.add_parser("cockpit", help="运营驾驶舱 / the operations cockpit")
     cockpit_sub = cockpit.add_subparsers(dest="cockpit_cmd", required=True)
     cr = cockpit_sub.add_parser("rebuild", help="从事件重算小时汇总 / recompute the hourly "
