@@ -9,9 +9,10 @@ from aiohttp import BodyPartReader, web
 
 from cloud.auth.audit import actor_of
 from cloud.auth.guard import requires
-from cloud.imports.jobs import Job, Jobs, new_id
+from cloud.imports.jobs import Job, Jobs, new_id, row_json
 from cloud.imports.reader import MAX_BYTES, SheetError, TooLarge, read_sheet
 from cloud.imports.register import JOB_THRESHOLD, ImportResult, import_sheet
+from cloud.imports.tables import ImportJob
 from cloud.imports.templates import template
 from cloud.parking.tables import PARKING_DATASET
 from cloud.records import service as svc
@@ -121,8 +122,9 @@ async def run_import(request: web.Request) -> web.Response:
             result = await work(job)
             announce(result)
             return result
-        job = jobs.start(Job(new_id(), kind_name, site.slug, actor.ref, dry_run,
-                             len(sheet.rows)), job_work)
+        job = await jobs.start(sessions, request.app[CLOCK],
+                               Job(new_id(), kind_name, site.slug, actor.ref, dry_run,
+                                   len(sheet.rows)), job_work)
         return json_ok({"job": job.json(), "url": f"/api/imports/jobs/{job.id}"},
                        status=202)
     result = await work()
@@ -134,11 +136,12 @@ async def run_import(request: web.Request) -> web.Response:
 @requires("imports.run")
 async def get_job(request: web.Request) -> web.Response:
     """An import job's progress and, once done, its result."""
-    job = request.app[JOBS].jobs.get(request.match_info["id"])
+    async with request.app[SESSIONS]() as session:  # any process may have started it
+        job = await session.get(ImportJob, request.match_info["id"][:32])
     if job is None or job.actor != actor_of(request).ref:
         raise ApiError(404, "not_found", "导入任务不存在（或已过期）",
                        "no such import job (or it has expired)", field="id")
-    return json_ok(job.json())
+    return json_ok(row_json(job, request.app[CLOCK].now()))
 
 
 async def _close_jobs(app: web.Application) -> None:

@@ -282,7 +282,9 @@ def _common() -> None:
         "state": {"type": "string", "enum": ["running", "done", "failed"]},
         "phase": {"type": "string", "enum": ["checking", "applying"]},
         "rows_done": {"type": "integer"}, "rows_total": {"type": "integer"},
-        "result": {"oneOf": [_ref("ImportResult"), {"type": "null"}]}}}
+        "result": {"oneOf": [_ref("ImportResult"), {"type": "null"}]},
+        "error": {"type": ["string", "null"],
+                  "description": "失败原因 / why it failed (e.g. its console process stopped)"}}}
     SCHEMAS["MeterReplacement"] = {
         "type": "object", "additionalProperties": False,
         "required": ["final_reading", "at", "code", "initial_reading"],

@@ -48,7 +48,7 @@
       const job = await S.api(url);
       progress(job);
       if (job.state !== "running") {
-        if (job.state === "failed" || !job.result) throw new Error(S.t("导入任务失败", "The import job failed"));
+        if (job.state === "failed" || !job.result) throw new Error(S.msg(job.error || "") || S.t("导入任务失败", "The import job failed"));
         return job.result;
       }
       await new Promise((r) => setTimeout(r, 500));
