@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from cloud.alarms.policy import AlarmPolicy
 from cloud.auth.config import AUTH, AuthConfig
 from cloud.auth.middleware import guard_middleware
+from cloud.blobs import blob_store_from_settings
 from cloud.features import configure, install
 from cloud.ingest.handlers import HandlerRegistry
 from cloud.openapi_doc import openapi_json
@@ -23,7 +24,7 @@ from cloud.rules.evaluate import RuleEngine
 from cloud.settings import Settings
 from cloud.web.errors import error_middleware
 from cloud.web.hygiene import db_error_as_client_error, hygiene_middleware
-from cloud.web.keys import CLOCK, DEFAULT_TZ, SESSIONS, STATUS, VIEW_SHARE_S, StatusFn
+from cloud.web.keys import BLOBS, CLOCK, DEFAULT_TZ, SESSIONS, STATUS, VIEW_SHARE_S, StatusFn
 from contract import Clock, SystemClock
 
 __all__ = ["REGISTRY", "StatusFn", "create_app"]
@@ -46,6 +47,7 @@ def create_app(settings: Settings, session_factory: async_sessionmaker[AsyncSess
     app[CLOCK] = clock or SystemClock()
     app[DEFAULT_TZ] = settings.timezone
     app[VIEW_SHARE_S] = settings.cockpit_share_ms / 1000
+    app[BLOBS] = blob_store_from_settings(settings)
     if settings.rules_path:
         app[STARTUP_FILE] = settings.rules_path
     if status is not None:

@@ -82,6 +82,7 @@ class Settings:
     - ``COURTYARD_LOG_LEVEL`` → log_level (INFO); ``COURTYARD_LOG_JSON`` → log_json (false)
     - ``COURTYARD_COCKPIT_SHARE_MS`` → cockpit_share_ms (1000; 0 computes every cockpit
       request afresh)
+    - ``COURTYARD_BLOB_DIR`` → blob_dir (unset: ``blobs/`` in the data dir; plate images)
     """
 
     database_url: str = DEFAULT_DATABASE_URL
@@ -126,6 +127,8 @@ class Settings:
     #: (cloud/cockpit/cache.py). 0 here, so an app built in code sees every change at once;
     #: ``from_env`` (the served console) defaults to 1000.
     cockpit_share_ms: int = 0
+    #: The filesystem blob store's folder (None: ``effective_data_dir / "blobs"``).
+    blob_dir: str | None = None
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -214,6 +217,7 @@ class Settings:
             log_json=_bool(get("COURTYARD_LOG_JSON"), "COURTYARD_LOG_JSON"),
             cockpit_share_ms=_non_negative(get("COURTYARD_COCKPIT_SHARE_MS"),
                                            "COURTYARD_COCKPIT_SHARE_MS", 1000),
+            blob_dir=get("COURTYARD_BLOB_DIR"),
         )
 
     @property
@@ -228,6 +232,11 @@ class Settings:
             return Path(self.data_dir)
         path = sqlite_path(self.database_url)
         return path.parent if path is not None else Path("var/cloud")
+
+    @property
+    def effective_blob_dir(self) -> Path:
+        """``blob_dir``, else ``blobs`` in the data dir."""
+        return Path(self.blob_dir) if self.blob_dir else self.effective_data_dir / "blobs"
 
     def check_site_secrets(self) -> None:
         """Refuse the demo's well-known secret, and short ones, outside demo mode.

@@ -118,6 +118,12 @@ def _cockpit_rebuild(args: argparse.Namespace) -> int:
     return main(args.site, args.days)
 
 
+def _blobs_migrate(args: argparse.Namespace) -> int:
+    from cloud.blobs.migrate import main
+
+    return main(args.site, args.batch)
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="courtyard",
@@ -216,6 +222,14 @@ def build_parser() -> argparse.ArgumentParser:
     cr.add_argument("--days", type=int, default=30,
                     help="重算最近几天（站点时区）/ days up to today, site time (default 30)")
     cr.set_defaults(func=_cockpit_rebuild)
+    blobs = cloud.add_parser("blobs", help="图片存储 / the blob store (plate images)")
+    blobs_sub = blobs.add_subparsers(dest="blobs_cmd", required=True)
+    bm = blobs_sub.add_parser("migrate", help="把旧事件中的内嵌图片移入图片存储 / move images "
+                                              "still inline in stored events into the store")
+    bm.add_argument("--site", help="站点 / site slug (default: every site)")
+    bm.add_argument("--batch", type=int, default=200,
+                    help="每批事件数 / events per batch (default 200)")
+    bm.set_defaults(func=_blobs_migrate)
 
     d = sub.add_parser("demo", help="一键演示 / cloud + simulators + edge on this machine")
     d.add_argument("--site", default=None,

@@ -23,6 +23,7 @@ import structlog
 from sqlalchemy import Table, bindparam, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from cloud.blobs import BlobStore, index_blobs, take_images
 from cloud.db.dialect import dialect_insert, dialect_name, pg_driver
 from cloud.db.models import LEGACY_EPOCH, Device, Event, IngestEpoch, SeqGap, Site
 from cloud.ingest.handlers import HandlerContext, HandlerRegistry, StoredEvent
@@ -123,8 +124,9 @@ class Ingestor:
     """Turns ``up/events``, ``up/status`` and ``up/health`` payloads into committed records."""
 
     def __init__(self, session_factory: async_sessionmaker[AsyncSession], clock: Clock,
-                 registry: HandlerRegistry) -> None:
+                 registry: HandlerRegistry, blobs: BlobStore | None = None) -> None:
         self._sessions = session_factory
+        self._blobs = blobs  # plate images go here before the transaction (None: inline)
         self._clock = clock
         self.registry = registry
         self.stats = IngestStats()
@@ -223,6 +225,7 @@ class Ingestor:
         site = decoded[0].batch.site
         if any(d.batch.site != site for d in decoded):
             raise ValueError("store takes the batches of one site")
+        decoded, images = await take_images(self._blobs, decoded, self.stats.handlers)
         by_epoch: dict[str, list[Decoded]] = {}
         for d in decoded:
             by_epoch.setdefault(d.batch.epoch, []).append(d)
@@ -231,6 +234,7 @@ class Ingestor:
         async with self._sessions() as session, session.begin():
             now = self._clock.now()
             site_id, shown = await self._lock_site(session, site, now)
+            await index_blobs(session, site_id, images, now)
             for epoch, group in by_epoch.items():
                 batch, texts = _merge(site, epoch, group)
                 results.append(await self._apply(session, site_id, batch, texts, now,

@@ -1,5 +1,7 @@
 """The lanes page's data: each camera's last plate reads with their decision trail, and the
-snapshots (evidence and plate crop) stored with them in the event log.
+snapshots (evidence and plate crop) stored with them: in the blob store, named by a ref in the
+event's data (``evidence_blob`` / ``crop_blob``), or inline base64 in events stored before
+the blob store (``evidence_jpeg_b64`` / ``crop_jpeg_b64``).
 
 A read's images arrive a moment later as a ``plate.evidence`` event, so they are looked up a
 short seq window ahead rather than through the whole log.
@@ -17,10 +19,11 @@ from aiohttp import web
 from sqlalchemy import and_, or_, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from cloud.blobs import is_ref
 from cloud.db.models import Device, Event
 from cloud.parking.http import Handler, site_or_none, site_tz
 from cloud.web.errors import ApiError, bad_param, not_found
-from cloud.web.keys import SESSIONS
+from cloud.web.keys import BLOBS, SESSIONS
 from cloud.web.params import int_param, names_param, text_param
 from cloud.web.present import times
 from cloud.web.respond import json_ok
@@ -36,15 +39,37 @@ EVIDENCE_SEQ_WINDOW = 20_000
 PLATE_EVIDENCE = Kind.PLATE_EVIDENCE
 #: Literal, not a bound parameter, so PostgreSQL matches it to the partial index's condition.
 PLATE_READS = text("events.kind = 'plate.read'")
-IMAGES = {"evidence": "evidence_jpeg_b64", "crop": "crop_jpeg_b64"}
+#: Each image's keys in event data: (blob ref, inline base64 of events stored before blobs).
+IMAGES = {"evidence": ("evidence_blob", "evidence_jpeg_b64"),
+          "crop": ("crop_blob", "crop_jpeg_b64")}
 
 
 _READ_FIELDS = ("plate_raw", "direction", "confidence", "colour_name", "offline", "vendor")
 
 
-def _has(key: str) -> Any:
-    """``data[key]`` is present and not JSON null, without sending the image to us."""
-    return Event.data[key].as_string().is_not(None)
+def _has(which: str) -> Any:
+    """The event has this image (a ref or inline), without sending the image to us."""
+    ref, inline = IMAGES[which]
+    return or_(Event.data[ref].as_string().is_not(None),
+               Event.data[inline].as_string().is_not(None))
+
+
+def _image_columns(which: str) -> tuple[Any, Any]:
+    ref, inline = IMAGES[which]
+    return Event.data[ref].as_string(), Event.data[inline].as_string()
+
+
+async def _image_bytes(request: web.Request, ref: Any, b64: Any) -> bytes:
+    """The image from the blob store (a ref), else decoded from inline base64; b"" if none."""
+    if ref is not None:
+        found = await request.app[BLOBS].get(ref) if is_ref(ref) else None
+        return found or b""
+    if b64:
+        try:
+            return base64.b64decode(str(b64), validate=True)
+        except (binascii.Error, ValueError):
+            return b""
+    return b""
 
 
 def _num(value: Any) -> float | int | None:
@@ -74,7 +99,7 @@ async def _later_images(session: AsyncSession, site_id: int,
     near = or_(*(and_(Event.seq > lo, Event.seq <= hi) for lo, hi in spans))
     read_ref = Event.data["read"].as_string()
     result = await session.execute(
-        select(read_ref, _has(IMAGES["evidence"]), _has(IMAGES["crop"]))
+        select(read_ref, _has("evidence"), _has("crop"))
         .where(Event.site_id == site_id, Event.kind == PLATE_EVIDENCE, near,
                read_ref.in_([u for _, u in reads])).order_by(Event.seq))
     out: dict[str, dict[str, bool]] = {}
@@ -103,8 +128,8 @@ async def _last_reads(session: AsyncSession, site_id: int, camera: str,
     the images themselves."""
     fields = [Event.data[k].as_string() for k in _READ_FIELDS]
     return list((await session.execute(
-        select(Event.seq, Event.uuid, Event.ts, _has(IMAGES["evidence"]),
-               _has(IMAGES["crop"]), Event.epoch, *fields)
+        select(Event.seq, Event.uuid, Event.ts, _has("evidence"), _has("crop"), Event.epoch,
+               *fields)
         .where(Event.site_id == site_id, Event.device == camera, PLATE_READS)
         .order_by(Event.seq.desc()).limit(limit))).all())
 
@@ -157,7 +182,7 @@ async def list_lanes(request: web.Request) -> web.Response:
 
 
 def _image_handler(which: str) -> Handler:
-    key = IMAGES[which]
+    columns = _image_columns(which)
     zh_name = {"evidence": "证据图", "crop": "车牌小图"}[which]
 
     async def handler(request: web.Request) -> web.StreamResponse:
@@ -169,7 +194,7 @@ def _image_handler(which: str) -> Handler:
         epoch = text_param(request, "epoch", 64)
         async with request.app[SESSIONS]() as session:
             site = await site_or_none(session, request, request.match_info["site"])
-            query = (select(Event.uuid, Event.data[key].as_string(), Event.epoch)
+            query = (select(Event.uuid, Event.epoch, *columns)
                      .where(Event.site_id == site.id, Event.seq == seq, PLATE_READS)
                      if site is not None else None)
             if query is not None and epoch is not None:
@@ -178,21 +203,16 @@ def _image_handler(which: str) -> Handler:
                 query.order_by(Event.id.desc()).limit(1))).first()
             if site is None or row is None:
                 raise not_found("seq", "车牌识别记录", "plate read", raw)
-            b64 = row[1]
-            if b64 is None:  # sent after the gate decision, as plate.evidence
-                b64 = (await session.scalars(
-                    select(Event.data[key].as_string())
+            found: Any = row[2:]
+            if found == (None, None):  # sent after the gate decision, as plate.evidence
+                found = (await session.execute(
+                    select(*columns)
                     .where(Event.site_id == site.id, Event.kind == PLATE_EVIDENCE,
-                           Event.epoch == row[2],
+                           Event.epoch == row[1],
                            Event.seq > seq, Event.seq <= seq + EVIDENCE_SEQ_WINDOW,
                            Event.data["read"].as_string() == row[0])
-                    .order_by(Event.seq).limit(1))).first()
-        image = b""
-        if b64:
-            try:
-                image = base64.b64decode(str(b64), validate=True)
-            except (binascii.Error, ValueError):
-                image = b""
+                    .order_by(Event.seq).limit(1))).first() or (None, None)
+        image = await _image_bytes(request, *found)
         if not image.startswith(b"\xff\xd8"):
             raise ApiError(404, "no_image", f"这次识别没有可用的{zh_name}",
                            f"this read has no usable {which} image", field="seq")

@@ -8,6 +8,7 @@ from typing import Any, Protocol
 from aiohttp import web
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from cloud.blobs.store import BlobStore
 from contract import Clock
 
 #: A snapshot of the process's moving parts for /healthz: ``{"broker": {"ok": True, ...},
@@ -23,6 +24,8 @@ STATUS: web.AppKey[StatusFn] = web.AppKey("status")
 #: Each site's MQTT credential (``COURTYARD_SITE_CREDENTIALS``): the edge proves itself with it
 #: when it pulls a dataset over HTTP.
 SITE_CREDENTIALS: web.AppKey[Mapping[str, str]] = web.AppKey("parking_site_credentials")
+#: Where images live (``cloud.blobs``); handlers serve them after their own checks.
+BLOBS: web.AppKey[BlobStore] = web.AppKey("blobs")
 
 
 class DatasetNotifier(Protocol):

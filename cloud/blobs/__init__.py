@@ -1,0 +1,40 @@
+"""The blob store (issue 16, docs/data-lifecycle.md §1): images live here, not in ``events``.
+
+What other parts use:
+
+- ``BlobStore`` (``put`` / ``get`` / ``delete`` / ``exists``), refs ``sha256:<hex>`` checked by
+  ``parse_ref`` (``BadRef`` otherwise; no ref ever becomes a path unchecked).
+- ``blob_store_from_settings(settings)``: the configured store (``FsBlobStore`` at
+  ``COURTYARD_BLOB_DIR``, default ``<data dir>/blobs``).
+- ``take_images`` / ``index_blobs``: ingest takes the images out of ``plate.read`` and
+  ``plate.evidence`` before the batch's transaction and indexes them inside it
+  (``cloud.ingest.ingestor``).
+- ``forget(session, store, refs) -> int``: for retention and erasure. After deleting events,
+  pass the refs they carried (``evidence_blob`` / ``crop_blob`` in their data,
+  ``refs_in(data)``); the index rows and files of refs no remaining event references are
+  deleted, the rest kept. To drop the images of events that are themselves kept (plate images
+  are kept 30 days, plate reads 180), first ``detach`` the refs from those events.
+- ``courtyard cloud blobs migrate``: moves images still inline in old events into the store
+  (``cloud.blobs.migrate``).
+
+The package knows the database kit and the settings, nothing of the features.
+"""
+
+from __future__ import annotations
+
+from cloud.blobs.forget import detach, forget, referenced
+from cloud.blobs.fs import FsBlobStore
+from cloud.blobs.images import IMAGE_KINDS, IMAGES, REF_KEYS, refs_in, take_images
+from cloud.blobs.store import BadRef, BlobStore, is_ref, parse_ref, ref_of
+from cloud.blobs.tables import PLATE_IMAGES, Blob, BlobRow, index_blobs
+from cloud.settings import Settings
+
+__all__ = ["IMAGES", "IMAGE_KINDS", "PLATE_IMAGES", "REF_KEYS", "BadRef", "Blob", "BlobRow",
+           "BlobStore", "FsBlobStore", "blob_store_from_settings", "detach", "forget",
+           "index_blobs", "is_ref", "parse_ref", "ref_of", "referenced", "refs_in",
+           "take_images"]
+
+
+def blob_store_from_settings(settings: Settings) -> BlobStore:
+    """The store the console writes images to (nothing is created until the first write)."""
+    return FsBlobStore(settings.effective_blob_dir)
