@@ -111,8 +111,13 @@ async def erase(session: AsyncSession, subject: Subject, now: datetime,
             if body.get("payer") in names:
                 body["payer"] = alias
                 rc.body = body
-    for o in orders:
+    said = sorted({v for t in subject.tenancies for v in (t.resident.name, t.resident.phone)
+                   if v}, key=len, reverse=True)
+    for o in orders:  # a call taker writes the caller's name into the title
         o.requested_by = alias
+        o.title_zh, o.title_en = _unsaid(o.title_zh, said, alias), _unsaid(o.title_en, said,
+                                                                           alias)
+        o.description = _unsaid(o.description, said, alias)
     counts["work_orders"] += len(orders)
 
     gone = await drop_faces(session, subject.ids, now)
@@ -128,6 +133,12 @@ async def erase(session: AsyncSession, subject: Subject, now: datetime,
     record(session, at=now, actor=actor, action="erase", entity="resident",
            entity_id=subject.ids[0], site_id=site, detail={"counts": dict(counts)})
     return dict(counts), refs, announce
+
+
+def _unsaid(text: str, said: list[str], alias: str) -> str:
+    for value in said:
+        text = text.replace(value, alias)
+    return text
 
 
 def _scrubbed(values: dict[str, Any] | None) -> dict[str, Any] | None:

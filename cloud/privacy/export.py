@@ -87,7 +87,9 @@ async def build(session: AsyncSession, subject: Subject, now: datetime) -> dict[
                            **times("exit_ts", s.exit_ts, tz), "fee": jsonable(s.fee),
                            "paid": jsonable(s.paid)}
                           for s in await held.stays(session, subject)],
-        "access_events": [{**e, **times("ts", e.pop("ts"), tz)}
+        "access_events": [{"event_id": e["id"], "kind": e["kind"], **times("ts", e["ts"], tz),
+                           "device": e["device"], "door": e["door"],
+                           "credential": e["credential"]}
                           for e in await held.access_events(session, subject)],
         "bills": [{"id": b.id, "number": b.number, "unit_id": b.unit_id, "period": b.period,
                    "state": b.state, "total": str(b.total), "paid": str(b.paid),
