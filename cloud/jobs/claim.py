@@ -100,15 +100,17 @@ async def claim(sessions: async_sessionmaker[AsyncSession], *, owner: str, now: 
                 log.warning("jobs.gave_up", job_id=job.id, kind=job.kind,
                             attempts=job.attempts)
                 continue
+            claimed = Claimed(job.id, job.kind, job.site_id, job.key, dict(job.payload),
+                              job.attempts + 1)
             taken = _rows(await session.execute(
                 update(Job).where(Job.id == job.id, _claimable(now)).values(
                     state="running", attempts=Job.attempts + 1, lease_owner=owner,
                     lease_until=now + timedelta(seconds=lease_s),
-                    started_at=job.started_at or now)))
-            if not taken:  # SQLite: another claimer updated it between our two statements
-                continue
-            return Claimed(job.id, job.kind, job.site_id, job.key, dict(job.payload),
-                           job.attempts + 1)
+                    started_at=job.started_at or now)
+                .execution_options(synchronize_session=False)))
+            if taken:
+                return claimed
+            # SQLite: another claimer updated it between our two statements; look again
 
 
 def _gave_up(job: Job) -> str:
