@@ -125,7 +125,7 @@ class Ingestor:
 
     def __init__(self, session_factory: async_sessionmaker[AsyncSession], clock: Clock,
                  registry: HandlerRegistry, blobs: BlobStore | None = None) -> None:
-        self._sessions = session_factory
+        self.sessions = self._sessions = session_factory  # also for cloud.ingest.order
         self._blobs = blobs  # plate images go here before the transaction (None: inline)
         self._clock = clock
         self.registry = registry

@@ -14,12 +14,14 @@ import random
 from collections import deque
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from typing import cast
 
 import aiomqtt
 import structlog
 
 import brokerurl
 from cloud.ingest.ingestor import Decoded, Ingestor
+from cloud.ingest.order import SeqOrder, follows
 from cloud.ingest.result import IngestResult
 from cloud.mqttlink import (
     MAX_BACKOFF_S,
@@ -76,7 +78,7 @@ class IngestWorker:
                  min_backoff: float = MIN_BACKOFF_S, max_backoff: float = MAX_BACKOFF_S,
                  merge_messages: int = 32, merge_events: int = 10_000, acks_in_flight: int = 64,
                  queued_messages: int = 64, store_concurrency: int = 4,
-                 ca_file: str | None = None) -> None:
+                 ca_file: str | None = None, order_wait: float | None = None) -> None:
         broker = brokerurl.parse(mqtt_url)
         self._host, self._port, self._tls = broker.host, broker.port, broker.tls
         self._ca_file = ca_file
@@ -100,6 +102,10 @@ class IngestWorker:
         #: below the database pool size, and at 1 on SQLite, which has one writer anyway.
         self._writers = asyncio.Semaphore(max(1, store_concurrency))
         self._ack_tasks: set[asyncio.Task[None]] = set()
+        #: Shared: a site's batch waits (up to ``order_wait`` s, default 3) for its predecessor
+        #: stored by another worker, so handlers see the site's events in seq order.
+        wait = (3.0 if shared else 0.0) if order_wait is None else order_wait
+        self.order = SeqOrder(ingestor.sessions, bound=wait)
         self.connected = False
         self._counters: dict[str, int] = {
             "messages": 0, "acks_published": 0, "ack_failures": 0, "store_failures": 0,
@@ -112,6 +118,7 @@ class IngestWorker:
         """Worker and ingest counters, flat, for /metrics."""
         out = {f"ingest_worker_{k}": v for k, v in self._counters.items()}
         out["ingest_worker_connected"] = int(self.connected)
+        out.update((f"ingest_worker_{k}", v) for k, v in self.order.counters.items())
         out.update(self._ingestor.stats.as_dict())
         return out
 
@@ -228,12 +235,15 @@ class IngestWorker:
             if item.decoded is not None:
                 size = item.decoded.events
                 while items and len(taken) < self._merge_messages:
-                    nxt = items[0].decoded  # only a following events batch joins
-                    if nxt is None or size + nxt.events > self._merge_events:
+                    nxt = items[0].decoded  # only a following, contiguous events batch joins
+                    if (nxt is None or size + nxt.events > self._merge_events
+                            or not follows(cast(Decoded, taken[-1].decoded), nxt)):
                         break
                     taken.append(items.popleft())
                     size += nxt.events
             try:
+                if item.decoded is not None:  # outside the writers: waiting holds no slot
+                    await self.order.wait_turn(lane.site, item.decoded)
                 async with self._writers:
                     await self._store_taken(client, lane.site, item, taken)
             finally:
@@ -265,10 +275,13 @@ class IngestWorker:
                 log.warning("ingest.merged_store_failed", site=site, batches=len(group),
                             error=f"{type(exc).__name__}: {exc}"[:300])
             else:
+                self.order.stored(site, group)
                 await self._ack(client, site, result)
                 return
         for d in group:
             res = await self._store(site, lambda d=d: self._ingestor.store([d]))  # type: ignore[misc]
+            if res is not None:
+                self.order.stored(site, [d])
             await self._ack(client, site, res)
 
     async def _ack(self, client: aiomqtt.Client, site: str, result: IngestResult | None) -> None:
