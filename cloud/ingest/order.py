@@ -56,10 +56,11 @@ def follows(prev: Decoded, nxt: Decoded) -> bool:
 class SeqOrder:
     """Per worker: waits for a batch's turn, remembers what this worker stored."""
 
-    def __init__(self, sessions: async_sessionmaker[AsyncSession], *, bound: float = 3.0,
+    def __init__(self, sessions: async_sessionmaker[AsyncSession] | None, *, bound: float = 3.0,
                  poll: float = 0.005, max_poll: float = 0.05) -> None:
         self._sessions = sessions
-        self.bound = bound
+        #: No sessions (a stand-in ingestor): no waiting.
+        self.bound = bound if sessions is not None else 0.0
         self._poll = poll
         self._max_poll = max(poll, max_poll)
         #: (site, epoch) → highest position this worker stored (committed).
@@ -114,6 +115,7 @@ class SeqOrder:
         """Is position ``prev`` accounted for: under the mark, stored, or declared dropped?
         A new epoch's first batch may follow events stored before epochs (an upgraded box)."""
         self.counters["order_polls"] += 1
+        assert self._sessions is not None
         site_id = select(SITES.c.id).where(SITES.c.slug == site).scalar_subquery()
         mark = (select(EPOCHS.c.acked_seq)
                 .where(EPOCHS.c.site_id == site_id, EPOCHS.c.epoch == epoch).scalar_subquery())

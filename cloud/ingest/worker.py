@@ -105,7 +105,7 @@ class IngestWorker:
         #: Shared: a site's batch waits (up to ``order_wait`` s, default 3) for its predecessor
         #: stored by another worker, so handlers see the site's events in seq order.
         wait = (3.0 if shared else 0.0) if order_wait is None else order_wait
-        self.order = SeqOrder(ingestor.sessions, bound=wait)
+        self.order = SeqOrder(getattr(ingestor, "sessions", None), bound=wait)
         self.connected = False
         self._counters: dict[str, int] = {
             "messages": 0, "acks_published": 0, "ack_failures": 0, "store_failures": 0,
