@@ -140,10 +140,20 @@ def _hash_stream(f: IO[bytes]) -> Member:
 
 
 def _open(path: Path) -> tarfile.TarFile:
+    """Read as a stream: one pass, front to back, whether gzip'd or not."""
     try:
-        return tarfile.open(path, "r:*")
+        return tarfile.open(path, "r|*")
     except (tarfile.TarError, OSError) as exc:
         raise BackupError(f"无法读取备份文件 / cannot read the archive {path}: {exc}") from None
+
+
+def _members(tar: tarfile.TarFile) -> Iterator[tarfile.TarInfo]:
+    """Each member once; the caller reads its contents before asking for the next. tarfile
+    keeps a list of every member it has seen: with millions of blobs that list would be
+    the largest thing in memory, so it is emptied as we go."""
+    while (info := tar.next()) is not None:
+        yield info
+        tar.members.clear()  # type: ignore[attr-defined]  # public, missing in typeshed
 
 
 def verify_archive(path: Path) -> Manifest:
@@ -152,7 +162,7 @@ def verify_archive(path: Path) -> Manifest:
     raw: bytes | None = None
     try:
         with _open(path) as tar:
-            for info in tar:
+            for info in _members(tar):
                 if not info.isreg():
                     raise BackupError(f"备份中有非普通文件 / the archive holds a member that is "
                                       f"not a plain file: {info.name!r}")
@@ -214,22 +224,31 @@ def unpack(path: Path, manifest: Manifest, database: Path, blob_dir: Path, say: 
     """The database member to ``database`` and every blob the store lacks into ``blob_dir``
     (blobs are named by their content: one already there is the same image)."""
     written = kept = 0
-    with _open(path) as tar:
-        for info in tar:
-            want = manifest.members.get(info.name)
-            if want is None:
-                continue  # the manifest itself
-            f = tar.extractfile(info)
-            assert f is not None
-            if info.name == manifest.database_member:
-                _write_checked(f, database, want, info.name)
-                continue
-            target = blob_dir / info.name.removeprefix("blobs/")
-            if target.is_file() and target.stat().st_size == want.bytes:
-                kept += 1
-                continue
-            _write_checked(f, target, want, info.name)
-            written += 1
-            if written % 1000 == 0:
-                say(f"图片 blobs: 已写入 written {written:,}")
+    seen: set[str] = set()
+    try:
+        with _open(path) as tar:
+            for info in _members(tar):
+                want = manifest.members.get(info.name)
+                if want is None or info.name in seen:
+                    continue  # the manifest itself
+                seen.add(info.name)
+                f = tar.extractfile(info)
+                assert f is not None
+                if info.name == manifest.database_member:
+                    _write_checked(f, database, want, info.name)
+                    continue
+                target = blob_dir / info.name.removeprefix("blobs/")
+                if target.is_file() and target.stat().st_size == want.bytes:
+                    kept += 1
+                    continue
+                _write_checked(f, target, want, info.name)
+                written += 1
+                if written % 1000 == 0:
+                    say(f"图片 blobs: 已写入 written {written:,}")
+    except (tarfile.TarError, EOFError) as exc:
+        raise BackupError(f"备份文件在校验后被改动 / the archive changed after it was checked: "
+                          f"{exc}") from None
+    if seen != set(manifest.members):
+        raise BackupError("备份文件在校验后被改动 / the archive changed after it was checked "
+                          "(members missing)")
     say(f"图片 blobs: 已写入 written {written:,}, 已存在 already there {kept:,}")

@@ -17,14 +17,17 @@ would make the counts differ (and PostgreSQL's ``--clean`` waits for its locks).
 from __future__ import annotations
 
 import asyncio
+import sqlite3
 import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import UTC
 from pathlib import Path
 
 import structlog
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from cloud.backup import database as db
@@ -112,8 +115,6 @@ def _sqlite_facts(path: Path) -> tuple[str | None, dict[str, int]]:
 
 async def _sqlite_dump(url: str, target: Path,
                        say: Say) -> tuple[str, dict[str, int], dict[str, str]]:
-    import sqlite3
-
     source = _sqlite_file(url)
     if not source.is_file():
         raise BackupError(f"数据库文件不存在 / the database file does not exist: {source}")
@@ -139,14 +140,17 @@ async def backup(url: str, archive: Path, blob_dir: Path, clock: Clock, say: Say
                  tools: Tools = Tools()) -> Manifest:
     """Write the archive of the database at ``url`` and the blob store at ``blob_dir``."""
     archive = await asyncio.to_thread(_archive_path, archive)
-    created_at = clock.now()
+    created_at = clock.now().astimezone(UTC)
     dialect = _dialect(url)
     with tempfile.TemporaryDirectory(dir=archive.parent, prefix=".courtyard-backup-") as tmp:
         dump = Path(tmp) / "database"
-        if dialect == "postgresql":
-            revision, counts, versions = await _pg_dump(url, dump, tools, say)
-        else:
-            revision, counts, versions = await _sqlite_dump(url, dump, say)
+        try:
+            if dialect == "postgresql":
+                revision, counts, versions = await _pg_dump(url, dump, tools, say)
+            else:
+                revision, counts, versions = await _sqlite_dump(url, dump, say)
+        except (OSError, DBAPIError, sqlite3.DatabaseError) as exc:
+            raise BackupError(f"无法读取数据库 / cannot read the database: {exc}") from None
         say(f"写入备份文件 / writing the archive {archive}")
         manifest = Manifest(created_at=created_at, revision=revision, dialect=dialect,
                             versions=versions, tables=counts)
@@ -174,9 +178,7 @@ async def _pg_target(url: str, manifest: Manifest, tools: Tools) -> tuple[str, l
         async with engine.connect() as conn:
             server = await _server_version(conn)
             tables = await conn.run_sync(db.table_names)
-    except BackupError:
-        raise
-    except Exception as exc:  # no such database, refused login, …: the operator's to fix
+    except (OSError, DBAPIError) as exc:  # no such database, refused login, …
         raise BackupError(f"无法连接目标数据库（请先创建它）/ cannot connect to the target "
                           f"database (create it first): {exc}") from None
     finally:
@@ -223,7 +225,8 @@ async def restore(url: str, archive: Path, blob_dir: Path, say: Say, force: bool
     known, head = await asyncio.to_thread(db.known_revisions)
     check_revision(manifest.revision, known, head)
     count, size = manifest.blobs
-    say(f"备份有效 / the archive is intact: {manifest.created_at.isoformat()} 的备份 made, "
+    say(f"备份有效 / the archive is intact: 备份时间 made at "
+        f"{manifest.created_at.isoformat(timespec='seconds')}, "
         f"结构版本 revision {manifest.revision}, {len(manifest.tables)} 表 tables, "
         f"{count:,} 图片 blobs ({size:,} bytes)")
     dialect = _dialect(url)
@@ -242,8 +245,12 @@ async def restore(url: str, archive: Path, blob_dir: Path, say: Say, force: bool
                 "restore into a new, empty database")
     else:
         target = _sqlite_file(url)
-        _check_target(await asyncio.to_thread(db.sqlite_tables, target), manifest, force,
-                      str(target))
+        try:
+            tables = await asyncio.to_thread(db.sqlite_tables, target)
+        except sqlite3.DatabaseError as exc:
+            raise BackupError(f"目标不是可用的 SQLite 数据库 / the target is not a usable SQLite "
+                              f"database: {target}: {exc}") from None
+        _check_target(tables, manifest, force, str(target))
     # The data dir holds the unpacked dump: room where the data will live anyway.
     await asyncio.to_thread(blob_dir.parent.mkdir, parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=blob_dir.parent, prefix=".courtyard-restore-") as tmp:
