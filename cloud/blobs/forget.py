@@ -60,8 +60,9 @@ async def forget(session: AsyncSession, store: BlobStore, refs: Iterable[str]) -
         return 0
     owners: dict[str, int | None] = {}
     for i in range(0, len(wanted), CHUNK):
-        owners.update((await session.execute(
-            select(Blob.ref, Blob.site_id).where(Blob.ref.in_(wanted[i:i + CHUNK])))).tuples())
+        rows = await session.execute(
+            select(Blob.ref, Blob.site_id).where(Blob.ref.in_(wanted[i:i + CHUNK])))
+        owners.update((str(ref), site_id) for ref, site_id in rows.all())
     shared = [r for r in wanted if owners.get(r) is None]
     by_site: dict[int, list[str]] = {}
     for ref, site_id in owners.items():
