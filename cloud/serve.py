@@ -87,12 +87,15 @@ def _host_port(url: str) -> str:
     return brokerurl.parse(url).address
 
 
-def ingest_client_id(password: str | None, shared: bool) -> str:
+def ingest_client_id(password: str | None, shared: bool, worker: int | None = None) -> str:
     """The ingest's MQTT client id: stable (its persistent session survives restarts) yet
     unguessable without the console's broker password, so no site can take the ingest's
     session over by connecting with the same id (Mosquitto lets a logged-in client replace a
-    session of the same id)."""
+    session of the same id). Each worker of ``serve --workers N`` has its own, by its index
+    rather than its pid, so a restarted worker takes up its predecessor's session."""
     base = f"courtyard-ingest-{socket.gethostname()[:40]}" if shared else "courtyard-ingest"
+    if worker is not None:
+        base += f"-w{worker}"
     if not password:
         return base
     tag = hmac.new(password.encode(), b"courtyard ingest client id", hashlib.sha256)
@@ -112,8 +115,12 @@ def _install_signals(stop: asyncio.Event) -> list[signal.Signals]:
 
 
 async def serve(settings: Settings, ready: asyncio.Event | None = None, *,
-                stop: asyncio.Event | None = None, clock: Clock | None = None) -> None:
-    """Run the console until SIGINT/SIGTERM, ``stop`` is set, or the task is cancelled."""
+                stop: asyncio.Event | None = None, clock: Clock | None = None,
+                worker: int | None = None) -> None:
+    """Run the console until SIGINT/SIGTERM, ``stop`` is set, or the task is cancelled.
+
+    ``worker``: this is that worker of ``serve --workers N`` (``cloud.workers``): it shares
+    the port with the others (``SO_REUSEPORT``) and has an ingest client id of its own."""
     clock = clock or SystemClock()
     stop = stop or asyncio.Event()
     settings.check_site_secrets()
@@ -137,7 +144,7 @@ async def serve(settings: Settings, ready: asyncio.Event | None = None, *,
     worker = IngestWorker(settings.effective_mqtt_url, settings.mqtt_username,
                           settings.mqtt_password,
                           Ingestor(sessions, clock, app[REGISTRY], blobs=app[BLOBS]), clock,
-                          client_id=ingest_client_id(settings.mqtt_password, shared),
+                          client_id=ingest_client_id(settings.mqtt_password, shared, worker),
                           shared=shared, ca_file=settings.mqtt_ca,
                           store_concurrency=1 if is_sqlite(settings.database_url) else 4)
     publisher = SyncPublisher(settings.effective_mqtt_url, settings.mqtt_username,
@@ -184,7 +191,8 @@ async def serve(settings: Settings, ready: asyncio.Event | None = None, *,
 
     async def web_start() -> None:
         await runner.setup()
-        await web.TCPSite(runner, settings.http_host, settings.http_port).start()
+        await web.TCPSite(runner, settings.http_host, settings.http_port,
+                          reuse_port=True if worker is not None else None).start()
 
     signals = _install_signals(stop)
     tasks: list[asyncio.Task[None]] = []
@@ -238,11 +246,16 @@ def startup_rules(settings: Settings) -> RuleSet:
 
 
 def main(argv: list[str]) -> int:
-    """CLI entry (``courtyard cloud serve [--host H] [--port P]``); returns the exit code."""
+    """CLI entry (``courtyard cloud serve [--host H] [--port P] [--workers N]``); returns the
+    exit code."""
     parser = argparse.ArgumentParser(prog="courtyard cloud serve",
                                      description="启动控制台 / serve the cloud console")
     parser.add_argument("--host", help="HTTP 监听地址 / HTTP listen address")
     parser.add_argument("--port", type=int, help="HTTP 端口 / HTTP port")
+    parser.add_argument("--workers", type=int, default=1,
+                        help="控制台进程数（共用端口，需 PostgreSQL）/ console processes "
+                             "sharing the port (needs PostgreSQL)")
+    parser.add_argument("--worker-index", type=int, help=argparse.SUPPRESS)  # cloud.workers
     args = parser.parse_args(argv)
     try:
         settings = Settings.from_env().with_http(args.host, args.port)
@@ -252,7 +265,17 @@ def main(argv: list[str]) -> int:
         return 2
     configure_logging(settings.log_level, settings.log_json)
     try:
-        asyncio.run(serve(settings))
+        if args.workers != 1:
+            from cloud.workers import WorkersError, check_workers, run_workers
+
+            try:
+                check_workers(settings, args.workers)
+            except WorkersError as exc:
+                print(f"配置错误 / configuration error: {exc}", file=sys.stderr)
+                return 2
+            asyncio.run(run_workers(settings, args.workers))
+        else:
+            asyncio.run(serve(settings, worker=args.worker_index))
     except KeyboardInterrupt:
         return 0
     except AlarmPolicyError as exc:

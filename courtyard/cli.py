@@ -47,6 +47,8 @@ def _cloud_serve(args: argparse.Namespace) -> int:
         argv += ["--host", args.host]
     if args.port:
         argv += ["--port", str(args.port)]
+    if args.workers is not None:
+        argv += ["--workers", str(args.workers)]
     return main(argv)
 
 
@@ -118,6 +120,12 @@ def _cockpit_rebuild(args: argparse.Namespace) -> int:
     return main(args.site, args.days)
 
 
+def _cloud_purge(args: argparse.Namespace) -> int:
+    from cloud.retention.cli import main
+
+    return main(args.site, args.dry_run)
+
+
 def _blobs_migrate(args: argparse.Namespace) -> int:
     from cloud.blobs.migrate import main
 
@@ -147,6 +155,8 @@ def build_parser() -> argparse.ArgumentParser:
     s = cloud.add_parser("serve", help="启动控制台 / serve the console")
     s.add_argument("--host")
     s.add_argument("--port", type=int)
+    s.add_argument("--workers", type=int,
+                   help="控制台进程数（共用端口，需 PostgreSQL）/ console processes (PostgreSQL)")
     s.set_defaults(func=_cloud_serve)
 
     from courtyard.mosquitto_cli import add_mosquitto_command
@@ -230,6 +240,12 @@ def build_parser() -> argparse.ArgumentParser:
     bm.add_argument("--batch", type=int, default=200,
                     help="每批事件数 / events per batch (default 200)")
     bm.set_defaults(func=_blobs_migrate)
+    pg = cloud.add_parser("purge", help="按保存期限清理过期数据 / purge what is older than the "
+                                        "retention windows")
+    pg.add_argument("--site", help="站点 / site slug (default: every site)")
+    pg.add_argument("--dry-run", action="store_true",
+                    help="只统计不删除 / count what would go, change nothing")
+    pg.set_defaults(func=_cloud_purge)
 
     d = sub.add_parser("demo", help="一键演示 / cloud + simulators + edge on this machine")
     d.add_argument("--site", default=None,

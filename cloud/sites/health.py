@@ -7,6 +7,7 @@ console instead of one that accepts requests it cannot answer.
 from __future__ import annotations
 
 import asyncio
+import os
 from typing import Any
 
 from aiohttp import web
@@ -39,5 +40,5 @@ async def healthz(request: web.Request) -> web.Response:
             components[name] = dict(state)
     ok = all(bool(c.get("ok")) for c in components.values())
     body = {"status": "ok" if ok else "degraded", "now": utc_iso(request.app[CLOCK].now()),
-            **components}
+            "pid": os.getpid(), **components}  # which of serve --workers N answered
     return json_ok(body, status=200 if ok else 503)

@@ -104,6 +104,8 @@ SCHEMAS |= {
                       "description": "超过 limit 被截断 / more readings than limit"}}},
     "Health": {"type": "object", "required": ["status", "db"], "properties": {
         "status": {"enum": ["ok", "degraded"]}, "now": _TIME,
+        "pid": {"type": "integer", "description": "回答的控制台进程 / the console process "
+                                                  "that answered (serve --workers N)"},
         "db": {"type": "object", "properties": {"ok": {"type": "boolean"}}},
         "broker": {"type": "object"},
         "ingest": {"type": "object", "properties": {
