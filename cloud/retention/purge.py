@@ -19,30 +19,19 @@ residents who moved out longer ago than its window.
 
 from __future__ import annotations
 
-import importlib
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, cast
 
 import structlog
-from sqlalchemy import (
-    ColumnElement,
-    Table,
-    delete,
-    exists,
-    func,
-    literal_column,
-    or_,
-    select,
-    update,
-)
+from sqlalchemy import ColumnElement, Table, delete, exists, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from cloud.auth.audit import Actor, record
 from cloud.auth.tables import AuditEntry
+from cloud.blobs import forget
 from cloud.blobs.store import BlobStore, is_ref
-from cloud.db.dialect import dialect_name
 from cloud.db.models import Event, IngestEpoch, Reading
 from cloud.patrol.tables import PatrolRound, PatrolScan, PatrolVisit
 from cloud.records.tables import Resident
@@ -72,6 +61,8 @@ TABLES: dict[str, Table] = {
     for m in (Event, Reading, PatrolVisit, PatrolScan, PatrolRound, WorkOrderPhoto, WorkOrder,
               AuditEntry, Resident)}
 _IMAGE_KEYS = IMAGE_REFS + IMAGE_INLINE
+#: How ``cloud.blobs.detach`` names the images taken out of an event that stays.
+PURGED = "images_purged"
 
 
 @dataclass(slots=True)
@@ -187,32 +178,39 @@ async def _delete(sessions: Sessions, cls: DataClass, source: Source, site_id: i
             return
 
 
-def _strip_expr(session: AsyncSession) -> ColumnElement[Any]:
-    """``data`` without the image keys (constants, so the literal SQL is safe)."""
-    if dialect_name(session) == "postgresql":
-        keys = ",".join(f"'{k}'" for k in _IMAGE_KEYS)
-        return literal_column(f"events.data - ARRAY[{keys}]::text[]")
-    return func.json_remove(EVENTS.c.data, *(f"$.{k}" for k in _IMAGE_KEYS))
+def _without_images(data: dict[str, Any]) -> dict[str, Any]:
+    """``data`` with its images gone, named in ``images_purged`` as ``cloud.blobs.detach``
+    does (the ref keys stay, null; inline base64 of events older than the store goes)."""
+    out = {k: v for k, v in data.items() if k not in IMAGE_INLINE}
+    purged = [k.removesuffix("_blob").removesuffix("_jpeg_b64") for k in _IMAGE_KEYS
+              if data.get(k) is not None]
+    for k in IMAGE_REFS:
+        if k in out:
+            out[k] = None
+    before = data.get(PURGED)
+    out[PURGED] = list(dict.fromkeys([*(before if isinstance(before, list) else []), *purged]))
+    return out
 
 
 async def _strip_images(sessions: Sessions, site_id: int, result: ClassResult,
                         blobs: BlobStore | None, batch: int, dry_run: bool) -> None:
     conds = [EVENTS.c.site_id == site_id, EVENTS.c.kind.in_(PLATE_KINDS),
              EVENTS.c.ts < result.cutoff,
-             or_(*(EVENTS.c.data[k].is_not(None) for k in _IMAGE_KEYS))]
+             or_(*(EVENTS.c.data[k].as_string().is_not(None) for k in _IMAGE_KEYS))]
     if dry_run:
         result.rows += await _count(sessions, EVENTS, conds)
         return
     while True:
         async with sessions() as session, session.begin():
             rows = (await session.execute(
-                select(EVENTS.c.id, *_ref_columns()).where(*conds).order_by(EVENTS.c.id)
+                select(EVENTS.c.id, EVENTS.c.data).where(*conds).order_by(EVENTS.c.id)
                 .limit(batch))).all()
-            if rows:
-                await session.execute(
-                    update(EVENTS).where(EVENTS.c.id.in_([r[0] for r in rows]))
-                    .values(data=_strip_expr(session)))
-                result.blobs += await _forget(session, blobs, _refs(tuple(r)[1:] for r in rows))
+            refs: set[str] = set()
+            for event_id, data in rows:
+                refs |= _refs([tuple(data.get(k) for k in IMAGE_REFS)])
+                await session.execute(update(EVENTS).where(EVENTS.c.id == event_id)
+                                      .values(data=_without_images(data)))
+            result.blobs += await _forget(session, blobs, refs)
         result.rows += len(rows)
         if len(rows) < batch:
             return
@@ -237,17 +235,8 @@ async def _pseudonymise(sessions: Sessions, site_id: int, result: ClassResult, n
 
 
 async def _forget(session: AsyncSession, store: BlobStore | None, refs: set[str]) -> int:
-    """Forget blobs no remaining event references (``cloud.blobs.forget``); 0 without a store."""
+    """Forget the blobs no remaining event references (``cloud.blobs.forget``); 0 without a
+    store (images kept inline: removing them from the events was the purge)."""
     if store is None or not refs:
         return 0
-    forget = getattr(importlib.import_module("cloud.blobs"), "forget", None)
-    if forget is not None:
-        return int(await forget(session, store, sorted(refs)))
-    # Until cloud.blobs.forget lands: the same rule, without the index rows.
-    gone = 0
-    for ref in sorted(refs):
-        used = await session.scalar(select(EVENTS.c.id).where(
-            or_(*(EVENTS.c.data[k].as_string() == ref for k in IMAGE_REFS))).limit(1))
-        if used is None and await store.delete(ref):
-            gone += 1
-    return gone
+    return await forget(session, store, sorted(refs))

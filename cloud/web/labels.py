@@ -391,6 +391,7 @@ LABELS: Final[dict[str, dict[str, Label]]] = {
         "patrol.write": ("巡更管理", "manage patrol"),
         "patrol.scan": ("扫码巡更", "scan patrol checkpoints"),
         "cockpit.read": ("查看运营驾驶舱", "view the operations cockpit"),
+        "retention.admin": ("设置数据保存期限", "set data retention windows"),
         "staff.admin": ("员工账号管理", "manage staff accounts"),
     },
 }

@@ -177,6 +177,11 @@ TABLE: dict[tuple[str, str], Probe | str] = {
     ("GET", "/cockpit/kiosk"): "public page (the wall screen's token stays in the fragment)",
     ("GET", "/cockpit/static/{name}"): "public page asset",
     ("GET", "/cockpit/vendor/echarts.min.js"): "public chart library (no data)",
+    # retention windows (cloud/retention/routes.py)
+    ("GET", "/api/retention"): NO_SITE + " (lists the caller's sites only: "
+                                         "tests/cloud/retention/test_api.py)",
+    ("PUT", "/api/retention/{site}/{class}"): ("/api/retention/{site}/access_log",
+                                               {"days": 90}),
     # alarms
     ("GET", "/api/alarms"): ("/api/alarms?site={site}", None),
     ("GET", "/api/alarms/live"): ("/api/alarms/live?site={site}", None),

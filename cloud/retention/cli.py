@@ -1,0 +1,71 @@
+"""``courtyard cloud purge [--site S] [--dry-run]``: purge now, printing each class's count.
+
+The scheduler runs the same ``purge_site`` (``cloud.jobs``); this is for an operator who wants
+it now, or wants to see what a purge would take (``--dry-run`` changes nothing).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+from datetime import UTC, datetime
+
+from sqlalchemy import select
+
+from cloud.auth.audit import SYSTEM
+from cloud.blobs import BlobStore, blob_store_from_settings
+from cloud.db.models import Site
+from cloud.retention.purge import PurgeReport, Sessions, purge_site
+
+
+def report_lines(slug: str, report: PurgeReport) -> list[str]:
+    """One line per class: ``<site> <class> <rows> rows <blobs> blobs (cutoff …)``."""
+    verb = "would purge / 将清理" if report.dry_run else "purged / 已清理"
+    return [f"{slug}\t{c.data_class}\t{verb} {c.rows} rows, {c.blobs} blobs\t"
+            f"(cutoff {c.cutoff.isoformat()}, {c.days} d)" for c in report.classes]
+
+
+async def purge(sessions: Sessions, *, site: str | None, dry_run: bool, now: datetime,
+                blobs: BlobStore | None) -> list[str]:
+    """Purge ``site`` (or every site) and return the printed lines; LookupError: no such site."""
+    async with sessions() as session:
+        query = select(Site.id, Site.slug).order_by(Site.slug)
+        if site is not None:
+            query = query.where(Site.slug == site)
+        sites = (await session.execute(query)).all()
+    if site is not None and not sites:
+        raise LookupError(site)
+    lines: list[str] = []
+    for site_id, slug in sites:
+        report = await purge_site(sessions, site_id=site_id, now=now, actor=SYSTEM,
+                                  blobs=blobs, dry_run=dry_run)
+        lines += report_lines(slug, report)
+    return lines
+
+
+def main(site: str | None, dry_run: bool) -> int:
+    """The CLI: migrate, purge, print; exit status 2 for an unknown site."""
+    from cloud.db.engine import make_engine, migrate, session_factory
+    from cloud.log import configure_logging
+    from cloud.settings import Settings, ensure_database_dir
+
+    settings = Settings.from_env()
+    configure_logging(level="WARNING", json_lines=settings.log_json)
+
+    async def go() -> int:
+        ensure_database_dir(settings.database_url)
+        await migrate(settings.database_url)
+        engine = make_engine(settings.database_url)
+        try:
+            for line in await purge(session_factory(engine), site=site, dry_run=dry_run,
+                                    now=datetime.now(UTC),
+                                    blobs=blob_store_from_settings(settings)):
+                print(line, flush=True)
+        except LookupError:
+            print(f"site: 没有站点 {site!r} / no site {site!r}", file=sys.stderr)
+            return 2
+        finally:
+            await engine.dispose()
+        return 0
+
+    return asyncio.run(go())
