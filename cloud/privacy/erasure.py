@@ -39,6 +39,8 @@ ERASED = "[已删除 / erased]"
 PERSONAL = ("name", "phone", "id_number", "email", "note")
 #: A parking stay must keep a plate (the column is required): this one names no one.
 NO_PLATE = "-"
+#: A cleared card's holder: no holder id form (``resident-<id>``, ``staff:``), so no one.
+ERASED_HOLDER = "erased"
 
 
 async def erase(session: AsyncSession, subject: Subject, now: datetime,
@@ -75,13 +77,13 @@ async def erase(session: AsyncSession, subject: Subject, now: datetime,
                 ParkingSpace.unit_ref.in_(units)))).all():
             space.plate, space.updated_at = None, now
             counts["space_plates"] += 1
-    cards = [c for c in subject.cards if c.state == "active" or c.holder or c.resident_id]
+    cards = subject.cards  # selected by resident id: none left once cleared
     if cards:
         announce.append((ACCESS_DATASET, await bump_version(session, site, now, ACCESS_DATASET)))
         for card in cards:
             if card.state == "active":
                 card.state, card.revoked_reason, card.revoked_at = "revoked", REASON, now
-            card.holder, card.resident_id = "", None
+            card.holder, card.resident_id = ERASED_HOLDER, None
         counts["cards"] += len(cards)
 
     for r in reads:
