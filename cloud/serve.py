@@ -116,10 +116,10 @@ def _install_signals(stop: asyncio.Event) -> list[signal.Signals]:
 
 async def serve(settings: Settings, ready: asyncio.Event | None = None, *,
                 stop: asyncio.Event | None = None, clock: Clock | None = None,
-                worker: int | None = None) -> None:
+                worker_index: int | None = None) -> None:
     """Run the console until SIGINT/SIGTERM, ``stop`` is set, or the task is cancelled.
 
-    ``worker``: this is that worker of ``serve --workers N`` (``cloud.workers``): it shares
+    ``worker_index``: this is that worker of ``serve --workers N`` (``cloud.workers``): it shares
     the port with the others (``SO_REUSEPORT``) and has an ingest client id of its own."""
     clock = clock or SystemClock()
     stop = stop or asyncio.Event()
@@ -144,7 +144,8 @@ async def serve(settings: Settings, ready: asyncio.Event | None = None, *,
     worker = IngestWorker(settings.effective_mqtt_url, settings.mqtt_username,
                           settings.mqtt_password,
                           Ingestor(sessions, clock, app[REGISTRY], blobs=app[BLOBS]), clock,
-                          client_id=ingest_client_id(settings.mqtt_password, shared, worker),
+                          client_id=ingest_client_id(settings.mqtt_password, shared,
+                                                     worker_index),
                           shared=shared, ca_file=settings.mqtt_ca,
                           store_concurrency=1 if is_sqlite(settings.database_url) else 4)
     publisher = SyncPublisher(settings.effective_mqtt_url, settings.mqtt_username,
@@ -192,7 +193,7 @@ async def serve(settings: Settings, ready: asyncio.Event | None = None, *,
     async def web_start() -> None:
         await runner.setup()
         await web.TCPSite(runner, settings.http_host, settings.http_port,
-                          reuse_port=True if worker is not None else None).start()
+                          reuse_port=True if worker_index is not None else None).start()
 
     signals = _install_signals(stop)
     tasks: list[asyncio.Task[None]] = []
@@ -275,7 +276,7 @@ def main(argv: list[str]) -> int:
                 return 2
             asyncio.run(run_workers(settings, args.workers))
         else:
-            asyncio.run(serve(settings, worker=args.worker_index))
+            asyncio.run(serve(settings, worker_index=args.worker_index))
     except KeyboardInterrupt:
         return 0
     except AlarmPolicyError as exc:

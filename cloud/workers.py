@@ -173,7 +173,8 @@ async def run_workers(settings: Settings, workers: int,
         print(f"内置 MQTT 代理（Mosquitto）/ managed MQTT broker (Mosquitto): {broker.url}",
               flush=True)
     try:
-        supervisor = Supervisor(workers, child_env(settings, broker and broker.url), stop)
+        supervisor = Supervisor(
+            workers, child_env(settings, None if broker is None else broker.url), stop)
         print(f"控制台进程 / console processes: {workers} "
               f"(http://{settings.http_host}:{settings.http_port}/)", flush=True)
         log.info("workers.started", workers=workers, embedded_broker=broker is not None)

@@ -48,7 +48,7 @@ class SharedWindow:
     async def retry_after(self, session: AsyncSession, key: str, now: datetime) -> int:
         """Seconds until ``key`` may try again; 0 when it may now."""
         stored = self._key(key)
-        if session.bind.dialect.name == "postgresql":
+        if session.get_bind().dialect.name == "postgresql":
             await session.execute(text("SELECT pg_advisory_xact_lock(hashtext(:k))"),
                                   {"k": stored})
         newest = (await session.scalars(

@@ -35,7 +35,7 @@ MIN_KEEP = timedelta(days=1)
 
 
 def _pg(session: AsyncSession) -> bool:
-    return session.bind.dialect.name == "postgresql"
+    return session.get_bind().dialect.name == "postgresql"
 
 
 async def _lock_site(session: AsyncSession, site: str) -> None:

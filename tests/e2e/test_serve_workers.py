@@ -8,6 +8,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from functools import partial
 from pathlib import Path
 
 import pytest
@@ -74,7 +75,7 @@ def test_two_workers_share_the_port_and_a_killed_one_is_restarted(
         assert "workers.child_exited" in cloud.log_path.read_text(errors="replace")
         assert cloud.stop(60) == 0
         for pid in (survivor, new):
-            wait_until(lambda pid=pid: _gone(pid), 10, f"worker {pid} stopped", [cloud])
+            wait_until(partial(_gone, pid), 10, f"worker {pid} stopped", [cloud])
     finally:
         if cloud.alive():
             cloud.stop(60)
