@@ -232,12 +232,6 @@ def build_parser() -> argparse.ArgumentParser:
     cr.add_argument("--days", type=int, default=30,
                     help="重算最近几天（站点时区）/ days up to today, site time (default 30)")
     cr.set_defaults(func=_cockpit_rebuild)
-    pg = cloud.add_parser("purge", help="按保存期限清理过期数据 / purge what is older than the "
-                                        "retention windows")
-    pg.add_argument("--site", help="站点 / site slug (default: every site)")
-    pg.add_argument("--dry-run", action="store_true",
-                    help="只统计不删除 / count what would go, change nothing")
-    pg.set_defaults(func=_cloud_purge)
     blobs = cloud.add_parser("blobs", help="图片存储 / the blob store (plate images)")
     blobs_sub = blobs.add_subparsers(dest="blobs_cmd", required=True)
     bm = blobs_sub.add_parser("migrate", help="把旧事件中的内嵌图片移入图片存储 / move images "
