@@ -31,6 +31,15 @@ def _say(line: str) -> None:
     print(line, flush=True)
 
 
+def _settings() -> Settings:
+    """The console's settings; logs to stderr at WARNING (stdout is the progress)."""
+    from cloud.log import configure_logging
+
+    settings = Settings.from_env()
+    configure_logging(level="WARNING", json_lines=settings.log_json)
+    return settings
+
+
 def _tools(args: argparse.Namespace) -> Tools:
     from cloud.backup.run import Tools
 
@@ -42,7 +51,7 @@ def _backup_main(args: argparse.Namespace) -> int:
     from cloud.backup.run import backup
     from contract.clock import SystemClock
 
-    settings = Settings.from_env()
+    settings = _settings()
     try:
         asyncio.run(backup(settings.database_url, Path(args.file), blob_dir(settings),
                            SystemClock(), _say, _tools(args)))
@@ -56,7 +65,7 @@ def _restore_main(args: argparse.Namespace) -> int:
     from cloud.backup.manifest import BackupError
     from cloud.backup.run import restore
 
-    settings = Settings.from_env()
+    settings = _settings()
     try:
         asyncio.run(restore(settings.database_url, Path(args.file), blob_dir(settings), _say,
                             force=args.force, tools=_tools(args)))
