@@ -327,6 +327,8 @@ async def _seed_b(world: TwoSites) -> dict[str, Any]:
         "site": SITE_B, "code": "EL-9", "kind": "elevator", "name": "南苑电梯",
         "install_date": "2020-05-01"}))["id"]
     ids["job"] = 1
+    ids["schedule"] = (await world.admin.call("POST", "/api/schedules", 201, {
+        "site": SITE_B, "kind": "reminders"}))["id"]
     return ids
 
 
