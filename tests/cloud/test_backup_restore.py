@@ -11,6 +11,7 @@ import base64
 import hashlib
 import io
 import json
+import shutil
 import tarfile
 import uuid
 from collections.abc import AsyncIterator, Iterator
@@ -26,6 +27,7 @@ import pytest
 import yaml
 from aiohttp.test_utils import TestClient, TestServer
 from sqlalchemy import text
+from sqlalchemy.engine import make_url
 
 from cloud.app import create_app
 from cloud.auth.audit import SYSTEM
@@ -295,3 +297,25 @@ async def test_a_pg_dump_of_another_major_version_is_refused_naming_both(
     assert f"pg_dump 9.6.24 and the database server {server} differ" in err, err
     assert f"pg_dump 的版本 9.6.24 与数据库服务器的版本 {server}" in err
     assert not (tmp_path / "x.tar").exists()
+
+
+async def test_the_password_reaches_pg_dump_in_its_environment_not_its_arguments(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    real = shutil.which("pg_dump")
+    assert real is not None
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    spy = bin_dir / "pg_dump"
+    spy.write_text(f"#!/bin/sh\nprintf '%s\\n' \"$@\" > {tmp_path}/argv\n"
+                   f"printf '%s' \"$PGPASSWORD\" > {tmp_path}/password\nexec {real} \"$@\"\n")
+    spy.chmod(0o755)
+    secret = "s3cr@t w0rd"
+    with services.fresh_pg_database(migrated=True) as url:
+        u = make_url(url)
+        target = Target(u.set(password=secret).render_as_string(hide_password=False),
+                        tmp_path / "data")
+        assert await run(monkeypatch, target, "backup", str(tmp_path / "x.tar"),
+                         "--pg-bin", str(bin_dir)) == 0
+    argv = (tmp_path / "argv").read_text()
+    assert (tmp_path / "password").read_text() == secret
+    assert "--snapshot=" in argv and "s3cr" not in argv and "127.0.0.1" not in argv
