@@ -94,8 +94,9 @@ VIEW_ACTION = "view"
 
 def table_markdown() -> str:
     """The classes as the Markdown table of docs/data-lifecycle.md §2."""
-    lines = ["| class | 类别 | default | minimum | why / 原因 |", "|---|---|---|---|---|"]
+    lines = ["| class | covers / 范围 | default | minimum | why / 原因 |",
+             "|---|---|---|---|---|"]
     for c in CLASSES:
-        lines.append(f"| `{c.name}` | {c.zh} | {c.default_days} d | {c.min_days} d | "
-                     f"{c.reason_zh}；{c.reason_en} |")
+        lines.append(f"| `{c.name}` | {c.zh} / {c.en} | {c.default_days} d | {c.min_days} d | "
+                     f"{c.reason_zh} / {c.reason_en} |")
     return "\n".join(lines)
