@@ -22,12 +22,14 @@ from cloud.billing.fee_store import save_fee_item
 from cloud.billing.periods import parse_period
 from cloud.billing.tables import Bill, BillLine, BillRun, FeeItem
 from cloud.db.models import Device, Reading, Site
+from cloud.parking.records import RecordError
 from cloud.parking.tables import Charge, MonthlyPass, ParkingVehicle
 from cloud.payments.service import record_payment
+from cloud.records.kinds import check_register
 from cloud.records.tables import BillingMeter, Building, Unit
+from contract.registers import DEFAULT_BILLING_REGISTER
 
 INSTALLED = datetime(2024, 12, 31, 16, 0, tzinfo=UTC)  # 2025-01-01 00:00 in Shanghai
-REGISTERS = {"electricity": "energy_import_kwh", "water": "water_m3", "gas": "gas_m3"}
 
 
 class LoadError(ValueError):
@@ -64,6 +66,16 @@ def _day(value: Any) -> date:
 
 def _dec(value: Any, default: str | None = None) -> Decimal:
     return Decimal(str(value if value is not None else default))
+
+
+def _register(m: dict[str, Any], path: str) -> str:
+    """The meter's register, checked against what the meter profiles produce."""
+    register = str(m.get("register", DEFAULT_BILLING_REGISTER.get(m["utility"], "")))
+    try:
+        check_register(m["utility"], register)
+    except RecordError as err:
+        raise LoadError(f"{path}.register ({m.get('code')}): {err.zh} / {err.en}") from None
+    return register
 
 
 async def load_community(session: AsyncSession, doc: dict[str, Any], actor: Actor,
@@ -103,11 +115,12 @@ async def load_community(session: AsyncSession, doc: dict[str, Any], actor: Acto
     meters: dict[str, BillingMeter] = {}
     for i, m in enumerate(doc.get("meters", [])):
         scope = m.get("scope", "unit")
+        register = _register(m, f"meters[{i}]")
         row = BillingMeter(
             site_id=site.id, code=m["code"], utility=m["utility"], scope=scope,
             unit_id=units[m["unit"]].id if scope == "unit" else None,
             building_id=buildings[m["building"]].id if m.get("building") else None,
-            device_key=m["device"], register=m.get("register", REGISTERS[m["utility"]]),
+            device_key=m["device"], register=register,
             multiplier=_dec(m.get("multiplier"), "1"),
             rollover_at=None if m.get("rollover_at") is None else _dec(m["rollover_at"]),
             installed_at=_ts(m["installed_at"], f"meters[{i}].installed_at")
@@ -121,7 +134,13 @@ async def load_community(session: AsyncSession, doc: dict[str, Any], actor: Acto
         await session.flush()
         meters[m["code"]] = row
     rows = []
+    reads = {m.device_key: m for m in meters.values()}
     for key, (register, values) in doc.get("readings", {}).items():
+        if key in reads and reads[key].register != register:
+            m = reads[key]
+            raise LoadError(f"readings.{key}: 表 {m.code} 读 {m.register}，这些读数是 "
+                            f"{register} / meter {m.code} reads {m.register}, these readings "
+                            f"are {register}")
         for j, (ts, value) in enumerate(values):
             rows.append({"site_id": site.id, "device_id": devices[key].id,
                          "ts": _ts(ts, f"readings.{key}[{j}]"), "name": register,

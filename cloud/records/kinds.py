@@ -27,6 +27,7 @@ from cloud.records.tables import (
     Unit,
 )
 from cloud.web.present import decimal_str, times
+from contract.registers import BILLING_REGISTERS
 
 STATUS_ZH = {"unsold": "未售", "occupied": "自住", "rented": "出租", "vacant": "空置"}
 UNIT_TYPE_ZH = {"residential": "住宅", "commercial": "商铺", "office": "办公", "storage": "储藏室",
@@ -142,7 +143,20 @@ def _check_space(v: dict[str, Any]) -> None:
                           "a public space belongs to no unit; leave it empty")
 
 
+def check_register(utility: str, register: str | None, field: str = "register") -> None:
+    """A billing meter reads a counter some meter profile produces (contract/registers.py):
+    a name no profile sends would leave every bill of the meter without a reading."""
+    names = BILLING_REGISTERS.get(utility, ())
+    if register and register not in names:
+        shown = ", ".join(names) or "—"
+        raise RecordError(field,
+                          f"没有设备型号产生计费读数 “{register}”；{utility} 表可用：{shown}",
+                          f'no device profile produces a billing register "{register}"; '
+                          f"{utility} meters give {shown}")
+
+
 def _check_meter(v: dict[str, Any]) -> None:
+    check_register(v["utility"], v["register"])
     if v["scope"] == "unit" and not v[UNIT_REF]:
         raise RecordError(UNIT_REF, "分户表须填写房号", "a unit meter needs its unit")
     if v["scope"] == "shared" and v[UNIT_REF]:

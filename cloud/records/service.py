@@ -35,6 +35,7 @@ from cloud.records.kinds import (
     UNITS,
     Kind,
     Labels,
+    check_register,
     input_of,
     parse_input,
     present,
@@ -383,6 +384,7 @@ async def replace_meter(session: AsyncSession, old: BillingMeter, body: Mapping[
                         else getattr(old, key))
     if carried["multiplier"] is None:
         carried["multiplier"] = Decimal(1)
+    check_register(old.utility, carried["register"])
     before = snapshot(old, METERS.audited)
     old.removed_at, old.final_reading, old.updated_at = at, final, now
     new = BillingMeter(site_id=old.site_id, code=code, utility=old.utility, scope=old.scope,

@@ -56,7 +56,7 @@ class MeterSpec:
 
     @property
     def register(self) -> str:
-        return "energy_import_kwh" if self.utility == "electricity" else "water_m3"
+        return "energy_import_kwh" if self.utility == "electricity" else "water_forward_m3"
 
 
 def community_doc(slug: str, name: str, buildings: int = 3, units: int = 4) -> dict[str, Any]:
@@ -81,7 +81,7 @@ def community_doc(slug: str, name: str, buildings: int = 3, units: int = 4) -> d
                 {"code": f"E-{code}", "utility": "electricity", "unit": code,
                  "device": f"em-{code}"},
                 {"code": f"W-{code}", "utility": "water", "unit": code, "device": f"wm-{code}",
-                 "register": "water_m3"}]
+                 "register": "water_forward_m3"}]
     return doc
 
 
