@@ -20,13 +20,6 @@ if TYPE_CHECKING:
     from cloud.backup.run import Tools
 
 
-def blob_dir(settings: Settings) -> Path:
-    """The filesystem blob store: ``COURTYARD_BLOB_DIR`` (``Settings.blob_dir``) when set,
-    else ``<data dir>/blobs`` (docs/data-lifecycle.md §1)."""
-    configured = getattr(settings, "blob_dir", None)
-    return Path(configured) if configured else settings.effective_data_dir / "blobs"
-
-
 def _say(line: str) -> None:
     print(line, flush=True)
 
@@ -53,7 +46,7 @@ def _backup_main(args: argparse.Namespace) -> int:
 
     settings = _settings()
     try:
-        asyncio.run(backup(settings.database_url, Path(args.file), blob_dir(settings),
+        asyncio.run(backup(settings.database_url, Path(args.file), settings.effective_blob_dir,
                            SystemClock(), _say, _tools(args)))
     except BackupError as exc:
         print(f"备份失败 / backup failed: {exc}", file=sys.stderr)
@@ -67,8 +60,9 @@ def _restore_main(args: argparse.Namespace) -> int:
 
     settings = _settings()
     try:
-        asyncio.run(restore(settings.database_url, Path(args.file), blob_dir(settings), _say,
-                            force=args.force, tools=_tools(args)))
+        asyncio.run(restore(settings.database_url, Path(args.file),
+                            settings.effective_blob_dir, _say, force=args.force,
+                            tools=_tools(args)))
     except BackupError as exc:
         print(f"恢复失败 / restore failed: {exc}", file=sys.stderr)
         return 2

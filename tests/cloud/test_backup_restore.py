@@ -32,6 +32,7 @@ from sqlalchemy.engine import make_url
 from cloud.app import create_app
 from cloud.auth.audit import SYSTEM
 from cloud.backup.database import known_revisions, table_names
+from cloud.blobs import blob_store_from_settings
 from cloud.db.engine import make_engine, migrate, session_factory
 from cloud.features import default_registry
 from cloud.ingest import Ingestor
@@ -109,7 +110,10 @@ async def fill(target: Target) -> tuple[dict[str, str], list[str]]:
             doc = yaml.safe_load(SAMPLE.read_text(encoding="utf-8"))
             await load_community(session, doc, SYSTEM, T0)
         headers = await admin_headers(sessions)
-        ingestor = Ingestor(sessions, FakeClock(T0), default_registry())
+        # As the served console does: the images go to the blob store, events hold refs.
+        store = blob_store_from_settings(Settings(database_url=target.url,
+                                                  data_dir=str(target.data)))
+        ingestor = Ingestor(sessions, FakeClock(T0), default_registry(), blobs=store)
         image = base64.b64encode(jpeg(90)).decode()
         envs = [Envelope(seq=seq, id=str(uuid.uuid4()), ts=T0 + timedelta(seconds=seq),
                          device="cam-in", kind="plate.read", priority=priority_for("plate.read"),
@@ -214,7 +218,7 @@ async def test_a_restored_console_answers_as_the_original_did(
     assert manifest["tables"]["owners" if "owners" in manifest["tables"] else "residents"] == 2
     assert manifest["tables"]["events"] == 2 and manifest["tables"]["payments"] >= 2
     stored = blob_files(source.blobs)
-    assert jpeg(30) in stored.values()
+    assert jpeg(30) in stored.values() and jpeg(90) in stored.values()  # the lane image too
     assert manifest["blobs"] == {"count": len(stored),
                                  "bytes": sum(len(b) for b in stored.values())}
 
