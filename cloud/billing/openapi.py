@@ -106,8 +106,10 @@ SCHEMAS.update({
     "BillDetail": {"allOf": [_ref("Bill"), {"type": "object", "properties": {
         "lines": {"type": "array", "items": _ref("BillLine")}}}]},
     "BillPage": {"type": "object", "properties": {
-        "bills": {"type": "array", "items": _ref("Bill")}, "count": {"type": "integer"},
-        "next_offset": {"type": ["integer", "null"]}}},
+        "bills": {"type": "array", "items": _ref("Bill")},
+        "next": {"type": ["string", "null"],
+                 "description": "作为 after 取下一页；null 表示没有了 / pass as after for the "
+                                "next page; null: no more"}}},
     "BillVoid": {"type": "object", "additionalProperties": False, "required": ["reason"],
                  "properties": {"reason": {"type": "string", "minLength": 1,
                                            "maxLength": 500}}},
@@ -186,8 +188,10 @@ PATHS.update({
         "parameters": [*_BILL_FILTERS,
                        _q("limit", {"type": "integer", "minimum": 1, "maximum": 1000,
                                     "default": 100}, "每页条数 / page size"),
-                       _q("offset", {"type": "integer", "minimum": 0, "default": 0},
-                          "跳过条数 / rows to skip")],
+                       _q("after", {"type": "string"},
+                          "翻页游标（上一页的 next）/ cursor: the previous page's next"),
+                       _q("order", {"enum": ["asc", "desc"], "default": "asc"},
+                          "按编号升序或降序（最新在前）/ by id, or newest first")],
         "responses": {"200": _ok("BillPage", "账单 / bills"), "400": _BAD,
                       "403": _DENIED}}},
     "/api/bills/export": {"get": {

@@ -19,7 +19,7 @@ from typing import Any
 
 import structlog
 from aiohttp import web
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -37,6 +37,7 @@ from cloud.jobs.claim import enqueue
 from cloud.jobs.runner import JOB_RUNNER
 from cloud.records.tables import Building, Unit
 from cloud.web.body import json_object, text_field, unknown_fields, unstorable
+from cloud.web.cursor import cursor_param, encode_cursor
 from cloud.web.errors import ApiError, bad_param, not_found
 from cloud.web.keys import CLOCK, SESSIONS
 from cloud.web.params import int_param, names_param
@@ -347,18 +348,21 @@ def _bill_query(request: web.Request) -> Any:
 
 @requires("billing.read")
 async def list_bills(request: web.Request) -> web.Response:
-    """Bills by site, unit, building, period, cycle, state and run; paged by offset."""
+    """Bills by site, unit, building, period, cycle, state and run; paged by keyset: one
+    query per page, no ``count(*)`` (``order=desc``: newest first)."""
     query = _bill_query(request)
     limit = int_param(request, "limit", LIST_LIMIT, 1, MAX_LIMIT)
-    offset = int_param(request, "offset", 0, 0, MAX_ID)
+    newest = _text_param(request, "order", 4) == "desc"
+    after = cursor_param(request, (int,))
+    if after is not None:
+        query = query.where(Bill.id < after[0] if newest else Bill.id > after[0])
     async with request.app[SESSIONS]() as session:
-        total = (await session.execute(select(func.count()).select_from(
-            query.subquery()))).scalar_one()
-        rows = (await session.execute(query.order_by(Bill.id).offset(offset)
-                                      .limit(limit))).all()
-    nxt = offset + len(rows) if offset + len(rows) < total else None
-    return json_ok({"bills": [bill_json(*r) for r in rows], "count": total,
-                    "next_offset": nxt})
+        rows = (await session.execute(query.order_by(Bill.id.desc() if newest else Bill.id)
+                                      .limit(limit + 1))).all()
+    more = len(rows) > limit
+    rows = rows[:limit]
+    return json_ok({"bills": [bill_json(*r) for r in rows],
+                    "next": encode_cursor([rows[-1][0].id]) if more else None})
 
 
 EXPORT_HEADERS = ("账单号 / number", "小区 / site", "楼栋 / building", "房屋 / unit",

@@ -101,7 +101,8 @@ class Bill(Base):
 
     __tablename__ = "bills"
     __table_args__ = (UniqueConstraint("run_id", "unit_id"), UniqueConstraint("number"),
-                      Index(None, "site_id", "state", "due_date"), Index(None, "unit_id"))
+                      Index(None, "site_id", "state", "due_date"), Index(None, "unit_id"),
+                      Index(None, "site_id", "id"))  # a site's bills by keyset (0028)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     site_id: Mapped[int] = mapped_column(ForeignKey("sites.id", ondelete="CASCADE"))

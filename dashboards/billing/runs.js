@@ -93,10 +93,17 @@
   }
 
   async function loadHeld() {
-    const data = await S.api(`/api/bills?site=${encodeURIComponent(site)}&state=held&limit=200`);
+    const held = [];  // every held bill: follow the keyset pages to the end
+    let after = "";
+    do {
+      const data = await S.api(`/api/bills?site=${encodeURIComponent(site)}&state=held&limit=200`
+        + (after ? `&after=${encodeURIComponent(after)}` : ""));
+      held.push(...data.bills);
+      after = data.next;
+    } while (after);
     const body = $("held");
-    if (!data.bills.length) F.empty(body, 6, "没有待复核的账单", "Nothing held");
-    else body.replaceChildren(...data.bills.map(heldRow));
+    if (!held.length) F.empty(body, 6, "没有待复核的账单", "Nothing held");
+    else body.replaceChildren(...held.map(heldRow));
   }
 
   async function poll(id) {

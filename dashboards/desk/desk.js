@@ -102,12 +102,9 @@
   async function bills(p, allowed) {
     const body = $("bills");
     if (!allowed) { R.empty(body, 6, "无权查看账单", "You may not view bills"); return; }
-    let data = await S.api(`/api/bills?${p}&limit=${BILLS_SHOWN}`);
-    if (data.next_offset !== null) {  // oldest first in the API: the card shows the latest
-      data = await S.api(`/api/bills?${p}&limit=${BILLS_SHOWN}&offset=${data.count - BILLS_SHOWN}`);
-    }
+    const data = await S.api(`/api/bills?${p}&limit=${BILLS_SHOWN}&order=desc`);  // the latest
     body.replaceChildren();
-    for (const b of data.bills.slice().reverse()) {
+    for (const b of data.bills) {
       const tr = S.el("tr", { "data-bill": b.id });
       R.cell(tr, b.number); R.cell(tr, b.period); R.cell(tr, S.label("bill_state", b.state));
       R.cell(tr, yuan(b.total), "num"); R.cell(tr, yuan(b.paid), "num"); R.cell(tr, b.due_date);

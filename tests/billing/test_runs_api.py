@@ -84,7 +84,7 @@ async def test_release_void_and_adjust_are_audited_and_never_delete(console: Con
     await load_sample(c.sessions)
     await c.run_to_end("sunny", "2026-11")
     page = await c.call("GET", "/api/bills?site=sunny&state=held", 200)
-    assert page["count"] == 1 and page["bills"][0]["unit"] == "3-201"
+    assert len(page["bills"]) == 1 and page["bills"][0]["unit"] == "3-201"
     held_id = page["bills"][0]["id"]
     err = await c.call("POST", f"/api/bills/{held_id}/release", 400,
                        {"note": "x", "corrections": {"WATER": "-3"}})
