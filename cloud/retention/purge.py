@@ -84,6 +84,12 @@ class PurgeReport:
         """``{class: rows}`` (rows deleted, images removed or residents pseudonymised)."""
         return {c.data_class: c.rows for c in self.classes}
 
+    def as_dict(self) -> dict[str, Any]:
+        """JSON-safe, for a job's result: per class its days, cutoff (UTC ISO), rows, blobs."""
+        return {"site_id": self.site_id, "dry_run": self.dry_run, "classes": {
+            c.data_class: {"days": c.days, "cutoff": c.cutoff.isoformat(), "rows": c.rows,
+                           "blobs": c.blobs} for c in self.classes}}
+
 
 async def purge_site(sessions: Sessions, *, site_id: int, now: datetime, actor: Actor,
                      blobs: BlobStore | None, batch: int = 5000,

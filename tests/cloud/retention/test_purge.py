@@ -146,6 +146,8 @@ async def test_a_year_purged_exactly_by_the_windows(sessions: Sessions,
 
     again = await purge_site(sessions, site_id=y.site_id, now=NOW, actor=SYSTEM, blobs=store)
     assert set(again.counts().values()) == {0}
+    assert again.as_dict()["classes"]["plate_images"] == {
+        "days": 30, "cutoff": (NOW - timedelta(days=30)).isoformat(), "rows": 0, "blobs": 0}
 
 
 async def test_a_site_override_applies_to_that_site_only(sessions: Sessions,
