@@ -28,13 +28,14 @@ import structlog
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError
-from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
+from sqlalchemy.pool import NullPool
 
 from cloud.backup import database as db
 from cloud.backup import pgtools as pg
 from cloud.backup.archive import unpack, verify_archive, write_archive
 from cloud.backup.manifest import DEFAULT_TIMEOUT_S, BackupError, Manifest, check_revision
-from cloud.db.engine import is_sqlite, make_engine
+from cloud.db.engine import PG_CONNECT_TIMEOUT_S, is_sqlite, make_engine
 from cloud.settings import sqlite_path
 from contract.clock import Clock
 
@@ -72,6 +73,15 @@ def _tool_progress(say: Say) -> Callable[[str], None]:
     return on_line
 
 
+def _engine(url: str, tools: Tools) -> AsyncEngine:
+    """One connection, and on PostgreSQL statements as patient as the tools: counting a
+    large events table may take longer than the console's 60 s statement limit."""
+    if is_sqlite(url):
+        return make_engine(url, poolclass=NullPool)
+    return create_async_engine(url, poolclass=NullPool, connect_args={
+        "timeout": PG_CONNECT_TIMEOUT_S, "command_timeout": tools.timeout})
+
+
 async def _server_version(conn: AsyncConnection) -> str:
     """``15.20`` (without the packager's ``(Debian 15.20-0+deb12u1)``)."""
     return str((await conn.execute(text("SHOW server_version"))).scalar_one()).split()[0]
@@ -81,7 +91,7 @@ async def _pg_dump(url: str, target: Path, tools: Tools,
                    say: Say) -> tuple[str, dict[str, int], dict[str, str]]:
     pg_dump = pg.tool("pg_dump", tools.pg_bin)
     dump_version = await pg.tool_version(pg_dump)
-    engine = make_engine(url)
+    engine = _engine(url, tools)
     try:
         async with engine.connect() as plain:
             conn = await plain.execution_options(isolation_level="REPEATABLE READ")
@@ -173,7 +183,7 @@ async def _pg_target(url: str, manifest: Manifest, tools: Tools) -> tuple[str, l
         raise BackupError(f"备份由 pg_dump {dumped_by} 生成，pg_restore {restore_version} 读不了 / "
                           f"the archive was made by pg_dump {dumped_by}, which pg_restore "
                           f"{restore_version} cannot read")
-    engine = make_engine(url)
+    engine = _engine(url, tools)
     try:
         async with engine.connect() as conn:
             server = await _server_version(conn)
@@ -187,7 +197,7 @@ async def _pg_target(url: str, manifest: Manifest, tools: Tools) -> tuple[str, l
     return pg_restore, tables
 
 
-def _check_target(tables: list[str], manifest: Manifest, force: bool, where: str) -> None:
+def _check_target(tables: list[str], force: bool, where: str) -> None:
     if tables and not force:
         raise BackupError(
             f"目标数据库不是空的（{len(tables)} 个表），恢复会覆盖其中的数据；确认后加 --force / "
@@ -195,8 +205,8 @@ def _check_target(tables: list[str], manifest: Manifest, force: bool, where: str
             "replaces its data: add --force if that is what you want")
 
 
-async def _verify(url: str, manifest: Manifest) -> None:
-    engine = make_engine(url)
+async def _verify(url: str, manifest: Manifest, tools: Tools) -> None:
+    engine = _engine(url, tools)
     try:
         async with engine.connect() as conn:
             revision = await conn.run_sync(db.revision)
@@ -236,7 +246,7 @@ async def restore(url: str, archive: Path, blob_dir: Path, say: Say, force: bool
                           f"{dialect}: restore into the same kind")
     if dialect == "postgresql":
         pg_restore, tables = await _pg_target(url, manifest, tools)
-        _check_target(tables, manifest, force, make_url(url).database or "")
+        _check_target(tables, force, make_url(url).database or "")
         extra = sorted(set(tables) - set(manifest.tables) - {db.ALEMBIC_TABLE})
         if extra:
             raise BackupError(
@@ -250,7 +260,7 @@ async def restore(url: str, archive: Path, blob_dir: Path, say: Say, force: bool
         except sqlite3.DatabaseError as exc:
             raise BackupError(f"目标不是可用的 SQLite 数据库 / the target is not a usable SQLite "
                               f"database: {target}: {exc}") from None
-        _check_target(tables, manifest, force, str(target))
+        _check_target(tables, force, str(target))
     # The data dir holds the unpacked dump: room where the data will live anyway.
     await asyncio.to_thread(blob_dir.parent.mkdir, parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=blob_dir.parent, prefix=".courtyard-restore-") as tmp:
@@ -266,7 +276,7 @@ async def restore(url: str, archive: Path, blob_dir: Path, say: Say, force: bool
         else:
             await asyncio.to_thread(db.sqlite_copy, dump, _sqlite_file(url))
     say("核对行数 / checking the row counts")
-    await _verify(url, manifest)
+    await _verify(url, manifest, tools)
     say(f"恢复完成 / restore done: {sum(manifest.tables.values()):,} 行 rows, "
         f"{count:,} 图片 blobs")
     log.info("backup.restored", archive=str(archive), revision=manifest.revision,
