@@ -83,6 +83,9 @@ class Settings:
     - ``COURTYARD_COCKPIT_SHARE_MS`` → cockpit_share_ms (1000; 0 computes every cockpit
       request afresh)
     - ``COURTYARD_BLOB_DIR`` → blob_dir (unset: ``blobs/`` in the data dir; plate images)
+    - ``COURTYARD_BLOB_S3_URL`` → blob_s3_url (``http(s)://host[:port]/bucket[/prefix]``: an
+      S3-compatible store instead of the folder), with ``COURTYARD_BLOB_S3_ACCESS_KEY`` /
+      ``_SECRET_KEY`` / ``_REGION`` → blob_s3_* (region ``us-east-1``)
     """
 
     database_url: str = DEFAULT_DATABASE_URL
@@ -129,6 +132,11 @@ class Settings:
     cockpit_share_ms: int = 0
     #: The filesystem blob store's folder (None: ``effective_data_dir / "blobs"``).
     blob_dir: str | None = None
+    #: An S3-compatible blob store (path-style URL with the bucket), its keys and region.
+    blob_s3_url: str | None = None
+    blob_s3_access_key: str | None = None
+    blob_s3_secret_key: str | None = field(default=None, repr=False)
+    blob_s3_region: str = "us-east-1"
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -218,6 +226,11 @@ class Settings:
             cockpit_share_ms=_non_negative(get("COURTYARD_COCKPIT_SHARE_MS"),
                                            "COURTYARD_COCKPIT_SHARE_MS", 1000),
             blob_dir=get("COURTYARD_BLOB_DIR"),
+            blob_s3_url=_s3_url(get("COURTYARD_BLOB_S3_URL"), get("COURTYARD_BLOB_S3_ACCESS_KEY"),
+                                get("COURTYARD_BLOB_S3_SECRET_KEY")),
+            blob_s3_access_key=get("COURTYARD_BLOB_S3_ACCESS_KEY"),
+            blob_s3_secret_key=get("COURTYARD_BLOB_S3_SECRET_KEY"),
+            blob_s3_region=get("COURTYARD_BLOB_S3_REGION") or "us-east-1",
         )
 
     @property
@@ -317,6 +330,23 @@ def _check_mqtt_url(url: str) -> brokerurl.BrokerURL:
         raise SettingsError("COURTYARD_MQTT_URL",
                             f"{exc.zh}（形如 mqtt://主机:端口）/ {exc.en} "
                             "(like mqtt://host:port)") from None
+
+
+def _s3_url(url: str | None, access_key: str | None, secret_key: str | None) -> str | None:
+    """``COURTYARD_BLOB_S3_URL`` checked: http(s), a bucket in the path, both keys set."""
+    if url is None:
+        return None
+    parts = urlparse(url)
+    if parts.scheme not in ("http", "https") or not parts.netloc or not parts.path.strip("/"):
+        raise SettingsError("COURTYARD_BLOB_S3_URL",
+                            "须为 http(s)://主机[:端口]/存储桶[/前缀] / must be "
+                            "http(s)://host[:port]/bucket[/prefix]")
+    for name, value in (("ACCESS_KEY", access_key), ("SECRET_KEY", secret_key)):
+        if not value:
+            raise SettingsError(f"COURTYARD_BLOB_S3_{name}",
+                                "设置了 COURTYARD_BLOB_S3_URL 时必填 / required with "
+                                "COURTYARD_BLOB_S3_URL")
+    return url
 
 
 def _port(raw: str | None, name: str, default: int) -> int:
