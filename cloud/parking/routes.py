@@ -29,6 +29,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from cloud.auth.audit import actor_of, record, snapshot
 from cloud.auth.guard import PUBLIC, requires
+from cloud.auth.plates import plates_masked
 from cloud.auth.site_pull import install_pull_limits
 from cloud.db.dialect import dialect_insert
 from cloud.db.models import Site
@@ -433,7 +434,11 @@ def add_parking_routes(app: web.Application) -> None:
     theirs); the dataset is PUBLIC to the guard because it checks the site secret itself."""
     install_pull_limits(app)
     r = app.router
-    read, write = requires("parking.read"), requires("parking.write")
+    write = requires("parking.write")
+
+    def read(handler: Handler) -> Handler:  # plates in full for plates.read only
+        return requires("parking.read")(plates_masked(handler))
+
     for res in RESOURCES.values():
         r.add_get(f"{PREFIX}/{res.name}", read(_list_handler(res)), name=f"parking_{res.name}")
         r.add_post(f"{PREFIX}/{res.name}", write(_create_handler(res)))

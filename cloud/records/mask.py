@@ -15,8 +15,13 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from cloud.auth.audit import Actor, record
+from cloud.auth.plates import PLATES_READ, mask_plate, mask_plates, shows_plates
 
 PEOPLE_READ = "people.read"
+#: Plates are masked by ``cloud.auth.plates`` (the parking feature, below the register, uses
+#: it too); the register's pages mask them through these names.
+__all__ = ["PEOPLE_READ", "PLATES_READ", "guard_people", "mask_plate", "mask_plates",
+           "mask_rows", "mask_value", "shows_people", "shows_plates"]
 
 
 def mask_value(key: str, value: Any) -> Any:
@@ -37,32 +42,6 @@ def mask_value(key: str, value: Any) -> Any:
         return f"{local[:1]}***@{domain}"
     # Names: the family name stays, so staff can still greet 张先生.
     return value[:1] + "*" * max(len(value) - 1, 1)
-
-
-PLATES_READ = "plates.read"
-
-
-def mask_plate(plate: Any) -> Any:
-    """A plate a guard can match to the car in front of them, not a list of residents' cars:
-    ``沪A12345`` → ``沪A·***45`` (province and city letter, then the last two characters)."""
-    if not isinstance(plate, str) or not plate:
-        return plate
-    text = plate.replace("·", "").replace(" ", "")
-    if len(text) <= 4:
-        return "*" * len(text)
-    return f"{text[:2]}·***{text[-2:]}"
-
-
-def shows_plates(actor: Actor) -> bool:
-    return actor.can(PLATES_READ)
-
-
-def mask_plates(rows: Sequence[dict[str, Any]], keys: Sequence[str] = ("plate",)) -> None:
-    """Mask the plate ``keys`` of every row in place (``plate_raw`` too when present)."""
-    for row in rows:
-        for key in keys:
-            if key in row:
-                row[key] = mask_plate(row[key])
 
 
 def mask_rows(rows: Sequence[dict[str, Any]], keys: Sequence[str]) -> None:

@@ -23,6 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from cloud.auth.audit import Actor, actor_of, record
 from cloud.auth.guard import requires
+from cloud.auth.plates import plates_masked
 from cloud.db.models import Site
 from cloud.parking.records import RecordError
 from cloud.parking.tables import PARKING_DATASET
@@ -58,7 +59,7 @@ DELETABLE = frozenset({"companies", "buildings", "units", "vehicles", "spaces"})
 
 
 def _handler(permission: str, fn: Handler) -> Handler:
-    return requires(permission)(guarded(fn))
+    return requires(permission)(plates_masked(guarded(fn)))
 
 
 

@@ -20,6 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from cloud.auth.audit import Actor, actor_of
 from cloud.auth.guard import requires
+from cloud.auth.plates import plates_masked
 from cloud.db.models import Site
 from cloud.parking.tables import ParkingVehicle
 from cloud.records import service as svc
@@ -147,4 +148,4 @@ async def search(request: web.Request) -> web.Response:
 
 
 def add_search_route(app: web.Application) -> None:
-    app.router.add_get("/api/search", search, name="records_search")
+    app.router.add_get("/api/search", plates_masked(search), name="records_search")

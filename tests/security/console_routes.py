@@ -240,6 +240,16 @@ TABLE: dict[tuple[str, str], Probe | str] = {
     ("POST", "/api/meters/{id}/replace"): ("/api/meters/{meter}/replace", {}),
     ("GET", "/api/imports/templates/{file}"): NO_SITE + " (an empty template)",
     ("GET", "/api/search"): ("/api/search?site={site}&q=1", None),
+    # the data subject (cloud/privacy): a site-B resident's rows
+    ("GET", "/api/people/{id}/export"): ("/api/people/{owner}/export", None),
+    ("GET", "/api/people/{id}/requests"): ("/api/people/{owner}/requests", None),
+    ("GET", "/api/people/{id}/faces"): ("/api/people/{owner}/faces", None),
+    ("POST", "/api/people/{id}/consents"): ("/api/people/{owner}/consents",
+                                            {"purpose": "face_access"}),
+    ("DELETE", "/api/people/{id}/consents/{purpose}"): (
+        "/api/people/{owner}/consents/face_access", None),
+    ("POST", "/api/people/{id}/face"): ("/api/people/{owner}/face", PNG),
+    ("POST", "/api/people/{id}/erasure"): ("/api/people/{tenant}/erasure", {"reason": "x"}),
     ("POST", "/api/imports/{kind}"): ("/api/imports/units?site={site}", None),
     ("GET", "/api/imports/jobs/{id}"): ("/api/imports/jobs/{job}", None),
     # billing and payments
