@@ -183,8 +183,9 @@ def verify_archive(path: Path) -> Manifest:
     if raw is None:
         raise BackupError("备份中没有清单 manifest.json / the archive has no manifest.json")
     manifest = Manifest.from_json(raw)
-    for name in sorted(set(found) - set(manifest.members)):
-        raise BackupError(f"备份中有清单未列出的文件 / member not in the manifest: {name!r}")
+    extra = sorted(set(found) - set(manifest.members))
+    if extra:
+        raise BackupError(f"备份中有清单未列出的文件 / member not in the manifest: {extra[0]!r}")
     for name, want in sorted(manifest.members.items()):
         got = found.get(name)
         if got is None:
