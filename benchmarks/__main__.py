@@ -22,6 +22,7 @@ BENCHES = {
     "patrol": "benchmarks.bench_patrol",
     "cockpit_rollups": "benchmarks.cockpit_rollups",
     "cockpit": "benchmarks.cockpit",
+    "scale": "benchmarks.bench_scale",
 }
 
 
