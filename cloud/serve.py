@@ -36,6 +36,7 @@ import brokerurl
 from cloud.alarms import AlarmPolicyError, load_policy
 from cloud.alarms.routes import configure_alarms
 from cloud.app import REGISTRY, create_app
+from cloud.blobs import close_store
 from cloud.broker import ManagedMosquitto, cloud_secret
 from cloud.commands.link import CommandLink
 from cloud.commands.routes import configure_commands
@@ -236,6 +237,7 @@ async def serve(settings: Settings, ready: asyncio.Event | None = None, *,
         loop = asyncio.get_running_loop()
         for sig in signals:
             loop.remove_signal_handler(sig)
+        await close_store(app[BLOBS])  # an S3 store's HTTP session
         await engine.dispose()
     _say("已停止 / stopped")
 

@@ -34,9 +34,9 @@ from cloud.blobs.tables import PLATE_IMAGES, Blob, BlobRow, index_blobs
 from cloud.settings import Settings
 
 __all__ = ["IMAGES", "IMAGE_KINDS", "PLATE_IMAGES", "REF_KEYS", "BadRef", "Blob", "BlobRow",
-           "BlobStore", "FsBlobStore", "S3BlobStore", "blob_store_from_settings", "detach",
-           "forget", "index_blobs", "is_ref", "parse_ref", "ref_of", "referenced", "refs_in",
-           "take_images"]
+           "BlobStore", "FsBlobStore", "S3BlobStore", "blob_store_from_settings", "close_store",
+           "detach", "forget", "index_blobs", "is_ref", "parse_ref", "ref_of", "referenced",
+           "refs_in", "take_images"]
 
 
 def blob_store_from_settings(settings: Settings) -> BlobStore:
@@ -48,3 +48,10 @@ def blob_store_from_settings(settings: Settings) -> BlobStore:
                            settings.blob_s3_access_key or "", settings.blob_s3_secret_key or "",
                            region=settings.blob_s3_region, prefix=prefix)
     return FsBlobStore(settings.effective_blob_dir)
+
+
+async def close_store(store: BlobStore) -> None:
+    """Release what a store holds open (an S3 store's HTTP session); a no-op for files."""
+    close = getattr(store, "close", None)
+    if close is not None:
+        await close()
