@@ -42,7 +42,13 @@ from cloud.records.kinds import (
     Kind,
     present,
 )
-from cloud.records.mask import guard_people, mask_rows, shows_people
+from cloud.records.mask import (
+    guard_people,
+    mask_plates,
+    mask_rows,
+    shows_people,
+    shows_plates,
+)
 from cloud.records.tables import BillingMeter, Building, Company, Resident, SiteCompany, Unit
 from cloud.web.body import json_object
 from cloud.web.errors import bad_param
@@ -426,6 +432,8 @@ def _export(kind: Kind) -> Handler:
             rows = list((await session.scalars(query.order_by(m.id))).all())
             items = await _shown(session, request, kind, rows)
             await _people(session, request, kind, items)
+        if not shows_plates(actor):  # a spreadsheet is JSON's twin: the same masked plates
+            items = mask_plates(items)
         data = write_table([f.header for f in kind.fields],
                            ([_cell(item[f.key]) for f in kind.fields] for item in items),
                            fmt, sheet=kind.name)  # type: ignore[arg-type]
