@@ -43,6 +43,7 @@ NAV: Final[tuple[NavItem, ...]] = (
     _item("/finance", "收费台", "Cashier's desk", "admin", "finance"),
     _item("/billing/runs", "出账", "Bill runs", "admin", "finance"),
     _item("/billing/fee-items", "收费项目", "Fee items", "admin", "finance"),
+    _item("/schedules", "计划任务", "Schedules", "admin", "finance", "operations_lead"),
 )
 
 
