@@ -121,12 +121,20 @@ def _send(method: str, url: str, body: Any, headers: dict[str, str]) -> Any:
         return json.loads(resp.read())
 
 
+def _get(url: str, headers: dict[str, str]) -> Any:
+    """The JSON at ``url``, which must answer."""
+    body = get_json(url, 30, headers=headers)
+    assert body is not None, f"no answer from {url}"
+    return body
+
+
 def _fen(x: Decimal) -> Decimal:
     return x.quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)
 
 
 def _electricity(q: Decimal) -> list[tuple[str, Decimal, Decimal, Decimal]]:
-    out, below = [], Decimal(0)
+    out: list[tuple[str, Decimal, Decimal, Decimal]] = []
+    below = Decimal(0)
     for upto, price in ELEC_TIERS:
         part = (q if upto is None else min(q, upto)) - below
         if part > 0 or not out:
@@ -194,7 +202,7 @@ def test_a_metered_month_bills_what_the_meters_served(
         t_swap = start + timedelta(days=14, hours=10)
         swap = site.jump(t_swap, {"em-2n": NEW_INITIAL})
         wait_until(lambda: at_console(t_swap, ["em-2", "em-2n"]), 30, "swap readings", parts)
-        meters = get_json(f"{api}/api/meters?site={SITE}&q=E-1-102", headers=auth)
+        meters = _get(f"{api}/api/meters?site={SITE}&q=E-1-102", auth)
         (old,) = [m for m in meters["meters"] if m["code"] == "E-1-102"]
         done = _send("POST", f"{api}/api/meters/{old['id']}/replace", {
             "final_reading": str(swap["em-2"]), "at": t_swap.isoformat(),
@@ -237,17 +245,17 @@ def test_a_metered_month_bills_what_the_meters_served(
         wait_until(lambda: (get_json(f"{api}/api/bill-runs/{run['id']}", headers=auth)
                             or {}).get("state") not in (None, "running"), 60, "the bill run",
                    parts)
-        run = get_json(f"{api}/api/bill-runs/{run['id']}", headers=auth)
+        run = _get(f"{api}/api/bill-runs/{run['id']}", auth)
         assert run["state"] == "done" and (run["bills"], run["held"]) == (3, 0), run
 
         used = {d: last[d] - first[d] for d in DEVICES if d not in ("em-2", "em-2n")}
         used["em-2"] = swap["em-2"] - first["em-2"] + last["em-2n"] - NEW_INITIAL
         expected = {flat: _lines(used[e], used[w]) for flat, e, w in (
             ("1-101", "em-1", "wm-1"), ("1-102", "em-2", "wm-2"), ("1-103", "em-3", "wm-3"))}
-        page = get_json(f"{api}/api/bills?site={SITE}&period={label}&limit=100", headers=auth)
+        page = _get(f"{api}/api/bills?site={SITE}&period={label}&limit=100", auth)
         assert {b["unit"] for b in page["bills"]} == set(expected)
         for b in page["bills"]:
-            bill = get_json(f"{api}/api/bills/{b['id']}", headers=auth)
+            bill = _get(f"{api}/api/bills/{b['id']}", auth)
             got = [(ln["fee_code"], Decimal(ln["quantity"]), Decimal(ln["unit_price"]),
                     Decimal(ln["amount"])) for ln in bill["lines"]]
             assert got == expected[b["unit"]], (b["unit"], got, expected[b["unit"]])
@@ -255,8 +263,7 @@ def test_a_metered_month_bills_what_the_meters_served(
         # every flat used something, and the swap is billed as two segments
         assert all(q > 0 for q in used.values()), used
         (bill_2,) = [b["id"] for b in page["bills"] if b["unit"] == "1-102"]
-        segments = get_json(f"{api}/api/bills/{bill_2}", headers=auth
-                            )["lines"][0]["source"]["segments"]
+        segments = _get(f"{api}/api/bills/{bill_2}", auth)["lines"][0]["source"]["segments"]
         assert [(s["meter"], Decimal(s["start"]), Decimal(s["end"])) for s in segments] == [
             ("E-1-102", first["em-2"], swap["em-2"]), ("E-1-102N", NEW_INITIAL, last["em-2n"])]
     finally:

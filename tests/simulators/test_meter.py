@@ -82,7 +82,9 @@ def test_kw_meter_serves_kilowatts_on_the_wire_and_watts_by_name(profiles: Path)
     assert 100.0 < w < 20000.0
     assert w <= volt_amps * 1.0001  # P ≤ V·I
     reg = m.profile.register("power_w")
-    kw = struct.unpack(">f", struct.pack(">HH", *m.read_registers(3, reg.address, 2)))[0]
+    words = m.read_registers(3, reg.address, 2)
+    assert isinstance(words, list)
+    kw = struct.unpack(">f", struct.pack(">HH", *words))[0]
     assert kw == pytest.approx(w / 1000.0, rel=1e-6)  # DDSU666 holds kW: scale 1000
 
 
