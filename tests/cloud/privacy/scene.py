@@ -22,19 +22,22 @@ from cloud.app import REGISTRY
 from cloud.billing.tables import Bill, BillRun
 from cloud.ingest import Ingestor
 from cloud.payments.tables import Payment
-from cloud.workorders.service import Source, open_or_fold
 from cloud.web.keys import BLOBS
+from cloud.workorders.service import Source, open_or_fold
 from contract import Batch, Envelope, encode_batch, priority_for, topics
 from tests.support.epochs import TEST_EPOCH
 from tests.support.two_sites import SITE_A, SITE_B, TwoSites
 
-ALICE = {"name": "李爱丽", "phone": "13900000001", "id_number": "310101199001011111",
-         "email": "alice@example.com", "plate": "沪A11111", "card": 1001}
-BOB = {"name": "王博", "phone": "13900000002", "id_number": "310101199202022222",
-       "email": "bob@example.com", "plate": "沪B22222", "card": 1002}
-CAROL = {"name": "陈可", "phone": "13900000003", "id_number": "310101199303033333",
-         "email": "carol@example.com", "plate": "沪C33333", "card": 1003}
-SOUTH = {"name": "赵南", "phone": "13900000009", "plate": "沪D44444"}
+ALICE: dict[str, Any] = {
+    "name": "李爱丽", "phone": "13900000001", "id_number": "310101199001011111",
+    "email": "alice@example.com", "plate": "沪A11111", "card": 1001}
+BOB: dict[str, Any] = {
+    "name": "王博", "phone": "13900000002", "id_number": "310101199202022222",
+    "email": "bob@example.com", "plate": "沪B22222", "card": 1002}
+CAROL: dict[str, Any] = {
+    "name": "陈可", "phone": "13900000003", "id_number": "310101199303033333",
+    "email": "carol@example.com", "plate": "沪C33333", "card": 1003}
+SOUTH: dict[str, Any] = {"name": "赵南", "phone": "13900000009", "plate": "沪D44444"}
 
 
 def at(y: int, m: int, d: int, h: int = 2) -> datetime:
@@ -90,8 +93,7 @@ async def build(world: TwoSites) -> Scene:
     scene.ids["south"] = (await _post(world, "/api/owners", {
         "site": SITE_B, "unit": "1-1-101", "name": SOUTH["name"], "phone": SOUTH["phone"],
         "move_in": "2025-01-01"}))["id"]
-    for key, p, unit in (("alice", ALICE, "1-1-101"), ("bob", BOB, "1-1-101"),
-                         ("carol", CAROL, "1-1-102")):
+    for p, unit in ((ALICE, "1-1-101"), (BOB, "1-1-101"), (CAROL, "1-1-102")):
         await a.call("POST", f"/api/sites/{SITE_A}/parking/vehicles", 201,
                      {"plate": p["plate"], "holder": p["name"], "unit": unit,
                       "role": "owner"})

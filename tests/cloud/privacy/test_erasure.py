@@ -104,7 +104,8 @@ async def test_after_erasure_the_api_shows_nothing_personal_and_money_is_unchang
     assert [r["kind"] for r in listed["requests"]] == ["export", "erasure", "export"]
     assert listed["requests"][1]["reason"] == "本人申请删除 / asked by the resident"
     erased = [a for a in await world.audit("resident") if a.action == "erase"]
-    assert len(erased) == 1 and erased[0].detail["counts"]["vehicles"] == 1
+    assert len(erased) == 1 and erased[0].detail is not None
+    assert erased[0].detail["counts"]["vehicles"] == 1
 
 
 async def test_erasure_needs_a_reason(scene: Scene) -> None:

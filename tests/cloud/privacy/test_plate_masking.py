@@ -50,12 +50,12 @@ async def test_a_guard_sees_masked_plates_and_parking_staff_full_ones(scene: Sce
     # The register: a technician (records.read, no plates.read) sees masked plates too.
     seen = json.dumps(await tech.call("GET", f"/api/vehicles?site={SITE_A}"), ensure_ascii=False)
     assert ALICE["plate"] not in seen and "沪A·***11" in seen
-    for caller, full in ((tech, False), (cs, True)):
+    for caller, sees in ((tech, False), (cs, True)):
         async with caller.http.get(f"/api/vehicles/export?site={SITE_A}&format=csv",
                                    headers=caller.headers) as resp:
             assert resp.status == 200
             sheet = (await resp.read()).decode("utf-8-sig")
-        assert (ALICE["plate"] in sheet) is full and ("沪A·***11" in sheet) is not full
+        assert (ALICE["plate"] in sheet) is sees and ("沪A·***11" in sheet) is not sees
     # The guard still looks a car up by the plate in front of them.
     found = await guard.call("GET", f"/api/sites/{SITE_A}/parking/vehicles?plate={BOB['plate']}")
     assert [v["plate"] for v in found["vehicles"]] == ["沪B·***22"]
