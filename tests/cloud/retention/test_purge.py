@@ -1,6 +1,6 @@
-"""The purge over a year of scripted data on PostgreSQL: exactly what the windows say goes,
-money stays, one audit row per class, the resident who left four years ago is pseudonymised,
-a site's override is its own, and ingest still acks after a purge."""
+"""The purge over a year of scripted data on PostgreSQL (and SQLite): exactly what the
+windows say goes, money stays, one audit row per class, the resident who left four years ago
+is pseudonymised, a site's override is its own, and ingest still acks after a purge."""
 
 from __future__ import annotations
 
@@ -40,8 +40,9 @@ MONEY = (Bill, BillLine, BillRun, FeeItem, Payment, PaymentAllocation, Receipt)
 
 
 @pytest.fixture
-async def sessions(pg_url: str) -> AsyncIterator[Sessions]:
-    engine = make_engine(pg_url)
+async def sessions(db_url: str) -> AsyncIterator[Sessions]:
+    """PostgreSQL, and the embedded SQLite a one-process console runs on."""
+    engine = make_engine(db_url)
     try:
         yield make_sessions(engine)
     finally:
