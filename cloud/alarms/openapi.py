@@ -76,7 +76,10 @@ def _alarm_schemas() -> dict[str, Any]:
     return {
         "Alarm": alarm,
         "AlarmList": {"type": "object", "properties": {
-            "alarms": {"type": "array", "items": _ref("Alarm")}}},
+            "alarms": {"type": "array", "items": _ref("Alarm")},
+            "next": {"type": ["string", "null"],
+                     "description": "作为 after 取下一页；null 表示没有了 / pass as after for "
+                                    "the next page; null: no more"}}},
         "AlarmStep": step,
         "AlarmLinkage": linkage,
         "AlarmDetail": {"allOf": [_ref("Alarm"), {"type": "object", "properties": {
@@ -134,7 +137,9 @@ def _alarm_paths() -> dict[str, Any]:
                 _q("severity", {"type": "string"}, "级别，可逗号分隔 / severity(ies): "
                    "critical, major, minor"),
                 _q("limit", {"type": "integer", "minimum": 1, "maximum": 1000,
-                             "default": 100}, "最多条数 / at most this many")],
+                             "default": 100}, "最多条数 / at most this many"),
+                _q("after", {"type": "string"},
+                   "翻页游标（上一页的 next）/ cursor: the previous page's next")],
             "responses": {"200": _ok("AlarmList", "告警 / alarms"), "400": bad}}},
         "/api/alarms/live": {"get": {
             "summary": "实时告警（WebSocket）/ live alarms (WebSocket)",

@@ -42,6 +42,7 @@ from cloud.auth.guard import requires
 from cloud.auth.scope import ensure_visible, scoped, visible_slugs
 from cloud.db.models import Site
 from cloud.web.body import json_object
+from cloud.web.cursor import encode_newest_first, newest_first_after, newest_first_cursor
 from cloud.web.errors import ApiError, bad_param, not_found
 from cloud.web.keys import CLOCK, SESSIONS
 from cloud.web.live_queue import while_open
@@ -132,13 +133,17 @@ def _choices(request: web.Request, name: str, allowed: tuple[str, ...]) -> list[
 
 @requires("alarms.read")
 async def list_alarms(request: web.Request) -> web.Response:
-    """Alarms newest first (by opening time), filtered by state, site, severity and since."""
+    """Alarms newest first (by opening time), filtered by state, site, severity and since;
+    ``next`` (as ``after``) asks for the next page, one query each."""
     states = _choices(request, "state", STATES)
     severities = _choices(request, "severity", SEVERITIES)
     site = text_param(request, "site", 63)
     since = time_param(request, "since")
     limit = int_param(request, "limit", LIST_DEFAULT_LIMIT, 1, LIST_MAX_LIMIT)
+    after = newest_first_cursor(request)
     query = scoped(with_site(), Alarm.site_id, request)
+    if after is not None:
+        query = query.where(newest_first_after(Alarm.opened_at, Alarm.id, after))
     if site is not None:
         query = query.where(Site.slug == site)
     if states:
@@ -149,9 +154,13 @@ async def list_alarms(request: web.Request) -> web.Response:
         query = query.where(or_(Alarm.last_ts >= since, Alarm.updated_at >= since))
     async with request.app[SESSIONS]() as session:
         rows = (await session.execute(
-            query.order_by(Alarm.opened_at.desc(), Alarm.id.desc()).limit(limit))).all()
+            query.order_by(Alarm.opened_at.desc(), Alarm.id.desc()).limit(limit + 1))).all()
+        more = len(rows) > limit
+        rows = rows[:limit]
         alarms = await rows_json(session, rows)
-    return json_ok({"alarms": alarms})
+    last = rows[-1][0] if more else None
+    return json_ok({"alarms": alarms,
+                    "next": encode_newest_first(last.opened_at, last.id) if last else None})
 
 
 def _alarm_id(request: web.Request) -> int:

@@ -93,7 +93,10 @@ SCHEMAS.update({
         "balance": _MONEY, "reversed_by": {"type": ["integer", "null"]},
         "replayed": {"type": "boolean"}}},
     "PaymentList": {"type": "object", "properties": {
-        "site": {"type": "string"}, "payments": {"type": "array", "items": _ref("Payment")}}},
+        "site": {"type": "string"}, "payments": {"type": "array", "items": _ref("Payment")},
+        "next": {"type": ["string", "null"],
+                 "description": "作为 after 取下一页；null 表示没有了 / pass as after for the "
+                                "next page; null: no more"}}},
     "ReverseRequest": {"type": "object", "required": ["reason"], "additionalProperties": False,
                        "properties": {"reason": {"type": "string", "minLength": 1,
                                                  "maxLength": 500}}},
@@ -181,7 +184,9 @@ PATHS.update({
                 "x-permission": "billing.read",
                 "parameters": [_SITE_Q, _UNIT_Q, _FROM_Q, _TO_Q,
                                _q("limit", {"type": "integer", "minimum": 1, "maximum": 1000,
-                                            "default": 100}, "最多条数 / at most")],
+                                            "default": 100}, "最多条数 / at most"),
+                               _q("after", {"type": "string"}, "翻页游标（上一页的 next）/ "
+                                                               "cursor: the previous page's next")],
                 "responses": {"200": _ok("PaymentList", "收款 / payments"), "400": _BAD,
                               "403": _DENY, "404": _NF}}},
     "/api/payments/export": _file("导出收款记录 / export payments",

@@ -24,6 +24,7 @@ from cloud.billing.tables import Bill
 from cloud.db.models import Site
 from cloud.payments.arrears import GROUPINGS, arrears, collection, mask_phone, totals
 from cloud.payments.late_fees import assess_late_fees, local_date, totals_as_of
+from cloud.payments.listing import payments_page
 from cloud.payments.receipts import receipt_json
 from cloud.payments.reminders import LogSender, dispatch_due, schedule_reminders
 from cloud.payments.service import (
@@ -37,6 +38,7 @@ from cloud.payments.service import (
 from cloud.payments.tables import PAYMENT_METHODS, Payment, PrepaidEntry, Receipt
 from cloud.records.tables import Building, Unit
 from cloud.web.body import json_object, text_field, unknown_fields
+from cloud.web.cursor import encode_newest_first, newest_first_cursor
 from cloud.web.errors import ApiError, bad_param, not_found
 from cloud.web.keys import CLOCK, SESSIONS
 from cloud.web.params import int_param, text_param
@@ -216,14 +218,18 @@ async def create_payment(request: web.Request) -> web.Response:
 
 @requires("billing.read")
 async def list_payments(request: web.Request) -> web.Response:
-    """Payments of a site, newest first, by unit and site-local date range."""
+    """Payments of a site, newest first, by unit and site-local date range; ``next`` (as
+    ``after``) asks for the next page, one query each."""
     slug = required_query(request, "site", 63)
     code = text_param(request, "unit", 64)
     since, until = date_param(request, "from"), date_param(request, "to")
     limit = int_param(request, "limit", 100, 1, 1000)
+    after = newest_first_cursor(request)
     async with request.app[SESSIONS]() as session:
         site = await visible_site(session, actor_of(request), slug)
-        rows = await _payments(session, site, code, since, until, limit)
+        rows = await payments_page(session, site, code, since, until, limit + 1, after)
+        more = len(rows) > limit
+        rows = rows[:limit]
         ids = [p.id for p, _ in rows]
         allocs = await allocations_of(session, ids)
         # The desk's receipt list shows which payments a 红冲 undid, without one call each.
@@ -231,22 +237,11 @@ async def list_payments(request: web.Request) -> web.Response:
             of: rid for of, rid in (await session.execute(select(
                 Payment.reverses_id, Payment.id).where(Payment.reverses_id.in_(ids)))).all()
         } if ids else {}
+        last = rows[-1][0] if more else None
         return json_ok({"site": site.slug, "payments": [
             {**payment_json(p, site, u, allocs[p.id]), "reversed_by": reversed_by.get(p.id)}
-            for p, u in rows]})
-
-
-async def _payments(session: AsyncSession, site: Site, code: str | None, since: date | None,
-                    until: date | None, limit: int | None) -> list[tuple[Payment, str]]:
-    query = (select(Payment, Unit.code).join(Unit, Unit.id == Payment.unit_id)
-             .where(Payment.site_id == site.id))
-    if code is not None:
-        query = query.where(Unit.code == code)
-    rows = [(p, u) for p, u in (await session.execute(
-        query.order_by(Payment.received_at.desc(), Payment.id.desc()))).all()
-        if (since is None or local_date(p.received_at, site) >= since)
-        and (until is None or local_date(p.received_at, site) <= until)]
-    return rows if limit is None else rows[:limit]
+            for p, u in rows],
+            "next": encode_newest_first(last.received_at, last.id) if last else None})
 
 
 @requires("billing.read")
@@ -297,7 +292,7 @@ async def export_payments(request: web.Request) -> web.Response:
     since, until = date_param(request, "from"), date_param(request, "to")
     async with request.app[SESSIONS]() as session:
         site = await visible_site(session, actor_of(request), slug)
-        rows = await _payments(session, site, text_param(request, "unit", 64), since, until,
+        rows = await payments_page(session, site, text_param(request, "unit", 64), since, until,
                                None)
         allocs = await allocations_of(session, [p.id for p, _ in rows])
     headers = ["收据号 receipt", "日期 date", "房屋 unit", "方式 method", "金额 amount",
