@@ -40,6 +40,7 @@ from cloud.records.kinds import (
     parse_input,
     present,
 )
+from cloud.records.meter_registers import check_device_register
 from cloud.records.tables import BillingMeter, Building, Resident, SiteCompany, Unit
 
 MAX_ID = 2**31 - 1
@@ -190,6 +191,8 @@ async def create(session: AsyncSession, kind: Kind, data: Mapping[str, Any], *, 
     site_id = site.id if site is not None else None
     attrs = await resolve(session, kind, site_id, values)
     await check_unique(session, kind, site_id, attrs)
+    if kind is METERS:
+        await check_device_register(session, site_id, attrs["device_key"], attrs["register"])
     row = kind.model(**attrs, created_at=now, updated_at=now)
     if site_id is not None:
         row.site_id = site_id
@@ -236,6 +239,8 @@ async def update(session: AsyncSession, kind: Kind, row: Any, patch: Mapping[str
     site_id = site.id if site is not None else None
     attrs = await resolve(session, kind, site_id, values)
     await check_unique(session, kind, site_id, attrs, exclude_id=row.id)
+    if kind is METERS:
+        await check_device_register(session, site_id, attrs["device_key"], attrs["register"])
     before = snapshot(row, kind.audited)
     moving_out = isinstance(row, Resident) and row.move_out is None
     for k, v in attrs.items():
@@ -385,6 +390,7 @@ async def replace_meter(session: AsyncSession, old: BillingMeter, body: Mapping[
     if carried["multiplier"] is None:
         carried["multiplier"] = Decimal(1)
     check_register(old.utility, carried["register"])
+    await check_device_register(session, old.site_id, carried["device_key"], carried["register"])
     before = snapshot(old, METERS.audited)
     old.removed_at, old.final_reading, old.updated_at = at, final, now
     new = BillingMeter(site_id=old.site_id, code=code, utility=old.utility, scope=old.scope,

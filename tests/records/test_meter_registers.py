@@ -7,7 +7,9 @@ from __future__ import annotations
 import copy
 
 import pytest
+from sqlalchemy import select
 
+from cloud.db.models import Device, Meter, Site
 from cloud.sample_community import LoadError
 from tests.billing.conftest import load_sample, sample_doc
 from tests.records.conftest import Console, error_of
@@ -62,3 +64,39 @@ async def test_the_sample_file_names_the_meter_whose_register_nobody_produces(
         await load_sample(console.sessions, bad)
     assert "readings.wm-2-101" in str(err.value)
     assert "meter W-2-101 reads water_forward_m3, these readings are water_m3" in str(err.value)
+
+
+async def test_a_device_that_has_reported_is_held_to_the_names_it_sends(
+        console: Console) -> None:
+    c = console
+    await _unit(c)
+    async with c.sessions() as session, session.begin():
+        site = (await session.execute(select(Site).where(Site.slug == "garden"))).scalar_one()
+        lake = (await session.execute(select(Site).where(Site.slug == "lake"))).scalar_one()
+        # the other site's em-9 sends energy_total_kwh: only the meter's own site counts
+        for s, extra in ((site, {}), (lake, {"energy_total_kwh": "13"})):
+            dev = Device(site_id=s.id, key="em-9", kind="meter", profile="chint_dtsu666")
+            session.add(dev)
+            await session.flush()
+            session.add(Meter(device_id=dev.id, profile="chint_dtsu666", last_values={
+                "energy_import_kwh": "12.5", "power_w": "300", **extra}))
+    base = {"site": "garden", "utility": "electricity", "unit": "1-1-101", "device_key": "em-9",
+            "installed_at": "2025-01-01"}
+    bad = await c.call("POST", "/api/meters", 400, {**base, "code": "E-9",
+                                                    "register": "energy_total_kwh"})
+    assert error_of(bad)["field"] == "register"
+    message = bad["error"]["message"]
+    assert 'device em-9 (profile chint_dtsu666) does not produce "energy_total_kwh"' in message
+    assert "it sends energy_import_kwh, power_w" in message
+    meter = await c.call("POST", "/api/meters", 201, {**base, "code": "E-9",
+                                                      "register": "energy_import_kwh"})
+    bad = await c.call("PATCH", f"/api/meters/{meter['id']}", 400,
+                       {"register": "energy_export_kwh"})
+    assert error_of(bad)["field"] == "register"
+    bad = await c.call("POST", f"/api/meters/{meter['id']}/replace", 400, {
+        "final_reading": "20", "at": "2026-11-01T09:00:00+08:00", "code": "E-9b",
+        "initial_reading": "0", "register": "energy_export_kwh"})
+    assert error_of(bad)["field"] == "register"
+    # a device not heard from yet: only the names some profile may produce are checked
+    await c.call("POST", "/api/meters", 201, {**base, "code": "E-10", "device_key": "em-10",
+                                              "register": "energy_export_kwh"})
