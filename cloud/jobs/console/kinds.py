@@ -7,7 +7,6 @@ one ``as_of`` day, the purge deletes what is past its window.
 
 from __future__ import annotations
 
-import importlib
 from datetime import date
 from typing import Any
 
@@ -22,6 +21,8 @@ from cloud.jobs.claim import Claimed
 from cloud.jobs.runner import Handler, Work
 from cloud.payments.late_fees import assess_late_fees
 from cloud.payments.reminders import LogSender, dispatch_due, schedule_reminders
+from cloud.retention.purge import purge_site
+from cloud.web.keys import BLOBS
 
 #: Units per bill-run batch for jobs (tests make it small to stop a run between batches).
 BILL_BATCH = web.AppKey("jobs_bill_batch", int)
@@ -105,13 +106,9 @@ def handlers(app: web.Application) -> dict[str, Handler]:
         return {"as_of": as_of.isoformat(), "bills_changed": changed}
 
     async def purge(job: Claimed, work: Work) -> dict[str, Any] | None:
-        try:  # cloud.retention.purge arrives with the retention work (issue 16, §2)
-            module = importlib.import_module("cloud.retention.purge")
-        except ImportError:
-            raise RuntimeError("清理功能尚未安装（cloud.retention.purge）/ the purge is not "
-                               "available in this console (cloud.retention.purge)") from None
-        result = await module.purge_site(work.sessions, _site_id(job), clock=work.clock)
-        return result if isinstance(result, dict) else {"result": str(result)}
+        report = await purge_site(work.sessions, site_id=_site_id(job), now=work.clock.now(),
+                                  actor=SYSTEM, blobs=app.get(BLOBS))
+        return report.as_dict()
 
     return {"bill_run": bill_run, "reminders": reminders, "late_fees": late_fees,
             "purge": purge}

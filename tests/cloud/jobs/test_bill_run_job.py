@@ -65,8 +65,11 @@ async def _job(sessions: async_sessionmaker[AsyncSession], job_id: int) -> Job:
 
 
 async def _until(cond: Callable[[], Any]) -> None:
+    """Poll the database (another worker's writes reach us through it only)."""
     async with asyncio.timeout(30):
-        while not await cond():
+        while True:
+            if await cond():
+                return
             await asyncio.sleep(0.02)
 
 
@@ -95,6 +98,7 @@ async def test_a_cancelled_worker_gives_the_run_back_and_another_finishes_it(
     task.cancel()  # the console stops mid-run
     await asyncio.wait([task])
     row = await _job(sessions, job_id)
+    assert row.progress is not None
     assert (row.state, row.progress["units_done"]) == ("queued", 4)
     second = JobRunner(sessions, clock, handlers(app), owner="console-2", poll_s=0.05)
     task = asyncio.create_task(second.run())
@@ -104,6 +108,7 @@ async def test_a_cancelled_worker_gives_the_run_back_and_another_finishes_it(
         task.cancel()
         await asyncio.wait([task])
     row = await _job(sessions, job_id)
+    assert row.progress is not None
     assert (row.lease_owner, row.attempts, row.progress["units_done"]) == ("console-2", 1, 10)
     await _billed_once(sessions, run_id)
 
