@@ -43,10 +43,6 @@ class Work:
 Handler = Callable[[Claimed, Work], Coroutine[Any, Any, dict[str, Any] | None]]
 
 
-class LeaseLost(Exception):
-    """Another console took the job over (this one stalled past its lease)."""
-
-
 @dataclass
 class JobRunner:
     sessions: async_sessionmaker[AsyncSession]
@@ -106,15 +102,20 @@ class JobRunner:
         bound = log.bind(job_id=job.id, kind=job.kind, key=job.key, attempt=job.attempts,
                          owner=self.owner)
         lost = asyncio.Event()
+        tasks: list[asyncio.Task[Any]] = []
 
         async def report(progress: dict[str, Any]) -> None:
             if not await jobs.renew(self.sessions, job.id, self.owner, self.clock.now(),
                                     self.lease_s, progress):
-                raise LeaseLost(job.id)
+                # Taken over: stop as a cancellation (the work stays resumable, e.g. a bill
+                # run stays ``running`` for its new owner), not as an error of the work.
+                lost.set()
+                tasks[0].cancel()
 
         work = Work(self.sessions, self.clock, report)
         bound.info("jobs.started")
         handler = asyncio.create_task(self.handlers[job.kind](job, work))
+        tasks.append(handler)
         beat = asyncio.create_task(self._heartbeat(job.id, lost, handler))
         try:
             result = await handler
@@ -129,9 +130,6 @@ class JobRunner:
                 await asyncio.shield(jobs.release(self.sessions, job.id, self.owner))
             bound.info("jobs.released")
             raise
-        except LeaseLost:
-            bound.warning("jobs.lease_lost")
-            return
         except Exception as exc:
             bound.exception("jobs.failed")
             await jobs.fail(self.sessions, job.id, self.owner, self.clock.now(),

@@ -43,16 +43,17 @@ async def _bill_job(sessions: async_sessionmaker[AsyncSession]) -> tuple[int, in
     return run.id, job_id
 
 
-def _stopping_after_first_batch(real: Handler, reached: asyncio.Event) -> Handler:
-    """``real``, stuck for good once it reported its first batch (a console that stops or
-    hangs there)."""
+def _stopping_after_first_batch(real: Handler, reached: asyncio.Event,
+                                resume: asyncio.Event | None = None) -> Handler:
+    """``real``, stuck once it reported its first batch (a console that stops or hangs
+    there) until ``resume`` is set (never, by default)."""
 
     async def handler(job: Claimed, work: Work) -> dict[str, Any] | None:
         async def report(progress: dict[str, Any]) -> None:
             await work.report(progress)
-            if progress.get("units_done"):
+            if progress.get("units_done") and not reached.is_set():
                 reached.set()
-                await asyncio.Event().wait()
+                await (resume or asyncio.Event()).wait()
 
         return await real(job, Work(work.sessions, work.clock, report))
 
@@ -119,10 +120,11 @@ async def test_a_hung_worker_loses_the_run_to_another_once_its_lease_lapses(
     clock = FakeClock(T0)
     run_id, job_id = await _bill_job(sessions)
     app = _app()
-    reached = asyncio.Event()
+    reached, resume = asyncio.Event(), asyncio.Event()
     # the hung console's heartbeat would come only after a minute: it never renews here
     hung = JobRunner(sessions, clock, {"bill_run": _stopping_after_first_batch(
-        handlers(app)["bill_run"], reached)}, owner="console-1", poll_s=0.05, lease_s=180)
+        handlers(app)["bill_run"], reached, resume)}, owner="console-1", poll_s=0.05,
+        lease_s=180)
     hung_task = asyncio.create_task(hung.run())
     second_task: asyncio.Task[None] | None = None
     try:
@@ -132,6 +134,10 @@ async def test_a_hung_worker_loses_the_run_to_another_once_its_lease_lapses(
         second = JobRunner(sessions, clock, handlers(app), owner="console-2", poll_s=0.05)
         second_task = asyncio.create_task(second.run())
         await _until(lambda: _state_is(sessions, job_id, "done"))
+        # the hung console wakes up, bills its next batch (nothing left: skipped), reports,
+        # finds the job taken and stops without touching the run or the job
+        resume.set()
+        await _until(lambda: _no_jobs(hung))
     finally:
         for t in (hung_task, second_task):
             if t is not None:
@@ -146,3 +152,7 @@ async def test_a_hung_worker_loses_the_run_to_another_once_its_lease_lapses(
 async def _state_is(sessions: async_sessionmaker[AsyncSession], job_id: int,
                     state: str) -> bool:
     return (await _job(sessions, job_id)).state == state
+
+
+async def _no_jobs(runner: JobRunner) -> bool:
+    return not runner.running
