@@ -24,6 +24,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from cloud.access.tables import ACCESS_DATASET
 from cloud.auth.audit import Actor, record
+from cloud.auth.tables import AuditEntry
 from cloud.db.models import Event
 from cloud.parking.dataset import bump_version
 from cloud.parking.tables import ParkingSpace, ParkingVehicle
@@ -35,8 +36,8 @@ from cloud.retention.pseudonymise import placeholder, pseudonymise_resident
 
 REASON = "个人信息删除请求 / erasure request"
 ERASED = "[已删除 / erased]"
-#: What an audit row of a resident may hold about the person.
-PERSONAL = ("name", "phone", "id_number", "email", "note")
+#: What an audit row of their resident rows, vehicles, passes and payments may hold about them.
+PERSONAL = ("name", "phone", "id_number", "email", "note", "holder", "plate", "payer")
 #: A parking stay must keep a plate (the column is required): this one names no one.
 NO_PLATE = "-"
 #: A cleared card's holder: no holder id form (``resident-<id>``, ``staff:``), so no one.
@@ -129,6 +130,11 @@ async def erase(session: AsyncSession, subject: Subject, now: datetime,
         if a.action != "view":
             a.before, a.after = _scrubbed(a.before), _scrubbed(a.after)
     counts["audit_rows_scrubbed"] += sum(1 for a in audits if a.action != "view")
+    # The rows of what was deleted or renamed above held the same values.
+    for entity, ids in (("vehicle", [v.id for v in subject.vehicles]),
+                        ("monthly_pass", [mp.id for mp in passes]),
+                        ("payment", [pay.id for pay in payments if pay.payer == alias])):
+        counts["audit_rows_scrubbed"] += await _scrub_audit(session, entity, ids)
     for t in subject.tenancies:
         if await pseudonymise_resident(session, t.resident, now, actor):
             counts["residents"] += 1
@@ -147,6 +153,17 @@ def _scrubbed(values: dict[str, Any] | None) -> dict[str, Any] | None:
     if values is None:
         return None
     return {k: (ERASED if k in PERSONAL and v else v) for k, v in values.items()}
+
+
+async def _scrub_audit(session: AsyncSession, entity: str, ids: list[int]) -> int:
+    """Replace the personal values in the before/after of ``entity`` rows ``ids``."""
+    if not ids:
+        return 0
+    rows = (await session.scalars(select(AuditEntry).where(
+        AuditEntry.entity == entity, AuditEntry.entity_id.in_([str(i) for i in ids])))).all()
+    for a in rows:
+        a.before, a.after = _scrubbed(a.before), _scrubbed(a.after)
+    return len(rows)
 
 
 async def vehicles_left(session: AsyncSession, site_id: int, plates: set[str]) -> int:

@@ -54,7 +54,8 @@ async def _texts(scene: Scene) -> str:
                  f"/api/sites/{SITE_A}/parking/lanes", f"/api/sites/{SITE_A}/access/cards",
                  f"/api/sites/{SITE_A}/access/log", f"/api/payments?site={SITE_A}",
                  f"/api/search?site={SITE_A}&q=1-1-101",
-                 f"/api/people/{scene.ids['alice']}/requests"):
+                 f"/api/people/{scene.ids['alice']}/requests", f"/api/audit?site={SITE_A}",
+                 "/api/audit?limit=500"):
         out.append(json.dumps(await a.call("GET", path), ensure_ascii=False))
     doc, _ = await export(scene.world, a, scene.ids["alice"])
     out.append(json.dumps(doc, ensure_ascii=False))
