@@ -19,6 +19,7 @@ from cloud.payments.tables import Payment
 from cloud.web.keys import BLOBS
 from tests.cloud.privacy.scene import ALICE, BOB, CAROL, Scene, build
 from tests.cloud.privacy.test_export import export
+from tests.cloud.privacy.test_faces import FACE
 from tests.support.two_sites import SITE_A, two_sites
 
 PERSONAL = ("name", "phone", "id_number", "email", "plate")
@@ -73,12 +74,21 @@ async def test_after_erasure_the_api_shows_nothing_personal_and_money_is_unchang
     store = world.server.app[BLOBS]
     assert all([await store.exists(ref) for ref in scene.images["alice"]])
 
+    rid = scene.ids["alice"]
+    await world.admin.call("POST", f"/api/people/{rid}/consents", 201, {"purpose": "face_access"})
+    async with world.admin.http.post(f"/api/people/{rid}/face", data=FACE, headers={
+            **world.admin.headers, "Content-Type": "image/jpeg"}) as resp:
+        assert resp.status == 201
+        face = (await resp.json())["image"]
+
     done = await world.admin.call("POST", f"/api/people/{scene.ids['alice']}/erasure", 201,
                                   {"reason": "本人申请删除 / asked by the resident"})
     counts = done["detail"]
     assert counts["residents"] == 2 and counts["vehicles"] == 1 and counts["cards"] == 1
     assert counts["plate_reads"] == 4 and counts["access_events"] == 1
-    assert counts["blobs"] == 4 and counts["work_orders"] == 1 and counts["payers"] == 1
+    assert counts["blobs"] == 5 and counts["work_orders"] == 1 and counts["payers"] == 1
+    assert counts["faces"] == 1 and not await store.exists(face)
+    assert (await world.admin.call("GET", f"/api/people/{rid}/faces"))["faces"] == []
 
     after = await _texts(scene)
     for key in PERSONAL:
