@@ -124,9 +124,11 @@ async def apply_decision(session: AsyncSession, site_id: int, d: Decision, now: 
 
 
 async def timers_round(sessions: async_sessionmaker[AsyncSession], engine: RuleEngine,
-                       now: datetime) -> tuple[int, int]:
-    """One round: open or fold the orders whose wait is over, escalate the orders past their
-    SLA; (decisions applied, orders escalated)."""
+                       now: datetime, *, sla: bool = False) -> tuple[int, int]:
+    """One round: open or fold the orders whose wait is over and, with ``sla``, escalate the
+    orders past their SLA; (decisions applied, orders escalated). The console checks SLAs
+    in a duty of its own (``cloud.jobs.console.duty_set``), taken by one console at a time,
+    so its timer rounds leave them alone."""
     async with sessions() as session, session.begin():
         # Claimed in this transaction: fired once across consoles, back if it fails.
         due = (await claim_due(session, engine.ruleset, now) if engine.shared
@@ -138,14 +140,14 @@ async def timers_round(sessions: async_sessionmaker[AsyncSession], engine: RuleE
                 await apply_decision(session, sites[d.site], d, now)
         if engine.shared:
             await prune_windows(session, engine.ruleset, now)
-        escalated = await check_sla(session, now)
+        escalated = await check_sla(session, now) if sla else []
     return len(due), len(escalated)
 
 
 async def run_workorder_timers(sessions: async_sessionmaker[AsyncSession], clock: Clock,
                                engine: RuleEngine, interval: float = 5.0) -> None:
     """Until cancelled: open the orders whose wait is over (a device still offline after
-    N minutes) and escalate the orders past their SLA."""
+    N minutes). SLAs are the console's ``sla`` duty."""
     while True:
         try:
             fired, escalated = await timers_round(sessions, engine, clock.now())
