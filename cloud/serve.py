@@ -88,13 +88,17 @@ def _host_port(url: str) -> str:
     return brokerurl.parse(url).address
 
 
-def ingest_client_id(password: str | None, shared: bool, worker: int | None = None) -> str:
+def ingest_client_id(password: str | None, shared: bool, worker: int | None = None,
+                     instance: str | None = None) -> str:
     """The ingest's MQTT client id: stable (its persistent session survives restarts) yet
     unguessable without the console's broker password, so no site can take the ingest's
     session over by connecting with the same id (Mosquitto lets a logged-in client replace a
     session of the same id). Each worker of ``serve --workers N`` has its own, by its index
-    rather than its pid, so a restarted worker takes up its predecessor's session."""
+    rather than its pid, so a restarted worker takes up its predecessor's session; two
+    consoles on one host are told apart by ``COURTYARD_INSTANCE``."""
     base = f"courtyard-ingest-{socket.gethostname()[:40]}" if shared else "courtyard-ingest"
+    if instance:
+        base += f"-{instance}"
     if worker is not None:
         base += f"-w{worker}"
     if not password:
@@ -146,7 +150,7 @@ async def serve(settings: Settings, ready: asyncio.Event | None = None, *,
                           settings.mqtt_password,
                           Ingestor(sessions, clock, app[REGISTRY], blobs=app[BLOBS]), clock,
                           client_id=ingest_client_id(settings.mqtt_password, shared,
-                                                     worker_index),
+                                                     worker_index, settings.instance),
                           shared=shared, ca_file=settings.mqtt_ca,
                           store_concurrency=1 if is_sqlite(settings.database_url) else 4)
     publisher = SyncPublisher(settings.effective_mqtt_url, settings.mqtt_username,

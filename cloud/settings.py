@@ -11,6 +11,7 @@ stops start-up with an error naming the variable, instead of failing later somew
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -37,6 +38,7 @@ LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 #: no site can ever be configured with this name.
 DEFAULT_INGEST_USER = "_courtyard-cloud"
 
+_INSTANCE_RE = re.compile(r"[A-Za-z0-9_-]{1,32}")
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off", ""}
 
@@ -73,6 +75,8 @@ class Settings:
     - ``COURTYARD_DEMO`` → demo (false; set by ``courtyard demo``)
     - ``COURTYARD_INFLUX_URL``/``_TOKEN``/``_ORG``/``_BUCKET`` → influx_* (unset: no export)
     - ``COURTYARD_INGEST_SHARED`` → ingest_shared (false)
+    - ``COURTYARD_INSTANCE`` → instance (None: the host's name alone; set it when two consoles
+      share one host, so each keeps an ingest session of its own)
     - ``COURTYARD_TIMEZONE`` → timezone (Asia/Shanghai)
     - ``COURTYARD_COOKIE_SECURE`` → cookie_secure (false)
     - ``COURTYARD_LOGIN_MAX_FAILURES``/``_LOCKOUT_MINUTES`` → login_* (5 / 15)
@@ -109,6 +113,7 @@ class Settings:
     influx_org: str | None = None
     influx_bucket: str | None = None
     ingest_shared: bool = False
+    instance: str | None = None
     timezone: str = DEFAULT_TIMEZONE
     #: Session cookies only over HTTPS (set it when the console sits behind TLS).
     cookie_secure: bool = False
@@ -209,6 +214,7 @@ class Settings:
             influx_org=get("COURTYARD_INFLUX_ORG"),
             influx_bucket=get("COURTYARD_INFLUX_BUCKET"),
             ingest_shared=_bool(get("COURTYARD_INGEST_SHARED"), "COURTYARD_INGEST_SHARED"),
+            instance=_instance(get("COURTYARD_INSTANCE")),
             timezone=timezone,
             cookie_secure=_bool(get("COURTYARD_COOKIE_SECURE"), "COURTYARD_COOKIE_SECURE"),
             login_max_failures=_positive(get("COURTYARD_LOGIN_MAX_FAILURES"),
@@ -379,6 +385,15 @@ def _integer(raw: str | None, name: str, default: int, least: int, why: str) -> 
     if value < least:
         raise SettingsError(name, f"{why}, got {value}")
     return value
+
+
+def _instance(raw: str | None) -> str | None:
+    if raw is None or raw == "":
+        return None
+    if not _INSTANCE_RE.fullmatch(raw):
+        raise SettingsError("COURTYARD_INSTANCE", "须为 1–32 个字母、数字、- 或 _ / must be 1-32 "
+                            "letters, digits, '-' or '_'")
+    return raw
 
 
 def _log_level(raw: str | None) -> str:
