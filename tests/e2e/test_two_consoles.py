@@ -10,8 +10,9 @@ batches without waiting for acks (as the outbox does) and resending what is not 
 
 1. The day's events: fire alarms from ten detectors, five forced-door events on each of ten
    doors (each door's third opens a work order under the repeat rule, the rest fold into it),
-   and card swipes, in 300 batches (one controller per door: a work order folds per device). Both workers ingest; every event is stored once, in seq
-   order (the insertion order of the site's rows is its seq order); 20 alarms, 10 orders.
+   and card swipes, in 300 batches (one controller per door: a work order folds per device).
+   Both workers ingest; every event is stored once, in seq order (the insertion order of the
+   site's rows is its seq order); 20 alarms, 10 orders.
 2. Escalation (2 s acknowledgement window): every alarm climbs the chain once per level,
    whichever console's duty took the tick.
 3. A bill run of 20,000 flats: the console holding its job is killed with SIGKILL after the
