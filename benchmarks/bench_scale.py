@@ -60,15 +60,17 @@ SMOKE = Sizes(api_rate=20.0, api_seconds=1.0, sites=2, live_rate=400.0, live_sec
 
 
 class PgCpu:
-    """CPU seconds of PostgreSQL's processes since the last ``take``."""
+    """CPU seconds of PostgreSQL's processes since the last ``take``, per process, so a backend
+    that ends between two readings subtracts nothing (its last interval is not counted)."""
 
     def __init__(self, database: str) -> None:
         self._db = database
         self._tick = os.sysconf("SC_CLK_TCK")
         self._last = self._read()
 
-    def _read(self) -> tuple[float, float]:
-        ours = every = 0.0
+    def _read(self) -> dict[int, tuple[float, bool]]:
+        """pid → (CPU seconds used, whether it is a backend of our database)."""
+        out: dict[int, tuple[float, bool]] = {}
         for pid in filter(str.isdigit, os.listdir("/proc")):
             try:
                 stat = Path(f"/proc/{pid}/stat").read_text()
@@ -79,16 +81,19 @@ class PgCpu:
                 cmd = Path(f"/proc/{pid}/cmdline").read_bytes().decode(errors="replace")
             except (OSError, IndexError, ValueError):
                 continue  # gone meanwhile
-            every += used
-            if f" {self._db} " in cmd:
-                ours += used
-        return ours, every
+            out[int(pid)] = (used, f" {self._db} " in cmd)
+        return out
 
     def take(self, wall: float) -> tuple[float, float]:
         """(% of one core by this database's backends, % by every postgres process)."""
         now = self._read()
-        (o0, e0), self._last = self._last, now
-        return 100 * (now[0] - o0) / wall, 100 * (now[1] - e0) / wall
+        before, self._last = self._last, now
+        ours = every = 0.0
+        for pid, (used, mine) in now.items():
+            delta = used - before.get(pid, (0.0, mine))[0]
+            every += delta
+            ours += delta if mine else 0.0
+        return 100 * ours / wall, 100 * every / wall
 
 
 @contextlib.contextmanager
