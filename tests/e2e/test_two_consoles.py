@@ -182,6 +182,11 @@ class Edge:
                 assert self.acked >= before
 
 
+def kill_if_alive(part: Part) -> None:
+    if part.alive() and part.proc is not None:
+        part.proc.kill()
+
+
 async def fetch(conn: asyncpg.Connection, sql: str, *args: Any) -> list[asyncpg.Record]:
     return list(await conn.fetch(sql, *args))
 
@@ -202,6 +207,7 @@ async def test_two_consoles_do_each_thing_once_and_finish_each_others_work(
                        COURTYARD_DATA_DIR=str(tmp_path / f"cloud-{index}"))
         # Two consoles on one host: each its own ingest session on the shared group.
         consoles.append(Part(f"cloud-{'ab'[index]}", ["cloud", "serve"], env, tmp_path))
+    parts = tuple(consoles)
     engine = make_engine(pg_url)
     db = await asyncpg.connect(pg_url.replace("postgresql+asyncpg://", "postgresql://"))
     async with AsyncExitStack() as stack:
@@ -211,7 +217,7 @@ async def test_two_consoles_do_each_thing_once_and_finish_each_others_work(
         http = await stack.enter_async_context(aiohttp.ClientSession(headers=headers))
         for part in consoles:
             part.start()
-            stack.callback(lambda p=part: p.alive() and p.proc.kill())  # type: ignore[union-attr]
+            stack.callback(kill_if_alive, part)
 
         async def health(port: int) -> dict[str, Any] | None:
             try:
@@ -225,7 +231,7 @@ async def test_two_consoles_do_each_thing_once_and_finish_each_others_work(
             answers = [await health(p) for p in ports]
             return all(a and a.get("ingest", {}).get("connected") for a in answers)
 
-        await until(both_up, "both consoles up with ingest connected", 90, consoles, every=0.3)
+        await until(both_up, "both consoles up with ingest connected", 90, parts, every=0.3)
         pids = {p.proc.pid: i for i, p in enumerate(consoles)}  # type: ignore[union-attr]
 
         # 1. The day's events through two ingest workers.
@@ -257,7 +263,7 @@ async def test_two_consoles_do_each_thing_once_and_finish_each_others_work(
             return int(low) == 0
 
         await until(all_escalated, "every alarm escalated to the top of the chain", 60,
-                    consoles, every=0.5)
+                    parts, every=0.5)
         steps = await fetch(db, "SELECT alarm_id, level, count(*) AS n FROM alarm_actions "
                                 "WHERE action = 'escalated' GROUP BY alarm_id, level")
         assert len(steps) == 2 * (DOORS + DETECTORS) and all(r["n"] == 1 for r in steps)
@@ -279,7 +285,7 @@ async def test_two_consoles_do_each_thing_once_and_finish_each_others_work(
             holder["pid"] = int(row["lease_owner"].split(":")[1])
             return True
 
-        await until(first_batch_done, "the bill run's first batch", 120, consoles, every=0.05)
+        await until(first_batch_done, "the bill run's first batch", 120, parts, every=0.05)
         victim = pids[holder["pid"]]
         consoles[victim].kill9()
         print(f"killed console {'ab'[victim]} with the run at its first batches")
@@ -289,7 +295,7 @@ async def test_two_consoles_do_each_thing_once_and_finish_each_others_work(
             return state == "done"
 
         await until(run_done, "the other console finishing the run", 180,
-                    [consoles[1 - victim]], every=0.5)
+                    (consoles[1 - victim],), every=0.5)
         counts = await db.fetchrow("SELECT count(*) AS bills, count(DISTINCT unit_id) AS units "
                                    "FROM bills WHERE run_id = $1", run_id)
         assert (counts["bills"], counts["units"]) == (UNITS, UNITS)
@@ -299,7 +305,7 @@ async def test_two_consoles_do_each_thing_once_and_finish_each_others_work(
 
         # 4. The killed console is back; the reminders were missed for three days.
         consoles[victim].start()
-        await until(both_up, "the restarted console", 90, consoles, every=0.3)
+        await until(both_up, "the restarted console", 90, parts, every=0.3)
         async with http.post(f"http://127.0.0.1:{ports[victim]}/api/schedules",
                              json={"site": SITE, "kind": "reminders",
                                    "spec": {"time": "09:00"}}) as r:
@@ -312,7 +318,7 @@ async def test_two_consoles_do_each_thing_once_and_finish_each_others_work(
             rows = await fetch(db, "SELECT state FROM jobs WHERE kind = 'reminders'")
             return bool(rows) and all(r["state"] == "done" for r in rows)
 
-        await until(reminders_done, "the missed reminders run", 120, consoles, every=0.5)
+        await until(reminders_done, "the missed reminders run", 120, parts, every=0.5)
         jobs = await fetch(db, "SELECT key FROM jobs WHERE kind = 'reminders'")
         assert len(jobs) == 1, jobs
         notices = await fetch(db, "SELECT template, count(*) AS n, count(DISTINCT bill_id) AS b "

@@ -66,4 +66,4 @@ async def test_the_scheduled_kinds_run_their_features_work(
     async with sessions() as session:
         audit = (await session.execute(select(AuditEntry).where(
             AuditEntry.action == "assess_late_fees"))).scalars().all()
-    assert [(a.actor, a.detail["as_of"]) for a in audit] == [("system", "2026-12-01")]
+    assert [(a.actor, (a.detail or {})["as_of"]) for a in audit] == [("system", "2026-12-01")]
