@@ -11,7 +11,6 @@ released after review here; nothing is ever deleted.
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator
 from datetime import datetime
 from decimal import Decimal
@@ -25,33 +24,38 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from cloud.auth.audit import Actor, actor_of, jsonable
 from cloud.auth.guard import requires
+from cloud.billing.bill_list import (
+    LIST_LIMIT,
+    MAX_ID,
+    MAX_LIMIT,
+    bill_json,
+    export_bills,
+    list_bills,
+    text_param,
+)
+from cloud.billing.bill_list import money as _money
+from cloud.billing.bill_list import site_filter as _site_filter
 from cloud.billing.bills import BillRefused, adjust_bill, release_bill, void_bill
 from cloud.billing.fee_items import FeeItemError, FeeItemInput, parse_fee_item
 from cloud.billing.fee_store import FEE_FIELDS, save_fee_item
 from cloud.billing.money import parse_decimal
 from cloud.billing.runs import RunRefused, open_run
 from cloud.billing.settle import SETTLE
-from cloud.billing.tables import BILL_STATES, CYCLES, Bill, BillLine, BillRun, FeeItem
+from cloud.billing.tables import CYCLES, Bill, BillLine, BillRun, FeeItem
 from cloud.db.models import Site
 from cloud.jobs.claim import enqueue
 from cloud.jobs.runner import JOB_RUNNER
 from cloud.records.tables import Building, Unit
-from cloud.web.body import json_object, text_field, unknown_fields, unstorable
-from cloud.web.cursor import cursor_param, encode_cursor
+from cloud.web.body import json_object, text_field, unknown_fields
 from cloud.web.errors import ApiError, bad_param, not_found
 from cloud.web.keys import CLOCK, SESSIONS
-from cloud.web.params import int_param, names_param
-from cloud.web.params import text_param as _text_param
+from cloud.web.params import int_param
 from cloud.web.present import utc_iso
 from cloud.web.queries import site_by_slug
 from cloud.web.respond import json_ok
-from cloud.web.tabular import CONTENT_TYPES, write_table
 
 log = structlog.get_logger(__name__)
 
-MAX_ID = 2**31 - 1
-LIST_LIMIT = 100
-MAX_LIMIT = 1000
 MAX_TEXT = 500
 
 
@@ -95,14 +99,6 @@ def _id(request: web.Request, what_zh: str, what_en: str) -> int:
     return int(raw)
 
 
-def text_param(request: web.Request, name: str, max_len: int) -> str | None:
-    value = _text_param(request, name, max_len)
-    if value is not None and unstorable(value):
-        raise bad_param(name, "含有无法保存的字符（NUL 或非 UTF-8）",
-                        "contains characters that cannot be stored (NUL or not UTF-8)")
-    return value
-
-
 def _visible(actor: Actor, site_id: int, what_zh: str, what_en: str, ident: int) -> None:
     if not actor.may_see(site_id):
         raise not_found("id", what_zh, what_en, str(ident))
@@ -113,14 +109,6 @@ async def _site(session: AsyncSession, request: web.Request, slug: str) -> Site:
     if not actor_of(request).may_see(site.id):
         raise not_found("site", "小区", "site", slug)
     return site
-
-
-def _site_filter(actor: Actor, column: Any) -> Any:
-    return None if actor.sites is None else column.in_(sorted(actor.sites))
-
-
-def _money(value: Decimal | None) -> str | None:
-    return None if value is None else str(value)
 
 
 # --- fee items ----------------------------------------------------------------------------------
@@ -290,101 +278,11 @@ async def get_bill_run(request: web.Request) -> web.Response:
 # --- bills --------------------------------------------------------------------------------------
 
 
-def bill_json(b: Bill, slug: str, unit: str, building: str) -> dict[str, Any]:
-    return {"id": b.id, "number": b.number, "site": slug, "unit": unit, "building": building,
-            "run_id": b.run_id, "cycle": b.cycle, "period": b.period, "state": b.state,
-            "total": _money(b.total), "paid": _money(b.paid),
-            "due_date": b.due_date.isoformat(), "hold_reasons": b.hold_reasons,
-            "void_reason": b.void_reason, "issued_at": utc_iso(b.issued_at),
-            "created_at": utc_iso(b.created_at), "updated_at": utc_iso(b.updated_at)}
-
-
 def line_json(ln: BillLine) -> dict[str, Any]:
     return {"id": ln.id, "kind": ln.kind, "fee_item_id": ln.fee_item_id,
             "fee_code": ln.fee_code, "description": ln.description,
             "quantity": str(ln.quantity), "unit_price": str(ln.unit_price),
             "amount": _money(ln.amount), "source": jsonable(ln.source)}
-
-
-def _bill_query(request: web.Request) -> Any:
-    """The filtered bills select (site, unit, building, period, cycle, state)."""
-    actor = actor_of(request)
-    query = (select(Bill, Site.slug, Unit.code, Building.code)
-             .join(Site, Site.id == Bill.site_id).join(Unit, Unit.id == Bill.unit_id)
-             .join(Building, Building.id == Unit.building_id))
-    site = text_param(request, "site", 63)
-    if site is not None:
-        query = query.where(Site.slug == site)
-    unit = text_param(request, "unit", 64)
-    if unit is not None:
-        query = query.where(Unit.code == unit)
-    building = text_param(request, "building", 32)
-    if building is not None:
-        query = query.where(Building.code == building)
-    period = text_param(request, "period", 16)
-    if period is not None:
-        query = query.where(Bill.period == period)
-    cycle = text_param(request, "cycle", 16)
-    if cycle is not None:
-        if cycle not in CYCLES:
-            raise bad_param("cycle", f"周期须为 {', '.join(CYCLES)}",
-                            f"cycle must be one of {', '.join(CYCLES)}")
-        query = query.where(Bill.cycle == cycle)
-    states = names_param(request, "state", 16)  # checked against BILL_STATES below
-    for s in states:
-        if s not in BILL_STATES:
-            raise bad_param("state", f"未知状态 {s!r}，可选：{', '.join(BILL_STATES)}",
-                            f"unknown state {s!r}; one of {', '.join(BILL_STATES)}")
-    if states:
-        query = query.where(Bill.state.in_(states))
-    run = int_param(request, "run", 0, 0, MAX_ID)
-    if run:
-        query = query.where(Bill.run_id == run)
-    cond = _site_filter(actor, Bill.site_id)
-    if cond is not None:
-        query = query.where(cond)
-    return query
-
-
-@requires("billing.read")
-async def list_bills(request: web.Request) -> web.Response:
-    """Bills by site, unit, building, period, cycle, state and run; paged by keyset: one
-    query per page, no ``count(*)`` (``order=desc``: newest first)."""
-    query = _bill_query(request)
-    limit = int_param(request, "limit", LIST_LIMIT, 1, MAX_LIMIT)
-    newest = _text_param(request, "order", 4) == "desc"
-    after = cursor_param(request, (int,))
-    if after is not None:
-        query = query.where(Bill.id < after[0] if newest else Bill.id > after[0])
-    async with request.app[SESSIONS]() as session:
-        rows = (await session.execute(query.order_by(Bill.id.desc() if newest else Bill.id)
-                                      .limit(limit + 1))).all()
-    more = len(rows) > limit
-    rows = rows[:limit]
-    return json_ok({"bills": [bill_json(*r) for r in rows],
-                    "next": encode_cursor([rows[-1][0].id]) if more else None})
-
-
-EXPORT_HEADERS = ("账单号 / number", "小区 / site", "楼栋 / building", "房屋 / unit",
-                  "周期 / cycle", "账期 / period", "状态 / state", "合计 / total",
-                  "已收 / paid", "到期日 / due date", "出账时间 / issued at")
-
-
-@requires("billing.read")
-async def export_bills(request: web.Request) -> web.Response:
-    """The filtered bills as CSV or xlsx (``?format=``)."""
-    fmt = request.query.get("format", "csv")
-    if fmt not in CONTENT_TYPES:
-        raise bad_param("format", "格式须为 csv 或 xlsx", "format must be csv or xlsx")
-    query = _bill_query(request)
-    async with request.app[SESSIONS]() as session:
-        rows = (await session.execute(query.order_by(Bill.id).limit(200_000))).all()
-    table = [(b.number, slug, bcode, ucode, b.cycle, b.period, b.state, b.total, b.paid,
-              b.due_date, utc_iso(b.issued_at)) for b, slug, ucode, bcode in rows]
-    data = await asyncio.to_thread(write_table, EXPORT_HEADERS, table, fmt, "bills")  # type: ignore[arg-type]
-    return web.Response(body=data, headers={
-        "Content-Type": CONTENT_TYPES[fmt],
-        "Content-Disposition": f'attachment; filename="bills.{fmt}"'})
 
 
 async def _bill(session: AsyncSession, request: web.Request, lock: bool = False
