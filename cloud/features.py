@@ -52,8 +52,8 @@ from cloud.jobs import tables as job_tables
 from cloud.maintenance import tables as maintenance_tables
 from cloud.parking import tables as parking_tables
 from cloud.patrol import tables as patrol_tables
-from cloud.privacy import tables as privacy_tables
 from cloud.payments import tables as payments_tables
+from cloud.privacy import tables as privacy_tables
 from cloud.records import tables as records_tables
 from cloud.retention import tables as retention_tables
 from cloud.rules import ENGINE
