@@ -21,7 +21,6 @@ Blocking by design: ``edge.outbox.runner.AsyncOutbox`` runs it on one dedicated 
 from __future__ import annotations
 
 import sqlite3
-import time
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
@@ -122,7 +121,7 @@ class Outbox:
         batch = list(events)
         if not batch:
             return []
-        stored = time.time()
+        stored = self._clock.now().timestamp()  # the clock the health report reads too
         try:
             with self._transaction():
                 seq = self._meta("high_water")

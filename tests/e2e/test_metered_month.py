@@ -1,7 +1,8 @@
 """Acceptance: a metered month, meters to bills. Modbus meter simulators (pymodbus over TCP)
 for three flats' electricity and water; the real edge daemon polls them into its outbox; its
 uplink sends through Mosquitto to the console (``courtyard cloud serve``, a process), whose
-ingest stores the readings in PostgreSQL; the month's bill run, started through the API, bills
+ingest stores the readings in PostgreSQL; the month's bill run, started by the site's bill-run
+schedule (``/api/schedules``; its slot on the 1st passed while the link was down), bills
 each flat exactly what its meters served between the period's boundaries, × the tariff, to the
 fen (Decimal; the expected figures come from the simulators, not from the console).
 
@@ -11,8 +12,9 @@ whose counter starts from its own initial reading, registered through
 ``POST /api/meters/{id}/replace`` — and the end boundary (23:59 on the last day) read while
 the broker is down: the edge keeps the readings, the boundary reading reaches the console
 only after the broker is back, after the period has ended. The product's rule (docs/billing.md
-§9): the bill run starts once the edge's backlog is in; a run started before would hold the
-flats whose boundary reading is missing (``no_reading``), never bill them short.
+§9): the scheduled run waits until the edge reports its backlog from before the period's end
+sent (``cloud/jobs/console/period_data.py``); a run started before would hold the flats whose
+boundary reading is missing (``no_reading``), never bill them short.
 """
 
 from __future__ import annotations
@@ -28,9 +30,11 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
+from sqlalchemy import update
 
 from cloud.auth.audit import SYSTEM
 from cloud.db.engine import make_engine, session_factory
+from cloud.jobs.tables import Schedule
 from cloud.sample_community import load_community
 from tests.support import services
 from tests.support.auth import cli_token_headers
@@ -55,11 +59,10 @@ NEW_INITIAL = Decimal("1.25")  # what the new meter shows when it is fitted
 
 
 def _period() -> tuple[str, datetime, datetime]:
-    """Two months back from today (always over, whatever day the test runs): label and its
-    [start, end) in UTC, midnights in the site's zone."""
+    """Last month (the one this month's 1st bills): label and its [start, end) in UTC,
+    midnights in the site's zone."""
     today = datetime.now(TZ)
-    y, m = (today.year, today.month - 2) if today.month > 2 else (today.year - 1,
-                                                                   today.month + 10)
+    y, m = (today.year, today.month - 1) if today.month > 1 else (today.year - 1, 12)
     start = datetime(y, m, 1, tzinfo=TZ)
     end = datetime(y + m // 12, m % 12 + 1, 1, tzinfo=TZ)
     return f"{y:04d}-{m:02d}", start.astimezone(UTC), end.astimezone(UTC)
@@ -103,6 +106,17 @@ def _community() -> dict[str, Any]:
                     "unit": u, "device": d}
                    for d, (_, _, u) in DEVICES.items() if d != "em-2n"],
     }
+
+
+async def _slot_missed(pg_url: str, schedule_id: int, slot: datetime) -> None:
+    """The console was not running at the schedule's slot: it is still due."""
+    engine = make_engine(pg_url)
+    try:
+        async with session_factory(engine)() as session, session.begin():
+            await session.execute(update(Schedule).where(Schedule.id == schedule_id)
+                                  .values(next_due=slot))
+    finally:
+        await engine.dispose()
 
 
 async def _load(pg_url: str) -> None:
@@ -220,13 +234,32 @@ def test_a_metered_month_bills_what_the_meters_served(
         last = site.jump(t_end)
         wait_until(lambda: site.outbox_readings_at(t_end) >= set(DEVICES), 30,
                    "the end readings buffered at the edge", parts)
-        t_after = end + timedelta(hours=1)
+        # the next day's first hour (or now, in the first hour of a month: never ahead of
+        # the console's own clock)
+        t_after = min(end + timedelta(hours=1), datetime.now(UTC) - timedelta(seconds=5))
         site.jump(t_after)
         wait_until(lambda: site.outbox_readings_at(t_after) >= set(DEVICES), 30,
                    "the next day's readings buffered at the edge", parts)
         assert not at_console(t_end, ["em-1"]), "the boundary reading came through the outage"
 
-        # 4. The broker is back: the backlog arrives late. The month is billed once the edge
+        # 4. The bill-run schedule's slot (the 1st, 00:00) passed during the outage: its job
+        #    waits while the edge's last report predates the period's end.
+        schedule = _send("POST", f"{api}/api/schedules", {
+            "site": SITE, "kind": "bill_run",
+            "spec": {"time": "00:00", "day_of_month": 1, "cycle": "monthly"}}, auth)
+        asyncio.run(_slot_missed(pg_url, schedule["id"], end))
+
+        def bill_job() -> dict[str, Any] | None:
+            jobs = (get_json(f"{api}/api/jobs?site={SITE}&kind=bill_run", headers=auth)
+                    or {}).get("jobs") or []
+            return jobs[0] if jobs else None
+
+        wait_until(lambda: (bill_job() or {}).get("progress"), 60,
+                   "the scheduled run's job", parts)
+        job = bill_job()
+        assert job is not None and job["progress"].get("waiting") == "edge_backlog", repr(job)
+
+        # 5. The broker is back: the backlog arrives late. The run starts once the edge
         #    reports (its health, at the console) that nothing from before the period's end
         #    is still unsent — and then the late boundary readings are there.
         mosquitto.start()
@@ -240,12 +273,11 @@ def test_a_metered_month_bills_what_the_meters_served(
 
         wait_until(backlog_in, 60, "the edge's backlog from before the period's end sent", parts)
         assert at_console(t_end), "the edge reported its backlog sent, the readings are not in"
-        run = _send("POST", f"{api}/api/bill-runs",
-                    {"site": SITE, "cycle": "monthly", "period": label}, auth)
-        wait_until(lambda: (get_json(f"{api}/api/bill-runs/{run['id']}", headers=auth)
-                            or {}).get("state") not in (None, "running"), 60, "the bill run",
-                   parts)
-        run = _get(f"{api}/api/bill-runs/{run['id']}", auth)
+        wait_until(lambda: (bill_job() or {}).get("state") == "done", 90,
+                   "the scheduled bill run", parts)
+        job = bill_job()
+        assert job is not None and job["progress"]["period"] == label, job
+        run = _get(f"{api}/api/bill-runs/{job['progress']['run_id']}", auth)
         assert run["state"] == "done" and (run["bills"], run["held"]) == (3, 0), run
 
         used = {d: last[d] - first[d] for d in DEVICES if d not in ("em-2", "em-2n")}

@@ -7,17 +7,19 @@ one ``as_of`` day, the purge deletes what is past its window.
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime
 from typing import Any
 
 from aiohttp import web
 
 from cloud.auth.audit import SYSTEM, Actor, record
-from cloud.billing.runs import BATCH_SIZE, RunRefused, execute, open_run
+from cloud.billing.periods import parse_period
+from cloud.billing.runs import BATCH_SIZE, RunRefused, execute, open_run, site_zone
 from cloud.billing.settle import SETTLE
 from cloud.billing.tables import BillRun
 from cloud.db.models import Site
 from cloud.jobs.claim import Claimed
+from cloud.jobs.console.period_data import wait_for_period_data
 from cloud.jobs.runner import Handler, Work
 from cloud.payments.late_fees import assess_late_fees
 from cloud.payments.reminders import LogSender, dispatch_due, schedule_reminders
@@ -45,6 +47,12 @@ def _as_of(job: Claimed) -> date:
     return date.fromisoformat(str(job.payload["as_of"]))
 
 
+def _slot(job: Claimed) -> datetime | None:
+    """The schedule slot a job is for (None: enqueued by hand)."""
+    slot = job.payload.get("slot")
+    return datetime.fromisoformat(str(slot)) if slot else None
+
+
 def _site_id(job: Claimed) -> int:
     if job.site_id is None:
         raise ValueError(f"job {job.id} ({job.kind}) names no site")
@@ -64,6 +72,15 @@ def handlers(app: web.Application) -> dict[str, Handler]:
         actor = _actor(job.payload)
         run_id = job.payload.get("run_id")
         if run_id is None:  # a schedule's slot: open (or reopen) the period's run
+            async with work.sessions() as session:
+                site = await session.get(Site, _site_id(job))
+                if site is None:
+                    raise ValueError(f"site {job.site_id} is gone")
+                period_end = parse_period(job.payload["cycle"],
+                                          job.payload["period"]).bounds(site_zone(site))[1]
+            complete = await wait_for_period_data(
+                work.sessions, work.clock, site_id=site.id, period_end=period_end,
+                slot=_slot(job) or work.clock.now(), report=work.report)
             async with work.sessions() as session, session.begin():
                 site = await session.get(Site, _site_id(job))
                 if site is None:
@@ -77,7 +94,7 @@ def handlers(app: web.Application) -> dict[str, Handler]:
                         return {"skipped": err.en, "period": job.payload["period"]}
                     raise
                 run_id = run.id
-            await work.report({"run_id": run_id})
+            await work.report({"run_id": run_id, "edge_data_complete": complete})
 
         async def progress(run: BillRun) -> None:
             await work.report(_run_progress(run))
