@@ -171,14 +171,14 @@ PATHS.update({
         "post": {"summary": "开始或继续出账（后台执行）/ start or resume a bill run (in the "
                             "background)",
                  "description": "同一小区、周期、账期只出一次；已完成再提交返回 409。未完成的批次"
-                                "从中断处继续。/ Once per site, cycle and period: a finished "
-                                "period is a 409; an unfinished run continues where it "
-                                "stopped.",
+                                "从中断处继续；由任何一个控制台进程的任务执行器执行。"
+                                "/ Once per site, cycle and period: a finished period is "
+                                "a 409; an unfinished run continues where it stopped, run "
+                                "as a job by whichever console process claims it.",
                  "requestBody": _body("BillRunStart"),
                  "responses": {"202": _ok("BillRun", "已开始 / started"), "400": _BAD,
                                "403": _DENIED, "404": _MISSING,
-                               "409": _err("该账期已出账 / period already billed"),
-                               "503": _err("出账任务未启动 / worker not running")}}},
+                               "409": _err("该账期已出账 / period already billed")}}},
     "/api/bill-runs/{id}": {"get": {
         "summary": "出账进度 / a run's progress", "parameters": [_ID],
         "responses": {"200": _ok("BillRun", "出账批次 / run"), "403": _DENIED,
