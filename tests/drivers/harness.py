@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import statistics
 from collections import defaultdict
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager, suppress
@@ -43,6 +44,13 @@ class Recorder:
         """Longest time between two consecutive readings of ``device`` (seconds)."""
         ts = [e.ts.timestamp() for e in self.readings()[device]]
         return max(b - a for a, b in itertools.pairwise(ts))
+
+    def median_gap(self, device: str) -> float:
+        """The typical time between two consecutive readings of ``device`` (seconds): a
+        dead neighbour that delayed every cycle moves it, one busy moment of a loaded
+        machine does not."""
+        ts = [e.ts.timestamp() for e in self.readings()[device]]
+        return statistics.median(b - a for a, b in itertools.pairwise(ts))
 
 
 @asynccontextmanager
