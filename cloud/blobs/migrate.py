@@ -104,35 +104,18 @@ async def migrate(sessions: async_sessionmaker[AsyncSession], store: BlobStore, 
 
 def main(site: str | None, batch: int) -> int:
     """The CLI: migrate the database, move the images, print per batch; 2 for bad input."""
-    import asyncio
     import sys
 
     from cloud.blobs import blob_store_from_settings
-    from cloud.db.engine import make_engine, session_factory
-    from cloud.db.engine import migrate as migrate_schema
-    from cloud.log import configure_logging
-    from cloud.settings import Settings, ensure_database_dir
+    from cloud.cli_task import run_on_console_db, say
     from contract import SystemClock
 
     if batch < 1:
         print(f"--batch: 至少 1 / at least 1 (got {batch})", file=sys.stderr)
         return 2
-    settings = Settings.from_env()
-    configure_logging(level="WARNING", json_lines=settings.log_json)
 
-    async def go() -> int:
-        ensure_database_dir(settings.database_url)
-        await migrate_schema(settings.database_url)
-        engine = make_engine(settings.database_url)
-        try:
-            await migrate(session_factory(engine), blob_store_from_settings(settings),
-                          SystemClock(), site=site, batch=batch,
-                          say=lambda line: print(line, flush=True))
-        except LookupError:
-            print(f"site: 没有站点 {site!r} / no site {site!r}", file=sys.stderr)
-            return 2
-        finally:
-            await engine.dispose()
-        return 0
+    async def work(sessions: Any, settings: Any) -> None:
+        await migrate(sessions, blob_store_from_settings(settings), SystemClock(), site=site,
+                      batch=batch, say=say)
 
-    return asyncio.run(go())
+    return run_on_console_db(work, site=site)

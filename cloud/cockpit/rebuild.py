@@ -206,32 +206,16 @@ async def rebuild(sessions: async_sessionmaker[AsyncSession], *, now: datetime,
 
 def main(site: str | None, days: int) -> int:
     """The CLI: migrate, rebuild, print per site and day; exit status 2 for an unknown site."""
-    import asyncio
     import sys
     from datetime import UTC
 
-    from cloud.db.engine import make_engine, migrate, session_factory
-    from cloud.log import configure_logging
-    from cloud.settings import Settings, ensure_database_dir
+    from cloud.cli_task import run_on_console_db, say
 
     if days < 1:
         print(f"--days: 至少 1 天 / at least 1 (got {days})", file=sys.stderr)
         return 2
-    settings = Settings.from_env()
-    configure_logging(level="WARNING", json_lines=settings.log_json)
 
-    async def go() -> int:
-        ensure_database_dir(settings.database_url)
-        await migrate(settings.database_url)
-        engine = make_engine(settings.database_url)
-        try:
-            await rebuild(session_factory(engine), now=datetime.now(UTC), site=site, days=days,
-                          say=lambda line: print(line, flush=True))
-        except LookupError:
-            print(f"site: 没有站点 {site!r} / no site {site!r}", file=sys.stderr)
-            return 2
-        finally:
-            await engine.dispose()
-        return 0
+    async def work(sessions: Any, settings: Any) -> None:
+        await rebuild(sessions, now=datetime.now(UTC), site=site, days=days, say=say)
 
-    return asyncio.run(go())
+    return run_on_console_db(work, site=site)

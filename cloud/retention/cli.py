@@ -6,9 +6,8 @@ it now, or wants to see what a purge would take (``--dry-run`` changes nothing).
 
 from __future__ import annotations
 
-import asyncio
-import sys
 from datetime import UTC, datetime
+from typing import Any
 
 from sqlalchemy import select
 
@@ -45,27 +44,11 @@ async def purge(sessions: Sessions, *, site: str | None, dry_run: bool, now: dat
 
 def main(site: str | None, dry_run: bool) -> int:
     """The CLI: migrate, purge, print; exit status 2 for an unknown site."""
-    from cloud.db.engine import make_engine, migrate, session_factory
-    from cloud.log import configure_logging
-    from cloud.settings import Settings, ensure_database_dir
+    from cloud.cli_task import run_on_console_db, say
 
-    settings = Settings.from_env()
-    configure_logging(level="WARNING", json_lines=settings.log_json)
+    async def work(sessions: Sessions, settings: Any) -> None:
+        for line in await purge(sessions, site=site, dry_run=dry_run, now=datetime.now(UTC),
+                                blobs=blob_store_from_settings(settings)):
+            say(line)
 
-    async def go() -> int:
-        ensure_database_dir(settings.database_url)
-        await migrate(settings.database_url)
-        engine = make_engine(settings.database_url)
-        try:
-            for line in await purge(session_factory(engine), site=site, dry_run=dry_run,
-                                    now=datetime.now(UTC),
-                                    blobs=blob_store_from_settings(settings)):
-                print(line, flush=True)
-        except LookupError:
-            print(f"site: 没有站点 {site!r} / no site {site!r}", file=sys.stderr)
-            return 2
-        finally:
-            await engine.dispose()
-        return 0
-
-    return asyncio.run(go())
+    return run_on_console_db(work, site=site)
