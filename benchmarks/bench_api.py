@@ -12,7 +12,6 @@ from __future__ import annotations
 import asyncio
 import os
 import random
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -25,6 +24,7 @@ import aiohttp
 from sqlalchemy import insert, select
 
 from benchmarks.common import Figures, header
+from benchmarks.open_loop import offer
 from cloud.auth.tokens import create_token
 from cloud.billing.tables import Bill, BillRun
 from cloud.db.engine import make_engine, migrate, session_factory
@@ -105,8 +105,6 @@ def _paths(units: list[int], rng: random.Random) -> str:
 async def _load(fig: Figures, base: str, token: str, units: list[int], seconds: float,
                 rate: float) -> None:
     rng = random.Random(7)
-    latencies: list[float] = []
-    statuses: dict[int, int] = {}
     headers = {"Authorization": f"Bearer {token}"}
     connector = aiohttp.TCPConnector(limit=256)
     timeout = aiohttp.ClientTimeout(total=10)
@@ -115,36 +113,15 @@ async def _load(fig: Figures, base: str, token: str, units: list[int], seconds: 
         for _ in range(50):  # warm the console's pools
             async with http.get(_paths(units, rng)) as r:
                 await r.read()
-
-        async def one(path: str, due: float) -> None:
-            try:
-                async with http.get(path) as r:
-                    await r.read()
-                    statuses[r.status] = statuses.get(r.status, 0) + 1
-            except (aiohttp.ClientError, TimeoutError):
-                statuses[0] = statuses.get(0, 0) + 1
-            latencies.append(time.perf_counter() - due)
-
-        n = int(seconds * rate)
-        t0 = time.perf_counter() + 0.1
-        tasks = []
-        for i in range(n):
-            due = t0 + i / rate
-            delay = due - time.perf_counter()
-            if delay > 0:
-                await asyncio.sleep(delay)
-            tasks.append(asyncio.create_task(one(_paths(units, rng), due)))
-        await asyncio.gather(*tasks)
-        wall = time.perf_counter() - t0
-    q = statistics.quantiles(latencies, n=100, method="inclusive")
-    ok = statuses.get(200, 0)
-    fig.add(f"@{rate:.0f} req/s offered: requests", f"{n:,} in {wall:.1f} s")
+        load = await offer(http, lambda: _paths(units, rng), rate, seconds)
+    ok = load.statuses.get(200, 0)
+    fig.add(f"@{rate:.0f} req/s offered: requests", f"{load.requests:,} in {load.wall:.1f} s")
     fig.add(f"@{rate:.0f} answered 200 (0 = client timeout 10 s)",
-            ", ".join(f"{k}: {v}" for k, v in sorted(statuses.items())), "all 200")
-    fig.add(f"@{rate:.0f} served rate", f"{ok / wall:.0f} req/s")
-    fig.add(f"@{rate:.0f} latency p50", f"{q[49] * 1000:.1f} ms")
-    fig.add(f"@{rate:.0f} latency p99", f"{q[98] * 1000:.1f} ms", "< 100 ms")
-    fig.add(f"@{rate:.0f} latency max", f"{max(latencies) * 1000:.1f} ms")
+            ", ".join(f"{k}: {v}" for k, v in sorted(load.statuses.items())), "all 200")
+    fig.add(f"@{rate:.0f} served rate", f"{ok / load.wall:.0f} req/s")
+    fig.add(f"@{rate:.0f} latency p50", f"{load.quantile_ms(50):.1f} ms")
+    fig.add(f"@{rate:.0f} latency p99", f"{load.quantile_ms(99):.1f} ms", "< 100 ms")
+    fig.add(f"@{rate:.0f} latency max", f"{max(load.latencies) * 1000:.1f} ms")
 
 
 def _wait_port(port: int, proc: subprocess.Popen[bytes], log: Path) -> None:

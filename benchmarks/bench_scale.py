@@ -20,7 +20,6 @@ import asyncio
 import contextlib
 import os
 import random
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -34,6 +33,7 @@ import aiohttp
 from benchmarks.bench_api import SITE as API_SITE
 from benchmarks.bench_api import _seed as seed_api
 from benchmarks.common import Figures, header, reading
+from benchmarks.open_loop import offer
 from cloud.web.cursor import encode_cursor
 from contract import SystemClock
 from edge.outbox import AsyncOutbox
@@ -147,8 +147,6 @@ def _path(units: list[int], rng: random.Random) -> str:
 async def _api(fig: Figures, base: str, token: str, units: list[int], s: Sizes,
                cpu: PgCpu) -> None:
     rng = random.Random(16)
-    latencies: list[float] = []
-    statuses: dict[int, int] = {}
     async with aiohttp.ClientSession(
             base, headers={"Authorization": f"Bearer {token}"},
             connector=aiohttp.TCPConnector(limit=256),
@@ -157,36 +155,17 @@ async def _api(fig: Figures, base: str, token: str, units: list[int], s: Sizes,
             async with http.get(_path(units, rng)) as r:
                 await r.read()
 
-        async def one(path: str, due: float) -> None:
-            try:
-                async with http.get(path) as r:
-                    await r.read()
-                    statuses[r.status] = statuses.get(r.status, 0) + 1
-            except (aiohttp.ClientError, TimeoutError):
-                statuses[0] = statuses.get(0, 0) + 1
-            latencies.append(time.perf_counter() - due)
-
-        n = max(2, int(s.api_seconds * s.api_rate))
         cpu.take(1.0)
-        t0 = time.perf_counter() + 0.1
-        tasks = []
-        for i in range(n):
-            due = t0 + i / s.api_rate
-            delay = due - time.perf_counter()
-            if delay > 0:
-                await asyncio.sleep(delay)
-            tasks.append(asyncio.create_task(one(_path(units, rng), due)))
-        await asyncio.gather(*tasks)
-        wall = time.perf_counter() - t0
-    q = statistics.quantiles(latencies, n=100, method="inclusive")
-    ours, every = cpu.take(wall)
+        load = await offer(http, lambda: _path(units, rng), s.api_rate, s.api_seconds)
+    ours, every = cpu.take(load.wall)
     rate = f"@{s.api_rate:.0f}"
-    fig.add(f"{rate} req/s offered, {s.workers} workers: requests", f"{n:,} in {wall:.1f} s")
+    fig.add(f"{rate} req/s offered, {s.workers} workers: requests",
+            f"{load.requests:,} in {load.wall:.1f} s")
     fig.add(f"{rate} statuses (0 = client timeout)",
-            ", ".join(f"{k}: {v}" for k, v in sorted(statuses.items())), "all 200")
-    fig.add(f"{rate} latency p50", f"{q[49] * 1000:.1f} ms")
-    fig.add(f"{rate} latency p99", f"{q[98] * 1000:.1f} ms", "< 50 ms")
-    fig.add(f"{rate} latency max", f"{max(latencies) * 1000:.1f} ms")
+            ", ".join(f"{k}: {v}" for k, v in sorted(load.statuses.items())), "all 200")
+    fig.add(f"{rate} latency p50", f"{load.quantile_ms(50):.1f} ms")
+    fig.add(f"{rate} latency p99", f"{load.quantile_ms(99):.1f} ms", "< 50 ms")
+    fig.add(f"{rate} latency max", f"{max(load.latencies) * 1000:.1f} ms")
     fig.add(f"{rate} PostgreSQL CPU (ours / all)", f"{ours:.0f} % / {every:.0f} %")
 
 
