@@ -8,7 +8,9 @@ guessing a staff password at ``/api/login``: pulls are limited per site and sour
 answer is 429 with ``Retry-After``, before the credential is even looked at.
 
 One set of counters serves every dataset's pull, so each new dataset does not give a guesser
-another ten tries.
+another ten tries. The failures are counted in the database (``rate_hits``), so the console
+processes of ``serve --workers N`` count one guesser's tries together; the two-second burst
+limit on good pulls is a courtesy to the console and stays in each process's memory.
 """
 
 from __future__ import annotations
@@ -21,9 +23,9 @@ from datetime import timedelta
 
 from aiohttp import web
 
-from cloud.auth.ratelimit import SlidingWindow
+from cloud.auth.ratelimit import SharedWindow, SlidingWindow
 from cloud.web.errors import ApiError, json_error
-from cloud.web.keys import CLOCK, SITE_CREDENTIALS
+from cloud.web.keys import CLOCK, SESSIONS, SITE_CREDENTIALS
 
 PULL_BURST = 10
 PULL_WINDOW = timedelta(seconds=2)
@@ -34,12 +36,13 @@ FAIL_DELAY = 0.2  # seconds; a refused guess costs the guesser time, like argon2
 
 @dataclass
 class PullLimits:
-    """The console process's counters (in memory, like the login limiter)."""
+    """Good pulls per process (in memory), failed credentials per address (in the database,
+    shared by every console process)."""
 
     pulls: SlidingWindow = field(
         default_factory=lambda: SlidingWindow(PULL_BURST, PULL_WINDOW))
-    failures: SlidingWindow = field(
-        default_factory=lambda: SlidingWindow(FAILS_PER_ADDRESS, FAIL_WINDOW))
+    failures: SharedWindow = field(
+        default_factory=lambda: SharedWindow("site-pull-fail", FAILS_PER_ADDRESS, FAIL_WINDOW))
 
 
 PULL_LIMITS = web.AppKey("courtyard.site_pull_limits", PullLimits)
@@ -73,19 +76,22 @@ def _challenge(slug: str, zh: str, en: str) -> web.Response:
 async def _unauthorized(request: web.Request, slug: str, zh: str, en: str) -> web.Response:
     limits = request.app.get(PULL_LIMITS)
     if limits is not None:
-        limits.failures.hit(_remote(request), request.app[CLOCK].now())
+        async with request.app[SESSIONS]() as session, session.begin():
+            await limits.failures.hit(session, _remote(request), request.app[CLOCK].now())
     await asyncio.sleep(FAIL_DELAY)
     return _challenge(slug, zh, en)
 
 
-def _over_limit(request: web.Request, slug: str) -> int:
+async def _over_limit(request: web.Request, slug: str) -> int:
     """Seconds to wait when this source is over a limit (counting this pull otherwise)."""
     limits = request.app.get(PULL_LIMITS)
     if limits is None:
         return 0
     now, remote = request.app[CLOCK].now(), _remote(request)
     key = f"{slug}|{remote}"
-    wait = max(limits.failures.retry_after(remote, now), limits.pulls.retry_after(key, now))
+    async with request.app[SESSIONS]() as session, session.begin():
+        failed = await limits.failures.retry_after(session, remote, now)
+    wait = max(failed, limits.pulls.retry_after(key, now))
     if not wait:
         limits.pulls.hit(key, now)
     return wait
@@ -112,7 +118,7 @@ async def refuse_site_pull(request: web.Request, slug: str) -> web.Response | No
                        f"小区 {slug} 没有凭据：COURTYARD_SITE_CREDENTIALS 须包含它（小区:密码）",
                        f"site {slug} has no credential: COURTYARD_SITE_CREDENTIALS must name "
                        "it (site:secret)", field="site")
-    wait = _over_limit(request, slug)
+    wait = await _over_limit(request, slug)
     if wait:
         return _too_many(wait)
     header = request.headers.get("Authorization")

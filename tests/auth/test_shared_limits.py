@@ -1,5 +1,6 @@
-"""The login rate limit is counted in the database: two console processes (two apps on one
-PostgreSQL) share it, so guesses spread over both are limited as if they met one."""
+"""The login and site-secret rate limits are counted in the database: two console processes
+(two apps on one PostgreSQL) share them, so guesses spread over both are limited as if they
+met one."""
 
 from __future__ import annotations
 
@@ -13,9 +14,10 @@ from sqlalchemy import select
 from cloud.auth.config import RATE_PER_ADDRESS, RATE_PER_USERNAME
 from cloud.auth.rate_tables import RateHit
 from cloud.auth.ratelimit import SharedWindow
+from cloud.auth.site_pull import FAILS_PER_ADDRESS
 from tests.auth.conftest import T0
 from tests.support import services
-from tests.support.console_app import Console, console_app
+from tests.support.console_app import DEMO_PULL, DEMO_SECRET, Console, basic, console_app
 
 
 @pytest.fixture
@@ -69,3 +71,23 @@ async def test_old_hits_leave_the_window_and_the_table(db_url: str) -> None:
             kept = sorted((await s.scalars(
                 select(RateHit.key))).all())
         assert kept == ["test|other"]  # both of k's hits were older than the window
+
+
+async def test_guesses_at_a_site_secret_spread_over_two_consoles_share_one_limit(
+        pg_url: str) -> None:
+    """The site secret is also the site's MQTT password: N console processes must not give a
+    guesser N times the tries at the dataset pull."""
+    creds = {"demo": DEMO_SECRET}
+    async with console_app(pg_url, T0, creds) as one, console_app(pg_url, T0, creds) as two:
+        for i in range(FAILS_PER_ADDRESS):
+            console = (one, two)[i % 2]
+            resp = await console.client.get("/api/sites/demo/parking/dataset",
+                                            headers=basic("demo", f"g{i}"))
+            assert resp.status == 401
+            for c in (one, two):
+                c.clock.advance(1)  # slower than the burst limit: only the guesses count
+        for console in (one, two):  # each process alone saw only half: both refuse now
+            resp = await console.client.get("/api/sites/demo/parking/dataset",
+                                            headers=DEMO_PULL)
+            assert resp.status == 429
+            assert int(resp.headers["Retry-After"]) > 60
