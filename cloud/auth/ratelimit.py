@@ -6,8 +6,9 @@ the processes is slowed as much as one talking to a single process. It slows a s
 before the per-account lock-out has to step in, and it also covers guesses spread over many
 usernames from one address.
 
-``SlidingWindow`` counts in memory; the dataset pulls still use it (a pull's window is two
-seconds, and a site's edge pulls from whichever process answers).
+``SlidingWindow`` counts in memory: only the dataset pulls' two-second burst limit on good
+pulls uses it (a courtesy to the console, not a guard); their failed credentials are a
+``SharedWindow``.
 """
 
 from __future__ import annotations
