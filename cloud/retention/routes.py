@@ -9,12 +9,14 @@ below the class's minimum is refused naming ``days`` and the minimum.
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from aiohttp import web
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 
-from cloud.auth.audit import actor_of, record
+from cloud.auth.audit import Actor, actor_of, record
 from cloud.auth.guard import requires
 from cloud.auth.scope import check_site_slug, scoped
 from cloud.db.models import Site
@@ -82,6 +84,17 @@ async def put_window(request: web.Request) -> web.Response:
         raise not_found("class", "数据类别", "data class", request.match_info["class"])
     days = _days(await json_object(request, allowed=("days",)), cls.min_days)
     now = request.app[CLOCK].now()
+    try:
+        site_id = await _store_window(request, actor, slug, cls.name, days, now)
+    except IntegrityError:  # another admin created the row meanwhile: now it is an update
+        site_id = await _store_window(request, actor, slug, cls.name, days, now)
+    source = "company" if site_id is None else "site"
+    return json_ok({"site": slug, **_window_json(Window(cls, days, source, actor.ref, now))})
+
+
+async def _store_window(request: web.Request, actor: Actor, slug: str, name: str, days: int,
+                        now: datetime) -> int | None:
+    """Create or update the row in one transaction; the site's id (None: company)."""
     async with request.app[SESSIONS]() as session, session.begin():
         site_id: int | None = None
         if slug == COMPANY:
@@ -95,20 +108,19 @@ async def put_window(request: web.Request) -> web.Response:
         row = (await session.scalars(select(RetentionWindow).where(
             RetentionWindow.site_id.is_(None) if site_id is None
             else RetentionWindow.site_id == site_id,
-            RetentionWindow.data_class == cls.name).with_for_update())).one_or_none()
+            RetentionWindow.data_class == name).with_for_update())).one_or_none()
         before = None if row is None else {"days": row.days}
         if row is None:
-            row = RetentionWindow(site_id=site_id, data_class=cls.name, days=days,
+            row = RetentionWindow(site_id=site_id, data_class=name, days=days,
                                   updated_by=actor.ref[:100], updated_at=now)
             session.add(row)
         else:
             row.days, row.updated_by, row.updated_at = days, actor.ref[:100], now
         await session.flush()
         record(session, at=now, actor=actor, action="update" if before else "create",
-               entity="retention_window", entity_id=f"{slug}/{cls.name}", site_id=site_id,
+               entity="retention_window", entity_id=f"{slug}/{name}", site_id=site_id,
                before=before, after={"days": days})
-    source = "company" if site_id is None else "site"
-    return json_ok({"site": slug, **_window_json(Window(cls, days, source, actor.ref, now))})
+    return site_id
 
 
 def add_retention_routes(app: web.Application) -> None:

@@ -3,6 +3,7 @@ administrator sets a window, never below the class's minimum, for their own site
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 
 import pytest
@@ -81,3 +82,14 @@ async def test_only_an_admin_of_the_site_sets_a_window(world: TwoSites) -> None:
     assert await world.audit("retention_window") == []
     await site_a_admin.call("PUT", f"/api/retention/{SITE_A}/access_log", 200, {"days": 90})
     assert len(await world.audit("retention_window")) == 1
+
+
+async def test_two_admins_setting_a_new_window_at_once_both_succeed_on_one_row(
+        world: TwoSites) -> None:
+    for cls in ("access_log", "plate_reads", "patrol_traces", "view_audit"):
+        await asyncio.gather(
+            world.admin.call("PUT", f"/api/retention/{SITE_A}/{cls}", 200, {"days": 400}),
+            world.admin.call("PUT", f"/api/retention/{SITE_A}/{cls}", 200, {"days": 500}))
+        doc = await world.admin.call("GET", "/api/retention")
+        assert _window(doc, SITE_A, cls)["days"] in (400, 500)
+    assert len(await world.audit("retention_window")) == 8
