@@ -95,9 +95,14 @@ async def console(tmp_path: Path) -> AsyncIterator[Console]:
     try:
         yield c
     finally:
-        if c.proc.returncode is None:
-            c.proc.kill()
-            await c.proc.wait()
+        if c.proc.returncode is None:  # stopped, not killed: it stops its managed broker too
+            c.proc.terminate()
+            try:
+                async with asyncio.timeout(30):
+                    await c.proc.wait()
+            except TimeoutError:
+                c.proc.kill()
+                await c.proc.wait()
 
 
 def batch(site: str) -> bytes:
