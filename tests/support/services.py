@@ -35,10 +35,20 @@ def need(condition: bool, what: str) -> None:
     pytest.skip(f"service not available: {what}")
 
 
+#: Ports this process has handed out: the kernel may offer a just-closed port again, and a
+#: test asking for three ports must get three different ones.
+_HANDED_OUT: set[int] = set()
+
+
 def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+    """A port free now and not handed out before by this process."""
+    while True:
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            port = int(s.getsockname()[1])
+        if port not in _HANDED_OUT:
+            _HANDED_OUT.add(port)
+            return port
 
 
 def port_open(host: str, port: int, timeout: float = 0.5) -> bool:
