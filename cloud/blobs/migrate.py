@@ -24,6 +24,7 @@ from cloud.blobs.images import IMAGE_KINDS, IMAGES, externalise
 from cloud.blobs.store import BlobStore
 from cloud.blobs.tables import BlobRow, index_blobs
 from cloud.db.models import Event, Site
+from cloud.db.site_selection import sites_named
 from contract import Clock
 
 log = structlog.get_logger(__name__)
@@ -83,16 +84,8 @@ async def migrate(sessions: async_sessionmaker[AsyncSession], store: BlobStore, 
     """Migrate ``site`` (every site when None); ``LookupError`` for an unknown site."""
     if batch < 1:
         raise ValueError("batch must be at least 1")
-    async with sessions() as session:
-        q = select(Site).order_by(Site.slug)
-        if site is not None:
-            q = q.where(Site.slug == site)
-        sites = list((await session.scalars(q)).all())
-        session.expunge_all()
-    if site is not None and not sites:
-        raise LookupError(site)
     out = []
-    for s in sites:
+    for s in await sites_named(sessions, site):
         done = await migrate_site(sessions, store, s, clock, batch, say)
         log.info("blobs.migrated", site=s.slug, events=done.events, images=done.images,
                  dropped=done.dropped)

@@ -41,6 +41,7 @@ from cloud.cockpit.rollup_handlers import (
 )
 from cloud.cockpit.tables import CockpitHourly, CockpitMeterState
 from cloud.db.models import Device, Event, Reading, Site
+from cloud.db.site_selection import sites_named
 from cloud.ingest.handlers import StoredEvent
 from contract import Kind
 
@@ -183,16 +184,8 @@ async def rebuild(sessions: async_sessionmaker[AsyncSession], *, now: datetime,
     one transaction per site. Raises ``LookupError`` for an unknown site."""
     if days < 1:
         raise ValueError("days must be at least 1")
-    async with sessions() as session:
-        q = select(Site).order_by(Site.slug)
-        if site is not None:
-            q = q.where(Site.slug == site)
-        sites = list((await session.scalars(q)).all())
-        session.expunge_all()
-    if site is not None and not sites:
-        raise LookupError(site)
     out: list[SiteRebuild] = []
-    for s in sites:
+    for s in await sites_named(sessions, site):
         began = time.monotonic()
         async with sessions() as session, session.begin():
             done = await rebuild_site(session, s, days, now, policy or DEFAULT_POLICY, say)

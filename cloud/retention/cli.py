@@ -9,11 +9,9 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import select
-
 from cloud.auth.audit import SYSTEM
 from cloud.blobs import BlobStore, blob_store_from_settings
-from cloud.db.models import Site
+from cloud.db.site_selection import sites_named
 from cloud.retention.purge import PurgeReport, Sessions, purge_site
 
 
@@ -27,18 +25,11 @@ def report_lines(slug: str, report: PurgeReport) -> list[str]:
 async def purge(sessions: Sessions, *, site: str | None, dry_run: bool, now: datetime,
                 blobs: BlobStore | None) -> list[str]:
     """Purge ``site`` (or every site) and return the printed lines; LookupError: no such site."""
-    async with sessions() as session:
-        query = select(Site.id, Site.slug).order_by(Site.slug)
-        if site is not None:
-            query = query.where(Site.slug == site)
-        sites = (await session.execute(query)).all()
-    if site is not None and not sites:
-        raise LookupError(site)
     lines: list[str] = []
-    for site_id, slug in sites:
-        report = await purge_site(sessions, site_id=site_id, now=now, actor=SYSTEM,
+    for s in await sites_named(sessions, site):
+        report = await purge_site(sessions, site_id=s.id, now=now, actor=SYSTEM,
                                   blobs=blobs, dry_run=dry_run)
-        lines += report_lines(slug, report)
+        lines += report_lines(s.slug, report)
     return lines
 
 
