@@ -14,7 +14,7 @@ can move the mark past what the edge really sent.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any, cast
@@ -63,6 +63,8 @@ DEVICES = cast(Table, Device.__table__)
 SITES = cast(Table, Site.__table__)
 GAPS = cast(Table, SeqGap.__table__)
 EPOCHS = cast(Table, IngestEpoch.__table__)
+#: (session, site, the stored batches) → None, awaited in the store's transaction.
+Announce = Callable[[AsyncSession, str, Sequence["Decoded"]], Awaitable[None]]
 
 def _stored_limit_problem(ev: Envelope) -> tuple[str, str] | None:
     """What the database would refuse in this event (field, reason), checked up front so one
@@ -133,6 +135,8 @@ class Ingestor:
         #: Per site, the highest seq stored before epochs (0: none). Those rows never change,
         #: so any worker may cache it.
         self._legacy_top: dict[int, int] = {}
+        #: Called in each store's transaction, last (``SeqOrder.announce`` of a shared worker).
+        self.announce: Announce | None = None
 
     def _refuse(self, reason: str, topic: str, site: str | None = None,
                 field: str | None = None, detail: str | None = None) -> IngestResult:
@@ -243,6 +247,8 @@ class Ingestor:
             if last.ack_upto != shown:
                 await session.execute(update(SITES).where(SITES.c.id == site_id)
                                       .values(acked_seq=last.ack_upto))
+            if self.announce is not None:
+                await self.announce(session, site, decoded)
         result = IngestResult(
             ok=True, site=site, ack_upto=last.ack_upto, epoch=last.epoch,
             acks=tuple(Ack(r.epoch, r.ack_upto) for r in results

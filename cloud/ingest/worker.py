@@ -106,6 +106,8 @@ class IngestWorker:
         #: stored by another worker, so handlers see the site's events in seq order.
         wait = (3.0 if shared else 0.0) if order_wait is None else order_wait
         self.order = SeqOrder(getattr(ingestor, "sessions", None), bound=wait)
+        if self.order.bound > 0 and isinstance(ingestor, Ingestor):
+            ingestor.announce = self.order.announce  # the others hear what this one stored
         self.connected = False
         self._counters: dict[str, int] = {
             "messages": 0, "acks_published": 0, "ack_failures": 0, "store_failures": 0,
@@ -137,6 +139,11 @@ class IngestWorker:
         is raised inside ``_consume``'s TaskGroup), so ``except*`` catches both; anything
         else is a bug and still ends the worker loudly.
         """
+        async with asyncio.TaskGroup() as tg:
+            tg.create_task(self.order.listen())  # returns at once unless shared on PostgreSQL
+            await self._run()
+
+    async def _run(self) -> None:
         backoff = self._min_backoff
         while True:
             error: aiomqtt.MqttError | None = None

@@ -19,6 +19,8 @@ from cloud.db.engine import make_engine, session_factory
 from cloud.db.models import Event
 from cloud.ingest import Ingestor, IngestWorker
 from cloud.ingest.handlers import HandlerContext, HandlerRegistry, StoredEvent
+from cloud.ingest.ingestor import Decoded
+from cloud.ingest.order import SeqOrder
 from contract import (
     Batch,
     Envelope,
@@ -172,3 +174,37 @@ async def test_a_batch_whose_predecessor_never_comes_is_stored_after_the_bound(
     assert w.counters["ingest_worker_order_wait_timeouts"] == 1
     assert sorted(applied) == list(range(1, 201))
     assert applied[:50] == list(range(1, 51))
+
+
+async def test_a_waiting_batch_is_woken_by_the_other_workers_commit_notice(
+        pg_url: str) -> None:
+    """On PostgreSQL a store announces its top position on commit; the worker holding the next
+    batch goes on at that notice, not at its next poll (set here far beyond the test's wait)."""
+    engine = make_engine(pg_url)
+    sessions = session_factory(engine)
+    registry, applied = recorder()
+    epoch = uuid.uuid4().hex
+    first, second = Ingestor(sessions, SystemClock(), registry), \
+        Ingestor(sessions, SystemClock(), registry)
+    slow = {"poll": 60.0, "max_poll": 60.0, "listened_poll": 60.0, "listened_max_poll": 60.0}
+    order_a, order_b = SeqOrder(sessions, bound=120, **slow), SeqOrder(sessions, bound=120, **slow)
+    first.announce, second.announce = order_a.announce, order_b.announce
+    try:
+        async with running(order_a.listen()), running(order_b.listen()):
+            await until(lambda: order_a.listening and order_b.listening, "both listening")
+            one = first.decode(topics.up_events(SITE), batch(epoch, range(1, 51)))
+            two = second.decode(topics.up_events(SITE), batch(epoch, range(51, 101)))
+            assert isinstance(one, Decoded) and isinstance(two, Decoded)
+            waiting = asyncio.create_task(order_b.wait_turn(SITE, two))
+            await until(lambda: order_b.counters["order_waits"] == 1, "the second batch waits")
+            assert not waiting.done()
+            await first.store([one])
+            order_a.stored(SITE, [one])
+            async with asyncio.timeout(20):
+                assert await waiting, "stored in its turn, not after the bound"
+            await second.store([two])
+        assert order_b.counters["order_notices"] >= 1
+        assert order_b.counters["order_polls"] == 1, "one look before waiting, then the notice"
+        assert applied == list(range(1, 101))
+    finally:
+        await engine.dispose()
