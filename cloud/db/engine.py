@@ -13,6 +13,7 @@ import structlog
 from alembic import command
 from alembic.config import Config
 from sqlalchemy import Connection, event
+from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
@@ -51,12 +52,25 @@ def make_engine(url: str, **kwargs: Any) -> AsyncEngine:
         return engine
     kwargs.setdefault("pool_size", 10)
     kwargs.setdefault("max_overflow", 10)
-    kwargs.setdefault("pool_pre_ping", True)
-    return create_async_engine(
+    engine = create_async_engine(
         url,
         connect_args={"timeout": PG_CONNECT_TIMEOUT_S, "command_timeout": PG_COMMAND_TIMEOUT_S},
         **kwargs,
     )
+    if not kwargs.get("pool_pre_ping"):
+        event.listen(engine.sync_engine.pool, "checkout", _closed_is_replaced)
+    return engine
+
+
+def _closed_is_replaced(dbapi_conn: Any, _record: Any, _proxy: Any) -> None:
+    """A pooled connection the server closed (a restart, a terminated backend) is replaced at
+    checkout, without a round trip: asyncpg notices the close as it happens. This replaces
+    ``pool_pre_ping``, whose ping cost two round trips per checkout (measured ~6 % of an ingest
+    worker's CPU and a share of every API request). A link that dies silently fails its next
+    statement instead: the API answers 503 and ingest retries the batch."""
+    raw = getattr(dbapi_conn, "_connection", None)  # the asyncpg connection behind the adapter
+    if raw is not None and raw.is_closed():
+        raise DisconnectionError("the server closed this pooled connection")
 
 
 def session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:

@@ -92,3 +92,35 @@ def test_utc_is_assumed_for_naive_values_read_from_sqlite() -> None:
     from cloud.db.types import UTCDateTime
     value = UTCDateTime().process_result_value(datetime(2026, 1, 1, 8), sqlite.dialect())
     assert value == datetime(2026, 1, 1, 8, tzinfo=UTC)
+
+
+async def test_a_pooled_connection_the_server_closed_is_replaced_at_checkout(
+        pg_url: str) -> None:
+    """A restart or a terminated backend leaves closed connections in the pool; the next
+    checkout gets a working one (no ping round trip per checkout: ``cloud.db.engine``)."""
+    import asyncio
+
+    import asyncpg
+    from sqlalchemy import text
+
+    engine = make_engine(pg_url)
+    try:
+        async with engine.connect() as conn:
+            pid = (await conn.execute(text("SELECT pg_backend_pid()"))).scalar_one()
+            pooled = (await conn.get_raw_connection()).driver_connection
+            assert pooled is not None
+            closed = asyncio.Event()
+            pooled.add_termination_listener(lambda _c: closed.set())
+        killer = await asyncpg.connect(pg_url.replace("+asyncpg", ""))
+        try:
+            assert await killer.fetchval("SELECT pg_terminate_backend($1)", pid)
+        finally:
+            await killer.close()
+        async with asyncio.timeout(10):  # the close reaches the pooled connection
+            await closed.wait()
+        async with engine.connect() as conn:
+            again = (await conn.execute(text("SELECT pg_backend_pid()"))).scalar_one()
+        assert again != pid
+    finally:
+        await engine.dispose()
+
