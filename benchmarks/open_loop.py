@@ -47,12 +47,15 @@ async def offer(http: aiohttp.ClientSession, next_path: Callable[[], str], rate:
 
     t0 = time.perf_counter() + 0.1
     tasks = []
-    for i in range(load.requests):
-        due = t0 + i / rate
-        delay = due - time.perf_counter()
-        if delay > 0:
-            await asyncio.sleep(delay)
-        tasks.append(asyncio.create_task(one(next_path(), due)))
-    await asyncio.gather(*tasks)
+    try:
+        for i in range(load.requests):
+            due = t0 + i / rate
+            delay = due - time.perf_counter()
+            if delay > 0:
+                await asyncio.sleep(delay)
+            tasks.append(asyncio.create_task(one(next_path(), due)))
+        await asyncio.gather(*tasks)
+    finally:
+        gc.unfreeze()  # the caller's heap is collectable again (a test process runs on)
     load.wall = time.perf_counter() - t0
     return load
