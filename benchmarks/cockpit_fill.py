@@ -158,19 +158,19 @@ async def fill_records(s: AsyncSession, layout: Layout, now: datetime) -> dict[s
             {"site_id": site.id, "key": key, "kind": kind, "online": rng.random() > 0.03,
              "unit_ref": ref if kind == "meter" else None,
              "profile": ("eastron_sdm120" if key.startswith("em-") else
-                         "water_generic" if key.startswith("wm-") else None),
+                         "xintai_water" if key.startswith("wm-") else None),
              "last_seen_at": now, "last_event_at": now} for key, kind, ref in devices])
         dids = await _ids(s, select(Device.key, Device.id).where(Device.site_id == site.id))
         meters = [(k, ref) for k, kind, ref in devices if kind == "meter" and ref]
         await s.execute(insert(Meter), [
             {"device_id": dids[k], "unit_ref": ref,
-             "profile": "eastron_sdm120" if k.startswith("em-") else "water_generic",
+             "profile": "eastron_sdm120" if k.startswith("em-") else "xintai_water",
              "last_values": {}} for k, ref in meters])
         await s.execute(insert(BillingMeter), [
             {"site_id": site.id, "code": f"{slug}-{k}",
              "utility": "electricity" if k.startswith("em-") else "water", "scope": "unit",
              "unit_id": uids[ref], "device_key": k,
-             "register": "energy_import_kwh" if k.startswith("em-") else "water_m3",
+             "register": "energy_import_kwh" if k.startswith("em-") else "water_forward_m3",
              "multiplier": Decimal(1), "installed_at": now - timedelta(days=400),
              "initial_reading": Decimal(0), "created_at": now, "updated_at": now}
             for k, ref in meters])
@@ -361,10 +361,10 @@ class EdgeLoad:
                               "energy_import_kwh": "kWh"}}
             m = rng.randrange(lay.water_meters)
             st.m3[m] += rng.uniform(0.0001, 0.002)
-            return f"wm-{m:03d}", {"v": 1, "profile": "water_generic",
+            return f"wm-{m:03d}", {"v": 1, "profile": "xintai_water",
                                    "unit": f"{lay.building_of(m)}-{m + 101}",
-                                   "values": {"water_m3": round(st.m3[m], 4)},
-                                   "units": {"water_m3": "m3"}}
+                                   "values": {"water_forward_m3": round(st.m3[m], 4)},
+                                   "units": {"water_forward_m3": "m3"}}
         if kind in ("parking.entry", "parking.exit", "gate.opened"):
             return self._parking(st, kind, now)
         if kind.startswith(("door.", "access.")):
