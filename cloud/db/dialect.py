@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import Table
+from sqlalchemy import ColumnElement, Table, exists, func, select
 from sqlalchemy.dialects.postgresql import Insert as PgInsert
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import Insert as SqliteInsert
@@ -33,3 +33,12 @@ async def pg_driver(session: AsyncSession) -> Any:
     conn = await session.connection()
     raw = await conn.get_raw_connection()
     return raw.driver_connection
+
+
+def json_list_has(session: AsyncSession, column: Any, value: int) -> ColumnElement[bool]:
+    """``value`` is an element of the JSON list in ``column``, tested in the database:
+    ``@>`` on PostgreSQL's jsonb, ``json_each`` on SQLite."""
+    if dialect_name(session) == "postgresql":
+        return column.op("@>")(func.jsonb_build_array(value))  # type: ignore[no-any-return]
+    items = func.json_each(column).table_valued("value")
+    return exists(select(items.c.value).where(items.c.value == value))

@@ -19,6 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from cloud.auth.audit import actor_of, record
 from cloud.auth.guard import requires
 from cloud.auth.scope import allowed_sites, ensure_visible, scoped
+from cloud.db.dialect import json_list_has
 from cloud.db.models import Site
 from cloud.records.tables import Unit
 from cloud.web.body import json_object, text_field, unknown_fields
@@ -121,11 +122,11 @@ async def list_workorders(request: web.Request) -> web.Response:
         query = query.where(WorkOrder.state.in_(OPEN_STATES), or_(
             and_(WorkOrder.responded_at.is_(None), WorkOrder.response_due <= now),
             and_(WorkOrder.resolved_at.is_(None), WorkOrder.resolve_due <= now)))
-    query = query.order_by(WorkOrder.opened_at.desc(), WorkOrder.id.desc())
+    query = query.order_by(WorkOrder.opened_at.desc(), WorkOrder.id.desc()).limit(limit)
     async with request.app[SESSIONS]() as session:
-        rows = (await session.execute(query if assignee else query.limit(limit))).all()
-    if assignee:  # a JSON list: filtered here, the list of one site's orders is short
-        rows = [r for r in rows if assignee in (r[0].assignee_ids or [])][:limit]
+        if assignee:
+            query = query.where(json_list_has(session, WorkOrder.assignee_ids, assignee))
+        rows = (await session.execute(query)).all()
     return json_ok({"workorders": [order_json(o, s.slug, _tz(request, s)) for o, s in rows]})
 
 

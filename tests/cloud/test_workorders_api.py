@@ -66,7 +66,7 @@ async def test_a_request_goes_from_filed_to_rated(console: Console) -> None:
         "name": "王师傅", "skills": ["plumbing"], "sites": ["garden"],
         "shifts": [{"weekday": 0, "start": "08:00", "end": "20:00"}]})
     assert day["sites"] == ["garden"] and day["shifts"][0]["end"] == "20:00"
-    await c.call("POST", "/api/technicians", 201, {
+    night = await c.call("POST", "/api/technicians", 201, {
         "name": "李师傅", "skills": ["plumbing"], "sites": ["garden"],
         "shifts": [{"weekday": 0, "start": "20:00", "end": "08:00"}]})
     order = await c.call("POST", "/api/workorders", 201, {
@@ -111,6 +111,8 @@ async def test_a_request_goes_from_filed_to_rated(console: Console) -> None:
         "rating_requested", "rate"]
     mine = await c.call("GET", f"/api/workorders?assignee={day['id']}&state=closed", 200)
     assert [o["id"] for o in mine["workorders"]] == [oid]
+    theirs = await c.call("GET", f"/api/workorders?assignee={night['id']}", 200)
+    assert theirs["workorders"] == [], "only orders the technician is assigned to"
     assert (await c.call("GET", "/api/workorders?site=lake", 200))["workorders"] == []
 
 
