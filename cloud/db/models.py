@@ -114,6 +114,7 @@ class Event(Base):
     __table_args__ = (
         UniqueConstraint("site_id", "epoch", "seq"),
         Index(None, "site_id", "kind", "seq"),
+        Index(None, "site_id", "seq"),  # the events list, across epochs (0029)
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
