@@ -37,6 +37,7 @@ from cloud.ingest.identity import (
     stored_ids,
 )
 from cloud.ingest.pg_steps import pg_ensure_devices, pg_insert_events, pg_touch_devices
+from cloud.ingest.quarantine import quarantined, stored_limit_problem
 from cloud.ingest.result import IngestResult, IngestStats
 from cloud.ingest.watermark import advance_watermark
 from contract import (
@@ -45,18 +46,13 @@ from contract import (
     Clock,
     ContractError,
     Envelope,
-    Kind,
-    Priority,
     Rejected,
     decode_batch_lenient,
     jsoncodec,
     topics,
 )
-from contract.envelope import parse_ts
 
 log = structlog.get_logger(__name__)
-
-MAX_DEVICE, MAX_KIND, MAX_ID = 128, 64, 64
 
 EVENTS = cast(Table, Event.__table__)
 DEVICES = cast(Table, Device.__table__)
@@ -66,41 +62,6 @@ EPOCHS = cast(Table, IngestEpoch.__table__)
 #: (session, site, the stored batches) → None, awaited in the store's transaction.
 Announce = Callable[[AsyncSession, str, Sequence["Decoded"]], Awaitable[None]]
 
-def _stored_limit_problem(ev: Envelope) -> tuple[str, str] | None:
-    """What the database would refuse in this event (field, reason), checked up front so one
-    bad event never makes its whole batch fail to commit."""
-    for name, value, limit in (("device", ev.device, MAX_DEVICE), ("kind", ev.kind, MAX_KIND),
-                               ("id", ev.id, MAX_ID)):
-        if len(value) > limit:
-            return name, f"longer than {limit} characters"
-        if "\x00" in value:
-            return name, "contains a NUL character"
-    return None
-
-
-QUARANTINE_RAW_CHARS = 2000
-
-
-def _quarantined(rejected: Rejected, now: datetime) -> tuple[Envelope, str]:
-    """The event stored under a rejected event's seq: it keeps the seq accounted for (the
-    watermark moves on, the site does not stall on one bad event) and keeps the evidence."""
-    raw = rejected.raw
-
-    def text(key: str, limit: int) -> str | None:
-        v = raw.get(key)
-        return v if isinstance(v, str) and v and len(v) <= limit and "\x00" not in v else None
-
-    body = jsoncodec.dumps(raw).replace("\\u0000", "\\ufffd")
-    data = {"field": rejected.field, "reason": rejected.reason, "kind": text("kind", MAX_KIND),
-            "raw": body[:QUARANTINE_RAW_CHARS], "raw_truncated": len(body) > QUARANTINE_RAW_CHARS}
-    try:
-        ts = parse_ts(raw.get("ts"))
-    except ContractError:
-        ts = now
-    env = Envelope(seq=rejected.seq, id=text("id", MAX_ID) or "", ts=ts,
-                   device=text("device", MAX_DEVICE) or "(unknown)",
-                   kind=Kind.INGEST_QUARANTINED, data=data, priority=Priority.TELEMETRY)
-    return env, jsoncodec.dumps(data)
 
 
 @dataclass(frozen=True, slots=True)
@@ -189,7 +150,7 @@ class Ingestor:
         events: list[Envelope] = []
         texts: list[str] = []
         for ev in batch.events:
-            problem = _stored_limit_problem(ev)
+            problem = stored_limit_problem(ev)
             data = jsoncodec.dumps(ev.data)
             if problem is None and "\\u0000" in data:  # JSON escapes control characters
                 problem = "data", "contains a NUL character"
@@ -205,7 +166,7 @@ class Ingestor:
                 self.stats.quarantined += 1
                 log.warning("ingest.event_quarantined", site=site, seq=r.seq, field=r.field,
                             reason=r.reason)
-                env, data = _quarantined(r, now)
+                env, data = quarantined(r, now)
                 events.append(env)
                 texts.append(data)
             batch = Batch(site=batch.site, epoch=batch.epoch, events=events, gaps=batch.gaps)
