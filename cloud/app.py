@@ -25,6 +25,7 @@ from cloud.settings import Settings
 from cloud.web.errors import error_middleware
 from cloud.web.hygiene import db_error_as_client_error, hygiene_middleware
 from cloud.web.keys import BLOBS, CLOCK, DEFAULT_TZ, SESSIONS, STATUS, VIEW_SHARE_S, StatusFn
+from cloud.web.shedding import SHEDDER, Shedder
 from contract import Clock, SystemClock
 
 __all__ = ["REGISTRY", "StatusFn", "create_app"]
@@ -39,9 +40,13 @@ def create_app(settings: Settings, session_factory: async_sessionmaker[AsyncSess
                rules: RuleEngine | None = None) -> web.Application:
     # The guard runs inside the error middleware, so its refusals are the API's JSON errors;
     # text no handler should see (NUL, lone surrogates) is refused before anything reads it.
-    app = web.Application(middlewares=[error_middleware, db_error_as_client_error,
-                                       hygiene_middleware, guard_middleware],
+    # Load is shed first (``cloud.web.shedding``), before the guard's session look-up.
+    shedder = Shedder(settings.max_in_flight)
+    app = web.Application(middlewares=[error_middleware, shedder.middleware,
+                                       db_error_as_client_error, hygiene_middleware,
+                                       guard_middleware],
                           client_max_size=64 * 1024)
+    app[SHEDDER] = shedder
     app[AUTH] = AuthConfig.from_settings(settings)
     app[SESSIONS] = session_factory
     app[CLOCK] = clock or SystemClock()

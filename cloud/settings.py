@@ -86,6 +86,8 @@ class Settings:
     - ``COURTYARD_LOG_LEVEL`` → log_level (INFO); ``COURTYARD_LOG_JSON`` → log_json (false)
     - ``COURTYARD_COCKPIT_SHARE_MS`` → cockpit_share_ms (1000; 0 computes every cockpit
       request afresh)
+    - ``COURTYARD_HTTP_MAX_IN_FLIGHT`` → max_in_flight (128 per process; beyond it a request
+      is answered 503 ``overloaded`` at once; 0 turns the bound off)
     - ``COURTYARD_BLOB_DIR`` → blob_dir (unset: ``blobs/`` in the data dir; plate images)
     - ``COURTYARD_BLOB_S3_URL`` → blob_s3_url (``http(s)://host[:port]/bucket[/prefix]``: an
       S3-compatible store instead of the folder), with ``COURTYARD_BLOB_S3_ACCESS_KEY`` /
@@ -135,6 +137,9 @@ class Settings:
     #: (cloud/cockpit/cache.py). 0 here, so an app built in code sees every change at once;
     #: ``from_env`` (the served console) defaults to 1000.
     cockpit_share_ms: int = 0
+    #: Requests in flight per process before the excess is refused (cloud/web/shedding.py).
+    #: 0 (no bound) here; ``from_env`` (the served console) defaults to 128.
+    max_in_flight: int = 0
     #: The filesystem blob store's folder (None: ``effective_data_dir / "blobs"``).
     blob_dir: str | None = None
     #: An S3-compatible blob store (path-style URL with the bucket), its keys and region.
@@ -231,6 +236,8 @@ class Settings:
             log_json=_bool(get("COURTYARD_LOG_JSON"), "COURTYARD_LOG_JSON"),
             cockpit_share_ms=_non_negative(get("COURTYARD_COCKPIT_SHARE_MS"),
                                            "COURTYARD_COCKPIT_SHARE_MS", 1000),
+            max_in_flight=_non_negative(get("COURTYARD_HTTP_MAX_IN_FLIGHT"),
+                                        "COURTYARD_HTTP_MAX_IN_FLIGHT", 128),
             blob_dir=get("COURTYARD_BLOB_DIR"),
             blob_s3_url=_s3_url(get("COURTYARD_BLOB_S3_URL"), get("COURTYARD_BLOB_S3_ACCESS_KEY"),
                                 get("COURTYARD_BLOB_S3_SECRET_KEY")),

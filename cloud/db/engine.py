@@ -67,7 +67,8 @@ def _closed_is_replaced(dbapi_conn: Any, _record: Any, _proxy: Any) -> None:
     checkout, without a round trip: asyncpg notices the close as it happens. This replaces
     ``pool_pre_ping``, whose ping cost two round trips per checkout (measured ~6 % of an ingest
     worker's CPU and a share of every API request). A link that dies silently fails its next
-    statement instead: the API answers 503 and ingest retries the batch."""
+    statement instead: the API answers 503 ``database_unavailable`` (``cloud.web.shedding``) and
+    ingest retries the batch."""
     raw = getattr(dbapi_conn, "_connection", None)  # the asyncpg connection behind the adapter
     if raw is not None and raw.is_closed():
         raise DisconnectionError("the server closed this pooled connection")

@@ -18,6 +18,7 @@ import structlog
 from aiohttp import web
 
 from cloud.web.errors import ApiError, Handler, bad_param
+from cloud.web.shedding import database_unavailable, unavailable
 
 log = structlog.get_logger(__name__)
 
@@ -98,6 +99,10 @@ async def db_error_as_client_error(request: web.Request,
     try:
         return await handler(request)
     except Exception as exc:
+        if database_unavailable(exc):
+            log.warning("api.database_unavailable", path=request.path, method=request.method,
+                        error=f"{type(exc).__name__}: {exc}"[:300])
+            return unavailable(request)
         if not is_data_error(exc):
             raise
         log.warning("api.value_refused_by_database", path=request.path,
