@@ -58,7 +58,9 @@ def test_rebuild_command_restores_the_rollups_and_prints_each_day(
         capsys: pytest.CaptureFixture[str]) -> None:
     url = migrated_sqlite_copy(tmp_path / "cloud.db")
     monkeypatch.setenv("COURTYARD_DATABASE_URL", url)
-    at = datetime.now(UTC).replace(second=0, microsecond=0) - timedelta(minutes=5)
+    # Three events a minute apart inside one clock hour (one hourly cell per subject), at least
+    # 40 minutes ago: the minutes :10–:12 of the previous hour.
+    at = datetime.now(UTC).replace(minute=0, second=0, microsecond=0) - timedelta(minutes=50)
     asyncio.run(_ingest_then_lose_rollups(url, at))
     assert asyncio.run(_sums(url)) == {}
     assert main(["cloud", "cockpit", "rebuild", "--site", "demo", "--days", "2"]) == 0
