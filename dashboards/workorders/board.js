@@ -27,19 +27,24 @@
     $("notice").hidden = !text;
   }
 
+  let loads = 0;  // a load answered after a newer one began (another 小区 chosen) is dropped
+
   async function load() {
     const q = state.site ? `&site=${encodeURIComponent(state.site)}` : "";
+    const mine = ++loads;
     try {
       const [live, ended, techs] = await Promise.all([
         Shell.api(`/api/workorders?state=${LIVE}&limit=1000${q}`),
         Shell.api(`/api/workorders?state=closed,cancelled&limit=${ENDED_SHOWN}${q}`),
         Shell.api("/api/technicians")]);
+      if (mine !== loads) return;
       state.orders = live.workorders;
       state.ended = ended.workorders;
       state.techs = techs.technicians.filter((t) => t.active
         && (!state.site || t.sites.includes(state.site)));
       showError("");
     } catch (err) {
+      if (mine !== loads) return;
       showError(`${Shell.t("加载失败", "Could not load")}: ${err.message}`);
     }
     WO.keepTyped($("columns"), render);
